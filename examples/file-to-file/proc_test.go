@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binary is the example, built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "file-to-file-bin")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "file-to-file")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		panic(fmt.Sprintf("build example: %v", err))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// process is one run of the example binary, its output kept for the test to read.
+type process struct {
+	t      testing.TB
+	name   string
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	exited chan struct{}
+	err    error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func startExample(t testing.TB, name string, env []string, args ...string) *process {
+	t.Helper()
+	p := &process{t: t, name: name, out: &lockedBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(binary, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("--- output of %s ---\n%s", p.name, p.out.String())
+		}
+	})
+	return p
+}
+
+func (p *process) kill() {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (p *process) stop() {
+	p.t.Helper()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(60 * time.Second):
+		p.kill()
+		p.t.Fatalf("%s did not stop within 60s of SIGTERM", p.name)
+	}
+	if p.err != nil {
+		p.t.Fatalf("%s exited with %v", p.name, p.err)
+	}
+}
+
+// waitOutput waits until the process printed something matching re.
+func (p *process) waitOutput(re *regexp.Regexp, timeout time.Duration) {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !re.MatchString(p.out.String()) {
+		select {
+		case <-p.exited:
+			p.t.Fatalf("%s exited (%v) before printing %q", p.name, p.err, re)
+		default:
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%s did not print %q within %v", p.name, re, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var taskEvent = regexp.MustCompile(`msg="source task (started|stopped)".* task=(\S+)`)
+
+// runningTasks replays the process's task log into the set of tasks it runs now.
+func (p *process) runningTasks() map[string]bool {
+	running := map[string]bool{}
+	for _, m := range taskEvent.FindAllStringSubmatch(p.out.String(), -1) {
+		if m[1] == "started" {
+			running[m[2]] = true
+		} else {
+			delete(running, m[2])
+		}
+	}
+	return running
+}
+
+// appendLines appends lines prefix-<seq> for seq in [from, to) to path.
+func appendLines(t testing.TB, path, prefix string, from, to int) {
+	t.Helper()
+	var b bytes.Buffer
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "%s-%08d\n", prefix, i)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,126 @@
+// Package broker runs Sluice's embedded Kafka-protocol broker: kfake in-process, persisting to a data
+// directory that it locks for its lifetime.
+package broker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// ErrDataDirLocked means another process holds the data directory. Two brokers on one directory would
+// corrupt each other's logs, so the second one refuses to start.
+var ErrDataDirLocked = errors.New("data directory is locked by another process")
+
+// LockFileName is the file inside the data directory that the running broker holds an exclusive lock on.
+const LockFileName = "LOCK"
+
+// Config says where the embedded broker listens and keeps its data.
+type Config struct {
+	// Addr is host:port to listen on. The host must be 127.0.0.1 or localhost (kfake binds loopback only);
+	// port 0 picks a free port.
+	Addr string
+	// DataDir holds topics, records and committed offsets across restarts. Empty keeps everything in memory.
+	DataDir string
+	// CompactionInterval is how often compacted topics are cleaned, in milliseconds (default 60000).
+	CompactionIntervalMs int
+	Logger               *slog.Logger
+}
+
+// Broker is a running embedded broker.
+type Broker struct {
+	cluster *kfake.Cluster
+	lock    *os.File
+}
+
+// Start locks cfg.DataDir (creating it if needed) and starts the broker on it. Topics are never created
+// automatically: whoever produces must create its topics first.
+func Start(cfg Config) (*Broker, error) {
+	host, portText, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("broker address %q: %w", cfg.Addr, err)
+	}
+	if host != "127.0.0.1" && host != "localhost" {
+		return nil, fmt.Errorf("broker address %q: the embedded broker listens on 127.0.0.1 only", cfg.Addr)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("broker address %q: bad port", cfg.Addr)
+	}
+	b := &Broker{}
+	compaction := cfg.CompactionIntervalMs
+	if compaction <= 0 {
+		compaction = 60000
+	}
+	opts := []kfake.Opt{
+		kfake.Ports(port),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": strconv.Itoa(compaction)}),
+		// Consumer groups may ask for short sessions so that a dead replica's work moves quickly.
+		kfake.GroupMinSessionTimeout(1000),
+	}
+	if cfg.DataDir != "" {
+		if b.lock, err = lockDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		opts = append(opts, kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")))
+	}
+	b.cluster, err = kfake.NewCluster(opts...)
+	if err != nil {
+		b.unlock()
+		return nil, fmt.Errorf("start embedded broker on %s: %w", cfg.Addr, err)
+	}
+	if cfg.Logger != nil {
+		cfg.Logger.Info("embedded broker started", "addr", b.Addrs()[0], "data_dir", cfg.DataDir)
+	}
+	return b, nil
+}
+
+// Addrs returns the addresses clients connect to.
+func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
+
+// Close stops the broker, writes its state to the data directory and releases the lock.
+func (b *Broker) Close() error {
+	b.cluster.Close()
+	b.unlock()
+	return nil
+}
+
+func (b *Broker) unlock() {
+	if b.lock != nil {
+		_ = syscall.Flock(int(b.lock.Fd()), syscall.LOCK_UN)
+		_ = b.lock.Close()
+		b.lock = nil
+	}
+}
+
+// lockDir takes an exclusive, non-blocking flock on dir/LOCK. The kernel drops the lock when the process
+// dies, so a SIGKILLed broker never leaves a stale lock behind.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	path := filepath.Join(dir, LockFileName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		holder, _ := os.ReadFile(path)
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s (held by pid %s); stop that process or use another SLUICE_DATA_DIR",
+				ErrDataDirLocked, path, string(holder))
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())), 0)
+	return f, nil
+}

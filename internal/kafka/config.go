@@ -1,0 +1,97 @@
+// Package kafka holds Sluice's sarama plumbing: client configuration, explicit topic creation and the
+// producer of the data path. Nothing here is public API: sarama types never leave internal/ and topology.
+package kafka
+
+import (
+	"hash/fnv"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// Settings are the knobs the engine sets on every sarama client it builds.
+type Settings struct {
+	Brokers  []string
+	ClientID string
+	// SessionTimeout is how long the group coordinator waits for a silent replica before moving its
+	// partitions (and so its source tasks) to the others.
+	SessionTimeout time.Duration
+	// CommitInterval is how often marked offsets are committed. Short, because every record acknowledged
+	// but not yet committed is delivered again after a crash.
+	CommitInterval time.Duration
+	// Compression of produced batches: none, gzip, snappy, lz4 or zstd.
+	Compression sarama.CompressionCodec
+}
+
+// SaramaConfig returns the configuration for consumers and producers of the engine.
+//
+// Producers are idempotent with one request in flight per broker, so a retried batch is neither
+// duplicated nor reordered. New consumer groups start at the oldest offset, like a Kafka Connect sink.
+func SaramaConfig(s Settings) *sarama.Config {
+	c := sarama.NewConfig()
+	c.Version = sarama.V3_0_0_0
+	if s.ClientID != "" {
+		c.ClientID = s.ClientID
+	}
+	c.Metadata.AllowAutoTopicCreation = false
+
+	c.Consumer.Return.Errors = true
+	c.Consumer.MaxProcessingTime = time.Second
+	c.Consumer.Offsets.Initial = sarama.OffsetOldest
+	c.Consumer.Offsets.AutoCommit.Enable = true
+	c.Consumer.Offsets.AutoCommit.Interval = orDefault(s.CommitInterval, 100*time.Millisecond)
+	c.Consumer.Group.Session.Timeout = orDefault(s.SessionTimeout, 10*time.Second)
+	c.Consumer.Group.Heartbeat.Interval = c.Consumer.Group.Session.Timeout / 4
+	c.Consumer.Group.Rebalance.Timeout = 30 * time.Second
+
+	c.Producer.Idempotent = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	c.Net.MaxOpenRequests = 1
+	c.Producer.Compression = s.Compression
+	c.Producer.Flush.Frequency = 5 * time.Millisecond
+	c.Producer.Flush.Bytes = 256 * 1024
+	c.Producer.Flush.MaxMessages = 0
+	c.Producer.MaxMessageBytes = 1000000
+	c.Producer.Return.Successes = true
+	c.Producer.Return.Errors = true
+	c.Producer.Retry.Max = 10
+	c.Producer.Retry.Backoff = 100 * time.Millisecond
+	c.Producer.Partitioner = sarama.NewCustomHashPartitioner(fnv.New32a)
+	return c
+}
+
+// PartitionFor returns the partition a key lands on among n partitions, with the same hash (FNV-1a) and
+// arithmetic as the engine's producers and goka's processors and views, so that keys co-partition.
+func PartitionFor(key string, n int32) int32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	p := int32(h.Sum32()) % n
+	if p < 0 {
+		p = -p
+	}
+	return p
+}
+
+// ParseCompression maps a topic's compression name to sarama's codec; "" means none.
+func ParseCompression(name string) (sarama.CompressionCodec, bool) {
+	switch name {
+	case "", "none":
+		return sarama.CompressionNone, true
+	case "gzip":
+		return sarama.CompressionGZIP, true
+	case "snappy":
+		return sarama.CompressionSnappy, true
+	case "lz4":
+		return sarama.CompressionLZ4, true
+	case "zstd":
+		return sarama.CompressionZSTD, true
+	}
+	return sarama.CompressionNone, false
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}

@@ -1,0 +1,71 @@
+// Package stages holds record transformations. The same Stage value runs before Kafka (ETL, inside a
+// source task, before produce) or after it (ELT, inside the processor that feeds a sink).
+package stages
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sluicehq/sluice/stream"
+)
+
+// Stage turns one record into zero or more records.
+//
+// Process is called from one goroutine per task or partition at a time, in record order; a stage that keeps
+// state across calls must guard it itself. An error stops the pipeline (or, under a dead-letter policy,
+// sends the record to the dead-letter topic with the stage's name and the error in its headers).
+type Stage interface {
+	// Name identifies the stage in metrics, logs and errors.
+	Name() string
+	Process(ctx context.Context, r stream.Record) ([]stream.Record, error)
+}
+
+// ErrNoName is returned when a stage is built without a name.
+var ErrNoName = errors.New("stage has no name")
+
+type funcStage struct {
+	name string
+	fn   func(context.Context, stream.Record) ([]stream.Record, error)
+}
+
+func (s funcStage) Name() string { return s.name }
+func (s funcStage) Process(ctx context.Context, r stream.Record) ([]stream.Record, error) {
+	return s.fn(ctx, r)
+}
+
+// FlatMap makes a stage from a function that returns any number of records for each input record.
+func FlatMap(name string, fn func(context.Context, stream.Record) ([]stream.Record, error)) Stage {
+	return funcStage{name: name, fn: fn}
+}
+
+// Map makes a stage that replaces each record by fn's result.
+func Map(name string, fn func(stream.Record) (stream.Record, error)) Stage {
+	return funcStage{name: name, fn: func(_ context.Context, r stream.Record) ([]stream.Record, error) {
+		out, err := fn(r)
+		if err != nil {
+			return nil, err
+		}
+		return []stream.Record{out}, nil
+	}}
+}
+
+// Filter makes a stage that keeps the records for which keep returns true and drops the others.
+func Filter(name string, keep func(stream.Record) bool) Stage {
+	return funcStage{name: name, fn: func(_ context.Context, r stream.Record) ([]stream.Record, error) {
+		if keep(r) {
+			return []stream.Record{r}, nil
+		}
+		return nil, nil
+	}}
+}
+
+// Validate reports a stage that cannot run: nil, or without a name.
+func Validate(s Stage) error {
+	if s == nil {
+		return errors.New("stage is nil")
+	}
+	if s.Name() == "" {
+		return ErrNoName
+	}
+	return nil
+}

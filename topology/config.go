@@ -1,0 +1,118 @@
+package topology
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config says where a pipeline runs. The zero value is not valid; start from DefaultConfig or
+// ConfigFromEnv.
+type Config struct {
+	// Brokers of an external Kafka cluster. Empty: Sluice runs its embedded broker (SLUICE_BROKERS).
+	Brokers []string
+	// BrokerAddr is where the embedded broker listens (SLUICE_BROKER_ADDR, default 127.0.0.1:9092;
+	// port 0 picks a free one).
+	BrokerAddr string
+	// DataDir holds the embedded broker's topics and offsets (SLUICE_DATA_DIR, default ./sluice-data).
+	// The running process locks it.
+	DataDir string
+	// HTTPAddr serves /metrics and /healthz (SLUICE_HTTP_ADDR, default 127.0.0.1:8083; "off" disables).
+	HTTPAddr string
+	// SessionTimeout is how long a silent replica keeps its partitions and tasks before the others take
+	// them over (SLUICE_SESSION_TIMEOUT, default 10s, at least MinSessionTimeout).
+	SessionTimeout time.Duration
+	// Replication is the replication factor of topics Sluice creates (SLUICE_REPLICATION, default 1).
+	Replication int
+	// Logger receives the pipeline's logs (default: text to stderr at the level SLUICE_LOG_LEVEL names:
+	// debug, info (default), warn or error; debug includes goka's own messages).
+	Logger *slog.Logger
+}
+
+// MinSessionTimeout is the shortest SessionTimeout that works. After every rebalance goka waits a fixed 5s
+// before it rejoins the group, without heartbeats; a shorter session makes the coordinator expire the
+// member during that wait, and two replicas then evict each other forever instead of sharing the work.
+const MinSessionTimeout = 7 * time.Second
+
+// DefaultConfig returns the defaults: embedded broker on 127.0.0.1:9092 with ./sluice-data, HTTP on
+// 127.0.0.1:8083.
+func DefaultConfig() Config {
+	return Config{
+		BrokerAddr:     "127.0.0.1:9092",
+		DataDir:        "sluice-data",
+		HTTPAddr:       "127.0.0.1:8083",
+		SessionTimeout: 10 * time.Second,
+		Replication:    1,
+	}
+}
+
+// ConfigFromEnv returns DefaultConfig overridden by the SLUICE_* environment variables named on Config's
+// fields. A malformed value is an error naming the variable.
+func ConfigFromEnv() (Config, error) {
+	c := DefaultConfig()
+	if v := os.Getenv("SLUICE_BROKERS"); v != "" {
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				c.Brokers = append(c.Brokers, b)
+			}
+		}
+	}
+	if v := os.Getenv("SLUICE_BROKER_ADDR"); v != "" {
+		c.BrokerAddr = v
+	}
+	if v := os.Getenv("SLUICE_DATA_DIR"); v != "" {
+		c.DataDir = v
+	}
+	if v := os.Getenv("SLUICE_HTTP_ADDR"); v != "" {
+		c.HTTPAddr = v
+	}
+	if v := os.Getenv("SLUICE_SESSION_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("SLUICE_SESSION_TIMEOUT: %w", err)
+		}
+		c.SessionTimeout = d
+	}
+	if v := os.Getenv("SLUICE_REPLICATION"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("SLUICE_REPLICATION: %w", err)
+		}
+		c.Replication = n
+	}
+	if v := os.Getenv("SLUICE_LOG_LEVEL"); v != "" {
+		var level slog.Level
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return c, fmt.Errorf("SLUICE_LOG_LEVEL: %w", err)
+		}
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	return c, c.Validate()
+}
+
+// Embedded reports whether the configuration runs the embedded broker.
+func (c Config) Embedded() bool { return len(c.Brokers) == 0 }
+
+// Validate reports the first field that cannot work.
+func (c Config) Validate() error {
+	if c.Embedded() {
+		if c.BrokerAddr == "" {
+			return errors.New("config: BrokerAddr (SLUICE_BROKER_ADDR) is empty and no Brokers are set")
+		}
+		if c.DataDir == "" {
+			return errors.New("config: DataDir (SLUICE_DATA_DIR) is empty")
+		}
+	}
+	if c.SessionTimeout < MinSessionTimeout {
+		return fmt.Errorf("config: SessionTimeout (SLUICE_SESSION_TIMEOUT) must be at least %v (goka rejoins a group 5s after a rebalance), got %v",
+			MinSessionTimeout, c.SessionTimeout)
+	}
+	if c.Replication < 1 || c.Replication > 32767 {
+		return fmt.Errorf("config: Replication (SLUICE_REPLICATION) must be between 1 and 32767, got %d", c.Replication)
+	}
+	return nil
+}

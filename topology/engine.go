@@ -1,0 +1,80 @@
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"hash"
+	"hash/fnv"
+	"log/slog"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+	"github.com/sluicehq/sluice/internal/kafka"
+)
+
+// gokaOptions are the processor options every group of the pipeline shares: clients built from the
+// engine's sarama settings (a fresh config each, because goka's builders write into the one they get),
+// explicit topic management with the configured replication, and logs at debug level.
+func (p *pipelineRun) gokaOptions(store storage.Builder) []goka.ProcessorOption {
+	return []goka.ProcessorOption{
+		goka.WithStorageBuilder(store),
+		goka.WithHasher(hasher),
+		goka.WithLogger(gokaLogger{p.log}),
+		goka.WithConsumerGroupBuilder(func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+			return sarama.NewConsumerGroup(brokers, group, p.saramaConfig(clientID))
+		}),
+		goka.WithConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
+			return sarama.NewConsumer(brokers, p.saramaConfig(clientID))
+		}),
+		goka.WithProducerBuilder(func(brokers []string, clientID string, h func() hash.Hash32) (goka.Producer, error) {
+			return goka.NewProducer(brokers, p.saramaConfig(clientID))
+		}),
+		goka.WithTopicManagerBuilder(p.topicManagerBuilder()),
+	}
+}
+
+func (p *pipelineRun) topicManagerBuilder() goka.TopicManagerBuilder {
+	return func(brokers []string) (goka.TopicManager, error) {
+		tmc := goka.NewTopicManagerConfig()
+		tmc.Table.Replication = p.cfg.Replication
+		tmc.Stream.Replication = p.cfg.Replication
+		return goka.NewTopicManager(brokers, p.saramaConfig("sluice-topic-manager"), tmc)
+	}
+}
+
+func (p *pipelineRun) saramaConfig(clientID string) *sarama.Config {
+	s := p.settings
+	s.ClientID = clientID
+	c := kafka.SaramaConfig(s)
+	// goka's range-like strategy gives every member the same partition numbers of all its inputs, which
+	// joins on co-partitioned topics need.
+	c.Consumer.Group.Rebalance.GroupStrategies = []sarama.BalanceStrategy{goka.CopartitioningStrategy}
+	return c
+}
+
+// hasher is the key hash of every producer, processor and view of the engine (see kafka.PartitionFor).
+func hasher() hash.Hash32 { return fnv.New32a() }
+
+// gokaLogger sends goka's chatter to slog at debug level.
+type gokaLogger struct{ log *slog.Logger }
+
+func (l gokaLogger) Print(v ...any)   { l.log.Debug(fmt.Sprint(v...), "component", "goka") }
+func (l gokaLogger) Println(v ...any) { l.log.Debug(fmt.Sprint(v...), "component", "goka") }
+func (l gokaLogger) Printf(format string, v ...any) {
+	l.log.Debug(fmt.Sprintf(format, v...), "component", "goka")
+}
+
+// jsonCodec is a goka codec for the engine's own JSON values.
+type jsonCodec[T any] struct{}
+
+func (jsonCodec[T]) Encode(v any) ([]byte, error) { return json.Marshal(v) }
+func (jsonCodec[T]) Decode(b []byte) (any, error) {
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+var discardLogger = slog.New(slog.DiscardHandler)

@@ -1,0 +1,287 @@
+package topology
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/broker"
+	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/metrics"
+)
+
+// pipelineRun is one running instance (replica) of a topology.
+type pipelineRun struct {
+	t         *Topology
+	cfg       Config
+	log       *slog.Logger
+	metrics   *metrics.Metrics
+	brokers   []string
+	settings  kafka.Settings
+	replicaID string
+	topics    map[string]*Topic
+
+	controlProducer *kafka.Producer
+	producers       map[string]*kafka.Producer // by topic
+}
+
+// Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
+// something fails. See RunWith.
+func (t *Topology) Run(ctx context.Context) error {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	return t.RunWith(ctx, cfg)
+}
+
+// RunWith validates the topology, starts the embedded broker unless cfg.Brokers is set, creates missing
+// topics, and runs every source and flow until ctx ends or one fails.
+//
+// When ctx ends, source tasks stop reading, wait for Kafka to acknowledge what they sent and save their
+// final positions; flows write what they hold and commit; then the broker closes. The error is nil after a
+// clean stop, else the first failure (a source that cannot read, a sink that cannot write).
+func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	p := &pipelineRun{
+		t: t, cfg: cfg, log: cfg.Logger, metrics: metrics.New(),
+		brokers:   cfg.Brokers,
+		replicaID: replicaID(),
+		topics:    map[string]*Topic{},
+		producers: map[string]*kafka.Producer{},
+	}
+	if p.log == nil {
+		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	p.log = p.log.With("pipeline", t.name)
+	p.settings = kafka.Settings{SessionTimeout: cfg.SessionTimeout}
+	for _, tp := range t.topics {
+		p.topics[tp.name] = tp
+	}
+
+	if cfg.Embedded() {
+		b, err := broker.Start(broker.Config{Addr: cfg.BrokerAddr, DataDir: cfg.DataDir, Logger: p.log})
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		p.brokers = b.Addrs()
+	}
+	p.log.Info("pipeline starting", "replica", p.replicaID, "brokers", p.brokers, "embedded", cfg.Embedded(), "data_dir", cfg.DataDir)
+
+	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
+		stopHTTP, err := p.serveHTTP(cfg.HTTPAddr)
+		if err != nil {
+			return err
+		}
+		defer stopHTTP()
+	}
+	if err := p.ensureTopics(); err != nil {
+		return err
+	}
+	if err := p.openProducers(); err != nil {
+		return err
+	}
+	defer p.closeProducers()
+
+	var sourcesRun []*sourceRunner
+	var sinksRun []*sinkRunner
+	defer func() {
+		for _, s := range sinksRun {
+			if cerr := s.f.sink.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("flow %q: close sink: %w", s.f.name, cerr)
+			}
+		}
+	}()
+	for _, f := range t.flows {
+		r, err := p.newSinkRunner(ctx, f)
+		if err != nil {
+			return err
+		}
+		sinksRun = append(sinksRun, r)
+	}
+	for _, n := range t.sources {
+		r, err := p.newSourceRunner(ctx, n)
+		if err != nil {
+			return err
+		}
+		sourcesRun = append(sourcesRun, r)
+	}
+	return p.run(ctx, sourcesRun, sinksRun)
+}
+
+// run supervises the processors and source managers. The first failure stops everything; a stop of ctx
+// stops sources first (while their processors still apply final positions), then the processors.
+func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner) error {
+	runCtx, cancelRun := context.WithCancelCause(ctx)
+	defer cancelRun(nil)
+	procCtx, stopProcs := context.WithCancel(context.Background())
+	defer stopProcs()
+
+	var (
+		errMu sync.Mutex
+		errs  []error
+	)
+	fail := func(err error) {
+		if err == nil || errors.Is(err, context.Canceled) {
+			return
+		}
+		errMu.Lock()
+		errs = append(errs, err)
+		errMu.Unlock()
+		cancelRun(err)
+	}
+
+	var procs, managers sync.WaitGroup
+	for _, s := range snks {
+		go s.batch()
+		procs.Add(1)
+		go func() {
+			defer procs.Done()
+			fail(s.proc.Run(procCtx))
+			close(s.stop)
+			<-s.exited
+		}()
+	}
+	for _, s := range srcs {
+		procs.Add(1)
+		go func() {
+			defer procs.Done()
+			fail(s.proc.Run(procCtx))
+		}()
+		managers.Add(1)
+		go func() {
+			defer managers.Done()
+			fail(s.manage(runCtx))
+		}()
+	}
+	lagCtx, stopLag := context.WithCancel(runCtx)
+	defer stopLag()
+	go p.trackLag(lagCtx, snks)
+	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks))
+
+	<-runCtx.Done()
+	p.log.Info("pipeline stopping", "cause", context.Cause(runCtx))
+	managers.Wait()
+	stopProcs()
+	procs.Wait()
+	p.log.Info("pipeline stopped")
+	return errors.Join(errs...)
+}
+
+func (p *pipelineRun) ensureTopics() error {
+	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources))
+	for _, tp := range p.t.topics {
+		specs = append(specs, kafka.TopicSpec{Name: tp.name, Partitions: tp.partitions})
+	}
+	for _, s := range p.t.sources {
+		group := sourceGroup(p.t.name, s.name)
+		specs = append(specs,
+			kafka.TopicSpec{Name: controlTopic(p.t.name, s.name), Partitions: s.controlPartitions, Compact: true},
+			kafka.TopicSpec{Name: tableTopic(group), Partitions: s.controlPartitions, Compact: true},
+		)
+	}
+	return kafka.EnsureTopics(p.brokers, p.saramaConfig("sluice-admin"), int16(p.cfg.Replication), specs)
+}
+
+func (p *pipelineRun) openProducers() error {
+	var err error
+	if p.controlProducer, err = kafka.NewProducer(p.brokers, p.saramaConfig("sluice-control")); err != nil {
+		return err
+	}
+	for _, tp := range p.t.topics {
+		s := p.settings
+		s.ClientID = "sluice-" + tp.name
+		s.Compression, _ = kafka.ParseCompression(tp.compression)
+		if p.producers[tp.name], err = kafka.NewProducer(p.brokers, kafka.SaramaConfig(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *pipelineRun) producerFor(topic string) *kafka.Producer { return p.producers[topic] }
+
+func (p *pipelineRun) closeProducers() {
+	for _, pr := range p.producers {
+		_ = pr.Close()
+	}
+	if p.controlProducer != nil {
+		_ = p.controlProducer.Close()
+	}
+}
+
+// serveHTTP serves /metrics and /healthz. Listening happens here, so a taken port fails the start.
+func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("HTTP address %s (SLUICE_HTTP_ADDR): %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.metrics.Handler())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"status\":\"ok\",\"pipeline\":%q,\"replica\":%q}\n", p.t.name, p.replicaID)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	p.log.Info("serving metrics", "addr", ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// trackLag refreshes sluice_consumer_lag every second for the partitions this replica processed.
+func (p *pipelineRun) trackLag(ctx context.Context, snks []*sinkRunner) {
+	if len(snks) == 0 {
+		return
+	}
+	client, err := sarama.NewClient(p.brokers, p.saramaConfig("sluice-lag"))
+	if err != nil {
+		p.log.Warn("consumer lag metric unavailable", "err", err)
+		return
+	}
+	defer client.Close()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, s := range snks {
+			for part, next := range s.nextOffsets() {
+				hwm, err := client.GetOffset(s.f.from.name, part, sarama.OffsetNewest)
+				if err != nil {
+					continue
+				}
+				p.metrics.ConsumerLag.WithLabelValues(p.t.name, s.group, s.f.from.name, strconv.Itoa(int(part))).Set(float64(hwm - next))
+			}
+		}
+	}
+}
+
+func replicaID() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}

@@ -1,0 +1,201 @@
+package topology
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"github.com/lovoo/goka/storage"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// How a flow is compiled onto goka.
+//
+// Each flow is a processor group <pipeline>.<flow> with the flow's topic as input and no table. The callback
+// decodes the record, runs the fused stateless ELT stages, takes goka's DeferCommit and queues the result
+// for the flow's batcher. One batcher per flow writes batches to the sink in queue order; only after a
+// write returned nil does it call the commit functions of the records it carried, in queue order, which is
+// offset order per partition. So a partition's committed offset never passes a record the sink has not
+// acknowledged (goka marks offsets with sarama, which only moves them forward).
+
+type sinkRunner struct {
+	p      *pipelineRun
+	f      *Flow
+	group  string
+	proc   *goka.Processor
+	labels []string
+
+	queue  chan sinkItem
+	failed chan struct{} // closed when the sink failed; failErr holds why
+	stop   chan struct{} // closed when the processor has stopped: the batcher drains and returns
+	exited chan struct{}
+
+	failErr error
+	mu      sync.Mutex
+	next    map[int32]int64 // next offset to process, per partition, for lag
+}
+
+// sinkItem is one consumed Kafka record: what the stages made of it, and how to commit it.
+type sinkItem struct {
+	records   []stream.Record
+	commit    func(error)
+	partition int32
+	offset    int64
+}
+
+func flowGroup(pipeline, flow string) string { return pipeline + "." + flow }
+
+func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, error) {
+	r := &sinkRunner{
+		p: p, f: f,
+		group:  flowGroup(p.t.name, f.name),
+		labels: []string{p.t.name, f.name},
+		queue:  make(chan sinkItem, 2*f.batchSize),
+		failed: make(chan struct{}),
+		stop:   make(chan struct{}),
+		exited: make(chan struct{}),
+		next:   map[int32]int64{},
+	}
+	if err := f.sink.Open(ctx); err != nil {
+		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
+	}
+	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(f.from.name), new(codec.Bytes), r.consume))
+	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess))
+	var err error
+	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
+		_ = f.sink.Close()
+		return nil, fmt.Errorf("flow %q: create processor: %w", f.name, err)
+	}
+	p.log.Info("flow ready", "flow", f.name, "topic", f.from.name, "group", r.group)
+	return r, nil
+}
+
+// consume is the processor callback for one Kafka record.
+func (r *sinkRunner) consume(ctx goka.Context, msg any) {
+	value, _ := msg.([]byte)
+	rec := stream.Record{
+		Topic:     string(ctx.Topic()),
+		Partition: ctx.Partition(),
+		Offset:    ctx.Offset(),
+		Timestamp: ctx.Timestamp(),
+	}
+	commit := ctx.DeferCommit()
+	var out []stream.Record
+	err := r.decode(ctx, &rec, value)
+	if err == nil {
+		out, err = runStages(ctx.Context(), r.p, r.f.stages, rec)
+		if err != nil {
+			err = fmt.Errorf("flow %q: %s/%d@%d: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, err)
+		}
+	}
+	if err != nil {
+		commit(err) // fails the processor, and with it the pipeline; the record is not committed
+		return
+	}
+	// Blocks while the batcher is behind: that is the flow's backpressure, and Kafka holds the backlog.
+	select {
+	case r.queue <- sinkItem{records: out, commit: commit, partition: rec.Partition, offset: rec.Offset}:
+	case <-r.failed:
+		commit(r.failErr)
+	}
+}
+
+func (r *sinkRunner) decode(ctx goka.Context, rec *stream.Record, value []byte) error {
+	tp := r.f.from
+	var err error
+	if key := ctx.Key(); key != "" {
+		if rec.KeySchema, rec.Key, err = tp.keyCodec.Decode([]byte(key)); err != nil {
+			return fmt.Errorf("flow %q: %s/%d@%d: decode key with %s: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, tp.keyCodec.Name(), err)
+		}
+	}
+	if value != nil {
+		if rec.ValueSchema, rec.Value, err = tp.valueCodec.Decode(value); err != nil {
+			return fmt.Errorf("flow %q: %s/%d@%d: decode value with %s: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, tp.valueCodec.Name(), err)
+		}
+	}
+	for k, v := range ctx.Headers() {
+		rec.Headers = append(rec.Headers, stream.Header{Key: k, Value: v})
+	}
+	return nil
+}
+
+// batch runs the flow's batcher until stop is closed and the queue is empty.
+func (r *sinkRunner) batch() {
+	defer close(r.exited)
+	linger := time.Duration(r.f.lingerMs) * time.Millisecond
+	var (
+		items   []sinkItem
+		records []stream.Record
+	)
+	for {
+		items, records = items[:0], records[:0]
+		select {
+		case it := <-r.queue:
+			items = append(items, it)
+			records = append(records, it.records...)
+		case <-r.stop:
+			return
+		}
+		timer := time.NewTimer(linger)
+	fill:
+		for len(records) < r.f.batchSize {
+			select {
+			case it := <-r.queue:
+				items = append(items, it)
+				records = append(records, it.records...)
+			case <-timer.C:
+				break fill
+			}
+		}
+		timer.Stop()
+		r.write(items, records)
+	}
+}
+
+func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
+	select {
+	case <-r.failed:
+		for _, it := range items {
+			it.commit(r.failErr)
+		}
+		return
+	default:
+	}
+	if len(records) > 0 {
+		started := time.Now()
+		if err := r.f.sink.Write(context.Background(), records); err != nil {
+			r.failErr = fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), err)
+			close(r.failed)
+			r.p.log.Error("sink failed", "flow", r.f.name, "err", err)
+			for _, it := range items {
+				it.commit(r.failErr)
+			}
+			return
+		}
+		r.p.metrics.SinkWriteSeconds.WithLabelValues(r.labels...).Observe(time.Since(started).Seconds())
+		r.p.metrics.SinkRecords.WithLabelValues(r.labels...).Add(float64(len(records)))
+		r.p.metrics.SinkBatches.WithLabelValues(r.labels...).Inc()
+	}
+	r.mu.Lock()
+	for _, it := range items {
+		r.next[it.partition] = it.offset + 1
+	}
+	r.mu.Unlock()
+	for _, it := range items {
+		it.commit(nil)
+	}
+}
+
+// nextOffsets returns, per partition this replica processed, the next offset to process.
+func (r *sinkRunner) nextOffsets() map[int32]int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[int32]int64, len(r.next))
+	for p, o := range r.next {
+		out[p] = o
+	}
+	return out
+}

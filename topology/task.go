@@ -1,0 +1,171 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/sources"
+	"github.com/sluicehq/sluice/stages"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// drainTimeout bounds how long a stopping task waits for Kafka to acknowledge what it already sent.
+const drainTimeout = 30 * time.Second
+
+// runTask claims a task, reads it from its stored position, runs the ETL stages, produces, and keeps the
+// stored position at the HighestContiguousAck until ctx ends or the input ends.
+func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
+	start, err := r.claim(ctx, h)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	log := r.p.log.With("source", r.n.name, "task", h.task.Key, "owner", h.owner)
+	log.Info("source task started", "position", string(start))
+	reader, err := r.n.src.Open(ctx, h.task, start)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("source %q task %q: open at position %s: %w", r.n.name, h.task.Key, start, err)
+	}
+
+	tr := newAckTracker(start)
+	saveCtx, stopSaving := context.WithCancel(context.Background())
+	saveErr := make(chan error, 1)
+	go func() { saveErr <- r.savePositions(saveCtx, h, tr, start) }()
+
+	readErr := r.pump(ctx, reader, tr)
+	if err := reader.Close(); err != nil && readErr == nil {
+		readErr = fmt.Errorf("source %q task %q: close: %w", r.n.name, h.task.Key, err)
+	}
+
+	// Let what was sent be acknowledged, so the final position covers it.
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+drain:
+	for {
+		_, outstanding, _, produceErr := tr.state()
+		if outstanding == 0 || produceErr != nil {
+			break
+		}
+		select {
+		case <-tr.idle:
+		case <-deadline.C:
+			log.Warn("records still unacknowledged when the task stopped; they will be read again", "outstanding", outstanding)
+			break drain
+		}
+	}
+	stopSaving()
+	if err := <-saveErr; err != nil && readErr == nil {
+		readErr = err
+	}
+	final, _, acked, produceErr := tr.state()
+	if produceErr != nil && readErr == nil {
+		readErr = fmt.Errorf("source %q task %q: %w", r.n.name, h.task.Key, produceErr)
+	}
+	if err := r.release(h, final, h.clean.Load() || errors.Is(readErr, sources.ErrEndOfInput)); err != nil && readErr == nil {
+		readErr = err
+	}
+	log.Info("source task stopped", "position", string(final), "records_acked", acked)
+	return readErr
+}
+
+// pump moves records from reader to Kafka until ctx ends, the input ends or something fails.
+func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackTracker) error {
+	for {
+		batch, err := reader.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, sources.ErrEndOfInput) {
+				return sources.ErrEndOfInput
+			}
+			return fmt.Errorf("source %q: read: %w", r.n.name, err)
+		}
+		r.p.metrics.SourceRecords.WithLabelValues(r.labels...).Add(float64(len(batch)))
+		for _, rec := range batch {
+			out, err := runStages(ctx, r.p, r.n.stages, rec)
+			if err != nil {
+				return fmt.Errorf("source %q: %w", r.n.name, err)
+			}
+			seq := tr.add(rec.Position, len(out))
+			for _, o := range out {
+				msg, err := r.encode(o)
+				if err != nil {
+					tr.truncate(seq)
+					return fmt.Errorf("source %q: %w", r.n.name, err)
+				}
+				// Sends are not cancelled by ctx: a batch that was read is handed to Kafka whole, so that the
+				// final position can cover it.
+				err = r.p.producerFor(msg.Topic).Send(context.Background(), msg, func(_ int32, _ int64, err error) {
+					tr.done(seq, err)
+					if err == nil {
+						r.p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...).Inc()
+					}
+				})
+				if err != nil {
+					tr.truncate(seq)
+					return err
+				}
+			}
+		}
+		if _, _, _, err := tr.state(); err != nil {
+			return fmt.Errorf("source %q: %w", r.n.name, err)
+		}
+	}
+}
+
+// encode turns a record into a Kafka message with its topic's codecs.
+func (r *sourceRunner) encode(rec stream.Record) (kafka.Message, error) {
+	name := rec.Topic
+	if name == "" {
+		name = r.n.to.name
+	}
+	tp := r.p.topics[name]
+	if tp == nil {
+		return kafka.Message{}, fmt.Errorf("record for topic %q, which the topology does not declare", name)
+	}
+	key, err := tp.keyCodec.Encode(rec.KeySchema, rec.Key)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("topic %q: encode key with %s: %w", name, tp.keyCodec.Name(), err)
+	}
+	value, err := tp.valueCodec.Encode(rec.ValueSchema, rec.Value)
+	if err != nil {
+		return kafka.Message{}, fmt.Errorf("topic %q: encode value with %s: %w", name, tp.valueCodec.Name(), err)
+	}
+	m := kafka.Message{Topic: name, Key: key, Value: value, Timestamp: rec.Timestamp}
+	for _, h := range rec.Headers {
+		m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	return m, nil
+}
+
+// runStages passes one record through a chain of stages, counting records in and out of each.
+func runStages(ctx context.Context, p *pipelineRun, chain []stages.Stage, rec stream.Record) ([]stream.Record, error) {
+	recs := []stream.Record{rec}
+	for _, st := range chain {
+		var next []stream.Record
+		for _, in := range recs {
+			out, err := st.Process(ctx, in)
+			if err != nil {
+				return nil, fmt.Errorf("stage %q: %w", st.Name(), err)
+			}
+			next = append(next, out...)
+		}
+		p.metrics.StageRecordsIn.WithLabelValues(p.t.name, st.Name()).Add(float64(len(recs)))
+		p.metrics.StageRecordsOut.WithLabelValues(p.t.name, st.Name()).Add(float64(len(next)))
+		recs = next
+		if len(recs) == 0 {
+			break
+		}
+	}
+	return recs, nil
+}
