@@ -27,6 +27,7 @@ type sinkRunner struct {
 	group  string
 	proc   *goka.Processor
 	labels []string
+	stages stageChain
 
 	queue  chan sinkItem
 	failed chan struct{} // closed when the sink failed; failErr holds why
@@ -58,6 +59,7 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 		next:   map[int32]int64{},
+		stages: p.newStageChain(f.stages),
 	}
 	if err := f.sink.Open(ctx); err != nil {
 		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
@@ -86,7 +88,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	var out []stream.Record
 	err := r.decode(ctx, &rec, value)
 	if err == nil {
-		out, err = runStages(ctx.Context(), r.p, r.f.stages, rec)
+		out, err = r.stages.run(ctx.Context(), rec)
 		if err != nil {
 			err = fmt.Errorf("flow %q: %s/%d@%d: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, err)
 		}

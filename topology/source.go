@@ -12,6 +12,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
@@ -70,6 +71,9 @@ type sourceRunner struct {
 	tasks   []sources.Task
 	proc    *goka.Processor
 	labels  []string
+	stages  stageChain
+
+	recordsRead, recordsAcked prometheus.Counter
 
 	mu       sync.Mutex
 	claims   map[string]chan stream.Position
@@ -120,7 +124,10 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 		releases: map[string]chan struct{}{},
 		wake:     make(chan struct{}, 1),
 		exits:    make(chan *taskHandle, len(tasks)+1),
+		stages:   p.newStageChain(n.stages),
 	}
+	r.recordsRead = p.metrics.SourceRecords.WithLabelValues(r.labels...)
+	r.recordsAcked = p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...)
 	g := goka.DefineGroup(goka.Group(r.group),
 		goka.Input(goka.Stream(r.control), jsonCodec[controlMessage]{}, r.apply),
 		goka.Persist(jsonCodec[TaskState]{}),

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stages"
@@ -90,9 +91,9 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			}
 			return fmt.Errorf("source %q: read: %w", r.n.name, err)
 		}
-		r.p.metrics.SourceRecords.WithLabelValues(r.labels...).Add(float64(len(batch)))
+		r.recordsRead.Add(float64(len(batch)))
 		for _, rec := range batch {
-			out, err := runStages(ctx, r.p, r.n.stages, rec)
+			out, err := r.stages.run(ctx, rec)
 			if err != nil {
 				return fmt.Errorf("source %q: %w", r.n.name, err)
 			}
@@ -108,7 +109,7 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 				err = r.p.producerFor(msg.Topic).Send(context.Background(), msg, func(_ int32, _ int64, err error) {
 					tr.done(seq, err)
 					if err == nil {
-						r.p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...).Inc()
+						r.recordsAcked.Inc()
 					}
 				})
 				if err != nil {
@@ -148,20 +149,41 @@ func (r *sourceRunner) encode(rec stream.Record) (kafka.Message, error) {
 	return m, nil
 }
 
-// runStages passes one record through a chain of stages, counting records in and out of each.
-func runStages(ctx context.Context, p *pipelineRun, chain []stages.Stage, rec stream.Record) ([]stream.Record, error) {
+// stageChain is a sequence of stateless stages run fused, one record at a time, with each stage's
+// counters resolved once.
+type stageChain []chainedStage
+
+type chainedStage struct {
+	stage   stages.Stage
+	in, out prometheus.Counter
+}
+
+func (p *pipelineRun) newStageChain(st []stages.Stage) stageChain {
+	chain := make(stageChain, len(st))
+	for i, s := range st {
+		chain[i] = chainedStage{
+			stage: s,
+			in:    p.metrics.StageRecordsIn.WithLabelValues(p.t.name, s.Name()),
+			out:   p.metrics.StageRecordsOut.WithLabelValues(p.t.name, s.Name()),
+		}
+	}
+	return chain
+}
+
+// run passes one record through the chain.
+func (c stageChain) run(ctx context.Context, rec stream.Record) ([]stream.Record, error) {
 	recs := []stream.Record{rec}
-	for _, st := range chain {
+	for _, cs := range c {
 		var next []stream.Record
 		for _, in := range recs {
-			out, err := st.Process(ctx, in)
+			out, err := cs.stage.Process(ctx, in)
 			if err != nil {
-				return nil, fmt.Errorf("stage %q: %w", st.Name(), err)
+				return nil, fmt.Errorf("stage %q: %w", cs.stage.Name(), err)
 			}
 			next = append(next, out...)
 		}
-		p.metrics.StageRecordsIn.WithLabelValues(p.t.name, st.Name()).Add(float64(len(recs)))
-		p.metrics.StageRecordsOut.WithLabelValues(p.t.name, st.Name()).Add(float64(len(next)))
+		cs.in.Add(float64(len(recs)))
+		cs.out.Add(float64(len(next)))
 		recs = next
 		if len(recs) == 0 {
 			break

@@ -1,0 +1,58 @@
+package topology
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/sluicehq/sluice/stream"
+)
+
+func pos(s string) stream.Position { return stream.Position(s) }
+
+// The position only moves to a record once it and every record before it were acknowledged.
+func TestAckTrackerHighestContiguous(t *testing.T) {
+	tr := newAckTracker(pos("start"))
+	a := tr.add(pos("a"), 1)
+	b := tr.add(pos("b"), 2) // a record a stage split into two messages
+	c := tr.add(pos("c"), 1)
+	tr.add(pos("d"), 0) // filtered: completes with the records before it
+
+	check := func(want string, outstanding int) {
+		t.Helper()
+		got, n, _, err := tr.state()
+		if string(got) != want || n != outstanding || err != nil {
+			t.Fatalf("state = %s, %d outstanding, %v; want %s, %d", got, n, err, want, outstanding)
+		}
+	}
+	check("start", 4)
+	tr.done(c, nil) // out of order: c waits for a and b
+	check("start", 4)
+	tr.done(a, nil)
+	check("a", 3)
+	tr.done(b, nil) // one of b's two messages
+	check("a", 3)
+	tr.done(b, nil)
+	check("d", 0) // b, c and the filtered d complete together
+}
+
+func TestAckTrackerTruncateAndErrors(t *testing.T) {
+	tr := newAckTracker(nil)
+	a := tr.add(pos("a"), 1)
+	b := tr.add(pos("b"), 1)
+	tr.truncate(b) // b was never handed to the producer
+	tr.done(b, nil)
+	if got, n, _, _ := tr.state(); got != nil || n != 1 {
+		t.Fatalf("after truncate: position %s, %d outstanding", got, n)
+	}
+	tr.done(a, nil)
+	if got, n, _, _ := tr.state(); string(got) != "a" || n != 0 {
+		t.Fatalf("position %s, %d outstanding; want a, 0", got, n)
+	}
+	c := tr.add(pos("c"), 1)
+	boom := errors.New("broker says no")
+	tr.done(c, boom)
+	got, _, _, err := tr.state()
+	if !errors.Is(err, boom) || string(got) != "a" {
+		t.Fatalf("after a failed produce: position %s, err %v; want a, %v", got, err, boom)
+	}
+}
