@@ -172,7 +172,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	}
 	lagCtx, stopLag := context.WithCancel(runCtx)
 	defer stopLag()
-	go p.trackLag(lagCtx, snks)
+	go p.trackLag(lagCtx, srcs, snks)
 	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks))
 
 	<-runCtx.Done()
@@ -248,19 +248,25 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	}, nil
 }
 
-// trackLag refreshes sluice_consumer_lag every second for the partitions this replica processed.
-func (p *pipelineRun) trackLag(ctx context.Context, snks []*sinkRunner) {
-	if len(snks) == 0 {
-		return
+// progressEvery is how often a running pipeline logs a progress line (when something moved).
+const progressEvery = 10 * time.Second
+
+// trackLag refreshes sluice_consumer_lag every second for the partitions this replica processed, and logs a
+// progress line every progressEvery when records moved: records read and acknowledged per source, records
+// written and lag per flow.
+func (p *pipelineRun) trackLag(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner) {
+	var client sarama.Client
+	if len(snks) > 0 {
+		var err error
+		if client, err = sarama.NewClient(p.brokers, p.saramaConfig("sluice-lag")); err != nil {
+			p.log.Warn("consumer lag metric unavailable", "err", err)
+		} else {
+			defer client.Close()
+		}
 	}
-	client, err := sarama.NewClient(p.brokers, p.saramaConfig("sluice-lag"))
-	if err != nil {
-		p.log.Warn("consumer lag metric unavailable", "err", err)
-		return
-	}
-	defer client.Close()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	lastProgress, lastMoved := time.Now(), int64(0)
 	for {
 		select {
 		case <-ctx.Done():
@@ -268,14 +274,39 @@ func (p *pipelineRun) trackLag(ctx context.Context, snks []*sinkRunner) {
 		case <-tick.C:
 		}
 		for _, s := range snks {
+			var total int64
 			for part, next := range s.nextOffsets() {
+				if client == nil {
+					break
+				}
 				hwm, err := client.GetOffset(s.f.from.name, part, sarama.OffsetNewest)
 				if err != nil {
 					continue
 				}
+				total += hwm - next
 				p.metrics.ConsumerLag.WithLabelValues(p.t.name, s.group, s.f.from.name, strconv.Itoa(int(part))).Set(float64(hwm - next))
 			}
+			s.lag.Store(total)
 		}
+		if time.Since(lastProgress) < progressEvery {
+			continue
+		}
+		var moved int64
+		for _, s := range srcs {
+			moved += s.read.Load()
+		}
+		for _, s := range snks {
+			moved += s.written.Load()
+		}
+		if moved != lastMoved {
+			for _, s := range srcs {
+				p.log.Info("progress", "source", s.n.name, "records_read", s.read.Load(), "records_acked", s.acked.Load())
+			}
+			for _, s := range snks {
+				p.log.Info("progress", "flow", s.f.name, "records_written", s.written.Load(), "lag", s.lag.Load())
+			}
+		}
+		lastProgress, lastMoved = time.Now(), moved
 	}
 }
 

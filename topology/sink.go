@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -35,6 +36,8 @@ type sinkRunner struct {
 	exited chan struct{}
 
 	failErr error
+	written atomic.Int64 // records the sink acknowledged, for progress lines
+	lag     atomic.Int64 // summed over this replica's partitions, for progress lines
 	mu      sync.Mutex
 	next    map[int32]int64 // next offset to process, per partition, for lag
 }
@@ -180,6 +183,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 		r.p.metrics.SinkWriteSeconds.WithLabelValues(r.labels...).Observe(time.Since(started).Seconds())
 		r.p.metrics.SinkRecords.WithLabelValues(r.labels...).Add(float64(len(records)))
 		r.p.metrics.SinkBatches.WithLabelValues(r.labels...).Inc()
+		r.written.Add(int64(len(records)))
 	}
 	r.mu.Lock()
 	for _, it := range items {

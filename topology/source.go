@@ -74,6 +74,7 @@ type sourceRunner struct {
 	stages  stageChain
 
 	recordsRead, recordsAcked prometheus.Counter
+	read, acked               atomic.Int64 // for progress lines
 
 	mu       sync.Mutex
 	claims   map[string]chan stream.Position

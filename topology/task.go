@@ -92,6 +92,7 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			return fmt.Errorf("source %q: read: %w", r.n.name, err)
 		}
 		r.recordsRead.Add(float64(len(batch)))
+		r.read.Add(int64(len(batch)))
 		for _, rec := range batch {
 			out, err := r.stages.run(ctx, rec)
 			if err != nil {
@@ -110,6 +111,7 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 					tr.done(seq, err)
 					if err == nil {
 						r.recordsAcked.Inc()
+						r.acked.Add(1)
 					}
 				})
 				if err != nil {

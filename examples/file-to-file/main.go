@@ -66,7 +66,10 @@ func run(name, in, out, topic string, partitions, batch int) error {
 	} else {
 		fmt.Printf("broker:   %s\n", strings.Join(cfg.Brokers, ","))
 	}
-	fmt.Printf("topic:    %s\nmetrics:  http://%s/metrics\n", topic, cfg.HTTPAddr)
+	fmt.Printf("topic:    %s\n", topic)
+	if cfg.HTTPAddr != "off" {
+		fmt.Printf("metrics:  http://%s/metrics\n", cfg.HTTPAddr)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
