@@ -35,11 +35,12 @@ type sinkRunner struct {
 	stop   chan struct{} // closed when the processor has stopped: the batcher drains and returns
 	exited chan struct{}
 
-	failErr error
-	written atomic.Int64 // records the sink acknowledged, for progress lines
-	lag     atomic.Int64 // summed over this replica's partitions, for progress lines
-	mu      sync.Mutex
-	next    map[int32]int64 // next offset to process, per partition, for lag
+	failErr  error
+	failOnce sync.Once
+	written  atomic.Int64 // records the sink acknowledged, for progress lines
+	lag      atomic.Int64 // summed over this replica's partitions, for progress lines
+	mu       sync.Mutex
+	next     map[int32]int64 // next offset to process, per partition, for lag
 }
 
 // sinkItem is one consumed Kafka record: what the stages made of it, and how to commit it.
@@ -97,7 +98,11 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 		}
 	}
 	if err != nil {
-		commit(err) // fails the processor, and with it the pipeline; the record is not committed
+		// Fails the processor, and with it the pipeline. Until goka notices, it may hand us later records:
+		// fail marks the flow so that neither they nor anything still queued is committed, which would move
+		// the offset past this record.
+		r.fail(err)
+		commit(err)
 		return
 	}
 	// Blocks while the batcher is behind: that is the flow's backpressure, and Kafka holds the backlog.
@@ -172,9 +177,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 	if len(records) > 0 {
 		started := time.Now()
 		if err := r.f.sink.Write(context.Background(), records); err != nil {
-			r.failErr = fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), err)
-			close(r.failed)
-			r.p.log.Error("sink failed", "flow", r.f.name, "err", err)
+			r.fail(fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), err))
 			for _, it := range items {
 				it.commit(r.failErr)
 			}
@@ -193,6 +196,15 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 	for _, it := range items {
 		it.commit(nil)
 	}
+}
+
+// fail records the flow's first failure; from then on nothing is committed.
+func (r *sinkRunner) fail(err error) {
+	r.failOnce.Do(func() {
+		r.failErr = err
+		close(r.failed)
+		r.p.log.Error("flow failed", "flow", r.f.name, "err", err)
+	})
 }
 
 // nextOffsets returns, per partition this replica processed, the next offset to process.

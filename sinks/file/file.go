@@ -53,6 +53,9 @@ func (s *Sink) Open(context.Context) error {
 
 // Write appends one line per record, then flushes and fsyncs.
 func (s *Sink) Write(_ context.Context, batch []stream.Record) error {
+	if s.f == nil {
+		return fmt.Errorf("file sink: %s is not open: %w", s.cfg.Path, os.ErrClosed)
+	}
 	for i := range batch {
 		r := &batch[i]
 		switch v := r.Value.(type) {
@@ -65,6 +68,7 @@ func (s *Sink) Write(_ context.Context, batch []stream.Record) error {
 		default:
 			b, err := s.json.Encode(r.ValueSchema, v)
 			if err != nil {
+				s.w.Reset(s.f) // drop this batch's buffered lines: the whole batch is delivered again
 				return fmt.Errorf("file sink: %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
 			}
 			s.w.Write(b)

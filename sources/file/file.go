@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,7 +31,8 @@ type Config struct {
 	// Paths are files or glob patterns (filepath.Match syntax). A plain path that does not exist yet is
 	// waited for; a pattern must match at least one file at start-up.
 	Paths []string
-	// StopAtEnd makes each task end at the end of its file instead of following appends (a batch job).
+	// StopAtEnd makes each task end at the end of its file instead of following appends (a batch job); a
+	// file that does not exist is then an error rather than waited for.
 	StopAtEnd bool
 	// MaxBatch caps the lines returned by one Read (default 1000).
 	MaxBatch int
@@ -142,6 +144,8 @@ func (r *reader) Read(ctx context.Context) ([]stream.Record, error) {
 				if err := r.attach(f); err != nil {
 					return nil, err
 				}
+			} else if r.cfg.StopAtEnd {
+				return nil, fmt.Errorf("file source: %s does not exist", r.path)
 			}
 		}
 		if r.f != nil {
@@ -186,7 +190,9 @@ func (r *reader) readLines() ([]stream.Record, error) {
 	}
 	chunk := r.chunk
 	var recs []stream.Record
+	var tooLong bool // the next line in r.buf is longer than MaxLineBytes
 	now := time.Now()
+read:
 	for len(recs) < r.cfg.MaxBatch {
 		n, err := r.f.Read(chunk)
 		r.buf = append(r.buf, chunk[:n]...)
@@ -194,6 +200,10 @@ func (r *reader) readLines() ([]stream.Record, error) {
 			i := bytes.IndexByte(r.buf, '\n')
 			if i < 0 {
 				break
+			}
+			if i > r.cfg.MaxLineBytes {
+				tooLong = true
+				break read
 			}
 			line := string(r.buf[:i])
 			r.buf = r.buf[i+1:]
@@ -208,8 +218,13 @@ func (r *reader) readLines() ([]stream.Record, error) {
 				Position:    pos,
 			})
 		}
-		if len(r.buf) > r.cfg.MaxLineBytes {
-			return nil, fmt.Errorf("file source: %s: line at offset %d is longer than MaxLineBytes (%d)", r.path, r.offset, r.cfg.MaxLineBytes)
+		// Below MaxBatch, r.buf holds only an incomplete line (beyond it, complete lines checked later).
+		if len(recs) < r.cfg.MaxBatch && len(r.buf) > r.cfg.MaxLineBytes {
+			tooLong = true
+			break
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("file source: read %s at offset %d: %w", r.path, r.offset+int64(len(r.buf)), err)
 		}
 		if n == 0 || err != nil {
 			break
@@ -218,6 +233,10 @@ func (r *reader) readLines() ([]stream.Record, error) {
 	// What is left is at most an incomplete line (or lines beyond MaxBatch): move it to the front so that a
 	// long-running tail does not keep growing the buffer.
 	r.buf = append(r.buf[:0:0], r.buf...)
+	if tooLong && len(recs) == 0 {
+		return nil, fmt.Errorf("file source: %s: line at offset %d is longer than MaxLineBytes (%d)", r.path, r.offset, r.cfg.MaxLineBytes)
+	}
+	// The lines before a long one are returned first; the next Read reports the long line.
 	return recs, nil
 }
 
