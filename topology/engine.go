@@ -21,9 +21,7 @@ func (p *pipelineRun) gokaOptions(store storage.Builder) []goka.ProcessorOption 
 		goka.WithStorageBuilder(store),
 		goka.WithHasher(hasher),
 		goka.WithLogger(gokaLogger{p.log}),
-		goka.WithConsumerGroupBuilder(func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
-			return sarama.NewConsumerGroup(brokers, group, p.saramaConfig(clientID))
-		}),
+		goka.WithConsumerGroupBuilder(p.consumerGroupBuilder),
 		goka.WithConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
 			return sarama.NewConsumer(brokers, p.saramaConfig(clientID))
 		}),
@@ -32,6 +30,10 @@ func (p *pipelineRun) gokaOptions(store storage.Builder) []goka.ProcessorOption 
 		}),
 		goka.WithTopicManagerBuilder(p.topicManagerBuilder()),
 	}
+}
+
+func (p *pipelineRun) consumerGroupBuilder(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+	return sarama.NewConsumerGroup(brokers, group, p.saramaConfig(clientID))
 }
 
 func (p *pipelineRun) topicManagerBuilder() goka.TopicManagerBuilder {

@@ -20,7 +20,8 @@ import (
 // for the flow's batcher. One batcher per flow writes batches to the sink in queue order; only after a
 // write returned nil does it call the commit functions of the records it carried, in queue order, which is
 // offset order per partition. So a partition's committed offset never passes a record the sink has not
-// acknowledged (goka marks offsets with sarama, which only moves them forward).
+// acknowledged (goka marks offsets with sarama, which only moves them forward), and then commits them
+// synchronously (see committer).
 
 type sinkRunner struct {
 	p      *pipelineRun
@@ -29,6 +30,8 @@ type sinkRunner struct {
 	proc   *goka.Processor
 	labels []string
 	stages stageChain
+
+	committer committer
 
 	queue  chan sinkItem
 	failed chan struct{} // closed when the sink failed; failErr holds why
@@ -69,7 +72,8 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
 	}
 	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(f.from.name), new(codec.Bytes), r.consume))
-	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess))
+	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess),
+		goka.WithConsumerGroupBuilder(r.committer.builder(p.consumerGroupBuilder))) // replaces the shared builder
 	var err error
 	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
 		_ = f.sink.Close()
@@ -196,6 +200,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 	for _, it := range items {
 		it.commit(nil)
 	}
+	r.committer.commit()
 }
 
 // fail records the flow's first failure; from then on nothing is committed.
