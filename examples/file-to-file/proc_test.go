@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// binary is the example, built once by TestMain.
+// binary is the example, built once by TestMain (with -race when SLUICE_TEST_RACE is set).
 var binary string
 
 func TestMain(m *testing.M) {
@@ -22,7 +22,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	binary = filepath.Join(dir, "file-to-file")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("SLUICE_TEST_RACE") != "" { // run the child processes under the race detector
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic(fmt.Sprintf("build example: %v", err))
