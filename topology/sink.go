@@ -31,7 +31,8 @@ type sinkRunner struct {
 	labels []string
 	stages stageChain
 
-	committer committer
+	committer     committer
+	pendingCommit chan struct{} // closed when the last batch's commit finished; batcher goroutine only
 
 	queue  chan sinkItem
 	failed chan struct{} // closed when the sink failed; failErr holds why
@@ -151,6 +152,7 @@ func (r *sinkRunner) batch() {
 			items = append(items, it)
 			records = append(records, it.records...)
 		case <-r.stop:
+			r.awaitCommit()
 			return
 		}
 		timer := time.NewTimer(linger)
@@ -178,6 +180,9 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 		return
 	default:
 	}
+	// At most one written batch is ever uncommitted: the previous batch's commit must be done before this
+	// batch is written.
+	r.awaitCommit()
 	if len(records) > 0 {
 		started := time.Now()
 		if err := r.f.sink.Write(context.Background(), records); err != nil {
@@ -200,7 +205,20 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 	for _, it := range items {
 		it.commit(nil)
 	}
-	r.committer.commit()
+	done := make(chan struct{})
+	r.pendingCommit = done
+	go func() {
+		defer close(done)
+		r.committer.commit()
+	}()
+}
+
+// awaitCommit waits for the commit of the previous batch, if one is in flight.
+func (r *sinkRunner) awaitCommit() {
+	if r.pendingCommit != nil {
+		<-r.pendingCommit
+		r.pendingCommit = nil
+	}
 }
 
 // fail records the flow's first failure; from then on nothing is committed.

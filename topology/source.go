@@ -81,15 +81,15 @@ type sourceRunner struct {
 	releases map[string]chan struct{}
 	events   []sourceEvent
 	wake     chan struct{}
-	exits    chan *taskHandle
 	owners   atomic.Int64
 }
 
-// sourceEvent is a change of partition ownership: stop everything (a rebalance began) or run the tasks of
-// these partitions (a rebalance ended).
+// sourceEvent is what manage reacts to, in order: stop everything (a rebalance began), run the tasks of
+// these partitions (a rebalance ended), or a task ended by itself.
 type sourceEvent struct {
 	stopAll  bool
 	assigned map[int32]bool
+	exited   *taskHandle
 }
 
 type taskHandle struct {
@@ -124,7 +124,6 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 		claims:   map[string]chan stream.Position{},
 		releases: map[string]chan struct{}{},
 		wake:     make(chan struct{}, 1),
-		exits:    make(chan *taskHandle, len(tasks)+1),
 		stages:   p.newStageChain(n.stages),
 	}
 	r.recordsRead = p.metrics.SourceRecords.WithLabelValues(r.labels...)
@@ -250,29 +249,30 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 		case <-ctx.Done():
 			stop(all(), true)
 			return nil
-		case h := <-r.exits:
-			if running[h.task.Key] != h {
-				continue // stopped on purpose, already removed
-			}
-			delete(running, h.task.Key)
-			r.p.metrics.SourceTasksRunning.WithLabelValues(r.labels...).Set(float64(len(running)))
-			if h.err != nil {
-				stop(all(), false)
-				return h.err
-			}
-			if h.ended {
-				ended[h.task.Key] = true
-			}
 		case <-r.wake:
-			r.mu.Lock()
-			events := r.events
-			r.events = nil
-			r.mu.Unlock()
-			for _, ev := range events {
-				if ev.stopAll {
-					stop(all(), false)
-					continue
+		}
+		r.mu.Lock()
+		events := r.events
+		r.events = nil
+		r.mu.Unlock()
+		for _, ev := range events {
+			switch {
+			case ev.exited != nil:
+				h := ev.exited
+				if running[h.task.Key] != h {
+					continue // stopped on purpose, already removed
 				}
+				delete(running, h.task.Key)
+				if h.err != nil {
+					stop(all(), false)
+					return h.err
+				}
+				if h.ended {
+					ended[h.task.Key] = true
+				}
+			case ev.stopAll:
+				stop(all(), false)
+			default:
 				var leave []string
 				for k, h := range running {
 					if !ev.assigned[kafka.PartitionFor(h.task.Key, r.n.controlPartitions)] {
@@ -285,8 +285,8 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 						running[task.Key] = r.start(ctx, task)
 					}
 				}
-				r.p.metrics.SourceTasksRunning.WithLabelValues(r.labels...).Set(float64(len(running)))
 			}
+			r.p.metrics.SourceTasksRunning.WithLabelValues(r.labels...).Set(float64(len(running)))
 		}
 	}
 }
@@ -302,13 +302,16 @@ func (r *sourceRunner) start(ctx context.Context, task sources.Task) *taskHandle
 		done:   make(chan struct{}),
 	}
 	go func() {
-		defer close(h.done)
-		defer cancel()
 		h.err = r.runTask(tctx, h)
 		if errors.Is(h.err, sources.ErrEndOfInput) {
 			h.ended, h.err = true, nil
 		}
-		r.exits <- h
+		if h.err != nil {
+			r.p.log.Error("source task failed", "source", r.n.name, "task", task.Key, "err", h.err)
+		}
+		cancel()
+		close(h.done)
+		r.push(sourceEvent{exited: h})
 	}()
 	return h
 }

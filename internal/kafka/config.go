@@ -37,6 +37,9 @@ func SaramaConfig(s Settings) *sarama.Config {
 
 	c.Consumer.Return.Errors = true
 	c.Consumer.MaxProcessingTime = time.Second
+	// A fetch parks on the broker until data arrives or this long; requests on one connection are answered in
+	// order, so an offset commit sent meanwhile waits for it. Keep it short so commits stay prompt.
+	c.Consumer.MaxWaitTime = 100 * time.Millisecond
 	c.Consumer.Offsets.Initial = sarama.OffsetOldest
 	c.Consumer.Offsets.AutoCommit.Enable = true
 	c.Consumer.Offsets.AutoCommit.Interval = orDefault(s.CommitInterval, 100*time.Millisecond)
