@@ -13,6 +13,7 @@
 //	sluice_sink_batches_total{pipeline,sink}              batches the sink acknowledged
 //	sluice_sink_write_seconds{pipeline,sink}              time per sink write (histogram)
 //	sluice_consumer_lag{pipeline,group,topic,partition}   high-water mark minus next offset to process
+//	sluice_dead_letter_records_total{pipeline,flow,stage} records sent to a flow's dead-letter topic
 package metrics
 
 import (
@@ -37,6 +38,7 @@ type Metrics struct {
 	SinkBatches          *prometheus.CounterVec
 	SinkWriteSeconds     *prometheus.HistogramVec
 	ConsumerLag          *prometheus.GaugeVec
+	DeadLetters          *prometheus.CounterVec
 }
 
 // New creates the metrics on a fresh registry that also carries the Go runtime and process collectors.
@@ -74,13 +76,16 @@ func New() *Metrics {
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_consumer_lag", Help: "Records between the partition's high-water mark and the next offset to process.",
 		}, []string{"pipeline", "group", "topic", "partition"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_dead_letter_records_total", Help: "Records sent to a flow's dead-letter topic, by where they failed.",
+		}, []string{"pipeline", "flow", "stage"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceTasksRunning,
 		m.StageRecordsIn, m.StageRecordsOut,
-		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.ConsumerLag,
+		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.ConsumerLag, m.DeadLetters,
 	)
 	return m
 }

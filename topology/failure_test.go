@@ -2,6 +2,8 @@ package topology_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -12,6 +14,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/sinks"
+	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -85,4 +89,153 @@ func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 	} else {
 		t.Logf("committed offset %d, error: %v", committed, err)
 	}
+}
+
+// pickySink refuses records whose value has "reject": true, as a destination refuses bad data.
+type pickySink struct{ recordingSink }
+
+func (s *pickySink) Write(ctx context.Context, batch []stream.Record) error {
+	var rej sinks.RejectedError
+	var keep []stream.Record
+	for i, r := range batch {
+		if m, ok := r.Value.(map[string]any); ok && m["reject"] == true {
+			rej.Rejections = append(rej.Rejections, sinks.Rejection{Index: i, Reason: errors.New("mapper_parsing_exception: no"),
+				Headers: []stream.Header{{Key: "sluice.errors.sink.id", Value: []byte(fmt.Sprint(m["n"]))}}})
+			continue
+		}
+		keep = append(keep, r)
+	}
+	_ = s.recordingSink.Write(ctx, keep)
+	if len(rej.Rejections) > 0 {
+		return fmt.Errorf("bulk: %w", &rej)
+	}
+	return nil
+}
+
+// With a dead-letter topic, an undecodable record, a record a stage refuses and a record the sink rejects
+// each go there with the reason, stage and origin in headers, byte for byte; the flow goes on and commits
+// past them.
+func TestDeadLetterTopic(t *testing.T) {
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	cfg := kafka.SaramaConfig(kafka.Settings{})
+	if err := kafka.EnsureTopics(b.Addrs(), cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	producer, err := sarama.NewSyncProducer(b.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := []string{`{"n":0}`, `{"n":`, `{"n":2,"veto":true}`, `{"n":3,"reject":true}`, `{"n":4}`}
+	for _, v := range values {
+		msg := &sarama.ProducerMessage{Topic: "events", Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(v),
+			Headers: []sarama.RecordHeader{{Key: []byte("trace"), Value: []byte("t-" + v)}}}
+		if _, _, err := producer.SendMessage(msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	producer.Close()
+
+	sink := &pickySink{}
+	veto := stages.Filter("veto", func(r stream.Record) bool { return true })
+	vetoErr := stages.Map("no-vetoes", func(r stream.Record) (stream.Record, error) {
+		if r.Value.(map[string]any)["veto"] == true {
+			return r, errors.New("vetoed")
+		}
+		return r, nil
+	})
+	tp := topology.New("forgiving")
+	events := tp.Topic("events", topology.ValueCodec("json"))
+	dlq := tp.Topic("events.dlq", topology.ValueCodec("bytes"))
+	tp.Flow("index").From(events).Via(veto, vetoErr).To(sink, topology.BatchSize(10)).DeadLetter(dlq)
+	rc := topology.DefaultConfig()
+	rc.Brokers, rc.HTTPAddr = b.Addrs(), "off"
+	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, rc) }()
+
+	consumer, err := sarama.NewConsumer(b.Addrs(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	waitForTopic(t, b.Addrs(), "events.dlq")
+	pc, err := consumer.ConsumePartition("events.dlq", 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	want := []struct{ value, stage, reason, offset string }{
+		{`{"n":`, topology.StageDecode, "decode value with json", "1"},
+		{`{"n":2,"veto":true}`, "no-vetoes", `stage "no-vetoes": vetoed`, "2"},
+		{`{"n":3,"reject":true}`, topology.StageSink, "mapper_parsing_exception: no", "3"},
+	}
+	for _, w := range want {
+		var m *sarama.ConsumerMessage
+		select {
+		case m = <-pc.Messages():
+		case <-time.After(30 * time.Second):
+			t.Fatalf("no dead-letter record for %s", w.value)
+		}
+		h := map[string]string{}
+		for _, rh := range m.Headers {
+			h[string(rh.Key)] = string(rh.Value)
+		}
+		if string(m.Value) != w.value || string(m.Key) != "k" || h["trace"] != "t-"+w.value ||
+			h[topology.HeaderErrorStage] != w.stage || !strings.Contains(h[topology.HeaderErrorReason], w.reason) ||
+			h[topology.HeaderErrorTopic] != "events" || h[topology.HeaderErrorPartition] != "0" ||
+			h[topology.HeaderErrorOffset] != w.offset || h[topology.HeaderErrorFlow] != "index" {
+			t.Errorf("dead letter %q with headers %v; want value %q at offset %s, stage %q, reason containing %q",
+				m.Value, h, w.value, w.offset, w.stage, w.reason)
+		}
+		if w.stage == topology.StageSink && h["sluice.errors.sink.id"] != "3" {
+			t.Errorf("sink's own headers missing: %v", h)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sink.mu.Lock()
+		n := len(sink.records)
+		sink.mu.Unlock()
+		if n == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sink has %d records, want the 2 good ones", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunWith: %v", err)
+	}
+	admin, _ := sarama.NewClusterAdmin(b.Addrs(), cfg)
+	defer admin.Close()
+	offsets, err := admin.ListConsumerGroupOffsets("forgiving.index", map[string][]int32{"events": {0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := offsets.GetBlock("events", 0).Offset; got != int64(len(values)) {
+		t.Errorf("committed offset %d, want %d: dead-lettered records count as handled", got, len(values))
+	}
+}
+
+func waitForTopic(t *testing.T, brokers []string, topic string) {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		_ = client.RefreshMetadata(topic)
+		if parts, err := client.Partitions(topic); err == nil && len(parts) > 0 {
+			return
+		}
+	}
+	t.Fatalf("topic %s never appeared", topic)
 }

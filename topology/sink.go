@@ -2,14 +2,17 @@ package topology
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
+	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -47,12 +50,12 @@ type sinkRunner struct {
 	next     map[int32]int64 // next offset to process, per partition, for lag
 }
 
-// sinkItem is one consumed Kafka record: what the stages made of it, and how to commit it.
+// sinkItem is one consumed Kafka record: what the stages made of it, how to commit it, and the record as
+// read (for the dead-letter topic).
 type sinkItem struct {
-	records   []stream.Record
-	commit    func(error)
-	partition int32
-	offset    int64
+	records []stream.Record
+	commit  func(error)
+	origin  origin
 }
 
 func flowGroup(pipeline, flow string) string { return pipeline + "." + flow }
@@ -93,16 +96,30 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 		Offset:    ctx.Offset(),
 		Timestamp: ctx.Timestamp(),
 	}
+	o := origin{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset, value: value, timestamp: rec.Timestamp}
+	if key := ctx.Key(); key != "" {
+		o.key = []byte(key)
+	}
+	for k, v := range ctx.Headers() {
+		o.headers = append(o.headers, sarama.RecordHeader{Key: []byte(k), Value: v})
+	}
 	commit := ctx.DeferCommit()
 	var out []stream.Record
 	err := r.decode(ctx, &rec, value)
 	if err == nil {
 		out, err = r.stages.run(ctx.Context(), rec)
-		if err != nil {
-			err = fmt.Errorf("flow %q: %s/%d@%d: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	if err != nil && r.f.deadLetter != nil {
+		// The record is set aside, and its (empty) item still goes through the queue so that its offset is
+		// committed in order.
+		if dlErr := r.sendDeadLetter(o, stageOf(err), err, nil); dlErr == nil {
+			err, out = nil, nil
+		} else {
+			err = dlErr
 		}
 	}
 	if err != nil {
+		err = fmt.Errorf("flow %q: %s/%d@%d: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, err)
 		// Fails the processor, and with it the pipeline. Until goka notices, it may hand us later records:
 		// fail marks the flow so that neither they nor anything still queued is committed, which would move
 		// the offset past this record.
@@ -112,7 +129,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	}
 	// Blocks while the batcher is behind: that is the flow's backpressure, and Kafka holds the backlog.
 	select {
-	case r.queue <- sinkItem{records: out, commit: commit, partition: rec.Partition, offset: rec.Offset}:
+	case r.queue <- sinkItem{records: out, commit: commit, origin: o}:
 	case <-r.failed:
 		commit(r.failErr)
 	}
@@ -123,12 +140,12 @@ func (r *sinkRunner) decode(ctx goka.Context, rec *stream.Record, value []byte) 
 	var err error
 	if key := ctx.Key(); key != "" {
 		if rec.KeySchema, rec.Key, err = tp.keyCodec.Decode([]byte(key)); err != nil {
-			return fmt.Errorf("flow %q: %s/%d@%d: decode key with %s: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, tp.keyCodec.Name(), err)
+			return fmt.Errorf("decode key with %s: %w", tp.keyCodec.Name(), err)
 		}
 	}
 	if value != nil {
 		if rec.ValueSchema, rec.Value, err = tp.valueCodec.Decode(value); err != nil {
-			return fmt.Errorf("flow %q: %s/%d@%d: decode value with %s: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, tp.valueCodec.Name(), err)
+			return fmt.Errorf("decode value with %s: %w", tp.valueCodec.Name(), err)
 		}
 	}
 	for k, v := range ctx.Headers() {
@@ -144,13 +161,20 @@ func (r *sinkRunner) batch() {
 	var (
 		items   []sinkItem
 		records []stream.Record
+		owners  []int // owners[i] is the index in items of the Kafka record records[i] came from
 	)
+	add := func(it sinkItem) {
+		items = append(items, it)
+		records = append(records, it.records...)
+		for range it.records {
+			owners = append(owners, len(items)-1)
+		}
+	}
 	for {
-		items, records = items[:0], records[:0]
+		items, records, owners = items[:0], records[:0], owners[:0]
 		select {
 		case it := <-r.queue:
-			items = append(items, it)
-			records = append(records, it.records...)
+			add(it)
 		case <-r.stop:
 			r.awaitCommit()
 			return
@@ -160,18 +184,17 @@ func (r *sinkRunner) batch() {
 		for len(records) < r.f.batchSize {
 			select {
 			case it := <-r.queue:
-				items = append(items, it)
-				records = append(records, it.records...)
+				add(it)
 			case <-timer.C:
 				break fill
 			}
 		}
 		timer.Stop()
-		r.write(items, records)
+		r.write(items, records, owners)
 	}
 }
 
-func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
+func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []int) {
 	select {
 	case <-r.failed:
 		for _, it := range items {
@@ -185,21 +208,26 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 	r.awaitCommit()
 	if len(records) > 0 {
 		started := time.Now()
+		delivered := len(records)
 		if err := r.f.sink.Write(context.Background(), records); err != nil {
-			r.fail(fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), err))
-			for _, it := range items {
-				it.commit(r.failErr)
+			rejected, derr := r.deadLetterRejected(err, items, owners)
+			if derr != nil {
+				r.fail(fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), derr))
+				for _, it := range items {
+					it.commit(r.failErr)
+				}
+				return
 			}
-			return
+			delivered -= rejected
 		}
 		r.p.metrics.SinkWriteSeconds.WithLabelValues(r.labels...).Observe(time.Since(started).Seconds())
-		r.p.metrics.SinkRecords.WithLabelValues(r.labels...).Add(float64(len(records)))
+		r.p.metrics.SinkRecords.WithLabelValues(r.labels...).Add(float64(delivered))
 		r.p.metrics.SinkBatches.WithLabelValues(r.labels...).Inc()
-		r.written.Add(int64(len(records)))
+		r.written.Add(int64(delivered))
 	}
 	r.mu.Lock()
 	for _, it := range items {
-		r.next[it.partition] = it.offset + 1
+		r.next[it.origin.partition] = it.origin.offset + 1
 	}
 	r.mu.Unlock()
 	for _, it := range items {
@@ -211,6 +239,24 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record) {
 		defer close(done)
 		r.committer.commit()
 	}()
+}
+
+// deadLetterRejected handles a failed Write: if the sink rejected some records as bad data and the flow has a
+// dead-letter topic, it sends them there and returns how many; any other failure is returned as it is.
+func (r *sinkRunner) deadLetterRejected(err error, items []sinkItem, owners []int) (int, error) {
+	var rej *sinks.RejectedError
+	if !errors.As(err, &rej) || r.f.deadLetter == nil {
+		return 0, err
+	}
+	for _, x := range rej.Rejections {
+		if x.Index < 0 || x.Index >= len(owners) {
+			return 0, fmt.Errorf("sink rejected record %d of a batch of %d: %w", x.Index, len(owners), err)
+		}
+		if dlErr := r.sendDeadLetter(items[owners[x.Index]].origin, StageSink, x.Reason, x.Headers); dlErr != nil {
+			return 0, dlErr
+		}
+	}
+	return len(rej.Rejections), nil
 }
 
 // awaitCommit waits for the commit of the previous batch, if one is in flight.

@@ -180,7 +180,7 @@ func (c stageChain) run(ctx context.Context, rec stream.Record) ([]stream.Record
 		for _, in := range recs {
 			out, err := cs.stage.Process(ctx, in)
 			if err != nil {
-				return nil, fmt.Errorf("stage %q: %w", cs.stage.Name(), err)
+				return nil, &stageError{stage: cs.stage.Name(), err: err}
 			}
 			next = append(next, out...)
 		}

@@ -149,13 +149,14 @@ func (s *SourceNode) To(topic *Topic) *SourceNode {
 
 // Flow is a declared consumer of one topic that feeds a sink.
 type Flow struct {
-	t         *Topology
-	name      string
-	from      *Topic
-	stages    []stages.Stage
-	sink      sinks.Sink
-	batchSize int
-	lingerMs  int
+	t          *Topology
+	name       string
+	from       *Topic
+	stages     []stages.Stage
+	sink       sinks.Sink
+	batchSize  int
+	lingerMs   int
+	deadLetter *Topic
 }
 
 // From sets the topic the flow consumes.
@@ -249,6 +250,13 @@ func (t *Topology) Validate() error {
 		}
 		if f.sink == nil {
 			add("flow %q: no sink (call To)", f.name)
+		}
+		if f.deadLetter != nil {
+			if !declared[f.deadLetter] {
+				add("flow %q: dead-letter topic %q was declared on another topology", f.name, f.deadLetter.name)
+			} else if f.deadLetter == f.from {
+				add("flow %q: dead-letter topic %q is the flow's own input", f.name, f.deadLetter.name)
+			}
 		}
 		if f.batchSize < 1 {
 			add("flow %q: BatchSize must be at least 1, got %d", f.name, f.batchSize)
