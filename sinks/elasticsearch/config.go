@@ -1,0 +1,95 @@
+package elasticsearch
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config configures the Elasticsearch sink.
+type Config struct {
+	// URLs of Elasticsearch nodes (default http://127.0.0.1:9200).
+	URLs []string
+	// Index names the target index. "{topic}" is replaced by the record's topic (default "{topic}"). Names
+	// are lower-cased, as Elasticsearch requires.
+	Index string
+	// Mappings, when set, creates the index (Index must then have no template) with these mappings at
+	// start-up if it does not exist, e.g. {"properties":{"amount":{"type":"scaled_float","scaling_factor":100}}}.
+	Mappings json.RawMessage
+
+	// APIKey (base64 "id:key") or Username and Password authenticate; CACertFile or
+	// CertificateFingerprint (SHA-256 hex) pin the server's certificate for https URLs.
+	APIKey                 string
+	Username, Password     string
+	CACertFile             string
+	CertificateFingerprint string
+
+	// Update sends partial updates (doc_as_upsert) instead of whole documents. Elasticsearch's update API
+	// has no external versioning, so a replayed older update can then overwrite a newer one: leave it off
+	// unless records carry partial documents.
+	Update bool
+	// Refresh is passed as the bulk request's refresh parameter: "" (default: none), "true" or "wait_for".
+	Refresh string
+
+	// MaxRequests is how many bulk requests of one batch are in flight at once (default 2). Documents are
+	// spread over them by id, so one document id is never in two requests at once.
+	MaxRequests int
+	// MaxRequestBytes caps the body of one bulk request (default 5 MiB).
+	MaxRequestBytes int
+	// RetryTimeout bounds how long 429s, 5xx answers and connection failures are retried, with exponential
+	// backoff and jitter, before the sink fails (default 2m).
+	RetryTimeout time.Duration
+}
+
+func (c *Config) setDefaults() error {
+	if len(c.URLs) == 0 {
+		c.URLs = []string{"http://127.0.0.1:9200"}
+	}
+	for i, u := range c.URLs {
+		parsed, err := url.Parse(u)
+		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
+			return fmt.Errorf("elasticsearch sink: URLs[%d] %q is not an http(s) URL", i, u)
+		}
+	}
+	if c.Index == "" {
+		c.Index = "{topic}"
+	}
+	if c.Index != strings.ToLower(c.Index) && !strings.Contains(c.Index, "{topic}") {
+		return fmt.Errorf("elasticsearch sink: Index %q must be lower case", c.Index)
+	}
+	if len(c.Mappings) > 0 {
+		if strings.Contains(c.Index, "{") {
+			return errors.New("elasticsearch sink: Mappings needs a fixed Index, not a template")
+		}
+		if !json.Valid(c.Mappings) {
+			return errors.New("elasticsearch sink: Mappings is not valid JSON")
+		}
+	}
+	switch c.Refresh {
+	case "", "true", "false", "wait_for":
+	default:
+		return fmt.Errorf("elasticsearch sink: Refresh %q is not one of true, false, wait_for", c.Refresh)
+	}
+	if c.APIKey != "" && c.Username != "" {
+		return errors.New("elasticsearch sink: set APIKey or Username/Password, not both")
+	}
+	if c.CACertFile != "" {
+		if _, err := os.Stat(c.CACertFile); err != nil {
+			return fmt.Errorf("elasticsearch sink: CACertFile: %w", err)
+		}
+	}
+	if c.MaxRequests <= 0 {
+		c.MaxRequests = 2
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 5 << 20
+	}
+	if c.RetryTimeout <= 0 {
+		c.RetryTimeout = 2 * time.Minute
+	}
+	return nil
+}

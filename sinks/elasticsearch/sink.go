@@ -1,0 +1,144 @@
+// Package elasticsearch is a sink that indexes records into Elasticsearch with ordered, idempotent writes:
+// a replay, a duplicate or an out-of-order delivery never makes a document older or duplicates it.
+//
+// How records become bulk operations:
+//   - The document id is the record key (see documentID: a struct key's fields joined by "+").
+//   - Create, update and snapshot records index the value as the whole document; delete events and
+//     tombstones (nil values) delete it.
+//   - Every operation carries version_type=external with the record's version: the sluice.version header
+//     when a source set it (monotonic across snapshot and streaming), else the Kafka offset. Elasticsearch
+//     keeps the highest version, deletes included (as tombstones), so an older write answers 409
+//     version_conflict_engine_exception, which the sink counts as "already newer" and acknowledges.
+//   - Within a batch only the last operation per document is sent, and a document id is never in two
+//     requests at once, though several requests of a batch are in flight.
+//
+// Errors: 429s and 5xx answers (of a whole request or of single items) and connection failures are retried
+// with exponential backoff and jitter (github.com/cenkalti/backoff/v4) until RetryTimeout; items refused as
+// bad data (400: mapping conflicts, unparsable documents) are reported as sinks.RejectedError so that the
+// flow sends them to its dead-letter topic with the reason, index and id in headers; anything else fails
+// the sink. Write returns only when every record is acknowledged, so offsets are committed after
+// Elasticsearch acknowledged the writes.
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// Sink writes to Elasticsearch. Create it with New.
+type Sink struct {
+	cfg    Config
+	client *es.Client
+	json   stream.Codec
+	stats  stats
+}
+
+type stats struct {
+	indexed, deleted, conflicts, rejected, retries atomic.Int64
+}
+
+// Stats are the sink's counters since it was created.
+type Stats struct {
+	Indexed   int64 // documents indexed
+	Deleted   int64 // documents deleted (or absent already)
+	Conflicts int64 // writes Elasticsearch already had a newer version of (409 with external versioning)
+	Rejected  int64 // records refused as bad data
+	Retries   int64 // bulk requests or items sent again after a 429, 5xx or connection failure
+}
+
+// New validates cfg and builds the client. It does not connect: Open does.
+func New(cfg Config) (*Sink, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	esCfg := es.Config{
+		Addresses:              cfg.URLs,
+		APIKey:                 cfg.APIKey,
+		Username:               cfg.Username,
+		Password:               cfg.Password,
+		CertificateFingerprint: cfg.CertificateFingerprint,
+		DisableRetry:           true, // the sink retries, with backoff
+	}
+	if cfg.CACertFile != "" {
+		ca, err := os.ReadFile(cfg.CACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("elasticsearch sink: CACertFile: %w", err)
+		}
+		esCfg.CACert = ca
+	}
+	client, err := es.NewClient(esCfg)
+	if err != nil {
+		return nil, fmt.Errorf("elasticsearch sink: %w", err)
+	}
+	codec, err := stream.LookupCodec("json")
+	if err != nil {
+		return nil, err
+	}
+	return &Sink{cfg: cfg, client: client, json: codec}, nil
+}
+
+// Open checks that Elasticsearch answers (and accepts the credentials), and creates the index with
+// Mappings if configured and missing.
+func (s *Sink) Open(ctx context.Context) error {
+	res, err := s.client.Info(s.client.Info.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("elasticsearch sink: cannot reach %s: %w", strings.Join(s.cfg.URLs, ","), err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("elasticsearch sink: %s answered %s: %s", strings.Join(s.cfg.URLs, ","), res.Status(), body)
+	}
+	if len(s.cfg.Mappings) == 0 {
+		return nil
+	}
+	exists, err := s.client.Indices.Exists([]string{s.cfg.Index}, s.client.Indices.Exists.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("elasticsearch sink: check index %s: %w", s.cfg.Index, err)
+	}
+	exists.Body.Close()
+	if exists.StatusCode == http.StatusOK {
+		return nil
+	}
+	create, err := json.Marshal(map[string]json.RawMessage{"mappings": s.cfg.Mappings})
+	if err != nil {
+		return err
+	}
+	res, err = s.client.Indices.Create(s.cfg.Index, s.client.Indices.Create.WithBody(bytes.NewReader(create)),
+		s.client.Indices.Create.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("elasticsearch sink: create index %s: %w", s.cfg.Index, err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.IsError() && !strings.Contains(string(body), "resource_already_exists_exception") {
+		return fmt.Errorf("elasticsearch sink: create index %s: %s: %s", s.cfg.Index, res.Status(), body)
+	}
+	return nil
+}
+
+// Close releases nothing: the client holds no state beyond its connection pool.
+func (s *Sink) Close() error { return nil }
+
+// Stats returns the sink's counters.
+func (s *Sink) Stats() Stats {
+	return Stats{
+		Indexed: s.stats.indexed.Load(), Deleted: s.stats.deleted.Load(), Conflicts: s.stats.conflicts.Load(),
+		Rejected: s.stats.rejected.Load(), Retries: s.stats.retries.Load(),
+	}
+}
+
+// indexFor resolves the Index template for a record.
+func (s *Sink) indexFor(r *stream.Record) string {
+	return strings.ToLower(strings.ReplaceAll(s.cfg.Index, "{topic}", r.Topic))
+}
