@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	filesink "github.com/sluicehq/sluice/sinks/file"
+	filesource "github.com/sluicehq/sluice/sources/file"
+	"github.com/sluicehq/sluice/topology"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	return out.String(), err
+}
+
+// The standalone broker serves a pipeline, and `positions` reads the pipeline's stored positions from it.
+func TestBrokerAndPositions(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncBuffer{}
+	cmd := newRootCommand()
+	cmd.SetOut(out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"broker", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data")})
+	brokerDone := make(chan error, 1)
+	go func() { brokerDone <- cmd.ExecuteContext(ctx) }()
+	addrRE := regexp.MustCompile(`SLUICE_BROKERS=(\S+)`)
+	var addr string
+	for deadline := time.Now().Add(10 * time.Second); addr == ""; time.Sleep(10 * time.Millisecond) {
+		if m := addrRE.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("broker printed %q", out.String())
+		}
+	}
+
+	in := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(in, []byte("one\ntwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := filesource.New(filesource.Config{Paths: []string{in}, StopAtEnd: true})
+	sink, _ := filesink.New(filesink.Config{Path: filepath.Join(dir, "out.log")})
+	tp := topology.New("cli")
+	lines := tp.Topic("lines", topology.ValueCodec("string"))
+	tp.Source("files", src).To(lines)
+	tp.Flow("out").From(lines).To(sink)
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr = []string{addr}, "off"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	pctx, stopPipeline := context.WithCancel(ctx)
+	pipelineDone := make(chan error, 1)
+	go func() { pipelineDone <- tp.RunWith(pctx, cfg) }()
+
+	var got map[string]any
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		text, err := run(t, ctx, "positions", "--brokers", addr, "--pipeline", "cli", "--source", "files")
+		if err == nil && strings.Contains(text, `"position":{"offset":8}`) {
+			if err := json.Unmarshal([]byte(strings.TrimSpace(text)), &got); err != nil {
+				t.Fatalf("positions printed %q: %v", text, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("positions: %q, %v", text, err)
+		}
+	}
+	if got["task"] != "file:"+in {
+		t.Errorf("positions line %v, want task file:%s", got, in)
+	}
+	stopPipeline()
+	if err := <-pipelineDone; err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := <-brokerDone; err != nil {
+		t.Fatalf("broker: %v", err)
+	}
+}
+
+func TestPositionsNeedsNames(t *testing.T) {
+	if _, err := run(t, context.Background(), "positions"); err == nil || !strings.Contains(err.Error(), "--pipeline") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := run(t, context.Background(), "version")
+	if err != nil || !strings.HasPrefix(out, "sluice ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+}
