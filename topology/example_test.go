@@ -84,7 +84,7 @@ func ExampleTopology_Validate() {
 	// Output:
 	// true
 	// invalid topology "orders": topic "orders.raw": ValueCodec: stream: unknown codec "avrro" (registered: bytes, json, json-schema, string)
-	// flow "index": no sink (call To)
+	// flow "index": no sink (call To or ToTopic)
 }
 
 // ConfigFromEnv reads SLUICE_BROKERS and friends; with no brokers the pipeline runs its embedded broker.

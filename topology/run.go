@@ -103,7 +103,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	var sinksRun []*sinkRunner
 	defer func() {
 		for _, s := range sinksRun {
-			if cerr := s.f.sink.Close(); cerr != nil && err == nil {
+			if cerr := s.sink.Close(); cerr != nil && err == nil {
 				err = fmt.Errorf("flow %q: close sink: %w", s.f.name, cerr)
 			}
 		}

@@ -33,6 +33,7 @@ type sinkRunner struct {
 	proc   *goka.Processor
 	labels []string
 	stages stageChain
+	sink   sinks.Sink // the flow's sink, or a topicSink
 
 	committer     committer
 	pendingCommit chan struct{} // closed when the last batch's commit finished; batcher goroutine only
@@ -71,8 +72,12 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		exited: make(chan struct{}),
 		next:   map[int32]int64{},
 		stages: p.newStageChain(f.stages),
+		sink:   f.sink,
 	}
-	if err := f.sink.Open(ctx); err != nil {
+	if f.toTopic != nil {
+		r.sink = &topicSink{p: p, to: f.toTopic, from: f.from.name}
+	}
+	if err := r.sink.Open(ctx); err != nil {
 		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
 	}
 	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(f.from.name), new(codec.Bytes), r.consume))
@@ -80,7 +85,7 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		goka.WithConsumerGroupBuilder(r.committer.builder(p.consumerGroupBuilder))) // replaces the shared builder
 	var err error
 	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
-		_ = f.sink.Close()
+		_ = r.sink.Close()
 		return nil, fmt.Errorf("flow %q: create processor: %w", f.name, err)
 	}
 	p.log.Info("flow ready", "flow", f.name, "topic", f.from.name, "group", r.group)
@@ -209,7 +214,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 	if len(records) > 0 {
 		started := time.Now()
 		delivered := len(records)
-		if err := r.f.sink.Write(context.Background(), records); err != nil {
+		if err := r.sink.Write(context.Background(), records); err != nil {
 			rejected, derr := r.deadLetterRejected(err, items, owners)
 			if derr != nil {
 				r.fail(fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), derr))

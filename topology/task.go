@@ -126,13 +126,19 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 	}
 }
 
-// encode turns a record into a Kafka message with its topic's codecs.
+// encode turns a record into a Kafka message with its topic's codecs; records without a topic go to the
+// source's topic.
 func (r *sourceRunner) encode(rec stream.Record) (kafka.Message, error) {
 	name := rec.Topic
 	if name == "" {
 		name = r.n.to.name
 	}
-	tp := r.p.topics[name]
+	return r.p.encode(rec, name)
+}
+
+// encode turns a record into a Kafka message for the declared topic name, with that topic's codecs.
+func (p *pipelineRun) encode(rec stream.Record, name string) (kafka.Message, error) {
+	tp := p.topics[name]
 	if tp == nil {
 		return kafka.Message{}, fmt.Errorf("record for topic %q, which the topology does not declare", name)
 	}

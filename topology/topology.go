@@ -154,6 +154,7 @@ type Flow struct {
 	from       *Topic
 	stages     []stages.Stage
 	sink       sinks.Sink
+	toTopic    *Topic
 	batchSize  int
 	lingerMs   int
 	deadLetter *Topic
@@ -175,6 +176,17 @@ func (f *Flow) Via(st ...stages.Stage) *Flow {
 // To sets the flow's sink.
 func (f *Flow) To(sink sinks.Sink, opts ...SinkOption) *Flow {
 	f.sink = sink
+	for _, o := range opts {
+		o(f)
+	}
+	return f
+}
+
+// ToTopic ends the flow in Kafka: records go to topic, or to the topic a routing stage gave them (which
+// the topology must declare). Offsets of the flow's input are committed only after Kafka acknowledged the
+// records they produced. Options are those of To.
+func (f *Flow) ToTopic(topic *Topic, opts ...SinkOption) *Flow {
+	f.toTopic = topic
 	for _, o := range opts {
 		o(f)
 	}
@@ -248,8 +260,15 @@ func (t *Topology) Validate() error {
 		} else if !declared[f.from] {
 			add("flow %q: topic %q was declared on another topology", f.name, f.from.name)
 		}
-		if f.sink == nil {
-			add("flow %q: no sink (call To)", f.name)
+		switch {
+		case f.sink == nil && f.toTopic == nil:
+			add("flow %q: no sink (call To or ToTopic)", f.name)
+		case f.sink != nil && f.toTopic != nil:
+			add("flow %q: both a sink and a topic: call To or ToTopic, not both", f.name)
+		case f.toTopic != nil && !declared[f.toTopic]:
+			add("flow %q: topic %q was declared on another topology", f.name, f.toTopic.name)
+		case f.toTopic != nil && f.toTopic == f.from:
+			add("flow %q: output topic %q is the flow's own input", f.name, f.toTopic.name)
 		}
 		if f.deadLetter != nil {
 			if !declared[f.deadLetter] {

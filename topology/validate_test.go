@@ -45,7 +45,7 @@ func TestValidateNamesEveryMistake(t *testing.T) {
 			tp.Source("files", nopSource{}).To(lines)
 			tp.Flow("out").From(lines)
 			return tp
-		}, []string{`flow "out": no sink (call To)`}},
+		}, []string{`flow "out": no sink (call To or ToTopic)`}},
 		{"unknown codec", func() *topology.Topology {
 			tp := topology.New("p")
 			lines := tp.Topic("lines", topology.ValueCodec("jsn"))
