@@ -2,9 +2,7 @@ package elasticsearch
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -26,55 +24,14 @@ type action struct {
 	body    []byte // nil for deletes
 }
 
-// documentID makes the document id from a record key: strings and byte strings as they are, numbers in
-// decimal, a struct (a primary key with several columns) as its field values in schema order joined by
-// "+", a map as its values in key order joined by "+".
+// documentID makes the document id from a record key with stream.KeyString: strings as they are, numbers
+// in decimal, a struct key's fields joined by "+".
 func documentID(key any) (string, error) {
-	switch k := key.(type) {
-	case nil:
-		return "", errors.New("record has no key to make a document id from")
-	case string:
-		if k == "" {
-			return "", errors.New("record key is empty")
-		}
-		return k, nil
-	case []byte:
-		if len(k) == 0 {
-			return "", errors.New("record key is empty")
-		}
-		return string(k), nil
-	case *stream.Struct:
-		var parts []string
-		for _, f := range k.Schema().Fields {
-			p, err := documentID(k.Get(f.Name))
-			if err != nil {
-				return "", fmt.Errorf("key field %q: %w", f.Name, err)
-			}
-			parts = append(parts, p)
-		}
-		return strings.Join(parts, "+"), nil
-	case map[string]any:
-		names := make([]string, 0, len(k))
-		for n := range k {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		var parts []string
-		for _, n := range names {
-			p, err := documentID(k[n])
-			if err != nil {
-				return "", fmt.Errorf("key field %q: %w", n, err)
-			}
-			parts = append(parts, p)
-		}
-		return strings.Join(parts, "+"), nil
-	case stream.Decimal:
-		return k.String(), nil
-	case fmt.Stringer:
-		return k.String(), nil
-	default:
-		return fmt.Sprint(k), nil
+	id, err := stream.KeyString(key)
+	if err != nil {
+		return "", fmt.Errorf("record key cannot be a document id: %w", err)
 	}
+	return id, nil
 }
 
 // documentVersion is the record's external version: VersionHeader, or its Kafka offset.
