@@ -73,6 +73,10 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	for _, tp := range t.topics {
 		p.topics[tp.name] = tp
 	}
+	joins, flows := t.compileFlows()
+	for _, j := range joins {
+		p.topics[j.out.name] = j.out
+	}
 
 	if cfg.Embedded() {
 		b, err := broker.Start(broker.Config{Addr: cfg.BrokerAddr, DataDir: cfg.DataDir, Logger: p.log})
@@ -91,7 +95,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 		defer stopHTTP()
 	}
-	if err := p.ensureTopics(); err != nil {
+	if err := p.ensureTopics(joins); err != nil {
 		return err
 	}
 	if err := p.openProducers(); err != nil {
@@ -108,12 +112,20 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 			}
 		}
 	}()
-	for _, f := range t.flows {
+	for _, f := range flows {
 		r, err := p.newSinkRunner(ctx, f)
 		if err != nil {
 			return err
 		}
 		sinksRun = append(sinksRun, r)
+	}
+	var joinsRun []*joinRunner
+	for _, j := range joins {
+		r, err := p.newJoinRunner(j)
+		if err != nil {
+			return err
+		}
+		joinsRun = append(joinsRun, r)
 	}
 	for _, n := range t.sources {
 		r, err := p.newSourceRunner(ctx, n)
@@ -122,12 +134,12 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 		sourcesRun = append(sourcesRun, r)
 	}
-	return p.run(ctx, sourcesRun, sinksRun)
+	return p.run(ctx, sourcesRun, sinksRun, joinsRun)
 }
 
 // run supervises the processors and source managers. The first failure stops everything; a stop of ctx
 // stops sources first (while their processors still apply final positions), then the processors.
-func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner) error {
+func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner, joins []*joinRunner) error {
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	procCtx, stopProcs := context.WithCancel(context.Background())
@@ -158,6 +170,13 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 			<-s.exited
 		}()
 	}
+	for _, j := range joins {
+		procs.Add(1)
+		go func() {
+			defer procs.Done()
+			fail(j.proc.Run(procCtx))
+		}()
+	}
 	for _, s := range srcs {
 		procs.Add(1)
 		go func() {
@@ -173,7 +192,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	lagCtx, stopLag := context.WithCancel(runCtx)
 	defer stopLag()
 	go p.trackLag(lagCtx, srcs, snks)
-	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks))
+	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks), "joins", len(joins))
 
 	<-runCtx.Done()
 	p.log.Info("pipeline stopping", "cause", context.Cause(runCtx))
@@ -184,8 +203,8 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	return errors.Join(errs...)
 }
 
-func (p *pipelineRun) ensureTopics() error {
-	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources))
+func (p *pipelineRun) ensureTopics(joins []*joinSpec) error {
+	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources)+3*len(joins))
 	for _, tp := range p.t.topics {
 		specs = append(specs, kafka.TopicSpec{Name: tp.name, Partitions: tp.partitions})
 	}
@@ -196,6 +215,13 @@ func (p *pipelineRun) ensureTopics() error {
 			kafka.TopicSpec{Name: tableTopic(group), Partitions: s.controlPartitions, Compact: true},
 		)
 	}
+	for _, j := range joins {
+		specs = append(specs,
+			kafka.TopicSpec{Name: j.out.name, Partitions: j.partitions},
+			kafka.TopicSpec{Name: j.group + "-loop", Partitions: j.partitions}, // goka's loop topic name
+			kafka.TopicSpec{Name: tableTopic(j.group), Partitions: j.partitions, Compact: true},
+		)
+	}
 	return kafka.EnsureTopics(p.brokers, p.saramaConfig("sluice-admin"), int16(p.cfg.Replication), specs)
 }
 
@@ -204,7 +230,7 @@ func (p *pipelineRun) openProducers() error {
 	if p.controlProducer, err = kafka.NewProducer(p.brokers, p.saramaConfig("sluice-control")); err != nil {
 		return err
 	}
-	for _, tp := range p.t.topics {
+	for _, tp := range p.topics {
 		s := p.settings
 		s.ClientID = "sluice-" + tp.name
 		s.Compression, _ = kafka.ParseCompression(tp.compression)

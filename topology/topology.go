@@ -32,6 +32,7 @@ type Topology struct {
 	topics  []*Topic
 	sources []*SourceNode
 	flows   []*Flow
+	tables  []*Table
 	errs    []error
 }
 
@@ -94,6 +95,7 @@ type Topic struct {
 	keyCodecName   string
 	valueCodecName string
 	compression    string
+	internal       bool // created by the engine (a join's output)
 
 	keyCodec, valueCodec stream.Codec
 }
@@ -285,6 +287,7 @@ func (t *Topology) Validate() error {
 		}
 		checkStages(f.stages, "flow", f.name, add)
 	}
+	t.validateJoins(declared, add)
 	if len(t.sources) == 0 && len(t.flows) == 0 {
 		add("nothing to run: declare a Source or a Flow")
 	}

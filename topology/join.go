@@ -1,0 +1,338 @@
+package topology
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/codec"
+	"github.com/lovoo/goka/storage"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// How a join is compiled onto goka.
+//
+// The join's group reads the flow's input (the "stream"), the table's topic and its own loop topic, which is
+// the repartition topic; all three and the group table have the same partitions. Both inputs only re-key
+// their records onto the loop:
+//   - a stream record with key K goes to state key "s\x00"+K (its home);
+//   - a table row with key F goes to state key "r\x00"+F (F = stream.KeyString of the row key).
+//
+// At its home, a record remembers its value, its foreign key and the row it was last joined with, and it is
+// the only place where that record is ever emitted, so the output holds one ordered history per key. When
+// the foreign key is new, the home sends "index" to the row's state, which answers with a "refresh" carrying
+// the row; the home then emits the joined record. A row's state keeps the row and the keys of the records
+// that refer to it; when the row changes (foreign-key join), it sends every one of them a refresh.
+
+const (
+	homePrefix = "s\x00"
+	rowPrefix  = "r\x00"
+)
+
+type joinKind string
+
+const (
+	joinRecord  joinKind = "record"  // a stream record, to its home
+	joinRow     joinKind = "row"     // a table row, to its row state
+	joinIndex   joinKind = "index"   // home -> row state: this record refers to you
+	joinUnindex joinKind = "unindex" // home -> row state: it no longer does
+	joinRefresh joinKind = "refresh" // row state -> home: here is the row
+)
+
+// wireValue is a key or value with its schema, in the json-schema codec's envelope.
+type wireValue = json.RawMessage
+
+type joinMessage struct {
+	Kind    joinKind        `json:"kind"`
+	Key     string          `json:"key,omitempty"` // the stream record's key string
+	FK      string          `json:"fk,omitempty"`
+	Record  *wireRecord     `json:"record,omitempty"`
+	Row     wireValue       `json:"row,omitempty"`
+	HasRow  bool            `json:"has_row,omitempty"`
+	Headers []stream.Header `json:"headers,omitempty"`
+}
+
+type wireRecord struct {
+	Value     wireValue        `json:"value,omitempty"`
+	Headers   []stream.Header  `json:"headers,omitempty"`
+	Timestamp time.Time        `json:"ts"`
+	Operation stream.Operation `json:"op,omitempty"`
+}
+
+// joinState is the group table's value: a home (Record, FK, Row) or a row state (Row, Refs).
+type joinState struct {
+	Record *wireRecord     `json:"record,omitempty"`
+	FK     string          `json:"fk,omitempty"`
+	Row    wireValue       `json:"row,omitempty"`
+	HasRow bool            `json:"has_row,omitempty"`
+	Refs   map[string]bool `json:"refs,omitempty"`
+}
+
+type joinRunner struct {
+	p          *pipelineRun
+	spec       *joinSpec
+	inStages   stageChain
+	rowStages  stageChain
+	proc       *goka.Processor
+	envelope   stream.Codec
+	plain      stream.Codec
+	outTopic   goka.Stream
+	tableTopic *Topic
+}
+
+func (p *pipelineRun) newJoinRunner(spec *joinSpec) (*joinRunner, error) {
+	envelope, err := stream.LookupCodec("json-schema")
+	if err != nil {
+		return nil, err
+	}
+	r := &joinRunner{
+		p: p, spec: spec, envelope: envelope, plain: spec.out.valueCodec,
+		inStages:   p.newStageChain(spec.inStages),
+		rowStages:  p.newStageChain(spec.table.stages),
+		outTopic:   goka.Stream(spec.out.name),
+		tableTopic: spec.table.from,
+	}
+	g := goka.DefineGroup(goka.Group(spec.group),
+		goka.Input(goka.Stream(spec.in.name), new(codec.Bytes), r.onStream),
+		goka.Input(goka.Stream(spec.table.from.name), new(codec.Bytes), r.onTable),
+		goka.Loop(jsonCodec[joinMessage]{}, r.onLoop),
+		goka.Persist(jsonCodec[joinState]{}),
+		goka.Output(r.outTopic, new(codec.Bytes)),
+	)
+	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess))
+	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
+		return nil, fmt.Errorf("flow %q: join %q: create processor: %w", spec.flowName, spec.join.Name(), err)
+	}
+	p.log.Info("join ready", "flow", spec.flowName, "join", spec.join.Name(), "group", spec.group,
+		"stream", spec.in.name, "table", spec.table.name, "table_topic", spec.table.from.name, "output", spec.out.name, "foreign_key", spec.join.ForeignKey())
+	return r, nil
+}
+
+// decodeInput turns a consumed message into a record with the topic's codecs.
+func (r *joinRunner) decodeInput(ctx goka.Context, tp *Topic, msg any) (stream.Record, error) {
+	rec := stream.Record{Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(), Timestamp: ctx.Timestamp()}
+	var err error
+	if key := ctx.Key(); key != "" {
+		if rec.KeySchema, rec.Key, err = tp.keyCodec.Decode([]byte(key)); err != nil {
+			return rec, fmt.Errorf("%s/%d@%d: decode key with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.keyCodec.Name(), err)
+		}
+	}
+	if value, _ := msg.([]byte); value != nil {
+		if rec.ValueSchema, rec.Value, err = tp.valueCodec.Decode(value); err != nil {
+			return rec, fmt.Errorf("%s/%d@%d: decode value with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.valueCodec.Name(), err)
+		}
+	}
+	for k, v := range ctx.Headers() {
+		rec.Headers = append(rec.Headers, stream.Header{Key: k, Value: v})
+	}
+	return rec, nil
+}
+
+func (r *joinRunner) fail(ctx goka.Context, err error) {
+	ctx.Fail(fmt.Errorf("flow %q: join %q: %w", r.spec.flowName, r.spec.join.Name(), err))
+}
+
+// onStream re-keys a stream record to its home.
+func (r *joinRunner) onStream(ctx goka.Context, msg any) {
+	rec, err := r.decodeInput(ctx, r.spec.in, msg)
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	out, err := r.inStages.run(ctx.Context(), rec)
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	for _, o := range out {
+		key, err := stream.KeyString(o.Key)
+		if err != nil {
+			r.fail(ctx, fmt.Errorf("%s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err))
+			return
+		}
+		m := joinMessage{Kind: joinRecord, Key: key}
+		if !deleted(o) {
+			if fk, ok := stream.FieldOf(o.Value, r.spec.join.Field()); ok && fk != nil {
+				if m.FK, err = stream.KeyString(fk); err != nil {
+					r.fail(ctx, fmt.Errorf("%s/%d@%d: foreign key %s: %w", rec.Topic, rec.Partition, rec.Offset, r.spec.join.Field(), err))
+					return
+				}
+			}
+		}
+		if m.Record, err = r.toWire(o); err != nil {
+			r.fail(ctx, err)
+			return
+		}
+		ctx.Loopback(homePrefix+key, &m)
+	}
+}
+
+// onTable re-keys a table row to its row state.
+func (r *joinRunner) onTable(ctx goka.Context, msg any) {
+	rec, err := r.decodeInput(ctx, r.tableTopic, msg)
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	out, err := r.rowStages.run(ctx.Context(), rec)
+	if err != nil {
+		r.fail(ctx, err)
+		return
+	}
+	for _, o := range out {
+		key, err := stream.KeyString(o.Key)
+		if err != nil {
+			r.fail(ctx, fmt.Errorf("table %q: %s/%d@%d: %w", r.spec.table.name, rec.Topic, rec.Partition, rec.Offset, err))
+			return
+		}
+		m := joinMessage{Kind: joinRow}
+		if !deleted(o) {
+			if m.Row, err = r.envelope.Encode(o.ValueSchema, o.Value); err != nil {
+				r.fail(ctx, fmt.Errorf("table %q: encode row: %w", r.spec.table.name, err))
+				return
+			}
+			m.HasRow = true
+		}
+		ctx.Loopback(rowPrefix+key, &m)
+	}
+}
+
+func deleted(r stream.Record) bool { return r.Value == nil || r.Operation == stream.OpDelete }
+
+// onLoop applies a message to a home or a row state.
+func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
+	m := msg.(*joinMessage)
+	var st joinState
+	if v := ctx.Value(); v != nil {
+		st = *v.(*joinState)
+	}
+	switch m.Kind {
+	case joinRecord: // at the record's home
+		prev := st.FK
+		if prev != "" && prev != m.FK {
+			ctx.Loopback(rowPrefix+prev, &joinMessage{Kind: joinUnindex, Key: m.Key})
+		}
+		if m.Record.Value == nil || m.Record.Operation == stream.OpDelete {
+			ctx.Delete()
+			r.emit(ctx, m.Key, m.Record, nil, false, true)
+			return
+		}
+		st.Record = m.Record
+		if m.FK != prev {
+			st.FK, st.Row, st.HasRow = m.FK, nil, false
+			ctx.SetValue(&st)
+			if m.FK == "" {
+				r.emit(ctx, m.Key, st.Record, nil, false, false)
+			} else {
+				ctx.Loopback(rowPrefix+m.FK, &joinMessage{Kind: joinIndex, Key: m.Key})
+			}
+			return
+		}
+		ctx.SetValue(&st)
+		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
+	case joinRefresh: // at the record's home
+		if st.Record == nil || st.FK != m.FK {
+			return // the record moved on or is gone: a newer refresh or none applies
+		}
+		st.Row, st.HasRow = m.Row, m.HasRow
+		ctx.SetValue(&st)
+		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
+	case joinIndex: // at a row state
+		if st.Refs == nil {
+			st.Refs = map[string]bool{}
+		}
+		st.Refs[m.Key] = true
+		ctx.SetValue(&st)
+		ctx.Loopback(homePrefix+m.Key, &joinMessage{Kind: joinRefresh, Key: m.Key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
+	case joinUnindex:
+		delete(st.Refs, m.Key)
+		ctx.SetValue(&st)
+	case joinRow:
+		st.Row, st.HasRow = m.Row, m.HasRow
+		ctx.SetValue(&st)
+		if r.spec.join.ForeignKey() {
+			for key := range st.Refs {
+				ctx.Loopback(homePrefix+key, &joinMessage{Kind: joinRefresh, Key: key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
+			}
+		}
+	}
+}
+
+func rowKey(stateKey string) string { return stateKey[len(rowPrefix):] }
+
+// emit writes the joined record (or a tombstone) to the join's output, keyed by the record's key string.
+func (r *joinRunner) emit(ctx goka.Context, key string, rec *wireRecord, row wireValue, hasRow, tombstone bool) {
+	var value []byte
+	if !tombstone {
+		_, v, err := r.envelope.Decode(rec.Value)
+		if err != nil {
+			r.fail(ctx, fmt.Errorf("decode stored record %q: %w", key, err))
+			return
+		}
+		joined, err := r.asObject(v)
+		if err != nil {
+			r.fail(ctx, fmt.Errorf("record %q: %w", key, err))
+			return
+		}
+		joined[r.spec.join.As()] = nil
+		if hasRow {
+			_, rv, err := r.envelope.Decode(row)
+			if err != nil {
+				r.fail(ctx, fmt.Errorf("decode stored row for %q: %w", key, err))
+				return
+			}
+			if joined[r.spec.join.As()], err = r.asObject(rv); err != nil {
+				r.fail(ctx, fmt.Errorf("row for %q: %w", key, err))
+				return
+			}
+		}
+		if value, err = r.plain.Encode(nil, joined); err != nil {
+			r.fail(ctx, fmt.Errorf("encode joined %q: %w", key, err))
+			return
+		}
+	}
+	headers := goka.Headers{}
+	for _, h := range rec.Headers {
+		headers[h.Key] = h.Value
+	}
+	ctx.Emit(r.outTopic, key, value, goka.WithCtxEmitHeaders(headers))
+}
+
+// asObject turns a struct or JSON object value into a schemaless object.
+func (r *joinRunner) asObject(v any) (map[string]any, error) {
+	if m, ok := v.(map[string]any); ok {
+		out := make(map[string]any, len(m)+1)
+		for k, x := range m {
+			out[k] = x
+		}
+		return out, nil
+	}
+	if _, ok := v.(*stream.Struct); !ok {
+		return nil, fmt.Errorf("value is %T, not a struct or JSON object", v)
+	}
+	b, err := r.plain.Encode(v.(*stream.Struct).Schema(), v)
+	if err != nil {
+		return nil, err
+	}
+	_, o, err := r.plain.Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := o.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("value is %T, not a struct or JSON object", o)
+	}
+	return m, nil
+}
+
+func (r *joinRunner) toWire(rec stream.Record) (*wireRecord, error) {
+	w := &wireRecord{Headers: rec.Headers, Timestamp: rec.Timestamp, Operation: rec.Operation}
+	var err error
+	if rec.Value != nil {
+		if w.Value, err = r.envelope.Encode(rec.ValueSchema, rec.Value); err != nil {
+			return nil, fmt.Errorf("encode record value: %w", err)
+		}
+	}
+	return w, nil
+}
