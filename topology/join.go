@@ -81,6 +81,8 @@ type joinRunner struct {
 	tableTopic *Topic
 }
 
+func (r *joinRunner) processor() *goka.Processor { return r.proc }
+
 func (p *pipelineRun) newJoinRunner(spec *joinSpec) (*joinRunner, error) {
 	envelope, err := stream.LookupCodec("json-schema")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/metrics"
@@ -119,9 +120,15 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 		sinksRun = append(sinksRun, r)
 	}
-	var joinsRun []*joinRunner
+	var joinsRun []processorRunner
 	for _, j := range joins {
-		r, err := p.newJoinRunner(j)
+		var r processorRunner
+		var err error
+		if j.join != nil {
+			r, err = p.newJoinRunner(j)
+		} else {
+			r, err = p.newKeyedRunner(j)
+		}
 		if err != nil {
 			return err
 		}
@@ -139,7 +146,10 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 
 // run supervises the processors and source managers. The first failure stops everything; a stop of ctx
 // stops sources first (while their processors still apply final positions), then the processors.
-func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner, joins []*joinRunner) error {
+// processorRunner is a stateful stage's goka processor.
+type processorRunner interface{ processor() *goka.Processor }
+
+func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner, joins []processorRunner) error {
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
 	procCtx, stopProcs := context.WithCancel(context.Background())
@@ -174,7 +184,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			fail(j.proc.Run(procCtx))
+			fail(j.processor().Run(procCtx))
 		}()
 	}
 	for _, s := range srcs {

@@ -26,9 +26,10 @@ func (t *Topology) Table(name string, from *Topic, st ...stages.Stage) *Table {
 // TableName returns the table's name.
 func (tb *Table) TableName() string { return tb.name }
 
-// joinSpec is a join stage of a flow, compiled into its own goka group.
+// joinSpec is a stateful stage of a flow (a join or a Keyed stage), compiled into its own goka group.
 type joinSpec struct {
-	join        *stages.Join
+	join        *stages.Join // or
+	keyed       stages.Keyed
 	table       *Table
 	group       string
 	in          *Topic         // the flow's input (or the previous join's output)
@@ -48,17 +49,21 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 	for _, f := range t.flows {
 		in, rest := f.from, f.stages
 		for {
-			i := indexOfJoin(rest)
+			i := indexOfStateful(rest)
 			if i < 0 {
 				break
 			}
-			j := rest[i].(*stages.Join)
-			group := t.name + "." + f.name + "." + j.Name()
+			group := t.name + "." + f.name + "." + rest[i].Name()
 			out := &Topic{name: group + ".out", partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true}
 			out.keyCodec, _ = stream.LookupCodec(out.keyCodecName)
 			out.valueCodec, _ = stream.LookupCodec(out.valueCodecName)
-			joins = append(joins, &joinSpec{join: j, table: j.Table().(*Table), group: group, in: in, inStages: rest[:i],
-				out: out, partitions: in.partitions, flowName: f.name, deadLetters: f.deadLetter})
+			spec := &joinSpec{group: group, in: in, inStages: rest[:i], out: out, partitions: in.partitions, flowName: f.name, deadLetters: f.deadLetter}
+			if j, ok := rest[i].(*stages.Join); ok {
+				spec.join, spec.table = j, j.Table().(*Table)
+			} else {
+				spec.keyed = rest[i].(stages.Keyed)
+			}
+			joins = append(joins, spec)
 			in, rest = out, rest[i+1:]
 		}
 		if in == f.from {
@@ -72,13 +77,22 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 	return joins, flows
 }
 
-func indexOfJoin(st []stages.Stage) int {
+// indexOfStateful finds the first stage that needs a goka group of its own.
+func indexOfStateful(st []stages.Stage) int {
 	for i, s := range st {
-		if _, ok := s.(*stages.Join); ok {
+		if stateful(s) {
 			return i
 		}
 	}
 	return -1
+}
+
+func stateful(s stages.Stage) bool {
+	switch s.(type) {
+	case *stages.Join, stages.Keyed:
+		return true
+	}
+	return false
 }
 
 // validateJoins checks tables and the joins that use them.
@@ -96,14 +110,14 @@ func (t *Topology) validateJoins(declared map[*Topic]bool, add func(string, ...a
 			if err := stages.Validate(s); err != nil {
 				add("table %q: stage %d: %w", tb.name, i, err)
 			}
-			if _, ok := s.(*stages.Join); ok {
-				add("table %q: stage %q: a join cannot feed a table", tb.name, s.Name())
+			if stateful(s) {
+				add("table %q: stage %q is stateful and cannot feed a table", tb.name, s.Name())
 			}
 		}
 	}
 	for _, s := range t.sources {
 		for _, st := range s.stages {
-			if _, ok := st.(*stages.Join); ok {
+			if stateful(st) {
 				add("source %q: stage %q is stateful and cannot run before Kafka (move it to a flow)", s.name, st.Name())
 			}
 		}

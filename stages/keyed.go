@@ -1,0 +1,130 @@
+package stages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/sluicehq/sluice/stream"
+)
+
+// Keyed is a stateful stage that keeps state per record key (stream.KeyString of the key). The topology runs
+// it in a goka group of its own: records are re-keyed through the group's loop topic, so state and records
+// of one key meet on one partition whatever stages ran before, and the state lives in the group table,
+// recovered from Kafka after a restart and moved with its partition between replicas.
+type Keyed interface {
+	Stage
+	// Apply folds r into the key's state (nil for a key not seen yet) and returns the new state (nil
+	// forgets the key) and the records to emit, keyed like r.
+	Apply(state []byte, r stream.Record) (newState []byte, out []stream.Record, err error)
+}
+
+// keyedStage gives Keyed stages the Process that refuses to run outside a topology.
+type keyedStage struct{ name string }
+
+func (k keyedStage) Name() string { return k.name }
+func (k keyedStage) Process(context.Context, stream.Record) ([]stream.Record, error) {
+	return nil, fmt.Errorf("stage %q: %w", k.name, ErrNeedsTopology)
+}
+
+// Dedupe drops a record whose key and content (value and operation) equal those of the previous record of
+// its key, when it comes less than window after it by record timestamp (window 0: any time later). Change
+// events replayed after a crash, or a source that sends the same row twice, then reach the sink once.
+func Dedupe(name string, window time.Duration) (Keyed, error) {
+	if name == "" {
+		return nil, ErrNoName
+	}
+	if window < 0 {
+		return nil, fmt.Errorf("dedupe %q: window must not be negative, got %v", name, window)
+	}
+	return &dedupe{keyedStage{name}, window}, nil
+}
+
+type dedupe struct {
+	keyedStage
+	window time.Duration
+}
+
+type dedupeState struct {
+	Hash []byte    `json:"hash"`
+	Seen time.Time `json:"seen"`
+}
+
+var dedupeCodec, _ = stream.LookupCodec("json-schema")
+
+func (d *dedupe) Apply(state []byte, r stream.Record) ([]byte, []stream.Record, error) {
+	content, err := dedupeCodec.Encode(r.ValueSchema, r.Value)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dedupe %q: %w", d.name, err)
+	}
+	sum := sha256.Sum256(append([]byte{byte(r.Operation)}, content...))
+	var prev dedupeState
+	if state != nil {
+		if err := json.Unmarshal(state, &prev); err != nil {
+			return nil, nil, fmt.Errorf("dedupe %q: state: %w", d.name, err)
+		}
+		if string(prev.Hash) == string(sum[:]) && (d.window == 0 || r.Timestamp.Sub(prev.Seen) < d.window) {
+			return state, nil, nil // a duplicate: keep the first sighting as the window's start
+		}
+	}
+	next, _ := json.Marshal(dedupeState{Hash: sum[:], Seen: r.Timestamp})
+	return next, []stream.Record{r}, nil
+}
+
+// Aggregate folds the records of each key into a value of type A and emits the new aggregate, as the
+// record's value, after every record. add receives the previous aggregate (the zero A for a new key). The
+// aggregate is stored as JSON, so A must survive a JSON round trip; emitted values are schemaless JSON
+// objects when A is a struct (see MapValue), A itself otherwise.
+func Aggregate[A any](name string, add func(acc A, r stream.Record) (A, error)) (Keyed, error) {
+	if name == "" {
+		return nil, ErrNoName
+	}
+	if add == nil {
+		return nil, fmt.Errorf("aggregate %q: add is nil", name)
+	}
+	return &aggregate[A]{keyedStage{name}, add}, nil
+}
+
+type aggregate[A any] struct {
+	keyedStage
+	add func(A, stream.Record) (A, error)
+}
+
+func (a *aggregate[A]) Apply(state []byte, r stream.Record) ([]byte, []stream.Record, error) {
+	var acc A
+	if state != nil {
+		if err := json.Unmarshal(state, &acc); err != nil {
+			return nil, nil, fmt.Errorf("aggregate %q: state: %w", a.name, err)
+		}
+	}
+	acc, err := a.add(acc, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	next, err := json.Marshal(acc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("aggregate %q: %w", a.name, err)
+	}
+	out := r
+	out.Operation = stream.OpNone
+	if err := setValue(&out, acc); err != nil {
+		return nil, nil, err
+	}
+	return next, []stream.Record{out}, nil
+}
+
+// Count emits, for every record, how many records its key has had so far (deletes and tombstones
+// included), as {"count": N}.
+func Count(name string) (Keyed, error) {
+	return Aggregate(name, func(acc countValue, _ stream.Record) (countValue, error) {
+		acc.Count++
+		return acc, nil
+	})
+}
+
+type countValue struct {
+	Count int64 `json:"count"`
+}
+
