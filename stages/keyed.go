@@ -127,4 +127,3 @@ func Count(name string) (Keyed, error) {
 type countValue struct {
 	Count int64 `json:"count"`
 }
-
