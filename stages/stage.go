@@ -23,6 +23,13 @@ type Stage interface {
 // ErrNoName is returned when a stage is built without a name.
 var ErrNoName = errors.New("stage has no name")
 
+// OneToOne is implemented by stages that turn a record into at most one record (Map, Filter and their
+// typed forms). Engines call ProcessOne to run them without allocating; it must behave as Process does.
+type OneToOne interface {
+	// ProcessOne returns the record and true, or false when the record is dropped.
+	ProcessOne(ctx context.Context, r stream.Record) (stream.Record, bool, error)
+}
+
 type funcStage struct {
 	name string
 	fn   func(context.Context, stream.Record) ([]stream.Record, error)
@@ -33,6 +40,24 @@ func (s funcStage) Process(ctx context.Context, r stream.Record) ([]stream.Recor
 	return s.fn(ctx, r)
 }
 
+// oneStage is a funcStage that is also OneToOne.
+type oneStage struct {
+	name string
+	fn   func(context.Context, stream.Record) (stream.Record, bool, error)
+}
+
+func (s oneStage) Name() string { return s.name }
+func (s oneStage) ProcessOne(ctx context.Context, r stream.Record) (stream.Record, bool, error) {
+	return s.fn(ctx, r)
+}
+func (s oneStage) Process(ctx context.Context, r stream.Record) ([]stream.Record, error) {
+	out, keep, err := s.fn(ctx, r)
+	if err != nil || !keep {
+		return nil, err
+	}
+	return []stream.Record{out}, nil
+}
+
 // FlatMap makes a stage from a function that returns any number of records for each input record.
 func FlatMap(name string, fn func(context.Context, stream.Record) ([]stream.Record, error)) Stage {
 	return funcStage{name: name, fn: fn}
@@ -40,22 +65,16 @@ func FlatMap(name string, fn func(context.Context, stream.Record) ([]stream.Reco
 
 // Map makes a stage that replaces each record by fn's result.
 func Map(name string, fn func(stream.Record) (stream.Record, error)) Stage {
-	return funcStage{name: name, fn: func(_ context.Context, r stream.Record) ([]stream.Record, error) {
+	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		out, err := fn(r)
-		if err != nil {
-			return nil, err
-		}
-		return []stream.Record{out}, nil
+		return out, err == nil, err
 	}}
 }
 
 // Filter makes a stage that keeps the records for which keep returns true and drops the others.
 func Filter(name string, keep func(stream.Record) bool) Stage {
-	return funcStage{name: name, fn: func(_ context.Context, r stream.Record) ([]stream.Record, error) {
-		if keep(r) {
-			return []stream.Record{r}, nil
-		}
-		return nil, nil
+	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
+		return r, keep(r), nil
 	}}
 }
 

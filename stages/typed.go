@@ -19,33 +19,30 @@ import (
 
 // MapValue makes a stage that replaces each record's value by fn's result.
 func MapValue[In, Out any](name string, fn func(ctx context.Context, v In) (Out, error)) Stage {
-	return funcStage{name: name, fn: func(ctx context.Context, r stream.Record) ([]stream.Record, error) {
+	return oneStage{name: name, fn: func(ctx context.Context, r stream.Record) (stream.Record, bool, error) {
 		in, err := valueAs[In](r)
 		if err != nil {
-			return nil, err
+			return r, false, err
 		}
 		out, err := fn(ctx, in)
 		if err != nil {
-			return nil, err
+			return r, false, err
 		}
 		if err := setValue(&r, out); err != nil {
-			return nil, err
+			return r, false, err
 		}
-		return []stream.Record{r}, nil
+		return r, true, nil
 	}}
 }
 
 // FilterValue makes a stage that keeps the records whose value keep accepts.
 func FilterValue[In any](name string, keep func(v In) bool) Stage {
-	return funcStage{name: name, fn: func(_ context.Context, r stream.Record) ([]stream.Record, error) {
+	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		in, err := valueAs[In](r)
 		if err != nil {
-			return nil, err
+			return r, false, err
 		}
-		if keep(in) {
-			return []stream.Record{r}, nil
-		}
-		return nil, nil
+		return r, keep(in), nil
 	}}
 }
 
@@ -77,15 +74,15 @@ func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) (
 // RouteValue makes a stage that sends each record to the topic topicFor names ("" keeps its topic). The
 // topology must declare every topic a record can be routed to.
 func RouteValue[In any](name string, topicFor func(v In) string) Stage {
-	return funcStage{name: name, fn: func(_ context.Context, r stream.Record) ([]stream.Record, error) {
+	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		in, err := valueAs[In](r)
 		if err != nil {
-			return nil, err
+			return r, false, err
 		}
 		if t := topicFor(in); t != "" {
 			r.Topic = t
 		}
-		return []stream.Record{r}, nil
+		return r, true, nil
 	}}
 }
 

@@ -178,10 +178,28 @@ func (p *pipelineRun) newStageChain(st []stages.Stage) stageChain {
 	return chain
 }
 
-// run passes one record through the chain.
+// run passes one record through the chain. One-to-one stages run without allocating until a stage turns
+// a record into several.
 func (c stageChain) run(ctx context.Context, rec stream.Record) ([]stream.Record, error) {
+	i := 0
+	for ; i < len(c); i++ {
+		one, ok := c[i].stage.(stages.OneToOne)
+		if !ok {
+			break
+		}
+		c[i].in.Inc()
+		out, keep, err := one.ProcessOne(ctx, rec)
+		if err != nil {
+			return nil, &stageError{stage: c[i].stage.Name(), err: err}
+		}
+		if !keep {
+			return nil, nil
+		}
+		c[i].out.Inc()
+		rec = out
+	}
 	recs := []stream.Record{rec}
-	for _, cs := range c {
+	for _, cs := range c[i:] {
 		var next []stream.Record
 		for _, in := range recs {
 			out, err := cs.stage.Process(ctx, in)
