@@ -26,7 +26,20 @@ const (
 	HeaderErrorTopic     = "sluice.errors.topic"
 	HeaderErrorPartition = "sluice.errors.partition"
 	HeaderErrorOffset    = "sluice.errors.offset"
+	// HeaderErrorSource and HeaderErrorPosition say which source and source position a record failed in
+	// before Kafka (an ETL stage).
+	HeaderErrorSource   = "sluice.errors.source"
+	HeaderErrorPosition = "sluice.errors.position"
 )
+
+// DeadLetter sends the source records that an ETL stage refuses, or that cannot be encoded for their topic,
+// to topic (encoded with its codecs) with the reason, stage, source and position in headers, and goes on; the
+// task's position moves past such a record once Kafka acknowledged its dead letter. Without it such a record
+// stops the pipeline.
+func (s *SourceNode) DeadLetter(topic *Topic) *SourceNode {
+	s.deadLetter = topic
+	return s
+}
 
 // Stage names used in HeaderErrorStage besides stage names.
 const (

@@ -94,17 +94,12 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 		r.recordsRead.Add(float64(len(batch)))
 		r.read.Add(int64(len(batch)))
 		for _, rec := range batch {
-			out, err := r.stages.run(ctx, rec)
+			msgs, err := r.messages(ctx, rec)
 			if err != nil {
 				return fmt.Errorf("source %q: %w", r.n.name, err)
 			}
-			seq := tr.add(rec.Position, len(out))
-			for _, o := range out {
-				msg, err := r.encode(o)
-				if err != nil {
-					tr.truncate(seq)
-					return fmt.Errorf("source %q: %w", r.n.name, err)
-				}
+			seq := tr.add(rec.Position, len(msgs))
+			for _, msg := range msgs {
 				// Sends are not cancelled by ctx: a batch that was read is handed to Kafka whole, so that the
 				// final position can cover it.
 				err = r.p.producerFor(msg.Topic).Send(context.Background(), msg, func(_ int32, _ int64, err error) {
@@ -124,6 +119,45 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			return fmt.Errorf("source %q: %w", r.n.name, err)
 		}
 	}
+}
+
+// messages runs the ETL stages on a source record and encodes the results. When a stage or an encoding
+// fails and the source has a dead-letter topic, the message is the source record for that topic instead,
+// with the reason in headers; otherwise the failure is returned.
+func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka.Message, error) {
+	out, err := r.stages.run(ctx, rec)
+	var msgs []kafka.Message
+	stage := ""
+	if err != nil {
+		stage = stageOf(err)
+	} else {
+		for _, o := range out {
+			msg, encErr := r.encode(o)
+			if encErr != nil {
+				err, stage = encErr, "encode"
+				break
+			}
+			msgs = append(msgs, msg)
+		}
+	}
+	if err == nil {
+		return msgs, nil
+	}
+	if r.n.deadLetter == nil {
+		return nil, err
+	}
+	dl, encErr := r.p.encode(rec, r.n.deadLetter.name)
+	if encErr != nil {
+		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, encErr)
+	}
+	for _, h := range [][2]string{{HeaderErrorReason, err.Error()}, {HeaderErrorStage, stage},
+		{HeaderErrorSource, r.n.name}, {HeaderErrorPosition, string(rec.Position)}} {
+		dl.Headers = append(dl.Headers, sarama.RecordHeader{Key: []byte(h[0]), Value: []byte(h[1])})
+	}
+	r.p.metrics.DeadLetters.WithLabelValues(r.p.t.name, r.n.name, stage).Inc()
+	r.p.log.Warn("record sent to the dead-letter topic", "source", r.n.name, "stage", stage,
+		"position", string(rec.Position), "dead_letter_topic", r.n.deadLetter.name, "reason", err)
+	return []kafka.Message{dl}, nil
 }
 
 // encode turns a record into a Kafka message with its topic's codecs; records without a topic go to the

@@ -127,6 +127,7 @@ type SourceNode struct {
 	stages            []stages.Stage
 	to                *Topic
 	controlPartitions int32
+	deadLetter        *Topic
 }
 
 // SourceOption configures a declared source.
@@ -249,6 +250,9 @@ func (t *Topology) Validate() error {
 			add("source %q: no destination topic (call To)", s.name)
 		} else if !declared[s.to] {
 			add("source %q: topic %q was declared on another topology", s.name, s.to.name)
+		}
+		if s.deadLetter != nil && !declared[s.deadLetter] {
+			add("source %q: dead-letter topic %q was declared on another topology", s.name, s.deadLetter.name)
 		}
 		if s.controlPartitions < 1 {
 			add("source %q: TaskSlots must be at least 1, got %d", s.name, s.controlPartitions)
