@@ -1,0 +1,103 @@
+// Package estest is an in-process, Elasticsearch 8 compatible HTTP server for examples and tests. The
+// unmodified go-elasticsearch v8 client (esapi, esutil.BulkIndexer, the typed client) talks to it as to
+// a single-node cluster: every response carries X-Elastic-Product: Elasticsearch, GET / reports version
+// 8.19.0, and responses and errors have Elasticsearch's documented shapes.
+//
+//	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0", DataDir: dir})
+//	...
+//	es, _ := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL()}})
+//
+// # Endpoints
+//
+//	GET /                                   cluster info
+//	PUT|GET|HEAD|DELETE /{index}             create (optional {"mappings":...}), get, exists, delete
+//	GET /{index}/_mapping, GET /_mapping     mappings
+//	PUT|POST /{index}/_doc/{id}, POST /{index}/_doc, PUT|POST /{index}/_create/{id}
+//	GET|HEAD /{index}/_doc/{id}, GET /{index}/_source/{id}, DELETE /{index}/_doc/{id}
+//	POST /{index}/_update/{id}               partial doc, doc_as_upsert, upsert, detect_noop
+//	POST|PUT /_bulk, /{index}/_bulk          index, create, update, delete; gzip bodies accepted
+//	GET|POST /[{index}/]_search, _count      see "Search" below
+//	GET|POST /[{index}/]_refresh
+//	GET /_cat/indices[/{index}]              text (?v, ?h=) or ?format=json
+//
+// Index expressions accept comma-separated names and * wildcards where Elasticsearch does.
+//
+// # Semantics
+//
+// Writes auto-create their index (action.auto_create_index), except deletes with internal versioning,
+// which answer index_not_found_exception as Elasticsearch does. Versioning follows Elasticsearch:
+// internal (each write increments _version), version_type=external (the given version must be greater
+// than the current one) and external_gte (greater or equal), if_seq_no/if_primary_term compare-and-set,
+// create conflicts, 409 version_conflict_engine_exception with Elasticsearch's reasons. A delete leaves a
+// tombstone that keeps its version for index.gc_deletes (60s); _seq_no counts operations per index,
+// _primary_term is always 1.
+//
+// Dynamic mapping detects boolean, long, float, date (date_detection with the default
+// dynamic_date_formats), text with a keyword sub-field (ignore_above 256) and object; arrays take the type
+// of their first non-null element; null and [] add nothing. Values are coerced as by default (numbers in
+// strings into numeric fields, fractions truncated into integer fields, "true"/"false" into booleans);
+// a value that does not fit its field fails the document (or the bulk item) with 400
+// document_parsing_exception and a [line:col] reason. "dynamic": "strict" and false are honoured.
+//
+// GET is realtime; search and count see what was refreshed: ?refresh=true, ?refresh=wait_for (answers after
+// the next refresh), the _refresh API, and Config.RefreshInterval (default 1s).
+//
+// # Durability
+//
+// With Config.DataDir every acknowledged write, each bulk item included, is appended to DataDir/translog.log
+// and fsynced before the response is sent (index.translog.durability=request), with one fsync per request.
+// Records are length-prefixed with a CRC-32C; a torn or corrupt tail (a crash mid-write, never acknowledged)
+// is truncated at start-up with a warning. Start replays the log (documents, versions, seq_nos, tombstones,
+// mappings, index list) and then compacts it into a snapshot of the live state; there is no periodic
+// compaction while running, so the log grows with every write until the next Start. An exclusive flock on
+// DataDir/LOCK keeps a second server (in any process) off the directory: Start returns ErrDataDirLocked.
+// A failed translog write or fsync fails that request and every later write (500) until a restart.
+//
+// # Search
+//
+// Search is backed by a bleve index per Elasticsearch index, updated at each refresh. Query types:
+// match_all, match_none, match (operator or/and), match_phrase, term, terms, prefix, range (gt, gte, lt,
+// lte on numbers, dates with "now[+-N unit][/unit]" math, and strings), bool (must, filter, should,
+// must_not, minimum_should_match as an integer, negative integer or percentage), ids and exists. Any other
+// query type is a 400 parsing_exception "unknown query [type]". Sort on fields (asc/desc, missing last,
+// min/max for arrays), _score and _id; from/size (default 10, max_result_window 10,000);
+// track_total_hits true, false or a number (default 10,000, relation "eq" or "gte").
+//
+// # Faults
+//
+// SetFaults injects failures for retry tests: whole-request 429 es_rejected_execution_exception, 503,
+// per-bulk-item 429, added latency, and dropped connections.
+//
+// # Where it differs from Elasticsearch
+//
+//   - One node, one primary shard per index, no replicas: _shards is {"total":1,"successful":1,"failed":0},
+//     health is always green, index settings in create requests (number_of_shards, refresh_interval,
+//     analysis...) are accepted and ignored. No aliases, data streams, templates, ingest pipelines
+//     (the pipeline parameter is ignored), routing (ignored), security or snapshots.
+//   - Analysis: text fields use Unicode word segmentation plus lowercasing (Elasticsearch's standard
+//     analyzer without its max_token_length detail); mapping parameters such as analyzer, index, doc_values,
+//     copy_to or fielddata are stored and echoed but not interpreted. Keyword normalizers are not supported.
+//   - Supported field types: text, match_only_text, keyword, constant_keyword, wildcard and ip (all indexed
+//     as exact strings), long, integer, short, byte, unsigned_long, double, float, half_float, scaled_float,
+//     boolean, date, date_nanos (millisecond precision within bleve's 1677-2262 range), object, and nested
+//     (indexed like object: no nested queries). Other types (geo_*, flattened, dense_vector, ...) are refused
+//     with mapper_parsing_exception. Custom date formats support the common java.time letters only.
+//   - Scores are BM25 computed by bleve, not Lucene: values differ, ordering is similar. Filter and must_not
+//     clauses do not score, but a bool with only filter clauses scores 1.0 per hit, not 0.0.
+//   - Sorting on _id is allowed (Elasticsearch 8 disallows it unless indices.id_field_data.enabled is set);
+//     ties are broken by bleve's internal order, not by shard/doc order. For a document missing a float sort
+//     field the sort value shown is ±Double.MAX_VALUE (Elasticsearch shows ±Infinity, which JSON lacks).
+//   - _source filtering supports only "_source": false; aggregations, highlighting, suggesters, scroll,
+//     search_after, point in time, knn, runtime fields, script queries and scripted updates (400) are absent.
+//     URI search supports only q=* and q=field:value.
+//   - Tombstones are pruned lazily (at refresh and when the id is written again) once older than 60s, and
+//     survive a restart with their original delete time.
+//   - Request bodies are not checked against Content-Type, and JSON responses are always
+//     "application/json" (Elasticsearch echoes application/vnd.elasticsearch+json;compatible-with=8 when the
+//     client asks for it, which the go-elasticsearch client accepts either way). Responses are never gzip
+//     compressed. _cat/indices reports docs.deleted 0 and an approximate store size.
+//   - Error positions ([line:col]) are the start of the offending JSON token; Elasticsearch's parser
+//     positions can differ by a few columns. Query parsing errors report the position of the query name.
+//   - Search hits carry _source re-encoded compactly (GET returns it byte for byte, like Elasticsearch).
+//   - Realtime GET supports only the _source=false option (no stored_fields, _source_includes/excludes).
+package estest

@@ -1,0 +1,195 @@
+package estest
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strconv"
+)
+
+// opFromQuery builds a write op from a single-document request's path and query parameters.
+func opFromQuery(r *http.Request, action string) (*writeOp, *esError) {
+	q := r.URL.Query()
+	op := &writeOp{Action: action, Index: r.PathValue("index"), ID: r.PathValue("id"), VersionType: q.Get("version_type")}
+	if action == "index" && q.Get("op_type") == "create" {
+		op.Action = "create"
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int64
+		has  *bool
+	}{{"version", &op.Version, &op.HasVersion}, {"if_seq_no", &op.IfSeqNo, &op.HasIfSeqNo},
+		{"if_primary_term", &op.IfPrimaryTerm, &op.HasIfTerm}} {
+		if !q.Has(p.name) {
+			continue
+		}
+		v, err := strconv.ParseInt(q.Get(p.name), 10, 64)
+		if err != nil {
+			return nil, errIllegalArgument("Failed to parse long parameter [%s] with value [%s]", p.name, q.Get(p.name))
+		}
+		*p.dst, *p.has = v, true
+	}
+	return op, nil
+}
+
+// runSingle executes one document write and answers with its result.
+func (s *Server) runSingle(w http.ResponseWriter, r *http.Request, op *writeOp) {
+	refresh, e := refreshPolicy(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if problems := op.validate(); len(problems) > 0 {
+		writeError(w, errValidation(problems...))
+		return
+	}
+	results, err := s.execute(r.Context(), []*writeOp{op}, refresh)
+	if err != nil {
+		writeError(w, newError(http.StatusInternalServerError, "exception", err.Error()))
+		return
+	}
+	res := results[0]
+	if res.Err != nil {
+		writeError(w, res.Err)
+		return
+	}
+	writeJSON(w, res.Status, res.body())
+}
+
+func (s *Server) readSource(w http.ResponseWriter, r *http.Request, op *writeOp) bool {
+	body, e := readBody(r)
+	if e != nil {
+		writeError(w, e)
+		return false
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		writeError(w, errValidation("source is missing", "content type is missing"))
+		return false
+	}
+	op.Source = body
+	return true
+}
+
+// handleIndexDoc is the index API: PUT/POST /{index}/_doc/{id} and POST /{index}/_doc (generated id).
+func (s *Server) handleIndexDoc(w http.ResponseWriter, r *http.Request) {
+	op, e := opFromQuery(r, "index")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if op.ID == "" {
+		op.autoID = true
+		if op.Action == "index" {
+			op.Action = "create" // an auto-generated id is always a create
+		}
+	}
+	if s.readSource(w, r, op) {
+		s.runSingle(w, r, op)
+	}
+}
+
+// handleCreateDoc is PUT/POST /{index}/_create/{id}: index only if the id does not exist.
+func (s *Server) handleCreateDoc(w http.ResponseWriter, r *http.Request) {
+	op, e := opFromQuery(r, "create")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if s.readSource(w, r, op) {
+		s.runSingle(w, r, op)
+	}
+}
+
+func (s *Server) handleDeleteDoc(w http.ResponseWriter, r *http.Request) {
+	op, e := opFromQuery(r, "delete")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	s.runSingle(w, r, op)
+}
+
+func (s *Server) handleUpdateDoc(w http.ResponseWriter, r *http.Request) {
+	op, e := opFromQuery(r, "update")
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	body, e := readBody(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var u updateRequest
+	if err := json.Unmarshal(body, &u); err != nil {
+		writeError(w, newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] "+err.Error()))
+		return
+	}
+	op.Update = &u
+	s.runSingle(w, r, op)
+}
+
+// handleGetDoc is the realtime get API (GET, and HEAD for existence): it sees every acknowledged write,
+// refreshed or not.
+func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request) {
+	name, id := r.PathValue("index"), r.PathValue("id")
+	s.mu.RLock()
+	ix := s.indices[name]
+	var d *docEntry
+	if ix != nil {
+		d = ix.docs[id]
+	}
+	s.mu.RUnlock()
+	if ix == nil {
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		writeError(w, errIndexNotFound(name))
+		return
+	}
+	if !d.live() {
+		if r.Method == http.MethodHead {
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		writeJSON(w, http.StatusNotFound, map[string]any{"_index": name, "_id": id, "found": false})
+		return
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	out, _ := json.Marshal(map[string]any{"_index": name, "_id": id, "_version": d.version, "_seq_no": d.seqNo,
+		"_primary_term": 1, "found": true})
+	if v := r.URL.Query().Get("_source"); v != "false" {
+		// The source is returned byte for byte as it was indexed, as Elasticsearch does.
+		out = append(append(append(out[:len(out)-1], `,"_source":`...), d.source...), '}')
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+// handleGetSource is GET /{index}/_source/{id}: the bare source.
+func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
+	name, id := r.PathValue("index"), r.PathValue("id")
+	s.mu.RLock()
+	ix := s.indices[name]
+	var d *docEntry
+	if ix != nil {
+		d = ix.docs[id]
+	}
+	s.mu.RUnlock()
+	switch {
+	case ix == nil:
+		writeError(w, errIndexNotFound(name))
+	case !d.live():
+		writeError(w, newError(http.StatusNotFound, "resource_not_found_exception",
+			"Document not found ["+name+"]/["+id+"]"))
+	default:
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write(d.source)
+	}
+}
