@@ -118,7 +118,8 @@ func (e retryable) Error() string { return e.err.Error() }
 func (e retryable) Unwrap() error { return e.err }
 
 // sendLane sends one lane's actions in requests of at most MaxRequestBytes, retrying what Elasticsearch did
-// not take with exponential backoff and jitter until RetryTimeout.
+// not take with exponential backoff and jitter; the backoff grows while requests make no progress at all,
+// and the lane gives up after RetryTimeout without progress.
 func (s *Sink) sendLane(ctx context.Context, queue []action) ([]sinks.Rejection, error) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 50 * time.Millisecond
@@ -139,6 +140,8 @@ func (s *Sink) sendLane(ctx context.Context, queue []action) ([]sinks.Rejection,
 			continue
 		case err != nil:
 			again = queue[:n]
+		case len(again) < n:
+			bo.Reset() // some items went through: back off only while nothing does
 		}
 		wait := bo.NextBackOff()
 		if wait == backoff.Stop {
