@@ -8,7 +8,6 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-
 // invalidStageOptionf reports a bad value of one option of a stage's or predicate's configuration.
 func invalidStageOptionf(option, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrTransformConfig, option, fmt.Sprintf(format, args...))
