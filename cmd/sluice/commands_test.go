@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	es "github.com/elastic/go-elasticsearch/v8"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
@@ -117,5 +118,39 @@ func TestVersion(t *testing.T) {
 	out, err := run(t, context.Background(), "version")
 	if err != nil || !strings.HasPrefix(out, "sluice ") {
 		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+// `sluice es serve` answers the go-elasticsearch client's first call.
+func TestESServe(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	cmd := newRootCommand()
+	cmd.SetOut(out)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs([]string{"es", "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()})
+	done := make(chan error, 1)
+	go func() { done <- cmd.ExecuteContext(ctx) }()
+	urlRE := regexp.MustCompile(`server on (http://\S+)`)
+	var url string
+	for deadline := time.Now().Add(10 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("es serve printed %q", out.String())
+		}
+	}
+	client, err := es.NewClient(es.Config{Addresses: []string{url}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := client.Info()
+	if err != nil || res.IsError() {
+		t.Fatalf("Info: %v %v", err, res)
+	}
+	res.Body.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -89,8 +89,11 @@ func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
 }
 
 func (s *Sink) actionFor(i int, r *stream.Record) (action, error) {
-	a := action{record: i, index: s.indexFor(r)}
+	a := action{record: i}
 	var err error
+	if a.index, err = s.indexFor(r); err != nil {
+		return a, err
+	}
 	if a.id, err = documentID(r.Key); err != nil {
 		return a, err
 	}

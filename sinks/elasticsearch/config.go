@@ -14,8 +14,9 @@ import (
 type Config struct {
 	// URLs of Elasticsearch nodes (default http://127.0.0.1:9200).
 	URLs []string
-	// Index names the target index. "{topic}" is replaced by the record's topic (default "{topic}"). Names
-	// are lower-cased, as Elasticsearch requires.
+	// Index names the target index: "{topic}" is replaced by the record's topic and "{field:PATH}" by a field
+	// of the record value, e.g. "orders-{field:region}" (default "{topic}"). Names are lower-cased, as
+	// Elasticsearch requires; a record without the field is rejected (dead-letter topic).
 	Index string
 	// Mappings, when set, creates the index (Index must then have no template) with these mappings at
 	// start-up if it does not exist, e.g. {"properties":{"amount":{"type":"scaled_float","scaling_factor":100}}}.
@@ -58,7 +59,7 @@ func (c *Config) setDefaults() error {
 	if c.Index == "" {
 		c.Index = "{topic}"
 	}
-	if c.Index != strings.ToLower(c.Index) && !strings.Contains(c.Index, "{topic}") {
+	if c.Index != strings.ToLower(c.Index) && !strings.Contains(c.Index, "{") {
 		return fmt.Errorf("elasticsearch sink: Index %q must be lower case", c.Index)
 	}
 	if len(c.Mappings) > 0 {

@@ -130,3 +130,17 @@ func TestConfigValidation(t *testing.T) {
 		t.Fatalf("defaults: %v", err)
 	}
 }
+
+func TestIndexTemplate(t *testing.T) {
+	s, err := New(Config{Index: "orders-{field:address.region}-{topic}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := stream.Record{Topic: "Shop", Value: map[string]any{"address": map[string]any{"region": "EU"}}}
+	if got, err := s.indexFor(&r); err != nil || got != "orders-eu-shop" {
+		t.Fatalf("indexFor = %q, %v", got, err)
+	}
+	if _, err := s.indexFor(&stream.Record{Value: map[string]any{}}); err == nil || !strings.Contains(err.Error(), `no field "address.region"`) {
+		t.Fatalf("missing field: %v", err)
+	}
+}

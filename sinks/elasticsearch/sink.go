@@ -138,7 +138,29 @@ func (s *Sink) Stats() Stats {
 	}
 }
 
-// indexFor resolves the Index template for a record.
-func (s *Sink) indexFor(r *stream.Record) string {
-	return strings.ToLower(strings.ReplaceAll(s.cfg.Index, "{topic}", r.Topic))
+// indexFor resolves the Index template for a record: {topic} is the record's topic, {field:PATH} the value
+// of a field of the record value (dot-separated path).
+func (s *Sink) indexFor(r *stream.Record) (string, error) {
+	name := strings.ReplaceAll(s.cfg.Index, "{topic}", r.Topic)
+	for {
+		start := strings.Index(name, "{field:")
+		if start < 0 {
+			break
+		}
+		end := strings.IndexByte(name[start:], '}')
+		if end < 0 {
+			return "", fmt.Errorf("index template %q: unclosed {field:", s.cfg.Index)
+		}
+		path := name[start+len("{field:") : start+end]
+		v, ok := stream.FieldOf(r.Value, path)
+		if !ok || v == nil {
+			return "", fmt.Errorf("index template %q: the record has no field %q", s.cfg.Index, path)
+		}
+		text, err := stream.KeyString(v)
+		if err != nil {
+			return "", fmt.Errorf("index template %q: field %q: %w", s.cfg.Index, path, err)
+		}
+		name = name[:start] + text + name[start+end+1:]
+	}
+	return strings.ToLower(name), nil
 }
