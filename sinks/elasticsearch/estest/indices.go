@@ -129,7 +129,7 @@ func (s *Server) handleDeleteIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, name := range names {
 		close(s.indices[name].refreshed) // release refresh=wait_for writers of the deleted index
-		_ = s.indices[name].bleve.Close()
+		s.indices[name].closeSearch()
 		delete(s.indices, name)
 		logBuf = appendRecord(logBuf, &logRecord{Op: "delete_index", Index: name})
 	}

@@ -151,7 +151,7 @@ func (s *Server) Close() error {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, ix := range s.indices {
-			_ = ix.bleve.Close()
+			ix.closeSearch()
 		}
 		if s.tlog != nil {
 			if cerr := s.tlog.close(); err == nil {
@@ -336,7 +336,7 @@ func (s *Server) recover(records []logRecord) error {
 			s.indices[rec.Index] = ix
 		case "delete_index":
 			if ix := s.indices[rec.Index]; ix != nil {
-				_ = ix.bleve.Close()
+				ix.closeSearch()
 				delete(s.indices, rec.Index)
 			}
 		case "index", "delete":
