@@ -486,7 +486,7 @@ func castToString(v any) string {
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x)
 	case stream.Decimal:
-		return javaDecimalString(x)
+		return x.JavaString()
 	}
 	return strconv.FormatInt(javaLongValue(v), 10)
 }
@@ -505,35 +505,6 @@ func javaDateString(t time.Time) string {
 		return t.Format("2006-01-02")
 	}
 	return t.Format("2006-01-02T15:04:05.000") + "Z"
-}
-
-// javaDecimalString formats d as Java's BigDecimal.toString: plain notation unless the scale is negative or
-// the number is below 10^-6, then "1.23E-7" notation.
-func javaDecimalString(d stream.Decimal) string {
-	u := d.Unscaled
-	if u == nil {
-		u = new(big.Int)
-	}
-	digits := new(big.Int).Abs(u).String()
-	adjusted := -int64(d.Scale) + int64(len(digits)-1)
-	if d.Scale >= 0 && adjusted >= -6 {
-		return d.String()
-	}
-	var b strings.Builder
-	if u.Sign() < 0 {
-		b.WriteByte('-')
-	}
-	b.WriteString(digits[:1])
-	if len(digits) > 1 {
-		b.WriteByte('.')
-		b.WriteString(digits[1:])
-	}
-	b.WriteByte('E')
-	if adjusted > 0 {
-		b.WriteByte('+')
-	}
-	b.WriteString(strconv.FormatInt(adjusted, 10))
-	return b.String()
 }
 
 // javaFloatString formats f as Java's Double.toString (bitSize 64) or Float.toString (32): "42.0", "0.001",

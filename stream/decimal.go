@@ -104,10 +104,10 @@ func (d Decimal) String() string {
 	return b.String()
 }
 
-// javaString formats d like Java's BigDecimal.toString, which Kafka Connect's JsonConverter writes for
-// decimal.format=NUMERIC: plain notation unless the scale is negative or the number is below 10^-6, then
-// "1.23E-7" style exponent notation.
-func (d Decimal) javaString() string {
+// JavaString formats d like Java's BigDecimal.toString, which Kafka Connect writes (JsonConverter with
+// decimal.format=NUMERIC, the Cast transform): plain notation unless the scale is negative or the number is
+// below 10^-6, then "1.23E-7" style exponent notation.
+func (d Decimal) JavaString() string {
 	u := d.unscaled()
 	digits := new(big.Int).Abs(u).String()
 	adjusted := -int64(d.Scale) + int64(len(digits)-1)

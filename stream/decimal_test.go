@@ -14,7 +14,7 @@ func TestParseDecimal(t *testing.T) {
 		unscaled string
 		scale    int32
 		str      string // String()
-		java     string // javaString(), BigDecimal.toString
+		java     string // JavaString(), BigDecimal.toString
 	}{
 		{"0", "0", 0, "0", "0"},
 		{"1.56", "156", 2, "1.56", "1.56"},
@@ -46,12 +46,12 @@ func TestParseDecimal(t *testing.T) {
 			if got := d.String(); got != tt.str {
 				t.Errorf("String() = %q, want %q", got, tt.str)
 			}
-			if got := d.javaString(); got != tt.java {
-				t.Errorf("javaString() = %q, want %q", got, tt.java)
+			if got := d.JavaString(); got != tt.java {
+				t.Errorf("JavaString() = %q, want %q", got, tt.java)
 			}
-			back, err := ParseDecimal(d.javaString())
+			back, err := ParseDecimal(d.JavaString())
 			if err != nil || !back.Equal(d) {
-				t.Errorf("ParseDecimal(javaString()) = %v, %v; want %v", back, err, d)
+				t.Errorf("ParseDecimal(JavaString()) = %v, %v; want %v", back, err, d)
 			}
 		})
 	}

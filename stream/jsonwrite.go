@@ -109,7 +109,7 @@ func (w *jsonWriter) logical(s *Schema, v any) error {
 		if w.decimals == decimalBase64 {
 			w.bytes(twosComplement(d.unscaled()))
 		} else {
-			w.buf = append(w.buf, d.javaString()...)
+			w.buf = append(w.buf, d.JavaString()...)
 		}
 		return nil
 	}
@@ -281,7 +281,7 @@ func (w *jsonWriter) schemaless(v any) error {
 	case []byte:
 		w.bytes(x)
 	case Decimal:
-		w.buf = append(w.buf, x.javaString()...)
+		w.buf = append(w.buf, x.JavaString()...)
 	case time.Time:
 		ms, err := timestampMillis(x)
 		if err != nil {

@@ -132,71 +132,89 @@ func (r *joinRunner) decodeInput(ctx goka.Context, tp *Topic, msg any) (stream.R
 }
 
 func (r *joinRunner) fail(ctx goka.Context, err error) {
-	ctx.Fail(fmt.Errorf("flow %q: join %q: %w", r.spec.flowName, r.spec.join.Name(), err))
+	ctx.Fail(fmt.Errorf("flow %q: stage %q: %w", r.spec.flowName, r.stageName(), err))
+}
+
+func (r *joinRunner) stageName() string {
+	if r.spec.join != nil {
+		return r.spec.join.Name()
+	}
+	return r.spec.keyed.Name()
+}
+
+// keyedOutput is a record a group input produced, with its key string.
+type keyedOutput struct {
+	key string
+	rec stream.Record
+}
+
+// prepare decodes a consumed message with tp's codecs, runs chain on it and keys each result with
+// stream.KeyString. On failure it fails the processor and returns false.
+func (r *joinRunner) prepare(ctx goka.Context, tp *Topic, chain stageChain, msg any) ([]keyedOutput, bool) {
+	rec, err := r.decodeInput(ctx, tp, msg)
+	if err == nil {
+		var out []stream.Record
+		if out, err = chain.run(ctx.Context(), rec); err == nil {
+			keyed := make([]keyedOutput, 0, len(out))
+			for _, o := range out {
+				key, kerr := stream.KeyString(o.Key)
+				if kerr != nil {
+					err = fmt.Errorf("%s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, kerr)
+					break
+				}
+				keyed = append(keyed, keyedOutput{key, o})
+			}
+			if err == nil {
+				return keyed, true
+			}
+		}
+	}
+	r.fail(ctx, err)
+	return nil, false
 }
 
 // onStream re-keys a stream record to its home.
 func (r *joinRunner) onStream(ctx goka.Context, msg any) {
-	rec, err := r.decodeInput(ctx, r.spec.in, msg)
-	if err != nil {
-		r.fail(ctx, err)
+	outs, ok := r.prepare(ctx, r.spec.in, r.inStages, msg)
+	if !ok {
 		return
 	}
-	out, err := r.inStages.run(ctx.Context(), rec)
-	if err != nil {
-		r.fail(ctx, err)
-		return
-	}
-	for _, o := range out {
-		key, err := stream.KeyString(o.Key)
-		if err != nil {
-			r.fail(ctx, fmt.Errorf("%s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err))
-			return
-		}
-		m := joinMessage{Kind: joinRecord, Key: key}
-		if !deleted(o) {
-			if fk, ok := stream.FieldOf(o.Value, r.spec.join.Field()); ok && fk != nil {
+	for _, o := range outs {
+		m := joinMessage{Kind: joinRecord, Key: o.key}
+		var err error
+		if !deleted(o.rec) {
+			if fk, ok := stream.FieldOf(o.rec.Value, r.spec.join.Field()); ok && fk != nil {
 				if m.FK, err = stream.KeyString(fk); err != nil {
-					r.fail(ctx, fmt.Errorf("%s/%d@%d: foreign key %s: %w", rec.Topic, rec.Partition, rec.Offset, r.spec.join.Field(), err))
+					r.fail(ctx, fmt.Errorf("record %q: foreign key %s: %w", o.key, r.spec.join.Field(), err))
 					return
 				}
 			}
 		}
-		if m.Record, err = r.toWire(o); err != nil {
+		if m.Record, err = r.toWire(o.rec); err != nil {
 			r.fail(ctx, err)
 			return
 		}
-		ctx.Loopback(homePrefix+key, &m)
+		ctx.Loopback(homePrefix+o.key, &m)
 	}
 }
 
 // onTable re-keys a table row to its row state.
 func (r *joinRunner) onTable(ctx goka.Context, msg any) {
-	rec, err := r.decodeInput(ctx, r.tableTopic, msg)
-	if err != nil {
-		r.fail(ctx, err)
+	outs, ok := r.prepare(ctx, r.tableTopic, r.rowStages, msg)
+	if !ok {
 		return
 	}
-	out, err := r.rowStages.run(ctx.Context(), rec)
-	if err != nil {
-		r.fail(ctx, err)
-		return
-	}
-	for _, o := range out {
-		key, err := stream.KeyString(o.Key)
-		if err != nil {
-			r.fail(ctx, fmt.Errorf("table %q: %s/%d@%d: %w", r.spec.table.name, rec.Topic, rec.Partition, rec.Offset, err))
-			return
-		}
+	for _, o := range outs {
 		m := joinMessage{Kind: joinRow}
-		if !deleted(o) {
-			if m.Row, err = r.envelope.Encode(o.ValueSchema, o.Value); err != nil {
+		if !deleted(o.rec) {
+			var err error
+			if m.Row, err = r.envelope.Encode(o.rec.ValueSchema, o.rec.Value); err != nil {
 				r.fail(ctx, fmt.Errorf("table %q: encode row: %w", r.spec.table.name, err))
 				return
 			}
 			m.HasRow = true
 		}
-		ctx.Loopback(rowPrefix+key, &m)
+		ctx.Loopback(rowPrefix+o.key, &m)
 	}
 }
 

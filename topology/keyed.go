@@ -42,37 +42,25 @@ func (p *pipelineRun) newKeyedRunner(spec *joinSpec) (*keyedRunner, error) {
 	return r, nil
 }
 
-func (r *keyedRunner) stageName() string { return r.spec.keyed.Name() }
-
 func (r *keyedRunner) onInput(ctx goka.Context, msg any) {
-	rec, err := r.decodeInput(ctx, r.spec.in, msg)
-	if err != nil {
-		r.failKeyed(ctx, err)
+	outs, ok := r.prepare(ctx, r.spec.in, r.inStages, msg)
+	if !ok {
 		return
 	}
-	out, err := r.inStages.run(ctx.Context(), rec)
-	if err != nil {
-		r.failKeyed(ctx, err)
-		return
-	}
-	for _, o := range out {
-		key, err := stream.KeyString(o.Key)
-		if err != nil {
-			r.failKeyed(ctx, fmt.Errorf("%s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, err))
-			return
-		}
+	for _, o := range outs {
 		m := keyedMessage{}
-		if m.Record, err = r.toWire(o); err != nil {
-			r.failKeyed(ctx, err)
+		var err error
+		if m.Record, err = r.toWire(o.rec); err != nil {
+			r.fail(ctx, err)
 			return
 		}
-		if o.Key != nil {
-			if m.Key, err = r.envelope.Encode(o.KeySchema, o.Key); err != nil {
-				r.failKeyed(ctx, err)
+		if o.rec.Key != nil {
+			if m.Key, err = r.envelope.Encode(o.rec.KeySchema, o.rec.Key); err != nil {
+				r.fail(ctx, err)
 				return
 			}
 		}
-		ctx.Loopback(key, &m)
+		ctx.Loopback(o.key, &m)
 	}
 }
 
@@ -82,13 +70,13 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 	var err error
 	if m.Key != nil {
 		if rec.KeySchema, rec.Key, err = r.envelope.Decode(m.Key); err != nil {
-			r.failKeyed(ctx, err)
+			r.fail(ctx, err)
 			return
 		}
 	}
 	if m.Record.Value != nil {
 		if rec.ValueSchema, rec.Value, err = r.envelope.Decode(m.Record.Value); err != nil {
-			r.failKeyed(ctx, err)
+			r.fail(ctx, err)
 			return
 		}
 	}
@@ -98,7 +86,7 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 	}
 	next, out, err := r.spec.keyed.Apply(state, rec)
 	if err != nil {
-		r.failKeyed(ctx, err)
+		r.fail(ctx, err)
 		return
 	}
 	if next == nil {
@@ -110,7 +98,7 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 		var value []byte
 		if o.Value != nil {
 			if value, err = r.plain.Encode(o.ValueSchema, o.Value); err != nil {
-				r.failKeyed(ctx, fmt.Errorf("encode output of %q: %w", ctx.Key(), err))
+				r.fail(ctx, fmt.Errorf("encode output of %q: %w", ctx.Key(), err))
 				return
 			}
 		}
@@ -120,8 +108,4 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 		}
 		ctx.Emit(r.outTopic, ctx.Key(), value, goka.WithCtxEmitHeaders(headers))
 	}
-}
-
-func (r *keyedRunner) failKeyed(ctx goka.Context, err error) {
-	ctx.Fail(fmt.Errorf("flow %q: stage %q: %w", r.spec.flowName, r.stageName(), err))
 }
