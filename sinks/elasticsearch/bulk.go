@@ -39,8 +39,8 @@ func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
 			continue
 		}
 		k := [2]string{a.index, a.id}
-		if j, ok := latest[k]; ok {
-			actions[j] = a // a later write of the same document supersedes the earlier one
+		if j, ok := latest[k]; ok && !s.cfg.Update {
+			actions[j] = a // a later whole document supersedes the earlier one (partial updates add up: keep all)
 			continue
 		}
 		latest[k] = len(actions)

@@ -9,8 +9,8 @@
 //     when a source set it (monotonic across snapshot and streaming), else the Kafka offset. Elasticsearch
 //     keeps the highest version, deletes included (as tombstones), so an older write answers 409
 //     version_conflict_engine_exception, which the sink counts as "already newer" and acknowledges.
-//   - Within a batch only the last operation per document is sent, and a document id is never in two
-//     requests at once, though several requests of a batch are in flight.
+//   - Within a batch only the last operation per document is sent (every one, in order, with Update), and a
+//     document id is never in two requests at once, though several requests of a batch are in flight.
 //
 // Errors: 429s and 5xx answers (of a whole request or of single items) and connection failures are retried
 // with exponential backoff and jitter (github.com/cenkalti/backoff/v4) until RetryTimeout; items refused as

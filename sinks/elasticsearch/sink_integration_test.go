@@ -224,3 +224,20 @@ func TestBadRecordsAreRejectedAlone(t *testing.T) {
 		t.Fatalf("count after a batch with 3 bad records: %s, want 2", body)
 	}
 }
+
+// With Update, records carry partial documents that are merged into the stored one (doc_as_upsert).
+func TestPartialUpdates(t *testing.T) {
+	srv := startServer(t)
+	s := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "profiles", Update: true})
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	writeAll(t, s, []stream.Record{
+		{Offset: 0, Key: "doc-0", Value: map[string]any{"name": "Ann", "plan": "free"}},
+		{Offset: 1, Key: "doc-0", Value: map[string]any{"plan": "pro"}}, // same batch: merged in order
+	}, 10)
+	writeAll(t, s, []stream.Record{{Offset: 2, Key: "doc-0", Value: map[string]any{"seats": int64(3)}}}, 10)
+	got := snapshot(t, client, "profiles", 1)["doc-0"]
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(got), &doc); err != nil || doc["name"] != "Ann" || doc["plan"] != "pro" || doc["seats"] != float64(3) {
+		t.Fatalf("document after partial updates: %s", got)
+	}
+}
