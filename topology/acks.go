@@ -50,6 +50,7 @@ func (t *ackTracker) done(seq uint64, err error) {
 			t.err = err
 		}
 		signal(t.changed)
+		signal(t.idle) // a stopping task waits on idle: it must see the failure, not its drain deadline
 		return
 	}
 	if seq < t.base || seq >= t.base+uint64(len(t.pending)) {

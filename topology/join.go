@@ -22,8 +22,10 @@ import (
 // At its home, a record remembers its value, its foreign key and the row it was last joined with, and it is
 // the only place where that record is ever emitted, so the output holds one ordered history per key. When
 // the foreign key is new, the home sends "index" to the row's state, which answers with a "refresh" carrying
-// the row; the home then emits the joined record. A row's state keeps the row and the keys of the records
-// that refer to it; when the row changes (foreign-key join), it sends every one of them a refresh.
+// the row; the home then emits the joined record. In a foreign-key join a row's state also keeps the keys
+// of the records that refer to it and, when the row changes, sends every one of them a refresh, which the
+// home emits. A lookup join's home asks for the row on every update of its record instead, and its row
+// states keep no referrers.
 
 const (
 	homePrefix = "s\x00"
@@ -239,7 +241,9 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 			return
 		}
 		st.Record = m.Record
-		if m.FK != prev {
+		// A lookup join asks the row state for the current row on every update; a foreign-key join only when
+		// the foreign key changed, since its row state keeps its homes up to date.
+		if m.FK != prev || !r.spec.join.ForeignKey() {
 			st.FK, st.Row, st.HasRow = m.FK, nil, false
 			ctx.SetValue(&st)
 			if m.FK == "" {
@@ -259,11 +263,13 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 		ctx.SetValue(&st)
 		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
 	case joinIndex: // at a row state
-		if st.Refs == nil {
-			st.Refs = map[string]bool{}
+		if r.spec.join.ForeignKey() { // a lookup join's row state answers but keeps no referrers
+			if st.Refs == nil {
+				st.Refs = map[string]bool{}
+			}
+			st.Refs[m.Key] = true
+			ctx.SetValue(&st)
 		}
-		st.Refs[m.Key] = true
-		ctx.SetValue(&st)
 		ctx.Loopback(homePrefix+m.Key, &joinMessage{Kind: joinRefresh, Key: m.Key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
 	case joinUnindex:
 		delete(st.Refs, m.Key)
@@ -271,10 +277,8 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 	case joinRow:
 		st.Row, st.HasRow = m.Row, m.HasRow
 		ctx.SetValue(&st)
-		if r.spec.join.ForeignKey() {
-			for key := range st.Refs {
-				ctx.Loopback(homePrefix+key, &joinMessage{Kind: joinRefresh, Key: key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
-			}
+		for key := range st.Refs { // only a foreign-key join has referrers: each is joined and sent again
+			ctx.Loopback(homePrefix+key, &joinMessage{Kind: joinRefresh, Key: key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
 		}
 	}
 }

@@ -205,4 +205,11 @@ func TestLookupJoin(t *testing.T) {
 	if got := f.sink.get("10"); got != joined(10, 1, 5, `{"id":1,"name":"Ann"}`) {
 		t.Fatalf("lookup join resent order 10 after the customer changed: %s", got)
 	}
+	// The next update of order 10 (same customer) is joined with the customer as it is now.
+	f.send("orders", 10, order(10, 1, 8))
+	f.expect("10", joined(10, 1, 8, `{"id":1,"name":"Anna"}`))
+	// And after the customer is deleted, with no customer.
+	f.send("customers", 1, "")
+	f.send("orders", 10, order(10, 1, 9))
+	f.expect("10", joined(10, 1, 9, "null"))
 }

@@ -149,14 +149,19 @@ func (r *sourceRunner) apply(ctx goka.Context, msg any) {
 	}
 	switch m.Kind {
 	case controlClaim:
+		// Tasks run where their control partition is, so a claim this replica did not make (or no longer
+		// waits for) comes from a replica that lost the partition, or is a replay: it must not take the task
+		// from its current owner.
+		r.mu.Lock()
+		c, ok := r.claims[m.Owner]
+		delete(r.claims, m.Owner)
+		r.mu.Unlock()
+		if !ok {
+			return
+		}
 		st.Owner, st.Updated = m.Owner, time.Now().UTC()
 		ctx.SetValue(&st)
-		r.mu.Lock()
-		if c, ok := r.claims[m.Owner]; ok {
-			c <- st.Position
-			delete(r.claims, m.Owner)
-		}
-		r.mu.Unlock()
+		c <- st.Position
 	case controlPosition, controlRelease:
 		if st.Owner != m.Owner {
 			r.p.log.Warn("ignored a position from a task owner that was replaced", "source", r.n.name,
@@ -210,7 +215,8 @@ func (r *sourceRunner) watchState(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if s == goka.ProcStateStopping || s == goka.ProcStateStopped {
+			// Only Stopping: it comes before the next assignment, whereas Stopped races with it.
+			if s == goka.ProcStateStopping {
 				r.push(sourceEvent{stopAll: true})
 			}
 		}
@@ -226,16 +232,23 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 
 	running := map[string]*taskHandle{}
 	ended := map[string]bool{}
-	stop := func(keys []string, clean bool) {
+	// stop stops tasks and returns the first error one of them ended with (a final position it could not
+	// save, say): the pipeline reports it at shutdown; at a rebalance it is logged by the task.
+	stop := func(keys []string, clean bool) error {
 		for _, k := range keys {
 			running[k].clean.Store(clean)
 			running[k].cancel()
 		}
+		var first error
 		for _, k := range keys {
 			<-running[k].done
+			if err := running[k].err; err != nil && first == nil {
+				first = err
+			}
 			delete(running, k)
 		}
 		r.p.metrics.SourceTasksRunning.WithLabelValues(r.labels...).Set(float64(len(running)))
+		return first
 	}
 	all := func() []string {
 		keys := make([]string, 0, len(running))
@@ -247,8 +260,7 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			stop(all(), true)
-			return nil
+			return stop(all(), true)
 		case <-r.wake:
 		}
 		r.mu.Lock()
@@ -264,14 +276,14 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 				}
 				delete(running, h.task.Key)
 				if h.err != nil {
-					stop(all(), false)
+					_ = stop(all(), false)
 					return h.err
 				}
 				if h.ended {
 					ended[h.task.Key] = true
 				}
 			case ev.stopAll:
-				stop(all(), false)
+				_ = stop(all(), false)
 			default:
 				var leave []string
 				for k, h := range running {
@@ -279,7 +291,7 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 						leave = append(leave, k)
 					}
 				}
-				stop(leave, false)
+				_ = stop(leave, false)
 				for _, task := range r.tasks {
 					if running[task.Key] == nil && !ended[task.Key] && ev.assigned[kafka.PartitionFor(task.Key, r.n.controlPartitions)] {
 						running[task.Key] = r.start(ctx, task)

@@ -41,8 +41,9 @@ type Config struct {
 	MaxRequests int
 	// MaxRequestBytes caps the body of one bulk request (default 5 MiB).
 	MaxRequestBytes int
-	// RetryTimeout bounds how long 429s, 5xx answers and connection failures are retried, with exponential
-	// backoff and jitter, before the sink fails (default 2m).
+	// RetryTimeout bounds how long 429s, 5xx answers and connection failures are retried without progress,
+	// with exponential backoff and jitter, before the sink fails (default 50s: a write that blocks longer
+	// would outlast goka's 60 s wait for pending commits when partitions are revoked).
 	RetryTimeout time.Duration
 }
 
@@ -90,7 +91,7 @@ func (c *Config) setDefaults() error {
 		c.MaxRequestBytes = 5 << 20
 	}
 	if c.RetryTimeout <= 0 {
-		c.RetryTimeout = 2 * time.Minute
+		c.RetryTimeout = 50 * time.Second
 	}
 	return nil
 }
