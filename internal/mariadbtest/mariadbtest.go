@@ -119,10 +119,20 @@ func Launch(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mariadbtest: %w", err)
 	}
+	// A private tmpdir beside the datadir (inside it, it would show up as a database): servers and
+	// bootstraps of test binaries running side by side collide on temporary-table files in a shared /tmp
+	// (seen: "Could not remove temporary table: '/tmp/#sql-temptable-...'", then "Installation of system
+	// tables failed").
+	tmp := tmpDirFor(dir)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("mariadbtest: %w", err)
+	}
 	out, err := exec.Command(installDB, "--no-defaults", "--user=root", "--datadir="+dir,
-		"--auth-root-authentication-method=normal", "--skip-test-db").CombinedOutput()
+		"--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+tmp).CombinedOutput()
 	if err != nil {
 		os.RemoveAll(dir)
+		os.RemoveAll(tmp)
 		return nil, fmt.Errorf("mariadbtest: mariadb-install-db: %v\n%s", err, out)
 	}
 	// The free port may be taken between looking and binding: try a few.
@@ -135,6 +145,7 @@ func Launch(opts ...Option) (*Server, error) {
 		lastErr = err
 	}
 	os.RemoveAll(dir)
+	os.RemoveAll(tmp)
 	return nil, lastErr
 }
 
@@ -150,13 +161,17 @@ func findMariadbd() (string, error) {
 	return "", fmt.Errorf("mariadbtest: mariadbd not found in PATH, /usr/sbin or /usr/local/sbin: %s", InstallHint)
 }
 
+// tmpDirFor is the private tmpdir of the server whose datadir is dir.
+func tmpDirFor(dir string) string { return dir + "-tmp" }
+
 func launch(mariadbd, dir string, o options) (*Server, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
 	}
+	tmp := tmpDirFor(dir) // private, see Launch
 	args := []string{"--no-defaults", "--user=root", "--datadir=" + dir, "--socket=" + filepath.Join(dir, "sock"),
-		fmt.Sprintf("--port=%d", port), "--bind-address=127.0.0.1", "--server-id=1"}
+		"--tmpdir=" + tmp, fmt.Sprintf("--port=%d", port), "--bind-address=127.0.0.1", "--server-id=1"}
 	if o.binlog {
 		args = append(args, "--log-bin="+filepath.Join(dir, "bin"), "--binlog-format=ROW",
 			"--binlog-row-image=FULL", "--binlog-row-metadata=FULL")
@@ -269,6 +284,7 @@ func (s *Server) Stop() {
 			s.kill()
 		}
 		os.RemoveAll(s.Dir)
+		os.RemoveAll(tmpDirFor(s.Dir))
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/sources"
 )
 
 // TestStartupChecks makes each start-up check fail and checks that Tasks reports it with its sentinel error
@@ -101,7 +102,7 @@ func TestStartupChecks(t *testing.T) {
 	})
 	t.Run("no primary key", func(t *testing.T) {
 		src := newSource(t, 10, "chk.nopk")
-		_, err := src.Open(t.Context(), taskFor("chk.nopk"), nil)
+		_, err := src.Open(t.Context(), sources.Task{Key: src.TaskKey()}, nil)
 		if err == nil || !strings.Contains(err.Error(), "has no primary key") {
 			t.Fatalf("Open: %v", err)
 		}
@@ -117,7 +118,8 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{func(c *Config) { c.DSN = "" }, "DSN is empty"},
 		{func(c *Config) { c.DSN = "u:p@tcp(127.0.0.1:3306" }, "DSN:"},
-		{func(c *Config) { c.SnapshotMode = "" }, `SnapshotMode initial (the default) is not implemented yet (it needs binlog streaming): set SnapshotMode to "initial_only"`},
+		{func(c *Config) { c.SnapshotMode = "" }, `ServerID is 0: SnapshotMode initial reads the binlog as a replica`},
+		{func(c *Config) { c.SnapshotMode = SnapshotNever }, `ServerID is 0: SnapshotMode never`},
 		{func(c *Config) { c.SnapshotMode = SnapshotWhenNeeded }, "SnapshotMode when_needed is not implemented yet"},
 		{func(c *Config) { c.SnapshotMode = "sometimes" }, `SnapshotMode "sometimes" is not one of`},
 		{func(c *Config) { c.Tables = nil }, "Tables is empty"},

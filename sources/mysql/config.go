@@ -11,16 +11,16 @@ import (
 	driver "github.com/go-sql-driver/mysql"
 )
 
-// SnapshotMode says when a task copies its table, like Debezium's snapshot.mode.
+// SnapshotMode says when the task copies the tables, like Debezium's snapshot.mode.
 type SnapshotMode string
 
 const (
-	// SnapshotInitial copies each table, then streams the binlog from the snapshot's position (Debezium's
-	// default). Not implemented yet: it comes with binlog streaming.
+	// SnapshotInitial copies the tables, then streams the binlog from the snapshot's position (Debezium's
+	// default).
 	SnapshotInitial SnapshotMode = "initial"
-	// SnapshotInitialOnly copies each table and ends the task (sources.ErrEndOfInput). Implemented.
+	// SnapshotInitialOnly copies the tables and ends the task (sources.ErrEndOfInput).
 	SnapshotInitialOnly SnapshotMode = "initial_only"
-	// SnapshotNever streams the binlog only. Not implemented yet.
+	// SnapshotNever streams the binlog only, from the server's current position at the first start.
 	SnapshotNever SnapshotMode = "never"
 	// SnapshotWhenNeeded snapshots when there is no position or the saved one was purged, then streams.
 	// Not implemented yet.
@@ -40,7 +40,7 @@ type Config struct {
 	// utf8mb4 character set.
 	DSN string
 	// ServerID is the replication client's server_id, unique among the server's replicas (two readers with
-	// the same id evict each other). Required by the binlog modes; unused by initial_only.
+	// the same id evict each other: ERROR 4052). Required by initial and never; unused by initial_only.
 	ServerID uint32
 	// Tables are the tables to capture, as "db.table"; each part may be a glob (path.Match syntax:
 	// "shop.*", "shop.order_?"). At least one. A name without glob characters must exist.
@@ -50,10 +50,14 @@ type Config struct {
 	// TopicPrefix starts every topic name and schema name (default "sluice"): records of db.table go to
 	// topic "<prefix>.<db>.<table>".
 	TopicPrefix string
-	// SnapshotMode is when tables are copied. Only SnapshotInitialOnly is implemented so far; the empty
-	// value means SnapshotInitial (Debezium's default), which New rejects until binlog streaming lands.
+	// SnapshotMode is when tables are copied; the empty value means SnapshotInitial (Debezium's default).
+	// SnapshotWhenNeeded is not implemented yet.
 	SnapshotMode SnapshotMode
-	// ChunkSize is the number of rows per snapshot query and per Read (default 1024).
+	// Tombstones, when nil or true, follows each delete event with a tombstone (same key, nil value) so
+	// that compaction removes the row's key, as Debezium's tombstones.on.delete (default true).
+	Tombstones *bool
+	// ChunkSize is the number of rows per snapshot query and per Read, and the most binlog rows per Read
+	// (default 1024).
 	ChunkSize int
 	// ConnectTimeout bounds each connection attempt (default 10s).
 	ConnectTimeout time.Duration
@@ -72,18 +76,17 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("mysql source: DSN: %w", err)
 	}
 	switch cfg.SnapshotMode {
-	case SnapshotInitialOnly:
-	case "", SnapshotInitial, SnapshotNever, SnapshotWhenNeeded:
-		mode := cfg.SnapshotMode
-		if mode == "" {
-			mode = SnapshotInitial + " (the default)"
-		}
-		return fmt.Errorf("mysql source: SnapshotMode %s is not implemented yet (it needs binlog streaming): set SnapshotMode to %q", mode, SnapshotInitialOnly)
+	case "":
+		cfg.SnapshotMode = SnapshotInitial
+	case SnapshotInitial, SnapshotInitialOnly, SnapshotNever:
+	case SnapshotWhenNeeded:
+		return fmt.Errorf("mysql source: SnapshotMode %s is not implemented yet: set SnapshotMode to %q, %q or %q",
+			SnapshotWhenNeeded, SnapshotInitial, SnapshotNever, SnapshotInitialOnly)
 	default:
 		return fmt.Errorf("mysql source: SnapshotMode %q is not one of initial, initial_only, never, when_needed", cfg.SnapshotMode)
 	}
 	if cfg.ServerID == 0 && cfg.SnapshotMode != SnapshotInitialOnly {
-		return errors.New("mysql source: ServerID is 0: give a server_id no other replica of the server uses")
+		return fmt.Errorf("mysql source: ServerID is 0: SnapshotMode %s reads the binlog as a replica: give a server_id no other replica of the server uses", cfg.SnapshotMode)
 	}
 	if len(cfg.Tables) == 0 {
 		return errors.New("mysql source: Tables is empty: name at least one table as \"db.table\" (globs allowed)")
@@ -166,3 +169,6 @@ func (cfg *Config) driverConfig() *driver.Config {
 	dc.Params["time_zone"] = "'+00:00'"
 	return dc
 }
+
+// tombstones reports whether deletes are followed by tombstones.
+func (cfg *Config) tombstones() bool { return cfg.Tombstones == nil || *cfg.Tombstones }

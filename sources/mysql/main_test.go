@@ -43,13 +43,13 @@ func newSource(t testing.TB, chunk int, tables ...string) *Source {
 	return src
 }
 
-// readTask opens task at pos and reads it as the engine does: until ErrEndOfInput, or until maxReads Reads
+// readTask opens the source's task at pos and reads it as the engine does: until ErrEndOfInput, or until maxReads Reads
 // returned records (0: no limit), then Close. It returns the records read.
-func readTask(t testing.TB, src *Source, key string, pos stream.Position, maxReads int) []stream.Record {
+func readTask(t testing.TB, src *Source, pos stream.Position, maxReads int) []stream.Record {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := src.Open(ctx, sources.Task{Key: key}, pos)
+	r, err := src.Open(ctx, sources.Task{Key: src.TaskKey()}, pos)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +89,3 @@ func after(t testing.TB, rec stream.Record) *stream.Struct {
 	}
 	return row
 }
-
-func taskFor(table string) sources.Task { return sources.Task{Key: TaskKey(table)} }

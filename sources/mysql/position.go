@@ -8,38 +8,78 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// Position is a task's position, stored as JSON, e.g.
+// Position is the position of a source's task, stored as JSON. During the snapshot:
 //
-//	{"snapshot":{"last_pk":{"id":1024},"done":false},"gtid":"0-1-42","file":"bin.000003","pos":1234}
+//	{"phase":"snapshot","table":"shop.orders","last_pk":{"id":1024},"start":{"gtid":"0-1-42","file":"bin.000003","pos":1234}}
 //
-// GTID, File and Pos are the binlog position of the task's first snapshot: binlog streaming (to come) starts
-// there, so that changes to rows copied before a restart are not lost. Snapshot.LastPK is the primary key of
-// the last row copied, by column name; Snapshot.Done is set on the last row of the table.
+// Table is the table being copied and LastPK the primary key of its last row copied, by column name; tables
+// sorted before Table are done. Done is set on the snapshot's very last row. Start is the binlog position of
+// the task's FIRST snapshot: a snapshot resumed after a restart is a new one, but streaming still starts at
+// Start, so that no change made in between is lost (changes to rows copied after the restart are then read
+// twice: at-least-once, never less).
+//
+// While streaming:
+//
+//	{"phase":"stream","gtid":"0-1-41","file":"bin.000003","pos":1234,"events_skip":2,"rows_skip":17}
+//
+// GTID is the GTID position (MariaDB: domain-server-seq per domain) up to and including the last COMPLETED
+// transaction; File and Pos are where the current transaction starts (its GTID event); EventsSkip is the
+// number of rows events of that transaction already handled completely, RowsSkip the number of rows of the
+// next rows event already emitted, and RowRecords the number of records of the row after those already
+// emitted (a delete is two records: the delete and its tombstone). Reopening starts the binlog at the
+// transaction's start (from GTID, or from File/Pos when the GTID position is empty) and skips exactly what
+// was emitted, so a restart in the middle of a large transaction neither loses nor repeats rows (Debezium's
+// DBZ-144 lesson).
 type Position struct {
-	Snapshot *SnapshotPosition `json:"snapshot,omitempty"`
-	GTID     string            `json:"gtid,omitempty"`
-	File     string            `json:"file,omitempty"`
-	Pos      uint64            `json:"pos,omitempty"`
-}
+	Phase string `json:"phase"`
 
-// SnapshotPosition is how far a table's snapshot got.
-type SnapshotPosition struct {
-	// LastPK maps each primary-key column to its value in the last row copied: a JSON number for numeric
-	// columns, base64 for binary ones, a string otherwise. Absent before the first row.
+	Table  string                     `json:"table,omitempty"`
 	LastPK map[string]json.RawMessage `json:"last_pk,omitempty"`
-	// Done is true once the whole table has been copied.
-	Done bool `json:"done"`
+	Done   bool                       `json:"done,omitempty"`
+	Start  *BinlogPosition            `json:"start,omitempty"`
+
+	GTID       string `json:"gtid,omitempty"`
+	File       string `json:"file,omitempty"`
+	Pos        uint64 `json:"pos,omitempty"`
+	EventsSkip int    `json:"events_skip,omitempty"`
+	RowsSkip   int    `json:"rows_skip,omitempty"`
+	RowRecords int    `json:"row_records,omitempty"`
 }
 
-func parsePosition(pos stream.Position) (Position, error) {
-	var p Position
+// Phases of Position.
+const (
+	PhaseSnapshot = "snapshot"
+	PhaseStream   = "stream"
+)
+
+// BinlogPosition is a point in the binlog: a GTID position and the file and offset it corresponds to.
+type BinlogPosition struct {
+	GTID string `json:"gtid,omitempty"`
+	File string `json:"file"`
+	Pos  uint64 `json:"pos"`
+}
+
+func parsePosition(pos stream.Position) (*Position, error) {
 	if len(pos) == 0 {
-		return p, nil
+		return nil, nil
 	}
+	var p Position
 	if err := json.Unmarshal(pos, &p); err != nil {
-		return p, err
+		return nil, err
 	}
-	return p, nil
+	switch p.Phase {
+	case PhaseSnapshot:
+		if p.Start == nil || p.Table == "" {
+			return nil, fmt.Errorf("snapshot position without table or start")
+		}
+	case PhaseStream:
+		if p.GTID == "" && p.File == "" {
+			return nil, fmt.Errorf("stream position without gtid or file")
+		}
+	default:
+		return nil, fmt.Errorf("unknown phase %q (want %q or %q)", p.Phase, PhaseSnapshot, PhaseStream)
+	}
+	return &p, nil
 }
 
 // pkJSON turns a primary-key value as the driver returned it into its JSON form in Position.

@@ -14,92 +14,123 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// snapshotReader copies one table in primary-key chunks inside one consistent-snapshot transaction.
+// snapshotReader copies the captured tables, one after the other in name order, in primary-key chunks
+// inside one consistent-snapshot transaction.
 type snapshotReader struct {
 	cfg  Config
 	log  *slog.Logger
-	tbl  *table
 	conn *sql.Conn
 
-	first, next *sql.Stmt // chunk queries: from the start, and after a primary key
-	lastPK      map[string]json.RawMessage
-	done        bool
+	tables []*table // in name order; those before cur are done
+	cur    int
+	tbl    *table // tables[cur]
 
-	// Where the rows come from (this snapshot) and where the task's position says streaming must start
-	// (its first snapshot).
-	serverID                int64
-	snapFile, snapGTID      string
-	snapPos                 uint64
-	startFile, startGTID    string
-	startPos                uint64
-	snapshotMillis          int64
-	copied, estimated, base int64
+	first, next *sql.Stmt // chunk queries of tbl: from the start, and after a primary key
+	lastPK      map[string]json.RawMessage
+
+	// Where the rows come from (this snapshot) and where streaming must start (the task's first snapshot).
+	serverID          int64
+	snap, start       BinlogPosition
+	snapshotMillis    int64
+	copied, estimated int64
 }
 
-// openSnapshot starts a consistent snapshot of name on a connection of its own and prepares the chunk
-// queries. start.Snapshot.LastPK, when set, makes it continue after that key.
-func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, name tableName, start Position) (_ *snapshotReader, err error) {
+// openSnapshot loads the tables' metadata, then starts a consistent snapshot on a connection of its own.
+// resume, a snapshot position, makes it skip the tables sorted before resume.Table and continue that one
+// after resume.LastPK.
+func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, names []tableName, resume *Position) (_ *snapshotReader, err error) {
 	conn, err := pool.Conn(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: %s: connect: %w", name, err)
+		return nil, fmt.Errorf("mysql source: snapshot: connect: %w", err)
 	}
-	r := &snapshotReader{cfg: cfg, log: cfg.Logger.With("source", "mysql", "table", name.String()), conn: conn}
+	r := &snapshotReader{cfg: cfg, log: cfg.Logger.With("source", "mysql", "name", cfg.TopicPrefix), conn: conn}
 	defer func() {
 		if err != nil {
 			r.Close()
 		}
 	}()
-	// Read the table's metadata outside the snapshot transaction: information_schema is not versioned.
-	if r.tbl, err = loadTable(ctx, conn, name, cfg.TopicPrefix); err != nil {
-		return nil, err
+	for _, name := range names {
+		if resume != nil && name.String() < resume.Table {
+			continue // copied before the restart
+		}
+		// Read the tables' metadata outside the snapshot transaction: information_schema is not versioned.
+		t, err := loadTable(ctx, conn, name, cfg.TopicPrefix)
+		if err != nil {
+			return nil, err
+		}
+		var estimate sql.NullInt64
+		if err := conn.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+			name.DB, name.Table).Scan(&estimate); err != nil {
+			return nil, fmt.Errorf("mysql source: %s: estimate rows: %w", name, err)
+		}
+		r.estimated += estimate.Int64
+		r.tables = append(r.tables, t)
 	}
 	if err := conn.QueryRowContext(ctx, "SELECT @@server_id").Scan(&r.serverID); err != nil {
-		return nil, fmt.Errorf("mysql source: %s: read server_id: %w", name, err)
+		return nil, fmt.Errorf("mysql source: read server_id: %w", err)
 	}
-	var estimate sql.NullInt64
-	if err := conn.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-		name.DB, name.Table).Scan(&estimate); err != nil {
-		return nil, fmt.Errorf("mysql source: %s: estimate rows: %w", name, err)
-	}
-	r.estimated = estimate.Int64
-
 	for _, q := range []string{"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
 		"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
-			return nil, fmt.Errorf("mysql source: %s: %s: %w", name, q, err)
+			return nil, fmt.Errorf("mysql source: snapshot: %s: %w", q, err)
 		}
 	}
 	r.snapshotMillis = time.Now().UnixMilli()
 	if err := r.readSnapshotPosition(ctx); err != nil {
-		return nil, fmt.Errorf("mysql source: %s: %w", name, err)
+		return nil, fmt.Errorf("mysql source: snapshot: %w", err)
 	}
-	r.startFile, r.startPos, r.startGTID = r.snapFile, r.snapPos, r.snapGTID
-	if start.File != "" {
-		r.startFile, r.startPos, r.startGTID = start.File, start.Pos, start.GTID
-	}
-	if start.Snapshot != nil && len(start.Snapshot.LastPK) > 0 {
-		r.lastPK = start.Snapshot.LastPK
-		for _, i := range r.tbl.pk {
-			if _, ok := r.lastPK[r.tbl.columns[i].Name]; !ok {
-				return nil, fmt.Errorf("mysql source: %s: stored last_pk %v lacks primary-key column %s (did the primary key change? reset the task's position)",
-					name, start.Snapshot.LastPK, r.tbl.columns[i].Name)
+	r.start = r.snap
+	resumed := ""
+	if resume != nil {
+		r.start = *resume.Start
+		if len(r.tables) > 0 && r.tables[0].name.String() == resume.Table && len(resume.LastPK) > 0 {
+			t := r.tables[0]
+			for _, i := range t.pk {
+				if _, ok := resume.LastPK[t.columns[i].Name]; !ok {
+					return nil, fmt.Errorf("mysql source: %s: stored last_pk %s lacks primary-key column %s (did the primary key change? reset the task's position)",
+						t.name, mustJSON(resume.LastPK), t.columns[i].Name)
+				}
 			}
+			r.lastPK = resume.LastPK
+		}
+		resumed = resume.Table + " after " + string(mustJSON(resume.LastPK))
+	}
+	r.cur = -1
+	if err := r.nextTable(ctx); err != nil {
+		return nil, err
+	}
+	r.log.Info("snapshot started", "binlog_file", r.snap.File, "binlog_pos", r.snap.Pos, "gtid", r.snap.GTID,
+		"tables", len(r.tables), "estimated_rows", r.estimated, "resumed_at", resumed, "stream_from", r.start)
+	return r, nil
+}
+
+// nextTable moves to the next table (keeping lastPK for the first one of a resumed snapshot) and prepares
+// its chunk queries.
+func (r *snapshotReader) nextTable(ctx context.Context) error {
+	for _, st := range []*sql.Stmt{r.first, r.next} {
+		if st != nil {
+			st.Close()
 		}
 	}
+	r.first, r.next = nil, nil
+	if r.cur >= 0 {
+		r.lastPK = nil
+	}
+	r.cur++
+	if r.cur >= len(r.tables) {
+		r.tbl = nil
+		return nil
+	}
+	r.tbl = r.tables[r.cur]
 	first, next := chunkQueries(r.tbl)
-	if r.first, err = conn.PrepareContext(ctx, first); err != nil {
-		return nil, fmt.Errorf("mysql source: %s: prepare %s: %w", name, first, err)
+	var err error
+	if r.first, err = r.conn.PrepareContext(ctx, first); err != nil {
+		return fmt.Errorf("mysql source: %s: prepare %s: %w", r.tbl.name, first, err)
 	}
-	if r.next, err = conn.PrepareContext(ctx, next); err != nil {
-		return nil, fmt.Errorf("mysql source: %s: prepare %s: %w", name, next, err)
+	if r.next, err = r.conn.PrepareContext(ctx, next); err != nil {
+		return fmt.Errorf("mysql source: %s: prepare %s: %w", r.tbl.name, next, err)
 	}
-	resumed := ""
-	if r.lastPK != nil {
-		resumed = string(mustJSON(r.lastPK))
-	}
-	r.log.Info("snapshot started", "binlog_file", r.snapFile, "binlog_pos", r.snapPos, "gtid", r.snapGTID,
-		"estimated_rows", r.estimated, "after_pk", resumed)
-	return r, nil
+	return nil
 }
 
 // readSnapshotPosition reads the binlog position of the snapshot: binlog_snapshot_file/position are
@@ -118,22 +149,22 @@ func (r *snapshotReader) readSnapshotPosition(ctx context.Context) error {
 		}
 		switch strings.ToLower(name) {
 		case "binlog_snapshot_file":
-			r.snapFile = value
+			r.snap.File = value
 		case "binlog_snapshot_position":
-			fmt.Sscan(value, &r.snapPos)
+			fmt.Sscan(value, &r.snap.Pos)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read snapshot binlog position: %w", err)
 	}
-	if r.snapFile == "" {
+	if r.snap.File == "" {
 		return fmt.Errorf("%w: the server reports no binlog_snapshot_file (is log_bin on?)", ErrBinlogConfig)
 	}
 	var gtid sql.NullString
-	if err := r.conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", r.snapFile, r.snapPos).Scan(&gtid); err != nil {
-		return fmt.Errorf("BINLOG_GTID_POS(%s, %d): %w", r.snapFile, r.snapPos, err)
+	if err := r.conn.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", r.snap.File, r.snap.Pos).Scan(&gtid); err != nil {
+		return fmt.Errorf("BINLOG_GTID_POS(%s, %d): %w", r.snap.File, r.snap.Pos, err)
 	}
-	r.snapGTID = gtid.String
+	r.snap.GTID = gtid.String
 	return nil
 }
 
@@ -184,46 +215,57 @@ func (r *snapshotReader) keysetArgs() ([]any, error) {
 	return args, nil
 }
 
-// Read returns the next chunk of rows, at most ChunkSize, and sources.ErrEndOfInput after the last one.
+// Read returns the next chunk of rows, at most ChunkSize, and sources.ErrEndOfInput after the last row of
+// the last table.
 func (r *snapshotReader) Read(ctx context.Context) ([]stream.Record, error) {
-	if r.done {
-		return nil, sources.ErrEndOfInput
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	raw, err := r.fetch(ctx)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+	for {
+		if r.tbl == nil {
+			return nil, sources.ErrEndOfInput
 		}
-		return nil, fmt.Errorf("mysql source: %s: snapshot chunk after %s: %w", r.tbl.name, mustJSON(r.lastPK), err)
-	}
-	// One row more than a chunk is fetched to know whether this chunk is the last one.
-	last := len(raw) <= r.cfg.ChunkSize
-	if !last {
-		raw = raw[:r.cfg.ChunkSize]
-	}
-	if len(raw) == 0 {
-		r.done = true
-		r.log.Info("snapshot done", "rows", r.copied, "estimated_rows", r.estimated)
-		return nil, sources.ErrEndOfInput
-	}
-	recs := make([]stream.Record, len(raw))
-	now := time.Now()
-	for i, row := range raw {
-		final := last && i == len(raw)-1
-		if err := r.record(&recs[i], row, final, now); err != nil {
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		raw, err := r.fetch(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("mysql source: %s: snapshot chunk after %s: %w", r.tbl.name, mustJSON(r.lastPK), err)
+		}
+		// One row more than a chunk is fetched to know whether this chunk is the table's last one.
+		last := len(raw) <= r.cfg.ChunkSize
+		if !last {
+			raw = raw[:r.cfg.ChunkSize]
+		}
+		if len(raw) == 0 {
+			r.log.Info("snapshot of table done", "table", r.tbl.name.String())
+			if err := r.nextTable(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		recs := make([]stream.Record, len(raw))
+		now := time.Now()
+		lastTable := r.cur == len(r.tables)-1
+		for i, row := range raw {
+			final := last && i == len(raw)-1
+			if err := r.record(&recs[i], row, final, final && lastTable, now); err != nil {
+				return nil, err
+			}
+		}
+		r.copied += int64(len(raw))
+		r.log.Info("snapshot progress", "table", r.tbl.name.String(), "rows_copied", r.copied, "estimated_rows", r.estimated)
+		if last {
+			r.log.Info("snapshot of table done", "table", r.tbl.name.String())
+			if err := r.nextTable(ctx); err != nil {
+				return nil, err
+			}
+			if r.tbl == nil {
+				r.log.Info("snapshot done", "rows", r.copied, "estimated_rows", r.estimated)
+			}
+		}
+		return recs, nil
 	}
-	r.copied += int64(len(raw))
-	r.log.Info("snapshot progress", "rows_copied", r.copied, "estimated_rows", r.estimated)
-	if last {
-		r.done = true
-		r.log.Info("snapshot done", "rows", r.copied, "estimated_rows", r.estimated)
-	}
-	return recs, nil
 }
 
 // fetch runs the chunk query and returns up to ChunkSize+1 rows as the driver returned them.
@@ -258,8 +300,9 @@ func (r *snapshotReader) fetch(ctx context.Context) ([][]any, error) {
 	return out, rows.Err()
 }
 
-// record fills rec with the change event of one row.
-func (r *snapshotReader) record(rec *stream.Record, row []any, final bool, now time.Time) error {
+// record fills rec with the change event of one row; lastOfTable marks the table's last row, done the
+// snapshot's.
+func (r *snapshotReader) record(rec *stream.Record, row []any, lastOfTable, done bool, now time.Time) error {
 	t := r.tbl
 	after := mustStruct(t.valueSchema)
 	for i := range t.columns {
@@ -287,20 +330,20 @@ func (r *snapshotReader) record(rec *stream.Record, row []any, final bool, now t
 	r.lastPK = lastPK
 
 	snapshot := "true"
-	if final {
+	if lastOfTable {
 		snapshot = "last"
 	}
 	src := mustStruct(sourceSchema)
 	var gtid any
-	if r.snapGTID != "" {
-		gtid = r.snapGTID
+	if r.snap.GTID != "" {
+		gtid = r.snap.GTID
 	}
 	for _, f := range []struct {
 		name string
 		v    any
 	}{{"version", Version}, {"connector", "mysql"}, {"name", r.cfg.TopicPrefix}, {"ts_ms", r.snapshotMillis},
 		{"snapshot", snapshot}, {"db", t.name.DB}, {"table", t.name.Table}, {"server_id", r.serverID},
-		{"gtid", gtid}, {"file", r.snapFile}, {"pos", int64(r.snapPos)}, {"row", int32(0)}} {
+		{"gtid", gtid}, {"file", r.snap.File}, {"pos", int64(r.snap.Pos)}, {"row", int32(0)}} {
 		if err := src.Put(f.name, f.v); err != nil {
 			return fmt.Errorf("mysql source: %s: source block: %w", t.name, err)
 		}
@@ -314,10 +357,8 @@ func (r *snapshotReader) record(rec *stream.Record, row []any, final bool, now t
 			return fmt.Errorf("mysql source: %s: envelope: %w", t.name, err)
 		}
 	}
-	pos, err := json.Marshal(Position{
-		Snapshot: &SnapshotPosition{LastPK: lastPK, Done: final},
-		GTID:     r.startGTID, File: r.startFile, Pos: r.startPos,
-	})
+	start := r.start
+	pos, err := json.Marshal(Position{Phase: PhaseSnapshot, Table: t.name.String(), LastPK: lastPK, Done: done, Start: &start})
 	if err != nil {
 		return fmt.Errorf("mysql source: %s: position: %w", t.name, err)
 	}

@@ -37,7 +37,7 @@ func TestCompositeKeyChunksAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(tasks) != 1 || tasks[0].Key != "mysql:comp.items" {
+	if len(tasks) != 1 || tasks[0].Key != "mysql:sluice" {
 		t.Fatalf("tasks %v", tasks)
 	}
 
@@ -45,7 +45,7 @@ func TestCompositeKeyChunksAndResume(t *testing.T) {
 	var pos stream.Position
 	opens := 0
 	for {
-		recs := readTask(t, src, tasks[0].Key, pos, 2)
+		recs := readTask(t, src, pos, 2)
 		opens++
 		if len(recs) == 0 {
 			break
@@ -75,11 +75,12 @@ func TestCompositeKeyChunksAndResume(t *testing.T) {
 			t.Fatalf("record %d: topic %q op %v key schema %q value schema %q", i, rec.Topic, rec.Operation, rec.KeySchema.Name, rec.ValueSchema.Name)
 		}
 		var p Position
-		if err := json.Unmarshal(rec.Position, &p); err != nil || p.Snapshot == nil || p.File == "" || p.Pos == 0 {
+		if err := json.Unmarshal(rec.Position, &p); err != nil || p.Phase != PhaseSnapshot || p.Table != "comp.items" ||
+			p.Start == nil || p.Start.File == "" || p.Start.Pos == 0 || len(p.LastPK) != 3 {
 			t.Fatalf("position %s: %v", rec.Position, err)
 		}
-		if p.Snapshot.Done != (i == len(all)-1) {
-			t.Errorf("record %d of %d: done=%v", i, len(all), p.Snapshot.Done)
+		if p.Done != (i == len(all)-1) {
+			t.Errorf("record %d of %d: done=%v", i, len(all), p.Done)
 		}
 		env := rec.Value.(*stream.Struct)
 		src, _ := env.GetStruct("source")
@@ -95,7 +96,7 @@ func TestCompositeKeyChunksAndResume(t *testing.T) {
 	t.Logf("%d rows in %d opens; last key %s; last position %s", len(all), opens, prev, pos)
 
 	// The final position ends the task at once.
-	if recs := readTask(t, src, tasks[0].Key, pos, 0); len(recs) != 0 {
+	if recs := readTask(t, src, pos, 0); len(recs) != 0 {
 		t.Errorf("reopened at the done position: %d records", len(recs))
 	}
 }
@@ -112,12 +113,12 @@ func TestResumeSeesNewSnapshot(t *testing.T) {
 	}
 	server.Exec(t, "INSERT INTO resume.t VALUES "+strings.Join(values, ", "))
 	src := newSource(t, 4, "resume.t")
-	first := readTask(t, src, "mysql:resume.t", nil, 1)
+	first := readTask(t, src, nil, 1)
 	if len(first) != 4 {
 		t.Fatalf("first chunk: %d rows", len(first))
 	}
 	server.Exec(t, "INSERT INTO resume.t VALUES (1, 'before'), (18446744073709551615, 'max')")
-	rest := readTask(t, src, "mysql:resume.t", first[3].Position, 0)
+	rest := readTask(t, src, first[3].Position, 0)
 	var ids []string
 	for _, r := range rest {
 		id, _ := after(t, r).GetDecimal("id")
@@ -129,25 +130,29 @@ func TestResumeSeesNewSnapshot(t *testing.T) {
 	var p0, p1 Position
 	json.Unmarshal(first[0].Position, &p0)
 	json.Unmarshal(rest[len(rest)-1].Position, &p1)
-	if p0.File != p1.File || p0.Pos != p1.Pos || p0.GTID != p1.GTID {
+	if *p0.Start != *p1.Start {
 		t.Errorf("position binlog moved on resume: %+v then %+v", p0, p1)
 	}
 	srcBlock, _ := rest[0].Value.(*stream.Struct).GetStruct("source")
-	if pos, _ := srcBlock.GetInt64("pos"); uint64(pos) == p0.Pos {
+	if pos, _ := srcBlock.GetInt64("pos"); uint64(pos) == p0.Start.Pos {
 		t.Errorf("source.pos %d after resume is the old snapshot's; want the new snapshot's", pos)
 	}
 }
 
-// TestEmptyTableAndCancel: an empty table ends at once; a cancelled context stops a Read with ctx.Err().
+// TestEmptyTableAndCancel: an empty table ends at once, and is passed over among other tables; a cancelled
+// context stops a Read with ctx.Err().
 func TestEmptyTableAndCancel(t *testing.T) {
 	server.CreateDatabase(t, "empty")
 	server.Exec(t, "CREATE TABLE empty.t (id INT PRIMARY KEY)", "CREATE TABLE empty.u (id INT PRIMARY KEY)", "INSERT INTO empty.u VALUES (1)")
-	src := newSource(t, 10, "empty.*")
-	if recs := readTask(t, src, "mysql:empty.t", nil, 0); len(recs) != 0 {
+	if recs := readTask(t, newSource(t, 10, "empty.t"), nil, 0); len(recs) != 0 {
 		t.Errorf("empty table: %d records", len(recs))
 	}
+	src := newSource(t, 10, "empty.*")
+	if recs := readTask(t, src, nil, 0); len(recs) != 1 || recs[0].Topic != "sluice.empty.u" {
+		t.Errorf("empty.t and empty.u: %d records, want u's one", len(recs))
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r, err := src.Open(ctx, sources.Task{Key: "mysql:empty.u"}, nil)
+	r, err := src.Open(ctx, sources.Task{Key: src.TaskKey()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +203,7 @@ func TestSnapshotThroughput(t *testing.T) {
 
 	src := newSource(t, DefaultChunkSize, "bench.orders")
 	begin = time.Now()
-	recs := readTask(t, src, "mysql:bench.orders", nil, 0)
+	recs := readTask(t, src, nil, 0)
 	srcTime := time.Since(begin)
 	if len(recs) != n || raw != n {
 		t.Fatalf("source read %d rows, raw loop %d, want %d", len(recs), raw, n)

@@ -3,6 +3,7 @@ package mysql
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,7 +15,8 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// Source captures MySQL/MariaDB tables. Create it with New. Its methods are safe for concurrent use.
+// Source captures MySQL/MariaDB tables. Create it with New. Its methods are safe for concurrent use; its
+// single task's Reader is used by one goroutine at a time.
 type Source struct {
 	cfg Config
 
@@ -42,44 +44,122 @@ func (s *Source) Topic(table string) string {
 	return schemaPrefix(s.cfg.TopicPrefix, tableName{DB: db, Table: name})
 }
 
-// TaskKey returns the key of the task that captures table ("db.table"): "mysql:db.table".
-func TaskKey(table string) string { return "mysql:" + table }
+// TaskKey returns the key of the source's only task: "mysql:<TopicPrefix>". One task reads a server: one
+// consistent snapshot of every captured table, then one binlog stream.
+func (s *Source) TaskKey() string { return "mysql:" + s.cfg.TopicPrefix }
 
-// Tasks runs the start-up checks (see Check) and returns one task per captured table, keyed
-// "mysql:<db>.<table>", sorted.
+// Tasks runs the start-up checks (see Check) and returns the source's single task, keyed TaskKey().
 func (s *Source) Tasks(ctx context.Context) ([]sources.Task, error) {
-	tables, err := s.Check(ctx)
-	if err != nil {
+	if _, err := s.Check(ctx); err != nil {
 		return nil, err
 	}
-	tasks := make([]sources.Task, len(tables))
-	for i, t := range tables {
-		tasks[i] = sources.Task{Key: TaskKey(t)}
-	}
-	return tasks, nil
+	return []sources.Task{{Key: s.TaskKey()}}, nil
 }
 
-// Open starts the task's snapshot at pos (nil: the whole table). A position inside a snapshot continues
-// after its last_pk with a new consistent snapshot; a position whose snapshot is done ends at once with
-// initial_only.
+// Open starts the task at pos (see Position). With no position, initial and initial_only take a consistent
+// snapshot of every captured table and never starts streaming at the server's current binlog position. A
+// snapshot position continues after its last_pk with a new snapshot; a stream position (or the snapshot's
+// last one, with initial) streams from there; initial_only ends at once (sources.ErrEndOfInput) once its
+// snapshot is done.
 func (s *Source) Open(ctx context.Context, task sources.Task, pos stream.Position) (sources.Reader, error) {
-	name, ok := strings.CutPrefix(task.Key, "mysql:")
-	db, tbl, ok2 := strings.Cut(name, ".")
-	if !ok || !ok2 {
-		return nil, fmt.Errorf("mysql source: task key %q is not mysql:<db>.<table>", task.Key)
+	if task.Key != s.TaskKey() {
+		return nil, fmt.Errorf("mysql source: task key %q is not this source's %q", task.Key, s.TaskKey())
 	}
 	start, err := parsePosition(pos)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: position %s of %s: %w", pos, name, err)
-	}
-	if start.Snapshot != nil && start.Snapshot.Done && s.cfg.SnapshotMode == SnapshotInitialOnly {
-		return doneReader{}, nil
+		return nil, fmt.Errorf("mysql source: position %s: %w", pos, err)
 	}
 	pool, err := s.pool()
 	if err != nil {
 		return nil, err
 	}
-	return openSnapshot(ctx, s.cfg, pool, tableName{DB: db, Table: tbl}, start)
+	names, err := s.resolveTables(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	r := &taskReader{cfg: s.cfg, pool: pool, tables: names}
+	snapshotDone := start != nil && (start.Phase == PhaseStream || start.Done)
+	switch {
+	case s.cfg.SnapshotMode == SnapshotInitialOnly && snapshotDone:
+		return doneReader{}, nil
+	case s.cfg.SnapshotMode == SnapshotNever && start == nil:
+		now, err := currentBinlogPosition(ctx, pool)
+		if err != nil {
+			return nil, err
+		}
+		s.cfg.Logger.Info("mysql source: snapshot mode never: streaming from the current binlog position",
+			"gtid", now.GTID, "binlog_file", now.File, "binlog_pos", now.Pos)
+		r.stream, err = openBinlog(ctx, s.cfg, pool, names, streamStart(now))
+		if err != nil {
+			return nil, err
+		}
+	case start != nil && start.Phase == PhaseStream:
+		if r.stream, err = openBinlog(ctx, s.cfg, pool, names, *start); err != nil {
+			return nil, err
+		}
+	case start != nil && (start.Done || s.cfg.SnapshotMode == SnapshotNever):
+		// The snapshot finished (or never is set while a snapshot was under way): stream from its start.
+		if r.stream, err = openBinlog(ctx, s.cfg, pool, names, streamStart(*start.Start)); err != nil {
+			return nil, err
+		}
+	default:
+		if r.snap, err = openSnapshot(ctx, s.cfg, pool, names, start); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// taskReader is the task's Reader: the snapshot's chunks, then (unless initial_only) the binlog stream from
+// the snapshot's start.
+type taskReader struct {
+	cfg    Config
+	pool   *sql.DB
+	tables []tableName
+
+	snap   *snapshotReader
+	stream *binlogReader
+}
+
+func (r *taskReader) Read(ctx context.Context) ([]stream.Record, error) {
+	if r.snap != nil {
+		recs, err := r.snap.Read(ctx)
+		if !errors.Is(err, sources.ErrEndOfInput) {
+			return recs, err
+		}
+		start := r.snap.start
+		cerr := r.snap.Close()
+		r.snap = nil
+		if cerr != nil {
+			return nil, cerr
+		}
+		if r.cfg.SnapshotMode == SnapshotInitialOnly {
+			return nil, sources.ErrEndOfInput
+		}
+		if r.stream, err = openBinlog(ctx, r.cfg, r.pool, r.tables, streamStart(start)); err != nil {
+			return nil, err
+		}
+	}
+	if r.stream == nil {
+		return nil, sources.ErrEndOfInput
+	}
+	return r.stream.Read(ctx)
+}
+
+func (r *taskReader) Close() error {
+	var errs []error
+	if r.snap != nil {
+		errs = append(errs, r.snap.Close())
+	}
+	if r.stream != nil {
+		errs = append(errs, r.stream.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// streamStart is the stream position at the start of the first transaction after b.
+func streamStart(b BinlogPosition) Position {
+	return Position{Phase: PhaseStream, GTID: b.GTID, File: b.File, Pos: b.Pos}
 }
 
 // Close closes the source's connection pool. The engine does not call it; programs that create a Source
@@ -111,7 +191,7 @@ func (s *Source) pool() (*sql.DB, error) {
 	return s.db, nil
 }
 
-// doneReader is a task whose snapshot finished and that has nothing more to read.
+// doneReader is an initial_only task whose snapshot finished and that has nothing more to read.
 type doneReader struct{}
 
 func (doneReader) Read(context.Context) ([]stream.Record, error) { return nil, sources.ErrEndOfInput }

@@ -26,6 +26,12 @@ type table struct {
 	pk      []int // indexes into columns, in key order
 
 	keySchema, valueSchema, envelopeSchema, sourceSchema *stream.Schema
+	topic, prefix                                        string // "<prefix>.<db>.<table>"; Config.TopicPrefix
+
+	// binlogNames are the column names of the TableMap the table was last matched with, binlogMap the index
+	// in columns of each.
+	binlogNames []string
+	binlogMap   []int
 }
 
 // loadTable reads the table's columns and primary key from information_schema and builds its schemas.
@@ -102,6 +108,7 @@ func schemaPrefix(prefix string, name tableName) string {
 
 func (t *table) buildSchemas(prefix string) error {
 	stem := schemaPrefix(prefix, t.name)
+	t.topic, t.prefix = stem, prefix
 	key := stream.NewStruct(stem + ".Key")
 	for _, i := range t.pk {
 		key.Field(t.columns[i].Name, t.columns[i].schema.AsRequired())

@@ -40,8 +40,9 @@ func (s *recordingSink) records() []stream.Record {
 }
 
 // TestTopologyEndToEnd runs the source in a topology: two tables, a json-schema topic per table, a flow per
-// topic into a recording sink that must receive every row as a Debezium envelope; then kcat reads a change
-// topic and sees Debezium-shaped JSON.
+// topic into a recording sink that must receive every row as a Debezium envelope, then the inserts, updates
+// and deletes streamed after the snapshot; then kcat reads a change topic and sees Debezium-shaped JSON, a
+// streamed insert ("op":"c") included.
 func TestTopologyEndToEnd(t *testing.T) {
 	server.CreateDatabase(t, "shop")
 	server.Exec(t,
@@ -64,7 +65,7 @@ func TestTopologyEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	src, err := New(Config{DSN: server.DSN(""), Tables: []string{"shop.*"}, SnapshotMode: SnapshotInitialOnly,
+	src, err := New(Config{DSN: server.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"shop.*"}, SnapshotMode: SnapshotInitial,
 		ChunkSize: 64, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
@@ -96,19 +97,45 @@ func TestTopologyEndToEnd(t *testing.T) {
 	}
 	defer stop()
 
-	deadline := time.Now().Add(60 * time.Second)
-	for len(sinks[custTopic.Name()].records()) < customers || len(sinks[orderTopic.Name()].records()) < orders {
-		if time.Now().After(deadline) {
-			t.Fatalf("sinks got %d customers and %d orders after 60s", len(sinks[custTopic.Name()].records()), len(sinks[orderTopic.Name()].records()))
-		}
-		select {
-		case err := <-done:
-			stopped = true
-			t.Fatalf("pipeline stopped: %v", err)
-		case <-time.After(50 * time.Millisecond):
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for !ok() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: sinks got %d customers and %d orders after 60s", what, len(sinks[custTopic.Name()].records()), len(sinks[orderTopic.Name()].records()))
+			}
+			select {
+			case err := <-done:
+				stopped = true
+				t.Fatalf("pipeline stopped: %v", err)
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
+	waitFor("snapshot", func() bool {
+		return len(sinks[custTopic.Name()].records()) >= customers && len(sinks[orderTopic.Name()].records()) >= orders
+	})
+	// Changes after the snapshot are streamed from the binlog.
+	server.Exec(t, "INSERT INTO shop.customers VALUES (51, 'streamed 😀', 1.50)", "UPDATE shop.customers SET balance = 99.99 WHERE id = 1",
+		"DELETE FROM shop.customers WHERE id = 2", "INSERT INTO shop.orders VALUES (301, 51, '2024-05-06 07:08:09.500', 'new')")
+	streamedOps := func() string {
+		var ops []string
+		for _, rec := range sinks[custTopic.Name()].records() {
+			if env, ok := rec.Value.(*stream.Struct); ok {
+				if op, _ := env.GetString("op"); op != "r" {
+					ops = append(ops, op+keyOf(t, rec))
+				}
+			} else if rec.Value == nil {
+				ops = append(ops, "tombstone"+keyOf(t, rec))
+			}
+		}
+		return strings.Join(ops, " ")
+	}
+	waitFor("stream", func() bool {
+		return strings.HasPrefix(streamedOps(), "c51 u1 d2") && len(sinks[orderTopic.Name()].records()) > orders
+	})
 	stop()
+	t.Logf("streamed into the customers sink: %s", streamedOps())
 
 	for topic, want := range map[string]int{custTopic.Name(): customers, orderTopic.Name(): orders} {
 		seen := map[string]bool{}
@@ -116,6 +143,9 @@ func TestTopologyEndToEnd(t *testing.T) {
 			k, err := stream.KeyString(rec.Key)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if env, ok := rec.Value.(*stream.Struct); rec.Value == nil || (ok && env.Get("op") != "r") {
+				continue // streamed, checked above
 			}
 			if seen[k] {
 				t.Errorf("%s: key %s twice", topic, k)
@@ -160,9 +190,17 @@ func TestTopologyEndToEnd(t *testing.T) {
 		if err != nil {
 			t.Fatalf("kcat: %v: %s", err, stderr.String())
 		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		if len(lines) != customers {
-			t.Fatalf("kcat read %d messages, want %d", len(lines), customers)
+		var lines, created []string
+		for _, l := range strings.Split(string(out), "\n") {
+			switch {
+			case strings.Contains(l, `"op":"r"`):
+				lines = append(lines, l)
+			case strings.Contains(l, `"op":"c"`):
+				created = append(created, l)
+			}
+		}
+		if len(lines) != customers || len(created) != 1 {
+			t.Fatalf("kcat read %d snapshot messages and %d creates, want %d and 1: %s", len(lines), len(created), customers, out)
 		}
 		var msg struct {
 			Schema struct {
@@ -189,6 +227,22 @@ func TestTopologyEndToEnd(t *testing.T) {
 			p.Source["connector"] != "mysql" || p.Source["db"] != "shop" || p.Source["table"] != "customers" ||
 			p.Source["snapshot"] != "true" || p.Source["file"] == "" || p.Source["name"] != "sluice" {
 			t.Errorf("kcat message is not the expected Debezium envelope: %s", lines[0])
+		}
+		var c struct {
+			Payload struct {
+				Before *json.RawMessage `json:"before"`
+				After  map[string]any   `json:"after"`
+				Source map[string]any   `json:"source"`
+				Op     string           `json:"op"`
+			} `json:"payload"`
+		}
+		if err := json.Unmarshal([]byte(created[0]), &c); err != nil {
+			t.Fatalf("kcat create message is not JSON: %v: %s", err, created[0])
+		}
+		t.Logf("kcat: %s", created[0])
+		if c.Payload.Op != "c" || c.Payload.Before != nil || c.Payload.After["id"] != float64(51) || c.Payload.After["name"] != "streamed 😀" ||
+			c.Payload.Source["snapshot"] != "false" || c.Payload.Source["gtid"] == nil || c.Payload.Source["table"] != "customers" {
+			t.Errorf("kcat create message is not the expected Debezium envelope: %s", created[0])
 		}
 	})
 }

@@ -76,6 +76,7 @@ type columnType struct {
 	Column
 	kind   kind
 	schema *stream.Schema
+	values []string // ENUM and SET: the allowed values, in definition order
 }
 
 // mapColumn returns the schema of c and how its values convert; unsupported types are an error naming the
@@ -134,9 +135,11 @@ func mapColumn(c Column) (columnType, error) {
 	case "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob":
 		ct.kind, s = kindBytes, stream.BytesSchema()
 	case "enum":
-		ct.kind, s = kindString, stream.StringSchema().WithName(EnumName).WithParameter("allowed", allowedValues(c.ColumnType))
+		ct.values = enumValues(c.ColumnType)
+		ct.kind, s = kindString, stream.StringSchema().WithName(EnumName).WithParameter("allowed", strings.Join(ct.values, ","))
 	case "set":
-		ct.kind, s = kindString, stream.StringSchema().WithName(EnumSetName).WithParameter("allowed", allowedValues(c.ColumnType))
+		ct.values = enumValues(c.ColumnType)
+		ct.kind, s = kindString, stream.StringSchema().WithName(EnumSetName).WithParameter("allowed", strings.Join(ct.values, ","))
 	case "bit":
 		length := c.Precision
 		if length == 0 {
@@ -157,12 +160,15 @@ func mapColumn(c Column) (columnType, error) {
 	return ct, nil
 }
 
-// allowedValues turns the value list of "enum('a','b')" into "a,b", Debezium's "allowed" parameter, undoing
-// doubled quotes and backslash escapes.
-func allowedValues(columnType string) string {
+// allowedValues turns the value list of "enum('a','b')" into "a,b", Debezium's "allowed" parameter.
+func allowedValues(columnType string) string { return strings.Join(enumValues(columnType), ",") }
+
+// enumValues returns the value list of "enum('a','b')" or "set(...)", undoing doubled quotes and backslash
+// escapes.
+func enumValues(columnType string) []string {
 	open, closing := strings.IndexByte(columnType, '('), strings.LastIndexByte(columnType, ')')
 	if open < 0 || closing < open {
-		return ""
+		return nil
 	}
 	var vals []string
 	var cur strings.Builder
@@ -187,7 +193,7 @@ func allowedValues(columnType string) string {
 			cur.WriteByte(ch)
 		}
 	}
-	return strings.Join(vals, ",")
+	return vals
 }
 
 func bitLength(columnType string) int {
@@ -450,4 +456,108 @@ func formatZoned(t time.Time, fsp int) string {
 		layout += "." + strings.Repeat("0", fsp)
 	}
 	return t.UTC().Format(layout + "Z")
+}
+
+// convertBinlog turns a value as go-mysql's binlog decoder returns it (with ParseTime and UseDecimal off and
+// TimestampStringLocation UTC) into the same Go value convert gives for the snapshot's value of the same
+// cell. The decoder returns integers as int8..int64 or uint8..uint64 by width and the TableMap's signedness,
+// DECIMAL as a string, DATE/TIME/DATETIME/TIMESTAMP as strings, YEAR as int, ENUM as the 1-based index
+// (int64), SET as a bitmask (int64), BIT as int64 (big-endian bits), BINARY without its trailing zero bytes,
+// and MariaDB's JSON (LONGTEXT) as bytes.
+func (ct *columnType) convertBinlog(v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	unsigned := ct.Unsigned()
+	switch x := v.(type) {
+	case int8:
+		v = widen(int64(x), unsigned, ct.intBits())
+	case int16:
+		v = widen(int64(x), unsigned, ct.intBits())
+	case int32:
+		v = widen(int64(x), unsigned, ct.intBits())
+	case int64:
+		if ct.kind != kindBits && ct.kind != kindBool && ct.DataType != "enum" && ct.DataType != "set" {
+			v = widen(x, unsigned, ct.intBits())
+		}
+	case int:
+		v = int64(x)
+	case uint8:
+		v = int64(x)
+	case uint16:
+		v = int64(x)
+	case uint32:
+		v = int64(x)
+	}
+	switch {
+	case ct.DataType == "enum":
+		n, ok := v.(int64)
+		if !ok {
+			break
+		}
+		if n == 0 {
+			v = "" // the error value ''
+		} else if int(n) <= len(ct.values) {
+			v = ct.values[n-1]
+		} else {
+			return nil, fmt.Errorf("column %s (%s): enum index %d out of range", ct.Name, ct.ColumnType, n)
+		}
+	case ct.DataType == "set":
+		n, ok := v.(int64)
+		if !ok {
+			break
+		}
+		var names []string
+		for i, name := range ct.values {
+			if uint64(n)&(1<<uint(i)) != 0 {
+				names = append(names, name)
+			}
+		}
+		v = strings.Join(names, ",")
+	case ct.kind == kindBits:
+		if n, ok := v.(int64); ok {
+			var b [8]byte
+			u := uint64(n)
+			for i := 7; i >= 0; i-- {
+				b[i] = byte(u)
+				u >>= 8
+			}
+			v = b[:]
+		}
+	case ct.kind == kindBytes && ct.DataType == "binary":
+		// The binlog drops BINARY(n)'s trailing zero bytes; SELECT returns all n.
+		b := asBytes(v)
+		if n := bitLength(ct.ColumnType); len(b) < n {
+			b = append(b, make([]byte, n-len(b))...)
+		}
+		v = b
+	}
+	return ct.convert(v)
+}
+
+// intBits is the storage width of an integer column.
+func (ct *columnType) intBits() uint {
+	switch ct.DataType {
+	case "tinyint":
+		return 8
+	case "smallint":
+		return 16
+	case "mediumint":
+		return 24
+	case "int", "integer":
+		return 32
+	}
+	return 64
+}
+
+// widen returns a decoded integer of the given width as int64, or as uint64 when the column is unsigned
+// and the decoder read it as signed (no sign flips whatever the TableMap's signedness said).
+func widen(n int64, unsigned bool, bits uint) any {
+	if !unsigned || n >= 0 {
+		return n
+	}
+	if bits == 64 {
+		return uint64(n)
+	}
+	return int64(uint64(n) & (1<<bits - 1))
 }

@@ -50,7 +50,7 @@ func TestAllTypes(t *testing.T) {
 	server.CreateDatabase(t, "types")
 	server.Exec(t, allTypesDDL, "SET STATEMENT sql_mode='' FOR INSERT INTO types.all_types VALUES "+strings.Join(allTypesRows, ", "))
 	src := newSource(t, 2, "types.all_types")
-	recs := readTask(t, src, "mysql:types.all_types", nil, 0)
+	recs := readTask(t, src, nil, 0)
 	if len(recs) != len(allTypesRows) {
 		t.Fatalf("%d records, want %d", len(recs), len(allTypesRows))
 	}

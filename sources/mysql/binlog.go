@@ -1,0 +1,533 @@
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/sluicehq/sluice/stream"
+)
+
+// batchWait is how long Read keeps collecting events for its batch once it has a record.
+const batchWait = 5 * time.Millisecond
+
+// binlogReader streams the row changes of the captured tables from the binlog, as a replica with
+// Config.ServerID, with go-mysql's raw BinlogSyncer (flavor mariadb).
+type binlogReader struct {
+	cfg     Config
+	log     *slog.Logger
+	pool    *sql.DB
+	include map[tableName]bool
+	tables  map[tableName]*table
+
+	syncer   *replication.BinlogSyncer
+	streamer *replication.BinlogStreamer
+	from     Position // where the stream was opened, for error messages
+
+	// The position of the transaction being read.
+	gtid       *gomysql.MariadbGTIDSet // up to the last completed transaction
+	file       string                  // current binlog file
+	trxFile    string
+	trxPos     uint64 // offset of the current transaction's GTID event
+	trxGTID    string
+	standalone bool // the transaction is one statement (DDL) that ends with its Query event
+	rowsEvents int  // rows events of the current transaction seen so far
+
+	// skip, when resuming inside a transaction, is what the first transaction already emitted.
+	skip *Position
+}
+
+// openBinlog connects as a replica and starts the binlog at start, a stream position (see Position).
+func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName, start Position) (_ *binlogReader, err error) {
+	var version string
+	if err := pool.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return nil, fmt.Errorf("mysql source: read server version: %w", err)
+	}
+	if !strings.Contains(strings.ToLower(version), "mariadb") {
+		return nil, fmt.Errorf("mysql source: server %s is MySQL: binlog streaming supports MariaDB only so far (use SnapshotMode %q)", version, SnapshotInitialOnly)
+	}
+	dc := cfg.driverConfig()
+	if dc.Net != "tcp" {
+		return nil, fmt.Errorf("mysql source: DSN network %q: binlog streaming needs tcp(host:port)", dc.Net)
+	}
+	host, portText, err := net.SplitHostPort(dc.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: DSN address %q: %w", dc.Addr, err)
+	}
+	port, err := strconv.ParseUint(portText, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: DSN port %q: %w", portText, err)
+	}
+	r := &binlogReader{
+		cfg: cfg, log: cfg.Logger.With("source", "mysql", "name", cfg.TopicPrefix), pool: pool,
+		include: map[tableName]bool{}, tables: map[tableName]*table{}, from: start, file: start.File,
+	}
+	for _, n := range names {
+		r.include[n] = true
+	}
+	gset, err := gomysql.ParseMariadbGTIDSet(start.GTID)
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: position gtid %q: %w", start.GTID, err)
+	}
+	r.gtid = gset.(*gomysql.MariadbGTIDSet)
+	if start.EventsSkip > 0 || start.RowsSkip > 0 || start.RowRecords > 0 {
+		skip := start
+		r.skip = &skip
+	}
+	r.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
+		ServerID:                cfg.ServerID,
+		Flavor:                  gomysql.MariaDBFlavor,
+		Host:                    host,
+		Port:                    uint16(port),
+		User:                    dc.User,
+		Password:                dc.Passwd,
+		ParseTime:               false, // dates and times as text, parsed as the snapshot's are
+		UseDecimal:              false, // DECIMAL as exact text, never float
+		TimestampStringLocation: time.UTC,
+		DisableRetrySync:        true, // a restart resumes from the saved position, with exact skips
+		HeartbeatPeriod:         30 * time.Second,
+		ReadTimeout:             90 * time.Second, // three missed heartbeats: the connection is dead
+		Logger:                  cfg.Logger,
+	})
+	defer func() {
+		if err != nil {
+			r.syncer.Close()
+		}
+	}()
+	if start.GTID != "" {
+		r.streamer, err = r.syncer.StartSyncGTID(gset.Clone())
+	} else {
+		r.streamer, err = r.syncer.StartSync(gomysql.Position{Name: start.File, Pos: uint32(start.Pos)})
+	}
+	if err != nil {
+		return nil, r.explain(ctx, err)
+	}
+	r.log.Info("binlog streaming started", "gtid", start.GTID, "binlog_file", start.File, "binlog_pos", start.Pos,
+		"events_skip", start.EventsSkip, "rows_skip", start.RowsSkip, "row_records", start.RowRecords, "server_id", cfg.ServerID)
+	return r, nil
+}
+
+// explain wraps the replication errors whose fix is known.
+func (r *binlogReader) explain(ctx context.Context, err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "1236"):
+		oldest := "unknown"
+		if rows, qerr := r.pool.QueryContext(ctx, "SHOW BINARY LOGS"); qerr == nil {
+			cols, _ := rows.Columns()
+			vals := make([]sql.RawBytes, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if rows.Next() && rows.Scan(ptrs...) == nil {
+				oldest = string(vals[0])
+			}
+			rows.Close()
+		}
+		return fmt.Errorf("mysql source: the binlog position gtid %q file %s pos %d is no longer on the server (purged?); the oldest binlog file is %s: reset the task's position to re-snapshot (when_needed is not implemented yet): %w",
+			r.from.GTID, r.from.File, r.from.Pos, oldest, err)
+	case strings.Contains(msg, "4052"):
+		return fmt.Errorf("mysql source: another replica connected with server_id %d: give Config.ServerID a value no other replica uses: %w", r.cfg.ServerID, err)
+	}
+	return fmt.Errorf("mysql source: binlog stream: %w", err)
+}
+
+// Read blocks until the binlog has at least one row change of a captured table, then returns the changes
+// that are ready (up to about ChunkSize records, waiting at most batchWait for more).
+func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
+	var recs []stream.Record
+	waitCtx := ctx
+	for len(recs) < r.cfg.ChunkSize {
+		ev, err := r.streamer.GetEvent(waitCtx)
+		if err != nil {
+			if len(recs) > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, r.explain(ctx, err)
+		}
+		had := len(recs)
+		if recs, err = r.handle(ctx, ev, recs); err != nil {
+			return nil, err
+		}
+		if had == 0 && len(recs) > 0 {
+			var cancel context.CancelFunc
+			waitCtx, cancel = context.WithTimeout(ctx, batchWait)
+			defer cancel()
+		}
+	}
+	return recs, nil
+}
+
+// handle tracks the position through ev and appends the records of its rows.
+func (r *binlogReader) handle(ctx context.Context, ev *replication.BinlogEvent, recs []stream.Record) ([]stream.Record, error) {
+	switch e := ev.Event.(type) {
+	case *replication.RotateEvent:
+		r.file = string(e.NextLogName)
+	case *replication.MariadbGTIDEvent:
+		r.trxFile, r.trxPos = r.file, uint64(ev.Header.LogPos)-uint64(ev.Header.EventSize)
+		r.trxGTID = e.GTID.String()
+		r.standalone = e.IsStandalone()
+		r.rowsEvents = 0
+	case *replication.XIDEvent:
+		return recs, r.commit()
+	case *replication.QueryEvent:
+		if r.standalone || strings.EqualFold(strings.TrimSpace(string(e.Query)), "COMMIT") {
+			return recs, r.commit()
+		}
+	case *replication.RowsEvent:
+		return r.rows(ctx, ev, e, recs)
+	}
+	return recs, nil
+}
+
+// commit ends the current transaction: its GTID joins the completed position.
+func (r *binlogReader) commit() error {
+	if r.trxGTID != "" {
+		if err := r.gtid.Update(r.trxGTID); err != nil {
+			return fmt.Errorf("mysql source: gtid %s: %w", r.trxGTID, err)
+		}
+	}
+	r.trxGTID, r.standalone, r.rowsEvents, r.skip = "", false, 0, nil
+	return nil
+}
+
+// rows appends the records of a rows event of a captured table, skipping what a resumed position says was
+// emitted.
+func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e *replication.RowsEvent, recs []stream.Record) ([]stream.Record, error) {
+	idx := r.rowsEvents
+	r.rowsEvents++
+	if r.skip != nil && idx < r.skip.EventsSkip {
+		return recs, nil
+	}
+	name := tableName{DB: string(e.Table.Schema), Table: string(e.Table.Table)}
+	if !r.include[name] {
+		return recs, nil
+	}
+	t, err := r.tableFor(ctx, name, e.Table)
+	if err != nil {
+		return nil, err
+	}
+	rowSkip, recordSkip := 0, 0
+	if r.skip != nil && idx == r.skip.EventsSkip {
+		rowSkip, recordSkip = r.skip.RowsSkip, r.skip.RowRecords
+	}
+	op := e.Type()
+	step := 1
+	if op == replication.EnumRowsEventTypeUpdate {
+		step = 2
+	}
+	ch := change{
+		t: t, serverID: int64(ev.Header.ServerID), ts: time.Unix(int64(ev.Header.Timestamp), 0), now: time.Now(),
+		gtid: r.trxGTID, file: r.trxFile, pos: int64(ev.Header.LogPos) - int64(ev.Header.EventSize),
+	}
+	position := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx}
+	for j := 0; j*step < len(e.Rows); j++ {
+		if j < rowSkip {
+			continue
+		}
+		var before, after []any
+		switch op {
+		case replication.EnumRowsEventTypeInsert:
+			after = e.Rows[j]
+		case replication.EnumRowsEventTypeUpdate:
+			before, after = e.Rows[2*j], e.Rows[2*j+1]
+		case replication.EnumRowsEventTypeDelete:
+			before = e.Rows[j]
+		default:
+			return nil, fmt.Errorf("mysql source: %s: rows event of unknown type %s", name, ev.Header.EventType)
+		}
+		ch.row = int32(j)
+		out, err := ch.records(before, after, r.cfg.tombstones())
+		if err != nil {
+			return nil, err
+		}
+		for k := range out {
+			if j == rowSkip && k < recordSkip {
+				continue
+			}
+			p := position
+			p.RowsSkip, p.RowRecords = j, k+1
+			if k == len(out)-1 {
+				p.RowsSkip, p.RowRecords = j+1, 0
+			}
+			if out[k].Position, err = json.Marshal(p); err != nil {
+				return nil, fmt.Errorf("mysql source: position: %w", err)
+			}
+			recs = append(recs, out[k])
+		}
+	}
+	return recs, nil
+}
+
+// tableFor returns the table's schema, with its columns mapped to the TableMap's by name. The schema comes
+// from information_schema (as the snapshot's): when the TableMap's columns differ from the cached schema it
+// is read again, and a mismatch that remains (the table was altered after the event was written) is an
+// error, since the schema history that would decode such events is not implemented yet.
+func (r *binlogReader) tableFor(ctx context.Context, name tableName, tm *replication.TableMapEvent) (*table, error) {
+	names := tm.ColumnNameString()
+	if len(names) == 0 {
+		return nil, fmt.Errorf("mysql source: %w: the binlog's TableMap of %s has no column names: run SET GLOBAL binlog_row_metadata = 'FULL' and add binlog_row_metadata=FULL to the [mysqld] section of my.cnf",
+			ErrBinlogConfig, name)
+	}
+	t := r.tables[name]
+	if t != nil && slices.Equal(t.binlogNames, names) {
+		return t, nil
+	}
+	if t == nil || !t.mapBinlog(names) {
+		fresh, err := loadTable(ctx, r.pool, name, r.cfg.TopicPrefix)
+		if err != nil {
+			return nil, err
+		}
+		if !fresh.mapBinlog(names) {
+			cols := make([]string, len(fresh.columns))
+			for i := range fresh.columns {
+				cols[i] = fresh.columns[i].Name
+			}
+			return nil, fmt.Errorf("mysql source: table %s: the binlog's row has columns %v but the table now has %v: it was altered after the event was written, and schema history is not implemented yet (reset the task's position to re-snapshot)",
+				name, names, cols)
+		}
+		if t != nil {
+			r.log.Info("table schema reloaded: the binlog's columns changed", "table", name.String(), "columns", names)
+		}
+		t = fresh
+		r.tables[name] = t
+	}
+	return t, nil
+}
+
+// mapBinlog maps the TableMap's columns (names) to t's columns; false if they are not the same set.
+func (t *table) mapBinlog(names []string) bool {
+	if len(names) != len(t.columns) {
+		return false
+	}
+	m := make([]int, len(names))
+	for i, n := range names {
+		m[i] = -1
+		for c := range t.columns {
+			if t.columns[c].Name == n {
+				m[i] = c
+				break
+			}
+		}
+		if m[i] < 0 {
+			return false
+		}
+	}
+	t.binlogNames, t.binlogMap = slices.Clone(names), m
+	return true
+}
+
+// Close disconnects the replica.
+func (r *binlogReader) Close() error {
+	r.syncer.Close()
+	return nil
+}
+
+// change builds the records of one binlog row.
+type change struct {
+	t        *table
+	serverID int64
+	ts, now  time.Time
+	gtid     string
+	file     string
+	pos      int64
+	row      int32
+}
+
+// records returns the records of one row: c for an insert; u for an update; d and a tombstone for a delete;
+// d, tombstone and c for an update that changes the primary key (as Debezium does).
+func (c *change) records(beforeRaw, afterRaw []any, tombstones bool) ([]stream.Record, error) {
+	before, err := c.image(beforeRaw)
+	if err != nil {
+		return nil, err
+	}
+	after, err := c.image(afterRaw)
+	if err != nil {
+		return nil, err
+	}
+	var beforeKey, afterKey *stream.Struct
+	if before != nil {
+		if beforeKey, err = c.t.key(before); err != nil {
+			return nil, err
+		}
+	}
+	if after != nil {
+		if afterKey, err = c.t.key(after); err != nil {
+			return nil, err
+		}
+	}
+	var out []stream.Record
+	del := func() error {
+		rec, err := c.record(stream.OpDelete, beforeKey, before, nil)
+		if err != nil {
+			return err
+		}
+		out = append(out, rec)
+		if tombstones {
+			out = append(out, stream.Record{Topic: rec.Topic, KeySchema: c.t.keySchema, Key: beforeKey, Timestamp: c.ts, Operation: stream.OpDelete})
+		}
+		return nil
+	}
+	switch {
+	case before == nil:
+		rec, err := c.record(stream.OpCreate, afterKey, nil, after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	case after == nil:
+		if err := del(); err != nil {
+			return nil, err
+		}
+	default:
+		if sameKey(beforeKey, afterKey) {
+			rec, err := c.record(stream.OpUpdate, afterKey, before, after)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, rec)
+			break
+		}
+		if err := del(); err != nil {
+			return nil, err
+		}
+		rec, err := c.record(stream.OpCreate, afterKey, nil, after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+func sameKey(a, b *stream.Struct) bool {
+	ka, err1 := stream.KeyString(a)
+	kb, err2 := stream.KeyString(b)
+	return err1 == nil && err2 == nil && ka == kb
+}
+
+// image converts a binlog row image (nil: none) into the table's value struct.
+func (c *change) image(raw []any) (*stream.Struct, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	t := c.t
+	v := mustStruct(t.valueSchema)
+	for i, val := range raw {
+		ct := &t.columns[t.binlogMap[i]]
+		conv, err := ct.convertBinlog(val)
+		if err == nil {
+			err = v.Put(ct.Name, conv)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("mysql source: %s: binlog row: %w", t.name, err)
+		}
+	}
+	return v, nil
+}
+
+// record builds the change event op of the row.
+func (c *change) record(op stream.Operation, key, before, after *stream.Struct) (stream.Record, error) {
+	t := c.t
+	src := mustStruct(sourceSchema)
+	var gtid any
+	if c.gtid != "" {
+		gtid = c.gtid
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"version", Version}, {"connector", "mysql"}, {"name", c.cfgName()}, {"ts_ms", c.ts.UnixMilli()},
+		{"snapshot", "false"}, {"db", t.name.DB}, {"table", t.name.Table}, {"server_id", c.serverID},
+		{"gtid", gtid}, {"file", c.file}, {"pos", c.pos}, {"row", c.row}} {
+		if err := src.Put(f.name, f.v); err != nil {
+			return stream.Record{}, fmt.Errorf("mysql source: %s: source block: %w", t.name, err)
+		}
+	}
+	env := mustStruct(t.envelopeSchema)
+	var b, a any
+	if before != nil {
+		b = before
+	}
+	if after != nil {
+		a = after
+	}
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"before", b}, {"after", a}, {"source", src}, {"op", op.String()}, {"ts_ms", c.now.UnixMilli()}} {
+		if err := env.Put(f.name, f.v); err != nil {
+			return stream.Record{}, fmt.Errorf("mysql source: %s: envelope: %w", t.name, err)
+		}
+	}
+	return stream.Record{
+		Topic:       t.topic,
+		KeySchema:   t.keySchema,
+		Key:         key,
+		ValueSchema: t.envelopeSchema,
+		Value:       env,
+		Timestamp:   c.ts,
+		Operation:   op,
+	}, nil
+}
+
+func (c *change) cfgName() string { return c.t.prefix }
+
+// key returns the primary-key struct of a row.
+func (t *table) key(row *stream.Struct) (*stream.Struct, error) {
+	key := mustStruct(t.keySchema)
+	for _, c := range t.pk {
+		name := t.columns[c].Name
+		if err := key.Put(name, row.Get(name)); err != nil {
+			return nil, fmt.Errorf("mysql source: %s: key: %w", t.name, err)
+		}
+	}
+	return key, nil
+}
+
+// currentBinlogPosition returns the server's current binlog position (SHOW MASTER STATUS and
+// BINLOG_GTID_POS), where never starts streaming.
+func currentBinlogPosition(ctx context.Context, pool *sql.DB) (BinlogPosition, error) {
+	var b BinlogPosition
+	rows, err := pool.QueryContext(ctx, "SHOW MASTER STATUS")
+	if err != nil {
+		return b, fmt.Errorf("mysql source: SHOW MASTER STATUS: %w", err)
+	}
+	cols, _ := rows.Columns()
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if rows.Next() {
+		if err := rows.Scan(ptrs...); err == nil && len(vals) >= 2 {
+			b.File = string(vals[0])
+			b.Pos, _ = strconv.ParseUint(string(vals[1]), 10, 64)
+		}
+	}
+	rows.Close()
+	if b.File == "" {
+		return b, fmt.Errorf("mysql source: %w: SHOW MASTER STATUS reports no binlog file (is log_bin on?)", ErrBinlogConfig)
+	}
+	var gtid sql.NullString
+	if err := pool.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", b.File, b.Pos).Scan(&gtid); err != nil {
+		return b, fmt.Errorf("mysql source: BINLOG_GTID_POS(%s, %d): %w", b.File, b.Pos, err)
+	}
+	b.GTID = gtid.String
+	return b, nil
+}
