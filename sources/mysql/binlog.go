@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +28,9 @@ type binlogReader struct {
 	log     *slog.Logger
 	pool    *sql.DB
 	include map[tableName]bool
-	tables  map[tableName]*table
+	// databases are the databases of the captured tables, whose DDL statements are published.
+	databases map[string]bool
+	schemas   *rowSchemas
 
 	syncer   *replication.BinlogSyncer
 	streamer *replication.BinlogStreamer
@@ -46,6 +47,8 @@ type binlogReader struct {
 
 	// skip, when resuming inside a transaction, is what the first transaction already emitted.
 	skip *Position
+	// delivered is set once Read returned records.
+	delivered bool
 }
 
 // openBinlog connects as a replica and starts the binlog at start, a stream position (see Position).
@@ -71,10 +74,12 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 	}
 	r := &binlogReader{
 		cfg: cfg, log: cfg.Logger.With("source", "mysql", "name", cfg.TopicPrefix), pool: pool,
-		include: map[tableName]bool{}, tables: map[tableName]*table{}, from: start, file: start.File,
+		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File,
 	}
+	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)
 	for _, n := range names {
 		r.include[n] = true
+		r.databases[n.DB] = true
 	}
 	gset, err := gomysql.ParseMariadbGTIDSet(start.GTID)
 	if err != nil {
@@ -118,30 +123,51 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 	return r, nil
 }
 
+// ErrPositionPurged: the binlog position to stream from is no longer on the server (its binlog files were
+// purged). SnapshotWhenNeeded recovers by taking a new snapshot; the other modes fail with it, naming the
+// missing position and the oldest one available.
+var ErrPositionPurged = errors.New("binlog position no longer on the server")
+
 // explain wraps the replication errors whose fix is known.
 func (r *binlogReader) explain(ctx context.Context, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "1236"):
-		oldest := "unknown"
-		if rows, qerr := r.pool.QueryContext(ctx, "SHOW BINARY LOGS"); qerr == nil {
-			cols, _ := rows.Columns()
-			vals := make([]sql.RawBytes, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			if rows.Next() && rows.Scan(ptrs...) == nil {
-				oldest = string(vals[0])
-			}
-			rows.Close()
-		}
-		return fmt.Errorf("mysql source: the binlog position gtid %q file %s pos %d is no longer on the server (purged?); the oldest binlog file is %s: reset the task's position to re-snapshot (when_needed is not implemented yet): %w",
-			r.from.GTID, r.from.File, r.from.Pos, oldest, err)
+		oldest := oldestBinlogPosition(ctx, r.pool)
+		return fmt.Errorf("mysql source: %w: gtid %q file %s pos %d (were its binlog files purged?); the oldest binlog file is %s: set SnapshotMode %q to take a new snapshot then, or reset the task's position: %w",
+			ErrPositionPurged, r.from.GTID, r.from.File, r.from.Pos, oldest, SnapshotWhenNeeded, err)
 	case strings.Contains(msg, "4052"):
 		return fmt.Errorf("mysql source: another replica connected with server_id %d: give Config.ServerID a value no other replica uses: %w", r.cfg.ServerID, err)
 	}
 	return fmt.Errorf("mysql source: binlog stream: %w", err)
+}
+
+// oldestBinlogPosition describes the oldest position the server still has: its first binlog file (SHOW
+// BINARY LOGS) and the GTID position at that file's start, as "bin.000007 (gtid 0-1-42)".
+func oldestBinlogPosition(ctx context.Context, pool *sql.DB) string {
+	rows, err := pool.QueryContext(ctx, "SHOW BINARY LOGS")
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	file := ""
+	cols, _ := rows.Columns()
+	vals := make([]sql.RawBytes, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if rows.Next() && rows.Scan(ptrs...) == nil {
+		file = string(vals[0])
+	}
+	rows.Close()
+	if file == "" {
+		return "unknown"
+	}
+	var gtid sql.NullString
+	if err := pool.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, 4)", file).Scan(&gtid); err != nil || !gtid.Valid {
+		return file
+	}
+	return fmt.Sprintf("%s (gtid %q)", file, gtid.String)
 }
 
 // Read blocks until the binlog has at least one row change of a captured table, then returns the changes
@@ -170,6 +196,7 @@ func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
 			defer cancel()
 		}
 	}
+	r.delivered = r.delivered || len(recs) > 0
 	return recs, nil
 }
 
@@ -186,8 +213,22 @@ func (r *binlogReader) handle(ctx context.Context, ev *replication.BinlogEvent, 
 	case *replication.XIDEvent:
 		return recs, r.commit()
 	case *replication.QueryEvent:
-		if r.standalone || strings.EqualFold(strings.TrimSpace(string(e.Query)), "COMMIT") {
+		if strings.EqualFold(strings.TrimSpace(string(e.Query)), "COMMIT") {
 			return recs, r.commit()
+		}
+		if r.standalone {
+			// A DDL statement is a transaction of its own: published after it is part of the position.
+			gtid := r.trxGTID
+			if err := r.commit(); err != nil {
+				return nil, err
+			}
+			rec, ok, err := r.schemaChange(ev, e, gtid)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				recs = append(recs, rec)
+			}
 		}
 	case *replication.RowsEvent:
 		return r.rows(ctx, ev, e, recs)
@@ -218,7 +259,7 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 	if !r.include[name] {
 		return recs, nil
 	}
-	t, err := r.tableFor(ctx, name, e.Table)
+	t, err := r.schemas.forTableMap(ctx, name, e.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -272,64 +313,6 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 		}
 	}
 	return recs, nil
-}
-
-// tableFor returns the table's schema, with its columns mapped to the TableMap's by name. The schema comes
-// from information_schema (as the snapshot's): when the TableMap's columns differ from the cached schema it
-// is read again, and a mismatch that remains (the table was altered after the event was written) is an
-// error, since the schema history that would decode such events is not implemented yet.
-func (r *binlogReader) tableFor(ctx context.Context, name tableName, tm *replication.TableMapEvent) (*table, error) {
-	names := tm.ColumnNameString()
-	if len(names) == 0 {
-		return nil, fmt.Errorf("mysql source: %w: the binlog's TableMap of %s has no column names: run SET GLOBAL binlog_row_metadata = 'FULL' and add binlog_row_metadata=FULL to the [mysqld] section of my.cnf",
-			ErrBinlogConfig, name)
-	}
-	t := r.tables[name]
-	if t != nil && slices.Equal(t.binlogNames, names) {
-		return t, nil
-	}
-	if t == nil || !t.mapBinlog(names) {
-		fresh, err := loadTable(ctx, r.pool, name, r.cfg.TopicPrefix)
-		if err != nil {
-			return nil, err
-		}
-		if !fresh.mapBinlog(names) {
-			cols := make([]string, len(fresh.columns))
-			for i := range fresh.columns {
-				cols[i] = fresh.columns[i].Name
-			}
-			return nil, fmt.Errorf("mysql source: table %s: the binlog's row has columns %v but the table now has %v: it was altered after the event was written, and schema history is not implemented yet (reset the task's position to re-snapshot)",
-				name, names, cols)
-		}
-		if t != nil {
-			r.log.Info("table schema reloaded: the binlog's columns changed", "table", name.String(), "columns", names)
-		}
-		t = fresh
-		r.tables[name] = t
-	}
-	return t, nil
-}
-
-// mapBinlog maps the TableMap's columns (names) to t's columns; false if they are not the same set.
-func (t *table) mapBinlog(names []string) bool {
-	if len(names) != len(t.columns) {
-		return false
-	}
-	m := make([]int, len(names))
-	for i, n := range names {
-		m[i] = -1
-		for c := range t.columns {
-			if t.columns[c].Name == n {
-				m[i] = c
-				break
-			}
-		}
-		if m[i] < 0 {
-			return false
-		}
-	}
-	t.binlogNames, t.binlogMap = slices.Clone(names), m
-	return true
 }
 
 // Close disconnects the replica.
@@ -427,9 +410,12 @@ func (c *change) image(raw []any) (*stream.Struct, error) {
 		return nil, nil
 	}
 	t := c.t
+	if len(raw) != len(t.columns) {
+		return nil, fmt.Errorf("mysql source: %s: binlog row of %d columns, its TableMap has %d", t.name, len(raw), len(t.columns))
+	}
 	v := mustStruct(t.valueSchema)
 	for i, val := range raw {
-		ct := &t.columns[t.binlogMap[i]]
+		ct := &t.columns[i]
 		conv, err := ct.convertBinlog(val)
 		if err == nil {
 			err = v.Put(ct.Name, conv)

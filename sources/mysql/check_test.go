@@ -120,7 +120,7 @@ func TestNewValidates(t *testing.T) {
 		{func(c *Config) { c.DSN = "u:p@tcp(127.0.0.1:3306" }, "DSN:"},
 		{func(c *Config) { c.SnapshotMode = "" }, `ServerID is 0: SnapshotMode initial reads the binlog as a replica`},
 		{func(c *Config) { c.SnapshotMode = SnapshotNever }, `ServerID is 0: SnapshotMode never`},
-		{func(c *Config) { c.SnapshotMode = SnapshotWhenNeeded }, "SnapshotMode when_needed is not implemented yet"},
+		{func(c *Config) { c.SnapshotMode = SnapshotWhenNeeded }, `ServerID is 0: SnapshotMode when_needed`},
 		{func(c *Config) { c.SnapshotMode = "sometimes" }, `SnapshotMode "sometimes" is not one of`},
 		{func(c *Config) { c.Tables = nil }, "Tables is empty"},
 		{func(c *Config) { c.Tables = []string{"shop.orders", "orders"} }, `Tables[1]: "orders" is not "db.table"`},

@@ -22,8 +22,8 @@ const (
 	SnapshotInitialOnly SnapshotMode = "initial_only"
 	// SnapshotNever streams the binlog only, from the server's current position at the first start.
 	SnapshotNever SnapshotMode = "never"
-	// SnapshotWhenNeeded snapshots when there is no position or the saved one was purged, then streams.
-	// Not implemented yet.
+	// SnapshotWhenNeeded is initial, and also takes a new snapshot (then streams from its position) when the
+	// saved binlog position is no longer on the server (its binlog files were purged), saying so in the log.
 	SnapshotWhenNeeded SnapshotMode = "when_needed"
 )
 
@@ -51,11 +51,15 @@ type Config struct {
 	// topic "<prefix>.<db>.<table>".
 	TopicPrefix string
 	// SnapshotMode is when tables are copied; the empty value means SnapshotInitial (Debezium's default).
-	// SnapshotWhenNeeded is not implemented yet.
 	SnapshotMode SnapshotMode
 	// Tombstones, when nil or true, follows each delete event with a tombstone (same key, nil value) so
 	// that compaction removes the row's key, as Debezium's tombstones.on.delete (default true).
 	Tombstones *bool
+	// SchemaChanges, when nil or true, publishes a schema-change record per DDL statement on a captured
+	// database to topic TopicPrefix (see Source.SchemaChangeTopic, which the topology must then declare), as
+	// Debezium's include.schema.changes (default true). False publishes none; rows still decode with their
+	// own schema.
+	SchemaChanges *bool
 	// ChunkSize is the number of rows per snapshot query and per Read, and the most binlog rows per Read
 	// (default 1024).
 	ChunkSize int
@@ -78,10 +82,7 @@ func (cfg *Config) Validate() error {
 	switch cfg.SnapshotMode {
 	case "":
 		cfg.SnapshotMode = SnapshotInitial
-	case SnapshotInitial, SnapshotInitialOnly, SnapshotNever:
-	case SnapshotWhenNeeded:
-		return fmt.Errorf("mysql source: SnapshotMode %s is not implemented yet: set SnapshotMode to %q, %q or %q",
-			SnapshotWhenNeeded, SnapshotInitial, SnapshotNever, SnapshotInitialOnly)
+	case SnapshotInitial, SnapshotInitialOnly, SnapshotNever, SnapshotWhenNeeded:
 	default:
 		return fmt.Errorf("mysql source: SnapshotMode %q is not one of initial, initial_only, never, when_needed", cfg.SnapshotMode)
 	}
@@ -169,6 +170,9 @@ func (cfg *Config) driverConfig() *driver.Config {
 	dc.Params["time_zone"] = "'+00:00'"
 	return dc
 }
+
+// schemaChanges reports whether DDL statements are published.
+func (cfg *Config) schemaChanges() bool { return cfg.SchemaChanges == nil || *cfg.SchemaChanges }
 
 // tombstones reports whether deletes are followed by tombstones.
 func (cfg *Config) tombstones() bool { return cfg.Tombstones == nil || *cfg.Tombstones }

@@ -5,9 +5,11 @@
 // # What this version does
 //
 // Snapshot modes initial (the default: a consistent snapshot of every captured table, then the binlog from
-// the snapshot's position), initial_only (the snapshot, then sources.ErrEndOfInput) and never (the binlog
-// only, from the server's current position at the first start) are implemented, for MariaDB. when_needed,
-// MySQL's binlog (UUID GTID sets), schema history across DDL and purged-position recovery come next; see
+// the snapshot's position), initial_only (the snapshot, then sources.ErrEndOfInput), never (the binlog only,
+// from the server's current position at the first start) and when_needed (initial, plus a new snapshot when
+// the saved binlog position was purged) are implemented, for MariaDB. Binlog rows decode with the schema
+// they were written with, across ALTER TABLE, also when the reader is behind, and each DDL statement on a
+// captured database is published as a schema-change record. MySQL's binlog (UUID GTID sets) comes next; see
 // "Not yet done" below.
 //
 // # Tasks, topics, records
@@ -68,23 +70,69 @@
 // a record. The binlog client is go-mysql's raw BinlogSyncer (flavor mariadb, the Config.ServerID), with its
 // own reconnection off: a broken connection fails the Read and the engine reopens at the saved position.
 //
+// # DDL: every row decodes with its own schema
+//
+// With binlog_row_metadata=FULL (checked at start-up) every rows event is preceded by a TableMap that
+// carries, as they were when the row was written, the table's column names, types, lengths, DECIMAL
+// precision and scale, TIME/DATETIME/TIMESTAMP fractional digits, signedness, nullability, ENUM and SET
+// values, character set (binary or not) and primary key. The schema of each rows event is derived from
+// ITS TableMap, never from the table's current definition: the TableMap is described as information_schema
+// would describe the columns and mapped by the snapshot's type mapping (the table below), and cached by
+// the TableMap's content, so it is built once per version of the table. Columns map by name. So a row
+// written before an ALTER TABLE ... ADD COLUMN ... AFTER, DROP COLUMN or MODIFY decodes with the columns it
+// has, even when the task reads it after the ALTER (stopped, or behind): no shifted columns. The Debezium
+// value schema changes with it: rows written after ADD COLUMN c have a field c, rows before it have none
+// (the same "<prefix>.<db>.<table>.Value" name, other fields). What a TableMap cannot say is taken from the
+// table's current information_schema definition, only for a column of the same name whose type,
+// signedness, nullability, precision, scale, fsp, length and values are identical: MariaDB's JSON (a
+// LONGTEXT with a json_valid CHECK; with a different or no current definition, such a column is a plain
+// string without the io.debezium.data.Json name).
+//
+// Deliberate deviation from the issue (and from Debezium): there is no schema history topic. Debezium keeps
+// every DDL in a compacted history topic and replays it with a SQL parser to know the schema of old events,
+// because MySQL's TableMap used to lack column names and types. With binlog_row_metadata=FULL, which the
+// source requires, each event carries its own schema, so replaying DDL would add a parser, a topic and a
+// failure mode (history and binlog out of step) without adding information for decoding.
+//
+// # Schema-change records
+//
+// Each DDL statement of the binlog (CREATE, ALTER, DROP, RENAME or TRUNCATE of a table, index, database,
+// view, trigger, routine, event or sequence) whose database is the database of a captured table is
+// published as one record in Debezium's shape on topic TopicPrefix (Source.SchemaChangeTopic: declare it in
+// the topology, like the tables' topics, or set Config.SchemaChanges to false to publish none): key io.debezium.connector.mysql.SchemaChangeKey {databaseName}; value
+// io.debezium.connector.mysql.SchemaChangeValue {source (as for rows: db, table = the first table changed or
+// null, gtid, file, pos of the statement, server_id, ts_ms), ts_ms, databaseName, schemaName (null),
+// ddl (the statement as logged), tableChanges}; Operation stream.OpNone. tableChanges has one
+// io.debezium.connector.schema.Change {type, id} per table whose definition the statement changes: CREATE,
+// ALTER or DROP and "db"."table"; CREATE/DROP INDEX is an ALTER of its table, RENAME TABLE a TO b an ALTER
+// of b; TRUNCATE and database/view/routine statements have none. Debezium's Change.table (the full column
+// list) is not included: the change events' own schemas carry it. The database is the statement's
+// qualified name, else the Query event's current database. The record's position is just after the
+// statement, so a task reopened there resumes with the next transaction.
+//
+// # Purged positions
+//
+// A stream position whose binlog files were purged fails the first Read (ERROR 1236) with an error
+// wrapping ErrPositionPurged that names the missing position (gtid, file, pos) and the oldest one available
+// (the first binlog file and the GTID position at its start), for initial and never. when_needed instead
+// logs a warning saying that the saved position is no longer on the server and that it takes a new
+// snapshot, takes a consistent snapshot of every captured table and streams from that snapshot's position.
+// As with Debezium, rows deleted while the position was lost get no delete event: a consumer that must drop
+// them rebuilds from the new snapshot (its records have op "r").
+//
 // # Not yet done
 //
-//   - Schema history: binlog rows are decoded with the table's columns read from information_schema when
-//     the table is first seen, mapped to the TableMap's column names (binlog_row_metadata=FULL). An ALTER
-//     TABLE while streaming is not handled as Debezium does: when the TableMap's columns differ from the
-//     cached ones (a column added or dropped), the schema is read again from information_schema, and if the
-//     event still does not match (the reader is behind a later ALTER) the task fails naming both column
-//     lists. A type change that keeps the column names is not detected.
-//   - A purged binlog position fails the Read with ERROR 1236, naming the position and the oldest binlog
-//     file; when_needed (re-snapshot then) is not implemented.
+//   - DDL statements inside a multi-statement transaction (CREATE TABLE ... SELECT) are not published; a
+//     DDL statement is recognised by its leading keywords, not fully parsed.
+//   - MariaDB's UUID, INET4 and INET6 columns: the binlog gives their binary form (16 or 4 bytes), which is
+//     not yet converted to the text the snapshot reads.
 //   - Tables created after Open are not captured until the task is reopened (and are not snapshotted then).
 //   - MySQL's binlog (GTIDs as UUID sets) is not supported yet: streaming from MySQL fails at Open.
 //   - Positions advance only with records of captured tables: after a long quiet period for them, a restart
 //     re-reads the binlog of other tables from the last record's transaction (nothing is emitted twice).
 //   - When never starts without a stored position and no record is emitted before a restart, the restart
 //     starts at the then current position again.
-
+//
 // # Start-up checks
 //
 // Tasks (through Check) fails before anything is read, with a message naming the fix, when: the server is
@@ -96,7 +144,8 @@
 //
 // # Type mapping
 //
-// Columns are described by information_schema.COLUMNS (see Column) and mapped as Debezium maps them with
+// Columns are described by information_schema.COLUMNS for the snapshot and by the rows event's TableMap for
+// binlog rows (see Column and "DDL" above), and mapped as Debezium maps them with
 // decimal.handling.mode=precise and bigint.unsigned.handling.mode=precise. Every schema is optional when
 // the column is nullable, and SQL NULL is nil.
 //

@@ -44,6 +44,11 @@ func (s *Source) Topic(table string) string {
 	return schemaPrefix(s.cfg.TopicPrefix, tableName{DB: db, Table: name})
 }
 
+// SchemaChangeTopic returns the topic of the schema-change records (one per DDL statement on a captured
+// database): TopicPrefix, as Debezium names it. Declare it in the topology unless Config.SchemaChanges is
+// false: a DDL statement's record for an undeclared topic fails the task.
+func (s *Source) SchemaChangeTopic() string { return s.cfg.TopicPrefix }
+
 // TaskKey returns the key of the source's only task: "mysql:<TopicPrefix>". One task reads a server: one
 // consistent snapshot of every captured table, then one binlog stream.
 func (s *Source) TaskKey() string { return "mysql:" + s.cfg.TopicPrefix }
@@ -94,12 +99,12 @@ func (s *Source) Open(ctx context.Context, task sources.Task, pos stream.Positio
 			return nil, err
 		}
 	case start != nil && start.Phase == PhaseStream:
-		if r.stream, err = openBinlog(ctx, s.cfg, pool, names, *start); err != nil {
+		if err := r.openStream(ctx, *start); err != nil {
 			return nil, err
 		}
 	case start != nil && (start.Done || s.cfg.SnapshotMode == SnapshotNever):
 		// The snapshot finished (or never is set while a snapshot was under way): stream from its start.
-		if r.stream, err = openBinlog(ctx, s.cfg, pool, names, streamStart(*start.Start)); err != nil {
+		if err := r.openStream(ctx, streamStart(*start.Start)); err != nil {
 			return nil, err
 		}
 	default:
@@ -108,6 +113,17 @@ func (s *Source) Open(ctx context.Context, task sources.Task, pos stream.Positio
 		}
 	}
 	return r, nil
+}
+
+// openStream opens the binlog at start; when_needed takes a new snapshot instead if start was purged.
+func (r *taskReader) openStream(ctx context.Context, start Position) error {
+	var err error
+	r.stream, err = openBinlog(ctx, r.cfg, r.pool, r.tables, start)
+	if errors.Is(err, ErrPositionPurged) && r.cfg.SnapshotMode == SnapshotWhenNeeded {
+		r.logResnapshot(start, err)
+		r.snap, err = openSnapshot(ctx, r.cfg, r.pool, r.tables, nil)
+	}
+	return err
 }
 
 // taskReader is the task's Reader: the snapshot's chunks, then (unless initial_only) the binlog stream from
@@ -143,7 +159,28 @@ func (r *taskReader) Read(ctx context.Context) ([]stream.Record, error) {
 	if r.stream == nil {
 		return nil, sources.ErrEndOfInput
 	}
-	return r.stream.Read(ctx)
+	recs, err := r.stream.Read(ctx)
+	if errors.Is(err, ErrPositionPurged) && r.cfg.SnapshotMode == SnapshotWhenNeeded && !r.stream.delivered {
+		return r.resnapshot(ctx, err)
+	}
+	return recs, err
+}
+
+// resnapshot replaces a stream whose start position was purged (purged, the error saying so) with a new
+// snapshot of every captured table, then the binlog from that snapshot's position: SnapshotWhenNeeded.
+func (r *taskReader) resnapshot(ctx context.Context, purged error) ([]stream.Record, error) {
+	from := r.stream.from
+	cerr := r.stream.Close()
+	r.stream = nil
+	if cerr != nil {
+		return nil, cerr
+	}
+	r.logResnapshot(from, purged)
+	var err error
+	if r.snap, err = openSnapshot(ctx, r.cfg, r.pool, r.tables, nil); err != nil {
+		return nil, err
+	}
+	return r.Read(ctx)
 }
 
 func (r *taskReader) Close() error {
@@ -155,6 +192,11 @@ func (r *taskReader) Close() error {
 		errs = append(errs, r.stream.Close())
 	}
 	return errors.Join(errs...)
+}
+
+func (r *taskReader) logResnapshot(from Position, purged error) {
+	r.cfg.Logger.Warn("mysql source: snapshot mode when_needed: the saved binlog position is no longer on the server; taking a new snapshot of every captured table, then streaming from its position (rows deleted meanwhile get no delete event)",
+		"name", r.cfg.TopicPrefix, "gtid", from.GTID, "binlog_file", from.File, "binlog_pos", from.Pos, "error", purged)
 }
 
 // streamStart is the stream position at the start of the first transaction after b.

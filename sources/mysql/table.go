@@ -27,11 +27,6 @@ type table struct {
 
 	keySchema, valueSchema, envelopeSchema, sourceSchema *stream.Schema
 	topic, prefix                                        string // "<prefix>.<db>.<table>"; Config.TopicPrefix
-
-	// binlogNames are the column names of the TableMap the table was last matched with, binlogMap the index
-	// in columns of each.
-	binlogNames []string
-	binlogMap   []int
 }
 
 // loadTable reads the table's columns and primary key from information_schema and builds its schemas.
