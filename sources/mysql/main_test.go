@@ -19,6 +19,9 @@ import (
 var server *mariadbtest.Server
 
 func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(crashChild()) // the SIGKILL test's child process: see crash_test.go
+	}
 	srv, err := mariadbtest.Launch()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
