@@ -68,3 +68,34 @@ func (h sessionHandler) Cleanup(s sarama.ConsumerGroupSession) error {
 	h.c.mu.Unlock()
 	return err
 }
+
+// handoverBuilder returns a consumer-group builder whose groups call beforeCleanup when a session ends,
+// before goka's own Cleanup stops the partition processors.
+func handoverBuilder(build goka.ConsumerGroupBuilder, beforeCleanup func()) goka.ConsumerGroupBuilder {
+	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+		g, err := build(brokers, group, clientID)
+		if err != nil {
+			return nil, err
+		}
+		return handoverGroup{ConsumerGroup: g, before: beforeCleanup}, nil
+	}
+}
+
+type handoverGroup struct {
+	sarama.ConsumerGroup
+	before func()
+}
+
+func (g handoverGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
+	return g.ConsumerGroup.Consume(ctx, topics, handoverHandler{ConsumerGroupHandler: h, before: g.before})
+}
+
+type handoverHandler struct {
+	sarama.ConsumerGroupHandler
+	before func()
+}
+
+func (h handoverHandler) Cleanup(s sarama.ConsumerGroupSession) error {
+	h.before()
+	return h.ConsumerGroupHandler.Cleanup(s)
+}

@@ -81,6 +81,7 @@ type sourceRunner struct {
 	releases map[string]chan struct{}
 	events   []sourceEvent
 	wake     chan struct{}
+	managed  chan struct{} // closed when manage returned
 	owners   atomic.Int64
 }
 
@@ -88,6 +89,7 @@ type sourceRunner struct {
 // these partitions (a rebalance ended), or a task ended by itself.
 type sourceEvent struct {
 	stopAll  bool
+	stopped  chan struct{} // closed once stopAll was carried out (nil: nobody waits)
 	assigned map[int32]bool
 	exited   *taskHandle
 }
@@ -124,6 +126,7 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 		claims:   map[string]chan stream.Position{},
 		releases: map[string]chan struct{}{},
 		wake:     make(chan struct{}, 1),
+		managed:  make(chan struct{}),
 		stages:   p.newStageChain(n.stages),
 	}
 	r.recordsRead = p.metrics.SourceRecords.WithLabelValues(r.labels...)
@@ -132,7 +135,8 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 		goka.Input(goka.Stream(r.control), jsonCodec[controlMessage]{}, r.apply),
 		goka.Persist(jsonCodec[TaskState]{}),
 	)
-	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithRebalanceCallback(r.onAssign))
+	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithRebalanceCallback(r.onAssign),
+		goka.WithConsumerGroupBuilder(handoverBuilder(p.consumerGroupBuilder, r.stopTasksForHandover)))
 	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
 		return nil, fmt.Errorf("source %q: create processor: %w", n.name, err)
 	}
@@ -201,6 +205,24 @@ func (r *sourceRunner) push(ev sourceEvent) {
 	signal(r.wake)
 }
 
+// stopTasksForHandover stops every task of this replica before its partitions are handed over (goka's
+// Cleanup), so that a task's old and new owner do not produce at the same time: the new owner's claim then
+// follows the old owner's release. It gives up waiting after handoverWait, or when the manager is gone.
+func (r *sourceRunner) stopTasksForHandover() {
+	done := make(chan struct{})
+	r.push(sourceEvent{stopAll: true, stopped: done})
+	select {
+	case <-done:
+	case <-r.managed:
+	case <-time.After(handoverWait):
+		r.p.log.Warn("source tasks still stopping when the partitions were handed over", "source", r.n.name)
+	}
+}
+
+// handoverWait bounds how long a rebalance waits for this replica's source tasks to stop; it stays below
+// the consumer group's rebalance timeout (30s).
+const handoverWait = 20 * time.Second
+
 // watchState turns the processor leaving its running state (a rebalance began, or shutdown) into a stop of
 // every task, before the partitions move to another replica. It drains goka's observer promptly, as goka
 // blocks on it.
@@ -226,6 +248,7 @@ func (r *sourceRunner) watchState(ctx context.Context) {
 // manage runs and stops this replica's tasks as ownership changes, until ctx ends; then it stops every
 // task cleanly (final positions applied to the table) and returns. A task error stops the pipeline.
 func (r *sourceRunner) manage(ctx context.Context) error {
+	defer close(r.managed)
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go r.watchState(watchCtx)
@@ -284,6 +307,9 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 				}
 			case ev.stopAll:
 				_ = stop(all(), false)
+				if ev.stopped != nil {
+					close(ev.stopped)
+				}
 			default:
 				var leave []string
 				for k, h := range running {
