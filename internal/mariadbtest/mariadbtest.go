@@ -67,11 +67,19 @@ type Server struct {
 	stderr   *bytes.Buffer
 	stopOnce sync.Once
 	db       *sql.DB
+	keep     bool // the data directory outlives the server (DataDir)
 }
 
 type options struct {
-	binlog bool
-	flags  []string
+	binlog  bool
+	flags   []string
+	dataDir string
+}
+
+// DataDir keeps the server's data in dir: initialised there on first use, reused on later launches, and
+// left in place by Stop, so that an application's private server keeps its rows across restarts.
+func DataDir(dir string) Option {
+	return func(o *options) { o.dataDir = dir }
 }
 
 // Option changes how Launch and Start run mariadbd.
@@ -115,9 +123,20 @@ func Launch(opts ...Option) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "mariadbtest-")
-	if err != nil {
+	keep := o.dataDir != ""
+	dir := o.dataDir
+	if keep {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+			return nil, fmt.Errorf("mariadbtest: %w", err)
+		}
+	} else if dir, err = os.MkdirTemp("", "mariadbtest-"); err != nil {
 		return nil, fmt.Errorf("mariadbtest: %w", err)
+	}
+	remove := func() {
+		if !keep {
+			os.RemoveAll(dir)
+			os.RemoveAll(tmpDirFor(dir))
+		}
 	}
 	// A private tmpdir beside the datadir (inside it, it would show up as a database): servers and
 	// bootstraps of test binaries running side by side collide on temporary-table files in a shared /tmp
@@ -125,27 +144,28 @@ func Launch(opts ...Option) (*Server, error) {
 	// tables failed").
 	tmp := tmpDirFor(dir)
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
-		os.RemoveAll(dir)
+		remove()
 		return nil, fmt.Errorf("mariadbtest: %w", err)
 	}
-	out, err := exec.Command(installDB, "--no-defaults", "--user=root", "--datadir="+dir,
-		"--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+tmp).CombinedOutput()
-	if err != nil {
-		os.RemoveAll(dir)
-		os.RemoveAll(tmp)
-		return nil, fmt.Errorf("mariadbtest: mariadb-install-db: %v\n%s", err, out)
+	if _, err := os.Stat(filepath.Join(dir, "mysql")); err != nil { // not initialised yet
+		out, err := exec.Command(installDB, "--no-defaults", "--user=root", "--datadir="+dir,
+			"--auth-root-authentication-method=normal", "--skip-test-db", "--tmpdir="+tmp).CombinedOutput()
+		if err != nil {
+			remove()
+			return nil, fmt.Errorf("mariadbtest: mariadb-install-db: %v\n%s", err, out)
+		}
 	}
 	// The free port may be taken between looking and binding: try a few.
 	var lastErr error
 	for range 3 {
 		s, err := launch(mariadbd, dir, o)
 		if err == nil {
+			s.keep = keep
 			return s, nil
 		}
 		lastErr = err
 	}
-	os.RemoveAll(dir)
-	os.RemoveAll(tmp)
+	remove()
 	return nil, lastErr
 }
 
@@ -271,7 +291,7 @@ func (s *Server) CreateDatabase(tb testing.TB, name string) string {
 }
 
 // Stop shuts the server down (SIGTERM, then waits for it to exit; SIGKILL after 30 seconds) and removes its
-// data directory. It is safe to call more than once.
+// data directory, unless it was given with DataDir. It is safe to call more than once.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
 		if s.db != nil {
@@ -283,8 +303,10 @@ func (s *Server) Stop() {
 		case <-time.After(30 * time.Second):
 			s.kill()
 		}
-		os.RemoveAll(s.Dir)
-		os.RemoveAll(tmpDirFor(s.Dir))
+		if !s.keep {
+			os.RemoveAll(s.Dir)
+			os.RemoveAll(tmpDirFor(s.Dir))
+		}
 	})
 }
 
