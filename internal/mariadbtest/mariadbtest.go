@@ -126,6 +126,11 @@ func Launch(opts ...Option) (*Server, error) {
 	keep := o.dataDir != ""
 	dir := o.dataDir
 	if keep {
+		// mariadb-install-db resolves a relative datadir against its own basedir (/usr), not the working
+		// directory.
+		if dir, err = filepath.Abs(dir); err != nil {
+			return nil, fmt.Errorf("mariadbtest: %w", err)
+		}
 		if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
 			return nil, fmt.Errorf("mariadbtest: %w", err)
 		}

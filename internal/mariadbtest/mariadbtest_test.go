@@ -43,6 +43,8 @@ func TestStart(t *testing.T) {
 // With DataDir the server's rows outlive it: a second launch on the same directory finds them.
 func TestDataDirKeepsRows(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "db")
+	t.Chdir(filepath.Dir(dir))
+	dir = "db" // relative, as an application passes it
 	first, err := mariadbtest.Launch(mariadbtest.DataDir(dir))
 	if err != nil {
 		t.Fatal(err)

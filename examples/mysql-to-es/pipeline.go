@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/go-sql-driver/mysql"
+	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/sinks/elasticsearch"
+	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
+	"github.com/sluicehq/sluice/sources/mysql"
+	"github.com/sluicehq/sluice/stages"
+	"github.com/sluicehq/sluice/topology"
+)
+
+// env is the example's configuration: the topology's plus the MySQL and Elasticsearch endpoints.
+type env struct {
+	topology topology.Config
+	mysqlDSN string // SLUICE_MYSQL_DSN; empty: a private MariaDB in the data dir
+	esURL    string // SLUICE_ES_URL; empty: the embedded server on esAddr
+	esAddr   string // SLUICE_ES_ADDR
+	serverID uint32
+}
+
+func envFromOS() (env, error) {
+	cfg, err := topology.ConfigFromEnv()
+	e := env{topology: cfg, mysqlDSN: os.Getenv("SLUICE_MYSQL_DSN"), esURL: os.Getenv("SLUICE_ES_URL"),
+		esAddr: os.Getenv("SLUICE_ES_ADDR"), serverID: 5401}
+	if e.esAddr == "" {
+		e.esAddr = "127.0.0.1:9200"
+	}
+	return e, err
+}
+
+// schema is the demo schema; it is created if missing and used as it stands otherwise.
+var schema = []string{
+	"CREATE DATABASE IF NOT EXISTS shop",
+	`CREATE TABLE IF NOT EXISTS shop.customers (id BIGINT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(255) NOT NULL,
+		email VARCHAR(255) NOT NULL)`,
+	`CREATE TABLE IF NOT EXISTS shop.orders (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer_id BIGINT NOT NULL,
+		amount DECIMAL(12,2) NOT NULL, status VARCHAR(32) NOT NULL, created_at DATETIME(6) NOT NULL)`,
+}
+
+// run starts what the environment does not provide, builds the topology and runs it until ctx ends.
+func run(ctx context.Context, e env, say func(string, ...any)) error {
+	dataDir := e.topology.DataDir
+	dsn := e.mysqlDSN
+	if dsn == "" {
+		if _, err := exec.LookPath("mariadb-install-db"); err != nil {
+			return errors.New("no SLUICE_MYSQL_DSN and no MariaDB on this machine: apt-get install mariadb-server, or set SLUICE_MYSQL_DSN=user:pass@tcp(host:3306)/")
+		}
+		db, err := mariadbtest.Launch(mariadbtest.DataDir(filepath.Join(dataDir, "mariadb")))
+		if err != nil {
+			return err
+		}
+		defer db.Stop()
+		dsn = db.DSN("")
+		say("mysql:    private MariaDB (binlog on) in %s, %s", filepath.Join(dataDir, "mariadb"), strings.SplitN(dsn, "/", 2)[0])
+	} else {
+		say("mysql:    %s", redact(dsn))
+	}
+	if err := createSchema(ctx, dsn); err != nil {
+		return err
+	}
+
+	esURL := e.esURL
+	if esURL == "" {
+		srv, err := estest.Start(estest.Config{Addr: e.esAddr, DataDir: filepath.Join(dataDir, "elasticsearch")})
+		if err != nil {
+			return fmt.Errorf("embedded Elasticsearch on %s (SLUICE_ES_ADDR): %w", e.esAddr, err)
+		}
+		defer srv.Close()
+		esURL = srv.URL()
+		say("elastic:  embedded Elasticsearch-compatible server at %s (try: curl '%s/orders/_search?pretty')", esURL, esURL)
+	} else {
+		say("elastic:  %s", esURL)
+	}
+
+	t, err := build(dsn, e.serverID, esURL)
+	if err != nil {
+		return err
+	}
+	if e.topology.Embedded() {
+		say("kafka:    embedded broker on %s, data in %s", e.topology.BrokerAddr, dataDir)
+	} else {
+		say("kafka:    %s", strings.Join(e.topology.Brokers, ","))
+	}
+	return t.RunWith(ctx, e.topology)
+}
+
+// build declares the pipeline: change data capture of shop.customers and shop.orders into raw topics
+// (kept intact), then, after Kafka, each order unwrapped, joined with its customer, and indexed.
+func build(dsn string, serverID uint32, esURL string) (*topology.Topology, error) {
+	cdc, err := mysql.New(mysql.Config{DSN: dsn, ServerID: serverID, Tables: []string{"shop.customers", "shop.orders"},
+		TopicPrefix: "sluice", SnapshotMode: mysql.SnapshotInitial})
+	if err != nil {
+		return nil, err
+	}
+	unwrap, err := stages.Unwrap("unwrap", stages.UnwrapConfig{})
+	if err != nil {
+		return nil, err
+	}
+	index, err := elasticsearch.New(elasticsearch.Config{URLs: []string{esURL}, Index: "orders"})
+	if err != nil {
+		return nil, err
+	}
+
+	t := topology.New("shop-search")
+	changes := func(name string) *topology.Topic {
+		return t.Topic(name, topology.KeyCodec("json-schema"), topology.ValueCodec("json-schema"), topology.Partitions(2))
+	}
+	customers, orders := changes(cdc.Topic("shop.customers")), changes(cdc.Topic("shop.orders"))
+	t.Topic(cdc.SchemaChangeTopic(), topology.KeyCodec("json-schema"), topology.ValueCodec("json-schema"))
+	t.Source("cdc", cdc).To(orders)
+
+	customerRows := t.Table("customers", customers, unwrap)
+	withCustomer, err := stages.JoinForeignKey("with-customer", customerRows, "customer_id", "customer")
+	if err != nil {
+		return nil, err
+	}
+	t.Flow("orders-index").From(orders).Via(unwrap, withCustomer).To(index)
+	return t, t.Validate()
+}
+
+func createSchema(ctx context.Context, dsn string) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, stmt := range schema {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create the demo schema: %w", err)
+		}
+	}
+	var customers int
+	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM shop.customers").Scan(&customers); err != nil {
+		return err
+	}
+	if customers > 0 {
+		return nil // the schema has data: work with it as it stands
+	}
+	for _, stmt := range demoData {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("insert the demo data: %w", err)
+		}
+	}
+	return nil
+}
+
+// demoData fills an empty demo schema, so that a first run has something to index.
+var demoData = []string{
+	`INSERT INTO shop.customers (name, email) VALUES ('Ada Lovelace', 'ada@example.com'),
+		('Grace Hopper', 'grace@example.com'), ('Alan Turing', 'alan@example.com')`,
+	`INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES
+		(1, 42.00, 'paid', NOW(6)), (1, 17.50, 'new', NOW(6)), (2, 99.90, 'shipped', NOW(6)),
+		(3, 5.25, 'new', NOW(6)), (2, 250.00, 'paid', NOW(6))`,
+}
+
+// redact hides a DSN's password.
+func redact(dsn string) string {
+	at := strings.LastIndex(dsn, "@")
+	colon := strings.Index(dsn, ":")
+	if at < 0 || colon < 0 || colon > at {
+		return dsn
+	}
+	return dsn[:colon] + ":***" + dsn[at:]
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
+	"github.com/sluicehq/sluice/topology"
+)
+
+var db *mariadbtest.Server
+
+func TestMain(m *testing.M) {
+	srv, err := mariadbtest.Launch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	db = srv
+	code := m.Run()
+	srv.Stop()
+	os.Exit(code)
+}
+
+// wantDocs reads the expected document of every order from MySQL: the order's columns and its customer.
+func wantDocs(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	rows, err := db.DB().Query(`SELECT o.id, o.customer_id, CAST(o.amount AS CHAR), o.status,
+		CAST(UNIX_TIMESTAMP(CONVERT_TZ(o.created_at, '+00:00', @@session.time_zone)) * 1000000 AS SIGNED), c.id, c.name, c.email
+		FROM shop.orders o LEFT JOIN shop.customers c ON c.id = o.customer_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]any{}
+	for rows.Next() {
+		var id, customerID, created int64
+		var amount, status string
+		var cid *int64
+		var name, email *string
+		if err := rows.Scan(&id, &customerID, &amount, &status, &created, &cid, &name, &email); err != nil {
+			t.Fatal(err)
+		}
+		doc := map[string]any{"id": id, "customer_id": customerID, "amount": amount, "status": status, "created_at": created, "customer": nil}
+		if cid != nil {
+			doc["customer"] = map[string]any{"id": *cid, "name": *name, "email": *email}
+		}
+		out[fmt.Sprint(id)] = doc
+	}
+	return out
+}
+
+// indexed reads every document of the orders index, normalised like wantDocs.
+func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
+	t.Helper()
+	res, err := client.Search(client.Search.WithIndex("orders"), client.Search.WithSize(10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	var r struct {
+		Hits struct {
+			Hits []struct {
+				ID     string         `json:"_id"`
+				Source map[string]any `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatalf("search: %s", body)
+	}
+	out := map[string]map[string]any{}
+	for _, h := range r.Hits.Hits {
+		doc := map[string]any{}
+		for k, v := range h.Source {
+			switch k {
+			case "amount":
+				doc[k] = fmt.Sprintf("%.2f", v)
+			case "id", "customer_id", "created_at":
+				doc[k] = int64(v.(float64))
+			case "customer":
+				if c, ok := v.(map[string]any); ok {
+					doc[k] = map[string]any{"id": int64(c["id"].(float64)), "name": c["name"], "email": c["email"]}
+				} else {
+					doc[k] = nil
+				}
+			default:
+				doc[k] = v
+			}
+		}
+		out[h.ID] = doc
+	}
+	return out
+}
+
+func converge(t *testing.T, client *es.Client, what string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		res, _ := client.Indices.Refresh(client.Indices.Refresh.WithIndex("orders"))
+		if res != nil {
+			res.Body.Close()
+		}
+		want, got := wantDocs(t), indexed(t, client)
+		if fmt.Sprint(want) == fmt.Sprint(got) {
+			t.Logf("%s: %d order documents equal MySQL", what, len(want))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: Elasticsearch did not converge to MySQL:\n want %v\n got  %v", what, want, got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Acceptance 1 and 2: inserts, updates and deletes of customers and orders in several transactions end with
+// exactly one document per order, equal to MySQL's state with its customer; deleted orders have none; a
+// customer rename reaches all of that customer's orders.
+func TestOrdersFollowMySQL(t *testing.T) {
+	db.Exec(t, "DROP DATABASE IF EXISTS shop")
+	for _, s := range schema {
+		db.Exec(t, s)
+	}
+	db.Exec(t, "INSERT INTO shop.customers (name, email) VALUES ('Ann', 'ann@example.com'), ('Bob', 'bob@example.com'), ('Cy', 'cy@example.com')",
+		`INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES
+			(1, 10.50, 'new', '2026-11-26 10:00:00.123456'), (1, 99.99, 'paid', '2026-11-26 10:01:00'),
+			(2, 5.00, 'new', '2026-11-26 10:02:00'), (3, 1234567.89, 'shipped', '2026-11-26 10:03:00')`)
+	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := topology.DefaultConfig()
+	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var said strings.Builder
+	go func() {
+		done <- run(ctx, env{topology: cfg, mysqlDSN: db.DSN(""), esURL: srv.URL(), serverID: 5402},
+			func(f string, a ...any) { fmt.Fprintf(&said, f+"\n", a...) })
+	}()
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	converge(t, client, "snapshot")
+
+	db.Exec(t, "UPDATE shop.orders SET status = 'paid' WHERE id = 1", "DELETE FROM shop.orders WHERE id = 3")
+	tx, _ := db.DB().Begin()
+	tx.Exec("INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (2, 7.25, 'new', '2026-11-26 11:00:00')")
+	tx.Exec("INSERT INTO shop.customers (name, email) VALUES ('Dee', 'dee@example.com')")
+	tx.Exec("INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (4, 3.00, 'new', '2026-11-26 11:01:00')")
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	converge(t, client, "after updates, deletes and a transaction")
+
+	db.Exec(t, "UPDATE shop.customers SET name = 'Annabel', email = 'annabel@example.com' WHERE id = 1")
+	converge(t, client, "after renaming customer 1")
+	for _, id := range []string{"1", "2"} {
+		if c := indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
+			t.Errorf("order %s carries customer %v after the rename", id, c)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("run: %v\n%s", err, said.String())
+	}
+}
+
+// Acceptance 5: with no environment at all (a fresh data dir), the example starts its own MariaDB, broker
+// and Elasticsearch-compatible server, indexes the demo data and answers a search.
+func TestNoEnvironment(t *testing.T) {
+	cfg := topology.DefaultConfig()
+	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
+	esAddr := testkit.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	started := time.Now()
+	go func() { done <- run(ctx, env{topology: cfg, esAddr: esAddr, serverID: 5403}, func(string, ...any) {}) }()
+	client, _ := es.NewClient(es.Config{Addresses: []string{"http://" + esAddr}})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		res, err := client.Search(client.Search.WithIndex("orders"), client.Search.WithQuery("customer.name:grace"))
+		if err == nil {
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode == 200 && strings.Contains(string(body), `"Grace Hopper"`) {
+				t.Logf("cold start to a searchable demo document: %v", time.Since(started).Round(time.Millisecond))
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no searchable demo document within 90s")
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run stopped: %v", err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
