@@ -125,7 +125,7 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, error
 	if err != nil {
 		return nil, err
 	}
-	t.Flow("orders-index").From(orders).Via(unwrap, withCustomer).To(index)
+	t.Flow("orders-index").From(orders).Via(unwrap, withCustomer).To(index, topology.LingerMillis(5))
 	return t, t.Validate()
 }
 
