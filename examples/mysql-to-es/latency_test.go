@@ -33,7 +33,9 @@ func TestCommitToDocumentLatency(t *testing.T) {
 	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", "off"
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, env{topology: cfg, mysqlDSN: db.DSN(""), esURL: srv.URL(), serverID: 5404}, func(string, ...any) {}) }()
+	go func() {
+		done <- run(ctx, env{topology: cfg, mysqlDSN: db.DSN(""), esURL: srv.URL(), serverID: 5404}, func(string, ...any) {})
+	}()
 	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
 	status := func() string {
 		res, err := client.Get("orders", "1")
