@@ -2,7 +2,7 @@
 // Elasticsearch documents, and each order document carries its customer, kept right when the customer
 // changes (a foreign-key join on goka tables).
 //
-//	go run ./examples/mysql-to-es
+//	go run ./examples/mysql-to-es [-generate 50] [-progress 5s]
 //
 // With no settings everything runs on this machine: a private MariaDB (binlog enabled) in the data dir, the
 // embedded Kafka broker, and the embedded Elasticsearch-compatible server on SLUICE_ES_ADDR
@@ -12,16 +12,22 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	generateRate := flag.Int("generate", 0, "commit this many changes a second (new, updated and deleted orders, customers) to show movement")
+	progress := flag.Duration("progress", 5*time.Second, "how often to print a progress line (0: never)")
+	flag.Parse()
 	env, err := envFromOS()
+	env.generate, env.progress = *generateRate, *progress
 	if err == nil {
 		err = run(ctx, env, func(format string, args ...any) { fmt.Printf(format+"\n", args...) })
 	}

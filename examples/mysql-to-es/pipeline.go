@@ -27,6 +27,8 @@ type env struct {
 	esURL    string // SLUICE_ES_URL; empty: the embedded server on esAddr
 	esAddr   string // SLUICE_ES_ADDR
 	serverID uint32
+	generate int           // -generate: changes per second of the built-in load generator (0: none)
+	progress time.Duration // how often to print a progress line (0: never)
 }
 
 func envFromOS() (env, error) {
@@ -83,9 +85,16 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 		say("elastic:  %s", esURL)
 	}
 
-	t, err := build(dsn, e.serverID, esURL)
+	t, sink, err := build(dsn, e.serverID, esURL)
 	if err != nil {
 		return err
+	}
+	if e.progress > 0 {
+		go report(ctx, e.progress, e.topology.HTTPAddr, sink, say)
+	}
+	if e.generate > 0 {
+		say("load:     %d changes/s of orders and customers", e.generate)
+		go generate(ctx, dsn, e.generate, say)
 	}
 	if e.topology.Embedded() {
 		say("kafka:    embedded broker on %s, data in %s", e.topology.BrokerAddr, dataDir)
@@ -97,20 +106,21 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 
 // build declares the pipeline: change data capture of shop.customers and shop.orders into raw topics
 // (kept intact), then, after Kafka, each order unwrapped, joined with its customer, and indexed.
-func build(dsn string, serverID uint32, esURL string) (*topology.Topology, error) {
+func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *timedSink, error) {
 	cdc, err := mysql.New(mysql.Config{DSN: dsn, ServerID: serverID, Tables: []string{"shop.customers", "shop.orders"},
 		TopicPrefix: "sluice", SnapshotMode: mysql.SnapshotInitial})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	unwrap, err := stages.Unwrap("unwrap", stages.UnwrapConfig{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	index, err := elasticsearch.New(elasticsearch.Config{URLs: []string{esURL}, Index: "orders"})
+	es, err := elasticsearch.New(elasticsearch.Config{URLs: []string{esURL}, Index: "orders"})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	index := &timedSink{Sink: es}
 
 	t := topology.New("shop-search")
 	changes := func(name string) *topology.Topic {
@@ -123,10 +133,10 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, error
 	customerRows := t.Table("customers", customers, unwrap)
 	withCustomer, err := stages.JoinForeignKey("with-customer", customerRows, "customer_id", "customer")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t.Flow("orders-index").From(orders).Via(unwrap, withCustomer).To(index, topology.LingerMillis(5))
-	return t, t.Validate()
+	return t, index, t.Validate()
 }
 
 func createSchema(ctx context.Context, dsn string) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -210,6 +211,65 @@ func TestNoEnvironment(t *testing.T) {
 			t.Fatalf("run stopped: %v", err)
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// syncLines collects what run says, safe for the generator's and the reporter's goroutines.
+type syncLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *syncLines) say(f string, a ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines = append(s.lines, fmt.Sprintf(f, a...))
+}
+
+func (s *syncLines) find(substr string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if strings.Contains(l, substr) {
+			return l
+		}
+	}
+	return ""
+}
+
+// The built-in load generator makes movement, and progress lines report rows captured, documents indexed,
+// lag and insert-to-indexed latency.
+func TestGeneratorAndProgress(t *testing.T) {
+	db.Exec(t, "DROP DATABASE IF EXISTS shop")
+	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := topology.DefaultConfig()
+	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	out := &syncLines{}
+	go func() {
+		done <- run(ctx, env{topology: cfg, mysqlDSN: db.DSN(""), esURL: srv.URL(), serverID: 5405, generate: 100, progress: time.Second}, out.say)
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	var line string
+	for line == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line with latency within 60s; said %v", out.lines)
+		}
+		line = out.find("insert->indexed")
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Log(line)
+	if !strings.Contains(line, "rows captured") || strings.Contains(line, " 0 docs indexed") {
+		t.Errorf("progress line %q", line)
 	}
 	cancel()
 	if err := <-done; err != nil {
