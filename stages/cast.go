@@ -480,9 +480,9 @@ func castToString(v any) string {
 	case bool:
 		return strconv.FormatBool(x)
 	case float32:
-		return javaFloatString(float64(x), 32)
+		return stream.JavaFloatString(float64(x), 32)
 	case float64:
-		return javaFloatString(x, 64)
+		return stream.JavaFloatString(x, 64)
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x)
 	case stream.Decimal:
@@ -505,58 +505,4 @@ func javaDateString(t time.Time) string {
 		return t.Format("2006-01-02")
 	}
 	return t.Format("2006-01-02T15:04:05.000") + "Z"
-}
-
-// javaFloatString formats f as Java's Double.toString (bitSize 64) or Float.toString (32): "42.0", "0.001",
-// "1.0E7", "1.5E-4", "NaN", "-Infinity".
-func javaFloatString(f float64, bitSize int) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 0):
-		if f > 0 {
-			return "Infinity"
-		}
-		return "-Infinity"
-	case f == 0:
-		if math.Signbit(f) {
-			return "-0.0"
-		}
-		return "0.0"
-	}
-	sign := ""
-	if f < 0 {
-		sign, f = "-", -f
-	}
-	digits, exp := floatDigits(f, -1, bitSize)
-	if len(digits) == 1 {
-		// Java writes at least two significant digits and picks the two-digit decimal nearest f (4.9E-324
-		// for the smallest double, not 5.0E-324), then drops a trailing zero.
-		digits, exp = floatDigits(f, 1, bitSize)
-		if trimmed := strings.TrimRight(digits, "0"); trimmed != "" {
-			digits = trimmed
-		}
-	}
-	if f >= 1e-3 && f < 1e7 {
-		switch {
-		case exp < 0:
-			return sign + "0." + strings.Repeat("0", -exp-1) + digits
-		case len(digits) <= exp+1:
-			return sign + digits + strings.Repeat("0", exp+1-len(digits)) + ".0"
-		}
-		return sign + digits[:exp+1] + "." + digits[exp+1:]
-	}
-	frac := digits[1:]
-	if frac == "" {
-		frac = "0"
-	}
-	return sign + digits[:1] + "." + frac + "E" + strconv.Itoa(exp)
-}
-
-// floatDigits returns the significant digits of f > 0 with prec digits after the first (-1 for the fewest
-// that read back as f), and the decimal exponent of the first.
-func floatDigits(f float64, prec, bitSize int) (string, int) {
-	mant, expText, _ := strings.Cut(strconv.FormatFloat(f, 'e', prec, bitSize), "e")
-	exp, _ := strconv.Atoi(expText)
-	return strings.Replace(mant, ".", "", 1), exp
 }

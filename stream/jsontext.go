@@ -70,6 +70,10 @@ func (w *jsonWriter) string(s string) {
 	w.buf = append(w.buf, '"')
 }
 
+// JavaFloatString formats f as Java's Double.toString (bitSize 64) or Float.toString (32), as Kafka Connect
+// writes floats: "42.0", "0.001", "1.0E7", "1.5E-4", "NaN", "-Infinity".
+func JavaFloatString(f float64, bitSize int) string { return string(appendJavaFloat(nil, f, bitSize)) }
+
 // appendJavaFloat appends f as Java's Double.toString (bitSize 64) or Float.toString (bitSize 32) writes it
 // (JDK 19+, shortest representation): "1.0", "0.001", "1.0E7", "1.0E-4", "NaN", "-Infinity".
 func appendJavaFloat(buf []byte, f float64, bitSize int) []byte {
