@@ -8,6 +8,56 @@ import (
 	"github.com/lovoo/goka"
 )
 
+// sessionHooks run around goka's handling of a consumer-group session; nil hooks are skipped.
+type sessionHooks struct {
+	setup         func(sarama.ConsumerGroupSession) // before goka's Setup
+	beforeCleanup func()                            // before goka's Cleanup stops the partition processors
+	afterCleanup  func()                            // after goka's Cleanup (pending commits are done)
+}
+
+// hookedBuilder returns a goka consumer-group builder whose groups run hooks around every session.
+func hookedBuilder(build goka.ConsumerGroupBuilder, hooks sessionHooks) goka.ConsumerGroupBuilder {
+	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
+		g, err := build(brokers, group, clientID)
+		if err != nil {
+			return nil, err
+		}
+		return hookedGroup{ConsumerGroup: g, hooks: hooks}, nil
+	}
+}
+
+type hookedGroup struct {
+	sarama.ConsumerGroup
+	hooks sessionHooks
+}
+
+func (g hookedGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
+	return g.ConsumerGroup.Consume(ctx, topics, hookedHandler{ConsumerGroupHandler: h, hooks: g.hooks})
+}
+
+type hookedHandler struct {
+	sarama.ConsumerGroupHandler
+	hooks sessionHooks
+}
+
+func (h hookedHandler) Setup(s sarama.ConsumerGroupSession) error {
+	if h.hooks.setup != nil {
+		h.hooks.setup(s)
+	}
+	return h.ConsumerGroupHandler.Setup(s)
+}
+
+func (h hookedHandler) Cleanup(s sarama.ConsumerGroupSession) error {
+	if h.hooks.beforeCleanup != nil {
+		h.hooks.beforeCleanup()
+	}
+	err := h.ConsumerGroupHandler.Cleanup(s)
+	if h.hooks.afterCleanup != nil {
+		h.hooks.afterCleanup()
+	}
+	return err
+}
+
 // committer commits a flow's marked offsets synchronously. goka only marks offsets (sarama then commits them
 // on a timer), so after a crash a fast flow would write again everything it acknowledged during the last
 // interval. The flow's consumer group is wrapped so that the committer sees the live sarama session, and
@@ -27,75 +77,14 @@ func (c *committer) commit() {
 	}
 }
 
-// builder returns a goka consumer-group builder whose groups report their sessions to c.
+// builder returns a goka consumer-group builder whose groups report their sessions to c. The session is
+// forgotten once goka's Cleanup (which waits for pending commits) is over, so that no commit goes to an
+// ended session.
 func (c *committer) builder(build goka.ConsumerGroupBuilder) goka.ConsumerGroupBuilder {
-	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
-		g, err := build(brokers, group, clientID)
-		if err != nil {
-			return nil, err
-		}
-		return sessionGroup{ConsumerGroup: g, c: c}, nil
+	set := func(s sarama.ConsumerGroupSession) {
+		c.mu.Lock()
+		c.session = s
+		c.mu.Unlock()
 	}
-}
-
-type sessionGroup struct {
-	sarama.ConsumerGroup
-	c *committer
-}
-
-func (g sessionGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
-	return g.ConsumerGroup.Consume(ctx, topics, sessionHandler{ConsumerGroupHandler: h, c: g.c})
-}
-
-type sessionHandler struct {
-	sarama.ConsumerGroupHandler
-	c *committer
-}
-
-func (h sessionHandler) Setup(s sarama.ConsumerGroupSession) error {
-	h.c.mu.Lock()
-	h.c.session = s
-	h.c.mu.Unlock()
-	return h.ConsumerGroupHandler.Setup(s)
-}
-
-// Cleanup forgets the session once goka's cleanup (which waits for pending commits) is over, so that no
-// commit goes to an ended session.
-func (h sessionHandler) Cleanup(s sarama.ConsumerGroupSession) error {
-	err := h.ConsumerGroupHandler.Cleanup(s)
-	h.c.mu.Lock()
-	h.c.session = nil
-	h.c.mu.Unlock()
-	return err
-}
-
-// handoverBuilder returns a consumer-group builder whose groups call beforeCleanup when a session ends,
-// before goka's own Cleanup stops the partition processors.
-func handoverBuilder(build goka.ConsumerGroupBuilder, beforeCleanup func()) goka.ConsumerGroupBuilder {
-	return func(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
-		g, err := build(brokers, group, clientID)
-		if err != nil {
-			return nil, err
-		}
-		return handoverGroup{ConsumerGroup: g, before: beforeCleanup}, nil
-	}
-}
-
-type handoverGroup struct {
-	sarama.ConsumerGroup
-	before func()
-}
-
-func (g handoverGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
-	return g.ConsumerGroup.Consume(ctx, topics, handoverHandler{ConsumerGroupHandler: h, before: g.before})
-}
-
-type handoverHandler struct {
-	sarama.ConsumerGroupHandler
-	before func()
-}
-
-func (h handoverHandler) Cleanup(s sarama.ConsumerGroupSession) error {
-	h.before()
-	return h.ConsumerGroupHandler.Cleanup(s)
+	return hookedBuilder(build, sessionHooks{setup: set, afterCleanup: func() { set(nil) }})
 }

@@ -136,7 +136,7 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 		goka.Persist(jsonCodec[TaskState]{}),
 	)
 	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithRebalanceCallback(r.onAssign),
-		goka.WithConsumerGroupBuilder(handoverBuilder(p.consumerGroupBuilder, r.stopTasksForHandover)))
+		goka.WithConsumerGroupBuilder(hookedBuilder(p.consumerGroupBuilder, sessionHooks{beforeCleanup: r.stopTasksForHandover})))
 	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
 		return nil, fmt.Errorf("source %q: create processor: %w", n.name, err)
 	}
