@@ -66,16 +66,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ixs, e := s.resolve(r.PathValue("index"))
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	qc := &queryCompiler{body: body}
-	for _, ix := range ixs {
-		qc.mappings = append(qc.mappings, ix.mapping)
-	}
-	q, e := compileTop(qc, req.Query)
+	ixs, qc, q, e := s.compileFor(r, req, body)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -151,16 +142,7 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ixs, e := s.resolve(r.PathValue("index"))
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	qc := &queryCompiler{body: body}
-	for _, ix := range ixs {
-		qc.mappings = append(qc.mappings, ix.mapping)
-	}
-	q, e := compileTop(qc, req.Query)
+	ixs, _, q, e := s.compileFor(r, req, body)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -230,6 +212,24 @@ func readSearchRequest(r *http.Request) (*searchRequest, []byte, *esError) {
 		}
 	}
 	return req, body, nil
+}
+
+// compileFor resolves the request's index expression and compiles its query against those indices'
+// mappings. The caller holds s.mu.
+func (s *Server) compileFor(r *http.Request, req *searchRequest, body []byte) ([]*index, *queryCompiler, query.Query, *esError) {
+	ixs, e := s.resolve(r.PathValue("index"))
+	if e != nil {
+		return nil, nil, nil, e
+	}
+	qc := &queryCompiler{body: body}
+	for _, ix := range ixs {
+		qc.mappings = append(qc.mappings, ix.mapping)
+	}
+	q, e := compileTop(qc, req.Query)
+	if e != nil {
+		return nil, nil, nil, e
+	}
+	return ixs, qc, q, nil
 }
 
 func compileTop(qc *queryCompiler, raw json.RawMessage) (query.Query, *esError) {
