@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench lint
+.PHONY: test bench lint kafka-jars test-kafka
 
 test:
 	$(GO) test -count=1 -timeout 14m ./...
@@ -12,3 +12,19 @@ bench:
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l .; echo "gofmt: the files above need formatting"; exit 1)
 	$(GO) vet ./...
+
+# The real Apache Kafka of test/kafka/pom.xml: its jars in test/kafka/lib (git-ignored), fetched again when the
+# pom is newer than the last complete fetch. internal/kafkatest does the same by itself when they are missing.
+KAFKA_LIB := test/kafka/lib
+
+kafka-jars: $(KAFKA_LIB)/.complete
+
+$(KAFKA_LIB)/.complete: test/kafka/pom.xml
+	rm -rf $(KAFKA_LIB).new
+	cd test/kafka && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
+	touch $(KAFKA_LIB).new/.complete
+	rm -rf $(KAFKA_LIB) && mv $(KAFKA_LIB).new $(KAFKA_LIB)
+
+# Every integration test that asks internal/kafkatest.Brokers runs against a real Kafka 4.4 cluster.
+test-kafka: kafka-jars
+	SLUICE_TEST_KAFKA=real $(GO) test -count=1 -timeout 28m ./...

@@ -1,0 +1,435 @@
+// Package kafkatest starts real Apache Kafka 4.4 clusters (KRaft mode, no ZooKeeper) as child processes of
+// a test, so that Sluice's integration tests can run against the real broker as well as the embedded kfake
+// one. It is a test helper: import it from _test.go files only.
+//
+// Two ways to use it:
+//
+//	// An integration test that runs on either broker: nil means "use the embedded broker, as today".
+//	brokers := kafkatest.Brokers(t, 3) // real only when SLUICE_TEST_KAFKA=real (make test-kafka)
+//
+//	// A test of Kafka behaviour itself (failover, restarts, Java clients): always real.
+//	c := kafkatest.Start(t, kafkatest.Options{Nodes: 3})
+//	c.CreateTopic(t, "orders", 3, 3, nil)
+//	c.Kill(c.Leader(t, "orders", 0))
+//
+// Each cluster is private to its test: every node runs combined mode (process.roles=broker,controller) with a
+// static quorum (controller.quorum.voters lists every node), PLAINTEXT and CONTROLLER listeners on free
+// 127.0.0.1 ports, and its data under a directory of $TMPDIR that is removed when the test passes and kept
+// (its path and the tails of the node logs printed) when it fails. Storage is formatted with
+// kafka.tools.StorageTool (`format -t <cluster-id> -c server.properties`; with static voters neither
+// --standalone nor --initial-controllers applies: those are for dynamic quorums). Nodes run
+// `java -Xmx384m -Xms128m -XX:+UseSerialGC -cp 'test/kafka/lib/*' kafka.Kafka server.properties` in their
+// own process group with Pdeathsig=SIGKILL, so a killed test binary leaks no JVM. The jars come from
+// test/kafka/pom.xml (`make kafka-jars`); when they are missing or older than the pom the first Start runs
+// Maven itself, under a file lock. No Java, or jars that cannot be fetched, fail the test: it is never
+// skipped.
+//
+// Configuration: 1 node has every replication factor and min.insync.replicas at 1; 3 nodes have
+// default.replication.factor=3, min.insync.replicas=2 and the internal topics at 3/2. Always:
+// auto.create.topics.enable=false, num.partitions=1, group.initial.rebalance.delay.ms=0,
+// log.cleaner.backoff.ms=1000 (compaction is testable), offsets.topic.num.partitions=10. Options.ExtraConfig
+// overrides any of them.
+//
+// A cluster is ready when every running node's PLAINTEXT port answers a metadata request listing every
+// running node as a broker (the controller has registered and unfenced them), within 90 s.
+//
+// Measured on the 2-core development machine (Kafka 4.4.0, OpenJDK 17.0.15):
+//   - StorageTool format costs a full JVM start, about 2.3 s of CPU per node; the harness formats the nodes
+//     in parallel.
+//   - One node serves about 12 s after its JVM starts (13 s including format) and uses ~340 MB RSS; three
+//     nodes started together take longer, their JVMs competing for two cores (see the test logs of
+//     TestThreeNodes for the number of this run). Startup CPU time is ~7 s per JVM, so the wall time of
+//     n nodes is roughly 3.5 s x n at best on two cores.
+//   - A clean SIGTERM shutdown of a single node takes about 2 s.
+//   - Maven's nearest-wins resolution picked slf4j-api 1.7.36 for the pom as first written, which cannot
+//     see log4j-slf4j2-impl: the broker silently logged nothing. The pom now names slf4j-api 2.x.
+package kafkatest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+)
+
+// EnvVar selects the broker of integration tests: "real" runs them against real Kafka (Brokers starts a
+// cluster); anything else, or unset, keeps the embedded broker.
+const EnvVar = "SLUICE_TEST_KAFKA"
+
+// readyTimeout bounds how long a (re)started node may take to serve.
+const readyTimeout = 90 * time.Second
+
+// Real reports whether SLUICE_TEST_KAFKA=real: integration tests then run against real Kafka.
+func Real() bool { return os.Getenv(EnvVar) == "real" }
+
+// Brokers returns the bootstrap addresses for an integration test: nil when !Real() (the test uses the
+// embedded broker, as today), else a fresh real cluster of nodes KRaft nodes private to this test (stopped
+// by t.Cleanup). nodes is 1 or 3.
+func Brokers(t testing.TB, nodes int) []string {
+	t.Helper()
+	if !Real() {
+		return nil
+	}
+	return Start(t, Options{Nodes: nodes}).Addrs()
+}
+
+// Options configures Start.
+type Options struct {
+	// Nodes is the number of combined broker+controller nodes: 1 or 3 (0 means 1).
+	Nodes int
+	// ExtraConfig is written into every node's server.properties after the harness's defaults, overriding
+	// them (e.g. "log.retention.ms").
+	ExtraConfig map[string]string
+}
+
+// Cluster is a running real Kafka cluster private to one test. Its methods fail the test they are given
+// (or the one that started the cluster) on error, and are safe for concurrent use; node i has node.id i.
+type Cluster struct {
+	t         testing.TB
+	java, lib string
+	dir       string
+	clusterID string
+	extra     map[string]string
+
+	mu        sync.Mutex
+	nodes     []*node
+	closeOnce sync.Once
+}
+
+// Start starts a real cluster whatever SLUICE_TEST_KAFKA says (for tests that need Kafka itself) and waits
+// until every node serves. t.Cleanup closes it; when t failed, the data and logs are kept and their path
+// and tails are logged.
+func Start(t testing.TB, opts Options) *Cluster {
+	t.Helper()
+	n := opts.Nodes
+	if n == 0 {
+		n = 1
+	}
+	if n != 1 && n != 3 {
+		t.Fatalf("kafkatest: Options.Nodes is %d: a cluster has 1 or 3 nodes", n)
+	}
+	java, lib, err := tools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	// A free port may be taken by another process between looking and binding (several test binaries run
+	// side by side): such a start is retried with new ports, any other failure is final.
+	for attempt := 1; ; attempt++ {
+		c, err := launch(t, java, lib, n, opts.ExtraConfig)
+		if err == nil {
+			t.Cleanup(c.cleanup)
+			t.Logf("kafkatest: %d-node Kafka cluster %s serving at %s after %s (data in %s)",
+				n, c.clusterID, strings.Join(c.Addrs(), ","), time.Since(began).Round(time.Millisecond), c.dir)
+			return c
+		}
+		if !c.portInUse() || attempt == 3 {
+			c.closeNodes()
+			t.Logf("kafkatest: data and logs kept in %s", c.dir)
+			t.Fatal(err)
+		}
+		c.closeNodes()
+		os.RemoveAll(c.dir)
+	}
+}
+
+// launch creates, formats and starts a cluster. On error the returned cluster is still usable for
+// diagnosis and must be closed.
+func launch(t testing.TB, java, lib string, n int, extra map[string]string) (*Cluster, error) {
+	id := make([]byte, 16)
+	rand.Read(id)
+	c := &Cluster{t: t, java: java, lib: lib, clusterID: base64.RawURLEncoding.EncodeToString(id), extra: extra}
+	dir, err := os.MkdirTemp("", "kafkatest-"+safeName(t.Name())+"-")
+	if err != nil {
+		return c, fmt.Errorf("kafkatest: %w", err)
+	}
+	c.dir = dir
+	if err := os.WriteFile(filepath.Join(dir, "tools-log4j2.yaml"), []byte(toolsLog4jConfig), 0o644); err != nil {
+		return c, fmt.Errorf("kafkatest: %w", err)
+	}
+	for i := range n {
+		nd := &node{id: i, dir: filepath.Join(dir, fmt.Sprintf("node-%d", i))}
+		if nd.port, err = freePort(); err != nil {
+			return c, err
+		}
+		if nd.ctrlPort, err = freePort(); err != nil {
+			return c, err
+		}
+		if err := os.MkdirAll(nd.dir, 0o755); err != nil {
+			return c, fmt.Errorf("kafkatest: %w", err)
+		}
+		c.nodes = append(c.nodes, nd)
+	}
+	for _, nd := range c.nodes {
+		if err := os.WriteFile(filepath.Join(nd.dir, "server.properties"), []byte(nd.serverProperties(c.nodes, extra)), 0o644); err != nil {
+			return c, fmt.Errorf("kafkatest: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(nd.dir, "log4j2.yaml"), []byte(log4jConfig(nd.dir)), 0o644); err != nil {
+			return c, fmt.Errorf("kafkatest: %w", err)
+		}
+	}
+	// Each format is a JVM start: run them side by side.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, nd := range c.nodes {
+		wg.Go(func() { errs[i] = c.format(nd) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return c, err
+		}
+	}
+	for _, nd := range c.nodes {
+		if err := nd.start(java, lib); err != nil {
+			return c, err
+		}
+	}
+	return c, c.waitServing(c.nodes)
+}
+
+// format runs StorageTool on the node's fresh log directory.
+func (c *Cluster) format(nd *node) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append(jvmArgs(c.lib, filepath.Join(c.dir, "tools-log4j2.yaml")), "kafka.tools.StorageTool", "format",
+		"-t", c.clusterID, "-c", filepath.Join(nd.dir, "server.properties"))
+	out, err := exec.CommandContext(ctx, c.java, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kafkatest: formatting the storage of node %d (%s) failed: %v\n%s",
+			nd.id, filepath.Join(nd.dir, "data"), err, lastLines(string(out), 30))
+	}
+	return nil
+}
+
+// waitServing waits until each node of want answers a metadata request listing every running node as a
+// broker, failing fast when one of them exits.
+func (c *Cluster) waitServing(want []*node) error {
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		var running []int32
+		for _, nd := range c.nodes {
+			if nd.running() {
+				running = append(running, int32(nd.id))
+			}
+		}
+		pending := 0
+		var last error
+		for _, nd := range want {
+			if nd.cmd == nil {
+				return fmt.Errorf("kafkatest: node %d is not running", nd.id)
+			}
+			select {
+			case <-nd.exited:
+				return fmt.Errorf("kafkatest: node %d (%s) exited before serving: %v\n%s",
+					nd.id, nd.addr(), nd.waitErr, nd.logTail(40))
+			default:
+			}
+			if err := lists(nd.addr(), running); err != nil {
+				pending++
+				last = fmt.Errorf("node %d (%s): %w", nd.id, nd.addr(), err)
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var tails strings.Builder
+			for _, nd := range want {
+				tails.WriteString(nd.logTail(40))
+			}
+			return fmt.Errorf("kafkatest: Kafka not serving after %s: %v\n%s", readyTimeout, last, tails.String())
+		}
+		time.Sleep(200 * time.Millisecond) // polling a condition: nothing to wait on but the network
+	}
+}
+
+// lists asks the broker at addr for cluster metadata and checks that every id of want is a live broker.
+func lists(addr string, want []int32) error {
+	b := sarama.NewBroker(addr)
+	if err := b.Open(saramaConfig()); err != nil {
+		return err
+	}
+	defer b.Close()
+	md, err := b.GetMetadata(&sarama.MetadataRequest{Version: 7})
+	if err != nil {
+		return err
+	}
+	have := map[int32]bool{}
+	for _, br := range md.Brokers {
+		have[br.ID()] = true
+	}
+	for _, id := range want {
+		if !have[id] {
+			return fmt.Errorf("broker %d not yet in the metadata (%d brokers listed)", id, len(md.Brokers))
+		}
+	}
+	return nil
+}
+
+// saramaConfig is the configuration of the harness's own admin and metadata calls: short deadlines.
+func saramaConfig() *sarama.Config {
+	conf := sarama.NewConfig()
+	conf.Version = sarama.V4_0_0_0
+	conf.ClientID = "kafkatest"
+	conf.Net.DialTimeout = 2 * time.Second
+	conf.Net.ReadTimeout = 5 * time.Second
+	conf.Net.WriteTimeout = 5 * time.Second
+	conf.Metadata.Retry.Max = 1
+	conf.Metadata.Timeout = 10 * time.Second
+	conf.Admin.Timeout = 20 * time.Second
+	return conf
+}
+
+// Addrs returns the bootstrap list, "127.0.0.1:port" per node (node i at index i), running or not.
+func (c *Cluster) Addrs() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	addrs := make([]string, len(c.nodes))
+	for i, nd := range c.nodes {
+		addrs[i] = nd.addr()
+	}
+	return addrs
+}
+
+// Dir is the directory holding every node's configuration, data and logs (node-<i>/server.log).
+func (c *Cluster) Dir() string { return c.dir }
+
+func (c *Cluster) node(i int) *node {
+	if i < 0 || i >= len(c.nodes) {
+		c.t.Fatalf("kafkatest: no node %d in a %d-node cluster", i, len(c.nodes))
+	}
+	return c.nodes[i]
+}
+
+// Kill sends SIGKILL to node i and waits for it to exit (a crash: no controlled shutdown, no flush).
+func (c *Cluster) Kill(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.node(i).kill()
+}
+
+// Stop sends SIGTERM to node i and waits for a clean exit (controlled shutdown: its partition leaderships
+// move first); after 30 s it is killed and the test fails.
+func (c *Cluster) Stop(i int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nd := c.node(i)
+	if !nd.stop() {
+		c.t.Errorf("kafkatest: node %d did not exit within %s of SIGTERM: killed\n%s", i, stopTimeout, nd.logTail(20))
+	}
+}
+
+// Restart starts node i again (same ports, same data directory) and waits until it serves: its metadata
+// lists it and every other running node. A running node is restarted cleanly (Stop first).
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	nd := c.node(i)
+	if nd.cmd != nil {
+		nd.stop()
+	}
+	if err := nd.start(c.java, c.lib); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.waitServing([]*node{nd}); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// StopAll stops every node cleanly (SIGTERM to all at once; each killed after 30 s), keeping the data.
+func (c *Cluster) StopAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, nd := range c.nodes {
+		wg.Go(func() { nd.stop() })
+	}
+	wg.Wait()
+}
+
+// StartAll starts every stopped node again (same ports and data) and waits until all serve.
+func (c *Cluster) StartAll() {
+	c.t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var started []*node
+	for _, nd := range c.nodes {
+		if nd.cmd != nil {
+			continue
+		}
+		if err := nd.start(c.java, c.lib); err != nil {
+			c.t.Fatal(err)
+		}
+		started = append(started, nd)
+	}
+	if err := c.waitServing(c.nodes); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// Close stops every node (SIGTERM, SIGKILL after 30 s). It does not remove the data: t.Cleanup does, when
+// the test passed. It is safe to call more than once.
+func (c *Cluster) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, nd := range c.nodes {
+		wg.Go(func() { nd.stop() })
+	}
+	wg.Wait()
+}
+
+// closeNodes kills every node at once: for a cluster whose start failed.
+func (c *Cluster) closeNodes() {
+	for _, nd := range c.nodes {
+		nd.kill()
+	}
+}
+
+func (c *Cluster) portInUse() bool {
+	for _, nd := range c.nodes {
+		if nd.portInUse() {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanup closes the cluster when the test ends; it removes the data when the test passed, else keeps it
+// and logs where it is, with the tail of every node's log.
+func (c *Cluster) cleanup() {
+	c.closeOnce.Do(func() {
+		c.Close()
+		if !c.t.Failed() {
+			os.RemoveAll(c.dir)
+			return
+		}
+		var b strings.Builder
+		for _, nd := range c.nodes {
+			b.WriteString(nd.logTail(30))
+		}
+		c.t.Logf("kafkatest: the test failed: Kafka's data and logs are kept in %s\n%s", c.dir, b.String())
+	})
+}
+
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+
+func safeName(s string) string {
+	s = unsafeChars.ReplaceAllString(s, "_")
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return s
+}
