@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"log/slog"
 
 	"github.com/IBM/sarama"
@@ -55,8 +54,10 @@ func (p *pipelineRun) saramaConfig(clientID string) *sarama.Config {
 	return c
 }
 
-// hasher is the key hash of every producer, processor and view of the engine (see kafka.PartitionFor).
-func hasher() hash.Hash32 { return fnv.New32a() }
+// hasher is the key hash of every producer, processor and view of the engine: Kafka's murmur2, so tables
+// and joins co-partition with topics written by any Kafka client's default partitioner (see
+// kafka.NewKeyHash and kafka.PartitionFor).
+func hasher() hash.Hash32 { return kafka.NewKeyHash() }
 
 // gokaLogger sends goka's chatter to slog at debug level.
 type gokaLogger struct{ log *slog.Logger }

@@ -3,7 +3,6 @@
 package kafka
 
 import (
-	"hash/fnv"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -59,20 +58,9 @@ func SaramaConfig(s Settings) *sarama.Config {
 	c.Producer.Return.Errors = true
 	c.Producer.Retry.Max = 10
 	c.Producer.Retry.Backoff = 100 * time.Millisecond
-	c.Producer.Partitioner = sarama.NewCustomHashPartitioner(fnv.New32a)
+	// Keyed records go where Kafka's own producer puts them (see NewKeyHash); null keys stay random.
+	c.Producer.Partitioner = sarama.NewCustomHashPartitioner(NewKeyHash)
 	return c
-}
-
-// PartitionFor returns the partition a key lands on among n partitions, with the same hash (FNV-1a) and
-// arithmetic as the engine's producers and goka's processors and views, so that keys co-partition.
-func PartitionFor(key string, n int32) int32 {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	p := int32(h.Sum32()) % n
-	if p < 0 {
-		p = -p
-	}
-	return p
 }
 
 // ParseCompression maps a topic's compression name to sarama's codec; "" means none.
