@@ -99,6 +99,9 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := p.ensureTopics(joins); err != nil {
 		return err
 	}
+	if err := p.checkPartitioning(ctx, joins); err != nil {
+		return err
+	}
 	if err := p.openProducers(); err != nil {
 		return err
 	}
