@@ -28,6 +28,14 @@ type Config struct {
 	SessionTimeout time.Duration
 	// Replication is the replication factor of topics Sluice creates (SLUICE_REPLICATION, default 1).
 	Replication int
+	// StartupTimeout bounds how long start-up waits for Kafka to answer each request (connect, metadata,
+	// list and create topics, producers): past it RunWith fails naming the broker addresses and the request
+	// (SLUICE_STARTUP_TIMEOUT, default 30s).
+	StartupTimeout time.Duration
+	// RetryTimeout is how long a running pipeline retries Kafka through transient failures (a broker
+	// restart, a leader change, a moved group coordinator) before it gives up and stops with an error
+	// naming the brokers (SLUICE_RETRY_TIMEOUT, default 5m).
+	RetryTimeout time.Duration
 	// Logger receives the pipeline's logs (default: text to stderr at the level SLUICE_LOG_LEVEL names:
 	// debug, info (default), warn or error; debug includes goka's own messages).
 	Logger *slog.Logger
@@ -47,6 +55,8 @@ func DefaultConfig() Config {
 		HTTPAddr:       "127.0.0.1:8083",
 		SessionTimeout: 10 * time.Second,
 		Replication:    1,
+		StartupTimeout: 30 * time.Second,
+		RetryTimeout:   5 * time.Minute,
 	}
 }
 
@@ -76,6 +86,15 @@ func ConfigFromEnv() (Config, error) {
 			return c, fmt.Errorf("SLUICE_SESSION_TIMEOUT: %w", err)
 		}
 		c.SessionTimeout = d
+	}
+	for name, field := range map[string]*time.Duration{"SLUICE_STARTUP_TIMEOUT": &c.StartupTimeout, "SLUICE_RETRY_TIMEOUT": &c.RetryTimeout} {
+		if v := os.Getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return c, fmt.Errorf("%s: %w", name, err)
+			}
+			*field = d
+		}
 	}
 	if v := os.Getenv("SLUICE_REPLICATION"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -110,6 +129,12 @@ func (c Config) Validate() error {
 	if c.SessionTimeout < MinSessionTimeout {
 		return fmt.Errorf("config: SessionTimeout (SLUICE_SESSION_TIMEOUT) must be at least %v (goka rejoins a group 5s after a rebalance), got %v",
 			MinSessionTimeout, c.SessionTimeout)
+	}
+	if c.StartupTimeout <= 0 {
+		return fmt.Errorf("config: StartupTimeout (SLUICE_STARTUP_TIMEOUT) must be positive, got %v", c.StartupTimeout)
+	}
+	if c.RetryTimeout <= 0 {
+		return fmt.Errorf("config: RetryTimeout (SLUICE_RETRY_TIMEOUT) must be positive, got %v", c.RetryTimeout)
 	}
 	if c.Replication < 1 || c.Replication > 32767 {
 		return fmt.Errorf("config: Replication (SLUICE_REPLICATION) must be between 1 and 32767, got %d", c.Replication)

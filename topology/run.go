@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -52,6 +53,11 @@ func (t *Topology) Run(ctx context.Context) error {
 // When ctx ends, source tasks stop reading, wait for Kafka to acknowledge what they sent and save their
 // final positions; flows write what they hold and commit; then the broker closes. The error is nil after a
 // clean stop, else the first failure (a source that cannot read, a sink that cannot write).
+//
+// Start-up waits at most cfg.StartupTimeout for each answer from Kafka and fails naming the brokers and
+// the request. When ctx ends before or during start-up, RunWith stops what it started and returns nil:
+// whatever failed because of that stop is part of a clean stop. Once running, transient Kafka failures
+// (a broker restart, a leader change) are retried for cfg.RetryTimeout before the pipeline gives up.
 func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := t.Validate(); err != nil {
 		return err
@@ -59,6 +65,17 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	started := false
+	defer func() {
+		if err != nil && !started && ctx.Err() != nil {
+			log := cfg.Logger
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Info("pipeline stopped during start-up", "pipeline", t.name, "cause", err)
+			err = nil
+		}
+	}()
 	p := &pipelineRun{
 		t: t, cfg: cfg, log: cfg.Logger, metrics: metrics.New(),
 		brokers:   cfg.Brokers,
@@ -70,7 +87,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	p.log = p.log.With("pipeline", t.name)
-	p.settings = kafka.Settings{SessionTimeout: cfg.SessionTimeout}
+	p.settings = kafka.Settings{SessionTimeout: cfg.SessionTimeout, RetryTimeout: cfg.RetryTimeout}
 	for _, tp := range t.topics {
 		p.topics[tp.name] = tp
 	}
@@ -96,13 +113,13 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 		defer stopHTTP()
 	}
-	if err := p.ensureTopics(joins); err != nil {
+	if err := p.ensureTopics(ctx, joins); err != nil {
 		return err
 	}
 	if err := p.checkPartitioning(ctx, joins); err != nil {
 		return err
 	}
-	if err := p.openProducers(); err != nil {
+	if err := p.openProducers(ctx); err != nil {
 		return err
 	}
 	defer p.closeProducers()
@@ -144,6 +161,11 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 		sourcesRun = append(sourcesRun, r)
 	}
+	if ctx.Err() != nil {
+		p.log.Info("pipeline stopped during start-up")
+		return nil
+	}
+	started = true
 	return p.run(ctx, sourcesRun, sinksRun, joinsRun)
 }
 
@@ -172,13 +194,33 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		cancelRun(err)
 	}
 
+	// runProc runs a goka processor. One that the stop cancelled before it was ready fails with goka's
+	// start-up errors ("error waiting for start up tables"): that is part of a clean stop, not a failure.
+	runProc := func(proc *goka.Processor) {
+		var ready atomic.Bool
+		readyCtx, stopWaiting := context.WithCancel(procCtx)
+		defer stopWaiting()
+		go func() {
+			select {
+			case <-proc.StateReader().WaitForState(goka.ProcStateRunning):
+				ready.Store(true)
+			case <-readyCtx.Done():
+			}
+		}()
+		err := proc.Run(procCtx)
+		if err != nil && procCtx.Err() != nil && !ready.Load() {
+			p.log.Debug("processor stopped during start-up", "err", err)
+			return
+		}
+		fail(err)
+	}
 	var procs, managers sync.WaitGroup
 	for _, s := range snks {
 		go s.batch()
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			fail(s.proc.Run(procCtx))
+			runProc(s.proc)
 			close(s.stop)
 			<-s.exited
 		}()
@@ -187,14 +229,14 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			fail(j.processor().Run(procCtx))
+			runProc(j.processor())
 		}()
 	}
 	for _, s := range srcs {
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			fail(s.proc.Run(procCtx))
+			runProc(s.proc)
 		}()
 		managers.Add(1)
 		go func() {
@@ -216,7 +258,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	return errors.Join(errs...)
 }
 
-func (p *pipelineRun) ensureTopics(joins []*joinSpec) error {
+func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error {
 	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources)+3*len(joins))
 	for _, tp := range p.t.topics {
 		specs = append(specs, kafka.TopicSpec{Name: tp.name, Partitions: tp.partitions})
@@ -235,19 +277,25 @@ func (p *pipelineRun) ensureTopics(joins []*joinSpec) error {
 			kafka.TopicSpec{Name: tableTopic(j.group), Partitions: j.partitions, Compact: true},
 		)
 	}
-	return kafka.EnsureTopics(p.brokers, p.saramaConfig("sluice-admin"), int16(p.cfg.Replication), specs)
+	return kafka.EnsureTopicsWithin(ctx, p.cfg.StartupTimeout, p.brokers, p.saramaConfig("sluice-admin"), int16(p.cfg.Replication), specs)
 }
 
-func (p *pipelineRun) openProducers() error {
+// openProducers connects the control producer and one producer per topic, each within StartupTimeout.
+func (p *pipelineRun) openProducers(ctx context.Context) error {
+	open := func(cfg *sarama.Config) (*kafka.Producer, error) {
+		return kafka.Within(ctx, p.cfg.StartupTimeout, p.brokers, "a producer's metadata request",
+			func() (*kafka.Producer, error) { return kafka.NewProducer(p.brokers, cfg) },
+			func(pr *kafka.Producer) { _ = pr.Close() })
+	}
 	var err error
-	if p.controlProducer, err = kafka.NewProducer(p.brokers, p.saramaConfig("sluice-control")); err != nil {
+	if p.controlProducer, err = open(p.saramaConfig("sluice-control")); err != nil {
 		return err
 	}
 	for _, tp := range p.topics {
 		s := p.settings
 		s.ClientID = "sluice-" + tp.name
 		s.Compression, _ = kafka.ParseCompression(tp.compression)
-		if p.producers[tp.name], err = kafka.NewProducer(p.brokers, kafka.SaramaConfig(s)); err != nil {
+		if p.producers[tp.name], err = open(kafka.SaramaConfig(s)); err != nil {
 			return err
 		}
 	}
@@ -258,7 +306,9 @@ func (p *pipelineRun) producerFor(topic string) *kafka.Producer { return p.produ
 
 func (p *pipelineRun) closeProducers() {
 	for _, pr := range p.producers {
-		_ = pr.Close()
+		if pr != nil {
+			_ = pr.Close()
+		}
 	}
 	if p.controlProducer != nil {
 		_ = p.controlProducer.Close()

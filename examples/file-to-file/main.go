@@ -13,9 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -71,7 +69,7 @@ func run(name, in, out, topic string, partitions, batch int) error {
 		fmt.Printf("metrics:  http://%s/metrics\n", cfg.HTTPAddr)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := topology.SignalContext(context.Background()) // a second signal exits at once
 	defer stop()
 	return t.RunWith(ctx, cfg)
 }

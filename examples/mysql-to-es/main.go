@@ -15,13 +15,13 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/topology"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := topology.SignalContext(context.Background()) // a second signal exits at once
 	defer stop()
 	generateRate := flag.Int("generate", 0, "commit this many changes a second (new, updated and deleted orders, customers) to show movement")
 	progress := flag.Duration("progress", 5*time.Second, "how often to print a progress line (0: never)")

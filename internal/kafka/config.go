@@ -20,12 +20,17 @@ type Settings struct {
 	CommitInterval time.Duration
 	// Compression of produced batches: none, gzip, snappy, lz4 or zstd.
 	Compression sarama.CompressionCodec
+	// RetryTimeout is how long producers and metadata refreshes retry through a broker restart, a leader
+	// change or a moved coordinator before a message fails (default DefaultRetryTimeout).
+	RetryTimeout time.Duration
 }
 
 // SaramaConfig returns the configuration for consumers and producers of the engine.
 //
 // Producers are idempotent with one request in flight per broker, so a retried batch is neither
 // duplicated nor reordered. New consumer groups start at the oldest offset, like a Kafka Connect sink.
+// Connections dial within 5s; a message, a metadata refresh and a consumer's partition are retried with
+// exponential backoff (capped at MaxRetryBackoff) for about s.RetryTimeout before they fail.
 func SaramaConfig(s Settings) *sarama.Config {
 	c := sarama.NewConfig()
 	c.Version = sarama.V3_0_0_0
@@ -56,8 +61,8 @@ func SaramaConfig(s Settings) *sarama.Config {
 	c.Producer.MaxMessageBytes = 1000000
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
-	c.Producer.Retry.Max = 10
-	c.Producer.Retry.Backoff = 100 * time.Millisecond
+	retry := orDefault(s.RetryTimeout, DefaultRetryTimeout)
+	setRetries(c, retry)
 	// Keyed records go where Kafka's own producer puts them (see NewKeyHash); null keys stay random.
 	c.Producer.Partitioner = sarama.NewCustomHashPartitioner(NewKeyHash)
 	return c
