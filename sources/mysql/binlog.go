@@ -103,6 +103,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		DisableRetrySync:        true, // a restart resumes from the saved position, with exact skips
 		HeartbeatPeriod:         30 * time.Second,
 		ReadTimeout:             90 * time.Second, // three missed heartbeats: the connection is dead
+		Dialer:                  (&net.Dialer{Timeout: cfg.ConnectTimeout}).DialContext,
 		Logger:                  cfg.Logger,
 	})
 	defer func() {

@@ -157,6 +157,9 @@ func sanitizeTopic(s string) string {
 	}, s)
 }
 
+// queryReadTimeout bounds each read and write on a query connection: a server silent that long is gone.
+const queryReadTimeout = 2 * time.Minute
+
 // driverConfig returns the driver configuration the source connects with.
 func (cfg *Config) driverConfig() *driver.Config {
 	dc, _ := driver.ParseDSN(cfg.DSN) // checked by Validate
@@ -164,6 +167,10 @@ func (cfg *Config) driverConfig() *driver.Config {
 	dc.InterpolateParams = false
 	dc.Loc = time.UTC
 	dc.Timeout = cfg.ConnectTimeout
+	// A server that stops answering mid-query (a hung host, a black-holed route) fails the read instead of
+	// hanging the task; queries also honour their context.
+	dc.ReadTimeout = queryReadTimeout
+	dc.WriteTimeout = queryReadTimeout
 	if dc.Params == nil {
 		dc.Params = map[string]string{}
 	}
