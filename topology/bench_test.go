@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/broker"
+	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
@@ -37,16 +37,12 @@ func BenchmarkFileKafkaFile(b *testing.B) {
 	if err := os.WriteFile(in, input.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	brk, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer brk.Close()
+	brokers := testkit.Brokers(b, 1)
 
 	var rawTotal, sluiceTotal time.Duration
 	for i := 0; b.Loop(); i++ {
-		rawTotal += rawSaramaPipeline(b, brk.Addrs(), fmt.Sprintf("raw-%d", i), in, filepath.Join(dir, fmt.Sprintf("raw-%d.out", i)), int64(input.Len()))
-		sluiceTotal += sluicePipeline(b, brk.Addrs(), fmt.Sprintf("sluice-%d", i), in, filepath.Join(dir, fmt.Sprintf("sluice-%d.out", i)), int64(input.Len()))
+		rawTotal += rawSaramaPipeline(b, brokers, fmt.Sprintf("raw-%d", i), in, filepath.Join(dir, fmt.Sprintf("raw-%d.out", i)), int64(input.Len()))
+		sluiceTotal += sluicePipeline(b, brokers, fmt.Sprintf("sluice-%d", i), in, filepath.Join(dir, fmt.Sprintf("sluice-%d.out", i)), int64(input.Len()))
 	}
 	n := float64(b.N * benchLines)
 	b.ReportMetric(n/rawTotal.Seconds(), "sarama-records/s")

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -20,11 +19,7 @@ import (
 // Tasks of a bounded source end by themselves: each saves its final position and releases the task while
 // the pipeline keeps running, and is not restarted.
 func TestBoundedSourceTasksEnd(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	dir := t.TempDir()
 	var inputs []string
 	for i := range 3 {
@@ -46,7 +41,7 @@ func TestBoundedSourceTasksEnd(t *testing.T) {
 	tp.Source("files", src).To(lines)
 	tp.Flow("out").From(lines).To(sink)
 	cfg := topology.DefaultConfig()
-	cfg.Brokers, cfg.HTTPAddr = b.Addrs(), testkit.FreeAddr(t)
+	cfg.Brokers, cfg.HTTPAddr = brokers, testkit.FreeAddr(t)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -63,7 +58,7 @@ func TestBoundedSourceTasksEnd(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		pctx, pcancel := context.WithTimeout(context.Background(), 20*time.Second)
-		positions, err := topology.Positions(pctx, b.Addrs(), "bounded", "files")
+		positions, err := topology.Positions(pctx, brokers, "bounded", "files")
 		pcancel()
 		if err != nil {
 			t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
@@ -26,11 +25,7 @@ import (
 // A record an ETL stage refuses goes to the source's dead-letter topic, with the reason, stage, source and
 // position; the others flow on, and the task's position passes the refused record.
 func TestETLDeadLetter(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.log")
 	content := "good 1\npoison pill\ngood 2\n"
@@ -50,14 +45,14 @@ func TestETLDeadLetter(t *testing.T) {
 	tp.Source("files", src).Via(refuse).To(lines).DeadLetter(dlq)
 	tp.Flow("out").From(lines).To(sink)
 	cfg := topology.DefaultConfig()
-	cfg.Brokers, cfg.HTTPAddr = b.Addrs(), "off"
+	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, cfg) }()
 	testkit.WaitLines(t, out, 2, time.Minute)
 
-	m := firstMessageOf(t, b.Addrs(), "lines.dlq")
+	m := firstMessageOf(t, brokers, "lines.dlq")
 	h := map[string]string{}
 	for _, rh := range m.Headers {
 		h[string(rh.Key)] = string(rh.Value)
@@ -75,7 +70,7 @@ func TestETLDeadLetter(t *testing.T) {
 	}
 	pctx, pcancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer pcancel()
-	positions, err := topology.Positions(pctx, b.Addrs(), "etl-dlq", "files")
+	positions, err := topology.Positions(pctx, brokers, "etl-dlq", "files")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 
 // A whole pipeline: lines of a file go through Kafka (the embedded broker) into another file, upper-cased
 // by an ELT stage on the way out.
+//
+// (It shows the embedded default, so it stays on it under SLUICE_TEST_KAFKA=real.)
 func Example() {
 	dir, _ := os.MkdirTemp("", "sluice-example")
 	defer os.RemoveAll(dir)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
@@ -38,16 +38,12 @@ func (s *recordingSink) Write(_ context.Context, batch []stream.Record) error {
 // A record the flow cannot decode stops the pipeline with an error naming where it is, and the group's
 // committed offset does not pass it: after a fix, it is read again.
 func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(b.Addrs(), cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
+	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	producer, err := sarama.NewSyncProducer(b.Addrs(), cfg)
+	producer, err := sarama.NewSyncProducer(brokers, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +59,7 @@ func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 	events := tp.Topic("events", topology.ValueCodec("json"))
 	tp.Flow("index").From(events).To(sink, topology.BatchSize(1))
 	rc := topology.DefaultConfig()
-	rc.Brokers, rc.HTTPAddr = b.Addrs(), "off"
+	rc.Brokers, rc.HTTPAddr = brokers, "off"
 	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -75,7 +71,7 @@ func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 		t.Errorf("sink got %d records; nothing after the bad one may pass", len(sink.records))
 	}
 
-	admin, err := sarama.NewClusterAdmin(b.Addrs(), cfg)
+	admin, err := sarama.NewClusterAdmin(brokers, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,16 +112,12 @@ func (s *pickySink) Write(ctx context.Context, batch []stream.Record) error {
 // each go there with the reason, stage and origin in headers, byte for byte; the flow goes on and commits
 // past them.
 func TestDeadLetterTopic(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(b.Addrs(), cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
+	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
 		t.Fatal(err)
 	}
-	producer, err := sarama.NewSyncProducer(b.Addrs(), cfg)
+	producer, err := sarama.NewSyncProducer(brokers, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,18 +144,18 @@ func TestDeadLetterTopic(t *testing.T) {
 	dlq := tp.Topic("events.dlq", topology.ValueCodec("bytes"))
 	tp.Flow("index").From(events).Via(veto, vetoErr).To(sink, topology.BatchSize(10)).DeadLetter(dlq)
 	rc := topology.DefaultConfig()
-	rc.Brokers, rc.HTTPAddr = b.Addrs(), "off"
+	rc.Brokers, rc.HTTPAddr = brokers, "off"
 	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, rc) }()
 
-	consumer, err := sarama.NewConsumer(b.Addrs(), cfg)
+	consumer, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer consumer.Close()
-	waitForTopic(t, b.Addrs(), "events.dlq")
+	waitForTopic(t, brokers, "events.dlq")
 	pc, err := consumer.ConsumePartition("events.dlq", 0, sarama.OffsetOldest)
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +205,7 @@ func TestDeadLetterTopic(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("RunWith: %v", err)
 	}
-	admin, _ := sarama.NewClusterAdmin(b.Addrs(), cfg)
+	admin, _ := sarama.NewClusterAdmin(brokers, cfg)
 	defer admin.Close()
 	offsets, err := admin.ListConsumerGroupOffsets("forgiving.index", map[string][]int32{"events": {0}})
 	if err != nil {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
@@ -55,21 +55,17 @@ type joinFixture struct {
 }
 
 func newJoinFixture(t *testing.T) *joinFixture {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
+	brokers := testkit.Brokers(t, 1)
 	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(b.Addrs(), cfg, 1, []kafka.TopicSpec{{Name: "customers", Partitions: 3}, {Name: "orders", Partitions: 3}}); err != nil {
+	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "customers", Partitions: 3}, {Name: "orders", Partitions: 3}}); err != nil {
 		t.Fatal(err)
 	}
-	p, err := sarama.NewSyncProducer(b.Addrs(), cfg)
+	p, err := sarama.NewSyncProducer(brokers, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { p.Close() })
-	return &joinFixture{t: t, brokers: b.Addrs(), producer: p, sink: &docSink{docs: map[string]string{}}}
+	return &joinFixture{t: t, brokers: brokers, producer: p, sink: &docSink{docs: map[string]string{}}}
 }
 
 // send writes a change keyed like Debezium's keys ({"id":N}); an empty value is a tombstone.

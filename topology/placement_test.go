@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -29,11 +28,7 @@ var email = regexp.MustCompile(`[a-z]+@[a-z.]+`)
 // can publish its result to another topic (Flow.ToTopic) for other consumers.
 func TestETLMasksBeforeKafkaELTLeavesRawTopicIntact(t *testing.T) {
 	kcat := requireKcat(t)
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	dir := t.TempDir()
 	in := filepath.Join(dir, "signups.log")
 	input := "alice@example.com signed up\nbob@example.org signed up\nno address here\n"
@@ -59,7 +54,7 @@ func TestETLMasksBeforeKafkaELTLeavesRawTopicIntact(t *testing.T) {
 	tp.Flow("shout").From(raw).Via(upper).ToTopic(shouted)
 	tp.Flow("archive").From(raw).To(sink)
 	cfg := topology.DefaultConfig()
-	cfg.Brokers, cfg.HTTPAddr = b.Addrs(), "off"
+	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -70,7 +65,7 @@ func TestETLMasksBeforeKafkaELTLeavesRawTopicIntact(t *testing.T) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			got, _ := exec.Command(kcat, "-b", b.Addrs()[0], "-C", "-t", topic, "-e", "-q", "-f", "%s\n").Output()
+			got, _ := exec.Command(kcat, "-b", brokers[0], "-C", "-t", topic, "-e", "-q", "-f", "%s\n").Output()
 			if bytes.Count(got, []byte{'\n'}) >= n || time.Now().After(deadline) {
 				return string(got)
 			}

@@ -115,7 +115,8 @@ func TestValidTopology(t *testing.T) {
 	}
 }
 
-// A bad topology fails RunWith before anything starts: no broker, no topic, no data dir.
+// A bad topology fails RunWith before anything starts: no broker, no topic, no data dir. (It is about the
+// embedded broker's data dir not being created, so it stays embedded under SLUICE_TEST_KAFKA=real.)
 func TestRunRefusesInvalidTopologyBeforeStarting(t *testing.T) {
 	dir := t.TempDir()
 	tp := topology.New("p")

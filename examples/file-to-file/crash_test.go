@@ -59,7 +59,8 @@ func checkDelivery(lines []string, expected map[string]int) delivery {
 
 // TestCrashLosesNothing runs the example as a child process on an embedded broker while writers append to
 // three files, SIGKILLs it at random moments and restarts it on the same data dir. Every line must come out,
-// in order per file, with duplicates bounded by what was in flight at each kill.
+// in order per file, with duplicates bounded by what was in flight at each kill. With SLUICE_TEST_KAFKA=real
+// the child uses a 3-node real Kafka cluster (replication 3) that keeps running through the kills.
 func TestCrashLosesNothing(t *testing.T) {
 	const (
 		files     = 3
@@ -84,6 +85,7 @@ func TestCrashLosesNothing(t *testing.T) {
 		"SLUICE_BROKER_ADDR=" + testkit.FreeAddr(t),
 		"SLUICE_HTTP_ADDR=" + testkit.FreeAddr(t),
 	}
+	env = append(env, testkit.KafkaEnv(t, 3)...)
 	args := []string{"-in", strings.Join(inputs, ","), "-out", out, "-batch", strconv.Itoa(batch)}
 
 	// Writers append whole lines while the example crashes and restarts.

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// Bad flags and settings fail at start, before any broker or file is touched, naming what is wrong.
+// Bad flags and settings fail at start, before any broker or file is touched, naming what is wrong. (No
+// broker is reached, so it needs no real Kafka under SLUICE_TEST_KAFKA=real.)
 func TestBadInvocationFailsAtStart(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.log")

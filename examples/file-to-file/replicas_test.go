@@ -6,12 +6,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/testkit"
 )
 
@@ -19,14 +20,14 @@ import (
 const taskSlots = 12
 
 // TestReplicasShareAndTakeOver runs two replicas of the example against a broker that lives outside them
-// (kfake in this test process). Both must run tasks; when one is SIGKILLed the survivor takes over its
-// files, and nothing is lost.
+// (kfake in this test process, or a 3-node real Kafka cluster with SLUICE_TEST_KAFKA=real). Both must run
+// tasks; when one is SIGKILLed the survivor takes over its files, and nothing is lost.
 func TestReplicasShareAndTakeOver(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
+	brokers := testkit.Brokers(t, 3)
+	kind := "embedded broker"
+	if kafkatest.Real() {
+		kind = "real Kafka, 3 nodes"
 	}
-	defer b.Close()
 
 	// Tasks are spread by hashing their keys onto the source's control partitions, and goka gives each of
 	// two replicas a contiguous half of them. Pick four file names, two hashing into each half, so that the
@@ -53,7 +54,8 @@ func TestReplicasShareAndTakeOver(t *testing.T) {
 	start := func(name string) (*process, string) {
 		out := filepath.Join(dir, "out-"+name+".log")
 		env := []string{
-			"SLUICE_BROKERS=" + strings.Join(b.Addrs(), ","),
+			"SLUICE_BROKERS=" + strings.Join(brokers, ","),
+			"SLUICE_REPLICATION=" + strconv.Itoa(len(brokers)),
 			"SLUICE_HTTP_ADDR=" + testkit.FreeAddr(t),
 			"SLUICE_SESSION_TIMEOUT=7s",
 			"SLUICE_LOG_LEVEL=debug",
@@ -102,7 +104,7 @@ func TestReplicasShareAndTakeOver(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Logf("survivor took over all files %.1fs after the SIGKILL (session timeout 7s)", time.Since(killed).Seconds())
+	t.Logf("survivor took over all files %.1fs after the SIGKILL (session timeout 7s, %s)", time.Since(killed).Seconds(), kind)
 
 	for i, in := range inputs {
 		appendLines(t, in, fmt.Sprintf("f%d", i), 1000, 2000)

@@ -19,7 +19,8 @@ import (
 
 // TestRestartAfterBrokerKill SIGKILLs the process that hosts the embedded broker, then opens its data dir
 // again: topics, records and source positions must all be there, and a restarted example must carry on
-// without sending anything twice.
+// without sending anything twice. It is about the embedded broker's data dir, so it stays embedded under
+// SLUICE_TEST_KAFKA=real.
 func TestRestartAfterBrokerKill(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
@@ -98,7 +99,8 @@ func TestRestartAfterBrokerKill(t *testing.T) {
 	}
 }
 
-// TestSecondProcessOnSameDataDir: a second process on a data dir in use fails at once, naming the lock.
+// TestSecondProcessOnSameDataDir: a second process on a data dir in use fails at once, naming the lock (the
+// embedded broker's lock: it stays embedded under SLUICE_TEST_KAFKA=real).
 func TestSecondProcessOnSameDataDir(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.log")

@@ -35,6 +35,8 @@ func TestKilledDuringLoadConverges(t *testing.T) {
 	defer srv.Close()
 	env := []string{"SLUICE_MYSQL_DSN=" + db.DSN(""), "SLUICE_ES_URL=" + srv.URL(), "SLUICE_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
 		"SLUICE_BROKER_ADDR=" + testkit.FreeAddr(t), "SLUICE_HTTP_ADDR=" + testkit.FreeAddr(t)}
+	// Real Kafka (SLUICE_TEST_KAFKA=real): three nodes, replication 3, running through the kills.
+	env = append(env, testkit.KafkaEnv(t, 3)...)
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), env...)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -31,6 +32,7 @@ func TestCommitToDocumentLatency(t *testing.T) {
 	defer srv.Close()
 	cfg := topology.DefaultConfig()
 	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", "off"
+	cfg.Brokers = kafkatest.Brokers(t, 1) // nil: the embedded broker on DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

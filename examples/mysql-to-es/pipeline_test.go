@@ -14,6 +14,7 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
@@ -148,6 +149,7 @@ func TestOrdersFollowMySQL(t *testing.T) {
 	defer srv.Close()
 	cfg := topology.DefaultConfig()
 	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
+	cfg.Brokers = kafkatest.Brokers(t, 1) // nil: the embedded broker on DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	var said strings.Builder
@@ -182,7 +184,8 @@ func TestOrdersFollowMySQL(t *testing.T) {
 }
 
 // Acceptance 5: with no environment at all (a fresh data dir), the example starts its own MariaDB, broker
-// and Elasticsearch-compatible server, indexes the demo data and answers a search.
+// and Elasticsearch-compatible server, indexes the demo data and answers a search. (The embedded broker is
+// the point: it stays embedded under SLUICE_TEST_KAFKA=real.)
 func TestNoEnvironment(t *testing.T) {
 	cfg := topology.DefaultConfig()
 	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
@@ -252,6 +255,7 @@ func TestGeneratorAndProgress(t *testing.T) {
 	defer srv.Close()
 	cfg := topology.DefaultConfig()
 	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
+	cfg.Brokers = kafkatest.Brokers(t, 1) // nil: the embedded broker on DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	out := &syncLines{}

@@ -20,8 +20,8 @@ import (
 	"github.com/IBM/sarama"
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/stream"
@@ -168,13 +168,9 @@ func (a *ackRecorder) firstUnacked(partition int32) int64 {
 // server (they would shift which requests the storm rejects); the documents are checked after it.
 func Test429StormLosesNothing(t *testing.T) {
 	const n = 3000
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	srv := startServer(t)
-	produceOrders(t, b.Addrs(), "orders", 0, n, orderJSON)
+	produceOrders(t, brokers, "orders", 0, n, orderJSON)
 	var recorder *ackRecorder
 	tp, sink, err := esPipeline("storm", "orders", srv.URL(), func(s *elasticsearch.Sink) sinksSink {
 		recorder = &ackRecorder{Sink: s, acked: map[int32]map[int64]bool{}}
@@ -184,13 +180,13 @@ func Test429StormLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.SetFaults(estest.Faults{RejectEvery: 2, RejectItemEvery: 3})
-	stop := runPipeline(t, tp, b.Addrs())
-	admin, err := sarama.NewClusterAdmin(b.Addrs(), kafka.SaramaConfig(kafka.Settings{}))
+	stop := runPipeline(t, tp, brokers)
+	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
-	client, _ := sarama.NewClient(b.Addrs(), kafka.SaramaConfig(kafka.Settings{}))
+	client, _ := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
 	defer client.Close()
 	hwm := map[int32]int64{}
 	for part := int32(0); part < 2; part++ {
@@ -277,13 +273,9 @@ func readKeys(t testing.TB, brokers []string, topic string) map[int32][]string {
 // Acceptance 5: a document with a field that conflicts with the mapping goes to the dead-letter topic with
 // the reason; the rest of its batch is indexed.
 func TestMappingConflictGoesToDeadLetterTopic(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	srv := startServer(t)
-	produceOrders(t, b.Addrs(), "orders", 0, 50, func(i int) string {
+	produceOrders(t, brokers, "orders", 0, 50, func(i int) string {
 		if i == 17 {
 			return `{"id":17,"amount":"seventeen","status":"new"}`
 		}
@@ -299,10 +291,10 @@ func TestMappingConflictGoesToDeadLetterTopic(t *testing.T) {
 	if err != nil || res.IsError() {
 		t.Fatalf("create index: %v %v", err, res)
 	}
-	stop := runPipeline(t, tp, b.Addrs())
+	stop := runPipeline(t, tp, brokers)
 	defer stop()
 
-	dl := firstMessage(t, b.Addrs(), "orders.dlq")
+	dl := firstMessage(t, brokers, "orders.dlq")
 	h := map[string]string{}
 	for _, rh := range dl.Headers {
 		h[string(rh.Key)] = string(rh.Value)
@@ -399,20 +391,16 @@ func TestMain(m *testing.M) {
 // commit; after a restart the document count and contents are exact.
 func TestKillBetweenAckAndCommit(t *testing.T) {
 	const n = 2000
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	srv := startServer(t)
-	produceOrders(t, b.Addrs(), "orders", 0, n, orderJSON)
+	produceOrders(t, brokers, "orders", 0, n, orderJSON)
 	// Updates of the first 500 orders after the creates: a replay must not bring old amounts back.
-	produceOrders(t, b.Addrs(), "orders", 0, 500, func(i int) string { return fmt.Sprintf(`{"id":%d,"amount":%d,"status":"paid"}`, i, i*3+1) })
+	produceOrders(t, brokers, "orders", 0, 500, func(i int) string { return fmt.Sprintf(`{"id":%d,"amount":%d,"status":"paid"}`, i, i*3+1) })
 
 	child := func(killAt int) error {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "SLUICE_ES_CHILD=1", "SLUICE_ES_KILL_AT="+strconv.Itoa(killAt),
-			"SLUICE_ES_URL="+srv.URL(), "SLUICE_BROKERS="+strings.Join(b.Addrs(), ","))
+			"SLUICE_ES_URL="+srv.URL(), "SLUICE_BROKERS="+strings.Join(brokers, ","))
 		var out strings.Builder
 		cmd.Stderr = &out
 		if err := cmd.Start(); err != nil {

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
@@ -72,15 +72,11 @@ func TestSIGKILLMidTransaction(t *testing.T) {
 	server.CreateDatabase(t, "crash")
 	server.Exec(t, "CREATE TABLE crash.a (id INT PRIMARY KEY, v VARCHAR(20))", "CREATE TABLE crash.b (id INT PRIMARY KEY, v VARCHAR(20))",
 		"INSERT INTO crash.a VALUES (0, 'snapshot')") // once this row is in Kafka, the snapshot was taken
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	child := func(killAfter int) *exec.Cmd {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashChildEnv+"=1", "SLUICE_KILL_AFTER="+strconv.Itoa(killAfter),
-			"SLUICE_MYSQL_DSN="+server.DSN(""), "SLUICE_BROKERS="+strings.Join(b.Addrs(), ","))
+			"SLUICE_MYSQL_DSN="+server.DSN(""), "SLUICE_BROKERS="+strings.Join(brokers, ","))
 		cmd.Stderr = os.Stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -88,7 +84,7 @@ func TestSIGKILLMidTransaction(t *testing.T) {
 		return cmd
 	}
 	first := child(25)
-	for deadline := time.Now().Add(60 * time.Second); distinct(topicRows(t, b.Addrs())) < 1; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); distinct(topicRows(t, brokers)) < 1; time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			first.Process.Kill()
 			t.Fatal("the snapshot row did not reach Kafka within 60s")
@@ -115,17 +111,17 @@ func TestSIGKILLMidTransaction(t *testing.T) {
 		t.Fatalf("the child was to SIGKILL itself mid-transaction; it exited with %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	saved, err := topology.Positions(ctx, b.Addrs(), "mysql-crash", "cdc")
+	saved, err := topology.Positions(ctx, brokers, "mysql-crash", "cdc")
 	cancel()
 	if err != nil {
 		t.Fatal(err)
 	}
-	beforeRestart := len(topicRows(t, b.Addrs()))
+	beforeRestart := len(topicRows(t, brokers))
 
 	second := child(0)
 	var rows []string
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		rows = topicRows(t, b.Addrs())
+		rows = topicRows(t, brokers)
 		if distinct(rows) == 61 {
 			break
 		}
@@ -138,7 +134,7 @@ func TestSIGKILLMidTransaction(t *testing.T) {
 	if err := second.Wait(); err != nil {
 		t.Fatalf("restarted child: %v", err)
 	}
-	rows = topicRows(t, b.Addrs())
+	rows = topicRows(t, brokers)
 	afterRestart := len(rows) - beforeRestart
 	t.Logf("killed after 25 streamed changes: %d records in Kafka before the restart, %d after it; saved position %v; duplicates %d",
 		beforeRestart, afterRestart, saved, len(rows)-61)

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
@@ -60,11 +59,7 @@ func TestTopologyEndToEnd(t *testing.T) {
 	}
 	server.Exec(t, "INSERT INTO shop.orders VALUES "+strings.Join(values, ", "))
 
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	src, err := New(Config{DSN: server.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"shop.*"}, SnapshotMode: SnapshotInitial,
 		ChunkSize: 64, Logger: quiet})
 	if err != nil {
@@ -81,7 +76,7 @@ func TestTopologyEndToEnd(t *testing.T) {
 	tp.Flow("orders").From(orderTopic).To(sinks[orderTopic.Name()])
 
 	cfg := topology.DefaultConfig()
-	cfg.Brokers, cfg.HTTPAddr, cfg.Logger = b.Addrs(), testkit.FreeAddr(t), quiet
+	cfg.Brokers, cfg.HTTPAddr, cfg.Logger = brokers, testkit.FreeAddr(t), quiet
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, cfg) }()
@@ -183,7 +178,7 @@ func TestTopologyEndToEnd(t *testing.T) {
 			}
 			t.Fatalf("kcat not installed: apt-get install kcat")
 		}
-		cmd := exec.Command(kcat, "-b", b.Addrs()[0], "-C", "-t", custTopic.Name(), "-e", "-q", "-f", "%s\n")
+		cmd := exec.Command(kcat, "-b", brokers[0], "-C", "-t", custTopic.Name(), "-e", "-q", "-f", "%s\n")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
