@@ -14,6 +14,11 @@
 //	sluice_sink_write_seconds{pipeline,sink}              time per sink write (histogram)
 //	sluice_consumer_lag{pipeline,group,topic,partition}   high-water mark minus next offset to process
 //	sluice_dead_letter_records_total{pipeline,flow,stage} records sent to a flow's dead-letter topic
+//	sluice_stalled{pipeline,component}                    1 while a component is stalled, else 0
+//
+// A component (label "flow/<name>" or "source/<name>") is stalled when it has pending work (records queued
+// or a sink write in flight; records read but not acknowledged by Kafka) and made no progress for the
+// pipeline's StallTimeout; /readyz then answers 503 and says what it waits for.
 package metrics
 
 import (
@@ -39,6 +44,7 @@ type Metrics struct {
 	SinkWriteSeconds     *prometheus.HistogramVec
 	ConsumerLag          *prometheus.GaugeVec
 	DeadLetters          *prometheus.CounterVec
+	Stalled              *prometheus.GaugeVec
 }
 
 // New creates the metrics on a fresh registry that also carries the Go runtime and process collectors.
@@ -79,13 +85,16 @@ func New() *Metrics {
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_dead_letter_records_total", Help: "Records sent to a flow's dead-letter topic, by where they failed.",
 		}, []string{"pipeline", "flow", "stage"}),
+		Stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "sluice_stalled", Help: "1 while a component (flow/<name>, source/<name>) has pending work and made no progress for the stall timeout, else 0.",
+		}, []string{"pipeline", "component"}),
 	}
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceTasksRunning,
 		m.StageRecordsIn, m.StageRecordsOut,
-		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.ConsumerLag, m.DeadLetters,
+		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.ConsumerLag, m.DeadLetters, m.Stalled,
 	)
 	return m
 }

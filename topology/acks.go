@@ -19,6 +19,11 @@ type ackTracker struct {
 	err      error
 	changed  chan struct{} // signalled when position advances or an error arrives
 	idle     chan struct{} // signalled when nothing is outstanding
+
+	// health, when set, hears when records become outstanding (as holder, waiting for healthWhat), when
+	// they advance, and when none are left (stall detection).
+	health             *component
+	holder, healthWhat string
 }
 
 type trackedRecord struct {
@@ -36,6 +41,9 @@ func (t *ackTracker) add(pos stream.Position, messages int) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	seq := t.base + uint64(len(t.pending))
+	if len(t.pending) == 0 {
+		t.health.wait(t.holder, t.healthWhat)
+	}
 	t.pending = append(t.pending, trackedRecord{position: pos, outstanding: messages})
 	t.advance()
 	return seq
@@ -72,6 +80,7 @@ func (t *ackTracker) truncate(seq uint64) {
 		t.pending = t.pending[:n]
 	}
 	if len(t.pending) == 0 {
+		t.health.done(t.holder)
 		signal(t.idle)
 	}
 }
@@ -88,9 +97,11 @@ func (t *ackTracker) advance() {
 		moved = true
 	}
 	if moved {
+		t.health.progress()
 		signal(t.changed)
 	}
 	if len(t.pending) == 0 {
+		t.health.done(t.holder)
 		signal(t.idle)
 	}
 }

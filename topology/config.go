@@ -21,8 +21,13 @@ type Config struct {
 	// DataDir holds the embedded broker's topics and offsets (SLUICE_DATA_DIR, default ./sluice-data).
 	// The running process locks it.
 	DataDir string
-	// HTTPAddr serves /metrics and /healthz (SLUICE_HTTP_ADDR, default 127.0.0.1:8083; "off" disables).
+	// HTTPAddr serves /metrics, /healthz and /readyz (SLUICE_HTTP_ADDR, default 127.0.0.1:8083; "off"
+	// disables).
 	HTTPAddr string
+	// StallTimeout is how long a flow or source may have pending work without progress (a sink write that
+	// does not return, records Kafka does not acknowledge) before it counts as stalled: /readyz answers 503
+	// naming it, sluice_stalled is 1 and a warning is logged (SLUICE_STALL_TIMEOUT, default 30s).
+	StallTimeout time.Duration
 	// SessionTimeout is how long a silent replica keeps its partitions and tasks before the others take
 	// them over (SLUICE_SESSION_TIMEOUT, default 10s, at least MinSessionTimeout).
 	SessionTimeout time.Duration
@@ -53,6 +58,7 @@ func DefaultConfig() Config {
 		BrokerAddr:     "127.0.0.1:9092",
 		DataDir:        "sluice-data",
 		HTTPAddr:       "127.0.0.1:8083",
+		StallTimeout:   30 * time.Second,
 		SessionTimeout: 10 * time.Second,
 		Replication:    1,
 		StartupTimeout: 30 * time.Second,
@@ -79,6 +85,13 @@ func ConfigFromEnv() (Config, error) {
 	}
 	if v := os.Getenv("SLUICE_HTTP_ADDR"); v != "" {
 		c.HTTPAddr = v
+	}
+	if v := os.Getenv("SLUICE_STALL_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return c, fmt.Errorf("SLUICE_STALL_TIMEOUT: %w", err)
+		}
+		c.StallTimeout = d
 	}
 	if v := os.Getenv("SLUICE_SESSION_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -135,6 +148,9 @@ func (c Config) Validate() error {
 	}
 	if c.RetryTimeout <= 0 {
 		return fmt.Errorf("config: RetryTimeout (SLUICE_RETRY_TIMEOUT) must be positive, got %v", c.RetryTimeout)
+	}
+	if c.StallTimeout <= 0 {
+		return fmt.Errorf("config: StallTimeout (SLUICE_STALL_TIMEOUT) must be positive, got %v", c.StallTimeout)
 	}
 	if c.Replication < 1 || c.Replication > 32767 {
 		return fmt.Errorf("config: Replication (SLUICE_REPLICATION) must be between 1 and 32767, got %d", c.Replication)

@@ -35,6 +35,10 @@ type pipelineRun struct {
 
 	controlProducer *kafka.Producer
 	producers       map[string]*kafka.Producer // by topic
+
+	stalls  *stallTracker // see health.go
+	running atomic.Bool   // every processor reached its running state once (/readyz)
+	failure atomic.Pointer[error]
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -87,6 +91,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	p.log = p.log.With("pipeline", t.name)
+	p.stalls = newStallTracker(t.name, cfg.StallTimeout, p.log, p.metrics.Stalled)
 	p.settings = kafka.Settings{SessionTimeout: cfg.SessionTimeout, RetryTimeout: cfg.RetryTimeout}
 	for _, tp := range t.topics {
 		p.topics[tp.name] = tp
@@ -191,6 +196,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		errMu.Lock()
 		errs = append(errs, err)
 		errMu.Unlock()
+		p.failure.CompareAndSwap(nil, &err)
 		cancelRun(err)
 	}
 
@@ -247,6 +253,8 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	lagCtx, stopLag := context.WithCancel(runCtx)
 	defer stopLag()
 	go p.trackLag(lagCtx, srcs, snks)
+	go p.stalls.run(lagCtx)
+	go p.markRunning(lagCtx, srcs, snks, joins)
 	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks), "joins", len(joins))
 
 	<-runCtx.Done()
@@ -315,7 +323,7 @@ func (p *pipelineRun) closeProducers() {
 	}
 }
 
-// serveHTTP serves /metrics and /healthz. Listening happens here, so a taken port fails the start.
+// serveHTTP serves /metrics, /healthz and /readyz (see health.go). Listening happens here, so a taken port fails the start.
 func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -323,10 +331,8 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", p.metrics.Handler())
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, "{\"status\":\"ok\",\"pipeline\":%q,\"replica\":%q}\n", p.t.name, p.replicaID)
-	})
+	mux.HandleFunc("GET /healthz", p.serveHealthz)
+	mux.HandleFunc("GET /readyz", p.serveReadyz)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	p.log.Info("serving metrics", "addr", ln.Addr().String())

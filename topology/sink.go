@@ -25,6 +25,13 @@ import (
 // offset order per partition. So a partition's committed offset never passes a record the sink has not
 // acknowledged (goka marks offsets with sarama, which only moves them forward), and then commits them
 // synchronously (see committer).
+//
+// The sink writes with its session's context (committer.current): when the partitions are revoked or the
+// pipeline stops, the batcher goes on writing what it holds for sinkDrainTimeout, then that context is
+// cancelled. A cancelled write is not an error of the flow: its records and everything still queued are
+// handed back to goka unmarked (abandon), so goka's wait for pending commits ends and they are delivered
+// again. The batcher reports to the flow's stall-tracking component: pending while records are queued or a
+// write is in flight (with the sink's retries, see sinks.ReportRetry), progress at each acknowledged batch.
 
 type sinkRunner struct {
 	p      *pipelineRun
@@ -34,6 +41,9 @@ type sinkRunner struct {
 	labels []string
 	stages stageChain
 	sink   sinks.Sink // the flow's sink, or a topicSink
+	// sinkName names the sink for logs and /readyz; health is the flow's stall-tracking component.
+	sinkName string
+	health   *component
 
 	committer     committer
 	pendingCommit chan struct{} // closed when the last batch's commit finished; batcher goroutine only
@@ -77,6 +87,8 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 	if f.toTopic != nil {
 		r.sink = &topicSink{p: p, to: f.toTopic, from: f.from.name}
 	}
+	r.sinkName = describeSink(f, r.sink)
+	r.health = p.stalls.component("flow", f.name)
 	if err := r.sink.Open(ctx); err != nil {
 		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
 	}
@@ -179,6 +191,7 @@ func (r *sinkRunner) batch() {
 		items, records, owners = items[:0], records[:0], owners[:0]
 		select {
 		case it := <-r.queue:
+			r.health.wait(batcherHolder, "records queued for "+r.sinkName)
 			add(it)
 		case <-r.stop:
 			r.awaitCommit()
@@ -196,7 +209,24 @@ func (r *sinkRunner) batch() {
 		}
 		timer.Stop()
 		r.write(items, records, owners)
+		if len(r.queue) == 0 {
+			r.health.done(batcherHolder)
+		}
 	}
+}
+
+// batcherHolder is the batcher's name as a holder of pending work in the flow's stall-tracking component.
+const batcherHolder = "batcher"
+
+// describeSink names a flow's sink for logs and /readyz: its String method if it has one.
+func describeSink(f *Flow, s sinks.Sink) string {
+	if f.toTopic != nil {
+		return "topic " + f.toTopic.name
+	}
+	if named, ok := s.(fmt.Stringer); ok {
+		return named.String()
+	}
+	return fmt.Sprintf("the sink of flow %q", f.name)
 }
 
 func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []int) {
@@ -210,11 +240,28 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 	}
 	// At most one written batch is ever uncommitted: the previous batch's commit must be done before this
 	// batch is written.
+	if r.pendingCommit != nil {
+		r.health.wait(batcherHolder, "Kafka to commit the offsets of the previous batch")
+	}
 	r.awaitCommit()
+	sess, writeCtx := r.committer.current()
+	if writeCtx.Err() != nil {
+		r.abandon(sess, items, len(records))
+		return
+	}
 	if len(records) > 0 {
+		what := fmt.Sprintf("sink write of %d records to %s", len(records), r.sinkName)
+		r.health.wait(batcherHolder, what)
+		ctx := sinks.WithRetryReporter(writeCtx, func(attempt int, err error) {
+			r.health.wait(batcherHolder, fmt.Sprintf("%s (attempt %d: %v)", what, attempt, err))
+		})
 		started := time.Now()
 		delivered := len(records)
-		if err := r.sink.Write(context.Background(), records); err != nil {
+		if err := r.sink.Write(ctx, records); err != nil {
+			if writeCtx.Err() != nil {
+				r.abandon(sess, items, len(records))
+				return
+			}
 			rejected, derr := r.deadLetterRejected(err, items, owners)
 			if derr != nil {
 				r.fail(fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), derr))
@@ -238,12 +285,30 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 	for _, it := range items {
 		it.commit(nil)
 	}
+	r.health.progress()
 	done := make(chan struct{})
 	r.pendingCommit = done
 	go func() {
 		defer close(done)
 		r.committer.commit()
 	}()
+}
+
+// abandon gives goka back the items of a session whose sink write context was cancelled (its partitions
+// were revoked, or the pipeline stopped, and the drain ran out): they count as processed for goka's wait,
+// but their offsets are not marked, so they are delivered again. With no live session nothing is marked
+// anyway, and goka no longer waits for them.
+func (r *sinkRunner) abandon(sess *flowSession, items []sinkItem, records int) {
+	if sess == nil {
+		return
+	}
+	if !sess.abandoned.Swap(true) {
+		r.p.log.Info("flow stopped writing after the drain of a rebalance or shutdown; unwritten records will be delivered again",
+			"flow", r.f.name, "sink", r.sinkName, "records", records, "drain", sinkDrainTimeout.String())
+	}
+	for _, it := range items {
+		it.commit(nil)
+	}
 }
 
 // deadLetterRejected handles a failed Write: if the sink rejected some records as bad data and the flow has a

@@ -75,6 +75,7 @@ type sourceRunner struct {
 
 	recordsRead, recordsAcked prometheus.Counter
 	read, acked               atomic.Int64 // for progress lines
+	health                    *component   // stall tracking: records read and not yet acknowledged by Kafka
 
 	mu       sync.Mutex
 	claims   map[string]chan stream.Position
@@ -131,6 +132,7 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 	}
 	r.recordsRead = p.metrics.SourceRecords.WithLabelValues(r.labels...)
 	r.recordsAcked = p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...)
+	r.health = p.stalls.component("source", n.name)
 	g := goka.DefineGroup(goka.Group(r.group),
 		goka.Input(goka.Stream(r.control), jsonCodec[controlMessage]{}, r.apply),
 		goka.Persist(jsonCodec[TaskState]{}),

@@ -38,6 +38,9 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	}
 
 	tr := newAckTracker(start)
+	tr.health, tr.holder = r.health, h.task.Key
+	tr.healthWhat = fmt.Sprintf("Kafka to acknowledge records read by task %s", h.task.Key)
+	defer r.health.done(h.task.Key)
 	saveCtx, stopSaving := context.WithCancel(context.Background())
 	saveErr := make(chan error, 1)
 	go func() { saveErr <- r.savePositions(saveCtx, h, tr, start) }()

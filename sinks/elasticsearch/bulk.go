@@ -122,13 +122,14 @@ func (e retryable) Unwrap() error { return e.err }
 
 // sendLane sends one lane's actions in requests of at most MaxRequestBytes, retrying what Elasticsearch did
 // not take with exponential backoff and jitter; the backoff grows while requests make no progress at all,
-// and the lane gives up after RetryTimeout without progress.
+// and the lane gives up after RetryTimeout without progress, or as soon as ctx ends.
 func (s *Sink) sendLane(ctx context.Context, queue []action) ([]sinks.Rejection, error) {
 	bo := backoff.NewExponentialBackOff()
 	bo.InitialInterval = 50 * time.Millisecond
 	bo.MaxInterval = 5 * time.Second
 	bo.MaxElapsedTime = s.cfg.RetryTimeout
 	var rejected []sinks.Rejection
+	attempt := 1 // of the current request, counting from its first send without progress
 	for len(queue) > 0 {
 		n, body := s.encodeRequest(queue)
 		again, rej, err := s.bulk(ctx, queue[:n], body)
@@ -140,19 +141,23 @@ func (s *Sink) sendLane(ctx context.Context, queue []action) ([]sinks.Rejection,
 		case err == nil && len(again) == 0:
 			queue = queue[n:]
 			bo.Reset()
+			attempt = 1
 			continue
 		case err != nil:
 			again = queue[:n]
 		case len(again) < n:
 			bo.Reset() // some items went through: back off only while nothing does
 		}
+		if err == nil {
+			err = fmt.Errorf("%d of %d items refused with 429 or 5xx", len(again), n)
+		}
 		wait := bo.NextBackOff()
 		if wait == backoff.Stop {
-			if err == nil {
-				err = fmt.Errorf("%d items still refused", len(again))
-			}
-			return rejected, fmt.Errorf("elasticsearch sink: gave up after retrying for %v: %w", s.cfg.RetryTimeout, err)
+			return rejected, fmt.Errorf("elasticsearch sink: index %s at %s: gave up after retrying for %v (RetryTimeout) at attempt %d: %w",
+				queue[0].index, s.hosts, s.cfg.RetryTimeout, attempt, err)
 		}
+		attempt++
+		s.retrying(ctx, queue[0].index, len(again), attempt, wait, err)
 		select {
 		case <-ctx.Done():
 			return rejected, ctx.Err()
@@ -162,6 +167,26 @@ func (s *Sink) sendLane(ctx context.Context, queue []action) ([]sinks.Rejection,
 		queue = append(append([]action(nil), again...), queue[n:]...)
 	}
 	return rejected, nil
+}
+
+// retryLogEvery is how often a sink that keeps retrying logs a warning after the first.
+const retryLogEvery = 30 * time.Second
+
+// retrying reports an upcoming retry to the engine (sinks.ReportRetry) and logs it: on a write's first
+// failure and then at most every retryLogEvery for the whole sink, however many lanes retry.
+func (s *Sink) retrying(ctx context.Context, index string, items, attempt int, wait time.Duration, err error) {
+	sinks.ReportRetry(ctx, attempt, err)
+	now := time.Now().UnixNano()
+	last := s.lastRetryLog.Load()
+	if attempt > 2 && now-last < int64(retryLogEvery) {
+		return
+	}
+	if !s.lastRetryLog.CompareAndSwap(last, now) {
+		return // another lane logs it
+	}
+	s.cfg.Logger.Warn("elasticsearch sink retrying: waiting for Elasticsearch to take a bulk request",
+		"sink", "elasticsearch", "host", s.hosts, "index", index, "items", items, "attempt", attempt,
+		"next_in", wait.Round(time.Millisecond).String(), "err", err)
 }
 
 // encodeRequest serialises as many actions from the front of queue as fit in MaxRequestBytes (at least one).
@@ -215,7 +240,9 @@ type bulkItem struct {
 // bulk sends one request and sorts its items: acknowledged (including 409 "already newer" and deletes of
 // absent documents), to send again (429, 5xx), rejected as bad data (400), or a failure of the sink.
 func (s *Sink) bulk(ctx context.Context, actions []action, body []byte) (again []action, rejected []sinks.Rejection, err error) {
-	opts := []func(*esapi.BulkRequest){s.client.Bulk.WithContext(ctx)}
+	reqCtx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	opts := []func(*esapi.BulkRequest){s.client.Bulk.WithContext(reqCtx)}
 	if s.cfg.Refresh != "" {
 		opts = append(opts, s.client.Bulk.WithRefresh(s.cfg.Refresh))
 	}
@@ -224,12 +251,15 @@ func (s *Sink) bulk(ctx context.Context, actions []action, body []byte) (again [
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
 		}
-		return nil, nil, retryable{fmt.Errorf("elasticsearch sink: bulk request: %w", err)}
+		return nil, nil, retryable{s.requestError("bulk request", reqCtx, err)}
 	}
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
 	if err != nil {
-		return nil, nil, retryable{fmt.Errorf("elasticsearch sink: read bulk response: %w", err)}
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		return nil, nil, retryable{s.requestError("read bulk response", reqCtx, err)}
 	}
 	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500 {
 		return nil, nil, retryable{fmt.Errorf("elasticsearch sink: bulk request: %s: %.300s", res.Status(), raw)}
@@ -284,4 +314,12 @@ func describe(item bulkItem) string {
 		return fmt.Sprintf("status %d", item.Status)
 	}
 	return fmt.Sprintf("status %d %s: %s", item.Status, item.Error.Type, item.Error.Reason)
+}
+
+// requestError describes a failed request; one that ran out of RequestTimeout says so in those words.
+func (s *Sink) requestError(what string, reqCtx context.Context, err error) error {
+	if errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("elasticsearch sink: %s to %s: no answer within %v (RequestTimeout): %w", what, s.hosts, s.cfg.RequestTimeout, err)
+	}
+	return fmt.Errorf("elasticsearch sink: %s to %s: %w", what, s.hosts, err)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -41,10 +42,18 @@ type Config struct {
 	MaxRequests int
 	// MaxRequestBytes caps the body of one bulk request (default 5 MiB).
 	MaxRequestBytes int
-	// RetryTimeout bounds how long 429s, 5xx answers and connection failures are retried without progress,
-	// with exponential backoff and jitter, before the sink fails (default 50s: a write that blocks longer
-	// would outlast goka's 60 s wait for pending commits when partitions are revoked).
+	// RequestTimeout bounds each HTTP request: a server that accepts the connection and then does not
+	// answer (overloaded, paused, behind a dead proxy) fails the request after it, which is retried like a
+	// connection failure (default 30s). Set it above the slowest bulk request a healthy cluster answers.
+	RequestTimeout time.Duration
+	// RetryTimeout bounds how long 429s, 5xx answers, timeouts and connection failures are retried without
+	// progress, with exponential backoff and jitter, before the sink fails and stops the pipeline (default
+	// 5m: long enough to ride out a server restart). A rebalance or a shutdown does not wait for it: the
+	// engine cancels the write's context after a short drain, and the batch is delivered again.
 	RetryTimeout time.Duration
+	// Logger receives the sink's warnings while it retries: on the first failure of a write and then at
+	// most every 30s, naming the host, index, attempt and last error (default slog.Default()).
+	Logger *slog.Logger
 }
 
 func (c *Config) setDefaults() error {
@@ -90,8 +99,14 @@ func (c *Config) setDefaults() error {
 	if c.MaxRequestBytes <= 0 {
 		c.MaxRequestBytes = 5 << 20
 	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
 	if c.RetryTimeout <= 0 {
-		c.RetryTimeout = 50 * time.Second
+		c.RetryTimeout = 5 * time.Minute
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
 	}
 	return nil
 }

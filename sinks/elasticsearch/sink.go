@@ -12,8 +12,11 @@
 //   - Within a batch only the last operation per document is sent (every one, in order, with Update), and a
 //     document id is never in two requests at once, though several requests of a batch are in flight.
 //
-// Errors: 429s and 5xx answers (of a whole request or of single items) and connection failures are retried
-// with exponential backoff and jitter (github.com/cenkalti/backoff/v4) until RetryTimeout; items refused as
+// Errors: 429s and 5xx answers (of a whole request or of single items), requests without an answer within
+// RequestTimeout and connection failures are retried with exponential backoff and jitter
+// (github.com/cenkalti/backoff/v4) until RetryTimeout, with a warning on the first failure and then every
+// 30s; the engine sees each retry (sinks.ReportRetry) and a cancelled write context stops them. The
+// go-elasticsearch client's own retries are off, so the two layers never multiply. Items refused as
 // bad data (400: mapping conflicts, unparsable documents) are reported as sinks.RejectedError so that the
 // flow sends them to its dead-letter topic with the reason, index and id in headers; anything else fails
 // the sink. Write returns only when every record is acknowledged, so offsets are committed after
@@ -27,9 +30,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/sluicehq/sluice/stream"
@@ -41,6 +46,9 @@ type Sink struct {
 	client *es.Client
 	json   stream.Codec
 	stats  stats
+	hosts  string // the URLs' hosts, for logs
+
+	lastRetryLog atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
 }
 
 type stats struct {
@@ -68,6 +76,9 @@ func New(cfg Config) (*Sink, error) {
 		Password:               cfg.Password,
 		CertificateFingerprint: cfg.CertificateFingerprint,
 		DisableRetry:           true, // the sink retries, with backoff
+		// Besides each request's context deadline, a server that takes the request and never answers is
+		// cut off at the transport.
+		Transport: newTransport(cfg.RequestTimeout),
 	}
 	if cfg.CACertFile != "" {
 		ca, err := os.ReadFile(cfg.CACertFile)
@@ -84,12 +95,30 @@ func New(cfg Config) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{cfg: cfg, client: client, json: codec}, nil
+	var hosts []string
+	for _, u := range cfg.URLs {
+		parsed, _ := url.Parse(u) // validated by setDefaults
+		hosts = append(hosts, parsed.Host)
+	}
+	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ",")}, nil
+}
+
+func newTransport(requestTimeout time.Duration) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = requestTimeout
+	return t
+}
+
+// String names the sink for the engine's logs and /readyz: "elasticsearch index INDEX at HOSTS".
+func (s *Sink) String() string {
+	return fmt.Sprintf("elasticsearch index %s at %s", s.cfg.Index, s.hosts)
 }
 
 // Open checks that Elasticsearch answers (and accepts the credentials), and creates the index with
-// Mappings if configured and missing.
+// Mappings if configured and missing, within RequestTimeout.
 func (s *Sink) Open(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	res, err := s.client.Info(s.client.Info.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("elasticsearch sink: cannot reach %s: %w", strings.Join(s.cfg.URLs, ","), err)

@@ -51,8 +51,12 @@ func (s *Sink) Open(context.Context) error {
 	return nil
 }
 
-// Write appends one line per record, then flushes and fsyncs.
-func (s *Sink) Write(_ context.Context, batch []stream.Record) error {
+// Write appends one line per record, then flushes and fsyncs. A batch whose ctx is already cancelled is not
+// written (local file writes are not interruptible once started, and take no longer than the disk).
+func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("file sink: %s: write of %d records cancelled: %w", s.cfg.Path, len(batch), err)
+	}
 	if s.f == nil {
 		return fmt.Errorf("file sink: %s is not open: %w", s.cfg.Path, os.ErrClosed)
 	}
@@ -83,6 +87,9 @@ func (s *Sink) Write(_ context.Context, batch []stream.Record) error {
 	}
 	return nil
 }
+
+// String names the sink for the engine's logs and /readyz.
+func (s *Sink) String() string { return "file " + s.cfg.Path }
 
 // Close flushes and closes the file.
 func (s *Sink) Close() error {
