@@ -47,3 +47,11 @@ type Reader interface {
 	// Close releases the reader's resources. It is called once, after the last Read returned.
 	Close() error
 }
+
+// RecordSizeLimiter is implemented by a source whose records have a known largest size. The engine compares
+// it at start-up with what the source's topic accepts and warns when the source may read records that Kafka
+// would refuse: such a record goes to the source's dead-letter topic, or stops the task without one.
+type RecordSizeLimiter interface {
+	// MaxRecordBytes is the largest record value, in bytes, the source reads.
+	MaxRecordBytes() int
+}

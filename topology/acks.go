@@ -19,6 +19,7 @@ type ackTracker struct {
 	err      error
 	changed  chan struct{} // signalled when position advances or an error arrives
 	idle     chan struct{} // signalled when nothing is outstanding
+	failed   chan struct{} // closed when the first error arrives: the task is fenced
 
 	// health, when set, hears when records become outstanding (as holder, waiting for healthWhat), when
 	// they advance, and when none are left (stall detection).
@@ -32,7 +33,7 @@ type trackedRecord struct {
 }
 
 func newAckTracker(start stream.Position) *ackTracker {
-	return &ackTracker{position: start, changed: make(chan struct{}, 1), idle: make(chan struct{}, 1)}
+	return &ackTracker{position: start, changed: make(chan struct{}, 1), idle: make(chan struct{}, 1), failed: make(chan struct{})}
 }
 
 // add registers the next record read, which was turned into messages Kafka messages, and returns its
@@ -49,13 +50,16 @@ func (t *ackTracker) add(pos stream.Position, messages int) uint64 {
 	return seq
 }
 
-// done records Kafka's answer for one message of record seq.
+// done records Kafka's answer for one message of record seq. The first error fences the task: failure
+// returns it from then on and failed is closed, so that nothing more is sent. The failed record never
+// completes, so the position never passes it.
 func (t *ackTracker) done(seq uint64, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if err != nil {
 		if t.err == nil {
 			t.err = err
+			close(t.failed)
 		}
 		signal(t.changed)
 		signal(t.idle) // a stopping task waits on idle: it must see the failure, not its drain deadline
@@ -104,6 +108,13 @@ func (t *ackTracker) advance() {
 		t.health.done(t.holder)
 		signal(t.idle)
 	}
+}
+
+// failure returns the first produce error, nil while there is none. A task checks it before every send.
+func (t *ackTracker) failure() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.err
 }
 
 // state returns the HighestContiguousAck, how many records are still outstanding, how many completed in

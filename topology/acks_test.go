@@ -56,3 +56,37 @@ func TestAckTrackerTruncateAndErrors(t *testing.T) {
 		t.Fatalf("after a failed produce: position %s, err %v; want a, %v", got, err, boom)
 	}
 }
+
+// The first failed message fences the task: failure reports it, failed is closed (once, however many
+// messages fail), and the position stays at the HighestContiguousAck before the failed record even when
+// later records are acknowledged.
+func TestAckTrackerFence(t *testing.T) {
+	tr := newAckTracker(pos("start"))
+	a := tr.add(pos("a"), 1)
+	b := tr.add(pos("b"), 1)
+	c := tr.add(pos("c"), 1)
+	if tr.failure() != nil {
+		t.Fatal("fenced before any failure")
+	}
+	select {
+	case <-tr.failed:
+		t.Fatal("failed closed before any failure")
+	default:
+	}
+	tr.done(a, nil)
+	first, second := errors.New("record b refused"), errors.New("record c refused")
+	tr.done(b, first)
+	tr.done(c, second) // a second failure neither replaces the first nor closes failed again
+	tr.done(c, nil)
+	select {
+	case <-tr.failed:
+	default:
+		t.Fatal("failed not closed after a failure")
+	}
+	if err := tr.failure(); !errors.Is(err, first) {
+		t.Fatalf("failure() = %v, want %v", err, first)
+	}
+	if got, outstanding, _, _ := tr.state(); string(got) != "a" || outstanding != 2 {
+		t.Fatalf("position %s with %d outstanding; want a (before the failed b), 2", got, outstanding)
+	}
+}

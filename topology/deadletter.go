@@ -32,8 +32,8 @@ const (
 	HeaderErrorPosition = "sluice.errors.position"
 )
 
-// DeadLetter sends the source records that an ETL stage refuses, or that cannot be encoded for their topic,
-// to topic (encoded with its codecs) with the reason, stage, source and position in headers, and goes on; the
+// DeadLetter sends the source records that an ETL stage refuses, that cannot be encoded for their topic, or
+// whose message is larger than their topic takes (StageProduce), to topic (encoded with its codecs) with the reason, stage, source and position in headers, and goes on; the
 // task's position moves past such a record once Kafka acknowledged its dead letter. Without it such a record
 // stops the pipeline.
 func (s *SourceNode) DeadLetter(topic *Topic) *SourceNode {
@@ -45,6 +45,9 @@ func (s *SourceNode) DeadLetter(topic *Topic) *SourceNode {
 const (
 	StageDecode = "decode"
 	StageSink   = "sink"
+	// StageProduce marks a source record whose message is larger than its topic takes (max.message.bytes
+	// and the producer's limit): it is set aside before it is sent, so the records after it keep their order.
+	StageProduce = "produce"
 )
 
 // origin is a consumed Kafka record as it was read, kept until its fate is known.

@@ -35,6 +35,7 @@ type pipelineRun struct {
 
 	controlProducer *kafka.Producer
 	producers       map[string]*kafka.Producer // by topic
+	recordLimits    map[string]int             // largest message sent, by topic (see limits.go)
 
 	stalls  *stallTracker // see health.go
 	running atomic.Bool   // every processor reached its running state once (/readyz)
@@ -122,6 +123,9 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := p.checkPartitioning(ctx, joins); err != nil {
+		return err
+	}
+	if err := p.checkRecordLimits(ctx); err != nil {
 		return err
 	}
 	if err := p.openProducers(ctx); err != nil {
@@ -269,7 +273,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error {
 	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources)+3*len(joins))
 	for _, tp := range p.t.topics {
-		specs = append(specs, kafka.TopicSpec{Name: tp.name, Partitions: tp.partitions})
+		specs = append(specs, kafka.TopicSpec{Name: tp.name, Partitions: tp.partitions, MaxMessageBytes: p.topicMaxBytes(tp.name)})
 	}
 	for _, s := range p.t.sources {
 		group := sourceGroup(p.t.name, s.name)
@@ -280,7 +284,7 @@ func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error
 	}
 	for _, j := range joins {
 		specs = append(specs,
-			kafka.TopicSpec{Name: j.out.name, Partitions: j.partitions},
+			kafka.TopicSpec{Name: j.out.name, Partitions: j.partitions, MaxMessageBytes: p.topicMaxBytes(j.out.name)},
 			kafka.TopicSpec{Name: j.group + "-loop", Partitions: j.partitions}, // goka's loop topic name
 			kafka.TopicSpec{Name: tableTopic(j.group), Partitions: j.partitions, Compact: true},
 		)
@@ -303,7 +307,9 @@ func (p *pipelineRun) openProducers(ctx context.Context) error {
 		s := p.settings
 		s.ClientID = "sluice-" + tp.name
 		s.Compression, _ = kafka.ParseCompression(tp.compression)
-		if p.producers[tp.name], err = open(kafka.SaramaConfig(s)); err != nil {
+		cfg := kafka.SaramaConfig(s)
+		cfg.Producer.MaxMessageBytes = p.producerMaxBytes(tp.name)
+		if p.producers[tp.name], err = open(cfg); err != nil {
 			return err
 		}
 	}

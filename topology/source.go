@@ -257,8 +257,8 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 
 	running := map[string]*taskHandle{}
 	ended := map[string]bool{}
-	// stop stops tasks and returns the first error one of them ended with (a final position it could not
-	// save, say): the pipeline reports it at shutdown; at a rebalance it is logged by the task.
+	// stop stops tasks and returns the first error one of them ended with (a produce failure, a final
+	// position it could not save): like the error of a task that ended by itself, it stops the pipeline.
 	stop := func(keys []string, clean bool) error {
 		for _, k := range keys {
 			running[k].clean.Store(clean)
@@ -308,9 +308,14 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 					ended[h.task.Key] = true
 				}
 			case ev.stopAll:
-				_ = stop(all(), false)
+				// A task that failed by itself just before is among these: its error must stop the pipeline
+				// rather than be dropped and the task silently restarted after the rebalance.
+				err := stop(all(), false)
 				if ev.stopped != nil {
 					close(ev.stopped)
+				}
+				if err != nil {
+					return err
 				}
 			default:
 				var leave []string
@@ -319,7 +324,10 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 						leave = append(leave, k)
 					}
 				}
-				_ = stop(leave, false)
+				if err := stop(leave, false); err != nil {
+					_ = stop(all(), false)
+					return err
+				}
 				for _, task := range r.tasks {
 					if running[task.Key] == nil && !ended[task.Key] && ev.assigned[kafka.PartitionFor(task.Key, r.n.controlPartitions)] {
 						running[task.Key] = r.start(ctx, task)

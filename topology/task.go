@@ -18,7 +18,13 @@ import (
 const drainTimeout = 30 * time.Second
 
 // runTask claims a task, reads it from its stored position, runs the ETL stages, produces, and keeps the
-// stored position at the HighestContiguousAck until ctx ends or the input ends.
+// stored position at the HighestContiguousAck until ctx ends, the input ends or something fails.
+//
+// The first message Kafka does not take (after the producer's own retries) fences the task: nothing is
+// sent after it, reading stops at once (even while the source waits for input), and the task ends with one
+// error naming the record. It returns sources.ErrEndOfInput only when the input ended and everything read
+// was produced and its final position saved; a produce or position-save error during that last drain is
+// the task's error.
 func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	start, err := r.claim(ctx, h)
 	if err != nil {
@@ -45,7 +51,22 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	saveErr := make(chan error, 1)
 	go func() { saveErr <- r.savePositions(saveCtx, h, tr, start) }()
 
-	readErr := r.pump(ctx, reader, tr)
+	// A produce failure stops the pump even while it waits in Read: a followed file at its end would
+	// otherwise keep the failed task alive and silent.
+	pumpCtx, stopPump := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-tr.failed:
+			stopPump()
+		case <-pumpCtx.Done():
+		}
+	}()
+	readErr := r.pump(pumpCtx, reader, tr, h, start)
+	stopPump()
+	ended := errors.Is(readErr, sources.ErrEndOfInput)
+	if ended {
+		readErr = nil
+	}
 	if err := reader.Close(); err != nil && readErr == nil {
 		readErr = fmt.Errorf("source %q task %q: close: %w", r.n.name, h.task.Key, err)
 	}
@@ -67,23 +88,34 @@ drain:
 		}
 	}
 	stopSaving()
+	final, _, acked, produceErr := tr.state()
+	if produceErr != nil && readErr == nil {
+		readErr = produceErr // names the source, task and record already
+	}
 	if err := <-saveErr; err != nil && readErr == nil {
 		readErr = err
 	}
-	final, _, acked, produceErr := tr.state()
-	if produceErr != nil && readErr == nil {
-		readErr = fmt.Errorf("source %q task %q: %w", r.n.name, h.task.Key, produceErr)
-	}
-	if err := r.release(h, final, h.clean.Load() || errors.Is(readErr, sources.ErrEndOfInput)); err != nil && readErr == nil {
+	// A task that ended or failed by itself waits until its final position is in the table: the pipeline
+	// may be about to stop, and the table is what operators read.
+	if err := r.release(h, final, h.clean.Load() || ended || readErr != nil); err != nil && readErr == nil {
 		readErr = err
 	}
 	log.Info("source task stopped", "position", string(final), "records_acked", acked)
+	if ended && readErr == nil {
+		return sources.ErrEndOfInput
+	}
 	return readErr
 }
 
-// pump moves records from reader to Kafka until ctx ends, the input ends or something fails.
-func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackTracker) error {
+// pump moves records from reader to Kafka until ctx ends, the input ends or something fails. It checks the
+// tracker before every send and sends nothing once a message failed; it then returns nil and the tracker
+// holds the error. start is the task's position when it was opened.
+func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackTracker, h *taskHandle, start stream.Position) error {
+	prev := start // position of the record before the current one: where the task resumes if it fails
 	for {
+		if tr.failure() != nil {
+			return nil
+		}
 		batch, err := reader.Read(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -92,41 +124,97 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			if errors.Is(err, sources.ErrEndOfInput) {
 				return sources.ErrEndOfInput
 			}
-			return fmt.Errorf("source %q: read: %w", r.n.name, err)
+			return fmt.Errorf("source %q task %q: read after position %s: %w", r.n.name, h.task.Key, positionText(prev), err)
 		}
 		r.recordsRead.Add(float64(len(batch)))
 		r.read.Add(int64(len(batch)))
 		for _, rec := range batch {
+			after := prev
 			msgs, err := r.messages(ctx, rec)
 			if err != nil {
-				return fmt.Errorf("source %q: %w", r.n.name, err)
+				return r.recordError(h, rec.Position, after, err)
 			}
 			seq := tr.add(rec.Position, len(msgs))
 			for _, msg := range msgs {
+				if tr.failure() != nil {
+					tr.truncate(seq) // fenced: neither this record nor any later one is sent
+					return nil
+				}
 				// Sends are not cancelled by ctx: a batch that was read is handed to Kafka whole, so that the
 				// final position can cover it.
 				err = r.p.producerFor(msg.Topic).Send(context.Background(), msg, func(_ int32, _ int64, err error) {
-					tr.done(seq, err)
-					if err == nil {
-						r.recordsAcked.Inc()
-						r.acked.Add(1)
+					if err != nil {
+						tr.done(seq, r.recordError(h, rec.Position, after, produceFailure(err)))
+						return
 					}
+					tr.done(seq, nil)
+					r.recordsAcked.Inc()
+					r.acked.Add(1)
 				})
 				if err != nil {
 					tr.truncate(seq)
 					return err
 				}
 			}
-		}
-		if _, _, _, err := tr.state(); err != nil {
-			return fmt.Errorf("source %q: %w", r.n.name, err)
+			prev = rec.Position
 		}
 	}
 }
 
+// recordError says which record of which task failed: the source, the task key, the record's position and
+// the position before it (where the task resumes), e.g. source "files" task "file:/x/in.log": record at
+// position {"offset":1005491} (after {"offset":4990}): ...
+func (r *sourceRunner) recordError(h *taskHandle, pos, after stream.Position, err error) error {
+	return fmt.Errorf("source %q task %q: record at position %s (after %s): %w", r.n.name, h.task.Key,
+		positionText(pos), positionText(after), err)
+}
+
+// positionText shows a position as an operator reads it.
+func positionText(p stream.Position) string {
+	if len(p) == 0 {
+		return "the start"
+	}
+	return string(p)
+}
+
+// produceFailure phrases the producer's final answer for a message: a refusal of the record itself (too
+// large, invalid), or a failure to get it to Kafka.
+func produceFailure(err error) error {
+	topic, reason := "", err
+	var pe *kafka.ProduceError
+	if errors.As(err, &pe) {
+		topic, reason = pe.Topic, pe.Err
+	}
+	if kafka.IsRecordRefusal(err) {
+		return fmt.Errorf("topic %q: Kafka refused it: %w", topic, reason)
+	}
+	return fmt.Errorf("topic %q: Kafka did not take it: %w", topic, reason)
+}
+
+// recordTooLargeError is a record whose encoded message is larger than its topic takes (recordLimit). It is
+// refused before it is sent.
+type recordTooLargeError struct {
+	topic       string
+	size, limit int
+}
+
+func (e *recordTooLargeError) Error() string {
+	return fmt.Sprintf("topic %q: too large for Kafka: the message has %d bytes, the topic takes at most %d (its max.message.bytes and the producer's MaxMessageBytes)",
+		e.topic, e.size, e.limit)
+}
+
+// checkSize refuses msg if it is larger than its topic takes.
+func (r *sourceRunner) checkSize(msg kafka.Message) error {
+	if size, limit := kafka.MessageBytes(msg), r.p.recordLimit(msg.Topic); size > limit {
+		return &recordTooLargeError{topic: msg.Topic, size: size, limit: limit}
+	}
+	return nil
+}
+
 // messages runs the ETL stages on a source record and encodes the results. When a stage or an encoding
-// fails and the source has a dead-letter topic, the message is the source record for that topic instead,
-// with the reason in headers; otherwise the failure is returned.
+// fails, or a message is larger than its topic takes (stage StageProduce), and the source has a dead-letter
+// topic, the message is the source record for that topic instead, with the reason in headers, and none of
+// the record's other messages is sent; otherwise the failure is returned.
 func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka.Message, error) {
 	out, err := r.stages.run(ctx, rec)
 	var msgs []kafka.Message
@@ -138,6 +226,10 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 			msg, encErr := r.encode(o)
 			if encErr != nil {
 				err, stage = encErr, "encode"
+				break
+			}
+			if sizeErr := r.checkSize(msg); sizeErr != nil {
+				err, stage = sizeErr, StageProduce
 				break
 			}
 			msgs = append(msgs, msg)
@@ -156,6 +248,9 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 	for _, h := range [][2]string{{HeaderErrorReason, err.Error()}, {HeaderErrorStage, stage},
 		{HeaderErrorSource, r.n.name}, {HeaderErrorPosition, string(rec.Position)}} {
 		dl.Headers = append(dl.Headers, sarama.RecordHeader{Key: []byte(h[0]), Value: []byte(h[1])})
+	}
+	if sizeErr := r.checkSize(dl); sizeErr != nil {
+		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, sizeErr)
 	}
 	r.p.metrics.DeadLetters.WithLabelValues(r.p.t.name, r.n.name, stage).Inc()
 	r.p.log.Warn("record sent to the dead-letter topic", "source", r.n.name, "stage", stage,

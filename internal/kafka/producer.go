@@ -2,6 +2,8 @@ package kafka
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -46,11 +48,53 @@ func NewProducer(brokers []string, cfg *sarama.Config) (*Producer, error) {
 	go func() {
 		defer pr.wg.Done()
 		for e := range p.Errors() {
-			e.Msg.Metadata.(Ack)(e.Msg.Partition, -1, fmt.Errorf("produce to %s: %w", e.Msg.Topic, e.Err))
+			e.Msg.Metadata.(Ack)(e.Msg.Partition, -1, &ProduceError{Topic: e.Msg.Topic, Err: e.Err})
 		}
 	}()
 	return pr, nil
 }
+
+// ProduceError is Kafka's (or the producer's) final answer for a message it did not take, after the
+// producer's own retries.
+type ProduceError struct {
+	Topic string
+	Err   error // sarama's error: a KError from the broker, or a ConfigurationError from the producer
+}
+
+func (e *ProduceError) Error() string { return fmt.Sprintf("produce to %s: %v", e.Topic, e.Err) }
+func (e *ProduceError) Unwrap() error { return e.Err }
+
+// IsRecordRefusal reports whether err is Kafka refusing one record for what it is (too large, corrupt,
+// invalid for the topic) rather than a failure of the broker or the connection: sending it again would
+// fail again.
+func IsRecordRefusal(err error) bool {
+	var ke sarama.KError
+	if errors.As(err, &ke) {
+		switch ke {
+		case sarama.ErrMessageSizeTooLarge, sarama.ErrMessageSetSizeTooLarge, sarama.ErrInvalidMessage,
+			sarama.ErrInvalidRecord, sarama.ErrInvalidTimestamp:
+			return true
+		}
+	}
+	var ce sarama.ConfigurationError
+	return errors.As(err, &ce) // the producer refused the message itself (larger than MaxMessageBytes)
+}
+
+// MessageBytes is how many bytes m counts for against Kafka's size limits, the way sarama counts a message
+// against Producer.MaxMessageBytes (record format v2, with the largest per-record overhead): key, value,
+// and each header's key and value with their length prefixes. The record batch that carries it adds
+// RecordBatchOverhead.
+func MessageBytes(m Message) int {
+	size := maxRecordOverhead + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		size += len(h.Key) + len(h.Value) + 2*binary.MaxVarintLen32
+	}
+	return size
+}
+
+// maxRecordOverhead is sarama's maximumRecordOverhead: length, attributes, timestamp and offset deltas, key
+// and value lengths, header count, each at its longest.
+const maxRecordOverhead = 5*binary.MaxVarintLen32 + binary.MaxVarintLen64 + 1
 
 // Send hands m to the producer. ack is called later from the producer's goroutine. Send returns ctx.Err()
 // if ctx ends while the producer's buffer is full; ack is then never called.

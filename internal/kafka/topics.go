@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,8 @@ type TopicSpec struct {
 	Partitions int32
 	// Compact makes the topic a compacted one (cleanup.policy=compact), for control topics and tables.
 	Compact bool
+	// MaxMessageBytes, when set, is the topic's max.message.bytes at creation (see TopicMaxMessageBytes).
+	MaxMessageBytes int
 }
 
 // EnsureTopics is EnsureTopicsWithin with no cancellation and a 30s deadline per request.
@@ -62,6 +65,10 @@ func EnsureTopicsWithin(ctx context.Context, timeout time.Duration, brokers []st
 		if s.Compact {
 			policy := "compact"
 			detail.ConfigEntries["cleanup.policy"] = &policy
+		}
+		if s.MaxMessageBytes > 0 {
+			limit := strconv.Itoa(s.MaxMessageBytes)
+			detail.ConfigEntries["max.message.bytes"] = &limit
 		}
 		_, err := Within(ctx, timeout, brokers, fmt.Sprintf("a request to create topic %q", s.Name),
 			func() (struct{}, error) { return struct{}{}, admin.CreateTopic(s.Name, detail, false) }, nil)

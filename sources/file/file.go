@@ -37,6 +37,8 @@ type Config struct {
 	// MaxBatch caps the lines returned by one Read (default 1000).
 	MaxBatch int
 	// MaxLineBytes is the longest line accepted (default 1 MiB); a longer one stops the task with an error.
+	// A line Kafka refuses (its topic takes 1,000,000 bytes unless configured otherwise) goes to the
+	// source's dead-letter topic or stops the task; the pipeline warns at start-up when the two disagree.
 	MaxLineBytes int
 	// PollInterval is how often a task at the end of its file looks for appended data (default 50ms).
 	PollInterval time.Duration
@@ -76,6 +78,11 @@ func New(cfg Config) (*Source, error) {
 	}
 	return &Source{cfg: cfg}, nil
 }
+
+// MaxRecordBytes is MaxLineBytes: no line longer than that is read (sources.RecordSizeLimiter). The
+// default, 1 MiB, is more than a Kafka topic takes by default (1,000,000 bytes in Sluice); a longer line goes
+// to the source's dead-letter topic, or stops the task without one.
+func (s *Source) MaxRecordBytes() int { return s.cfg.MaxLineBytes }
 
 // Tasks returns one task per file, patterns expanded.
 func (s *Source) Tasks(context.Context) ([]sources.Task, error) {
