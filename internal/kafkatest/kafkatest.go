@@ -146,9 +146,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 // launch creates, formats and starts a cluster. On error the returned cluster is still usable for
 // diagnosis and must be closed.
 func launch(t testing.TB, java, lib string, n int, extra map[string]string) (*Cluster, error) {
-	id := make([]byte, 16)
-	rand.Read(id)
-	c := &Cluster{t: t, java: java, lib: lib, clusterID: base64.RawURLEncoding.EncodeToString(id), extra: extra}
+	c := &Cluster{t: t, java: java, lib: lib, clusterID: newClusterID(), extra: extra}
 	dir, err := os.MkdirTemp("", "kafkatest-"+safeName(t.Name())+"-")
 	if err != nil {
 		return c, fmt.Errorf("kafkatest: %w", err)
@@ -198,12 +196,25 @@ func launch(t testing.TB, java, lib string, n int, extra map[string]string) (*Cl
 	return c, c.waitServing(c.nodes)
 }
 
+// newClusterID returns a random Kafka Uuid in its base64 form. Like Kafka's Uuid.randomUuid it never starts
+// with '-': the storage tool would read such an id as a flag.
+func newClusterID() string {
+	for {
+		id := make([]byte, 16)
+		rand.Read(id)
+		if s := base64.RawURLEncoding.EncodeToString(id); s[0] != '-' {
+			return s
+		}
+	}
+}
+
 // format runs StorageTool on the node's fresh log directory.
 func (c *Cluster) format(nd *node) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	args := append(jvmArgs(c.lib, filepath.Join(c.dir, "tools-log4j2.yaml")), "kafka.tools.StorageTool", "format",
-		"-t", c.clusterID, "-c", filepath.Join(nd.dir, "server.properties"))
+	args, finish := jvmArgs(c.java, c.lib, filepath.Join(c.dir, "tools-log4j2.yaml"), false)
+	defer finish()
+	args = append(args, "kafka.tools.StorageTool", "format", "-t", c.clusterID, "-c", filepath.Join(nd.dir, "server.properties"))
 	out, err := exec.CommandContext(ctx, c.java, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kafkatest: formatting the storage of node %d (%s) failed: %v\n%s",

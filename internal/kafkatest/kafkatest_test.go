@@ -3,6 +3,7 @@ package kafkatest_test
 import (
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +14,8 @@ import (
 
 // These tests always start real Kafka: they test the harness itself.
 
-func producer(t *testing.T, addrs []string) sarama.SyncProducer {
+// producer returns a sarama producer with acks=all and a close function (also run when t ends).
+func producer(t *testing.T, addrs []string) (sarama.SyncProducer, func()) {
 	t.Helper()
 	conf := sarama.NewConfig()
 	conf.Version = sarama.V4_0_0_0
@@ -31,8 +33,9 @@ func producer(t *testing.T, addrs []string) sarama.SyncProducer {
 	if err != nil {
 		t.Fatalf("connect a producer to %v: %v", addrs, err)
 	}
-	t.Cleanup(func() { p.Close() })
-	return p
+	closeOnce := sync.OnceFunc(func() { p.Close() })
+	t.Cleanup(closeOnce)
+	return p, closeOnce
 }
 
 func produce(t *testing.T, p sarama.SyncProducer, topic string, from, to int) []string {
@@ -65,7 +68,8 @@ func TestOneNode(t *testing.T) {
 		t.Fatalf("Addrs: %d addresses, want 1", got)
 	}
 	c.CreateTopic(t, "orders", 3, 1, nil)
-	want := produce(t, producer(t, c.Addrs()), "orders", 0, 20)
+	p, _ := producer(t, c.Addrs())
+	want := produce(t, p, "orders", 0, 20)
 
 	began = time.Now()
 	got := c.ConsoleConsume(t, "orders", len(want), 20*time.Second)
@@ -90,7 +94,7 @@ func TestThreeNodes(t *testing.T) {
 	}
 	const topic = "payments"
 	c.CreateTopic(t, topic, 1, 3, nil)
-	p := producer(t, c.Addrs())
+	p, closeProducer := producer(t, c.Addrs())
 	want := produce(t, p, topic, 0, 10)
 
 	leader, isr := c.PartitionState(t, topic, 0)
@@ -120,7 +124,7 @@ func TestThreeNodes(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // polling the metadata
 	}
 	t.Logf("node %d back in the in-sync replicas %s after its restart", leader, time.Since(began).Round(time.Millisecond))
-	p.Close()
+	closeProducer()
 
 	began = time.Now()
 	c.StopAll()

@@ -135,10 +135,15 @@ const toolsLog4jConfig = `Configuration:
         - ref: stderr
 `
 
-// jvmArgs are the JVM flags of every Kafka process: small heap, serial GC (two cores shared by everyone).
-func jvmArgs(lib, log4j string) []string {
-	return []string{"-Xmx384m", "-Xms128m", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
-		"-Dlog4j2.configurationFile=" + log4j, "-cp", filepath.Join(lib, "*")}
+// jvmArgs are the JVM flags of every Kafka process: small heap, serial GC and the quick (C1) JIT only, as
+// start-up dominates on two cores shared by everyone; the class archive of cds.go; JVM warnings on stderr
+// (a console tool's stdout carries records only). finish must be called after the JVM exited.
+func jvmArgs(java, lib, log4j string, dumpArchive bool) (args []string, finish func()) {
+	args = []string{"-Xmx384m", "-Xms128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+		"-Xlog:disable", "-Xlog:all=warning:stderr", "-Djava.awt.headless=true"}
+	cds, finish := cdsFlags(java, lib, dumpArchive)
+	args = append(args, cds...)
+	return append(args, "-Dlog4j2.configurationFile="+log4j, "-cp", filepath.Join(lib, "*")), finish
 }
 
 // start launches the node's JVM in its own process group; the kernel kills it if the test binary dies.
@@ -149,18 +154,21 @@ func (n *node) start(java, lib string) error {
 	}
 	defer out.Close() // the child holds its own descriptor
 	fmt.Fprintf(out, "--- kafkatest: starting node %d at %s\n", n.id, time.Now().Format(time.RFC3339Nano))
-	args := append(jvmArgs(lib, filepath.Join(n.dir, "log4j2.yaml")), "kafka.Kafka", filepath.Join(n.dir, "server.properties"))
+	args, finish := jvmArgs(java, lib, filepath.Join(n.dir, "log4j2.yaml"), true)
+	args = append(args, "kafka.Kafka", filepath.Join(n.dir, "server.properties"))
 	cmd := exec.Command(java, args...)
 	cmd.Dir = n.dir
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
+		finish()
 		return fmt.Errorf("kafkatest: node %d: start java: %w", n.id, err)
 	}
 	n.cmd, n.exited, n.waitErr = cmd, make(chan struct{}), nil
 	exited := n.exited
 	go func() {
 		n.waitErr = cmd.Wait()
+		finish()
 		close(exited)
 	}()
 	return nil

@@ -35,7 +35,9 @@ func (c *Cluster) runningAddrs() []string {
 // javaTool runs a Kafka command-line tool's main class against the running nodes, with stdin, and returns
 // its stdout and stderr.
 func (c *Cluster) javaTool(ctx context.Context, stdin string, class string, args ...string) (stdout, stderr string, err error) {
-	full := append(jvmArgs(c.lib, filepath.Join(c.dir, "tools-log4j2.yaml")), class)
+	full, finish := jvmArgs(c.java, c.lib, filepath.Join(c.dir, "tools-log4j2.yaml"), false)
+	defer finish()
+	full = append(full, class)
 	full = append(full, args...)
 	cmd := exec.CommandContext(ctx, c.java, full...)
 	cmd.Stdin = strings.NewReader(stdin)
