@@ -219,6 +219,18 @@ func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
 	waitTopicCount(t, b.Addrs(), "lines", 999)
 	waitTopicCount(t, b.Addrs(), "lines.dlq", 1)
 
+	// The topics were created with limits that agree with their producers; the dead-letter topic's is larger
+	// (kfake, like Kafka, checks each record batch against the topic's max.message.bytes).
+	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer dcancel()
+	limits, err := kafka.DescribeMaxMessageBytes(dctx, 10*time.Second, b.Addrs(), kafka.SaramaConfig(kafka.Settings{}), []string{"lines", "lines.dlq"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limits["lines"] != 1_000_000+kafka.RecordBatchOverhead || limits["lines.dlq"] != 16<<20+kafka.RecordBatchOverhead {
+		t.Errorf("max.message.bytes %v", limits)
+	}
+
 	dead := readTopicToEnd(t, b.Addrs(), "lines.dlq")
 	if len(dead) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dead))
@@ -302,5 +314,53 @@ func TestLateProduceFailureStopsTask(t *testing.T) {
 			}
 			t.Logf("error: %v", err)
 		})
+	}
+}
+
+// A topic that already exists with a smaller max.message.bytes than the engine's producers send is read at
+// start-up: a record over it is set aside before it is sent, in order, instead of being refused by the
+// broker while later records are in flight.
+func TestExistingTopicLimitIsRead(t *testing.T) {
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := kafka.EnsureTopics(b.Addrs(), kafka.SaramaConfig(kafka.Settings{}), 1,
+		[]kafka.TopicSpec{{Name: "lines", Partitions: 1, MaxMessageBytes: 5000}}); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(t.TempDir(), "in.log")
+	big := strings.Repeat("y", 4000) // fits the producer, not the topic (5000 - 1024 for the batch)
+	if err := os.WriteFile(in, []byte("one\n"+big+"\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := filesource.New(filesource.Config{Paths: []string{in}, StopAtEnd: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := topology.New("existing")
+	lines := tp.Topic("lines", topology.ValueCodec("string"))
+	dlq := tp.Topic("lines.dlq", topology.ValueCodec("string"))
+	tp.Source("files", src).To(lines).DeadLetter(dlq)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, quietConfig(b.Addrs())) }()
+	waitTopicCount(t, b.Addrs(), "lines", 2)
+	waitTopicCount(t, b.Addrs(), "lines.dlq", 1)
+	var got []string
+	for _, m := range readTopicToEnd(t, b.Addrs(), "lines") {
+		got = append(got, string(m.Value))
+	}
+	if strings.Join(got, ",") != "one,three" {
+		t.Errorf("lines holds %q", got)
+	}
+	if dead := readTopicToEnd(t, b.Addrs(), "lines.dlq"); len(dead) != 1 || string(dead[0].Value) != big {
+		t.Errorf("dead letters: %d", len(dead))
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunWith = %v", err)
 	}
 }
