@@ -1,0 +1,59 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/kafka"
+)
+
+// retryingGroup rides a consumer group out through a broker restart, a leader change or a moved
+// coordinator. goka ends its processor, and with it the pipeline, when Consume returns an error (a metadata
+// refresh or a join that failed because no broker answered); retryingGroup instead retries Consume with
+// backoff until the failures have lasted retryTimeout, logging at most every retryLogEvery what it waits
+// for, and then returns an error naming the brokers. A Consume that returns nil (a rebalance) resets the
+// clock. Offsets are untouched: a new session resumes at the committed offsets, so nothing is skipped.
+type retryingGroup struct {
+	sarama.ConsumerGroup
+	brokers      []string
+	group        string
+	retryTimeout time.Duration
+	log          *slog.Logger
+}
+
+// retryLogEvery rate-limits the "still waiting for Kafka" lines.
+const retryLogEvery = 10 * time.Second
+
+func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.ConsumerGroupHandler) error {
+	var failingSince, lastLog time.Time
+	for attempt := 0; ; attempt++ {
+		err := g.ConsumerGroup.Consume(ctx, topics, h)
+		if err == nil || ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) {
+			return err
+		}
+		now := time.Now()
+		if failingSince.IsZero() {
+			failingSince = now
+		}
+		if now.Sub(failingSince) >= g.retryTimeout {
+			return fmt.Errorf("group %q: Kafka at %s unavailable for %v (RetryTimeout): %w",
+				g.group, strings.Join(g.brokers, ","), g.retryTimeout, err)
+		}
+		if now.Sub(lastLog) >= retryLogEvery {
+			g.log.Warn("waiting for Kafka: consumer group cannot join, retrying", "group", g.group,
+				"brokers", strings.Join(g.brokers, ","), "failing_for", now.Sub(failingSince).Round(time.Second),
+				"gives_up_after", g.retryTimeout, "err", err)
+			lastLog = now
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(kafka.RetryBackoff(attempt)):
+		}
+	}
+}
