@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -316,9 +317,11 @@ func describe(item bulkItem) string {
 	return fmt.Sprintf("status %d %s: %s", item.Status, item.Error.Type, item.Error.Reason)
 }
 
-// requestError describes a failed request; one that ran out of RequestTimeout says so in those words.
+// requestError describes a failed request; one that ran out of RequestTimeout (the request's deadline or
+// the transport's wait for response headers) says so in those words.
 func (s *Sink) requestError(what string, reqCtx context.Context, err error) error {
-	if errors.Is(reqCtx.Err(), context.DeadlineExceeded) {
+	var netErr net.Error
+	if errors.Is(reqCtx.Err(), context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()) {
 		return fmt.Errorf("elasticsearch sink: %s to %s: no answer within %v (RequestTimeout): %w", what, s.hosts, s.cfg.RequestTimeout, err)
 	}
 	return fmt.Errorf("elasticsearch sink: %s to %s: %w", what, s.hosts, err)

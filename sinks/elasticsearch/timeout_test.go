@@ -1,0 +1,134 @@
+package elasticsearch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/sinks"
+	"github.com/sluicehq/sluice/sinks/elasticsearch"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// blackHole accepts connections and never answers, like a SIGSTOPped server.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func oneOrder() []stream.Record {
+	return []stream.Record{{Topic: "orders", Key: "order-1", Value: map[string]any{"id": int64(1)}}}
+}
+
+// A server that takes the connection and never answers: every request times out after RequestTimeout, is
+// retried (reported to the engine, warned about once), and the write gives up after RetryTimeout naming
+// what happened.
+func TestUnansweredRequestsTimeOutAndRetry(t *testing.T) {
+	addr := blackHole(t)
+	var logs syncBuffer
+	sink, err := elasticsearch.New(elasticsearch.Config{URLs: []string{"http://" + addr}, Index: "orders",
+		RequestTimeout: 200 * time.Millisecond, RetryTimeout: 1500 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var attempts []int
+	ctx := sinks.WithRetryReporter(context.Background(), func(attempt int, err error) {
+		mu.Lock()
+		attempts = append(attempts, attempt)
+		mu.Unlock()
+	})
+	start := time.Now()
+	err = sink.Write(ctx, oneOrder())
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "no answer within 200ms (RequestTimeout)") ||
+		!strings.Contains(err.Error(), "gave up after retrying for 1.5s") || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("Write = %v", err)
+	}
+	if took < 1500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("Write gave up after %v, want about RetryTimeout (1.5s) plus a request", took)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(attempts) < 2 || attempts[0] != 2 || attempts[1] != 3 {
+		t.Errorf("reported attempts %v, want 2, 3, ...", attempts)
+	}
+	if n := strings.Count(logs.String(), "elasticsearch sink retrying"); n != 1 {
+		t.Errorf("%d retry warnings within 30s, want 1:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "host="+addr) || !strings.Contains(logs.String(), "index=orders") ||
+		!strings.Contains(logs.String(), "attempt=2") {
+		t.Errorf("retry warning lacks host, index or attempt:\n%s", logs.String())
+	}
+	t.Logf("gave up after %v, %d attempts; %s", took.Round(time.Millisecond), len(attempts)+1, err)
+}
+
+// A cancelled ctx (the engine stopping, or revoking the flow's partitions) ends a retrying write at once,
+// however long RetryTimeout is.
+func TestCancelledWriteReturnsPromptly(t *testing.T) {
+	addr := blackHole(t)
+	sink, err := elasticsearch.New(elasticsearch.Config{URLs: []string{"http://" + addr}, Index: "orders",
+		RequestTimeout: 10 * time.Second, RetryTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	start := time.Now()
+	err = sink.Write(ctx, oneOrder())
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Write = %v, want context.Canceled", err)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("cancelled Write returned after %v", took)
+	}
+}
