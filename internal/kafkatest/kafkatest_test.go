@@ -62,10 +62,14 @@ func sameRecords(t *testing.T, what string, got, want []string) {
 
 func TestOneNode(t *testing.T) {
 	began := time.Now()
-	c := kafkatest.Start(t, kafkatest.Options{Nodes: 1})
+	c := kafkatest.Start(t, kafkatest.Options{Nodes: 1, ExtraConfig: map[string]string{"message.max.bytes": "2000000"}})
 	t.Logf("start-up of 1 node (format + JVM + serving): %s", time.Since(began).Round(time.Millisecond))
 	if got := len(c.Addrs()); got != 1 {
 		t.Fatalf("Addrs: %d addresses, want 1", got)
+	}
+	entries, err := c.Admin(t).DescribeConfig(sarama.ConfigResource{Type: sarama.BrokerResource, Name: "0", ConfigNames: []string{"message.max.bytes"}})
+	if err != nil || len(entries) != 1 || entries[0].Value != "2000000" {
+		t.Fatalf("broker 0's message.max.bytes (set by ExtraConfig): %+v, %v; want 2000000", entries, err)
 	}
 	c.CreateTopic(t, "orders", 3, 1, nil)
 	p, _ := producer(t, c.Addrs())
@@ -124,6 +128,14 @@ func TestThreeNodes(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // polling the metadata
 	}
 	t.Logf("node %d back in the in-sync replicas %s after its restart", leader, time.Since(began).Round(time.Millisecond))
+
+	// A clean stop (SIGTERM, controlled shutdown) of one node: the other two still take acks=all writes.
+	follower := (leader + 1) % 3
+	began = time.Now()
+	c.Stop(follower)
+	t.Logf("node %d stopped cleanly in %s", follower, time.Since(began).Round(time.Millisecond))
+	want = append(want, produce(t, p, topic, 20, 30)...)
+	c.Restart(follower)
 	closeProducer()
 
 	began = time.Now()
