@@ -161,15 +161,17 @@ func TestCheckPartitioningTopics(t *testing.T) {
 	}
 	var logs bytes.Buffer
 	p := &pipelineRun{t: tp, brokers: b.Addrs(), log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	started := time.Now()
 	if err := p.checkPartitioning(context.Background(), nil); err != nil {
 		t.Fatalf("empty topics: %v", err)
 	}
+	t.Logf("check of two empty topics of 12 partitions took %v", time.Since(started))
 	produceKeys(t, b.Addrs(), control, keys, kafka.SaramaConfig(kafka.Settings{}).Producer.Partitioner)
 	if err := p.checkPartitioning(context.Background(), nil); err != nil {
 		t.Fatalf("records on their murmur2 partitions: %v", err)
 	}
 	produceKeys(t, b.Addrs(), sourceTable, keys, fnvPartitioner)
-	started := time.Now()
+	started = time.Now()
 	err = p.checkPartitioning(context.Background(), nil)
 	t.Logf("check of 400 records took %v", time.Since(started))
 	if !errors.Is(err, ErrOldPartitioning) || !strings.Contains(err.Error(), "topic "+sourceTable) || strings.Contains(err.Error(), "topic "+control) {
@@ -197,6 +199,30 @@ func TestCheckPartitioningTopics(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "records=0") {
 		t.Errorf("the check read a topic of one partition:\n%s", logs.String())
+	}
+
+	// At most placementSampleLimit records of each partition are read.
+	two := New("two")
+	lines = two.Topic("lines", ValueCodec("string"))
+	two.Source("files", idleSource{}, TaskSlots(2)).To(lines)
+	if err := kafka.EnsureTopics(b.Addrs(), kafka.SaramaConfig(kafka.Settings{}), 1, []kafka.TopicSpec{
+		{Name: controlTopic("two", "files"), Partitions: 2, Compact: true},
+		{Name: tableTopic(sourceGroup("two", "files")), Partitions: 2, Compact: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for range 15 { // 3,000 records, about 1,500 per partition
+		produceKeys(t, b.Addrs(), controlTopic("two", "files"), keys, kafka.SaramaConfig(kafka.Settings{}).Producer.Partitioner)
+	}
+	logs.Reset()
+	p.t = two
+	started = time.Now()
+	if err := p.checkPartitioning(context.Background(), nil); err != nil {
+		t.Fatalf("two partitions: %v", err)
+	}
+	t.Logf("check of 2,000 of 3,000 records took %v", time.Since(started))
+	if got := regexp.MustCompile(`records=(\d+)`).FindStringSubmatch(logs.String()); got == nil || got[1] != strconv.Itoa(2*placementSampleLimit) {
+		t.Errorf("3,000 records over 2 partitions: want %d read:\n%s", 2*placementSampleLimit, logs.String())
 	}
 
 	// A stop during the check returns promptly with the stop's error.
