@@ -183,3 +183,85 @@ func metric(addr, series string) string {
 	}
 	return ""
 }
+
+// A rebalance does not wait for a stuck write beyond the drain: when a second replica joins, the first
+// one's write is cancelled and its partitions move; the records it never wrote were not committed, so the
+// second replica writes every one of them once the first stops.
+func TestStuckSinkWriteDoesNotHoldARebalance(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	cfg := kafka.SaramaConfig(kafka.Settings{})
+	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "moving", Partitions: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	producer, err := sarama.NewSyncProducer(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	for i := range n {
+		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "moving", Key: sarama.StringEncoder(fmt.Sprint(i)),
+			Value: sarama.StringEncoder(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	producer.Close()
+	replica := func(sink sinks.Sink) (stop func() error) {
+		tp := topology.New("moving")
+		in := tp.Topic("moving", topology.ValueCodec("json"), topology.Partitions(2))
+		tp.Flow("index").From(in).To(sink, topology.BatchSize(5))
+		rc := topology.DefaultConfig()
+		rc.Brokers, rc.HTTPAddr = brokers, "off"
+		rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tp.RunWith(ctx, rc) }()
+		return func() error {
+			cancel()
+			select {
+			case err := <-done:
+				return err
+			case <-time.After(60 * time.Second):
+				t.Fatal("replica did not stop within 60s")
+				return nil
+			}
+		}
+	}
+	waitFor := func(what string, timeout time.Duration, cond func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for !cond() {
+			if time.Since(start) > timeout {
+				t.Fatalf("%s: not within %v", what, timeout)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return time.Since(start)
+	}
+
+	stuck := &stuckSink{}
+	stopStuck := replica(stuck)
+	waitFor("the first replica's write hangs", 60*time.Second, func() bool { return stuck.writes.Load() > 0 })
+	healthy := &recordingSink{}
+	stopHealthy := replica(healthy)
+	defer stopHealthy()
+	took := waitFor("the stuck write is cancelled by the rebalance", 40*time.Second, func() bool { return stuck.cancelled.Load() > 0 })
+	t.Logf("stuck write cancelled %v after the second replica started", took.Round(100*time.Millisecond))
+	took = waitFor("the second replica writes", 40*time.Second, func() bool {
+		healthy.mu.Lock()
+		defer healthy.mu.Unlock()
+		return len(healthy.records) > 0
+	})
+	t.Logf("second replica wrote its first records %v later", took.Round(100*time.Millisecond))
+	if err := stopStuck(); err != nil {
+		t.Fatalf("stuck replica's stop: %v", err)
+	}
+	waitFor("every record written by the second replica", 60*time.Second, func() bool {
+		healthy.mu.Lock()
+		defer healthy.mu.Unlock()
+		seen := map[string]bool{}
+		for _, r := range healthy.records {
+			seen[fmt.Sprint(r.Value)] = true
+		}
+		return len(seen) == n
+	})
+}
