@@ -1,9 +1,16 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench lint kafka-jars test-kafka
+.PHONY: test bench lint deps kafka-deps kafka-jars test-kafka
 
-test:
+# deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
+deps:
+	@bash test/deps.sh
+
+kafka-deps:
+	@bash test/deps.sh kafka
+
+test: deps
 	$(GO) test -count=1 -timeout 14m ./...
 
 bench:
@@ -26,5 +33,5 @@ $(KAFKA_LIB)/.complete: test/kafka/pom.xml
 	rm -rf $(KAFKA_LIB) && mv $(KAFKA_LIB).new $(KAFKA_LIB)
 
 # Every integration test that asks internal/kafkatest.Brokers runs against a real Kafka 4.4 cluster.
-test-kafka: kafka-jars
+test-kafka: kafka-deps kafka-jars
 	SLUICE_TEST_KAFKA=real $(GO) test -count=1 -timeout 28m ./...

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes sure the programs Sluice's tests drive are on this machine: kcat (a third-party Kafka client), the
+# MariaDB server and client (private servers for the MySQL source and the main job) and, with "kafka", Java
+# for real Apache Kafka brokers. Missing ones are installed with apt-get when this runs as root on Debian;
+# otherwise it stops at once with the one command that installs them.
+set -euo pipefail
+
+need=()
+command -v kcat >/dev/null 2>&1 || need+=(kcat)
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then need+=(mariadb-server); fi
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
+if [ "${1:-}" = kafka ]; then
+  command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null 2>&1 || need+=(maven)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "test/deps.sh: installing ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+  exit 0
+fi
+echo "the tests need: ${need[*]}. Install them with:" >&2
+echo "  sudo apt-get install -y ${need[*]}" >&2
+exit 1
