@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"
+	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
@@ -69,6 +69,9 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 		say("mysql:    %s", redact(dsn))
 	}
 	if err := createSchema(ctx, dsn); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while waiting for MySQL: a stop, not a failure
+		}
 		return err
 	}
 
@@ -139,12 +142,33 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *time
 	return t, index, t.Validate()
 }
 
+// mysqlConnectTimeout bounds the first connection to MySQL (the source's default ConnectTimeout).
+const mysqlConnectTimeout = 10 * time.Second
+
+// createSchema creates the demo schema, and its data when empty. A MySQL that does not answer within
+// mysqlConnectTimeout (down, black-holed) fails it naming the address; so does ctx ending.
 func createSchema(ctx context.Context, dsn string) error {
+	dc, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return fmt.Errorf("SLUICE_MYSQL_DSN: %w", err)
+	}
 	db, err := sql.Open("mysql", dsn)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	pingCtx, cancelPing := context.WithTimeout(ctx, mysqlConnectTimeout)
+	err = db.PingContext(pingCtx)
+	cancelPing()
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("no answer within %v", mysqlConnectTimeout)
+		}
+		return fmt.Errorf("MySQL at %s %s (SLUICE_MYSQL_DSN) as %q: %w", dc.Net, dc.Addr, dc.User, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for _, stmt := range schema {
