@@ -56,6 +56,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -65,6 +66,9 @@ import (
 // EnvVar selects the broker of integration tests: "real" runs them against real Kafka (Brokers starts a
 // cluster); anything else, or unset, keeps the embedded broker.
 const EnvVar = "SLUICE_TEST_KAFKA"
+
+// straggleTimeout is how long StopAll waits for a node once another one has exited.
+const straggleTimeout = 10 * time.Second
 
 // readyTimeout bounds how long a (re)started node may take to serve.
 const readyTimeout = 90 * time.Second
@@ -331,7 +335,8 @@ func (c *Cluster) Kill(i int) {
 }
 
 // Stop sends SIGTERM to node i and waits for a clean exit (controlled shutdown: its partition leaderships
-// move first); after 30 s it is killed and the test fails.
+// move first); after 30 s it is killed and the test fails. A node cannot finish a controlled shutdown
+// without a controller quorum: when most nodes are down already, use Kill.
 func (c *Cluster) Stop(i int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -359,15 +364,50 @@ func (c *Cluster) Restart(i int) {
 	}
 }
 
-// StopAll stops every node cleanly (SIGTERM to all at once; each killed after 30 s), keeping the data.
+// StopAll stops every node (SIGTERM to all at once), keeping the data. Kafka has a race here: a node whose
+// broker is still in controlled shutdown when the others' controllers are gone waits for a quorum that
+// never comes back (Kafka itself gives up only after minutes). So once the first node has exited, the others
+// get 10 s more each (30 s in all before any exit); a node still running then is killed, as a crash, and
+// the test logs it. Acknowledged records survive that, as they survive Kill.
 func (c *Cluster) StopAll() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var wg sync.WaitGroup
+	c.stopAllLocked()
+}
+
+// stopAllLocked is StopAll with c.mu held.
+func (c *Cluster) stopAllLocked() {
+	exited := make(chan *node, len(c.nodes))
+	pending := map[*node]bool{}
 	for _, nd := range c.nodes {
-		wg.Go(func() { nd.stop() })
+		if nd.cmd == nil {
+			continue
+		}
+		pending[nd] = true
+		nd.signal(syscall.SIGTERM)
+		go func(nd *node, done <-chan struct{}) {
+			<-done
+			exited <- nd
+		}(nd, nd.exited)
 	}
-	wg.Wait()
+	timer := time.NewTimer(stopTimeout)
+	defer timer.Stop()
+	for len(pending) > 0 {
+		select {
+		case nd := <-exited:
+			delete(pending, nd)
+			nd.cmd = nil
+			timer.Reset(straggleTimeout)
+			continue
+		case <-timer.C:
+		}
+		break
+	}
+	for nd := range pending {
+		c.t.Logf("kafkatest: node %d did not exit after SIGTERM while the rest of the cluster stopped (its controlled shutdown waits for a controller quorum that is gone): killed\n%s",
+			nd.id, nd.logTail(10))
+		nd.kill()
+	}
 }
 
 // StartAll starts every stopped node again (same ports and data) and waits until all serve.
@@ -390,16 +430,12 @@ func (c *Cluster) StartAll() {
 	}
 }
 
-// Close stops every node (SIGTERM, SIGKILL after 30 s). It does not remove the data: t.Cleanup does, when
-// the test passed. It is safe to call more than once.
+// Close stops every node as StopAll does. It does not remove the data: t.Cleanup does, when the test
+// passed. It is safe to call more than once.
 func (c *Cluster) Close() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, nd := range c.nodes {
-		wg.Go(func() { nd.stop() })
-	}
-	wg.Wait()
+	c.stopAllLocked()
 }
 
 // closeNodes kills every node at once: for a cluster whose start failed.
@@ -418,15 +454,28 @@ func (c *Cluster) portInUse() bool {
 	return false
 }
 
-// cleanup closes the cluster when the test ends; it removes the data when the test passed, else keeps it
-// and logs where it is, with the tail of every node's log.
+// cleanup closes the cluster when the test ends. When the test passed it kills the nodes (a clean shutdown
+// costs seconds and the data is removed anyway; only a node writing the class archive is stopped cleanly)
+// and removes the data; else it stops them cleanly, keeps the data and logs where it is, with the tail of
+// every node's log.
 func (c *Cluster) cleanup() {
 	c.closeOnce.Do(func() {
-		c.Close()
 		if !c.t.Failed() {
+			c.mu.Lock()
+			var wg sync.WaitGroup
+			for _, nd := range c.nodes {
+				if nd.dumping {
+					wg.Go(func() { nd.stop() })
+				} else {
+					wg.Go(nd.kill)
+				}
+			}
+			wg.Wait()
+			c.mu.Unlock()
 			os.RemoveAll(c.dir)
 			return
 		}
+		c.Close()
 		var b strings.Builder
 		for _, nd := range c.nodes {
 			b.WriteString(nd.logTail(30))

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type node struct {
 	ctrlPort int    // CONTROLLER listener
 
 	cmd     *exec.Cmd     // nil while stopped
+	dumping bool          // this run writes the class archive at a clean exit (cds.go)
 	exited  chan struct{} // closed when cmd has exited
 	waitErr error
 }
@@ -96,7 +98,7 @@ func (n *node) serverProperties(nodes []*node, extra map[string]string) string {
 	return b.String()
 }
 
-// log4jConfig sends WARN and above, plus the server's start-up and shutdown lines, to dir/server.log.
+// log4jConfig sends WARN and above, plus the server's start-up, fencing and shutdown lines, to dir/server.log.
 func log4jConfig(dir string) string {
 	return `Configuration:
   Appenders:
@@ -112,6 +114,8 @@ func log4jConfig(dir string) string {
       - name: kafka.server.BrokerServer
         level: INFO
       - name: kafka.server.ControllerServer
+        level: INFO
+      - name: org.apache.kafka.server.BrokerLifecycleManager
         level: INFO
     Root:
       level: WARN
@@ -165,6 +169,7 @@ func (n *node) start(java, lib string) error {
 		return fmt.Errorf("kafkatest: node %d: start java: %w", n.id, err)
 	}
 	n.cmd, n.exited, n.waitErr = cmd, make(chan struct{}), nil
+	n.dumping = slices.ContainsFunc(args, func(a string) bool { return strings.HasPrefix(a, "-XX:ArchiveClassesAtExit") })
 	exited := n.exited
 	go func() {
 		n.waitErr = cmd.Wait()

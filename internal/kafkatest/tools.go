@@ -86,7 +86,10 @@ func (c *Cluster) ConsoleProduce(t testing.TB, topic string, lines []string) {
 	_, errOut, err := c.javaTool(ctx, stdin, "org.apache.kafka.tools.ConsoleProducer",
 		"--bootstrap-server", strings.Join(c.runningAddrs(), ","), "--topic", topic, "--sync",
 		"--reader-property", "parse.key=true", "--reader-property", "key.separator=\t",
-		"--command-property", "acks=all")
+		"--command-property", "acks=all",
+		// --sync waits for each record, and the tool's default linger (--timeout, 1000 ms) is waited for
+		// every one of them: 200 lines took 200 s.
+		"--timeout", "0")
 	if err != nil {
 		t.Fatalf("kafkatest: console producer on topic %q: %v\n%s", topic, err, lastLines(errOut, 30))
 	}
