@@ -14,8 +14,9 @@
 //
 // Each cluster is private to its test: every node runs combined mode (process.roles=broker,controller) with a
 // static quorum (controller.quorum.voters lists every node), PLAINTEXT and CONTROLLER listeners on free
-// 127.0.0.1 ports, and its data under a directory of $TMPDIR that is removed when the test passes and kept
-// (its path and the tails of the node logs printed) when it fails. Storage is formatted with
+// 127.0.0.1 ports, and its data under a directory of $TMPDIR. When the test passes the nodes are killed and
+// the directory removed; when it fails the nodes are stopped and the directory kept (its path and the tails
+// of the node logs are logged). Storage is formatted with
 // kafka.tools.StorageTool (`format -t <cluster-id> -c server.properties`; with static voters neither
 // --standalone nor --initial-controllers applies: those are for dynamic quorums). Nodes run
 // `java -Xmx384m -Xms128m -XX:+UseSerialGC -cp 'test/kafka/lib/*' kafka.Kafka server.properties` in their
@@ -33,14 +34,30 @@
 // A cluster is ready when every running node's PLAINTEXT port answers a metadata request listing every
 // running node as a broker (the controller has registered and unfenced them), within 90 s.
 //
-// Measured on the 2-core development machine (Kafka 4.4.0, OpenJDK 17.0.15):
-//   - StorageTool format costs a full JVM start, about 2.3 s of CPU per node; the harness formats the nodes
-//     in parallel.
-//   - One node serves about 12 s after its JVM starts (13 s including format) and uses ~340 MB RSS; three
-//     nodes started together take longer, their JVMs competing for two cores (see the test logs of
-//     TestThreeNodes for the number of this run). Startup CPU time is ~7 s per JVM, so the wall time of
-//     n nodes is roughly 3.5 s x n at best on two cores.
-//   - A clean SIGTERM shutdown of a single node takes about 2 s.
+// JVM flags: -Xmx384m -Xms128m -XX:+UseSerialGC plus -XX:TieredStopAtLevel=1 (the quick C1 JIT only) and a
+// shared class archive (cds.go), because on two shared cores start-up is CPU-bound class loading. JVM
+// warnings go to stderr so that a console tool's stdout carries only records.
+//
+// Measured on the 2-core development machine (Kafka 4.4.0, OpenJDK 17.0.15, other test binaries running:
+// load average 7-20), which the lead may want to report:
+//   - One broker's start-up costs 7.0 s of CPU with the JVM's defaults, 3.7 s with C1 only, 2.2 s with C1
+//     and the class archive. Without those, 3 nodes needed 40 s to 98 s to serve under load (the first
+//     log line came 11 s after the JVM started); with them a 1-node cluster serves in 3.5-6.5 s and a
+//     3-node cluster in 6-10 s, storage formatting included (a format is a JVM start of its own, run in
+//     parallel for the nodes). Restart of one node: 1.6-2.5 s to serve, its replicas in sync 0.5 s later;
+//     StartAll of 3 nodes with data: 3.5-14 s.
+//   - About 300-320 MB RSS per node (heap capped at 384 MB): a 3-node cluster is about 1 GB.
+//   - Failover after Kill of a partition leader: acks=all produce resumes about 10 s later, as the
+//     controller fences the dead broker only after broker.session.timeout.ms (9 s, the default, kept).
+//   - Stop (controlled shutdown) of one node: 2.5 s. StopAll: 5.5 s, as each controller's Raft client waits
+//     its 5 s graceful-shutdown timeout once the quorum dissolves. Once, StopAll hung 30 s: a broker still
+//     in controlled shutdown after the other nodes' controllers were gone waits for a quorum that never
+//     returns (Kafka's own bound on that wait is far beyond 30 s); StopAll now kills such a straggler 10 s after the
+//     others exited.
+//   - The Java console consumer or producer takes about 2 s per run, nearly all of it JVM start-up.
+//   - The format tool reads a cluster id that starts with '-' as a flag: ids are drawn as Kafka draws them.
+//   - With static voters (controller.quorum.voters) format needs neither --standalone nor
+//     --initial-controllers; those are for dynamic quorums (controller.quorum.bootstrap.servers).
 //   - Maven's nearest-wins resolution picked slf4j-api 1.7.36 for the pom as first written, which cannot
 //     see log4j-slf4j2-impl: the broker silently logged nothing. The pom now names slf4j-api 2.x.
 package kafkatest

@@ -87,6 +87,10 @@ func TestOneNode(t *testing.T) {
 	if got := c.ConsoleConsume(t, "java", 3, 20*time.Second); !slices.Equal(got, lines) {
 		t.Fatalf("console producer then consumer: got %q, want %q", got, lines)
 	}
+	// Fewer records than asked for: the consumer gives up after the timeout and returns what it read.
+	if got := c.ConsoleConsume(t, "java", 10, 3*time.Second); !slices.Equal(got, lines) {
+		t.Fatalf("console consumer asked for 10 of 3 records: got %q, want %q", got, lines)
+	}
 }
 
 func TestThreeNodes(t *testing.T) {
