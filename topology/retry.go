@@ -16,7 +16,8 @@ import (
 // coordinator. goka ends its processor, and with it the pipeline, when Consume returns an error (a metadata
 // refresh or a join that failed because no broker answered); retryingGroup instead retries Consume with
 // backoff until the failures have lasted retryTimeout, logging at most every retryLogEvery what it waits
-// for, and then returns an error naming the brokers. A Consume that returns nil (a rebalance) resets the
+// for, and then returns an error naming the brokers. A failure of the processing itself (processingFailure:
+// a sink that failed for good, say) is returned at once. A Consume that returns nil (a rebalance) resets the
 // clock. Offsets are untouched: a new session resumes at the committed offsets, so nothing is skipped.
 type retryingGroup struct {
 	sarama.ConsumerGroup
@@ -33,7 +34,8 @@ func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.Co
 	var failingSince, lastLog time.Time
 	for attempt := 0; ; attempt++ {
 		err := g.ConsumerGroup.Consume(ctx, topics, h)
-		if err == nil || ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) {
+		var pf *processingFailure // the processor failed, not Kafka: retrying would replay the failure
+		if err == nil || ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.As(err, &pf) {
 			return err
 		}
 		now := time.Now()

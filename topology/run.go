@@ -222,7 +222,13 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 			p.log.Debug("processor stopped during start-up", "err", err)
 			return
 		}
-		fail(err)
+		if err != nil && procCtx.Err() != nil && p.failure.Load() != nil {
+			// Stopped because of a failure already reported: what a processor says about its own stop (Kafka
+			// gone, say) follows from it and is not a second failure of the run.
+			p.log.Warn("processor stopped with an error after the pipeline failed", "err", err)
+			return
+		}
+		fail(asProcessingFailure(err)) // once, not once per record and partition as goka collected it
 	}
 	var procs, managers sync.WaitGroup
 	for _, s := range snks {
@@ -262,7 +268,11 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks), "joins", len(joins))
 
 	<-runCtx.Done()
-	p.log.Info("pipeline stopping", "cause", context.Cause(runCtx))
+	if cause := context.Cause(runCtx); errors.As(cause, new(*processingFailure)) {
+		p.log.Info("pipeline stopping", "cause", "the failure logged above") // logged once, where it happened
+	} else {
+		p.log.Info("pipeline stopping", "cause", cause)
+	}
 	managers.Wait()
 	stopProcs()
 	procs.Wait()

@@ -264,7 +264,8 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 			}
 			rejected, derr := r.deadLetterRejected(err, items, owners)
 			if derr != nil {
-				r.fail(fmt.Errorf("flow %q: sink write of %d records: %w", r.f.name, len(records), derr))
+				r.fail(fmt.Errorf("flow %q: sink write of %d records (%s) to %s: %w",
+					r.f.name, len(records), batchSpan(items), r.sinkName, derr))
 				for _, it := range items {
 					it.commit(r.failErr)
 				}
@@ -312,11 +313,16 @@ func (r *sinkRunner) abandon(sess *flowSession, items []sinkItem, records int) {
 }
 
 // deadLetterRejected handles a failed Write: if the sink rejected some records as bad data and the flow has a
-// dead-letter topic, it sends them there and returns how many; any other failure is returned as it is.
+// dead-letter topic, it sends them there and returns how many. Rejections in a flow without one are returned
+// as an error naming the first rejected record where Kafka holds it and as the sink described it (its
+// headers, e.g. the document id); any other failure is returned as it is.
 func (r *sinkRunner) deadLetterRejected(err error, items []sinkItem, owners []int) (int, error) {
 	var rej *sinks.RejectedError
-	if !errors.As(err, &rej) || r.f.deadLetter == nil {
+	if !errors.As(err, &rej) {
 		return 0, err
+	}
+	if r.f.deadLetter == nil {
+		return 0, rejectionError(err, rej, items, owners)
 	}
 	for _, x := range rej.Rejections {
 		if x.Index < 0 || x.Index >= len(owners) {
@@ -337,10 +343,11 @@ func (r *sinkRunner) awaitCommit() {
 	}
 }
 
-// fail records the flow's first failure; from then on nothing is committed.
+// fail records the flow's first failure, logs it (the only time it is logged) and, from then on, commits
+// nothing: records still arriving or queued are handed back to goka with the failure.
 func (r *sinkRunner) fail(err error) {
 	r.failOnce.Do(func() {
-		r.failErr = err
+		r.failErr = &processingFailure{err: err}
 		close(r.failed)
 		r.p.log.Error("flow failed", "flow", r.f.name, "err", err)
 	})

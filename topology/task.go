@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -178,17 +179,17 @@ func positionText(p stream.Position) string {
 }
 
 // produceFailure phrases the producer's final answer for a message: a refusal of the record itself (too
-// large, invalid), or a failure to get it to Kafka.
+// large, invalid), or a failure to get it to Kafka, naming the brokers it tried.
 func produceFailure(err error) error {
-	topic, reason := "", err
+	topic, brokers, reason := "", "", err
 	var pe *kafka.ProduceError
 	if errors.As(err, &pe) {
-		topic, reason = pe.Topic, pe.Err
+		topic, brokers, reason = pe.Topic, strings.Join(pe.Brokers, ","), pe.Err
 	}
 	if kafka.IsRecordRefusal(err) {
 		return fmt.Errorf("topic %q: Kafka refused it: %w", topic, reason)
 	}
-	return fmt.Errorf("topic %q: Kafka did not take it: %w", topic, reason)
+	return fmt.Errorf("topic %q: Kafka at %s did not take it: %w", topic, brokers, reason)
 }
 
 // recordTooLargeError is a record whose encoded message is larger than its topic takes (recordLimit). It is

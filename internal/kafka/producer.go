@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,8 +25,9 @@ type Message struct {
 // sarama does (by bytes and a short linger), and Send blocks while sarama's input buffer is full, which is
 // the backpressure a source task feels when Kafka is slow.
 type Producer struct {
-	p  sarama.AsyncProducer
-	wg sync.WaitGroup
+	p       sarama.AsyncProducer
+	brokers []string
+	wg      sync.WaitGroup
 }
 
 // Ack is called exactly once per sent message: with nil once Kafka acknowledged it, or the error.
@@ -37,7 +39,7 @@ func NewProducer(brokers []string, cfg *sarama.Config) (*Producer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect producer to %v: %w", brokers, err)
 	}
-	pr := &Producer{p: p}
+	pr := &Producer{p: p, brokers: brokers}
 	pr.wg.Add(2)
 	go func() {
 		defer pr.wg.Done()
@@ -48,20 +50,24 @@ func NewProducer(brokers []string, cfg *sarama.Config) (*Producer, error) {
 	go func() {
 		defer pr.wg.Done()
 		for e := range p.Errors() {
-			e.Msg.Metadata.(Ack)(e.Msg.Partition, -1, &ProduceError{Topic: e.Msg.Topic, Err: e.Err})
+			e.Msg.Metadata.(Ack)(e.Msg.Partition, -1, &ProduceError{Topic: e.Msg.Topic, Brokers: pr.brokers, Err: e.Err})
 		}
 	}()
 	return pr, nil
 }
 
 // ProduceError is Kafka's (or the producer's) final answer for a message it did not take, after the
-// producer's own retries.
+// producer's own retries. Its text names the topic and the brokers the producer was given, e.g.
+// "produce to topic lines at Kafka 10.0.0.1:9092,10.0.0.2:9092: kafka server: ...".
 type ProduceError struct {
-	Topic string
-	Err   error // sarama's error: a KError from the broker, or a ConfigurationError from the producer
+	Topic   string
+	Brokers []string // the producer's bootstrap addresses
+	Err     error    // sarama's error: a KError from the broker, or a ConfigurationError from the producer
 }
 
-func (e *ProduceError) Error() string { return fmt.Sprintf("produce to %s: %v", e.Topic, e.Err) }
+func (e *ProduceError) Error() string {
+	return fmt.Sprintf("produce to topic %s at Kafka %s: %v", e.Topic, strings.Join(e.Brokers, ","), e.Err)
+}
 func (e *ProduceError) Unwrap() error { return e.Err }
 
 // IsRecordRefusal reports whether err is Kafka refusing one record for what it is (too large, corrupt,
