@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,14 +176,7 @@ func (c *component) describe() string {
 	if len(list) > 3 {
 		list = append(list[:3:3], "...")
 	}
-	s := ""
-	for i, w := range list {
-		if i > 0 {
-			s += "; "
-		}
-		s += w
-	}
-	return s
+	return strings.Join(list, "; ")
 }
 
 // run checks the components a few times per timeout until ctx ends.

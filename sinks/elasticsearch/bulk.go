@@ -129,6 +129,7 @@ func (s *Sink) sendLane(ctx context.Context, queue []action) ([]sinks.Rejection,
 	bo.InitialInterval = 50 * time.Millisecond
 	bo.MaxInterval = 5 * time.Second
 	bo.MaxElapsedTime = s.cfg.RetryTimeout
+	bo.Reset() // NewExponentialBackOff started the interval at its own default (500ms): start at ours
 	var rejected []sinks.Rejection
 	attempt := 1 // of the current request, counting from its first send without progress
 	for len(queue) > 0 {

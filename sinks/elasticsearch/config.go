@@ -1,6 +1,8 @@
 package elasticsearch
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,6 +89,11 @@ func (c *Config) setDefaults() error {
 	}
 	if c.APIKey != "" && c.Username != "" {
 		return errors.New("elasticsearch sink: set APIKey or Username/Password, not both")
+	}
+	if c.CertificateFingerprint != "" {
+		if b, err := hex.DecodeString(c.CertificateFingerprint); err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("elasticsearch sink: CertificateFingerprint %q is not a SHA-256 in hex (64 hex digits)", c.CertificateFingerprint)
+		}
 	}
 	if c.CACertFile != "" {
 		if _, err := os.Stat(c.CACertFile); err != nil {

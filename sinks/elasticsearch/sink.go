@@ -26,9 +26,13 @@ package elasticsearch
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -70,15 +74,14 @@ func New(cfg Config) (*Sink, error) {
 		return nil, err
 	}
 	esCfg := es.Config{
-		Addresses:              cfg.URLs,
-		APIKey:                 cfg.APIKey,
-		Username:               cfg.Username,
-		Password:               cfg.Password,
-		CertificateFingerprint: cfg.CertificateFingerprint,
-		DisableRetry:           true, // the sink retries, with backoff
+		Addresses:    cfg.URLs,
+		APIKey:       cfg.APIKey,
+		Username:     cfg.Username,
+		Password:     cfg.Password,
+		DisableRetry: true, // the sink retries, with backoff
 		// Besides each request's context deadline, a server that takes the request and never answers is
 		// cut off at the transport.
-		Transport: newTransport(cfg.RequestTimeout),
+		Transport: newTransport(cfg),
 	}
 	if cfg.CACertFile != "" {
 		ca, err := os.ReadFile(cfg.CACertFile)
@@ -103,9 +106,31 @@ func New(cfg Config) (*Sink, error) {
 	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ",")}, nil
 }
 
-func newTransport(requestTimeout time.Duration) *http.Transport {
+// newTransport is the HTTP transport of the sink's client: Go's default (30s to connect) with
+// RequestTimeout to wait for response headers. With CertificateFingerprint it pins the server's
+// certificate in a TLS dial that honours the request's context; go-elasticsearch's own pinning dials with
+// tls.Dial, without a deadline, which hangs on a server that accepts and never answers.
+func newTransport(cfg Config) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.ResponseHeaderTimeout = requestTimeout
+	t.ResponseHeaderTimeout = cfg.RequestTimeout
+	if cfg.CertificateFingerprint != "" {
+		want, _ := hex.DecodeString(cfg.CertificateFingerprint) // validated by setDefaults
+		dialer := &tls.Dialer{
+			NetDialer: &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second},
+			Config: &tls.Config{
+				InsecureSkipVerify: true, // the pinned fingerprint is the verification
+				VerifyConnection: func(cs tls.ConnectionState) error {
+					for _, cert := range cs.PeerCertificates {
+						if sum := sha256.Sum256(cert.Raw); bytes.Equal(sum[:], want) {
+							return nil
+						}
+					}
+					return fmt.Errorf("no certificate of the server matches the pinned fingerprint %s (CertificateFingerprint)", cfg.CertificateFingerprint)
+				},
+			},
+		}
+		t.DialTLSContext = dialer.DialContext
+	}
 	return t
 }
 
