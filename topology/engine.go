@@ -38,7 +38,8 @@ func (p *pipelineRun) consumerGroupBuilder(brokers []string, group, clientID str
 	if err != nil {
 		return nil, err
 	}
-	return retryingGroup{ConsumerGroup: g, brokers: brokers, group: group, retryTimeout: p.cfg.RetryTimeout, log: p.log}, nil
+	return retryingGroup{ConsumerGroup: g, brokers: brokers, group: group, retryTimeout: p.cfg.RetryTimeout, log: p.log,
+		failed: p.processingFailed}, nil
 }
 
 func (p *pipelineRun) topicManagerBuilder() goka.TopicManagerBuilder {

@@ -19,12 +19,39 @@ type processingFailure struct{ err error }
 func (f *processingFailure) Error() string { return f.err.Error() }
 func (f *processingFailure) Unwrap() error { return f.err }
 
-// asProcessingFailure returns the first processingFailure inside err (goka's multi-errors included), or err
-// itself when there is none.
-func asProcessingFailure(err error) error {
+// failProcessing records err as a processing failure of the pipeline and returns it as one. The first is
+// logged at error level with attrs (e.g. "flow", name): the only time it is logged; later ones (other
+// partitions or flows failing while the pipeline stops) only at debug level.
+func (p *pipelineRun) failProcessing(err error, attrs ...any) *processingFailure {
+	pf := &processingFailure{err: err}
+	if p.processing.CompareAndSwap(nil, pf) {
+		p.log.Error("flow failed", append(attrs, "err", err)...)
+	} else {
+		p.log.Debug("another processing failure while the pipeline fails", append(attrs, "err", err)...)
+	}
+	return pf
+}
+
+// processingFailed returns the pipeline's first processing failure, nil while there is none.
+func (p *pipelineRun) processingFailed() error {
+	if pf := p.processing.Load(); pf != nil {
+		return pf
+	}
+	return nil
+}
+
+// reportable is what the pipeline reports for a processor's error: the processingFailure inside it (goka's
+// multi-errors included), else the pipeline's recorded processing failure when goka kept only its text (a
+// failure raised with goka.Context.Fail comes back as the text of a panic, with a stack trace), else err.
+func (p *pipelineRun) reportable(err error) error {
 	var pf *processingFailure
 	if errors.As(err, &pf) {
 		return pf
+	}
+	if err != nil {
+		if pf := p.processingFailed(); pf != nil {
+			return pf
+		}
 	}
 	return err
 }

@@ -25,6 +25,7 @@ type retryingGroup struct {
 	group        string
 	retryTimeout time.Duration
 	log          *slog.Logger
+	failed       func() error // the pipeline's processing failure, nil while there is none
 }
 
 // retryLogEvery rate-limits the "still waiting for Kafka" lines.
@@ -34,9 +35,11 @@ func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.Co
 	var failingSince, lastLog time.Time
 	for attempt := 0; ; attempt++ {
 		err := g.ConsumerGroup.Consume(ctx, topics, h)
-		var pf *processingFailure // the processor failed, not Kafka: retrying would replay the failure
-		if err == nil || ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) || errors.As(err, &pf) {
+		if err == nil || ctx.Err() != nil || errors.Is(err, sarama.ErrClosedConsumerGroup) {
 			return err
+		}
+		if failed := g.failed(); failed != nil { // the processing failed, not Kafka: retrying would replay it
+			return failed
 		}
 		now := time.Now()
 		if failingSince.IsZero() {

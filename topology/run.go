@@ -40,6 +40,8 @@ type pipelineRun struct {
 	stalls  *stallTracker // see health.go
 	running atomic.Bool   // every processor reached its running state once (/readyz)
 	failure atomic.Pointer[error]
+	// processing is the first failure of the pipeline's own processing (failure.go).
+	processing atomic.Pointer[processingFailure]
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -228,7 +230,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 			p.log.Warn("processor stopped with an error after the pipeline failed", "err", err)
 			return
 		}
-		fail(asProcessingFailure(err)) // once, not once per record and partition as goka collected it
+		fail(p.reportable(err)) // once, not once per record and partition as goka collected it
 	}
 	var procs, managers sync.WaitGroup
 	for _, s := range snks {

@@ -347,9 +347,8 @@ func (r *sinkRunner) awaitCommit() {
 // nothing: records still arriving or queued are handed back to goka with the failure.
 func (r *sinkRunner) fail(err error) {
 	r.failOnce.Do(func() {
-		r.failErr = &processingFailure{err: err}
+		r.failErr = r.p.failProcessing(err, "flow", r.f.name)
 		close(r.failed)
-		r.p.log.Error("flow failed", "flow", r.f.name, "err", err)
 	})
 }
 
