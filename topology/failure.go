@@ -10,10 +10,11 @@ import (
 )
 
 // processingFailure is a failure of the pipeline's own processing, not of Kafka: a sink write that failed
-// for good, a record no stage or codec can handle. Retrying the consumer group cannot help (retryingGroup
-// returns it at once), and it is logged once, where it happened. goka hands it back once per record and
-// partition (every deferred commit fails with it, each partition processor collects them), so the pipeline
-// reports the first processingFailure in a processor's error instead of that collection.
+// for good, a record no stage or codec can handle. Retrying the consumer group cannot help (once one is
+// recorded, retryingGroup returns it instead of retrying), and it is logged once, where it happened (see
+// failProcessing). goka hands it back once per record and partition (every deferred commit fails with it,
+// each partition processor collects them), so the pipeline reports it (reportable) instead of that
+// collection.
 type processingFailure struct{ err error }
 
 func (f *processingFailure) Error() string { return f.err.Error() }
