@@ -37,9 +37,22 @@ func TestKilledDuringLoadConverges(t *testing.T) {
 		"SLUICE_BROKER_ADDR=" + testkit.FreeAddr(t), "SLUICE_HTTP_ADDR=" + testkit.FreeAddr(t)}
 	// Real Kafka (SLUICE_TEST_KAFKA=real): three nodes, replication 3, running through the kills.
 	env = append(env, testkit.KafkaEnv(t, 3)...)
+	logs := filepath.Join(t.TempDir(), "runs.log") // every run's output, shown when the test fails
+	t.Cleanup(func() {
+		if b, _ := os.ReadFile(logs); t.Failed() {
+			t.Logf("--- output of the runs ---\n%s", b)
+		}
+	})
 	start := func() *exec.Cmd {
 		cmd := exec.Command(bin)
 		cmd.Env = append(os.Environ(), env...)
+		f, err := os.OpenFile(logs, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close() // the child holds its own descriptor
+		fmt.Fprintf(f, "--- run started at %s\n", time.Now().Format(time.RFC3339Nano))
+		cmd.Stdout, cmd.Stderr = f, f
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
