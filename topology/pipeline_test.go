@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -27,11 +26,7 @@ import (
 func TestFileKafkaFile(t *testing.T) {
 	const n = 100_000
 	dir := t.TempDir()
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 
 	in := filepath.Join(dir, "in.log")
 	var want bytes.Buffer
@@ -57,7 +52,7 @@ func TestFileKafkaFile(t *testing.T) {
 	tp.Flow("to-file").From(lines).To(sink)
 
 	cfg := topology.DefaultConfig()
-	cfg.Brokers = b.Addrs()
+	cfg.Brokers = brokers
 	cfg.HTTPAddr = testkit.FreeAddr(t)
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -109,7 +104,7 @@ func TestFileKafkaFile(t *testing.T) {
 	t.Run("position in group table equals file size", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		positions, err := topology.Positions(ctx, b.Addrs(), "spine", "files")
+		positions, err := topology.Positions(ctx, brokers, "spine", "files")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +120,7 @@ func TestFileKafkaFile(t *testing.T) {
 
 	t.Run("kcat reads the topic", func(t *testing.T) {
 		kcat := requireKcat(t)
-		cmd := exec.Command(kcat, "-b", b.Addrs()[0], "-C", "-t", "lines", "-e", "-q", "-f", "%s\n")
+		cmd := exec.Command(kcat, "-b", brokers[0], "-C", "-t", "lines", "-e", "-q", "-f", "%s\n")
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		got, err := cmd.Output()
@@ -136,7 +131,7 @@ func TestFileKafkaFile(t *testing.T) {
 		if !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("kcat read %d bytes (%d lines), want the %d input bytes", len(got), bytes.Count(got, []byte{'\n'}), want.Len())
 		}
-		keys, err := exec.Command(kcat, "-b", b.Addrs()[0], "-C", "-t", "lines", "-e", "-q", "-c", "1", "-f", "%k").Output()
+		keys, err := exec.Command(kcat, "-b", brokers[0], "-C", "-t", "lines", "-e", "-q", "-c", "1", "-f", "%k").Output()
 		if err != nil || string(keys) != in {
 			t.Fatalf("kcat key = %q (%v), want the file path %q", keys, err, in)
 		}
