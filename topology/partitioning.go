@@ -66,9 +66,10 @@ type topicPlacement struct {
 // per partition, from the oldest offset to the high-water mark at start, within placementCheckBudget
 // overall) and fails with ErrOldPartitioning when records sit on their FNV-1a partition instead of their
 // murmur2 one. Topics of one partition are never read; empty topics cost one offsets request per broker.
-// Records on neither partition are logged as a warning. When the budget runs out or Kafka fails a request,
-// start-up goes on with what was checked (and a warning); when ctx ends, checkPartitioning returns ctx's
-// error.
+// Records on neither partition are logged as a warning. Retriable Kafka errors (kafka.Retriable: no leader
+// yet, not the leader, unknown topic, as on a fresh cluster right after the topics were created) are asked
+// again within the budget. When the budget runs out or Kafka fails a request for good, start-up goes on with
+// what was checked (and a warning); when ctx ends, checkPartitioning returns ctx's error.
 func (p *pipelineRun) checkPartitioning(ctx context.Context, joins []*joinSpec) error {
 	topics := p.keyedStateTopics(joins)
 	if len(topics) == 0 {
@@ -184,7 +185,11 @@ func samplePlacement(ctx context.Context, brokers []string, cfg *sarama.Config, 
 	var placements []*topicPlacement
 	var ranges []partitionRange
 	for _, topic := range topics {
-		parts, err := client.Partitions(topic)
+		var parts []int32
+		err := retrying(ctx, client, topics, func() (err error) {
+			parts, err = client.Partitions(topic)
+			return err
+		})
 		if err != nil {
 			return nil, false, fmt.Errorf("topic %s: partitions: %w", topic, err)
 		}
@@ -201,7 +206,9 @@ func samplePlacement(ctx context.Context, brokers []string, cfg *sarama.Config, 
 		return nil, true, nil
 	}
 	// One offsets request per broker for the high-water marks; the oldest offsets only where there is data.
-	if err := listOffsets(client, ranges, sarama.OffsetNewest, func(r *partitionRange, off int64) { r.end = off }); err != nil {
+	if err := retrying(ctx, client, topics, func() error {
+		return listOffsets(client, ranges, sarama.OffsetNewest, func(r *partitionRange, off int64) { r.end = off })
+	}); err != nil {
 		return nil, false, err
 	}
 	var withData []partitionRange
@@ -210,7 +217,9 @@ func samplePlacement(ctx context.Context, brokers []string, cfg *sarama.Config, 
 			withData = append(withData, r)
 		}
 	}
-	if err := listOffsets(client, withData, sarama.OffsetOldest, func(r *partitionRange, off int64) { r.start = off }); err != nil {
+	if err := retrying(ctx, client, topics, func() error {
+		return listOffsets(client, withData, sarama.OffsetOldest, func(r *partitionRange, off int64) { r.start = off })
+	}); err != nil {
 		return nil, false, err
 	}
 	withData = slices.DeleteFunc(withData, func(r partitionRange) bool { return r.start >= r.end })
@@ -230,7 +239,11 @@ func samplePlacement(ctx context.Context, brokers []string, cfg *sarama.Config, 
 		complete = true
 	)
 	for _, r := range withData {
-		pc, err := consumer.ConsumePartition(r.placement.topic, r.partition, r.start)
+		var pc sarama.PartitionConsumer
+		err := retrying(ctx, client, topics, func() (err error) {
+			pc, err = consumer.ConsumePartition(r.placement.topic, r.partition, r.start)
+			return err
+		})
 		if err != nil {
 			mu.Lock()
 			firstErr = fmt.Errorf("topic %s partition %d: read from offset %d: %w", r.placement.topic, r.partition, r.start, err)
@@ -320,6 +333,20 @@ func (r *partitionRange) classify(msg *sarama.ConsumerMessage, n int32, mu *sync
 		tp.example = m
 	}
 	tp.elsewhere++
+}
+
+// retrying calls f until it returns nil or an error that is not kafka.Retriable (a partition without a
+// leader or led elsewhere, a topic the broker does not know yet: a fresh cluster's state right after the
+// topics were created), refreshing the metadata of topics between calls. When ctx ends it returns f's last
+// error.
+func retrying(ctx context.Context, client sarama.Client, topics []string, f func() error) error {
+	for attempt := 0; ; attempt++ {
+		err := f()
+		if err == nil || !kafka.Retriable(err) || !kafka.RetryWait(ctx, attempt, time.Time{}) {
+			return err
+		}
+		_ = client.RefreshMetadata(topics...) // a failure shows in f's next error
+	}
 }
 
 // listOffsets asks each partition's leader for the offset at (sarama.OffsetNewest or OffsetOldest),

@@ -14,9 +14,37 @@ import (
 // Positions reads the stored state of every task of a source from the source's group table, through a goka
 // View over the table topic (the same data a restarted replica resumes from). brokers must reach the
 // pipeline's Kafka; ctx bounds the time spent recovering the table.
+//
+// A cluster that is still settling (a partition without a leader yet, or whose new leader does not lead it
+// yet: right after a restart a node is in the metadata a moment before it serves its partitions, and
+// answers NOT_LEADER_OR_FOLLOWER) is asked again with kafka.RetryBackoff until ctx ends; the error then
+// names the table and the last Kafka answer. Other errors return at once.
 func Positions(ctx context.Context, brokers []string, pipeline, source string) (map[string]TaskState, error) {
-	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id}) }
 	table := goka.Table(tableTopic(sourceGroup(pipeline, source)))
+	var retried error // the last retriable answer
+	for attempt := 0; ; attempt++ {
+		out, err := readPositions(ctx, brokers, table)
+		if err == nil {
+			return out, nil
+		}
+		if ctx.Err() == nil && !kafka.RetriableText(err) {
+			return nil, fmt.Errorf("positions of %s/%s: %w", pipeline, source, err)
+		}
+		if ctx.Err() == nil {
+			retried = err
+		}
+		if ctx.Err() != nil || !kafka.RetryWait(ctx, attempt, time.Time{}) {
+			if retried != nil {
+				return nil, fmt.Errorf("positions of %s/%s: table %s not recovered: %w (Kafka's last answer: %v)", pipeline, source, table, ctx.Err(), retried)
+			}
+			return nil, fmt.Errorf("positions of %s/%s: table %s not recovered: %w", pipeline, source, table, ctx.Err())
+		}
+	}
+}
+
+// readPositions recovers table once with a goka View and returns its entries.
+func readPositions(ctx context.Context, brokers []string, table goka.Table) (map[string]TaskState, error) {
+	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id}) }
 	view, err := goka.NewView(brokers, table, jsonCodec[TaskState]{},
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewHasher(hasher),
@@ -31,7 +59,7 @@ func Positions(ctx context.Context, brokers []string, pipeline, source string) (
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("positions of %s/%s: %w", pipeline, source, err)
+		return nil, err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -40,12 +68,19 @@ func Positions(ctx context.Context, brokers []string, pipeline, source string) (
 	for !view.Recovered() {
 		select {
 		case err := <-runErr:
-			return nil, fmt.Errorf("positions of %s/%s: view stopped: %w", pipeline, source, err)
+			if err == nil { // Run returns nil when ctx ends
+				err = ctx.Err()
+			}
+			return nil, fmt.Errorf("view stopped: %w", err)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("positions of %s/%s: table %s not recovered: %w", pipeline, source, table, ctx.Err())
+			return nil, ctx.Err() // the view stops with runCtx; a request it is waiting for may outlast ctx
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	defer func() {
+		stop()
+		<-runErr
+	}()
 	it, err := view.Iterator()
 	if err != nil {
 		return nil, err
@@ -55,13 +90,11 @@ func Positions(ctx context.Context, brokers []string, pipeline, source string) (
 	for it.Next() {
 		v, err := it.Value()
 		if err != nil {
-			return nil, fmt.Errorf("positions of %s/%s: key %q: %w", pipeline, source, it.Key(), err)
+			return nil, fmt.Errorf("key %q: %w", it.Key(), err)
 		}
 		if st, ok := v.(*TaskState); ok {
 			out[it.Key()] = *st
 		}
 	}
-	stop()
-	<-runErr
 	return out, nil
 }

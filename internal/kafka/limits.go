@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -42,9 +43,13 @@ func RecordLimit(producerMax, topicMax int) int {
 }
 
 // DescribeMaxMessageBytes returns each topic's max.message.bytes as the brokers apply it (the topic's own
-// setting, else the broker's default). Each request must be answered within timeout (see Within).
+// setting, else the broker's default). Each request must be answered within timeout (see Within). The
+// request goes to any broker, which may not know a topic created a moment ago yet (Kafka creates topics
+// asynchronously): retriable answers (see Retriable, e.g. UNKNOWN_TOPIC_OR_PARTITION) are asked again with
+// RetryBackoff for up to timeout in all, and returned, naming the topic, when that has passed.
 func DescribeMaxMessageBytes(ctx context.Context, timeout time.Duration, brokers []string, cfg *sarama.Config, topics []string) (map[string]int, error) {
 	cfg = StartupConfig(cfg, timeout)
+	deadline := time.Now().Add(timeout)
 	admin, err := Within(ctx, timeout, brokers, "a metadata request",
 		func() (sarama.ClusterAdmin, error) { return sarama.NewClusterAdmin(brokers, cfg) },
 		func(a sarama.ClusterAdmin) { _ = a.Close() })
@@ -56,18 +61,31 @@ func DescribeMaxMessageBytes(ctx context.Context, timeout time.Duration, brokers
 	for i, t := range topics {
 		resources[i] = &sarama.ConfigResource{Type: sarama.TopicResource, Name: t, ConfigNames: []string{"max.message.bytes"}}
 	}
-	results, err := Within(ctx, timeout, brokers, "a describe-configs request",
-		func() ([]*sarama.ConfigResourceResult, error) {
-			return admin.DescribeConfigs(resources, sarama.DescribeConfigsOptions{})
-		}, nil)
+	var results []*sarama.ConfigResourceResult
+	for attempt := 0; ; attempt++ {
+		results, err = Within(ctx, max(time.Until(deadline), time.Millisecond), brokers, "a describe-configs request",
+			func() ([]*sarama.ConfigResourceResult, error) {
+				return admin.DescribeConfigs(resources, sarama.DescribeConfigsOptions{})
+			}, nil)
+		if err == nil {
+			err = describeError(results)
+		}
+		if err == nil || ctx.Err() != nil || !Retriable(err) || !RetryWait(ctx, attempt, deadline) {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	if err != nil {
+		var te *topicConfigError
+		if errors.As(err, &te) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("read max.message.bytes of topics %s: %w", strings.Join(topics, ", "), err)
 	}
 	limits := map[string]int{}
 	for _, r := range results {
-		if r.ErrorCode != 0 {
-			return nil, fmt.Errorf("read max.message.bytes of topic %q: %v %s", r.Name, r.ErrorCode, r.ErrorMsg)
-		}
 		for _, c := range r.Configs {
 			if c.Name != "max.message.bytes" {
 				continue
@@ -85,4 +103,30 @@ func DescribeMaxMessageBytes(ctx context.Context, timeout time.Duration, brokers
 		}
 	}
 	return limits, nil
+}
+
+// topicConfigError is a topic's own error in a describe-configs answer.
+type topicConfigError struct {
+	topic string
+	err   sarama.KError
+	msg   string
+}
+
+func (e *topicConfigError) Error() string {
+	if e.msg != "" && e.msg != e.err.Error() {
+		return fmt.Sprintf("read max.message.bytes of topic %q: %v (%s)", e.topic, e.err, e.msg)
+	}
+	return fmt.Sprintf("read max.message.bytes of topic %q: %v", e.topic, e.err)
+}
+
+func (e *topicConfigError) Unwrap() error { return e.err }
+
+// describeError returns the first topic's error of a describe-configs answer, or nil.
+func describeError(results []*sarama.ConfigResourceResult) error {
+	for _, r := range results {
+		if r.ErrorCode != 0 {
+			return &topicConfigError{topic: r.Name, err: sarama.KError(r.ErrorCode), msg: r.ErrorMsg}
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,22 +31,36 @@ func EnsureTopics(brokers []string, cfg *sarama.Config, replication int16, specs
 // auto-creation) and checks that existing ones have the expected partition count, because positions and
 // keys are assigned to partitions by hashing over that count.
 //
+// Kafka creates topics asynchronously: CreateTopics returns once the controller has recorded them, and
+// each broker learns of them, and of their leaders, a moment later. So EnsureTopicsWithin returns only when
+// every broker in the cluster's metadata shows every topic of specs (created or existing) with a leader
+// for each partition, and the requests that follow (describe configs, list offsets, produce) find them
+// wherever they land. Retriable answers (see Retriable: no leader yet, unknown topic, a broker restarting)
+// are asked again with RetryBackoff until timeout has passed since that wait began.
+//
 // Each request to Kafka (connect and metadata, list, create) must be answered within timeout, else the
 // error is a *NoAnswerError naming the brokers and the request; when ctx ends first it returns ctx.Err()
 // at once.
 func EnsureTopicsWithin(ctx context.Context, timeout time.Duration, brokers []string, cfg *sarama.Config, replication int16, specs []TopicSpec) error {
 	cfg = StartupConfig(cfg, timeout)
-	admin, err := Within(ctx, timeout, brokers, "a metadata request",
-		func() (sarama.ClusterAdmin, error) { return sarama.NewClusterAdmin(brokers, cfg) },
-		func(a sarama.ClusterAdmin) { _ = a.Close() })
+	client, err := Within(ctx, timeout, brokers, "a metadata request",
+		func() (sarama.Client, error) { return sarama.NewClient(brokers, cfg) },
+		func(c sarama.Client) { _ = c.Close() })
+	if err == nil {
+		// Closing the client also ends a request abandoned by Within.
+		defer client.Close()
+	}
+	var admin sarama.ClusterAdmin
+	if err == nil {
+		admin, err = Within(ctx, timeout, brokers, "a metadata request",
+			func() (sarama.ClusterAdmin, error) { return sarama.NewClusterAdminFromClient(client) }, nil)
+	}
 	if err != nil {
 		if ctx.Err() != nil || errors.As(err, new(*NoAnswerError)) {
 			return err
 		}
 		return fmt.Errorf("connect to Kafka at %s: %w", strings.Join(brokers, ","), err)
 	}
-	// Closing also ends a request abandoned by Within.
-	defer admin.Close()
 	existing, err := Within(ctx, timeout, brokers, "a list-topics request", admin.ListTopics, nil)
 	if err != nil {
 		if ctx.Err() != nil || errors.As(err, new(*NoAnswerError)) {
@@ -80,6 +95,101 @@ func EnsureTopicsWithin(ctx context.Context, timeout time.Duration, brokers []st
 			if !(errors.As(err, &te) && te.Err == sarama.ErrTopicAlreadyExists) {
 				return fmt.Errorf("create topic %q: %w", s.Name, err)
 			}
+		}
+	}
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	return waitTopicsLed(ctx, timeout, brokers, client, names)
+}
+
+// waitTopicsLed returns once every broker of the cluster, asked directly, shows every partition of topics
+// with a leader; retriable errors are asked again with RetryBackoff for up to timeout in all.
+func waitTopicsLed(ctx context.Context, timeout time.Duration, brokers []string, client sarama.Client, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for attempt := 0; ; attempt++ {
+		last = topicsLedOnEveryBroker(ctx, time.Until(deadline), brokers, client, topics)
+		if last == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if !Retriable(last) && !errors.As(last, new(*NoAnswerError)) {
+			return last
+		}
+		if !RetryWait(ctx, attempt, deadline) {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("Kafka at %s did not show a leader for every partition of topics %s on every broker within %v: %w",
+				strings.Join(brokers, ","), strings.Join(topics, ", "), timeout, last)
+		}
+	}
+}
+
+// topicsLedOnEveryBroker refreshes the cluster's broker list, then asks each broker for the metadata of
+// topics, each request answered within timeout. It returns nil when every answer has every topic with a
+// leader for each partition, else the first problem, naming topic, partition and broker.
+func topicsLedOnEveryBroker(ctx context.Context, timeout time.Duration, brokers []string, client sarama.Client, topics []string) error {
+	if timeout <= 0 {
+		return &NoAnswerError{Brokers: brokers, What: "a metadata request", After: 0}
+	}
+	// The refresh drops brokers that left the cluster and adds new ones; sarama itself retries while a
+	// partition has no leader, up to Metadata.Timeout.
+	if _, err := Within(ctx, timeout, brokers, "a metadata request",
+		func() (struct{}, error) { return struct{}{}, client.RefreshMetadata(topics...) }, nil); err != nil {
+		return err
+	}
+	cfg := client.Config()
+	for _, b := range client.Brokers() {
+		if err := b.Open(cfg); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
+			return fmt.Errorf("broker %d at %s: %w", b.ID(), b.Addr(), err)
+		}
+		resp, err := Within(ctx, timeout, []string{b.Addr()}, "a metadata request",
+			func() (*sarama.MetadataResponse, error) {
+				return b.GetMetadata(sarama.NewMetadataRequest(cfg.Version, topics))
+			}, nil)
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			return fmt.Errorf("broker %d at %s: %w", b.ID(), b.Addr(), err)
+		}
+		for _, name := range topics {
+			if err := topicLed(resp, name); err != nil {
+				return fmt.Errorf("topic %q on broker %d at %s: %w", name, b.ID(), b.Addr(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// topicLed returns nil when resp has topic with a leader for each partition.
+func topicLed(resp *sarama.MetadataResponse, topic string) error {
+	i := slices.IndexFunc(resp.Topics, func(t *sarama.TopicMetadata) bool { return t.Name == topic })
+	if i < 0 {
+		return sarama.ErrUnknownTopicOrPartition
+	}
+	t := resp.Topics[i]
+	if t.Err != sarama.ErrNoError {
+		return t.Err
+	}
+	if len(t.Partitions) == 0 {
+		return sarama.ErrLeaderNotAvailable
+	}
+	for _, p := range t.Partitions {
+		// REPLICA_NOT_AVAILABLE only says that a follower is offline: the partition is led.
+		if p.Err != sarama.ErrNoError && p.Err != sarama.ErrReplicaNotAvailable {
+			return fmt.Errorf("partition %d: %w", p.ID, p.Err)
+		}
+		if p.Leader < 0 {
+			return fmt.Errorf("partition %d: %w", p.ID, sarama.ErrLeaderNotAvailable)
 		}
 	}
 	return nil
