@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -138,11 +138,7 @@ func quietConfig(brokers []string) topology.Config {
 // Acceptance 1a: a line Kafka would refuse, in the middle of a file, stops the pipeline with an error naming
 // the file and the byte offsets, nothing after it reaches Kafka, and the saved position stays before it.
 func TestOversizeRecordFencesTask(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	in := filepath.Join(t.TempDir(), "in.log")
 	start, end := writeFileWithOversizeLine(t, in, 1000, 500)
 	src, err := filesource.New(filesource.Config{Paths: []string{in}})
@@ -156,7 +152,7 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	var logs syncBuffer
-	cfg := quietConfig(b.Addrs())
+	cfg := quietConfig(brokers)
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	err = tp.RunWith(ctx, cfg)
 	if ctx.Err() != nil {
@@ -173,7 +169,7 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 	}
 	t.Logf("error: %v", err)
 
-	msgs := readTopicToEnd(t, b.Addrs(), "lines")
+	msgs := readTopicToEnd(t, brokers, "lines")
 	if len(msgs) != 499 {
 		t.Errorf("topic lines holds %d messages, want the 499 lines before the refused one", len(msgs))
 	}
@@ -184,7 +180,7 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 	}
 	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer pcancel()
-	positions, err := topology.Positions(pctx, b.Addrs(), "oversize", "files")
+	positions, err := topology.Positions(pctx, brokers, "oversize", "files")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +192,7 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 // Acceptance 1b: with a dead-letter topic, the oversized line is set aside there whole, with the reason in
 // headers, and every other line reaches its topic in order.
 func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	brokers := testkit.Brokers(t, 1)
 	in := filepath.Join(t.TempDir(), "in.log")
 	_, end := writeFileWithOversizeLine(t, in, 1000, 500)
 	src, err := filesource.New(filesource.Config{Paths: []string{in}, StopAtEnd: true})
@@ -215,15 +207,15 @@ func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- tp.RunWith(ctx, quietConfig(b.Addrs())) }()
-	waitTopicCount(t, b.Addrs(), "lines", 999)
-	waitTopicCount(t, b.Addrs(), "lines.dlq", 1)
+	go func() { done <- tp.RunWith(ctx, quietConfig(brokers)) }()
+	waitTopicCount(t, brokers, "lines", 999)
+	waitTopicCount(t, brokers, "lines.dlq", 1)
 
 	// The topics were created with limits that agree with their producers; the dead-letter topic's is larger
 	// (kfake, like Kafka, checks each record batch against the topic's max.message.bytes).
 	dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer dcancel()
-	limits, err := kafka.DescribeMaxMessageBytes(dctx, 10*time.Second, b.Addrs(), kafka.SaramaConfig(kafka.Settings{}), []string{"lines", "lines.dlq"})
+	limits, err := kafka.DescribeMaxMessageBytes(dctx, 10*time.Second, brokers, kafka.SaramaConfig(kafka.Settings{}), []string{"lines", "lines.dlq"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +223,7 @@ func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
 		t.Errorf("max.message.bytes %v", limits)
 	}
 
-	dead := readTopicToEnd(t, b.Addrs(), "lines.dlq")
+	dead := readTopicToEnd(t, brokers, "lines.dlq")
 	if len(dead) != 1 {
 		t.Fatalf("%d dead letters, want 1", len(dead))
 	}
@@ -246,7 +238,7 @@ func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
 		h[topology.HeaderErrorPosition] != fmt.Sprintf(`{"offset":%d}`, end) || !strings.Contains(h[topology.HeaderErrorReason], `topic "lines": too large for Kafka`) {
 		t.Errorf("dead-letter headers %v", h)
 	}
-	msgs := readTopicToEnd(t, b.Addrs(), "lines")
+	msgs := readTopicToEnd(t, brokers, "lines")
 	want := 1
 	for _, m := range msgs {
 		if want == 500 {
@@ -273,6 +265,7 @@ func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
 func TestLateProduceFailureStopsTask(t *testing.T) {
 	for _, bounded := range []bool{false, true} {
 		t.Run(fmt.Sprintf("bounded=%v", bounded), func(t *testing.T) {
+			// Embedded on purpose: the broker's refusal is injected with kfake's fault control.
 			cluster, err := kfake.NewCluster(kfake.Ports(0), kfake.GroupMinSessionTimeout(time.Second))
 			if err != nil {
 				t.Fatal(err)
@@ -321,12 +314,8 @@ func TestLateProduceFailureStopsTask(t *testing.T) {
 // start-up: a record over it is set aside before it is sent, in order, instead of being refused by the
 // broker while later records are in flight.
 func TestExistingTopicLimitIsRead(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := kafka.EnsureTopics(b.Addrs(), kafka.SaramaConfig(kafka.Settings{}), 1,
+	brokers := testkit.Brokers(t, 1)
+	if err := kafka.EnsureTopics(brokers, kafka.SaramaConfig(kafka.Settings{}), 1,
 		[]kafka.TopicSpec{{Name: "lines", Partitions: 1, MaxMessageBytes: 5000}}); err != nil {
 		t.Fatal(err)
 	}
@@ -346,17 +335,17 @@ func TestExistingTopicLimitIsRead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- tp.RunWith(ctx, quietConfig(b.Addrs())) }()
-	waitTopicCount(t, b.Addrs(), "lines", 2)
-	waitTopicCount(t, b.Addrs(), "lines.dlq", 1)
+	go func() { done <- tp.RunWith(ctx, quietConfig(brokers)) }()
+	waitTopicCount(t, brokers, "lines", 2)
+	waitTopicCount(t, brokers, "lines.dlq", 1)
 	var got []string
-	for _, m := range readTopicToEnd(t, b.Addrs(), "lines") {
+	for _, m := range readTopicToEnd(t, brokers, "lines") {
 		got = append(got, string(m.Value))
 	}
 	if strings.Join(got, ",") != "one,three" {
 		t.Errorf("lines holds %q", got)
 	}
-	if dead := readTopicToEnd(t, b.Addrs(), "lines.dlq"); len(dead) != 1 || string(dead[0].Value) != big {
+	if dead := readTopicToEnd(t, brokers, "lines.dlq"); len(dead) != 1 || string(dead[0].Value) != big {
 		t.Errorf("dead letters: %d", len(dead))
 	}
 	cancel()

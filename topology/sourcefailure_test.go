@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/broker"
+	"github.com/sluicehq/sluice/internal/kafkatest"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
@@ -19,12 +20,20 @@ import (
 // with one error line naming the source, the task, the record's position and the brokers the producer
 // tried, and RunWith's error names them too.
 func TestProduceFailureNamesBrokers(t *testing.T) {
-	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
+	// On real Kafka (SLUICE_TEST_KAFKA=real) the outage is a stop of its only node; else of the embedded broker.
+	var brokers []string
+	var kafkaGoesAway func()
+	if kafkatest.Real() {
+		c := kafkatest.Start(t, kafkatest.Options{Nodes: 1})
+		brokers, kafkaGoesAway = c.Addrs(), c.StopAll
+	} else {
+		b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		brokers, kafkaGoesAway = b.Addrs(), func() { b.Close() }
 	}
-	defer b.Close()
-	brokers := b.Addrs()
 	dir := t.TempDir()
 	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
 	if err := os.WriteFile(in, []byte("first\n"), 0o644); err != nil {
@@ -57,7 +66,7 @@ func TestProduceFailureNamesBrokers(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	b.Close()
+	kafkaGoesAway()
 	f, err := os.OpenFile(in, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

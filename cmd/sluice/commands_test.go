@@ -44,6 +44,7 @@ func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
 }
 
 // The standalone broker serves a pipeline, and `positions` reads the pipeline's stored positions from it.
+// Embedded on purpose: `sluice broker` is the embedded broker (TestPositionsCommand covers real Kafka).
 func TestBrokerAndPositions(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())

@@ -57,12 +57,14 @@ func startBlackHole(t *testing.T) *blackHole {
 func (b *blackHole) addr() string { return b.ln.Addr().String() }
 
 // startFlagship runs the example binary against MySQL DSN dsn, with everything else embedded on free ports
-// in a private data dir; the returned channel yields its exit error once.
+// in a private data dir (Kafka is the test's real cluster with SLUICE_TEST_KAFKA=real); the returned channel
+// yields its exit error once.
 func startFlagship(t *testing.T, bin, dsn string) (*exec.Cmd, *lockedLog, <-chan error) {
 	t.Helper()
 	cmd := exec.Command(bin, "-progress", "0")
 	cmd.Env = append(os.Environ(), "SLUICE_MYSQL_DSN="+dsn, "SLUICE_DATA_DIR="+filepath.Join(t.TempDir(), "data"),
 		"SLUICE_BROKER_ADDR="+testkit.FreeAddr(t), "SLUICE_HTTP_ADDR="+testkit.FreeAddr(t), "SLUICE_ES_ADDR="+testkit.FreeAddr(t))
+	cmd.Env = append(cmd.Env, testkit.KafkaEnv(t, 1)...) // real Kafka with SLUICE_TEST_KAFKA=real
 	out := &lockedLog{}
 	pr, pw, err := os.Pipe()
 	if err != nil {

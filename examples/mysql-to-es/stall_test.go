@@ -176,6 +176,7 @@ func TestElasticsearchPausedPipelineReportsStallAndCatchesUp(t *testing.T) {
 	pipe.Env = append(os.Environ(), "SLUICE_MYSQL_DSN="+db.DSN(""), "SLUICE_ES_URL="+esURL,
 		"SLUICE_DATA_DIR="+filepath.Join(t.TempDir(), "data"), "SLUICE_BROKER_ADDR="+testkit.FreeAddr(t),
 		"SLUICE_HTTP_ADDR="+httpAddr, "SLUICE_STALL_TIMEOUT="+stallTimeout.String())
+	pipe.Env = append(pipe.Env, testkit.KafkaEnv(t, 1)...) // real Kafka with SLUICE_TEST_KAFKA=real
 	pipeLog := &lockedLog{}
 	pipeOut, _ := pipe.StdoutPipe()
 	pipe.Stderr = pipe.Stdout

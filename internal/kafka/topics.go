@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -105,15 +106,27 @@ func EnsureTopicsWithin(ctx context.Context, timeout time.Duration, brokers []st
 }
 
 // waitTopicsLed returns once every broker of the cluster, asked directly, shows every partition of topics
-// with a leader; retriable errors are asked again with RetryBackoff for up to timeout in all.
+// with a leader; retriable errors are asked again with RetryBackoff for up to timeout in all. The brokers
+// asked are those of client's metadata at first, then those the last answer listed (a broker that left
+// the cluster is no longer asked, one that joined is).
 func waitTopicsLed(ctx context.Context, timeout time.Duration, brokers []string, client sarama.Client, topics []string) error {
 	if len(topics) == 0 {
 		return nil
 	}
 	deadline := time.Now().Add(timeout)
+	cluster := map[int32]string{}
+	for _, b := range client.Brokers() {
+		cluster[b.ID()] = b.Addr()
+	}
+	conns := map[int32]*sarama.Broker{}
+	defer func() {
+		for _, b := range conns {
+			_ = b.Close()
+		}
+	}()
 	var last error
 	for attempt := 0; ; attempt++ {
-		last = topicsLedOnEveryBroker(ctx, time.Until(deadline), brokers, client, topics)
+		last = topicsLedOnEveryBroker(ctx, time.Until(deadline), client.Config(), cluster, conns, topics)
 		if last == nil {
 			return nil
 		}
@@ -123,7 +136,7 @@ func waitTopicsLed(ctx context.Context, timeout time.Duration, brokers []string,
 		if !Retriable(last) && !errors.As(last, new(*NoAnswerError)) {
 			return last
 		}
-		if !RetryWait(ctx, attempt, deadline) {
+		if !RetryWait(ctx, attempt, deadline) || time.Until(deadline) <= 0 {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -133,38 +146,48 @@ func waitTopicsLed(ctx context.Context, timeout time.Duration, brokers []string,
 	}
 }
 
-// topicsLedOnEveryBroker refreshes the cluster's broker list, then asks each broker for the metadata of
-// topics, each request answered within timeout. It returns nil when every answer has every topic with a
+// topicsLedOnEveryBroker asks each broker of cluster (id to address; replaced by the broker list of the
+// last answer) for the metadata of topics, each request answered within timeout, over connections kept in
+// conns (a failed one is closed and dropped). It returns nil when every answer has every topic with a
 // leader for each partition, else the first problem, naming topic, partition and broker.
-func topicsLedOnEveryBroker(ctx context.Context, timeout time.Duration, brokers []string, client sarama.Client, topics []string) error {
-	if timeout <= 0 {
-		return &NoAnswerError{Brokers: brokers, What: "a metadata request", After: 0}
-	}
-	// The refresh drops brokers that left the cluster and adds new ones; sarama itself retries while a
-	// partition has no leader, up to Metadata.Timeout.
-	if _, err := Within(ctx, timeout, brokers, "a metadata request",
-		func() (struct{}, error) { return struct{}{}, client.RefreshMetadata(topics...) }, nil); err != nil {
-		return err
-	}
-	cfg := client.Config()
-	for _, b := range client.Brokers() {
-		if err := b.Open(cfg); err != nil && !errors.Is(err, sarama.ErrAlreadyConnected) {
-			return fmt.Errorf("broker %d at %s: %w", b.ID(), b.Addr(), err)
+func topicsLedOnEveryBroker(ctx context.Context, timeout time.Duration, cfg *sarama.Config, cluster map[int32]string, conns map[int32]*sarama.Broker, topics []string) error {
+	var listed []*sarama.Broker
+	for _, id := range slices.Sorted(maps.Keys(cluster)) {
+		addr := cluster[id]
+		b := conns[id]
+		if b == nil || b.Addr() != addr {
+			if b != nil {
+				_ = b.Close()
+			}
+			b = sarama.NewBroker(addr)
+			if err := b.Open(cfg); err != nil {
+				return fmt.Errorf("broker %d at %s: %w", id, addr, err)
+			}
+			conns[id] = b
 		}
-		resp, err := Within(ctx, timeout, []string{b.Addr()}, "a metadata request",
+		resp, err := Within(ctx, timeout, []string{addr}, "a metadata request",
 			func() (*sarama.MetadataResponse, error) {
 				return b.GetMetadata(sarama.NewMetadataRequest(cfg.Version, topics))
 			}, nil)
 		if err != nil {
+			_ = b.Close()
+			delete(conns, id)
 			if ctx.Err() != nil {
 				return err
 			}
-			return fmt.Errorf("broker %d at %s: %w", b.ID(), b.Addr(), err)
+			return fmt.Errorf("broker %d at %s: %w", id, addr, err)
 		}
 		for _, name := range topics {
 			if err := topicLed(resp, name); err != nil {
-				return fmt.Errorf("topic %q on broker %d at %s: %w", name, b.ID(), b.Addr(), err)
+				return fmt.Errorf("topic %q on broker %d at %s: %w", name, id, addr, err)
 			}
+		}
+		listed = resp.Brokers
+	}
+	if len(listed) > 0 {
+		clear(cluster)
+		for _, b := range listed {
+			cluster[b.ID()] = b.Addr()
 		}
 	}
 	return nil
