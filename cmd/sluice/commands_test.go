@@ -15,6 +15,8 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/internal/kafkatest"
+	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
@@ -106,6 +108,58 @@ func TestBrokerAndPositions(t *testing.T) {
 	cancel()
 	if err := <-brokerDone; err != nil {
 		t.Fatalf("broker: %v", err)
+	}
+}
+
+// `positions` reads a pipeline's stored positions from the test matrix's Kafka (a fresh 3-node real cluster
+// with SLUICE_TEST_KAFKA=real), and the pipeline starts there without a Kafka warning (such as "partitioning
+// check incomplete"): its topics are led on every broker before the start-up checks read them.
+func TestPositionsCommand(t *testing.T) {
+	brokers := testkit.Brokers(t, 3)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(in, []byte("one\ntwo\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, _ := filesource.New(filesource.Config{Paths: []string{in}, StopAtEnd: true})
+	sink, _ := filesink.New(filesink.Config{Path: filepath.Join(dir, "out.log")})
+	tp := topology.New("cli-matrix")
+	lines := tp.Topic("lines", topology.ValueCodec("string"), topology.Partitions(3))
+	tp.Source("files", src).To(lines)
+	tp.Flow("out").From(lines).To(sink)
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
+	if kafkatest.Real() {
+		cfg.Replication = 3
+	}
+	logs := &syncBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	began := time.Now()
+	pipelineDone := make(chan error, 1)
+	go func() { pipelineDone <- tp.RunWith(ctx, cfg) }()
+
+	addr := strings.Join(brokers, ",")
+	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		text, err := run(t, ctx, "positions", "--brokers", addr, "--pipeline", "cli-matrix", "--source", "files")
+		if err == nil && strings.Contains(text, `"position":{"offset":8}`) && strings.Contains(text, `"task":"file:`+in+`"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("positions: %q, %v; log:\n%s", text, err, logs.String())
+		}
+	}
+	t.Logf("position of the input's end read %v after the pipeline started", time.Since(began).Round(time.Millisecond))
+	cancel()
+	if err := <-pipelineDone; err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(logs.String(), "\n") {
+		// The one expected warning: the file source reads lines longer than the topic takes.
+		if (strings.Contains(l, "level=WARN") && !strings.Contains(l, "longer ones stop the task")) || strings.Contains(l, "level=ERROR") {
+			t.Errorf("pipeline logged: %s", l)
+		}
 	}
 }
 
