@@ -22,7 +22,16 @@ import (
 // At its home, a record remembers its value, its foreign key and the row it was last joined with, and it is
 // the only place where that record is ever emitted, so the output holds one ordered history per key. When
 // the foreign key is new, the home sends "index" to the row's state, which answers with a "refresh" carrying
-// the row; the home then emits the joined record. In a foreign-key join a row's state also keeps the keys
+// the row; the home then emits the joined record. Until that answer is in, the home emits nothing and asks
+// again on every update of its record.
+//
+// Crashes: a message's writes (state, loopbacks, output) are acknowledged before its offset is committed,
+// and offsets are committed in order (orderedCommitGroup), so a crash loses no message; it repeats the
+// uncommitted ones, against a state that may already hold their effects. Every message is therefore safe to
+// apply twice: a row state answers every request and re-sends its row to every referrer, a refresh that no
+// longer matches the home's foreign key is dropped, and a home asks until answered. A repeated record whose
+// state already moved to a new foreign key does not unindex the old one; that row state keeps a stale
+// referrer, whose refreshes the home drops. In a foreign-key join a row's state also keeps the keys
 // of the records that refer to it and, when the row changes, sends every one of them a refresh, which the
 // home emits. A lookup join's home asks for the row on every update of its record instead, and its row
 // states keep no referrers.
@@ -62,13 +71,15 @@ type wireRecord struct {
 	Operation stream.Operation `json:"op,omitempty"`
 }
 
-// joinState is the group table's value: a home (Record, FK, Row) or a row state (Row, Refs).
+// joinState is the group table's value: a home (Record, FK, Row, Answered) or a row state (Row, Refs).
+// Answered says that the row state of FK has answered the home's request (Row and HasRow are its answer).
 type joinState struct {
-	Record *wireRecord     `json:"record,omitempty"`
-	FK     string          `json:"fk,omitempty"`
-	Row    wireValue       `json:"row,omitempty"`
-	HasRow bool            `json:"has_row,omitempty"`
-	Refs   map[string]bool `json:"refs,omitempty"`
+	Record   *wireRecord     `json:"record,omitempty"`
+	FK       string          `json:"fk,omitempty"`
+	Row      wireValue       `json:"row,omitempty"`
+	HasRow   bool            `json:"has_row,omitempty"`
+	Answered bool            `json:"answered,omitempty"`
+	Refs     map[string]bool `json:"refs,omitempty"`
 }
 
 type joinRunner struct {
@@ -244,10 +255,13 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 			return
 		}
 		st.Record = m.Record
-		// A lookup join asks the row state for the current row on every update; a foreign-key join only when
-		// the foreign key changed, since its row state keeps its homes up to date.
-		if m.FK != prev || !r.spec.join.ForeignKey() {
-			st.FK, st.Row, st.HasRow = m.FK, nil, false
+		// A lookup join asks the row state for the current row on every update. A foreign-key join asks when
+		// the foreign key changed, since its row state keeps its homes up to date, and again on every update
+		// until the answer is in: the request may have been lost in a crash after this state was written
+		// (a replayed record then finds its foreign key already stored), and a row state answers every request.
+		// Meanwhile nothing is emitted, so the record never appears joined with no row while its row exists.
+		if m.FK != prev || !r.spec.join.ForeignKey() || (m.FK != "" && !st.Answered) {
+			st.FK, st.Row, st.HasRow, st.Answered = m.FK, nil, false, false
 			ctx.SetValue(&st)
 			if m.FK == "" {
 				r.emit(ctx, m.Key, st.Record, nil, false, false)
@@ -262,7 +276,7 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 		if st.Record == nil || st.FK != m.FK {
 			return // the record moved on or is gone: a newer refresh or none applies
 		}
-		st.Row, st.HasRow = m.Row, m.HasRow
+		st.Row, st.HasRow, st.Answered = m.Row, m.HasRow, true
 		ctx.SetValue(&st)
 		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
 	case joinIndex: // at a row state
