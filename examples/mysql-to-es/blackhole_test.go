@@ -101,8 +101,8 @@ func TestBlackHoleMySQL(t *testing.T) {
 	dsn := "root@tcp(" + hole.addr() + ")/"
 
 	t.Run("start-up fails within 30s naming the address", func(t *testing.T) {
+		_, out, exited := startFlagship(t, bin, dsn) // starts the test's real Kafka first, when there is one
 		began := time.Now()
-		_, out, exited := startFlagship(t, bin, dsn)
 		var err error
 		select {
 		case err = <-exited:
