@@ -1,11 +1,9 @@
 package main
 
 import (
-	"net"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,36 +11,8 @@ import (
 	"github.com/sluicehq/sluice/internal/testkit"
 )
 
-// blackHole listens on a free port, accepts every connection and never answers: a broker that hangs.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
+// blackHole is a broker that accepts connections and never answers.
+func blackHole(t *testing.T) string { return testkit.StartBlackHole(t).Addr() }
 
 // TestBlackHoleBroker: a broker address that accepts connections and never answers fails the start within
 // the start-up timeout (30s by default), naming the address; a SIGTERM during that wait stops the process

@@ -2,59 +2,15 @@ package main
 
 import (
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/testkit"
 )
-
-// blackHole is a TCP listener that accepts connections and never answers (a hung host, a black-holed
-// route behind a load balancer). accepted counts the connections taken.
-type blackHole struct {
-	ln       net.Listener
-	accepted atomic.Int64
-	mu       sync.Mutex
-	conns    []net.Conn
-}
-
-func startBlackHole(t *testing.T) *blackHole {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := &blackHole{ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			b.mu.Lock()
-			b.conns = append(b.conns, c) // held open, never answered
-			b.mu.Unlock()
-			b.accepted.Add(1)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		for _, c := range b.conns {
-			c.Close()
-		}
-	})
-	return b
-}
-
-func (b *blackHole) addr() string { return b.ln.Addr().String() }
 
 // startFlagship runs the example binary against MySQL DSN dsn, with everything else embedded on free ports
 // in a private data dir (Kafka is the test's real cluster with SLUICE_TEST_KAFKA=real); the returned channel
@@ -97,8 +53,8 @@ func startFlagship(t *testing.T, bin, dsn string) (*exec.Cmd, *lockedLog, <-chan
 // status 0 (a stop is not a failure).
 func TestBlackHoleMySQL(t *testing.T) {
 	bin := buildBinary(t, t.TempDir(), "mysql-to-es", ".")
-	hole := startBlackHole(t)
-	dsn := "root@tcp(" + hole.addr() + ")/"
+	hole := testkit.StartBlackHole(t)
+	dsn := "root@tcp(" + hole.Addr() + ")/"
 
 	t.Run("start-up fails within 30s naming the address", func(t *testing.T) {
 		_, out, exited := startFlagship(t, bin, dsn) // starts the test's real Kafka first, when there is one
@@ -107,7 +63,7 @@ func TestBlackHoleMySQL(t *testing.T) {
 		select {
 		case err = <-exited:
 		case <-time.After(40 * time.Second):
-			t.Fatalf("still running 40s after start against a black-hole MySQL at %s", hole.addr())
+			t.Fatalf("still running 40s after start against a black-hole MySQL at %s", hole.Addr())
 		}
 		took := time.Since(began)
 		var exit *exec.ExitError
@@ -117,17 +73,17 @@ func TestBlackHoleMySQL(t *testing.T) {
 		if took > 30*time.Second {
 			t.Errorf("failed after %v, want within 30s", took.Round(time.Millisecond))
 		}
-		line := out.find("mysql-to-es:", hole.addr())
+		line := out.find("mysql-to-es:", hole.Addr())
 		if line == "" {
-			t.Errorf("no error line naming %s", hole.addr())
+			t.Errorf("no error line naming %s", hole.Addr())
 		}
 		t.Logf("failed after %v: %s", took.Round(time.Millisecond), line)
 	})
 
 	t.Run("SIGTERM while it waits exits 0 within 2s", func(t *testing.T) {
-		before := hole.accepted.Load()
+		before := hole.Accepted()
 		cmd, out, exited := startFlagship(t, bin, dsn)
-		poll(t, 20*time.Second, "the example connects to the black hole", func() bool { return hole.accepted.Load() > before })
+		poll(t, 20*time.Second, "the example connects to the black hole", func() bool { return hole.Accepted() > before })
 		if line := out.find("mysql-to-es:"); line != "" {
 			t.Fatalf("failed before the SIGTERM: %s", line)
 		}

@@ -2,30 +2,17 @@ package mysql
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // TestBlackHoleServer: a MySQL address that accepts connections and never answers fails the source's
 // start-up (Tasks runs Check) within its ConnectTimeout, naming the address, instead of hanging.
 func TestBlackHoleServer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open, never answered
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := testkit.StartBlackHole(t).Addr()
 	src, err := New(Config{DSN: "root@tcp(" + addr + ")/", Tables: []string{"shop.orders"}, ServerID: 4242})
 	if err != nil {
 		t.Fatal(err)
