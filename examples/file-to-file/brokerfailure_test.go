@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,32 +100,8 @@ func TestBrokerFailureUnderLoad(t *testing.T) {
 	p := startExample(t, "pipeline", env, "-name", "broker-failure", "-in", strings.Join(inputs, ","), "-out", out)
 	p.waitOutput(regexp.MustCompile(`msg="pipeline running"`), 90*time.Second)
 
-	var written [files]atomic.Int64
-	stopWriting := make(chan struct{})
-	var writers sync.WaitGroup
-	writers.Go(func() {
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopWriting:
-				return
-			case <-tick.C:
-			}
-			for i, in := range inputs {
-				n := int(written[i].Load())
-				appendLines(t, in, fmt.Sprintf("f%d", i), n, n+perTick)
-				written[i].Store(int64(n + perTick))
-			}
-		}
-	})
-	total := func() int {
-		n := 0
-		for i := range files {
-			n += int(written[i].Load())
-		}
-		return n
-	}
+	writer := startLineWriter(t, inputs, perTick)
+	total := writer.total
 	watch := watchGrowth(out)
 	defer watch.close()
 	alive := func(when string) {
@@ -174,12 +149,7 @@ func TestBrokerFailureUnderLoad(t *testing.T) {
 	stall, _ = watch.longestStall(restarting, time.Now())
 	t.Logf("around the broker's restart: output stalled %v at most", stall.Round(time.Millisecond))
 
-	close(stopWriting)
-	writers.Wait()
-	expected := map[string]int{}
-	for i := range files {
-		expected[fmt.Sprintf("f%d", i)] = int(written[i].Load())
-	}
+	expected := writer.finish()
 	deadline := time.Now().Add(90 * time.Second)
 	var d delivery
 	for {

@@ -30,22 +30,7 @@ func buildSluice(t *testing.T) string {
 // startBroker runs `sluice broker` and waits until it listens.
 func startBroker(t *testing.T, bin, addr, data string) *process {
 	t.Helper()
-	p := &process{t: t, name: "broker", out: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "broker", "--addr", addr, "--data-dir", data)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("--- output of %s ---\n%s", p.name, p.out.String())
-		}
-	})
+	p := startProcess(t, "broker", exec.Command(bin, "broker", "--addr", addr, "--data-dir", data))
 	p.waitOutput(regexp.MustCompile(`broker listening on`), 30*time.Second)
 	return p
 }

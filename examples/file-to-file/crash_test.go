@@ -7,8 +7,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,27 +87,7 @@ func TestCrashLosesNothing(t *testing.T) {
 	args := []string{"-in", strings.Join(inputs, ","), "-out", out, "-batch", strconv.Itoa(batch)}
 
 	// Writers append whole lines while the example crashes and restarts.
-	var written [files]atomic.Int64
-	stopWriting := make(chan struct{})
-	var writers sync.WaitGroup
-	writers.Add(1)
-	go func() {
-		defer writers.Done()
-		tick := time.NewTicker(10 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopWriting:
-				return
-			case <-tick.C:
-			}
-			for i, in := range inputs {
-				n := int(written[i].Load())
-				appendLines(t, in, fmt.Sprintf("f%d", i), n, n+perTick)
-				written[i].Store(int64(n + perTick))
-			}
-		}
-	}()
+	writer := startLineWriter(t, inputs, perTick)
 
 	running := regexp.MustCompile(`msg="pipeline running"`)
 	for k := range kills {
@@ -125,12 +103,9 @@ func TestCrashLosesNothing(t *testing.T) {
 		p.kill()
 		t.Logf("kill %d: %d lines out so far", k+1, testkit.CountLines(out))
 	}
-	close(stopWriting)
-	writers.Wait()
-	total := 0
-	for i := range inputs {
-		expected[fmt.Sprintf("f%d", i)] = int(written[i].Load())
-		total += int(written[i].Load())
+	total := writer.total()
+	for f, n := range writer.finish() {
+		expected[f] = n
 	}
 
 	final := startExample(t, "final run", env, args...)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -65,9 +66,16 @@ func (l *lockedBuffer) String() string {
 
 func startExample(t testing.TB, name string, env []string, args ...string) *process {
 	t.Helper()
-	p := &process{t: t, name: name, out: &lockedBuffer{}, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, args...)
-	p.cmd.Env = append(os.Environ(), env...)
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append(os.Environ(), env...)
+	return startProcess(t, name, cmd)
+}
+
+// startProcess starts cmd with its output captured; the test's end kills it and shows the output if the
+// test failed.
+func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
+	t.Helper()
+	p := &process{t: t, name: name, out: &lockedBuffer{}, exited: make(chan struct{}), cmd: cmd}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -152,4 +160,53 @@ func appendLines(t testing.TB, path, prefix string, from, to int) {
 	if _, err := f.Write(b.Bytes()); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// lineWriter appends perTick lines to every input each 10ms ("f<i> <n>" lines of appendLines), as a steady
+// load for crash and failover tests.
+type lineWriter struct {
+	written []atomic.Int64
+	stop    chan struct{}
+	done    sync.WaitGroup
+}
+
+func startLineWriter(t *testing.T, inputs []string, perTick int) *lineWriter {
+	w := &lineWriter{written: make([]atomic.Int64, len(inputs)), stop: make(chan struct{})}
+	w.done.Go(func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			for i, in := range inputs {
+				n := int(w.written[i].Load())
+				appendLines(t, in, fmt.Sprintf("f%d", i), n, n+perTick)
+				w.written[i].Store(int64(n + perTick))
+			}
+		}
+	})
+	return w
+}
+
+// total is the number of lines written so far.
+func (w *lineWriter) total() int {
+	n := 0
+	for i := range w.written {
+		n += int(w.written[i].Load())
+	}
+	return n
+}
+
+// finish stops writing and returns how many lines each input ("f<i>") got.
+func (w *lineWriter) finish() map[string]int {
+	close(w.stop)
+	w.done.Wait()
+	expected := map[string]int{}
+	for i := range w.written {
+		expected[fmt.Sprintf("f%d", i)] = int(w.written[i].Load())
+	}
+	return expected
 }
