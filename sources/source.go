@@ -55,3 +55,33 @@ type RecordSizeLimiter interface {
 	// MaxRecordBytes is the largest record value, in bytes, the source reads.
 	MaxRecordBytes() int
 }
+
+// Transient marks err as a failure that may pass by itself (a connection lost, a server restarting), as
+// opposed to one that will fail again the same way (a bad configuration, a purged position, missing
+// grants). Connectors return it from Open or Reader.Read; a nil err stays nil.
+//
+// When a task's Open or Read fails with a transient error, the engine does not stop the pipeline: it lets
+// Kafka acknowledge what the task already sent (so the task's saved position is its HighestContiguousAck),
+// closes the reader, logs a warning (on the first failure, then every 10 s), waits with a growing backoff
+// and opens the task again at its saved position, without giving up the task's ownership. It retries for
+// at most the pipeline's RetryTimeout of consecutive failures; a successful Read starts the clock again.
+// Once RetryTimeout has passed, or for any error not marked transient, the task fails as it would without
+// the mark. Records read again after a reopen may reach Kafka twice (at-least-once), never zero times.
+func Transient(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &transientError{err: err}
+}
+
+// IsTransient reports whether err, or an error it wraps, was marked by Transient.
+func IsTransient(err error) bool {
+	var t *transientError
+	return errors.As(err, &t)
+}
+
+// transientError is an error marked by Transient. It reads as the error it wraps.
+type transientError struct{ err error }
+
+func (e *transientError) Error() string { return e.err.Error() }
+func (e *transientError) Unwrap() error { return e.err }

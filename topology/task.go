@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,7 +26,9 @@ const drainTimeout = 30 * time.Second
 // sent after it, reading stops at once (even while the source waits for input), and the task ends with one
 // error naming the record. It returns sources.ErrEndOfInput only when the input ended and everything read
 // was produced and its final position saved; a produce or position-save error during that last drain is
-// the task's error.
+// the task's error. A failure of Open or Read that the source marked sources.Transient does not end the
+// task: it is reopened at its HighestContiguousAck after a backoff, for at most Config.RetryTimeout of
+// consecutive failures (see taskRetry).
 func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	start, err := r.claim(ctx, h)
 	if err != nil {
@@ -36,12 +39,14 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	}
 	log := r.p.log.With("source", r.n.name, "task", h.task.Key, "owner", h.owner)
 	log.Info("source task started", "position", string(start))
-	reader, err := r.n.src.Open(ctx, h.task, start)
+	retry := &taskRetry{log: log, timeout: r.p.cfg.RetryTimeout, health: r.health, holder: h.task.Key}
+	reader, err := r.open(ctx, h, start, retry)
+	r.health.done(h.task.Key) // clears a retry's wait: nothing is outstanding before the first Read
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("source %q task %q: open at position %s: %w", r.n.name, h.task.Key, start, err)
+		return err
 	}
 
 	tr := newAckTracker(start)
@@ -62,32 +67,48 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 		case <-pumpCtx.Done():
 		}
 	}()
-	readErr := r.pump(pumpCtx, reader, tr, h, start)
+	readErr := r.pump(pumpCtx, reader, tr, h, start, retry)
+	// A transient failure (sources.Transient): close the reader, let Kafka acknowledge what was sent, and
+	// reopen at the HighestContiguousAck after a backoff, for at most RetryTimeout of consecutive failures.
+	// The task keeps its claim; a produce failure still fences it.
+	for sources.IsTransient(readErr) {
+		if err := reader.Close(); err != nil {
+			log.Warn("closing a source task's reader after a transient failure", "err", err)
+		}
+		reader = nil
+		awaitAcks(tr, log)
+		if tr.failure() != nil {
+			readErr = nil // the produce error below is the task's error
+			break
+		}
+		resume, _, _, _ := tr.state()
+		if readErr = retry.wait(pumpCtx, resume, readErr); readErr == nil {
+			reader, readErr = r.open(pumpCtx, h, resume, retry)
+		}
+		if readErr != nil {
+			if pumpCtx.Err() != nil {
+				readErr = nil
+			}
+			break
+		}
+		if _, outstanding, _, _ := tr.state(); outstanding == 0 {
+			r.health.done(h.task.Key) // open again; nothing is read yet, so nothing is pending
+		}
+		readErr = r.pump(pumpCtx, reader, tr, h, resume, retry)
+	}
 	stopPump()
 	ended := errors.Is(readErr, sources.ErrEndOfInput)
 	if ended {
 		readErr = nil
 	}
-	if err := reader.Close(); err != nil && readErr == nil {
-		readErr = fmt.Errorf("source %q task %q: close: %w", r.n.name, h.task.Key, err)
+	if reader != nil {
+		if err := reader.Close(); err != nil && readErr == nil {
+			readErr = fmt.Errorf("source %q task %q: close: %w", r.n.name, h.task.Key, err)
+		}
 	}
 
 	// Let what was sent be acknowledged, so the final position covers it.
-	deadline := time.NewTimer(drainTimeout)
-	defer deadline.Stop()
-drain:
-	for {
-		_, outstanding, _, produceErr := tr.state()
-		if outstanding == 0 || produceErr != nil {
-			break
-		}
-		select {
-		case <-tr.idle:
-		case <-deadline.C:
-			log.Warn("records still unacknowledged when the task stopped; they will be read again", "outstanding", outstanding)
-			break drain
-		}
-	}
+	awaitAcks(tr, log)
 	stopSaving()
 	final, _, acked, produceErr := tr.state()
 	if produceErr != nil && readErr == nil {
@@ -108,10 +129,30 @@ drain:
 	return readErr
 }
 
+// awaitAcks waits until Kafka answered every record the task sent, or a message failed, for at most
+// drainTimeout; records still outstanding then are logged and will be read again.
+func awaitAcks(tr *ackTracker, log *slog.Logger) {
+	deadline := time.NewTimer(drainTimeout)
+	defer deadline.Stop()
+	for {
+		_, outstanding, _, produceErr := tr.state()
+		if outstanding == 0 || produceErr != nil {
+			return
+		}
+		select {
+		case <-tr.idle:
+		case <-deadline.C:
+			log.Warn("records still unacknowledged when the task stopped; they will be read again", "outstanding", outstanding)
+			return
+		}
+	}
+}
+
 // pump moves records from reader to Kafka until ctx ends, the input ends or something fails. It checks the
 // tracker before every send and sends nothing once a message failed; it then returns nil and the tracker
-// holds the error. start is the task's position when it was opened.
-func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackTracker, h *taskHandle, start stream.Position) error {
+// holds the error. start is the task's position when it was opened; every successful Read is reported to
+// retry (which may be nil).
+func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackTracker, h *taskHandle, start stream.Position, retry *taskRetry) error {
 	prev := start // position of the record before the current one: where the task resumes if it fails
 	for {
 		if tr.failure() != nil {
@@ -127,6 +168,7 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			}
 			return fmt.Errorf("source %q task %q: read after position %s: %w", r.n.name, h.task.Key, positionText(prev), err)
 		}
+		retry.succeeded()
 		r.recordsRead.Add(float64(len(batch)))
 		r.read.Add(int64(len(batch)))
 		for _, rec := range batch {

@@ -74,12 +74,19 @@ type options struct {
 	binlog  bool
 	flags   []string
 	dataDir string
+	port    int
 }
 
 // DataDir keeps the server's data in dir: initialised there on first use, reused on later launches, and
 // left in place by Stop, so that an application's private server keeps its rows across restarts.
 func DataDir(dir string) Option {
 	return func(o *options) { o.dataDir = dir }
+}
+
+// Port makes the server listen on port instead of a free one, e.g. to restart a server given DataDir on
+// the port its clients' DSNs name: Launch(DataDir(d), Port(old.Port)) after old.Stop().
+func Port(port int) Option {
+	return func(o *options) { o.port = port }
 }
 
 // Option changes how Launch and Start run mariadbd.
@@ -190,9 +197,12 @@ func findMariadbd() (string, error) {
 func tmpDirFor(dir string) string { return dir + "-tmp" }
 
 func launch(mariadbd, dir string, o options) (*Server, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
+	port := o.port
+	if port == 0 {
+		var err error
+		if port, err = freePort(); err != nil {
+			return nil, err
+		}
 	}
 	tmp := tmpDirFor(dir) // private, see Launch
 	args := []string{"--no-defaults", "--user=root", "--datadir=" + dir, "--socket=" + filepath.Join(dir, "sock"),

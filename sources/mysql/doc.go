@@ -68,7 +68,12 @@
 // the transaction's start (the GTID position, or the file and offset when the GTID position is empty) and
 // the emitted records are skipped: a restart in the middle of a large transaction neither loses nor repeats
 // a record. The binlog client is go-mysql's raw BinlogSyncer (flavor mariadb, the Config.ServerID), with its
-// own reconnection off: a broken connection fails the Read and the engine reopens at the saved position.
+// own reconnection off: a broken connection fails the Read with an error marked sources.Transient, and the
+// engine closes the reader and reopens the task at its saved position after a backoff, for up to the
+// pipeline's RetryTimeout (SLUICE_RETRY_TIMEOUT) of consecutive failures. So a server restart or a lost
+// connection (driver.ErrBadConn, EOF, a refused or reset connection, go-mysql's "connection was bad",
+// errors 1053 server shutdown, 2006 and 2013) is waited out, in the snapshot as in the binlog; a purged
+// position (1236), a duplicate server_id (4052), missing grants and bad configuration fail the task at once.
 //
 // # DDL: every row decodes with its own schema
 //

@@ -65,8 +65,14 @@ func (s *Source) Tasks(ctx context.Context) ([]sources.Task, error) {
 // snapshot of every captured table and never starts streaming at the server's current binlog position. A
 // snapshot position continues after its last_pk with a new snapshot; a stream position (or the snapshot's
 // last one, with initial) streams from there; initial_only ends at once (sources.ErrEndOfInput) once its
-// snapshot is done.
+// snapshot is done. A connection that breaks or cannot be made (the server restarts) fails Open and Read
+// with an error marked sources.Transient, so that the engine reopens the task at its saved position.
 func (s *Source) Open(ctx context.Context, task sources.Task, pos stream.Position) (sources.Reader, error) {
+	r, err := s.open(ctx, task, pos)
+	return r, transientIfConnection(err)
+}
+
+func (s *Source) open(ctx context.Context, task sources.Task, pos stream.Position) (sources.Reader, error) {
 	if task.Key != s.TaskKey() {
 		return nil, fmt.Errorf("mysql source: task key %q is not this source's %q", task.Key, s.TaskKey())
 	}
@@ -137,7 +143,14 @@ type taskReader struct {
 	stream *binlogReader
 }
 
+// Read returns the snapshot's next chunk or the binlog's next changes; a connection failure is marked
+// sources.Transient.
 func (r *taskReader) Read(ctx context.Context) ([]stream.Record, error) {
+	recs, err := r.read(ctx)
+	return recs, transientIfConnection(err)
+}
+
+func (r *taskReader) read(ctx context.Context) ([]stream.Record, error) {
 	if r.snap != nil {
 		recs, err := r.snap.Read(ctx)
 		if !errors.Is(err, sources.ErrEndOfInput) {
@@ -180,7 +193,7 @@ func (r *taskReader) resnapshot(ctx context.Context, purged error) ([]stream.Rec
 	if r.snap, err = openSnapshot(ctx, r.cfg, r.pool, r.tables, nil); err != nil {
 		return nil, err
 	}
-	return r.Read(ctx)
+	return r.read(ctx)
 }
 
 func (r *taskReader) Close() error {
