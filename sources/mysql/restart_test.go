@@ -258,3 +258,106 @@ func TestTransientIfConnection(t *testing.T) {
 		t.Error("transientIfConnection(nil) != nil")
 	}
 }
+
+// TestServerRestartDuringSnapshot stops the server in the middle of the initial snapshot: the task reopens
+// at its last acknowledged chunk position once the server is back, and every row arrives.
+func TestServerRestartDuringSnapshot(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	srv, err := mariadbtest.Launch(mariadbtest.DataDir(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	current := srv
+	t.Cleanup(func() { current.Stop() })
+	srv.CreateDatabase(t, "snaprestart")
+	srv.Exec(t, "CREATE TABLE snaprestart.items (id INT PRIMARY KEY, note VARCHAR(40) NOT NULL)")
+	const rows = 1500
+	var values []string
+	for i := 1; i <= rows; i++ {
+		values = append(values, fmt.Sprintf("(%d, 'snapshot')", i))
+	}
+	srv.Exec(t, "INSERT INTO snaprestart.items VALUES "+strings.Join(values, ", "))
+
+	log := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	off := false
+	src, err := New(Config{DSN: srv.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"snaprestart.*"},
+		SnapshotMode: SnapshotInitial, SchemaChanges: &off, ChunkSize: 50, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	slow := stages.Map("slow", func(r stream.Record) (stream.Record, error) {
+		time.Sleep(2 * time.Millisecond) // the snapshot takes about 3 s: the stop lands in its middle
+		return r, nil
+	})
+	tp := topology.New("mysql-snapshot-restart")
+	items := tp.Topic(src.Topic("snaprestart.items"), topology.KeyCodec("json"), topology.ValueCodec("json"))
+	tp.Source("cdc", src).Via(slow).To(items)
+	sink := &recordingSink{}
+	tp.Flow("collect").From(items).To(sink)
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.Logger = testkit.Brokers(t, 1), "off", logger
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done, finished := make(chan error, 1), make(chan struct{})
+	go func() {
+		done <- tp.RunWith(ctx, cfg)
+		close(finished)
+	}()
+	defer func() {
+		cancel()
+		<-finished
+	}()
+	distinct := func() map[string]bool {
+		seen := map[string]bool{}
+		for _, rec := range sink.records() {
+			if env, ok := rec.Value.(map[string]any); ok {
+				if after, ok := env["after"].(map[string]any); ok {
+					seen[fmt.Sprint(after["id"])] = true
+				}
+			}
+		}
+		return seen
+	}
+	wait := func(what string, ok func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for !ok() {
+			select {
+			case err := <-done:
+				t.Fatalf("%s: the pipeline stopped: %v\nlog:\n%s", what, err, strings.Join(log.lines(""), "\n"))
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 90s (%d rows); log:\n%s", what, len(distinct()), strings.Join(log.lines(""), "\n"))
+			}
+			time.Sleep(20 * time.Millisecond) // polling
+		}
+	}
+	wait("first chunks", func() bool { return len(distinct()) >= 200 })
+	port := srv.Port
+	srv.Stop()
+	arrived := len(distinct())
+	wait("retry warning", func() bool { return len(log.lines("level=WARN", "source=cdc", "input unavailable")) > 0 })
+	t.Logf("server stopped with %d of %d snapshot rows arrived; %s", arrived, rows, log.lines("input unavailable")[0])
+	if arrived >= rows {
+		t.Fatalf("the snapshot finished before the server stopped")
+	}
+	if srv, err = mariadbtest.Launch(mariadbtest.DataDir(dir), mariadbtest.Port(port)); err != nil {
+		t.Fatal(err)
+	}
+	current = srv
+	wait("every snapshot row", func() bool { return len(distinct()) >= rows })
+	seen := distinct()
+	for i := 1; i <= rows; i++ {
+		if !seen[fmt.Sprint(i)] {
+			t.Errorf("row %d never arrived", i)
+		}
+	}
+	t.Logf("%d rows in %d records", len(seen), len(sink.records()))
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("RunWith: %v", err)
+	}
+}
