@@ -18,7 +18,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
-	"github.com/lovoo/goka/storage"
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sources"
@@ -263,20 +262,7 @@ func TestGokaTablePartitionForAndProducerAgree(t *testing.T) {
 		t.Fatalf("1,000 keys used only partitions %v", used)
 	}
 
-	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id}) }
-	view, err := goka.NewView(b.Addrs(), goka.Table(topic), new(codec.String),
-		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
-		goka.WithViewHasher(hasher),
-		goka.WithViewLogger(gokaLogger{discardLogger}),
-		goka.WithViewConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
-			return sarama.NewConsumer(brokers, cfg(clientID))
-		}),
-		goka.WithViewTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
-			tmc := goka.NewTopicManagerConfig()
-			tmc.Table.Replication, tmc.Stream.Replication = 1, 1
-			return goka.NewTopicManager(brokers, cfg("test-topics"), tmc)
-		}),
-	)
+	view, err := newEngineView(b.Addrs(), goka.Table(topic), new(codec.String), "test-topics")
 	if err != nil {
 		t.Fatal(err)
 	}

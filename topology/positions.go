@@ -44,20 +44,7 @@ func Positions(ctx context.Context, brokers []string, pipeline, source string) (
 
 // readPositions recovers table once with a goka View and returns its entries.
 func readPositions(ctx context.Context, brokers []string, table goka.Table) (map[string]TaskState, error) {
-	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id}) }
-	view, err := goka.NewView(brokers, table, jsonCodec[TaskState]{},
-		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
-		goka.WithViewHasher(hasher),
-		goka.WithViewLogger(gokaLogger{discardLogger}),
-		goka.WithViewConsumerSaramaBuilder(func(brokers []string, clientID string) (sarama.Consumer, error) {
-			return sarama.NewConsumer(brokers, cfg(clientID))
-		}),
-		goka.WithViewTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
-			tmc := goka.NewTopicManagerConfig()
-			tmc.Table.Replication, tmc.Stream.Replication = 1, 1
-			return goka.NewTopicManager(brokers, cfg("sluice-positions"), tmc)
-		}),
-	)
+	view, err := newEngineView(brokers, table, jsonCodec[TaskState]{}, "sluice-positions")
 	if err != nil {
 		return nil, err
 	}
@@ -97,4 +84,23 @@ func readPositions(ctx context.Context, brokers []string, table goka.Table) (map
 		}
 	}
 	return out, nil
+}
+
+// newEngineView is a goka View of table partitioned and configured as the engine's processors are (the
+// engine's key hash, its sarama settings), with in-memory storage and goka's own logs discarded.
+func newEngineView(brokers []string, table goka.Table, c goka.Codec, clientID string) (*goka.View, error) {
+	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id}) }
+	return goka.NewView(brokers, table, c,
+		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
+		goka.WithViewHasher(hasher),
+		goka.WithViewLogger(gokaLogger{discardLogger}),
+		goka.WithViewConsumerSaramaBuilder(func(brokers []string, id string) (sarama.Consumer, error) {
+			return sarama.NewConsumer(brokers, cfg(id))
+		}),
+		goka.WithViewTopicManagerBuilder(func(brokers []string) (goka.TopicManager, error) {
+			tmc := goka.NewTopicManagerConfig()
+			tmc.Table.Replication, tmc.Stream.Replication = 1, 1
+			return goka.NewTopicManager(brokers, cfg(clientID), tmc)
+		}),
+	)
 }
