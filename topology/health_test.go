@@ -1,40 +1,21 @@
 package topology
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/sluicehq/sluice/internal/testkit"
 )
-
-// lockedBuffer is a log sink for several goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines(substr string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.b.String(), substr)
-}
 
 func TestStallTracker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var logs lockedBuffer
+		var logs testkit.LogBuffer
 		gauge := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "sluice_stalled"}, []string{"pipeline", "component"})
 		tr := newStallTracker("p", 30*time.Second, slog.New(slog.NewTextHandler(&logs, nil)), gauge)
 		flow := tr.component("flow", "index")
@@ -86,8 +67,8 @@ func TestStallTracker(t *testing.T) {
 		}
 		time.Sleep(time.Minute) // many ticks later, still one warning
 		synctest.Wait()
-		if n := logs.lines("level=WARN msg=\"stalled"); n != 1 {
-			t.Fatalf("%d stall warnings, want 1:\n%s", n, logs.b.String())
+		if n := strings.Count(logs.String(), "level=WARN msg=\"stalled"); n != 1 {
+			t.Fatalf("%d stall warnings, want 1:\n%s", n, logs.String())
 		}
 
 		// Several tasks of one source stalled at once: one component, one line.
@@ -95,8 +76,8 @@ func TestStallTracker(t *testing.T) {
 		src.wait("task-b", "Kafka acknowledgement of records read by task b")
 		time.Sleep(31 * time.Second)
 		synctest.Wait()
-		if n := logs.lines("level=WARN msg=\"stalled"); n != 2 {
-			t.Fatalf("%d stall warnings, want 2:\n%s", n, logs.b.String())
+		if n := strings.Count(logs.String(), "level=WARN msg=\"stalled"); n != 2 {
+			t.Fatalf("%d stall warnings, want 2:\n%s", n, logs.String())
 		}
 		if s := tr.check(time.Now()); len(s) != 2 || s[1].Kind != "source" || len(s[1].WaitsFor) != 2 {
 			t.Fatalf("stalls = %+v", s)
@@ -109,8 +90,8 @@ func TestStallTracker(t *testing.T) {
 		if stalled() != 0 {
 			t.Fatal("gauge still 1 after progress")
 		}
-		if n := logs.lines("msg=\"recovered from a stall\" flow=index"); n != 1 {
-			t.Fatalf("%d recovery lines, want 1:\n%s", n, logs.b.String())
+		if n := strings.Count(logs.String(), "msg=\"recovered from a stall\" flow=index"); n != 1 {
+			t.Fatalf("%d recovery lines, want 1:\n%s", n, logs.String())
 		}
 		// Nothing pending any more recovers too.
 		src.done("task-a")
@@ -120,8 +101,8 @@ func TestStallTracker(t *testing.T) {
 		if s := tr.check(time.Now()); len(s) != 0 {
 			t.Fatalf("stalls after recovery = %+v", s)
 		}
-		if n := logs.lines("recovered from a stall"); n != 2 {
-			t.Fatalf("%d recovery lines, want 2:\n%s", n, logs.b.String())
+		if n := strings.Count(logs.String(), "recovered from a stall"); n != 2 {
+			t.Fatalf("%d recovery lines, want 2:\n%s", n, logs.String())
 		}
 		cancel()
 	})

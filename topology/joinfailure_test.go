@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -30,7 +31,7 @@ func TestJoinFailureLoggedOnce(t *testing.T) {
 	tp.Flow("index").From(orders).Via(join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
-	log := &lockedWriter{}
+	log := &testkit.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -38,19 +39,19 @@ func TestJoinFailureLoggedOnce(t *testing.T) {
 	err = tp.RunWith(ctx, cfg)
 	took := time.Since(began)
 	if err == nil || ctx.Err() != nil {
-		t.Fatalf("RunWith = %v (%v) after %v; want the join's failure; log:\n%s", err, ctx.Err(), took, strings.Join(log.lines(""), "\n"))
+		t.Fatalf("RunWith = %v (%v) after %v; want the join's failure; log:\n%s", err, ctx.Err(), took, strings.Join(log.Lines(""), "\n"))
 	}
 	t.Logf("RunWith after %v: %v", took.Round(time.Millisecond), err)
-	for _, l := range log.lines("level=") {
+	for _, l := range log.Lines("level=") {
 		if !strings.Contains(l, "level=INFO") {
 			t.Logf("log: %s", l)
 		}
 	}
 	const cause = "decode value with json"
-	if lines := log.lines("level=ERROR"); len(lines) != 1 || !strings.Contains(lines[0], cause) {
+	if lines := log.Lines("level=ERROR"); len(lines) != 1 || !strings.Contains(lines[0], cause) {
 		t.Errorf("%d ERROR lines; want one naming the cause", len(lines))
 	}
-	if n := len(log.lines(cause)); n != 1 {
+	if n := len(log.Lines(cause)); n != 1 {
 		t.Errorf("%d lines say %q; want 1", n, cause)
 	}
 	if !strings.Contains(err.Error(), `flow "index": stage "with-customer": orders/`) || strings.Count(err.Error(), cause) != 1 ||

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -110,24 +109,6 @@ func waitTopicCount(t *testing.T, brokers []string, topic string, n int64) {
 	t.Fatalf("%s holds %d messages, want %d", topic, got, n)
 }
 
-// syncBuffer is a bytes.Buffer that a logger may write to from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func quietConfig(brokers []string) topology.Config {
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
@@ -151,7 +132,7 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	cfg := quietConfig(brokers)
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	err = tp.RunWith(ctx, cfg)

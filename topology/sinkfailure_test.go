@@ -1,14 +1,12 @@
 package topology_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,37 +17,6 @@ import (
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
-
-// lockedWriter is a log destination the pipeline's goroutines share.
-type lockedWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-// lines returns the logged lines that contain every one of substrs.
-func (w *lockedWriter) lines(substrs ...string) []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []string
-next:
-	for _, l := range strings.Split(w.b.String(), "\n") {
-		for _, s := range substrs {
-			if !strings.Contains(l, s) {
-				continue next
-			}
-		}
-		if l != "" {
-			out = append(out, l)
-		}
-	}
-	return out
-}
 
 // brokenSink fails every write for good, as a destination that refuses the pipeline's credentials.
 type brokenSink struct{}
@@ -107,7 +74,7 @@ func produceSpread(t *testing.T, brokers []string, topic string) {
 
 // runFailing runs a flow of topic "events" (2 partitions, 20 records) into sink until it fails, and returns
 // RunWith's error and the pipeline's log.
-func runFailing(t *testing.T, sink sinks.Sink) (error, *lockedWriter) {
+func runFailing(t *testing.T, sink sinks.Sink) (error, *testkit.LogBuffer) {
 	t.Helper()
 	brokers := testkit.Brokers(t, 1)
 	produceSpread(t, brokers, "events")
@@ -116,30 +83,30 @@ func runFailing(t *testing.T, sink sinks.Sink) (error, *lockedWriter) {
 	tp.Flow("index").From(events).To(sink, topology.BatchSize(100), topology.LingerMillis(500))
 	rc := topology.DefaultConfig()
 	rc.Brokers, rc.HTTPAddr = brokers, "off"
-	log := &lockedWriter{}
+	log := &testkit.LogBuffer{}
 	rc.Logger = slog.New(slog.NewTextHandler(log, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	err := tp.RunWith(ctx, rc)
 	if err == nil || ctx.Err() != nil {
-		t.Fatalf("RunWith = %v (%v); want the sink's failure; log:\n%s", err, ctx.Err(), strings.Join(log.lines(""), "\n"))
+		t.Fatalf("RunWith = %v (%v); want the sink's failure; log:\n%s", err, ctx.Err(), strings.Join(log.Lines(""), "\n"))
 	}
 	return err, log
 }
 
 // checkOnce asserts that the failure is logged in exactly one ERROR line, that this line and RunWith's error
 // each say the cause once, and that both match where.
-func checkOnce(t *testing.T, err error, log *lockedWriter, cause string, where *regexp.Regexp) {
+func checkOnce(t *testing.T, err error, log *testkit.LogBuffer, cause string, where *regexp.Regexp) {
 	t.Helper()
-	errorLines := log.lines("level=ERROR")
-	causeLines := log.lines(cause)
+	errorLines := log.Lines("level=ERROR")
+	causeLines := log.Lines(cause)
 	t.Logf("RunWith: %v", err)
 	for _, l := range causeLines {
 		t.Logf("log: %s", l)
 	}
 	if len(errorLines) != 1 || len(causeLines) != 1 {
 		t.Fatalf("%d ERROR lines and %d lines naming the cause; want the failure logged once:\n%s",
-			len(errorLines), len(causeLines), strings.Join(log.lines(""), "\n"))
+			len(errorLines), len(causeLines), strings.Join(log.Lines(""), "\n"))
 	}
 	if !where.MatchString(errorLines[0]) {
 		t.Errorf("error line %q does not match %q", errorLines[0], where)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafkatest"
+	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
@@ -53,7 +54,7 @@ func TestProduceFailureNamesBrokers(t *testing.T) {
 	tp.Flow("to-file").From(lines).To(sink)
 	rc := topology.DefaultConfig()
 	rc.Brokers, rc.HTTPAddr, rc.RetryTimeout = brokers, "off", 3*time.Second
-	log := &lockedWriter{}
+	log := &testkit.LogBuffer{}
 	rc.Logger = slog.New(slog.NewTextHandler(log, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -62,7 +63,7 @@ func TestProduceFailureNamesBrokers(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(string(must(os.ReadFile(out))), "first") {
 		if time.Now().After(deadline) {
-			t.Fatalf("first line not delivered within 30s; log:\n%s", strings.Join(log.lines(""), "\n"))
+			t.Fatalf("first line not delivered within 30s; log:\n%s", strings.Join(log.Lines(""), "\n"))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -75,16 +76,16 @@ func TestProduceFailureNamesBrokers(t *testing.T) {
 	f.Close()
 	err = <-done
 	if err == nil || ctx.Err() != nil {
-		t.Fatalf("RunWith = %v (%v); want a failure; log:\n%s", err, ctx.Err(), strings.Join(log.lines(""), "\n"))
+		t.Fatalf("RunWith = %v (%v); want a failure; log:\n%s", err, ctx.Err(), strings.Join(log.Lines(""), "\n"))
 	}
 	t.Logf("RunWith: %v", err)
-	for _, l := range log.lines("level=") {
+	for _, l := range log.Lines("level=") {
 		if !strings.Contains(l, "level=INFO") {
 			t.Logf("log: %s", l)
 		}
 	}
 	where := []string{`source \"files\" task \"file:` + in + `\": record at position {\"offset\":13} (after {\"offset\":6}): topic \"lines\": Kafka at ` + brokers[0] + ` did not take it: `}
-	if lines := log.lines("level=ERROR"); len(lines) != 1 || !strings.Contains(lines[0], where[0]) {
+	if lines := log.Lines("level=ERROR"); len(lines) != 1 || !strings.Contains(lines[0], where[0]) {
 		t.Errorf("%d ERROR lines; want one containing %s", len(lines), where[0])
 	}
 	unquoted := strings.ReplaceAll(where[0], `\"`, `"`)

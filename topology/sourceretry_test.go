@@ -86,7 +86,7 @@ func (r *scriptedReader) Close() error { return nil }
 
 // runScripted runs src into a recording sink with retryTimeout and returns the sink, the log and RunWith's
 // result channel; the pipeline stops when the test ends.
-func runScripted(t *testing.T, src *scriptedSource, retryTimeout time.Duration) (*recordingSink, *lockedWriter, <-chan error, context.CancelFunc) {
+func runScripted(t *testing.T, src *scriptedSource, retryTimeout time.Duration) (*recordingSink, *testkit.LogBuffer, <-chan error, context.CancelFunc) {
 	t.Helper()
 	tp := topology.New("scripted")
 	numbers := tp.Topic("numbers", topology.ValueCodec("string"))
@@ -95,7 +95,7 @@ func runScripted(t *testing.T, src *scriptedSource, retryTimeout time.Duration) 
 	tp.Flow("collect").From(numbers).To(sink)
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr, cfg.RetryTimeout = testkit.Brokers(t, 1), "off", retryTimeout
-	log := &lockedWriter{}
+	log := &testkit.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(log, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done, finished := make(chan error, 1), make(chan struct{})
@@ -137,11 +137,11 @@ func TestTransientSourceFailuresAreRetried(t *testing.T) {
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("pipeline stopped: %v\nlog:\n%s", err, strings.Join(log.lines(""), "\n"))
+			t.Fatalf("pipeline stopped: %v\nlog:\n%s", err, strings.Join(log.Lines(""), "\n"))
 		case <-time.After(50 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d records after 60s; log:\n%s", len(seen), src.total, strings.Join(log.lines(""), "\n"))
+			t.Fatalf("%d of %d records after 60s; log:\n%s", len(seen), src.total, strings.Join(log.Lines(""), "\n"))
 		}
 	}
 	cancel()
@@ -155,12 +155,12 @@ func TestTransientSourceFailuresAreRetried(t *testing.T) {
 	if len(opens) != 4 || opens[0] != "" || opens[1] != `{"n":4}` || opens[2] != `{"n":4}` || opens[3] != `{"n":11}` {
 		t.Errorf("opened at %q; want the start, then twice after record 4 (the second open failed), then after record 11", opens)
 	}
-	warnings := log.lines("level=WARN", "source=counter", "task=count", "input unavailable")
+	warnings := log.Lines("level=WARN", "source=counter", "task=count", "input unavailable")
 	for _, l := range warnings {
 		t.Logf("log: %s", l)
 	}
 	if len(warnings) == 0 || !strings.Contains(warnings[0], `position="{\"n\":4}"`) || !strings.Contains(warnings[0], "connection lost") {
-		t.Errorf("no warning naming the source, the task, the position and the error; log:\n%s", strings.Join(log.lines(""), "\n"))
+		t.Errorf("no warning naming the source, the task, the position and the error; log:\n%s", strings.Join(log.Lines(""), "\n"))
 	}
 }
 
@@ -173,7 +173,7 @@ func TestPermanentSourceFailureFailsAtOnce(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("pipeline still running 60s after a permanent read error; log:\n%s", strings.Join(log.lines(""), "\n"))
+		t.Fatalf("pipeline still running 60s after a permanent read error; log:\n%s", strings.Join(log.Lines(""), "\n"))
 	}
 	t.Logf("RunWith after %v: %v", time.Since(start).Round(time.Millisecond), err)
 	if err == nil || !strings.Contains(err.Error(), `source "counter" task "count": read after position {"n":2}: access denied`) {
@@ -184,7 +184,7 @@ func TestPermanentSourceFailureFailsAtOnce(t *testing.T) {
 	if len(src.opens) != 1 {
 		t.Errorf("opened %d times; a permanent error must not reopen the task", len(src.opens))
 	}
-	if w := log.lines("input unavailable"); len(w) != 0 {
+	if w := log.Lines("input unavailable"); len(w) != 0 {
 		t.Errorf("retry warnings for a permanent error: %q", w)
 	}
 }
@@ -198,7 +198,7 @@ func TestTransientSourceFailureGivesUpAfterRetryTimeout(t *testing.T) {
 	select {
 	case err = <-done:
 	case <-time.After(60 * time.Second):
-		t.Fatalf("pipeline still running 60s after RetryTimeout 2s; log:\n%s", strings.Join(log.lines(""), "\n"))
+		t.Fatalf("pipeline still running 60s after RetryTimeout 2s; log:\n%s", strings.Join(log.Lines(""), "\n"))
 	}
 	t.Logf("RunWith after %v: %v", time.Since(start).Round(time.Millisecond), err)
 	if err == nil || !strings.Contains(err.Error(), `source "counter" task "count": read after position {"n":2}: connection refused`) ||

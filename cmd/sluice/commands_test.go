@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,18 +20,6 @@ import (
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func run(t *testing.T, ctx context.Context, args ...string) (string, error) {
 	t.Helper()
@@ -51,7 +38,7 @@ func TestBrokerAndPositions(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &testkit.LogBuffer{}
 	cmd := newRootCommand()
 	cmd.SetOut(out)
 	cmd.SetErr(io.Discard)
@@ -132,7 +119,7 @@ func TestPositionsCommand(t *testing.T) {
 	if kafkatest.Real() {
 		cfg.Replication = 3
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -179,7 +166,7 @@ func TestVersion(t *testing.T) {
 // `sluice es serve` answers the go-elasticsearch client's first call.
 func TestESServe(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
+	out := &testkit.LogBuffer{}
 	cmd := newRootCommand()
 	cmd.SetOut(out)
 	cmd.SetErr(io.Discard)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
 )
 
 // binary is the example, built once by TestMain (with -race when SLUICE_TEST_RACE is set).
@@ -42,26 +44,9 @@ type process struct {
 	t      testing.TB
 	name   string
 	cmd    *exec.Cmd
-	out    *lockedBuffer
+	out    *testkit.LogBuffer
 	exited chan struct{}
 	err    error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startExample(t testing.TB, name string, env []string, args ...string) *process {
@@ -75,7 +60,7 @@ func startExample(t testing.TB, name string, env []string, args ...string) *proc
 // test failed.
 func startProcess(t testing.TB, name string, cmd *exec.Cmd) *process {
 	t.Helper()
-	p := &process{t: t, name: name, out: &lockedBuffer{}, exited: make(chan struct{}), cmd: cmd}
+	p := &process{t: t, name: name, out: &testkit.LogBuffer{}, exited: make(chan struct{}), cmd: cmd}
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package elasticsearch_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -19,23 +18,6 @@ import (
 // blackHole accepts connections and never answers, like a SIGSTOPped server.
 func blackHole(t *testing.T) string { return testkit.StartBlackHole(t).Addr() }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func oneOrder() []stream.Record {
 	return []stream.Record{{Topic: "orders", Key: "order-1", Value: map[string]any{"id": int64(1)}}}
 }
@@ -45,7 +27,7 @@ func oneOrder() []stream.Record {
 // what happened.
 func TestUnansweredRequestsTimeOutAndRetry(t *testing.T) {
 	addr := blackHole(t)
-	var logs syncBuffer
+	var logs testkit.LogBuffer
 	sink, err := elasticsearch.New(elasticsearch.Config{URLs: []string{"http://" + addr}, Index: "orders",
 		RequestTimeout: 100 * time.Millisecond, RetryTimeout: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})

@@ -1,39 +1,20 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
-
-// lockedBuffer is a log destination safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestPurgedPosition is acceptance 5, on a server of its own (it purges binlogs): with the task stopped at a
 // stream position, the binlogs holding it are purged. initial and never fail with ErrPositionPurged naming
@@ -43,7 +24,7 @@ func TestPurgedPosition(t *testing.T) {
 	srv := mariadbtest.Start(t)
 	srv.CreateDatabase(t, "pg")
 	srv.Exec(t, "CREATE TABLE pg.t (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO pg.t VALUES (1, 'one'), (2, 'two'), (3, 'three')")
-	logs := &lockedBuffer{}
+	logs := &testkit.LogBuffer{}
 	source := func(mode SnapshotMode) *Source {
 		src, err := New(Config{DSN: srv.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"pg.t"}, SnapshotMode: mode, ChunkSize: 2,
 			Logger: slog.New(slog.NewTextHandler(logs, nil))})

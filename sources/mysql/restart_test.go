@@ -1,7 +1,6 @@
 package mysql
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,37 +20,6 @@ import (
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
-
-// logBuffer collects log lines from concurrent writers.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// lines returns the lines that contain every one of substrs.
-func (l *logBuffer) lines(substrs ...string) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []string
-next:
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		for _, s := range substrs {
-			if !strings.Contains(line, s) {
-				continue next
-			}
-		}
-		if line != "" {
-			out = append(out, line)
-		}
-	}
-	return out
-}
 
 // TestServerRestartIsWaitedOut stops the MariaDB server of a running CDC pipeline while streamed changes
 // are still pending in its binlog, keeps it down for 10 s and starts it again on the same data directory and
@@ -76,7 +43,7 @@ func TestServerRestartIsWaitedOut(t *testing.T) {
 	}
 	srv.Exec(t, "INSERT INTO restart.items VALUES "+strings.Join(values, ", "))
 
-	log := &logBuffer{}
+	log := &testkit.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	off := false
 	src, err := New(Config{DSN: srv.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"restart.*"},
@@ -128,7 +95,7 @@ func TestServerRestartIsWaitedOut(t *testing.T) {
 		t.Helper()
 		select {
 		case err := <-done:
-			t.Fatalf("%s: the pipeline stopped: %v\nlog:\n%s", what, err, strings.Join(log.lines(""), "\n"))
+			t.Fatalf("%s: the pipeline stopped: %v\nlog:\n%s", what, err, strings.Join(log.Lines(""), "\n"))
 		default:
 		}
 	}
@@ -142,7 +109,7 @@ func TestServerRestartIsWaitedOut(t *testing.T) {
 			}
 			running(what)
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: %d of %d rows after 90s; log:\n%s", what, distinct, want, strings.Join(log.lines(""), "\n"))
+				t.Fatalf("%s: %d of %d rows after 90s; log:\n%s", what, distinct, want, strings.Join(log.Lines(""), "\n"))
 			}
 			time.Sleep(50 * time.Millisecond) // polling the sink
 		}
@@ -163,23 +130,23 @@ func TestServerRestartIsWaitedOut(t *testing.T) {
 
 	// While the server is down, the source says what it waits for, and the pipeline stays up.
 	deadline := time.Now().Add(20 * time.Second)
-	for len(log.lines("level=WARN", "source=cdc", "input unavailable")) == 0 {
+	for len(log.Lines("level=WARN", "source=cdc", "input unavailable")) == 0 {
 		running("server down")
 		if time.Now().After(deadline) {
-			t.Fatalf("no warning that the source waits for its server within 20s; log:\n%s", strings.Join(log.lines(""), "\n"))
+			t.Fatalf("no warning that the source waits for its server within 20s; log:\n%s", strings.Join(log.Lines(""), "\n"))
 		}
 		time.Sleep(50 * time.Millisecond) // polling the log
 	}
-	warnings := log.lines("level=WARN", "source=cdc", "input unavailable")
+	warnings := log.Lines("level=WARN", "source=cdc", "input unavailable")
 	t.Logf("warning: %s", warnings[0])
 	for !time.Now().After(stopped.Add(10 * time.Second)) {
 		running("server down")
 		time.Sleep(100 * time.Millisecond) // the server stays down 10 s
 	}
 	running("server down for 10s")
-	stalls := log.lines("level=WARN", "stalled", "source=cdc", "to reopen after a transient failure")
+	stalls := log.Lines("level=WARN", "stalled", "source=cdc", "to reopen after a transient failure")
 	if len(stalls) == 0 {
-		t.Errorf("the source was not reported stalled (StallTimeout 3s) while its server was down 10s; log:\n%s", strings.Join(log.lines(""), "\n"))
+		t.Errorf("the source was not reported stalled (StallTimeout 3s) while its server was down 10s; log:\n%s", strings.Join(log.Lines(""), "\n"))
 	} else {
 		t.Logf("stall: %s", stalls[0])
 	}
@@ -204,11 +171,11 @@ func TestServerRestartIsWaitedOut(t *testing.T) {
 		}
 	}
 	t.Logf("all %d rows arrived %v after the restart (%d records, %d duplicates); %d retry warnings",
-		distinct, time.Since(restarted).Round(time.Millisecond), total, total-distinct, len(log.lines("input unavailable")))
-	for _, l := range log.lines("reading again") {
+		distinct, time.Since(restarted).Round(time.Millisecond), total, total-distinct, len(log.Lines("input unavailable")))
+	for _, l := range log.Lines("reading again") {
 		t.Logf("log: %s", l)
 	}
-	if len(log.lines("recovered from a stall", "source=cdc")) == 0 {
+	if len(log.Lines("recovered from a stall", "source=cdc")) == 0 {
 		t.Errorf("the source did not recover from its stall after the restart")
 	}
 	cancel()
@@ -278,7 +245,7 @@ func TestServerRestartDuringSnapshot(t *testing.T) {
 	}
 	srv.Exec(t, "INSERT INTO snaprestart.items VALUES "+strings.Join(values, ", "))
 
-	log := &logBuffer{}
+	log := &testkit.LogBuffer{}
 	logger := slog.New(slog.NewTextHandler(log, nil))
 	off := false
 	src, err := New(Config{DSN: srv.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"snaprestart.*"},
@@ -326,11 +293,11 @@ func TestServerRestartDuringSnapshot(t *testing.T) {
 		for !ok() {
 			select {
 			case err := <-done:
-				t.Fatalf("%s: the pipeline stopped: %v\nlog:\n%s", what, err, strings.Join(log.lines(""), "\n"))
+				t.Fatalf("%s: the pipeline stopped: %v\nlog:\n%s", what, err, strings.Join(log.Lines(""), "\n"))
 			default:
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("%s: not within 90s (%d rows); log:\n%s", what, len(distinct()), strings.Join(log.lines(""), "\n"))
+				t.Fatalf("%s: not within 90s (%d rows); log:\n%s", what, len(distinct()), strings.Join(log.Lines(""), "\n"))
 			}
 			time.Sleep(20 * time.Millisecond) // polling
 		}
@@ -339,8 +306,8 @@ func TestServerRestartDuringSnapshot(t *testing.T) {
 	port := srv.Port
 	srv.Stop()
 	arrived := len(distinct())
-	wait("retry warning", func() bool { return len(log.lines("level=WARN", "source=cdc", "input unavailable")) > 0 })
-	t.Logf("server stopped with %d of %d snapshot rows arrived; %s", arrived, rows, log.lines("input unavailable")[0])
+	wait("retry warning", func() bool { return len(log.Lines("level=WARN", "source=cdc", "input unavailable")) > 0 })
+	t.Logf("server stopped with %d of %d snapshot rows arrived; %s", arrived, rows, log.Lines("input unavailable")[0])
 	if arrived >= rows {
 		t.Fatalf("the snapshot finished before the server stopped")
 	}
