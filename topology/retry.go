@@ -55,10 +55,8 @@ func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.Co
 				"gives_up_after", g.retryTimeout, "err", err)
 			lastLog = now
 		}
-		select {
-		case <-ctx.Done():
+		if !kafka.RetryWait(ctx, attempt, time.Time{}) {
 			return nil
-		case <-time.After(kafka.RetryBackoff(attempt)):
 		}
 	}
 }

@@ -62,14 +62,10 @@ func (t *taskRetry) wait(ctx context.Context, pos stream.Position, err error) er
 			"gives_up_after", t.timeout, "err", err)
 		t.lastLog = now
 	}
-	timer := time.NewTimer(kafka.RetryBackoff(t.attempt - 1))
-	defer timer.Stop()
-	select {
-	case <-ctx.Done():
+	if !kafka.RetryWait(ctx, t.attempt-1, time.Time{}) {
 		return ctx.Err()
-	case <-timer.C:
-		return nil
 	}
+	return nil
 }
 
 // open opens the task at pos, retrying transient failures as wait allows.
