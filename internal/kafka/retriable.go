@@ -86,8 +86,10 @@ func RetriableText(err error) bool {
 	return strings.Contains(msg, sarama.ErrOutOfBrokers.Error()) || strings.Contains(msg, sarama.ErrNotConnected.Error())
 }
 
-// RetryWait waits RetryBackoff(attempt), but no longer than until deadline (the zero time means none),
-// and returns false at once when ctx ends or when deadline has passed.
+// RetryWait waits RetryBackoff(attempt), but no longer than until deadline (the zero time means none).
+// It returns true when another attempt is due, and false when ctx ended or the deadline has passed (before
+// or during the wait): then the caller's last error is the one to report, not that of an attempt that had
+// no time left.
 func RetryWait(ctx context.Context, attempt int, deadline time.Time) bool {
 	wait := RetryBackoff(attempt)
 	if !deadline.IsZero() {
@@ -103,6 +105,6 @@ func RetryWait(ctx context.Context, attempt int, deadline time.Time) bool {
 	case <-ctx.Done():
 		return false
 	case <-t.C:
-		return true
+		return deadline.IsZero() || time.Until(deadline) > 0
 	}
 }

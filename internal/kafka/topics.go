@@ -136,7 +136,7 @@ func waitTopicsLed(ctx context.Context, timeout time.Duration, brokers []string,
 		if !Retriable(last) && !errors.As(last, new(*NoAnswerError)) {
 			return last
 		}
-		if !RetryWait(ctx, attempt, deadline) || time.Until(deadline) <= 0 {
+		if !RetryWait(ctx, attempt, deadline) {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
