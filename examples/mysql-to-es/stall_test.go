@@ -274,7 +274,15 @@ func TestElasticsearchPausedPipelineReportsStallAndCatchesUp(t *testing.T) {
 	if !found {
 		t.Fatalf("/readyz does not name the flow orders-index and its sink: %s", stalled.raw)
 	}
-	line := pipeLog.find("stalled", "flow=orders-index", "elasticsearch index orders at "+esAddr)
+	// The tracker marks the flow stalled, then logs: the line may reach us a moment after /readyz changed.
+	var line string
+	logged := func() bool {
+		line = pipeLog.find("stalled", "flow=orders-index", "elasticsearch index orders at "+esAddr)
+		return line != ""
+	}
+	for deadline := time.Now().Add(5 * time.Second); !logged() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
 	if line == "" {
 		t.Fatalf("no stall warning naming the flow and its sink:\n%s", pipeLog)
 	}
