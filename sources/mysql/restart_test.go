@@ -8,6 +8,7 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -211,6 +212,7 @@ func TestTransientIfConnection(t *testing.T) {
 		{fmt.Errorf("mysql source: binlog stream: ERROR 2013 (HY000): Lost connection to server during query"), true},
 		{fmt.Errorf("mysql source: %w: gtid %q (were its binlog files purged?): ERROR 1236 (HY000): connection was bad", ErrPositionPurged, "0-1-5"), false},
 		{fmt.Errorf("mysql source: another replica connected with server_id 7: ERROR 4052 (HY000): A slave with the same server_uuid/server_id"), false},
+		{fmt.Errorf("mysql source: list tables: %w", &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40523}, Err: syscall.ECONNREFUSED}), true},
 		{&driver.MySQLError{Number: 1045, Message: "Access denied for user 'sluice'"}, false},
 		{&driver.MySQLError{Number: 1227, Message: "Access denied; you need (at least one of) the REPLICATION SLAVE privilege(s)"}, false},
 		{errors.New("mysql source: binlog_format is STATEMENT, want ROW"), false},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"syscall"
 
@@ -36,6 +37,11 @@ var connectionFailureTexts = []string{
 	"server shutdown",
 }
 
+// permanentCodeText finds a purged position (1236) or a duplicate server_id (4052) in an error flattened to
+// text, as go-mysql ("ERROR 1236 (HY000): ...") and the driver ("Error 1236 (HY000): ...") print them; a
+// bare number would also match a port such as 40523.
+var permanentCodeText = regexp.MustCompile(`(?i)\berror (1236|4052)\b`)
+
 // transientIfConnection marks err sources.Transient when it says that the connection to the server broke
 // or could not be made (the server restarts, the network failed): the engine then reopens the task at its
 // saved position once the server is back. A purged position (1236), another replica with the same
@@ -61,7 +67,7 @@ func connectionFailure(err error) bool {
 		return ge.Code == errServerShutdown || ge.Code == errServerGone || ge.Code == errServerLost
 	}
 	msg := err.Error()
-	if strings.Contains(msg, "1236") || strings.Contains(msg, "4052") {
+	if permanentCodeText.MatchString(msg) {
 		return false
 	}
 	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysqldriver.ErrInvalidConn) ||
