@@ -45,7 +45,8 @@ func TestJSONEncode(t *testing.T) {
 	}
 }
 
-// Schemaless decoding yields the types Connect's JsonConverter yields with schemas.enable=false.
+// Schemaless decoding yields the types Connect's JsonConverter yields with schemas.enable=false, except that
+// numbers beyond int64 and numbers with a fraction or exponent are exact Decimals, not float64.
 func TestJSONDecode(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -55,12 +56,19 @@ func TestJSONDecode(t *testing.T) {
 		{`true`, true},
 		{`12`, int64(12)},
 		{`-9223372036854775808`, int64(math.MinInt64)},
-		{`9223372036854775808`, 9223372036854775808.0},
-		{`12.24`, 12.24},
-		{`1e2`, 100.0},
-		{`1.0`, 1.0},
+		{`9223372036854775808`, dec(t, "9223372036854775808")},
+		{`-18446744073709551616`, dec(t, "-18446744073709551616")},
+		{`12.24`, NewDecimal(1224, 2)},
+		{`1e2`, NewDecimal(1, -2)},
+		{`1.0`, NewDecimal(10, 1)},
+		{`2.00`, NewDecimal(200, 2)},
+		{`1234567890123456789.12`, dec(t, "1234567890123456789.12")},
+		{`-0.0`, NewDecimal(0, 1)},
+		{`1.7976931348623157E308`, dec(t, "17976931348623157E292")},
+		{`4.9E-324`, NewDecimal(49, 325)},
+		{`1e-400`, NewDecimal(1, 400)},
 		{`"a string"`, "a string"},
-		{` [1, "2", 3.5, null] `, []any{int64(1), "2", 3.5, nil}},
+		{` [1, "2", 3.5, null] `, []any{int64(1), "2", NewDecimal(35, 1), nil}},
 		{`{ "a": "", "b": null, "c": {"d": [true]} }`, map[string]any{"a": "", "b": nil, "c": map[string]any{"d": []any{true}}}},
 	}
 	for _, tt := range tests {

@@ -150,7 +150,7 @@ func TestJSONSchemaDecodeConnectInput(t *testing.T) {
 		{`{ "schema": { "type": "map", "keys": { "type" : "int32" }, "values": { "type" : "int32" } }, "payload": [ [1, 12], [2, 15] ] }`,
 			MapOf(Int32Schema(), Int32Schema()), map[any]any{int32(1): int32(12), int32(2): int32(15)}},
 		{`{ "schema": null, "payload": 12 }`, nil, int64(12)},
-		{`{ "schema": null, "payload": 12.24 }`, nil, 12.24},
+		{`{ "schema": null, "payload": 12.24 }`, nil, NewDecimal(1224, 2)},
 		{`{ "schema": null, "payload": [1, "2", 3] }`, nil, []any{int64(1), "2", int64(3)}},
 		{`{ "schema": null, "payload": { "field1": 1, "field2": 2} }`, nil, map[string]any{"field1": int64(1), "field2": int64(2)}},
 		{`{ "schema": ` + decimal2 + `, "payload": "AJw=" }`, DecimalSchema(2), NewDecimal(156, 2)},

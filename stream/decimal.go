@@ -11,6 +11,10 @@ import (
 // cannot make the decoder allocate a billion digits. It is far beyond any database's DECIMAL scale.
 const maxDecimalScale = 16384
 
+// maxDecimalDigits bounds the digits of a parsed decimal for the same reason: converting n decimal digits to
+// binary costs O(n²), so a megabyte of digits would stall a decoder for a second.
+const maxDecimalDigits = 16384
+
 // Decimal is an arbitrary-precision decimal number, the value of a Decimal schema: Unscaled × 10^-Scale, like
 // Java's BigDecimal. The zero Decimal (nil Unscaled) is 0. Treat Unscaled as immutable: decoders and
 // Rescale may share it between values.
@@ -26,7 +30,8 @@ func NewDecimal(unscaled int64, scale int32) Decimal {
 
 // ParseDecimal parses a decimal number in plain ("-12.340") or exponent ("1.234E+3") notation. The scale is
 // the number of digits after the point minus the exponent, as Java's BigDecimal(String) does, so "12.340"
-// has scale 3 and "1E+3" scale -3.
+// has scale 3 and "1E+3" scale -3. Numbers of more than 16384 digits, or whose scale is beyond ±16384, are
+// refused with an error wrapping strconv.ErrRange.
 func ParseDecimal(s string) (Decimal, error) {
 	syntaxErr := func() (Decimal, error) {
 		return Decimal{}, fmt.Errorf("stream: parse decimal %q: %w", s, strconv.ErrSyntax)
@@ -55,6 +60,9 @@ func ParseDecimal(s string) (Decimal, error) {
 		if digits[i] < '0' || digits[i] > '9' {
 			return syntaxErr()
 		}
+	}
+	if len(digits) > maxDecimalDigits {
+		return Decimal{}, fmt.Errorf("stream: parse decimal of %d digits (at most %d): %w", len(digits), maxDecimalDigits, strconv.ErrRange)
 	}
 	scale := int64(len(frac)) - exp
 	if scale > maxDecimalScale || scale < -maxDecimalScale {

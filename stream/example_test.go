@@ -127,6 +127,6 @@ func ExampleJSONCodec() {
 	data, _ := codec.Encode(stream.DecimalSchema(2), stream.NewDecimal(150, 2))
 	fmt.Println(string(data))
 	// Output:
-	// int64 float64 []interface {} <nil>
+	// int64 stream.Decimal []interface {} <nil>
 	// 1.50
 }

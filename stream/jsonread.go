@@ -46,21 +46,13 @@ func jsonKind(n any) string {
 
 func isIntegerLiteral(s string) bool { return !strings.ContainsAny(s, ".eE") }
 
-// schemalessFromJSON converts a parsed JSON node as Connect does without a schema: integers to int64 (or
-// float64 beyond int64), other numbers to float64, objects to map[string]any, arrays to []any.
+// schemalessFromJSON converts a parsed JSON node without a schema: objects to map[string]any, arrays to
+// []any, and numbers without loss (see schemalessNumber). Connect's JsonConverter would give float64 for
+// numbers with a fraction, which turns a DECIMAL 1234567890123456789.12 into 1.2345678901234568E18.
 func schemalessFromJSON(n any) (any, error) {
 	switch x := n.(type) {
 	case json.Number:
-		if isIntegerLiteral(string(x)) {
-			if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
-				return i, nil
-			}
-		}
-		f, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
-			return nil, mismatchf("number %s does not fit a double", x)
-		}
-		return f, nil
+		return schemalessNumber(x)
 	case []any:
 		for i, e := range x {
 			v, err := schemalessFromJSON(e)
@@ -79,6 +71,23 @@ func schemalessFromJSON(n any) (any, error) {
 		}
 	}
 	return n, nil
+}
+
+// schemalessNumber reads a JSON number exactly: an integer literal within the int64 range as an int64, any
+// other number (a fraction, an exponent, or an integer beyond int64) as a Decimal holding exactly its digits,
+// with the scale Java's BigDecimal(String) gives the text ("2.00" has scale 2, "1.5E+3" scale -2). Numbers
+// whose scale is beyond ±16384 ("1e-99999") are refused rather than rounded.
+func schemalessNumber(x json.Number) (any, error) {
+	if isIntegerLiteral(string(x)) {
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return i, nil
+		}
+	}
+	d, err := ParseDecimal(string(x))
+	if err != nil {
+		return nil, mismatchf("number %.40s cannot be held exactly: more than 16384 digits or an exponent beyond ±16384", x)
+	}
+	return d, nil
 }
 
 // valueFromJSON converts a parsed JSON node to a value of s, as Connect's JsonConverter does, but rejecting

@@ -117,7 +117,9 @@ func roundTripCases(t testing.TB) []roundTripCase {
 		{"metadata nested", ArrayOf(Int8Schema().WithName("n").WithVersion(-2).WithDoc("d\"oc").
 			WithParameter("b", "2").WithParameter("a", "1")).WithName("arr"), []any{int8(1)}},
 		{"schemaless scalar", nil, int64(-5)},
-		{"schemaless tree", nil, map[string]any{"a": []any{int64(1), 2.5, "s", true, nil, map[string]any{}}}},
+		{"schemaless tree", nil, map[string]any{"a": []any{int64(1), NewDecimal(25, 1), "s", true, nil, map[string]any{}}}},
+		{"schemaless exact numbers", nil, []any{NewDecimal(200, 2), dec(t, "-18446744073709551615"),
+			dec(t, "12345678901234567890123456789012345.123456789012345678901234567890"), NewDecimal(10, 301)}},
 	}
 }
 
