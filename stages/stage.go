@@ -59,14 +59,38 @@ func (s oneStage) Process(ctx context.Context, r stream.Record) ([]stream.Record
 }
 
 // FlatMap makes a stage from a function that returns any number of records for each input record.
+//
+// Schemas stay true as with Map: each output record's schemas are derived again or checked against the
+// input record's.
 func FlatMap(name string, fn func(context.Context, stream.Record) ([]stream.Record, error)) Stage {
-	return funcStage{name: name, fn: fn}
+	return funcStage{name: name, fn: func(ctx context.Context, r stream.Record) ([]stream.Record, error) {
+		outs, err := fn(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		for i := range outs {
+			if err := keepSchemasTrue(name, r, &outs[i]); err != nil {
+				return nil, err
+			}
+		}
+		return outs, nil
+	}}
 }
 
 // Map makes a stage that replaces each record by fn's result.
+//
+// Schemas stay true: when the result's value (or key) is a *stream.Struct, its ValueSchema (KeySchema)
+// becomes the Struct's schema unless fn set another one; otherwise, when the result still carries a
+// schema, the value must be of that schema's type at the top level (a cheap check of the Go type, not of
+// every nested value). A value that does not fit the schema fn left in place fails the record with
+// ErrStaleSchema, naming the stage and the fix: set ValueSchema to the new value's schema, or to nil for a
+// schemaless value.
 func Map(name string, fn func(stream.Record) (stream.Record, error)) Stage {
 	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		out, err := fn(r)
+		if err == nil {
+			err = keepSchemasTrue(name, r, &out)
+		}
 		return out, err == nil, err
 	}}
 }

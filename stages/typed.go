@@ -2,25 +2,265 @@ package stages
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/sluicehq/sluice/stream"
 )
 
 // Typed stages let user code work on its own Go types instead of the data model.
 //
-// Values reach the function as In: directly when the record value already is an In (a string, a
-// map[string]any, a *stream.Struct), otherwise converted through JSON, so that a Go struct with the usual
-// encoding/json tags receives a JSON object or a *stream.Struct value. Results of a struct type go back
-// into the record as schemaless JSON objects (map[string]any), which every JSON codec writes; other results
-// are stored as they are.
+// # From the record to In
+//
+// A value that already is an In (a string, a map[string]any, a *stream.Struct, anything for In = any) is
+// handed over as it is. A string or []byte value is read as JSON text first (unless In is itself a string
+// or []byte, which then get the text or bytes). Every other value is converted field by field from the data
+// model, with the names and options of encoding/json's struct tags (a field matches its tag name, else its
+// Go name; exact case first, then ignoring case; embedded structs are promoted; "-" is ignored). Nothing
+// goes through float64 on the way:
+//
+//	input value (data model / JSON)        Go field of In                   result
+//	-------------------------------        --------------                   ------
+//	field In does not declare              -                                unknown: see below
+//	field missing                          pointer, slice, map, interface,  zero value (nil)
+//	                                       or tagged omitempty / omitzero
+//	field missing                          any other                        error ErrMissingField
+//	null (nil)                             pointer, slice, map, interface   nil
+//	null (nil)                             any other (omitempty too)        error ErrFieldType
+//	integer (int8..int64, json.Number,     int, int8..int64, uint..uint64   exact; out of range: error
+//	  Decimal or float without fraction)
+//	number with a fraction                 integer type                     error ErrFieldType
+//	any number                             float32, float64                 nearest float (declaring a float is
+//	                                                                        the choice to round; beyond range: error)
+//	any number                             stream.Decimal, json.Number      exact digits (a float as its shortest
+//	                                                                        decimal form)
+//	string                                 string                           as is
+//	number                                 string                           error ErrFieldType (declare
+//	                                                                        json.Number or stream.Decimal)
+//	string                                 any number type                  error ErrFieldType
+//	boolean                                bool                             as is; anything else: error
+//	time.Time, or RFC 3339 string          time.Time                        as is / parsed
+//	[]byte, or base64 string               []byte                           copied / decoded
+//	array                                  slice, array                     element by element (array: same length)
+//	object (*stream.Struct or map)         struct, map[K]V                  field by field; map keys as text
+//	*stream.Struct                         *stream.Struct                   as is
+//	anything                               any (interface{})                the data-model value as is
+//	anything JSON can hold                 a type with UnmarshalJSON        written as JSON and handed to it
+//	object, array                          string, number, bool             error ErrFieldType
+//
+// A tombstone (nil value) is null: In must be a pointer, slice, map or interface type to receive one.
+// Errors name the stage, the field path and, in the user's words, what the field is and what the Go type
+// wants: `stage "high-value": field amount: is a string ("12x"), want a number (float64)`.
+//
+// # Unknown fields
+//
+// Fields of the input that In does not declare (at the top level or inside structs of In, "customer.email")
+// are handled by the stage's unknown-field option:
+//
+//   - KeepUnknownFields (the default): the stage works on the fields In declares and carries the rest into
+//     its output. FilterValue and RouteValue pass the record unchanged, so nothing is lost. For MapValue and
+//     FlatMapValue whose result is an object (a struct, a map, or a pointer to one), every unknown field is
+//     put back into each result at its path, unless the result already has a field of that name (ignoring
+//     case): what the stage sets wins. Objects missing on the way are created, so a field whose parent Out
+//     does not declare still arrives ("customer": {"email": ...}). The rule is the same when Out is another
+//     type than In: carried means "fields In did not declare", never "fields Out does not declare"; a field In
+//     declares and Out leaves out is the stage's choice to drop. An unknown field that cannot be placed (it
+//     lies inside an array element or map value of In, whose place in the result the stage may have
+//     changed, or the result holds a non-object where its parent should be) fails the record with
+//     ErrUnknownField naming it. A result that is not an object (a string, a number, a slice, a
+//     *stream.Struct) replaces the whole value: nothing is carried.
+//   - RefuseUnknownFields: a record with any unknown field fails with ErrUnknownField naming the fields.
+//   - DropUnknownFields: unknown fields are dropped, as encoding/json does; an explicit choice to lose them.
+//
+// # Results
+//
+// A result goes back into the record in the data model, as encoding/json would write it but keeping types
+// and digits: structs (and other maps) become schemaless map[string]any under their JSON names (omitempty,
+// omitzero and "-" honoured: a null or empty input value of an omitempty field comes out absent), slices []any, int and uint types int64 (a uint64 beyond int64 a Decimal),
+// int8/int16/int32 and float32/float64 themselves, json.Number an int64 or an exact Decimal, time.Time,
+// Decimal and []byte themselves, pointers what they point to, types with MarshalJSON what it writes. The
+// record's ValueSchema becomes nil (schemaless), except for a *stream.Struct result, which brings its own
+// schema. No schema is derived from a Go struct: the json codec writes the map as the struct would be
+// written, and a sink that needs a schema gets one from a *stream.Struct result.
 
-// MapValue makes a stage that replaces each record's value by fn's result.
-func MapValue[In, Out any](name string, fn func(ctx context.Context, v In) (Out, error)) Stage {
+// UnknownFieldsPolicy says what a typed stage does with input fields its Go type does not declare.
+type UnknownFieldsPolicy int8
+
+const (
+	// KeepUnknown carries unknown fields through (the default).
+	KeepUnknown UnknownFieldsPolicy = iota
+	// RefuseUnknown fails the record.
+	RefuseUnknown
+	// DropUnknown drops them.
+	DropUnknown
+)
+
+// TypedOption adjusts a typed stage (MapValue, FilterValue, FlatMapValue, RouteValue).
+type TypedOption func(*typedConfig)
+
+type typedConfig struct {
+	unknown UnknownFieldsPolicy
+}
+
+// KeepUnknownFields makes a typed stage carry the input fields its Go type does not declare into its output
+// (see the package rules above). It is the default.
+func KeepUnknownFields() TypedOption { return func(c *typedConfig) { c.unknown = KeepUnknown } }
+
+// RefuseUnknownFields makes a typed stage fail each record that has a field its Go type does not declare,
+// with an error wrapping ErrUnknownField that names the fields.
+func RefuseUnknownFields() TypedOption { return func(c *typedConfig) { c.unknown = RefuseUnknown } }
+
+// DropUnknownFields makes a typed stage drop the input fields its Go type does not declare, as
+// encoding/json does. Use it only where losing them is intended.
+func DropUnknownFields() TypedOption { return func(c *typedConfig) { c.unknown = DropUnknown } }
+
+func newTypedConfig(opts []TypedOption) typedConfig {
+	var c typedConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+var (
+	// ErrUnknownField is wrapped by a typed stage's error for a record with fields its Go type does not
+	// declare, under RefuseUnknownFields, or that it cannot carry under KeepUnknownFields. The message names
+	// the fields.
+	ErrUnknownField = errors.New("field not declared by the stage's type")
+	// ErrMissingField is wrapped by a typed stage's error for a record without a field its Go type requires
+	// (a field that is not a pointer, slice, map or interface, and not tagged omitempty or omitzero).
+	ErrMissingField = errors.New("required field missing")
+	// ErrFieldType is wrapped by a typed stage's error for a field (or value) that does not convert to the
+	// Go type: a string for a number, a fraction for an integer, a number out of range, null for a required
+	// field, an object for a scalar.
+	ErrFieldType = errors.New("field does not convert to the stage's type")
+)
+
+// unknownFieldsError lists the unknown fields a stage refuses or cannot carry.
+type unknownFieldsError struct {
+	typeName string
+	fields   []string
+	carrying bool // under KeepUnknownFields: the fields cannot be placed in the result
+}
+
+func (e *unknownFieldsError) Error() string {
+	var b strings.Builder
+	if len(e.fields) == 1 {
+		b.WriteString("field ")
+	} else {
+		b.WriteString("fields ")
+	}
+	b.WriteString(strings.Join(e.fields, ", "))
+	fmt.Fprintf(&b, ": not declared by %s", e.typeName)
+	if e.carrying {
+		fmt.Fprintf(&b, " and cannot be carried into the result; declare it in %s, or build the stage with DropUnknownFields or RefuseUnknownFields", e.typeName)
+	} else {
+		b.WriteString(" (the stage refuses unknown fields)")
+	}
+	return b.String()
+}
+
+func (e *unknownFieldsError) Unwrap() error { return ErrUnknownField }
+
+// typedInput converts record values to In under a stage's options.
+type typedInput[In any] struct {
+	stage string
+	cfg   typedConfig
+}
+
+// convert returns r's value as an In and the input fields In does not declare (nil under DropUnknownFields).
+// Errors name the stage.
+func (t typedInput[In]) convert(r stream.Record) (In, []unknownField, error) {
+	var in In
+	if v, ok := r.Value.(In); ok {
+		return v, nil, nil
+	}
+	dst := reflect.ValueOf(&in).Elem()
+	src := r.Value
+	switch x := src.(type) {
+	case string, []byte:
+		switch {
+		case dst.Kind() == reflect.String:
+			dst.SetString(string(asBytes(x)))
+			return in, nil, nil
+		case dst.Kind() == reflect.Slice && dst.Type().Elem().Kind() == reflect.Uint8:
+			dst.SetBytes(append([]byte(nil), asBytes(x)...))
+			return in, nil, nil
+		}
+		v, err := parseJSONText(asBytes(x))
+		if err != nil {
+			return in, nil, fmt.Errorf("stage %q: value: is %s that is not JSON, want %s: %w", t.stage,
+				describeSource(src), describeGoType(dst.Type()), ErrFieldType)
+		}
+		src = v
+	}
+	var c inputConverter
+	if err := c.convert(nil, src, dst); err != nil {
+		return in, nil, fmt.Errorf("stage %q: %w", t.stage, err)
+	}
+	if len(c.unknown) == 0 {
+		return in, nil, nil
+	}
+	switch t.cfg.unknown {
+	case RefuseUnknown:
+		fields := make([]string, len(c.unknown))
+		for i, u := range c.unknown {
+			fields[i] = u.path
+		}
+		return in, nil, fmt.Errorf("stage %q: %w", t.stage, &unknownFieldsError{typeName: typeName(dst.Type()), fields: fields})
+	case DropUnknown:
+		return in, nil, nil
+	}
+	return in, c.unknown, nil
+}
+
+func asBytes(v any) []byte {
+	if s, ok := v.(string); ok {
+		return []byte(s)
+	}
+	return v.([]byte)
+}
+
+func typeName(t reflect.Type) string {
+	if t.Name() != "" {
+		return t.Name()
+	}
+	return t.String()
+}
+
+// result stores out as r's value and carries the unknown fields into it (see the package rules). Errors
+// name the stage.
+func (t typedInput[In]) result(r *stream.Record, out any, unknown []unknownField) error {
+	if err := setValue(r, out); err != nil {
+		return fmt.Errorf("stage %q: %w", t.stage, err)
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	m, ok := r.Value.(map[string]any)
+	if !ok {
+		return nil // not an object: the result replaces the whole value
+	}
+	if err := carry(m, unknown); err != nil {
+		var ue *unknownFieldsError
+		if errors.As(err, &ue) {
+			ue.typeName = typeName(reflect.TypeFor[In]())
+		}
+		return fmt.Errorf("stage %q: %w", t.stage, err)
+	}
+	return nil
+}
+
+// MapValue makes a stage that replaces each record's value by fn's result, converted as the package rules
+// above say; the input fields In does not declare are carried into the result by default (opts change that).
+func MapValue[In, Out any](name string, fn func(ctx context.Context, v In) (Out, error), opts ...TypedOption) Stage {
+	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
 	return oneStage{name: name, fn: func(ctx context.Context, r stream.Record) (stream.Record, bool, error) {
-		in, err := valueAs[In](r)
+		in, unknown, err := t.convert(r)
 		if err != nil {
 			return r, false, err
 		}
@@ -28,17 +268,19 @@ func MapValue[In, Out any](name string, fn func(ctx context.Context, v In) (Out,
 		if err != nil {
 			return r, false, err
 		}
-		if err := setValue(&r, out); err != nil {
+		if err := t.result(&r, out, unknown); err != nil {
 			return r, false, err
 		}
 		return r, true, nil
 	}}
 }
 
-// FilterValue makes a stage that keeps the records whose value keep accepts.
-func FilterValue[In any](name string, keep func(v In) bool) Stage {
+// FilterValue makes a stage that keeps the records whose value keep accepts. Kept records pass unchanged,
+// unknown fields included; under RefuseUnknownFields a record with unknown fields fails instead.
+func FilterValue[In any](name string, keep func(v In) bool, opts ...TypedOption) Stage {
+	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
 	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
-		in, err := valueAs[In](r)
+		in, _, err := t.convert(r)
 		if err != nil {
 			return r, false, err
 		}
@@ -47,10 +289,12 @@ func FilterValue[In any](name string, keep func(v In) bool) Stage {
 }
 
 // FlatMapValue makes a stage that turns each record into one record per value fn returns, each keeping the
-// input's key, headers and metadata.
-func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) ([]Out, error)) Stage {
+// input's key, headers and metadata. The input fields In does not declare are carried into every result
+// that is an object, by default (opts change that).
+func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) ([]Out, error), opts ...TypedOption) Stage {
+	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
 	return funcStage{name: name, fn: func(ctx context.Context, r stream.Record) ([]stream.Record, error) {
-		in, err := valueAs[In](r)
+		in, unknown, err := t.convert(r)
 		if err != nil {
 			return nil, err
 		}
@@ -62,7 +306,7 @@ func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) (
 		for _, o := range outs {
 			rec := r
 			rec.Headers = append([]stream.Header(nil), r.Headers...)
-			if err := setValue(&rec, o); err != nil {
+			if err := t.result(&rec, o, unknown); err != nil {
 				return nil, err
 			}
 			recs = append(recs, rec)
@@ -72,15 +316,17 @@ func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) (
 }
 
 // RouteValue makes a stage that sends each record to the topic topicFor names ("" keeps its topic). The
-// topology must declare every topic a record can be routed to.
-func RouteValue[In any](name string, topicFor func(v In) string) Stage {
+// topology must declare every topic a record can be routed to. Records pass unchanged, unknown fields
+// included; under RefuseUnknownFields a record with unknown fields fails instead.
+func RouteValue[In any](name string, topicFor func(v In) string, opts ...TypedOption) Stage {
+	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
 	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
-		in, err := valueAs[In](r)
+		in, _, err := t.convert(r)
 		if err != nil {
 			return r, false, err
 		}
-		if t := topicFor(in); t != "" {
-			r.Topic = t
+		if topic := topicFor(in); topic != "" {
+			r.Topic = topic
 		}
 		return r, true, nil
 	}}
@@ -88,57 +334,33 @@ func RouteValue[In any](name string, topicFor func(v In) string) Stage {
 
 var jsonCodec, _ = stream.LookupCodec("json")
 
-// valueAs gives the record's value as an In.
-func valueAs[In any](r stream.Record) (In, error) {
-	var in In
-	if v, ok := r.Value.(In); ok {
-		return v, nil
-	}
-	if r.Value == nil {
-		return in, nil
-	}
-	var raw []byte
-	var err error
-	switch v := r.Value.(type) {
-	case []byte:
-		raw = v
-	case string:
-		raw = []byte(v)
-	default:
-		raw, err = jsonCodec.Encode(r.ValueSchema, v)
-	}
-	if err == nil {
-		err = json.Unmarshal(raw, &in)
-	}
-	if err != nil {
-		return in, fmt.Errorf("value %T does not convert to %T: %w", r.Value, in, err)
-	}
-	return in, nil
-}
-
-// setValue stores out as the record's value: structs as schemaless JSON objects, the rest as it is.
+// setValue stores out as the record's value in the data model (see the package rules on results): a
+// *stream.Struct with its schema, anything else schemaless.
 func setValue(r *stream.Record, out any) error {
-	t := reflect.TypeOf(out)
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t == nil || t.Kind() != reflect.Struct || t == reflect.TypeFor[stream.Struct]() {
-		r.Value = out
-		if _, isStruct := out.(*stream.Struct); isStruct {
-			r.ValueSchema = out.(*stream.Struct).Schema()
+	if st, ok := out.(*stream.Struct); ok {
+		if st == nil {
+			r.Value, r.ValueSchema = nil, nil
 		} else {
-			r.ValueSchema = nil
+			r.Value, r.ValueSchema = st, st.Schema()
 		}
 		return nil
 	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return fmt.Errorf("result %T: %w", out, err)
-	}
-	_, v, err := jsonCodec.Decode(raw)
-	if err != nil {
-		return fmt.Errorf("result %T: %w", out, err)
+	v := out
+	if !isPlainModelValue(out) {
+		var err error
+		if v, err = toModel(reflect.ValueOf(out)); err != nil {
+			return fmt.Errorf("result %T: %w", out, err)
+		}
 	}
 	r.Value, r.ValueSchema = v, nil
 	return nil
+}
+
+// isPlainModelValue reports a scalar of the data model, which needs no conversion.
+func isPlainModelValue(v any) bool {
+	switch v.(type) {
+	case nil, int8, int16, int32, int64, float32, float64, bool, string, []byte, stream.Decimal:
+		return true
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package stages_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -48,7 +49,7 @@ func TestTypedStages(t *testing.T) {
 	if out, _ := big.Process(ctx, inputs["struct"]); len(out) != 1 {
 		t.Error("FilterValue dropped a big order")
 	}
-	if out, _ := big.Process(ctx, stream.Record{Value: map[string]any{"amount": 1.0}}); len(out) != 0 {
+	if out, _ := big.Process(ctx, stream.Record{Value: map[string]any{"id": int64(8), "amount": 1.0, "status": "new"}}); len(out) != 0 {
 		t.Error("FilterValue kept a small order")
 	}
 
@@ -63,7 +64,7 @@ func TestTypedStages(t *testing.T) {
 		t.Errorf("RouteValue topic %q", out[0].Topic)
 	}
 
-	if _, err := pay.Process(ctx, stream.Record{Value: int64(3)}); err == nil || !strings.Contains(err.Error(), "does not convert to stages_test.order") {
+	if _, err := pay.Process(ctx, stream.Record{Value: int64(3)}); !errors.Is(err, stages.ErrFieldType) || err.Error() != `stage "pay": value: is a number (3), want an object (order)` {
 		t.Errorf("wrong input type: %v", err)
 	}
 }
