@@ -48,6 +48,10 @@ func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
 		actions = append(actions, a)
 	}
 
+	if err := s.ensureMappings(ctx, actions); err != nil {
+		return err
+	}
+
 	// Spread documents over lanes by id: lanes run concurrently, each sends its requests one after another,
 	// so a document is never in two requests at once.
 	lanes := make([][]action, min(s.cfg.MaxRequests, max(len(actions), 1)))
@@ -105,7 +109,14 @@ func (s *Sink) actionFor(i int, r *stream.Record) (action, error) {
 		a.op = "delete"
 		return a, nil
 	}
-	if a.body, err = documentBody(s.json, r); err != nil {
+	if schema, st := s.valueStruct(r); st != nil {
+		if a.body, err = s.schemaDocument(schema, st); err != nil {
+			return a, fmt.Errorf("value: %w", err)
+		}
+		if len(s.cfg.Mappings) == 0 {
+			a.schema = schema
+		}
+	} else if a.body, err = documentBody(s.json, r); err != nil {
 		return a, err
 	}
 	a.op = "index"

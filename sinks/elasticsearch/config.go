@@ -24,6 +24,17 @@ type Config struct {
 	// Mappings, when set, creates the index (Index must then have no template) with these mappings at
 	// start-up if it does not exist, e.g. {"properties":{"amount":{"type":"scaled_float","scaling_factor":100}}}.
 	Mappings json.RawMessage
+	// IgnoreSchema turns off what the sink does with records that carry a value schema (a struct, as the
+	// json-schema and avro codecs decode it): by default it creates each index it writes into with a mapping
+	// derived from the schema before the first write (or, for an existing index, adds missing fields and
+	// warns about fields mapped with another type), and writes dates, timestamps and decimals in the form
+	// that mapping parses (see the package documentation). With IgnoreSchema, documents are written as the
+	// json codec writes them (dates as epoch numbers) and mapped by Elasticsearch's dynamic mapping, like
+	// Kafka Connect's schema.ignore. An index with Mappings gets those, never a derived mapping.
+	IgnoreSchema bool
+	// DecimalMapping chooses the mapping and JSON form of Decimal fields: DecimalExact (default:
+	// scaled_float when the precision is at most 15 digits, else keyword), DecimalKeyword or DecimalDouble.
+	DecimalMapping DecimalMapping
 
 	// APIKey (base64 "id:key") or Username and Password authenticate; CACertFile or
 	// CertificateFingerprint (SHA-256 hex) pin the server's certificate for https URLs.
@@ -81,6 +92,13 @@ func (c *Config) setDefaults() error {
 		if !json.Valid(c.Mappings) {
 			return errors.New("elasticsearch sink: Mappings is not valid JSON")
 		}
+	}
+	switch c.DecimalMapping {
+	case "":
+		c.DecimalMapping = DecimalExact
+	case DecimalExact, DecimalKeyword, DecimalDouble:
+	default:
+		return fmt.Errorf("elasticsearch sink: DecimalMapping %q is not one of exact, keyword, double", c.DecimalMapping)
 	}
 	switch c.Refresh {
 	case "", "true", "false", "wait_for":

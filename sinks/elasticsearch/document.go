@@ -22,6 +22,8 @@ type action struct {
 	id      string
 	version int64
 	body    []byte // nil for deletes
+	// schema is the value schema the body was written with, when its index gets a derived mapping.
+	schema *stream.Schema
 }
 
 // documentID makes the document id from a record key with stream.KeyString: strings as they are, numbers
@@ -67,4 +69,21 @@ func documentBody(codec stream.Codec, r *stream.Record) ([]byte, error) {
 		return nil, fmt.Errorf("value is not a JSON object: %.80q", trimmed)
 	}
 	return body, nil
+}
+
+// valueStruct returns the record's value and its schema when the sink writes it by its schema: a struct
+// value (with Record.ValueSchema, or its own schema) and IgnoreSchema off. Otherwise st is nil.
+func (s *Sink) valueStruct(r *stream.Record) (schema *stream.Schema, st *stream.Struct) {
+	if s.cfg.IgnoreSchema {
+		return nil, nil
+	}
+	st, ok := r.Value.(*stream.Struct)
+	if !ok || st == nil {
+		return nil, nil
+	}
+	schema = r.ValueSchema
+	if schema == nil || schema.Type != stream.TypeStruct {
+		schema = st.Schema()
+	}
+	return schema, st
 }

@@ -53,6 +53,7 @@ type Sink struct {
 	hosts  string // the URLs' hosts, for logs
 
 	lastRetryLog atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
+	mappings     indexMappings
 }
 
 type stats struct {

@@ -2,6 +2,7 @@ package estest
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -326,6 +327,10 @@ func (p *docParser) scalar(path string, m *fieldMapping, tok json.Token) *esErro
 			return fail(newError(http.StatusBadRequest, "illegal_argument_exception",
 				fmt.Sprintf("For input string: \"%s\"", text)))
 		}
+		if factor, ok := m.scalingFactor(); ok && m.Type == "scaled_float" {
+			// Elasticsearch indexes a scaled_float as the long round(value × scaling_factor).
+			f = math.Round(f*factor) / factor
+		}
 		if v.Family == "integer" {
 			f = math.Trunc(f)
 			if lo, hi, ok := integerRange(m.Type); ok && (f < lo || f > hi) {
@@ -334,6 +339,16 @@ func (p *docParser) scalar(path string, m *fieldMapping, tok json.Token) *esErro
 			}
 		}
 		v.Num = f
+	case "binary":
+		if _, isStr := tok.(string); !isStr {
+			return fail(newError(http.StatusBadRequest, "illegal_argument_exception",
+				fmt.Sprintf("[%s] Current token (%T) not a base64 string", p.loc, tok)))
+		}
+		if _, err := base64.StdEncoding.DecodeString(text); err != nil {
+			return fail(newError(http.StatusBadRequest, "illegal_argument_exception",
+				"Illegal base64 character in value"))
+		}
+		return nil // kept in _source only
 	case "boolean":
 		switch {
 		case tok == true || text == "true":
@@ -349,7 +364,10 @@ func (p *docParser) scalar(path string, m *fieldMapping, tok json.Token) *esErro
 			if n, ok := tok.(json.Number); ok && (format == "" || strings.Contains(format, "epoch_")) {
 				text = n.String()
 			}
-			if t, ok := parseDate(text, format); ok {
+			if t, ok := parseDate(text, format); ok && m.Type == "date_nanos" && t.Before(time.Unix(0, 0)) {
+				return fail(newError(http.StatusBadRequest, "illegal_argument_exception",
+					fmt.Sprintf("date[%s] is before the epoch in 1970 and cannot be stored in nanosecond resolution", t.Format(time.RFC3339Nano))))
+			} else if ok {
 				v.Time = t
 				break
 			}

@@ -207,3 +207,48 @@ func (s *Server) resolve(expr string) ([]*index, *esError) {
 	}
 	return out, nil
 }
+
+// handlePutMapping adds fields to the mapping of one or more indices (PUT /{index}/_mapping with
+// {"properties": {...}}): new fields are added, existing ones must keep their type (see merge).
+func (s *Server) handlePutMapping(w http.ResponseWriter, r *http.Request) {
+	body, e := readBody(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	update, e := parseMappings(body)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var logBuf []byte
+	s.mu.Lock()
+	ixs, e := s.resolve(r.PathValue("index"))
+	if e == nil {
+		merged := make([]*fieldMapping, len(ixs))
+		for i, ix := range ixs {
+			merged[i] = ix.mapping.clone()
+			if e = merged[i].merge("", update); e != nil {
+				break
+			}
+		}
+		if e == nil {
+			for i, ix := range ixs {
+				ix.mapping = merged[i]
+				mj, _ := json.Marshal(ix.mapping)
+				logBuf = appendRecord(logBuf, &logRecord{Op: "mapping", Index: ix.name, Mapping: mj})
+			}
+		}
+	}
+	durable := s.commit(logBuf)
+	s.mu.Unlock()
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	if err := durable(); err != nil {
+		writeError(w, newError(http.StatusInternalServerError, "exception", err.Error()))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+}

@@ -35,6 +35,7 @@ var typeFamily = map[string]string{
 	"double": "float", "float": "float", "half_float": "float", "scaled_float": "float",
 	"boolean": "boolean",
 	"date":    "date", "date_nanos": "date",
+	"binary": "binary", // base64 in _source, checked, never indexed (as Elasticsearch: not searchable)
 	"object": "object", "nested": "object",
 }
 
@@ -149,7 +150,23 @@ func parseFieldMapping(name string, raw json.RawMessage) (*fieldMapping, *esErro
 			m.Extra[k] = v
 		}
 	}
+	if m.Type == "scaled_float" {
+		if f, ok := m.scalingFactor(); !ok || f <= 0 {
+			return nil, newError(http.StatusBadRequest, "mapper_parsing_exception",
+				fmt.Sprintf("Failed to parse mapping: Field [scaling_factor] is required and must be positive on field [%s]", name))
+		}
+	}
 	return m, nil
+}
+
+// scalingFactor is a scaled_float's scaling_factor parameter.
+func (m *fieldMapping) scalingFactor() (float64, bool) {
+	var f float64
+	raw, ok := m.Extra["scaling_factor"]
+	if !ok || json.Unmarshal(raw, &f) != nil {
+		return 0, false
+	}
+	return f, true
 }
 
 // MarshalJSON renders the mapping as GET /{index}/_mapping shows it: objects as {"properties":...}
@@ -239,4 +256,44 @@ func dynamicTextMapping() *fieldMapping {
 	return &fieldMapping{Type: "text", Fields: map[string]*fieldMapping{
 		"keyword": {Type: "keyword", IgnoreAbove: 256},
 	}}
+}
+
+// merge adds the properties of update to m, as PUT /{index}/_mapping does: new fields are added, a field
+// already mapped keeps its mapping when the type is the same (its new sub-fields are added), and a field
+// whose type would change is refused with illegal_argument_exception, leaving m unchanged. The caller
+// passes a clone when it must stay unchanged on error.
+func (m *fieldMapping) merge(path string, update *fieldMapping) *esError {
+	for name, um := range update.Properties {
+		p := joinPath(path, name)
+		cur, ok := m.Properties[name]
+		if !ok {
+			m.Properties[name] = um
+			continue
+		}
+		switch {
+		case cur.isObject() && um.isObject():
+			if e := cur.merge(p, um); e != nil {
+				return e
+			}
+		case cur.isObject() != um.isObject():
+			return newError(http.StatusBadRequest, "illegal_argument_exception",
+				fmt.Sprintf("can't merge a non object mapping [%s] with an object mapping", p))
+		case cur.Type != um.Type:
+			return newError(http.StatusBadRequest, "illegal_argument_exception",
+				fmt.Sprintf("mapper [%s] cannot be changed from type [%s] to [%s]", p, cur.Type, um.Type))
+		default:
+			for sn, sub := range um.Fields {
+				if cur.Fields == nil {
+					cur.Fields = map[string]*fieldMapping{}
+				}
+				if _, ok := cur.Fields[sn]; !ok {
+					cur.Fields[sn] = sub
+				}
+			}
+		}
+	}
+	if update.Dynamic != "" {
+		m.Dynamic = update.Dynamic
+	}
+	return nil
 }

@@ -18,6 +18,8 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("DELETE /{index}", s.handleDeleteIndex)
 	m.HandleFunc("GET /{index}/_mapping", s.handleGetMapping)
 	m.HandleFunc("GET /_mapping", s.handleGetMapping)
+	m.HandleFunc("PUT /{index}/_mapping", s.handlePutMapping)
+	m.HandleFunc("POST /{index}/_mapping", s.handlePutMapping)
 
 	m.HandleFunc("PUT /{index}/_doc/{id}", s.handleIndexDoc)
 	m.HandleFunc("POST /{index}/_doc/{id}", s.handleIndexDoc)

@@ -1,0 +1,215 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// maxSchemasPerIndex bounds how many distinct schemas the sink remembers per index as already mapped; a
+// schema not among them costs one GET _mapping (and a PUT _mapping if it brings new fields).
+const maxSchemasPerIndex = 16
+
+// indexMappings remembers, per index, the value schemas whose derived mapping the index already has (or
+// was checked against), and which conflicts were already reported.
+type indexMappings struct {
+	mu      sync.Mutex
+	applied map[string][]*stream.Schema
+	warned  map[mappingConflict]bool
+}
+
+// known reports whether schema (structurally) was already applied to index.
+func (m *indexMappings) known(index string, schema *stream.Schema) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, s := range m.applied[index] {
+		if s == schema || s.Equal(schema) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *indexMappings) remember(index string, schema *stream.Schema) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.applied == nil {
+		m.applied = map[string][]*stream.Schema{}
+	}
+	list := append(m.applied[index], schema)
+	if len(list) > maxSchemasPerIndex {
+		list = list[1:]
+	}
+	m.applied[index] = list
+}
+
+// firstWarning reports whether a conflict is reported for the first time.
+func (m *indexMappings) firstWarning(c mappingConflict) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.warned == nil {
+		m.warned = map[mappingConflict]bool{}
+	}
+	if m.warned[c] {
+		return false
+	}
+	m.warned[c] = true
+	return true
+}
+
+// ensureMappings makes sure that every index the actions write into has the mapping derived from the
+// schema of its documents, before they are sent: an index the sink has not seen with that schema is
+// created with the derived mapping if it does not exist; if it exists, fields it lacks are added
+// (PUT _mapping) and fields mapped with another type are reported as warnings naming the index, field,
+// existing and wanted type (once per sink). The index of a fixed Index with Config.Mappings is left alone.
+// 429s, 5xx answers and connection failures are retried as bulk requests are, until RetryTimeout.
+func (s *Sink) ensureMappings(ctx context.Context, actions []action) error {
+	for _, a := range actions {
+		if a.schema == nil || s.mappings.known(a.index, a.schema) {
+			continue
+		}
+		if err := s.applyMapping(ctx, a.index, a.schema); err != nil {
+			return err
+		}
+		s.mappings.remember(a.index, a.schema)
+	}
+	return nil
+}
+
+func (s *Sink) applyMapping(ctx context.Context, index string, schema *stream.Schema) error {
+	derived := deriveMapping(schema, s.cfg.DecimalMapping)
+	bo := backoff.NewExponentialBackOff()
+	bo.InitialInterval = 50 * time.Millisecond
+	bo.MaxInterval = 5 * time.Second
+	bo.MaxElapsedTime = s.cfg.RetryTimeout
+	bo.Reset()
+	attempt := 0
+	return backoff.RetryNotify(func() error {
+		attempt++
+		return s.applyMappingOnce(ctx, index, derived)
+	}, backoff.WithContext(bo, ctx), func(err error, wait time.Duration) {
+		if attempt == 1 || attempt%10 == 0 {
+			s.cfg.Logger.Warn("elasticsearch sink retrying: waiting for Elasticsearch to take the index mapping",
+				"sink", "elasticsearch", "host", s.hosts, "index", index, "attempt", attempt,
+				"next_in", wait.Round(time.Millisecond).String(), "err", err)
+		}
+	})
+}
+
+// applyMappingOnce creates the index with derived, or compares derived with its mapping. Errors worth a
+// retry are returned as they are; others as backoff.Permanent.
+func (s *Sink) applyMappingOnce(ctx context.Context, index string, derived map[string]any) error {
+	path := "/" + url.PathEscape(index)
+	status, body, err := s.mappingRequest(ctx, http.MethodGet, path+"/_mapping", nil)
+	if err != nil {
+		return err
+	}
+	if status == http.StatusNotFound {
+		create, _ := json.Marshal(map[string]any{"mappings": derived})
+		status, body, err = s.mappingRequest(ctx, http.MethodPut, path, create)
+		if err != nil {
+			return err
+		}
+		switch {
+		case status < 300:
+			s.cfg.Logger.Info("elasticsearch sink created an index with the mapping derived from the records' schema",
+				"sink", "elasticsearch", "index", index)
+			return nil
+		case strings.Contains(string(body), "resource_already_exists_exception"):
+			return errors.New("the index was created meanwhile: checking its mapping") // retried: now it exists
+		}
+		return backoff.Permanent(fmt.Errorf("elasticsearch sink: create index %s with the mapping derived from the records' schema: %d: %.500s", index, status, body))
+	}
+	if status >= 300 {
+		return backoff.Permanent(fmt.Errorf("elasticsearch sink: read the mapping of index %s: %d: %.500s", index, status, body))
+	}
+	var indices map[string]struct {
+		Mappings map[string]any `json:"mappings"`
+	}
+	if err := json.Unmarshal(body, &indices); err != nil {
+		return backoff.Permanent(fmt.Errorf("elasticsearch sink: read the mapping of index %s: %w", index, err))
+	}
+	var existing map[string]any
+	for _, ix := range indices { // one entry: the index (or the index an alias points to)
+		existing = ix.Mappings
+	}
+	add, conflicts := diffMapping(derived, existing)
+	for _, c := range conflicts {
+		if s.mappings.firstWarning(mappingConflict{Field: index + "/" + c.Field, Existing: c.Existing, Wanted: c.Wanted}) {
+			s.cfg.Logger.Warn("elasticsearch sink: the index maps a field with another type than the records' schema asks for; values are indexed as the index says",
+				"sink", "elasticsearch", "index", index, "field", c.Field, "existing", c.Existing, "wanted", c.Wanted)
+		}
+	}
+	if add == nil {
+		return nil
+	}
+	put, _ := json.Marshal(map[string]any{"properties": add})
+	status, body, err = s.mappingRequest(ctx, http.MethodPut, path+"/_mapping", put)
+	if err != nil {
+		return err
+	}
+	if status >= 300 {
+		// A field mapped meanwhile by another writer with another type: report it, the documents still go.
+		s.cfg.Logger.Warn("elasticsearch sink: could not add the fields of the records' schema to the index mapping",
+			"sink", "elasticsearch", "index", index, "status", status, "answer", truncate(string(body), 500))
+		return nil
+	}
+	s.cfg.Logger.Info("elasticsearch sink added fields of the records' schema to the index mapping",
+		"sink", "elasticsearch", "index", index)
+	return nil
+}
+
+// mappingRequest sends one index or mapping request within RequestTimeout. 429s, 5xx answers and
+// connection failures come back as errors (to retry); any other answer as its status and body.
+func (s *Sink) mappingRequest(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	reqCtx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	var reader io.Reader
+	if body != nil {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(reqCtx, method, path, reader)
+	if err != nil {
+		return 0, nil, backoff.Permanent(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := s.client.Perform(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, backoff.Permanent(ctx.Err())
+		}
+		return 0, nil, s.requestError(method+" "+path, reqCtx, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	if err != nil {
+		if ctx.Err() != nil {
+			return 0, nil, backoff.Permanent(ctx.Err())
+		}
+		return 0, nil, s.requestError(method+" "+path, reqCtx, err)
+	}
+	if res.StatusCode == http.StatusTooManyRequests || res.StatusCode >= 500 {
+		return 0, nil, fmt.Errorf("elasticsearch sink: %s %s: %d: %.300s", method, path, res.StatusCode, raw)
+	}
+	return res.StatusCode, raw, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
