@@ -45,18 +45,18 @@ const (
 type fieldKind int8
 
 const (
-	kindPlain           fieldKind = iota // by the schema's type
-	kindDecimalNumber                    // Decimal written as a JSON number
-	kindDecimalKeyword                   // Decimal written as a string
-	kindVariableDecimal                  // Debezium's VariableScaleDecimal struct, written as a string
-	kindConnectDate                      // time.Time at midnight UTC -> "2006-01-02"
-	kindConnectTime                      // time.Time on 1970-01-01 -> "1970-01-01T15:04:05.000Z"
-	kindConnectTimestamp                 // time.Time -> RFC 3339 in UTC
-	kindDebeziumDate                     // int32 days -> "2006-01-02"
-	kindEpochMillis                      // int64 ms -> RFC 3339 in UTC
-	kindEpochMicros                      // int64 µs -> RFC 3339 in UTC, microseconds kept
-	kindEpochNanos                       // int64 ns -> RFC 3339 in UTC, nanoseconds kept
-	kindZonedTimestamp                   // ISO-8601 string, written as it is
+	kindPlain            fieldKind = iota // by the schema's type
+	kindDecimalNumber                     // Decimal written as a JSON number
+	kindDecimalKeyword                    // Decimal written as a string
+	kindVariableDecimal                   // Debezium's VariableScaleDecimal struct, written as a string
+	kindConnectDate                       // time.Time at midnight UTC -> "2006-01-02"
+	kindConnectTime                       // time.Time on 1970-01-01 -> "1970-01-01T15:04:05.000Z"
+	kindConnectTimestamp                  // time.Time -> RFC 3339 in UTC
+	kindDebeziumDate                      // int32 days -> "2006-01-02"
+	kindEpochMillis                       // int64 ms -> RFC 3339 in UTC
+	kindEpochMicros                       // int64 µs -> RFC 3339 in UTC, microseconds kept
+	kindEpochNanos                        // int64 ns -> RFC 3339 in UTC, nanoseconds kept
+	kindZonedTimestamp                    // ISO-8601 string, written as it is
 )
 
 // kindOf classifies a schema. Names only count on the type that carries them, as in Connect.
