@@ -92,6 +92,8 @@ type joinRunner struct {
 	plain      stream.Codec
 	outTopic   goka.Stream
 	tableTopic *Topic
+	// joinedSchemas caches the schemas of joined struct values (see joinedValue).
+	joinedSchemas joinedSchemaCache
 }
 
 func (r *joinRunner) processor() *goka.Processor { return r.proc }
@@ -311,22 +313,17 @@ func (r *joinRunner) emit(ctx goka.Context, key string, rec *wireRecord, row wir
 			r.fail(ctx, fmt.Errorf("decode stored record %q: %w", key, err))
 			return
 		}
-		joined, err := r.asObject(v)
-		if err != nil {
-			r.fail(ctx, fmt.Errorf("record %q: %w", key, err))
-			return
-		}
-		joined[r.spec.join.As()] = nil
+		var rv any
 		if hasRow {
-			_, rv, err := r.envelope.Decode(row)
-			if err != nil {
+			if _, rv, err = r.envelope.Decode(row); err != nil {
 				r.fail(ctx, fmt.Errorf("decode stored row for %q: %w", key, err))
 				return
 			}
-			if joined[r.spec.join.As()], err = r.asObject(rv); err != nil {
-				r.fail(ctx, fmt.Errorf("row for %q: %w", key, err))
-				return
-			}
+		}
+		joined, err := r.joinedValue(v, rv)
+		if err != nil {
+			r.fail(ctx, fmt.Errorf("record %q: %w", key, err))
+			return
 		}
 		if value, err = r.plain.Encode(nil, joined); err != nil {
 			r.fail(ctx, fmt.Errorf("encode joined %q: %w", key, err))

@@ -55,6 +55,9 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 			}
 			group := t.name + "." + f.name + "." + rest[i].Name()
 			out := &Topic{name: group + ".out", partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true}
+			if _, ok := rest[i].(*stages.Join); ok {
+				out.valueCodecName = "json-schema" // a joined struct keeps its schema (see joinedValue)
+			}
 			out.keyCodec, _ = stream.LookupCodec(out.keyCodecName)
 			out.valueCodec, _ = stream.LookupCodec(out.valueCodecName)
 			spec := &joinSpec{group: group, in: in, inStages: rest[:i], out: out, partitions: in.partitions, flowName: f.name, deadLetters: f.deadLetter}
