@@ -1,8 +1,13 @@
 // Package file is a sink that appends each record's value as a line to a file, like Kafka Connect's
 // FileStreamSink. A write is acknowledged only after the lines were flushed and fsynced.
 //
-// Values: a string or []byte is written as it is; any other value as its plain JSON (the "json" codec);
-// a nil value (a tombstone) writes nothing.
+// Values: a string or []byte is written as it is; any other value as its plain JSON (the "json" codec, with
+// the record's value schema when it has one); a nil value (a tombstone) writes nothing.
+//
+// Numbers are written with the digits they hold: integers as they are, Decimals with every digit and their
+// scale (DECIMAL(12,2) 2.00 as 2.00, in Java's BigDecimal notation), float32 and float64 in their shortest
+// text (float32 0.1 as 0.1, not 0.10000000149011612). Values the json codec decoded without a schema (see
+// stream.JSONCodec) are written back with the same digits they were read with.
 package file
 
 import (

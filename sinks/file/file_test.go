@@ -309,3 +309,41 @@ func ExampleNew() {
 	// raw bytes
 	// {"id":7,"ok":true}
 }
+
+// Numbers are written with exactly the digits they hold, whether they came with a schema or, decoded by the
+// json codec after Kafka, without one: DECIMAL(65,30) digits, 2.00's scale, BIGINT UNSIGNED beyond int64,
+// float32's shortest text.
+func TestWriteKeepsNumbersExact(t *testing.T) {
+	const line = `{"biu":18446744073709551615,"d12":2.00,"d65":-12345678901234567890123456789012345.123456789012345678901234567890,"dbl":1.0E-300,"f":3.4028235E38,"i":-9223372036854775808}`
+	var codec stream.JSONCodec
+	_, decoded, err := codec.Decode([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := stream.NewStruct("row").Field("f", stream.Float32Schema()).Field("d65", stream.DecimalSchema(30)).MustBuild()
+	st, _ := stream.NewStructValue(row)
+	d65, _ := stream.ParseDecimal("99999999999999999999999999999999999.999999999999999999999999999999")
+	_ = st.Put("f", float32(0.1))
+	_ = st.Put("d65", d65)
+
+	path := filepath.Join(t.TempDir(), "out.jsonl")
+	s := openSink(t, path)
+	recs := values(decoded, st)
+	recs[1].ValueSchema = row
+	if err := s.Write(context.Background(), recs); err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(readFile(t, path), "\n"), "\n")
+	want := []string{
+		`{"biu":18446744073709551615,"d12":2.00,"d65":-12345678901234567890123456789012345.123456789012345678901234567890,"dbl":1.0E-300,"f":3.4028235E+38,"i":-9223372036854775808}`,
+		`{"f":0.1,"d65":99999999999999999999999999999999999.999999999999999999999999999999}`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("wrote %q", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d:\n got %s\nwant %s", i+1, got[i], want[i])
+		}
+	}
+}
