@@ -14,9 +14,14 @@ import (
 var ErrStaleSchema = errors.New("schema does not match the value")
 
 // keepSchemasTrue derives or checks the key and value schemas of out, a record a user function made from in.
-func keepSchemasTrue(stage string, in stream.Record, out *stream.Record) error {
-	if err := keepSchemaTrue(stage, "value", in.ValueSchema, &out.ValueSchema, out.Value); err != nil {
-		return err
+func keepSchemasTrue(stage string, in *stream.Record, out *stream.Record) error {
+	if out.ValueSchema != nil || out.Value != nil {
+		if err := keepSchemaTrue(stage, "value", in.ValueSchema, &out.ValueSchema, out.Value); err != nil {
+			return err
+		}
+	}
+	if out.KeySchema == nil && out.Key == nil {
+		return nil
 	}
 	return keepSchemaTrue(stage, "key", in.KeySchema, &out.KeySchema, out.Key)
 }
@@ -26,10 +31,6 @@ func keepSchemasTrue(stage string, in stream.Record, out *stream.Record) error {
 // had, to tell a schema the stage left in place from one it set.
 func keepSchemaTrue(stage, part string, before *stream.Schema, schema **stream.Schema, v any) error {
 	s := *schema
-	field := "ValueSchema"
-	if part == "key" {
-		field = "KeySchema"
-	}
 	if st, ok := v.(*stream.Struct); ok && st != nil {
 		switch own := st.Schema(); {
 		case s == own:
@@ -37,19 +38,27 @@ func keepSchemaTrue(stage, part string, before *stream.Schema, schema **stream.S
 			*schema = own
 		case !s.Equal(own):
 			return fmt.Errorf("stage %q: the %s is a struct of schema %s, but the stage set %s to %s; set it to the struct's Schema(): %w",
-				stage, part, describeSchema(own), field, describeSchema(s), ErrStaleSchema)
+				stage, part, describeSchema(own), schemaField(part), describeSchema(s), ErrStaleSchema)
 		}
 		return nil
 	}
 	if s == nil || fitsSchema(s, v) {
 		return nil
 	}
+	field := schemaField(part)
 	if s == before {
 		return fmt.Errorf("stage %q: the %s schema is stale: the record still carries the %s schema it came with (%s), but the %s is now %s; set %s to the new %s's schema, or to nil for a schemaless %s: %w",
 			stage, part, part, describeSchema(s), part, describeValueShape(v), field, part, part, ErrStaleSchema)
 	}
 	return fmt.Errorf("stage %q: the %s is %s, which does not fit the %s the stage set (%s); set %s to the %s's schema, or to nil for a schemaless %s: %w",
 		stage, part, describeValueShape(v), field, describeSchema(s), field, part, part, ErrStaleSchema)
+}
+
+func schemaField(part string) string {
+	if part == "key" {
+		return "KeySchema"
+	}
+	return "ValueSchema"
 }
 
 // fitsSchema reports whether v has the Go type of schema s at the top level (stream.Schema.Validate checks

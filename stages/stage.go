@@ -69,7 +69,7 @@ func FlatMap(name string, fn func(context.Context, stream.Record) ([]stream.Reco
 			return nil, err
 		}
 		for i := range outs {
-			if err := keepSchemasTrue(name, r, &outs[i]); err != nil {
+			if err := keepSchemasTrue(name, &r, &outs[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -89,7 +89,7 @@ func Map(name string, fn func(stream.Record) (stream.Record, error)) Stage {
 	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		out, err := fn(r)
 		if err == nil {
-			err = keepSchemasTrue(name, r, &out)
+			err = keepSchemasTrue(name, &r, &out)
 		}
 		return out, err == nil, err
 	}}
