@@ -97,7 +97,7 @@ func (r *sinkRunner) sendDeadLetter(o origin, stage string, reason error, extra 
 		return err
 	}
 	if err := <-acked; err != nil {
-		return fmt.Errorf("flow %q: dead-letter %s/%d@%d to %s: %w", r.f.name, o.topic, o.partition, o.offset, msg.Topic, err)
+		return fmt.Errorf("dead letter of %s/%d@%d to topic %q: %w", o.topic, o.partition, o.offset, msg.Topic, inOwnWords(err))
 	}
 	r.p.metrics.DeadLetters.WithLabelValues(r.p.t.name, r.f.name, stage).Inc()
 	r.p.log.Warn("record sent to the dead-letter topic", "flow", r.f.name, "stage", stage, "topic", o.topic,

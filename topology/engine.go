@@ -39,7 +39,7 @@ func (p *pipelineRun) consumerGroupBuilder(brokers []string, group, clientID str
 		return nil, err
 	}
 	return retryingGroup{ConsumerGroup: orderedCommitGroup{g}, brokers: brokers, group: group, retryTimeout: p.cfg.RetryTimeout, log: p.log,
-		failed: p.processingFailed}, nil
+		failed: p.processingFailed, refused: p.refusedRecord}, nil
 }
 
 func (p *pipelineRun) topicManagerBuilder() goka.TopicManagerBuilder {

@@ -3,11 +3,29 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/sinks"
 )
+
+// How failures are reported.
+//
+// Every failure that stops a running pipeline is logged once at error level, where it happened ("flow
+// failed" with flow (and stage) attributes, "source task failed", "source failed"), and RunWith returns the
+// same text. The text names where it happened and which record, in the user's words:
+//   - a stage: flow "index": stage "check": orders/0@17 (key "k17"): <the stage's error>
+//   - a codec: flow "index": orders/0@17 (key "k17"): decode value with json: <the codec's error>
+//   - a sink: flow "index": sink write of 10 records (orders/0@10-19) to <sink>: <the sink's error>
+//   - a source: source "files" task "file:/in.log": read after position {"offset":6}: <the source's error>
+//   - Kafka or the engine: flow "index": <the cause's own text>, without goka's or sarama's wrapping.
+//
+// A stage inside a stateful stage's input chain (a join's, a Count's) is named itself; the stateful stage is
+// named when its own work fails. A record consumed from a stateful stage's loop topic is named by its key.
 
 // processingFailure is a failure of the pipeline's own processing, not of Kafka: a sink write that failed
 // for good, a record no stage or codec can handle. Retrying the consumer group cannot help (once one is
@@ -47,7 +65,7 @@ func (p *pipelineRun) processingFailed() error {
 func (p *pipelineRun) reportable(err error) error {
 	var pf *processingFailure
 	if errors.As(err, &pf) {
-		return pf
+		return p.processingFailed() // the first: the one that was logged
 	}
 	if err != nil {
 		if pf := p.processingFailed(); pf != nil {
@@ -83,6 +101,14 @@ func batchSpan(items []sinkItem) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// countRecords says how many records: "1 record", "10 records".
+func countRecords(n int) string {
+	if n == 1 {
+		return "1 record"
+	}
+	return fmt.Sprintf("%d records", n)
 }
 
 // rejectionError describes the rejections of a flow without a dead-letter topic: the first rejected record
@@ -124,3 +150,199 @@ type describedError struct {
 
 func (e *describedError) Error() string { return e.text }
 func (e *describedError) Unwrap() error { return e.err }
+
+// loggedError is a failure that RunWith logged at error level before returning it.
+type loggedError struct{ err error }
+
+func (e *loggedError) Error() string { return e.err.Error() }
+func (e *loggedError) Unwrap() error { return e.err }
+
+// Logged reports whether err is (or wraps) a failure of a running pipeline that RunWith already logged at
+// error level, with the same text, where it happened. A program whose log goes to the same place as its
+// own error output need not print it again; errors of the start-up (a bad configuration, Kafka not
+// answering) are not logged by RunWith and Logged reports false for them.
+func Logged(err error) bool {
+	var l *loggedError
+	return errors.As(err, &l)
+}
+
+// recordRef names a consumed Kafka record in failures: topic/partition@offset and its key when printable.
+type recordRef struct {
+	topic     string
+	partition int32
+	offset    int64
+	key       string
+}
+
+// recordOf names the record a goka callback is handling.
+func recordOf(ctx goka.Context) recordRef {
+	return recordRef{topic: string(ctx.Topic()), partition: ctx.Partition(), offset: ctx.Offset(), key: ctx.Key()}
+}
+
+// String is topic/partition@offset, followed by (key "K") when the key is printable text: orders/0@17 (key "k17").
+func (r recordRef) String() string {
+	s := fmt.Sprintf("%s/%d@%d", r.topic, r.partition, r.offset)
+	if k, ok := printableKey(r.key); ok {
+		s += " (key " + k + ")"
+	}
+	return s
+}
+
+// maxKeyShown is the longest key shown in a failure; longer ones are cut.
+const maxKeyShown = 120
+
+// printableKey quotes key for a failure message when it is non-empty UTF-8 text without control characters
+// (binary keys say nothing to a reader), cut to maxKeyShown characters.
+func printableKey(key string) (string, bool) {
+	if key == "" || !utf8.ValidString(key) {
+		return "", false
+	}
+	for _, c := range key {
+		if !unicode.IsPrint(c) && c != ' ' {
+			return "", false
+		}
+	}
+	if utf8.RuneCountInString(key) > maxKeyShown {
+		return fmt.Sprintf("%q...", string([]rune(key)[:maxKeyShown])), true
+	}
+	return fmt.Sprintf("%q", key), true
+}
+
+// recordFailure describes err, raised while a flow handled rec, as RunWith returns it and the log shows it.
+// stage names the stage at work; a stageError inside err names the stage that actually failed instead (a
+// stage of a stateful stage's input chain), and its text is not repeated. stage may be empty (a flow's
+// decoding). The result unwraps to err.
+//
+//	flow "index": stage "check": orders/0@17 (key "k17"): n must be positive
+func recordFailure(flow, stage string, rec recordRef, err error) error {
+	cause := err
+	if se, ok := err.(*stageError); ok {
+		stage, cause = se.stage, se.err
+	}
+	text := fmt.Sprintf("flow %q: ", flow)
+	if stage != "" {
+		text += fmt.Sprintf("stage %q: ", stage)
+	}
+	// A cause that names the record's position itself (a join's decoding) does not say it twice.
+	said := strings.TrimPrefix(cause.Error(), fmt.Sprintf("%s/%d@%d: ", rec.topic, rec.partition, rec.offset))
+	text += rec.String() + ": " + said
+	return &describedError{text: text, err: err}
+}
+
+// failRecord records and logs (once, see failProcessing) the failure of a flow's stage on rec, as
+// recordFailure describes it, and returns it. Joins and keyed stages raise their failures through it.
+func (p *pipelineRun) failRecord(flow, stage string, rec recordRef, err error) *processingFailure {
+	f := recordFailure(flow, stage, rec, err)
+	if se, ok := err.(*stageError); ok {
+		stage = se.stage
+	}
+	attrs := []any{"flow", flow}
+	if stage != "" {
+		attrs = append(attrs, "stage", stage)
+	}
+	return p.failProcessing(f, attrs...)
+}
+
+// engineWrapping matches what goka, sarama and hashicorp's multierror put around a cause. Each match is
+// replaced by the template next to it.
+var engineWrapping = []struct {
+	re   *regexp.Regexp
+	with string
+}{
+	{regexp.MustCompile(`error consuming from group consumer: `), ""},
+	{regexp.MustCompile(`error processing message \(partition=\d+\): `), ""},
+	{regexp.MustCompile(`(?:a)?synchronous error (?:from|in) callback: `), ""},
+	{regexp.MustCompile(`could not commit message with key '([^']*)': `), "record with key \"$1\": "},
+	{regexp.MustCompile(`error decoding message for key (.*?) from (\S+?)/(\d+): `), "cannot decode a record with key \"$1\" from $2/$3: "},
+	{regexp.MustCompile(`(?i)error setting up \(partition=\d+\): `), ""},
+	{regexp.MustCompile(`(?i)error closing consumer group: `), "closing: "},
+	{regexp.MustCompile(`(?s)panic in callback: ([^\n]*).*`), "panicked: $1"},
+	{regexp.MustCompile(`(?s)panic in visit: ([^\n]*).*`), "panicked: $1"},
+	{regexp.MustCompile(`error emitting to \S+?: `), ""}, // sarama's text that follows names the topic
+	{regexp.MustCompile(`Failed to produce message to topic (\S+?): `), "cannot write to topic $1: "},
+	{regexp.MustCompile(`invalid configuration \(Attempt to produce message larger than configured Producer.MaxMessageBytes: (\d+) > (\d+)\)`),
+		"the message has $1 bytes, more than the $2 the producer takes"},
+	{regexp.MustCompile(`(^|: |; )kafka(?: server)?: `), "$1"},
+	// a multierror kept only as text (wrapped with %v)
+	{regexp.MustCompile(`\d+ errors? occurred:\n\t\* `), ""},
+	{regexp.MustCompile(`\n\t\* `), "; "},
+	{regexp.MustCompile(`(^|: |; )kafka(?: server)?: `), "$1"}, // again, inside a multierror's list
+}
+
+// withoutEngineWording takes goka's, sarama's and multierror's wrapping out of an error's text.
+func withoutEngineWording(text string) string {
+	for _, w := range engineWrapping {
+		text = w.re.ReplaceAllString(text, w.with)
+	}
+	return strings.TrimSpace(text)
+}
+
+// inOwnWords is err with its text said without goka's or sarama's wording (withoutEngineWording); it
+// unwraps to err.
+func inOwnWords(err error) error {
+	if err == nil {
+		return nil
+	}
+	if text := withoutEngineWording(err.Error()); text != err.Error() {
+		return &describedError{text: text, err: err}
+	}
+	return err
+}
+
+// engineFailure describes a processor's error that is not a processing failure of the pipeline (Kafka gone
+// for longer than RetryTimeout, a write goka could not make) as RunWith returns it: where (e.g. `flow
+// "index"`), then the cause's own text without goka's, sarama's or multierror's wrapping; several causes
+// (one per partition) are said once each. It unwraps to err.
+func engineFailure(where string, err error) error {
+	var causes []string
+	var collect func(error)
+	collect = func(e error) {
+		// hashicorp/multierror, as goka collects one error per partition
+		if m, ok := e.(interface{ WrappedErrors() []error }); ok {
+			for _, x := range m.WrappedErrors() {
+				collect(x)
+			}
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				collect(x)
+			}
+			return
+		}
+		if text := withoutEngineWording(e.Error()); text != "" && !slices.Contains(causes, text) {
+			causes = append(causes, text)
+		}
+	}
+	collect(err)
+	if len(causes) == 0 {
+		causes = append(causes, "stopped")
+	}
+	return &describedError{text: where + ": " + strings.Join(causes, "; "), err: err}
+}
+
+// failedRecord names the record a join's or keyed stage's callback was handling: an input record as Kafka
+// holds it, a record of the stage's loop topic by the key it is about (a join's state key without its
+// home or row prefix).
+func (r *joinRunner) failedRecord(ctx goka.Context) recordRef {
+	rec := recordOf(ctx)
+	if rec.topic == r.spec.group+"-loop" {
+		for _, prefix := range []string{homePrefix, rowPrefix} {
+			if k, ok := strings.CutPrefix(rec.key, prefix); ok && r.spec.join != nil {
+				rec.key = k
+			}
+		}
+	}
+	return rec
+}
+
+// refusedRecord records a record that Kafka or the producer refused for what it is (too large, invalid),
+// which goka reports as its group's error, as a processing failure of the unit that runs group: sending it
+// again would fail again, so it is not retried as a Kafka outage. It returns the failure.
+func (p *pipelineRun) refusedRecord(group string, err error) error {
+	u, ok := p.units[group]
+	if !ok {
+		u = unit{where: fmt.Sprintf("consumer group %q", group), failed: "flow failed", attrs: []any{"group", group}}
+	}
+	return p.failProcessing(engineFailure(u.where, err), u.attrs...)
+}

@@ -64,7 +64,7 @@ func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	err = tp.RunWith(ctx, rc)
-	if err == nil || !strings.Contains(err.Error(), `flow "index": events/0@3: decode value with json`) {
+	if err == nil || !strings.Contains(err.Error(), `flow "index": events/0@3 (key "k"): decode value with json`) {
 		t.Fatalf("RunWith = %v; want a failure naming events/0@3 and the codec", err)
 	}
 	if len(sink.records) > 3 {

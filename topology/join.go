@@ -149,8 +149,7 @@ func (r *joinRunner) decodeInput(ctx goka.Context, tp *Topic, msg any) (stream.R
 func (r *joinRunner) fail(ctx goka.Context, err error) {
 	// goka turns the failure into a panic and keeps only its text, with a stack trace: the pipeline reports
 	// the failure as recorded here instead.
-	ctx.Fail(r.p.failProcessing(fmt.Errorf("flow %q: stage %q: %w", r.spec.flowName, r.stageName(), err),
-		"flow", r.spec.flowName, "stage", r.stageName()))
+	ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), r.failedRecord(ctx), err))
 }
 
 func (r *joinRunner) stageName() string {

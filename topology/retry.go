@@ -17,8 +17,10 @@ import (
 // refresh or a join that failed because no broker answered); retryingGroup instead retries Consume with
 // backoff until the failures have lasted retryTimeout, logging at most every retryLogEvery what it waits
 // for, and then returns an error naming the brokers. A failure of the processing itself (processingFailure:
-// a sink that failed for good, say) is returned at once. A Consume that returns nil (a rebalance) resets the
-// clock. Offsets are untouched: a new session resumes at the committed offsets, so nothing is skipped.
+// a sink that failed for good, say) is returned at once, and so is a write of the processor (a table
+// update, an emit) that the producer or Kafka refused for what it is (too large): it would fail again. A
+// Consume that returns nil (a rebalance) resets the clock. Offsets are untouched: a new session resumes at
+// the committed offsets, so nothing is skipped.
 type retryingGroup struct {
 	sarama.ConsumerGroup
 	brokers      []string
@@ -26,6 +28,9 @@ type retryingGroup struct {
 	retryTimeout time.Duration
 	log          *slog.Logger
 	failed       func() error // the pipeline's processing failure, nil while there is none
+	// refused records a record refused for what it is (kafka.IsRecordRefusal) as a processing failure of
+	// the group and returns it.
+	refused func(group string, err error) error
 }
 
 // retryLogEvery rate-limits the "still waiting for Kafka" lines.
@@ -41,12 +46,15 @@ func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.Co
 		if failed := g.failed(); failed != nil { // the processing failed, not Kafka: retrying would replay it
 			return failed
 		}
+		if kafka.IsRecordRefusal(err) { // a write of the processor refused for good (a message too large)
+			return g.refused(g.group, err)
+		}
 		now := time.Now()
 		if failingSince.IsZero() {
 			failingSince = now
 		}
 		if now.Sub(failingSince) >= g.retryTimeout {
-			return fmt.Errorf("group %q: Kafka at %s unavailable for %v (RetryTimeout): %w",
+			return fmt.Errorf("consumer group %q: Kafka at %s unavailable for %v (RetryTimeout): %w",
 				g.group, strings.Join(g.brokers, ","), g.retryTimeout, err)
 		}
 		if now.Sub(lastLog) >= retryLogEvery {

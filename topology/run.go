@@ -42,6 +42,8 @@ type pipelineRun struct {
 	failure atomic.Pointer[error]
 	// processing is the first failure of the pipeline's own processing (failure.go).
 	processing atomic.Pointer[processingFailure]
+	// units says what each consumer group runs, for its failures; filled before the processors run.
+	units map[string]unit
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -89,6 +91,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		replicaID: replicaID(),
 		topics:    map[string]*Topic{},
 		producers: map[string]*kafka.Producer{},
+		units:     map[string]unit{},
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -150,6 +153,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 		sinksRun = append(sinksRun, r)
+		p.units[r.group] = r.unit()
 	}
 	var joinsRun []processorRunner
 	for _, j := range joins {
@@ -164,6 +168,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 		joinsRun = append(joinsRun, r)
+		p.units[j.group] = r.unit()
 	}
 	for _, n := range t.sources {
 		r, err := p.newSourceRunner(ctx, n)
@@ -171,6 +176,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 			return err
 		}
 		sourcesRun = append(sourcesRun, r)
+		p.units[r.group] = r.unit()
 	}
 	if ctx.Err() != nil {
 		p.log.Info("pipeline stopped during start-up")
@@ -183,7 +189,10 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 // run supervises the processors and source managers. The first failure stops everything; a stop of ctx
 // stops sources first (while their processors still apply final positions), then the processors.
 // processorRunner is a stateful stage's goka processor.
-type processorRunner interface{ processor() *goka.Processor }
+type processorRunner interface {
+	processor() *goka.Processor
+	unit() unit
+}
 
 func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner, joins []processorRunner) error {
 	runCtx, cancelRun := context.WithCancelCause(ctx)
@@ -191,24 +200,22 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	procCtx, stopProcs := context.WithCancel(context.Background())
 	defer stopProcs()
 
-	var (
-		errMu sync.Mutex
-		errs  []error
-	)
-	fail := func(err error) {
+	// fail records err as the run's failure if it is the first and stops the run; it reports whether it was
+	// the first. RunWith returns only the first: what fails after it follows from the stop it caused.
+	fail := func(err error) bool {
 		if err == nil || errors.Is(err, context.Canceled) {
-			return
+			return false
 		}
-		errMu.Lock()
-		errs = append(errs, err)
-		errMu.Unlock()
-		p.failure.CompareAndSwap(nil, &err)
+		first := p.failure.CompareAndSwap(nil, &err)
 		cancelRun(err)
+		return first
 	}
 
 	// runProc runs a goka processor. One that the stop cancelled before it was ready fails with goka's
 	// start-up errors ("error waiting for start up tables"): that is part of a clean stop, not a failure.
-	runProc := func(proc *goka.Processor) {
+	// A failure that is not a processing failure (logged where it happened) is logged here, once, in the
+	// user's words (engineFailure); u says what the processor runs.
+	runProc := func(proc *goka.Processor, u unit) {
 		var ready atomic.Bool
 		readyCtx, stopWaiting := context.WithCancel(procCtx)
 		defer stopWaiting()
@@ -230,7 +237,17 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 			p.log.Warn("processor stopped with an error after the pipeline failed", "err", err)
 			return
 		}
-		fail(p.reportable(err)) // once, not once per record and partition as goka collected it
+		reported := p.reportable(err) // once, not once per record and partition as goka collected it
+		if reported == nil || errors.As(reported, new(*processingFailure)) {
+			fail(reported)
+			return
+		}
+		reported = engineFailure(u.where, err)
+		if fail(reported) {
+			p.log.Error(u.failed, append(u.attrs, "err", reported)...)
+		} else {
+			p.log.Warn("processor stopped with an error after the pipeline failed", append(u.attrs, "err", reported)...)
+		}
 	}
 	var procs, managers sync.WaitGroup
 	for _, s := range snks {
@@ -238,7 +255,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			runProc(s.proc)
+			runProc(s.proc, s.unit())
 			close(s.stop)
 			<-s.exited
 		}()
@@ -247,19 +264,19 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			runProc(j.processor())
+			runProc(j.processor(), j.unit())
 		}()
 	}
 	for _, s := range srcs {
 		procs.Add(1)
 		go func() {
 			defer procs.Done()
-			runProc(s.proc)
+			runProc(s.proc, s.unit())
 		}()
 		managers.Add(1)
 		go func() {
 			defer managers.Done()
-			fail(s.manage(runCtx))
+			fail(s.manage(runCtx)) // a task's failure was logged where it happened (sourceRunner.start)
 		}()
 	}
 	lagCtx, stopLag := context.WithCancel(runCtx)
@@ -270,7 +287,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks), "joins", len(joins))
 
 	<-runCtx.Done()
-	if cause := context.Cause(runCtx); errors.As(cause, new(*processingFailure)) {
+	if cause := context.Cause(runCtx); p.failure.Load() != nil {
 		p.log.Info("pipeline stopping", "cause", "the failure logged above") // logged once, where it happened
 	} else {
 		p.log.Info("pipeline stopping", "cause", cause)
@@ -279,7 +296,33 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 	stopProcs()
 	procs.Wait()
 	p.log.Info("pipeline stopped")
-	return errors.Join(errs...)
+	if err := p.failure.Load(); err != nil {
+		return &loggedError{err: *err}
+	}
+	return nil
+}
+
+// unit is what a processor runs, for its failures: where (`flow "index"`), the message of its error line
+// and the line's attributes.
+type unit struct {
+	where, failed string
+	attrs         []any
+}
+
+// unit names a flow's processor as its flow.
+func (r *sinkRunner) unit() unit {
+	return unit{where: fmt.Sprintf("flow %q", r.f.name), failed: "flow failed", attrs: []any{"flow", r.f.name}}
+}
+
+// unit names a source's processor (which keeps its tasks' positions) as its source.
+func (r *sourceRunner) unit() unit {
+	return unit{where: fmt.Sprintf("source %q", r.n.name), failed: "source failed", attrs: []any{"source", r.n.name}}
+}
+
+// unit names a stateful stage's processor as its flow and stage.
+func (r *joinRunner) unit() unit {
+	return unit{where: fmt.Sprintf("flow %q: stage %q", r.spec.flowName, r.stageName()), failed: "flow failed",
+		attrs: []any{"flow", r.spec.flowName, "stage", r.stageName()}}
 }
 
 func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error {

@@ -136,12 +136,15 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 		}
 	}
 	if err != nil {
-		err = fmt.Errorf("flow %q: %s/%d@%d: %w", r.f.name, rec.Topic, rec.Partition, rec.Offset, err)
 		// Fails the processor, and with it the pipeline. Until goka notices, it may hand us later records:
 		// fail marks the flow so that neither they nor anything still queued is committed, which would move
 		// the offset past this record.
-		r.fail(err)
-		commit(err)
+		if se, ok := err.(*stageError); ok {
+			r.fail(recordFailure(r.f.name, "", recordOf(ctx), err), "stage", se.stage)
+		} else {
+			r.fail(recordFailure(r.f.name, "", recordOf(ctx), err))
+		}
+		commit(r.failErr)
 		return
 	}
 	// Blocks while the batcher is behind: that is the flow's backpressure, and Kafka holds the backlog.
@@ -250,7 +253,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 		return
 	}
 	if len(records) > 0 {
-		what := fmt.Sprintf("sink write of %d records to %s", len(records), r.sinkName)
+		what := fmt.Sprintf("sink write of %s to %s", countRecords(len(records)), r.sinkName)
 		r.health.wait(batcherHolder, what)
 		ctx := sinks.WithRetryReporter(writeCtx, func(attempt int, err error) {
 			r.health.wait(batcherHolder, fmt.Sprintf("%s (attempt %d: %v)", what, attempt, err))
@@ -264,8 +267,8 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 			}
 			rejected, derr := r.deadLetterRejected(err, items, owners)
 			if derr != nil {
-				r.fail(fmt.Errorf("flow %q: sink write of %d records (%s) to %s: %w",
-					r.f.name, len(records), batchSpan(items), r.sinkName, derr))
+				r.fail(fmt.Errorf("flow %q: sink write of %s (%s) to %s: %w",
+					r.f.name, countRecords(len(records)), batchSpan(items), r.sinkName, derr))
 				for _, it := range items {
 					it.commit(r.failErr)
 				}
@@ -343,11 +346,11 @@ func (r *sinkRunner) awaitCommit() {
 	}
 }
 
-// fail records the flow's first failure, logs it (the only time it is logged) and, from then on, commits
-// nothing: records still arriving or queued are handed back to goka with the failure.
-func (r *sinkRunner) fail(err error) {
+// fail records the flow's first failure, logs it with attrs (the only time it is logged) and, from then on,
+// commits nothing: records still arriving or queued are handed back to goka with the failure.
+func (r *sinkRunner) fail(err error, attrs ...any) {
 	r.failOnce.Do(func() {
-		r.failErr = r.p.failProcessing(err, "flow", r.f.name)
+		r.failErr = r.p.failProcessing(err, append([]any{"flow", r.f.name}, attrs...)...)
 		close(r.failed)
 	})
 }

@@ -125,7 +125,7 @@ func checkOnce(t *testing.T, err error, log *testkit.LogBuffer, cause string, wh
 func TestPermanentSinkFailureLoggedOnce(t *testing.T) {
 	err, log := runFailing(t, brokenSink{})
 	checkOnce(t, err, log, brokenCause, regexp.MustCompile(
-		`flow \\?"index\\?": sink write of \d+ records \(events/[01]@0-\d(, events/[01]@0-\d)?\) to the test's broken sink: `+regexp.QuoteMeta(brokenCause)))
+		`flow \\?"index\\?": sink write of \d+ records? \(events/[01]@0-\d(, events/[01]@0-\d)?\) to the test's broken sink: `+regexp.QuoteMeta(brokenCause)))
 }
 
 // A record the sink rejects, in a flow with no dead-letter topic, stops the pipeline with one error line
@@ -134,5 +134,5 @@ func TestPermanentSinkFailureLoggedOnce(t *testing.T) {
 func TestSinkRejectionWithoutDeadLetterNamesTheRecord(t *testing.T) {
 	err, log := runFailing(t, vetoSink{})
 	checkOnce(t, err, log, vetoCause, regexp.MustCompile(
-		`flow \\?"index\\?": sink write of \d+ records \(.+\) to the sink of flow \\?"index\\?": rejected events/1@3 \(es\.index=orders, es\.id=order-13\): `+regexp.QuoteMeta(vetoCause)))
+		`flow \\?"index\\?": sink write of \d+ records? \(.+\) to the sink of flow \\?"index\\?": rejected events/1@3 \(es\.index=orders, es\.id=order-13\): `+regexp.QuoteMeta(vetoCause)))
 }

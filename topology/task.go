@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -228,6 +229,7 @@ func produceFailure(err error) error {
 	if errors.As(err, &pe) {
 		topic, brokers, reason = pe.Topic, strings.Join(pe.Brokers, ","), pe.Err
 	}
+	reason = inOwnWords(reason) // sarama's "kafka server: " says nothing more than "Kafka refused it"
 	if kafka.IsRecordRefusal(err) {
 		return fmt.Errorf("topic %q: Kafka refused it: %w", topic, reason)
 	}
@@ -339,6 +341,7 @@ type stageChain []chainedStage
 type chainedStage struct {
 	stage   stages.Stage
 	in, out prometheus.Counter
+	log     *slog.Logger // for the stack of a stage that panics
 }
 
 func (p *pipelineRun) newStageChain(st []stages.Stage) stageChain {
@@ -348,15 +351,26 @@ func (p *pipelineRun) newStageChain(st []stages.Stage) stageChain {
 			stage: s,
 			in:    p.metrics.StageRecordsIn.WithLabelValues(p.t.name, s.Name()),
 			out:   p.metrics.StageRecordsOut.WithLabelValues(p.t.name, s.Name()),
+			log:   p.log,
 		}
 	}
 	return chain
 }
 
 // run passes one record through the chain. One-to-one stages run without allocating until a stage turns
-// a record into several.
-func (c stageChain) run(ctx context.Context, rec stream.Record) ([]stream.Record, error) {
+// a record into several. A stage that panics fails like one that returns an error ("panicked: <value>"),
+// and its stack is logged at warning level.
+func (c stageChain) run(ctx context.Context, rec stream.Record) (_ []stream.Record, err error) {
 	i := 0
+	defer func() {
+		if v := recover(); v != nil {
+			if i >= len(c) { // cannot happen: only stages run inside the loop
+				panic(v)
+			}
+			c[i].log.Warn("stage panicked", "stage", c[i].stage.Name(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			err = &stageError{stage: c[i].stage.Name(), err: fmt.Errorf("panicked: %v", v)}
+		}
+	}()
 	for ; i < len(c); i++ {
 		one, ok := c[i].stage.(stages.OneToOne)
 		if !ok {
@@ -374,7 +388,8 @@ func (c stageChain) run(ctx context.Context, rec stream.Record) ([]stream.Record
 		rec = out
 	}
 	recs := []stream.Record{rec}
-	for _, cs := range c[i:] {
+	for ; i < len(c); i++ {
+		cs := c[i]
 		var next []stream.Record
 		for _, in := range recs {
 			out, err := cs.stage.Process(ctx, in)

@@ -29,7 +29,11 @@ func main() {
 	batch := flag.Int("batch", 1000, "most lines per sink write")
 	flag.Parse()
 	if err := run(*name, *in, *out, *topic, *partitions, *batch); err != nil {
-		fmt.Fprintln(os.Stderr, "file-to-file:", err)
+		if topology.Logged(err) { // a running pipeline's failure: its log line above says it all
+			fmt.Fprintf(os.Stderr, "file-to-file: stopped by the failure logged above\n")
+		} else {
+			fmt.Fprintln(os.Stderr, "file-to-file:", err)
+		}
 		os.Exit(1)
 	}
 }

@@ -32,7 +32,11 @@ func main() {
 		err = run(ctx, env, func(format string, args ...any) { fmt.Printf(format+"\n", args...) })
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "mysql-to-es:", err)
+		if topology.Logged(err) { // a running pipeline's failure: its log line above says it all
+			fmt.Fprintf(os.Stderr, "mysql-to-es: stopped by the failure logged above\n")
+		} else {
+			fmt.Fprintln(os.Stderr, "mysql-to-es:", err)
+		}
 		os.Exit(1)
 	}
 }
