@@ -1,5 +1,88 @@
 // Package stages holds record transformations. The same Stage value runs before Kafka (ETL, inside a
 // source task, before produce) or after it (ELT, inside the processor that feeds a sink).
+//
+// # Schemas after user functions
+//
+// Map and FlatMap keep a record's schemas true to the values their function returns: a *stream.Struct
+// value (or key) brings its own schema, and a value that does not fit the schema the function left in place
+// fails the record with ErrStaleSchema, naming the stage and the fix. The typed stages below set the schema
+// from their result.
+//
+// Typed stages let user code work on its own Go types instead of the data model.
+//
+// # Typed stages: from the record to In
+//
+// A value that already is an In (a string, a map[string]any, a *stream.Struct, anything for In = any) is
+// handed over as it is. A string or []byte value is read as JSON text first (unless In is itself a string
+// or []byte, which then get the text or bytes). Every other value is converted field by field from the data
+// model, with the names and options of encoding/json's struct tags (a field matches its tag name, else its
+// Go name; exact case first, then ignoring case; embedded structs are promoted; "-" is ignored). Nothing
+// goes through float64 on the way:
+//
+//	input value (data model / JSON)        Go field of In                   result
+//	-------------------------------        --------------                   ------
+//	field In does not declare              -                                unknown: see below
+//	field missing                          pointer, slice, map, interface,  zero value (nil)
+//	                                       or tagged omitempty / omitzero
+//	field missing                          any other                        error ErrMissingField
+//	null (nil)                             pointer, slice, map, interface   nil
+//	null (nil)                             tagged omitempty / omitzero      zero value
+//	null (nil)                             any other                        error ErrFieldType
+//	integer (int8..int64, json.Number,     int, int8..int64, uint..uint64   exact; out of range: error
+//	  Decimal or float without fraction)
+//	number with a fraction                 integer type                     error ErrFieldType
+//	any number                             float32, float64                 nearest float (declaring a float is
+//	                                                                        the choice to round; beyond range: error)
+//	any number                             stream.Decimal, json.Number      exact digits (a float as its shortest
+//	                                                                        decimal form)
+//	string                                 string                           as is
+//	number                                 string                           error ErrFieldType (declare
+//	                                                                        json.Number or stream.Decimal)
+//	string                                 any number type                  error ErrFieldType
+//	boolean                                bool                             as is; anything else: error
+//	time.Time, or RFC 3339 string          time.Time                        as is / parsed
+//	[]byte, or base64 string               []byte                           copied / decoded
+//	array                                  slice, array                     element by element (array: same length)
+//	object (*stream.Struct or map)         struct, map[K]V                  field by field; map keys as text
+//	*stream.Struct                         *stream.Struct                   as is
+//	anything                               any (interface{})                the data-model value as is
+//	anything JSON can hold                 a type with UnmarshalJSON        written as JSON and handed to it
+//	object, array                          string, number, bool             error ErrFieldType
+//
+// A tombstone (nil value) is null: In must be a pointer, slice, map or interface type to receive one.
+// Errors name the stage, the field path and, in the user's words, what the field is and what the Go type
+// wants: `stage "high-value": field amount: is a string ("12x"), want a number (float64)`.
+//
+// # Typed stages: unknown fields
+//
+// Fields of the input that In does not declare (at the top level or inside structs of In, "customer.email")
+// are handled by the stage's unknown-field option:
+//
+//   - KeepUnknownFields (the default): the stage works on the fields In declares and carries the rest into
+//     its output. FilterValue and RouteValue pass the record unchanged, so nothing is lost. For MapValue and
+//     FlatMapValue whose result is an object (a struct, a map, or a pointer to one), every unknown field is
+//     put back into each result at its path, unless the result already has a field of that name (ignoring
+//     case): what the stage sets wins. Objects missing on the way are created, so a field whose parent Out
+//     does not declare still arrives ("customer": {"email": ...}). The rule is the same when Out is another
+//     type than In: carried means "fields In did not declare", never "fields Out does not declare"; a field In
+//     declares and Out leaves out is the stage's choice to drop. An unknown field that cannot be placed (it
+//     lies inside an array element or map value of In, whose place in the result the stage may have
+//     changed, or the result holds a non-object where its parent should be) fails the record with
+//     ErrUnknownField naming it. A result that is not an object (a string, a number, a slice, a
+//     *stream.Struct) replaces the whole value: nothing is carried.
+//   - RefuseUnknownFields: a record with any unknown field fails with ErrUnknownField naming the fields.
+//   - DropUnknownFields: unknown fields are dropped, as encoding/json does; an explicit choice to lose them.
+//
+// # Typed stages: results
+//
+// A result goes back into the record in the data model, as encoding/json would write it but keeping types
+// and digits: structs (and other maps) become schemaless map[string]any under their JSON names (omitempty,
+// omitzero and "-" honoured: a null or empty input value of an omitempty field comes out absent), slices []any, int and uint types int64 (a uint64 beyond int64 a Decimal),
+// int8/int16/int32 and float32/float64 themselves, json.Number an int64 or an exact Decimal, time.Time,
+// Decimal and []byte themselves, pointers what they point to, types with MarshalJSON what it writes. The
+// record's ValueSchema becomes nil (schemaless), except for a *stream.Struct result, which brings its own
+// schema. No schema is derived from a Go struct: the json codec writes the map as the struct would be
+// written, and a sink that needs a schema gets one from a *stream.Struct result.
 package stages
 
 import (

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
@@ -428,5 +429,55 @@ func TestTypedStagesFieldNames(t *testing.T) {
 	want := map[string]any{"id": int64(3), "Comment": "hi", "CreatedBy": "ops", "Ignored": "kept"}
 	if !reflect.DeepEqual(out[0].Value, want) {
 		t.Fatalf("got %v\nwant %v (keys %v)", out[0].Value, want, sortedKeys(out[0].Value.(map[string]any)))
+	}
+}
+
+// Each result of a FlatMapValue gets its own copy of the carried fields: records never share a map.
+func TestFlatMapValueCarriedFieldsAreNotShared(t *testing.T) {
+	split := stages.FlatMapValue("split", func(_ context.Context, c tcCustomer) ([]tcCustomer, error) { return []tcCustomer{c, c}, nil })
+	out, err := split.Process(context.Background(), stream.Record{Value: map[string]any{"name": "Ada", "meta": map[string]any{"a": int64(1)}}})
+	if err != nil || len(out) != 2 {
+		t.Fatal(out, err)
+	}
+	out[0].Value.(map[string]any)["meta"].(map[string]any)["a"] = int64(2)
+	if got := out[1].Value.(map[string]any)["meta"].(map[string]any)["a"]; got != int64(1) {
+		t.Fatalf("the second record's carried field changed with the first's: %v", got)
+	}
+}
+
+// Times, raw JSON, interfaces and maps of the Go type take their values as the package documents.
+func TestTypedStagesOtherTypes(t *testing.T) {
+	type event struct {
+		At    time.Time       `json:"at"`
+		Seen  time.Time       `json:"seen"`
+		Raw   json.RawMessage `json:"raw"`
+		Any   any             `json:"any"`
+		Count map[string]int  `json:"count"`
+		Tags  [2]string       `json:"tags"`
+		Blob  []byte          `json:"blob"`
+	}
+	at := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	var got event
+	capture := stages.FilterValue("capture", func(e event) bool { got = e; return true })
+	dec := stream.NewDecimal(1250, 2)
+	_, err := capture.Process(context.Background(), stream.Record{Value: map[string]any{
+		"at": at, "seen": "2026-11-30T12:00:00Z", "raw": map[string]any{"x": dec}, "any": dec,
+		"count": map[string]any{"a": int64(1)}, "tags": []any{"x", "y"}, "blob": []byte("hi")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.At.Equal(at) || !got.Seen.Equal(at) || string(got.Raw) != `{"x":12.50}` || !reflect.DeepEqual(got.Any, dec) ||
+		got.Count["a"] != 1 || got.Tags != [2]string{"x", "y"} || string(got.Blob) != "hi" {
+		t.Fatalf("got %+v", got)
+	}
+	_, err = capture.Process(context.Background(), stream.Record{Value: map[string]any{
+		"at": int64(5), "seen": at, "raw": nil, "any": nil, "count": nil, "tags": []any{"x", "y"}, "blob": nil}})
+	if want := `stage "capture": field at: is a number (5), want a timestamp (time.Time)`; err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
+	}
+	_, err = capture.Process(context.Background(), stream.Record{Value: map[string]any{
+		"at": at, "seen": at, "raw": nil, "any": nil, "count": nil, "tags": []any{"x"}, "blob": nil}})
+	if want := `stage "capture": field tags: is an array of 1 items, want 2 ([2]string)`; err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
 	}
 }

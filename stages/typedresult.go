@@ -251,6 +251,44 @@ func carry(out map[string]any, unknown []unknownField) error {
 	return nil
 }
 
+// cloneUnknown returns a copy of unknown whose values share no map or slice with it, for the second and
+// later results of a FlatMapValue: records must not alias each other's values.
+func cloneUnknown(unknown []unknownField) []unknownField {
+	c := make([]unknownField, len(unknown))
+	for i, u := range unknown {
+		c[i] = u
+		c[i].value = cloneModel(u.value)
+	}
+	return c
+}
+
+// cloneModel deep-copies the maps and slices of a data-model value (Structs are immutable once built).
+func cloneModel(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = cloneModel(e)
+		}
+		return m
+	case map[any]any:
+		m := make(map[any]any, len(x))
+		for k, e := range x {
+			m[k] = cloneModel(e)
+		}
+		return m
+	case []any:
+		items := make([]any, len(x))
+		for i, e := range x {
+			items[i] = cloneModel(e)
+		}
+		return items
+	case []byte:
+		return append([]byte(nil), x...)
+	}
+	return v
+}
+
 // findFold finds key k in m: exactly, else equal ignoring case.
 func findFold(m map[string]any, k string) (string, any, bool) {
 	if v, ok := m[k]; ok {
