@@ -29,8 +29,9 @@ package stream
 //	0.0000001                 Decimal{1, 7}                        1E-7
 //	-0.0                      Decimal{0, 1}                        0.0
 //
-// That is: an integer literal (no point, no exponent) within the int64 range is an int64; every other number
-// is a Decimal holding exactly its digits, with the scale Java's BigDecimal(String) gives the text (digits
+// That is: an integer within the int64 range is an int64 (also "1.0E1" or "0E0", whose exponent leaves no
+// fraction and scale 0, as their Decimal would be written back as "10" and "0"); every other number is a
+// Decimal holding exactly its digits, with the scale Java's BigDecimal(String) gives the text (digits
 // after the point minus the exponent, so trailing zeros are kept: 2.00 stays 2.00). A Decimal is written
 // back as Java's BigDecimal.toString writes it, which Connect writes too: plain notation, unless the scale
 // is negative or the value is below 10^-6, then exponent notation with a capital E and a signed exponent.

@@ -73,10 +73,11 @@ func schemalessFromJSON(n any) (any, error) {
 	return n, nil
 }
 
-// schemalessNumber reads a JSON number exactly: an integer literal within the int64 range as an int64, any
-// other number (a fraction, an exponent, or an integer beyond int64) as a Decimal holding exactly its digits,
-// with the scale Java's BigDecimal(String) gives the text ("2.00" has scale 2, "1.5E+3" scale -2). Numbers
-// whose scale is beyond ±16384 ("1e-99999") are refused rather than rounded.
+// schemalessNumber reads a JSON number exactly: an integer within the int64 range as an int64 (also when
+// written with an exponent that leaves scale 0: "1.0E1" is 10), any other number (a fraction, a negative
+// scale such as "1E+3", or an integer beyond int64) as a Decimal holding exactly its digits, with the scale
+// Java's BigDecimal(String) gives the text ("2.00" has scale 2, "1.5E+3" scale -2). Numbers of more than
+// 16384 digits or whose scale is beyond ±16384 ("1e-99999") are refused rather than rounded.
 func schemalessNumber(x json.Number) (any, error) {
 	if isIntegerLiteral(string(x)) {
 		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
@@ -86,6 +87,11 @@ func schemalessNumber(x json.Number) (any, error) {
 	d, err := ParseDecimal(string(x))
 	if err != nil {
 		return nil, mismatchf("number %.40s cannot be held exactly: more than 16384 digits or an exponent beyond ±16384", x)
+	}
+	if d.Scale == 0 && d.unscaled().IsInt64() {
+		// "1.0E1" and "0E0" are integers of scale 0, which the Decimal would be written back as ("10", "0"):
+		// read them as that text reads, so that decoding what was encoded gives the same value again.
+		return d.unscaled().Int64(), nil
 	}
 	return d, nil
 }
