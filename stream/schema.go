@@ -58,7 +58,8 @@ func (t Type) valid() bool {
 //
 // Validate and the codecs accept exactly these types (maps also as map[any]any with string keys); decoders
 // return exactly these types. Schemaless data (a nil *Schema) uses the same Go types; JSON decoding without
-// a schema yields int64, float64, bool, string, []any, map[string]any and nil.
+// a schema yields int64, Decimal (numbers with a fraction or an exponent, and integers beyond int64, with
+// exactly their digits: see JSONCodec), bool, string, []any, map[string]any and nil.
 //
 // Type says which of Key, Value, Items and Fields are used. Logical types are identified by Name (see
 // DecimalSchema). A Schema is treated as immutable once built: the copy helpers (AsOptional, WithDefault,
