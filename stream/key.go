@@ -8,7 +8,9 @@ import (
 )
 
 // KeyString turns a key of the data model into the string that identifies it across systems: strings and
-// byte strings as they are, numbers in decimal, a struct (a primary key of several columns) as its field
+// byte strings as they are, numbers in decimal (a Decimal in plain notation with all its digits and its
+// scale, "2.00", so a BIGINT UNSIGNED key or one the json codec decoded without a schema keeps every
+// digit; a float64 with an integral value without a fraction, 5 for 5.0), a struct (a primary key of several columns) as its field
 // values in schema order joined by "+", a map as its values in key order joined by "+". A one-column key
 // {"id":5} and the bare value 5 give the same string, so a foreign-key value finds the row it refers to.
 func KeyString(key any) (string, error) {

@@ -12,6 +12,7 @@ func TestKeyStringAndFieldOf(t *testing.T) {
 	}{
 		{"a", "a"}, {[]byte("b"), "b"}, {int64(5), "5"}, {int32(-2), "-2"}, {float64(5), "5"}, {one, "5"},
 		{map[string]any{"id": int64(5)}, "5"}, {map[string]any{"b": "x", "a": int64(1)}, "1+x"}, {NewDecimal(105, 1), "10.5"},
+		{NewDecimal(200, 2), "2.00"}, {dec(t, "18446744073709551615"), "18446744073709551615"}, {NewDecimal(1, -3), "1000"},
 	} {
 		if got, err := KeyString(tc.key); err != nil || got != tc.want {
 			t.Errorf("KeyString(%#v) = %q, %v; want %q", tc.key, got, err, tc.want)
