@@ -52,30 +52,42 @@ func ParseDecimal(s string) (Decimal, error) {
 		mant = mant[1:]
 	}
 	intPart, frac, _ := strings.Cut(mant, ".")
-	digits := intPart + frac
-	if digits == "" {
+	n := len(intPart) + len(frac)
+	if n == 0 || !allDigits(intPart) || !allDigits(frac) {
 		return syntaxErr()
 	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return syntaxErr()
-		}
-	}
-	if len(digits) > maxDecimalDigits {
-		return Decimal{}, fmt.Errorf("stream: parse decimal of %d digits (at most %d): %w", len(digits), maxDecimalDigits, strconv.ErrRange)
+	if n > maxDecimalDigits {
+		return Decimal{}, fmt.Errorf("stream: parse decimal of %d digits (at most %d): %w", n, maxDecimalDigits, strconv.ErrRange)
 	}
 	scale := int64(len(frac)) - exp
 	if scale > maxDecimalScale || scale < -maxDecimalScale {
 		return Decimal{}, fmt.Errorf("stream: parse decimal %q: scale %d: %w", s, scale, strconv.ErrRange)
 	}
-	u, ok := new(big.Int).SetString(digits, 10)
-	if !ok {
+	var u *big.Int
+	if n <= 18 { // fits an int64: no string concatenation, no base conversion
+		var v int64
+		for _, part := range [2]string{intPart, frac} {
+			for i := 0; i < len(part); i++ {
+				v = v*10 + int64(part[i]-'0')
+			}
+		}
+		u = big.NewInt(v)
+	} else if u, _ = new(big.Int).SetString(intPart+frac, 10); u == nil {
 		return syntaxErr()
 	}
 	if neg {
 		u.Neg(u)
 	}
 	return Decimal{Unscaled: u, Scale: int32(scale)}, nil
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func (d Decimal) unscaled() *big.Int {
