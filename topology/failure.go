@@ -255,7 +255,7 @@ var engineWrapping = []struct {
 	{regexp.MustCompile(`could not commit message with key '([^']*)': `), "record with key \"$1\": "},
 	{regexp.MustCompile(`error decoding message for key (.*?) from (\S+?)/(\d+): `), "cannot decode a record with key \"$1\" from $2/$3: "},
 	{regexp.MustCompile(`(?i)error setting up \(partition=\d+\): `), ""},
-	{regexp.MustCompile(`(?i)error closing consumer group: `), "closing: "},
+	{regexp.MustCompile(`(?i)error closing consumer group: `), ""},
 	{regexp.MustCompile(`(?s)panic in callback: ([^\n]*).*`), "panicked: $1"},
 	{regexp.MustCompile(`(?s)panic in visit: ([^\n]*).*`), "panicked: $1"},
 	{regexp.MustCompile(`error emitting to \S+?: `), ""}, // sarama's text that follows names the topic

@@ -17,8 +17,9 @@ import (
 // refresh or a join that failed because no broker answered); retryingGroup instead retries Consume with
 // backoff until the failures have lasted retryTimeout, logging at most every retryLogEvery what it waits
 // for, and then returns an error naming the brokers. A failure of the processing itself (processingFailure:
-// a sink that failed for good, say) is returned at once, and so is a write of the processor (a table
-// update, an emit) that the producer or Kafka refused for what it is (too large): it would fail again. A
+// a sink that failed for good, say) is returned at once, and so is a failure that would happen again
+// (permanent): a write of the processor (a table update, an emit) that the producer or Kafka refused for
+// what it is (too large), or a callback that panicked (a Keyed stage's Apply, say). A
 // Consume that returns nil (a rebalance) resets the clock. Offsets are untouched: a new session resumes at
 // the committed offsets, so nothing is skipped.
 type retryingGroup struct {
@@ -46,7 +47,7 @@ func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.Co
 		if failed := g.failed(); failed != nil { // the processing failed, not Kafka: retrying would replay it
 			return failed
 		}
-		if kafka.IsRecordRefusal(err) { // a write of the processor refused for good (a message too large)
+		if permanent(err) {
 			return g.refused(g.group, err)
 		}
 		now := time.Now()
@@ -67,4 +68,15 @@ func (g retryingGroup) Consume(ctx context.Context, topics []string, h sarama.Co
 			return nil
 		}
 	}
+}
+
+// permanent reports whether a consumer group's error is a failure of the processing that a retry would
+// repeat on the same record: a write refused for what it is (kafka.IsRecordRefusal), or a callback that
+// panicked or a message goka could not decode, which goka keeps only as text.
+func permanent(err error) bool {
+	if kafka.IsRecordRefusal(err) {
+		return true
+	}
+	text := err.Error()
+	return strings.Contains(text, "panic in callback: ") || strings.Contains(text, "error decoding message for key ")
 }

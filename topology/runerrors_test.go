@@ -156,6 +156,24 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 		logMsg: "flow failed",
 		want:   []string{`flow "index": stage "check": {in}/0@2 (key "k2"): panicked: assignment to entry in nil map`},
 	}, {
+		name: "keyed-apply-panics",
+		build: func(tp *topology.Topology, in string) error {
+			sum, err := stages.Aggregate("sum", func(acc int64, r stream.Record) (int64, error) {
+				if _, err := failAtTwo(r); err != nil {
+					var seen map[string]bool
+					seen["n"] = true // a bug: assignment to entry in nil map
+				}
+				return acc + 1, nil
+			})
+			if err != nil {
+				return err
+			}
+			tp.Flow("sums").From(tp.Topic(in)).Via(sum).To(&recordingSink{})
+			return nil
+		},
+		logMsg: "flow failed",
+		want:   []string{`flow "sums": stage "sum": `, "panicked: assignment to entry in nil map"},
+	}, {
 		name: "keyed-output-too-large",
 		build: func(tp *topology.Topology, in string) error {
 			grow, err := stages.Aggregate("grow", func(acc string, r stream.Record) (string, error) {
