@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -83,7 +84,9 @@ func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
 			} `json:"hits"`
 		} `json:"hits"`
 	}
-	if err := json.Unmarshal(body, &r); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // amounts keep the digits Elasticsearch holds
+	if err := dec.Decode(&r); err != nil {
 		t.Fatalf("search: %s", body)
 	}
 	out := map[string]map[string]any{}
@@ -91,13 +94,19 @@ func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
 		doc := map[string]any{}
 		for k, v := range h.Source {
 			switch k {
-			case "amount":
-				doc[k] = fmt.Sprintf("%.2f", v)
-			case "id", "customer_id", "created_at":
-				doc[k] = int64(v.(float64))
+			case "amount": // a JSON number with MySQL's digits ("10.50"), mapped scaled_float
+				doc[k] = string(v.(json.Number))
+			case "id", "customer_id":
+				doc[k] = jsonInt(v)
+			case "created_at": // an ISO-8601 string with microseconds, mapped date
+				ts, err := time.Parse(time.RFC3339Nano, v.(string))
+				if err != nil {
+					t.Fatalf("order %s: created_at %q is not ISO-8601: %v", h.ID, v, err)
+				}
+				doc[k] = ts.UnixMicro()
 			case "customer":
 				if c, ok := v.(map[string]any); ok {
-					doc[k] = map[string]any{"id": int64(c["id"].(float64)), "name": c["name"], "email": c["email"]}
+					doc[k] = map[string]any{"id": jsonInt(c["id"]), "name": c["name"], "email": c["email"]}
 				} else {
 					doc[k] = nil
 				}
@@ -108,6 +117,11 @@ func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
 		out[h.ID] = doc
 	}
 	return out
+}
+
+func jsonInt(v any) int64 {
+	n, _ := v.(json.Number).Int64()
+	return n
 }
 
 func converge(t *testing.T, client *es.Client, what string) {

@@ -34,12 +34,10 @@ func (s *timedSink) Write(ctx context.Context, batch []stream.Record) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, r := range batch {
-		m, ok := r.Value.(map[string]any)
-		if !ok {
-			continue
-		}
-		micros, ok := m["created_at"].(int64)
-		if age := now.Sub(time.UnixMicro(micros)); ok && age < time.Minute && m["status"] == "new" {
+		created, _ := stream.FieldOf(r.Value, "created_at") // a struct after the join, or a JSON object
+		status, _ := stream.FieldOf(r.Value, "status")
+		micros, ok := created.(int64)
+		if age := now.Sub(time.UnixMicro(micros)); ok && age < time.Minute && status == "new" {
 			s.latencies = append(s.latencies, age)
 		}
 	}

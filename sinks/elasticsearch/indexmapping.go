@@ -29,16 +29,37 @@ type indexMappings struct {
 	warned  map[mappingConflict]bool
 }
 
-// known reports whether schema (structurally) was already applied to index.
+// known reports whether a schema with the same mapping was already applied to index.
 func (m *indexMappings) known(index string, schema *stream.Schema) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, s := range m.applied[index] {
-		if s == schema || s.Equal(schema) {
+		if sameMapping(s, schema) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameMapping reports whether two schemas derive the same mapping and are written the same way: the same
+// types, names, fields and decimal parameters, whatever their docs, versions, optionality and defaults.
+// Decoders give every record its own schema, so this runs once per record: it allocates nothing.
+func sameMapping(a, b *stream.Schema) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.Type != b.Type || a.Name != b.Name ||
+		a.Parameters[stream.DecimalScaleParameter] != b.Parameters[stream.DecimalScaleParameter] ||
+		a.Parameters[decimalPrecisionParameter] != b.Parameters[decimalPrecisionParameter] ||
+		len(a.Fields) != len(b.Fields) {
+		return false
+	}
+	for i := range a.Fields {
+		if a.Fields[i].Name != b.Fields[i].Name || !sameMapping(a.Fields[i].Schema, b.Fields[i].Schema) {
+			return false
+		}
+	}
+	return sameMapping(a.Items, b.Items) && sameMapping(a.Key, b.Key) && sameMapping(a.Value, b.Value)
 }
 
 func (m *indexMappings) remember(index string, schema *stream.Schema) {

@@ -21,6 +21,52 @@
 // flow sends them to its dead-letter topic with the reason, index and id in headers; anything else fails
 // the sink. Write returns only when every record is acknowledged, so offsets are committed after
 // Elasticsearch acknowledged the writes.
+//
+// # Mappings from the schema
+//
+// A record whose value is a struct with a schema (as the json-schema and avro codecs decode Debezium's
+// and Kafka Connect's records) is indexed by its schema, as Kafka Connect's Elasticsearch sink does
+// (Mapping.inferMapping in confluentinc/kafka-connect-elasticsearch): before the first write into an index
+// the sink has not seen with that schema, it creates the index with a mapping derived from the schema; if
+// the index exists, it adds the fields the index lacks (PUT _mapping) and logs a warning, once, for each
+// field the index maps with another type, naming the index, field, existing and wanted type (the index
+// keeps its mapping: Elasticsearch cannot change a field's type). Indices from a template ({topic},
+// {field:PATH}) each get their own. Config.Mappings wins: the index it creates gets no derived mapping.
+// Config.IgnoreSchema turns all of this off. Field by field:
+//
+//	Schema (type, name)                                 Mapping                        Value written
+//	int8, int16, int32, int64                           byte, short, integer, long     the number
+//	float, double                                       float, double                  the number (NaN, ±Inf fail the record)
+//	boolean                                             boolean                        true/false
+//	string                                              text + keyword sub-field       the string
+//	                                                    (fields.keyword, ignore_above 256, as dynamic mapping)
+//	bytes                                               binary                         base64
+//	struct                                              object with properties         an object
+//	array                                               the element's mapping          an array
+//	map                                                 object (dynamic)               an object (string keys)
+//	Decimal (connect.decimal.precision <= 15)           scaled_float, scaling_factor   a JSON number with the scale's
+//	                                                    10^scale (DecimalExact)        digits: "42.00"
+//	Decimal, other precision or none                    keyword (DecimalExact)         a string: "12345678901234567890.12"
+//	Decimal with DecimalKeyword / DecimalDouble         keyword / double               a string / a JSON number
+//	io.debezium.data.VariableScaleDecimal (struct)      keyword                        a string: "-12345.6789"
+//	Connect Date, io.debezium.time.Date                 date                           "2026-11-30"
+//	Connect Timestamp, io.debezium.time.Timestamp       date                           "2026-11-30T15:07:15.123Z"
+//	io.debezium.time.MicroTimestamp / NanoTimestamp     date                           "2026-11-30T15:07:15.123456Z" (UTC,
+//	                                                                                   all digits kept in _source)
+//	io.debezium.time.ZonedTimestamp (string)            date                           the string as it is
+//	Connect Time                                        date (as Connect)              "1970-01-01T15:07:15.123Z"
+//	io.debezium.time.Time / MicroTime / NanoTime        integer / long (as Connect)    the number of ms / µs / ns
+//
+// Differences from Kafka Connect's sink, and why: Connect maps Decimal as double (DecimalDouble does);
+// here the default keeps the digits in the index too, since a double holds every decimal of at most 15
+// significant digits exactly and Elasticsearch parses scaled_float values through a double. Connect knows
+// no Debezium names, so it maps Debezium's dates and timestamps by their carrier type (int32/int64:
+// integer/long) and writes epoch numbers; here they are dates. Micro- and nanosecond timestamps are mapped
+// date rather than date_nanos, because date_nanos refuses anything before 1970 (a MySQL DATETIME goes back
+// to year 1000) and after 2262: Elasticsearch indexes and queries them at millisecond precision while
+// _source keeps every digit. Debezium's TIME types (a duration in MySQL: negative or beyond 24 h) stay
+// numbers, as Connect leaves them. Connect's null_value for schema defaults is not set: a nil field with
+// a default is written as the default.
 package elasticsearch
 
 import (

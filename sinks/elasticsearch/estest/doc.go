@@ -12,6 +12,7 @@
 //	GET /                                   cluster info
 //	PUT|GET|HEAD|DELETE /{index}             create (optional {"mappings":...}), get, exists, delete
 //	GET /{index}/_mapping, GET /_mapping     mappings
+//	PUT|POST /{index}/_mapping               add fields ({"properties":...}); changing a field's type is refused
 //	PUT|POST /{index}/_doc/{id}, POST /{index}/_doc, PUT|POST /{index}/_create/{id}
 //	GET|HEAD /{index}/_doc/{id}, GET /{index}/_source/{id}, DELETE /{index}/_doc/{id}
 //	POST /{index}/_update/{id}               partial doc, doc_as_upsert, upsert, detect_noop
@@ -78,9 +79,12 @@
 //     analyzer without its max_token_length detail); mapping parameters such as analyzer, index, doc_values,
 //     copy_to or fielddata are stored and echoed but not interpreted. Keyword normalizers are not supported.
 //   - Supported field types: text, match_only_text, keyword, constant_keyword, wildcard and ip (all indexed
-//     as exact strings), long, integer, short, byte, unsigned_long, double, float, half_float, scaled_float,
-//     boolean, date, date_nanos (millisecond precision within bleve's 1677-2262 range), object, and nested
-//     (indexed like object: no nested queries). Other types (geo_*, flattened, dense_vector, ...) are refused
+//     as exact strings), long, integer, short, byte, unsigned_long, double, float, half_float, scaled_float
+//     (scaling_factor required; indexed rounded to it, as Elasticsearch's long of value × factor), boolean,
+//     binary (base64 checked, kept in _source, not searchable), date (indexed and queried at millisecond
+//     precision, as Elasticsearch: "…15.123456Z" is found as "…15.123Z"), date_nanos (nanoseconds; dates
+//     before 1970 refused as Elasticsearch refuses them), both within bleve's 1677-2262 range, object, and
+//     nested (indexed like object: no nested queries). Other types (geo_*, flattened, dense_vector, ...) are refused
 //     with mapper_parsing_exception. Custom date formats support the common java.time letters only.
 //   - Scores are BM25 computed by bleve, not Lucene: values differ, ordering is similar. Filter and must_not
 //     clauses do not score, but a bool with only filter clauses scores 1.0 per hit, not 0.0.

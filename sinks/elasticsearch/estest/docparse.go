@@ -369,6 +369,9 @@ func (p *docParser) scalar(path string, m *fieldMapping, tok json.Token) *esErro
 					fmt.Sprintf("date[%s] is before the epoch in 1970 and cannot be stored in nanosecond resolution", t.Format(time.RFC3339Nano))))
 			} else if ok {
 				v.Time = t
+				if m.Type == "date" {
+					v.Time = t.Truncate(time.Millisecond) // a date field keeps milliseconds; date_nanos nanoseconds
+				}
 				break
 			}
 		}

@@ -435,6 +435,9 @@ func (c *queryCompiler) rangeQuery(field string, fm *fieldMapping, spec json.Raw
 				return time.Time{}, newError(http.StatusBadRequest, "parse_exception",
 					fmt.Sprintf("failed to parse date field [%s] with format [%s]", s, orDefault(f)))
 			}
+			if fm.Type == "date" {
+				t = t.Truncate(time.Millisecond) // as the field's values
+			}
 			return t, nil
 		}
 		start, e := when(lo)

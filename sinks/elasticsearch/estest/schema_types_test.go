@@ -32,6 +32,7 @@ func TestSchemaMappingTypes(t *testing.T) {
 		{"before a day", `{"range":{"created_at":{"lt":"2026-11-30"}}}`, "1"},
 		{"date math", `{"range":{"created_at":{"lte":"now"}}}`, "1,2,3"},
 		{"date math rounded", `{"range":{"created_at":{"gte":"now+1d/d"}}}`, ""},
+		{"date keeps milliseconds", `{"range":{"created_at":{"gt":"2026-11-30T15:07:15.123Z"}}}`, ""},
 		{"date_nanos", `{"range":{"nanos":{"gt":"2026-11-30T15:07:15.123Z"}}}`, "2"},
 		{"scaled_float rounds to the factor", `{"term":{"amount":99.99}}`, "2"},
 		{"scaled_float range", `{"range":{"amount":{"gte":10.5,"lte":1234567.89}}}`, "1,2,3"},
