@@ -15,7 +15,10 @@ package stream
 //
 // Decode reads the envelope back to the *Schema and a value of the Go types documented on Schema (structs
 // as *Struct, integers at their width, Decimals from base64 or numbers, logical types as time.Time and
-// Decimal). Nil or empty data decodes to a nil schema and value.
+// Decimal). Every number is exact: a float32 field reads the float32 its shortest text was written for, a
+// Decimal field every digit at the schema's scale. A payload under a null schema reads as the "json" codec
+// reads it (numbers as int64 or exact Decimals, see JSONCodec). Nil or empty data decodes to a nil schema
+// and value.
 type JSONSchemaCodec struct{}
 
 // Name returns "json-schema".
