@@ -135,7 +135,9 @@ func rejectionError(err error, rej *sinks.RejectedError, items []sinkItem, owner
 		fmt.Fprintf(&b, " (%s)", strings.Join(described, ", "))
 	}
 	fmt.Fprintf(&b, ": %v", first.Reason)
-	if more := len(rej.Rejections) - 1; more > 0 {
+	if more := len(rej.Rejections) - 1; more == 1 {
+		b.WriteString("; 1 more record of the batch rejected")
+	} else if more > 1 {
 		fmt.Fprintf(&b, "; %d more records of the batch rejected", more)
 	}
 	b.WriteString(" (give the flow a dead-letter topic to set rejected records aside)")

@@ -77,3 +77,12 @@ func TestRecordRefText(t *testing.T) {
 		}
 	}
 }
+
+// A stall or failure message counts records in English: "1 record", "2 records".
+func TestCountRecords(t *testing.T) {
+	for n, want := range map[int]string{0: "0 records", 1: "1 record", 2: "2 records", 500: "500 records"} {
+		if got := countRecords(n); got != want {
+			t.Errorf("countRecords(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -215,6 +215,16 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 		},
 		logMsg: "source task failed",
 		want:   []string{`source "disk" task "disk:/data/in.log": read after position {"offset":6}: ` + brokenSourceCause},
+	}, {
+		name: "source-stage",
+		build: func(tp *topology.Topology, in string) error {
+			tp.Source("disk", brokenSource{}).Via(stages.Map("check", func(r stream.Record) (stream.Record, error) {
+				return r, errors.New("not this one")
+			})).To(tp.Topic(in))
+			return nil
+		},
+		logMsg: "source task failed",
+		want:   []string{`source "disk" task "disk:/data/in.log": record at position {"offset":6} (after the start): stage "check": not this one`},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -223,7 +233,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			if input == nil {
 				input = values
 			}
-			if c.name != "source" {
+			if !strings.HasPrefix(c.name, "source") {
 				produceValues(t, brokers, in, input...)
 			}
 			tp := topology.New("errors-" + c.name)
