@@ -1,6 +1,8 @@
 package stream
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -149,6 +151,44 @@ func (d Decimal) JavaString() string {
 	}
 	b.WriteString(strconv.FormatInt(adjusted, 10))
 	return b.String()
+}
+
+// MarshalJSON writes d as a JSON number with all its digits, in JavaString's notation ("2.00", "1E-30"), so
+// that encoding/json (user code logging a schemaless value, a typed stage's state) writes the number, not
+// the struct.
+func (d Decimal) MarshalJSON() ([]byte, error) { return []byte(d.JavaString()), nil }
+
+// UnmarshalJSON reads a JSON number or a string holding one, with its scale ("2.00" has scale 2), and
+// also the {"Unscaled":N,"Scale":S} object encoding/json wrote for a Decimal before MarshalJSON existed
+// (aggregate state stored then). JSON null leaves d unchanged.
+func (d *Decimal) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case string(data) == "null":
+		return nil
+	case len(data) > 0 && data[0] == '{':
+		var old struct {
+			Unscaled *big.Int
+			Scale    int32
+		}
+		if err := json.Unmarshal(data, &old); err != nil {
+			return fmt.Errorf("stream: decimal object: %w", err)
+		}
+		*d = Decimal{Unscaled: old.Unscaled, Scale: old.Scale}
+		return nil
+	case len(data) > 0 && data[0] == '"':
+		var text string
+		if err := json.Unmarshal(data, &text); err != nil {
+			return fmt.Errorf("stream: decimal string: %w", err)
+		}
+		data = []byte(text)
+	}
+	parsed, err := ParseDecimal(string(data))
+	if err != nil {
+		return err
+	}
+	*d = parsed
+	return nil
 }
 
 // Cmp compares the numeric values of d and o (-1, 0 or +1), whatever their scales.

@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math/big"
 	"strconv"
@@ -134,6 +135,38 @@ func TestTwosComplement(t *testing.T) {
 		v, _ := new(big.Int).SetString(s, 10)
 		if back := fromTwosComplement(twosComplement(v)); back.Cmp(v) != 0 {
 			t.Errorf("round trip of %s gave %s", v, back)
+		}
+	}
+}
+
+// encoding/json writes a Decimal as its number and reads it back with its scale, also from a string and
+// from the object form it wrote before Decimal had MarshalJSON.
+func TestDecimalJSON(t *testing.T) {
+	v := map[string]any{"amount": NewDecimal(200, 2), "tiny": NewDecimal(1, 30), "big": dec(t, "18446744073709551615")}
+	b, err := json.Marshal(v)
+	if err != nil || string(b) != `{"amount":2.00,"big":18446744073709551615,"tiny":1E-30}` {
+		t.Fatalf("Marshal = %s, %v", b, err)
+	}
+	for in, want := range map[string]Decimal{
+		`2.00`:                          NewDecimal(200, 2),
+		`"-1.5E+3"`:                     NewDecimal(-15, -2),
+		`{"Unscaled":12345,"Scale":3}`:  NewDecimal(12345, 3),
+		` 18446744073709551615 `:        dec(t, "18446744073709551615"),
+		`{"Unscaled":-7,"Scale":-2}   `: NewDecimal(-7, -2),
+	} {
+		var d Decimal
+		if err := json.Unmarshal([]byte(in), &d); err != nil || !d.Equal(want) {
+			t.Errorf("Unmarshal(%s) = %v, %v; want %v", in, d, err, want)
+		}
+	}
+	d := NewDecimal(5, 0)
+	if err := json.Unmarshal([]byte(`null`), &d); err != nil || !d.Equal(NewDecimal(5, 0)) {
+		t.Errorf("null changed the decimal to %v (%v)", d, err)
+	}
+	for _, bad := range []string{`"x"`, `true`, `{"Unscaled":"x"}`, `1e99999`} {
+		var d Decimal
+		if err := json.Unmarshal([]byte(bad), &d); err == nil {
+			t.Errorf("Unmarshal(%s) accepted: %v", bad, d)
 		}
 	}
 }
