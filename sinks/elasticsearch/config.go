@@ -22,7 +22,8 @@ type Config struct {
 	// Elasticsearch requires; a record without the field is rejected (dead-letter topic).
 	Index string
 	// Mappings, when set, creates the index (Index must then have no template) with these mappings at
-	// start-up if it does not exist, e.g. {"properties":{"amount":{"type":"scaled_float","scaling_factor":100}}}.
+	// start-up if it does not exist, e.g. {"properties":{"amount":{"type":"scaled_float","scaling_factor":100}}};
+	// no mapping is then derived from the records' schema (see IgnoreSchema).
 	Mappings json.RawMessage
 	// IgnoreSchema turns off what the sink does with records that carry a value schema (a struct, as the
 	// json-schema and avro codecs decode it): by default it creates each index it writes into with a mapping

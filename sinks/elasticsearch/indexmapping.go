@@ -136,6 +136,9 @@ func (s *Sink) applyMappingOnce(ctx context.Context, index string, derived map[s
 	if err != nil {
 		return err
 	}
+	if status == http.StatusUnauthorized || status == http.StatusForbidden {
+		return s.noMappingAccess(index, http.MethodGet+" "+path+"/_mapping", status, body)
+	}
 	if status == http.StatusNotFound {
 		create, _ := json.Marshal(map[string]any{"mappings": derived})
 		status, body, err = s.mappingRequest(ctx, http.MethodPut, path, create)
@@ -147,6 +150,8 @@ func (s *Sink) applyMappingOnce(ctx context.Context, index string, derived map[s
 			s.cfg.Logger.Info("elasticsearch sink created an index with the mapping derived from the records' schema",
 				"sink", "elasticsearch", "index", index)
 			return nil
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			return s.noMappingAccess(index, http.MethodPut+" "+path, status, body)
 		case strings.Contains(string(body), "resource_already_exists_exception"):
 			return errors.New("the index was created meanwhile: checking its mapping") // retried: now it exists
 		}
@@ -188,6 +193,14 @@ func (s *Sink) applyMappingOnce(ctx context.Context, index string, derived map[s
 	}
 	s.cfg.Logger.Info("elasticsearch sink added fields of the records' schema to the index mapping",
 		"sink", "elasticsearch", "index", index)
+	return nil
+}
+
+// noMappingAccess reports, as a warning, that the credentials may write documents but not read or create
+// the index mapping: the documents are still written (mapped by the index as it is).
+func (s *Sink) noMappingAccess(index, request string, status int, body []byte) error {
+	s.cfg.Logger.Warn("elasticsearch sink: the credentials may not read or create the index mapping, so it is not derived from the records' schema; grant view_index_metadata and create_index, or set IgnoreSchema",
+		"sink", "elasticsearch", "index", index, "request", request, "status", status, "answer", truncate(string(body), 300))
 	return nil
 }
 

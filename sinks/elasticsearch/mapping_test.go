@@ -4,7 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +17,6 @@ import (
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/stream"
-	"log/slog"
 )
 
 // everySchema carries every type and logical type the sink maps, as Connect and Debezium name them.
@@ -338,5 +341,39 @@ func TestSchemaMappingPerTemplateIndex(t *testing.T) {
 		if got := at(m, index+".mappings.properties.created_at.type"); got != "date" {
 			t.Errorf("%s: created_at mapped %v, want date", index, got)
 		}
+	}
+}
+
+// Credentials that may write documents but not read or create mappings (a common API key) still write
+// the documents; the missing derived mapping is reported once, not silently.
+func TestSchemaMappingWithoutMappingPrivileges(t *testing.T) {
+	srv := startServer(t)
+	target, _ := url.Parse(srv.URL())
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_mapping") || (r.Method == http.MethodPut && strings.Count(r.URL.Path, "/") == 1) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"error":{"type":"security_exception","reason":"action [indices:admin/mappings/get] is unauthorized for API key id [x]"},"status":403}`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	var logs testkit.LogBuffer
+	sink := newSink(t, elasticsearch.Config{URLs: []string{front.URL}, Index: "t", Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	schema := stream.NewStruct("s").Field("id", stream.Int64Schema()).MustBuild()
+	for i := range int64(3) {
+		v, _ := stream.NewStructValue(schema)
+		_ = v.Put("id", i)
+		if err := sink.Write(context.Background(), []stream.Record{{Topic: "t", Key: i, Value: v, ValueSchema: schema, Offset: i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st := sink.Stats(); st.Indexed != 3 {
+		t.Errorf("%d documents indexed, want 3", st.Indexed)
+	}
+	if n := len(logs.Lines("may not read or create the index mapping")); n != 1 {
+		t.Errorf("%d warnings about the mapping privileges, want 1:\n%s", n, logs.String())
 	}
 }
