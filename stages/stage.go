@@ -61,9 +61,10 @@
 //   - KeepUnknownFields (the default): the stage works on the fields In declares and carries the rest into
 //     its output. FilterValue and RouteValue pass the record unchanged, so nothing is lost. For MapValue and
 //     FlatMapValue whose result is an object (a struct, a map, or a pointer to one), every unknown field is
-//     put back into each result at its path, unless the result already has a field of that name (ignoring
-//     case): what the stage sets wins. Objects missing on the way are created, so a field whose parent Out
-//     does not declare still arrives ("customer": {"email": ...}). The rule is the same when Out is another
+//     put back into each result at its path, unless the result already has a field of exactly that name:
+//     what the stage sets wins. Parent objects are found by name (ignoring case if need be, as Go field
+//     names match) and created when missing, so a field whose parent Out does not declare still arrives
+//     ("customer": {"email": ...}). The rule is the same when Out is another
 //     type than In: carried means "fields In did not declare", never "fields Out does not declare"; a field In
 //     declares and Out leaves out is the stage's choice to drop. An unknown field that cannot be placed (it
 //     lies inside an array element or map value of In, whose place in the result the stage may have

@@ -209,11 +209,12 @@ func marshaledModel(m json.Marshaler) (any, error) {
 	return v, err
 }
 
-// carry puts the unknown fields into out, the data-model form of a stage's result, and returns it. out
-// must be an object (map[string]any); a field out already has (by name, ignoring case) is left as the
-// stage set it. Objects missing on the way are created; an unknown field whose path crosses a value of out
-// that is not an object, or that lies below an array element or map value of the input type, cannot be
-// placed: carry returns an error naming them.
+// carry puts the unknown fields into out, the data-model form of a stage's result. out must be an object
+// (map[string]any). A field out already has, of exactly that name, is left as the stage set it; objects on
+// the way are found by name (exactly, else ignoring case, as a Go field's name matched them), and created
+// when missing. An unknown field whose path crosses a value of out that is not an object, or that lies
+// below an array element or map value of the input type, cannot be placed: carry returns an error naming
+// them.
 func carry(out map[string]any, unknown []unknownField) error {
 	var stuck []string
 	for _, u := range unknown {
@@ -224,13 +225,13 @@ func carry(out map[string]any, unknown []unknownField) error {
 		obj := out
 		for i, k := range u.keys {
 			last := i == len(u.keys)-1
-			key, existing, found := findFold(obj, k)
 			if last {
-				if !found {
+				if _, set := obj[k]; !set {
 					obj[k] = u.value
 				}
 				break
 			}
+			key, existing, found := findFold(obj, k)
 			if !found {
 				next := map[string]any{}
 				obj[k] = next
