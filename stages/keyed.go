@@ -14,10 +14,17 @@ import (
 // it in a goka group of its own: records are re-keyed through the group's loop topic, so state and records
 // of one key meet on one partition whatever stages ran before, and the state lives in the group table,
 // recovered from Kafka after a restart and moved with its partition between replicas.
+//
+// The topology applies each input record to the state once, even when a crash makes Kafka deliver it again
+// (it keeps the last applied input position with each key's state; see the topology package), so a Keyed
+// stage need not be idempotent itself. Its outputs are written with their own Key and KeySchema (normally
+// r's, the input record's original key); a replay may repeat a key's latest output, which a sink that
+// upserts by key absorbs.
 type Keyed interface {
 	Stage
 	// Apply folds r into the key's state (nil for a key not seen yet) and returns the new state (nil
-	// forgets the key) and the records to emit, keyed like r.
+	// forgets the key) and the records to emit, keyed like r. The state bytes are the stage's own: the
+	// topology stores them as they are, next to its own bookkeeping.
 	Apply(state []byte, r stream.Record) (newState []byte, out []stream.Record, err error)
 }
 
@@ -74,7 +81,7 @@ func (d *dedupe) Apply(state []byte, r stream.Record) ([]byte, []stream.Record, 
 }
 
 // Aggregate folds the records of each key into a value of type A and emits the new aggregate, as the
-// record's value, after every record. add receives the previous aggregate (the zero A for a new key). The
+// record's value and with the record's key, after every record. add receives the previous aggregate (the zero A for a new key). The
 // aggregate is stored as JSON, so A must survive a JSON round trip; emitted values are schemaless JSON
 // objects when A is a struct (see MapValue), A itself otherwise.
 func Aggregate[A any](name string, add func(acc A, r stream.Record) (A, error)) (Keyed, error) {
@@ -116,14 +123,50 @@ func (a *aggregate[A]) Apply(state []byte, r stream.Record) ([]byte, []stream.Re
 }
 
 // Count emits, for every record, how many records its key has had so far (deletes and tombstones
-// included), as {"count": N}.
+// included), as the value {"key": <the record's key>, "count": N}, keyed by the record's key. When the key
+// has a schema, the value is a struct with that schema for "key" and an int64 "count"; otherwise it is a
+// schemaless object. The state per key is {"count": N}.
 func Count(name string) (Keyed, error) {
-	return Aggregate(name, func(acc countValue, _ stream.Record) (countValue, error) {
-		acc.Count++
-		return acc, nil
-	})
+	if name == "" {
+		return nil, ErrNoName
+	}
+	return &count{keyedStage{name}}, nil
 }
+
+type count struct{ keyedStage }
 
 type countValue struct {
 	Count int64 `json:"count"`
+}
+
+func (c *count) Apply(state []byte, r stream.Record) ([]byte, []stream.Record, error) {
+	var acc countValue
+	if state != nil {
+		if err := json.Unmarshal(state, &acc); err != nil {
+			return nil, nil, fmt.Errorf("count %q: state: %w", c.name, err)
+		}
+	}
+	acc.Count++
+	next, err := json.Marshal(acc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("count %q: %w", c.name, err)
+	}
+	out := r
+	out.Operation = stream.OpNone
+	out.Value, out.ValueSchema = map[string]any{"key": r.Key, "count": acc.Count}, nil
+	if r.KeySchema != nil {
+		schema, err := stream.NewStruct("").Field("key", r.KeySchema).Field("count", stream.Int64Schema()).Build()
+		if err != nil {
+			return nil, nil, fmt.Errorf("count %q: key schema: %w", c.name, err)
+		}
+		v, _ := stream.NewStructValue(schema)
+		if err := v.Put("key", r.Key); err != nil {
+			return nil, nil, fmt.Errorf("count %q: key: %w", c.name, err)
+		}
+		if err := v.Put("count", acc.Count); err != nil {
+			return nil, nil, fmt.Errorf("count %q: %w", c.name, err)
+		}
+		out.Value, out.ValueSchema = v, schema
+	}
+	return next, []stream.Record{out}, nil
 }

@@ -64,7 +64,11 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 			if j, ok := rest[i].(*stages.Join); ok {
 				spec.join, spec.table = j, j.Table().(*Table)
 			} else {
+				// A keyed stage's outputs keep the key of their input record, schema included (a join's
+				// outputs are keyed by the record's key string).
 				spec.keyed = rest[i].(stages.Keyed)
+				out.keyCodecName = "json-schema"
+				out.keyCodec, _ = stream.LookupCodec(out.keyCodecName)
 			}
 			joins = append(joins, spec)
 			in, rest = out, rest[i+1:]
