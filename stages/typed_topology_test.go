@@ -66,7 +66,8 @@ func TestMapValueCarriesFieldsThroughATopology(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = runTypedFlow(t, filepath.Join(dir, "second"), in2, out2, addVAT, false, -1)
-	if err == nil || !strings.Contains(err.Error(), `stage "add-vat": field amount: missing`) {
+	if err == nil || !strings.Contains(err.Error(), `flow "vat": stage "add-vat": orders.raw/0@0`) ||
+		!strings.Contains(err.Error(), `: field amount: missing`) || strings.Count(err.Error(), `stage "add-vat"`) != 1 {
 		t.Fatalf("run without dead letters: %v", err)
 	}
 }

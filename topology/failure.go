@@ -225,8 +225,12 @@ func recordFailure(flow, stage string, rec recordRef, err error) error {
 	if stage != "" {
 		text += fmt.Sprintf("stage %q: ", stage)
 	}
-	// A cause that names the record's position itself (a join's decoding) does not say it twice.
+	// A cause that names the record's position itself (a join's decoding) or its stage (the typed stages'
+	// and Map's errors, which name it for callers outside a topology) does not say it twice.
 	said := strings.TrimPrefix(cause.Error(), fmt.Sprintf("%s/%d@%d: ", rec.topic, rec.partition, rec.offset))
+	if stage != "" {
+		said = strings.TrimPrefix(said, fmt.Sprintf("stage %q: ", stage))
+	}
 	text += rec.String() + ": " + said
 	return &describedError{text: text, err: err}
 }
