@@ -30,6 +30,9 @@ const (
 // Write sends the batch as bulk requests and returns when every record is acknowledged (or rejected as bad
 // data, reported as *sinks.RejectedError).
 func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
+	if err := s.ensureMappings(ctx, batch); err != nil {
+		return err
+	}
 	var rejected []sinks.Rejection
 	latest := map[[2]string]int{}
 	var actions []action
@@ -46,10 +49,6 @@ func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
 		}
 		latest[k] = len(actions)
 		actions = append(actions, a)
-	}
-
-	if err := s.ensureMappings(ctx, actions); err != nil {
-		return err
 	}
 
 	// Spread documents over lanes by id: lanes run concurrently, each sends its requests one after another,
@@ -110,11 +109,8 @@ func (s *Sink) actionFor(i int, r *stream.Record) (action, error) {
 		return a, nil
 	}
 	if schema, st := s.valueStruct(r); st != nil {
-		if a.body, err = s.schemaDocument(schema, st); err != nil {
+		if a.body, err = s.schemaDocument(schema, st, s.mappings.rawFields(a.index)); err != nil {
 			return a, fmt.Errorf("value: %w", err)
-		}
-		if len(s.cfg.Mappings) == 0 {
-			a.schema = schema
 		}
 	} else if a.body, err = documentBody(s.json, r); err != nil {
 		return a, err

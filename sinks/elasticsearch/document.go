@@ -22,8 +22,6 @@ type action struct {
 	id      string
 	version int64
 	body    []byte // nil for deletes
-	// schema is the value schema the body was written with, when its index gets a derived mapping.
-	schema *stream.Schema
 }
 
 // documentID makes the document id from a record key with stream.KeyString: strings as they are, numbers

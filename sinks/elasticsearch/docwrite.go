@@ -16,9 +16,9 @@ import (
 // what their derived mapping parses without loss (see the package documentation): dates and timestamps as
 // ISO-8601 strings, decimals as exact JSON numbers or strings. Maps with non-string keys are written by the
 // json codec (as [[key,value],...] pairs).
-func (s *Sink) schemaDocument(schema *stream.Schema, v *stream.Struct) ([]byte, error) {
-	w := docWriter{decimals: s.cfg.DecimalMapping, codec: s.json}
-	if err := w.value(schema, v); err != nil {
+func (s *Sink) schemaDocument(schema *stream.Schema, v *stream.Struct, raw map[string]bool) ([]byte, error) {
+	w := docWriter{decimals: s.cfg.DecimalMapping, codec: s.json, raw: raw}
+	if err := w.value("", schema, v); err != nil {
 		return nil, err
 	}
 	return w.buf, nil
@@ -28,9 +28,11 @@ type docWriter struct {
 	buf      []byte
 	decimals DecimalMapping
 	codec    stream.Codec
+	raw      map[string]bool // dotted field paths written as the json codec writes them
 }
 
-func (w *docWriter) value(s *stream.Schema, v any) error {
+// value writes v, the value of the field at path ("" for the document), described by s.
+func (w *docWriter) value(path string, s *stream.Schema, v any) error {
 	if v == nil && s != nil && s.Default != nil {
 		v = s.Default
 	}
@@ -38,8 +40,8 @@ func (w *docWriter) value(s *stream.Schema, v any) error {
 		w.buf = append(w.buf, "null"...)
 		return nil
 	}
-	if s == nil {
-		return w.encoded(nil, v)
+	if s == nil || w.raw[path] {
+		return w.encoded(s, v)
 	}
 	switch kindOf(s, w.decimals) {
 	case kindDecimalNumber, kindDecimalKeyword:
@@ -149,7 +151,7 @@ func (w *docWriter) value(s *stream.Schema, v any) error {
 			if i > 0 {
 				w.buf = append(w.buf, ',')
 			}
-			if err := w.value(s.Items, e); err != nil {
+			if err := w.value(path, s.Items, e); err != nil {
 				return fmt.Errorf("element %d: %w", i, err)
 			}
 		}
@@ -166,7 +168,11 @@ func (w *docWriter) value(s *stream.Schema, v any) error {
 			}
 			w.quoted(f.Name)
 			w.buf = append(w.buf, ':')
-			if err := w.value(f.Schema, st.Get(f.Name)); err != nil {
+			child := f.Name
+			if path != "" {
+				child = path + "." + f.Name
+			}
+			if err := w.value(child, f.Schema, st.Get(f.Name)); err != nil {
 				return fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}

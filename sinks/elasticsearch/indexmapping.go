@@ -27,6 +27,35 @@ type indexMappings struct {
 	mu      sync.Mutex
 	applied map[string][]*stream.Schema
 	warned  map[mappingConflict]bool
+	// raw holds, per index, the dotted paths of fields the index maps with another type than the derived
+	// one: their values are written as the json codec writes them (epoch numbers, numeric decimals), the
+	// form such an index was built from, so that its documents are not refused. Replaced, never mutated.
+	raw map[string]map[string]bool
+}
+
+// rawFields returns the fields of index whose values are written as the json codec writes them (nil:
+// none). The map must not be changed.
+func (m *indexMappings) rawFields(index string) map[string]bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.raw[index]
+}
+
+// addRawFields adds fields to the raw set of index.
+func (m *indexMappings) addRawFields(index string, conflicts []mappingConflict) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.raw == nil {
+		m.raw = map[string]map[string]bool{}
+	}
+	next := map[string]bool{}
+	for f := range m.raw[index] {
+		next[f] = true
+	}
+	for _, c := range conflicts {
+		next[c.Field] = true
+	}
+	m.raw[index] = next
 }
 
 // known reports whether a schema with the same mapping was already applied to index.
@@ -89,21 +118,34 @@ func (m *indexMappings) firstWarning(c mappingConflict) bool {
 	return true
 }
 
-// ensureMappings makes sure that every index the actions write into has the mapping derived from the
-// schema of its documents, before they are sent: an index the sink has not seen with that schema is
-// created with the derived mapping if it does not exist; if it exists, fields it lacks are added
-// (PUT _mapping) and fields mapped with another type are reported as warnings naming the index, field,
-// existing and wanted type (once per sink). The index of a fixed Index with Config.Mappings is left alone.
-// 429s, 5xx answers and connection failures are retried as bulk requests are, until RetryTimeout.
-func (s *Sink) ensureMappings(ctx context.Context, actions []action) error {
-	for _, a := range actions {
-		if a.schema == nil || s.mappings.known(a.index, a.schema) {
+// ensureMappings makes sure that every index the batch writes into has the mapping derived from the
+// schema of its documents, before their bodies are written: an index the sink has not seen with that schema
+// is created with the derived mapping if it does not exist; if it exists, fields it lacks are added
+// (PUT _mapping), and fields it maps with another type are reported as warnings naming the index, field,
+// existing and wanted type (once per sink) and written from then on as the json codec writes them, the
+// form the index was built from. Records that name no index, and indices with Config.Mappings, are left
+// alone. 429s, 5xx answers and connection failures are retried as bulk requests are, until RetryTimeout.
+func (s *Sink) ensureMappings(ctx context.Context, batch []stream.Record) error {
+	if len(s.cfg.Mappings) > 0 {
+		return nil
+	}
+	for i := range batch {
+		r := &batch[i]
+		if r.Operation == stream.OpDelete {
 			continue
 		}
-		if err := s.applyMapping(ctx, a.index, a.schema); err != nil {
+		schema, st := s.valueStruct(r)
+		if st == nil {
+			continue
+		}
+		index, err := s.indexFor(r)
+		if err != nil || s.mappings.known(index, schema) {
+			continue // a record without an index is rejected when its action is built
+		}
+		if err := s.applyMapping(ctx, index, schema); err != nil {
 			return err
 		}
-		s.mappings.remember(a.index, a.schema)
+		s.mappings.remember(index, schema)
 	}
 	return nil
 }
@@ -171,9 +213,10 @@ func (s *Sink) applyMappingOnce(ctx context.Context, index string, derived map[s
 		existing = ix.Mappings
 	}
 	add, conflicts := diffMapping(derived, existing)
+	s.mappings.addRawFields(index, conflicts)
 	for _, c := range conflicts {
 		if s.mappings.firstWarning(mappingConflict{Field: index + "/" + c.Field, Existing: c.Existing, Wanted: c.Wanted}) {
-			s.cfg.Logger.Warn("elasticsearch sink: the index maps a field with another type than the records' schema asks for; values are indexed as the index says",
+			s.cfg.Logger.Warn("elasticsearch sink: the index maps a field with another type than the records' schema asks for; its values are written as the json codec writes them, for the index as it is",
 				"sink", "elasticsearch", "index", index, "field", c.Field, "existing", c.Existing, "wanted", c.Wanted)
 		}
 	}

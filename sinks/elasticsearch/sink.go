@@ -29,8 +29,10 @@
 // (Mapping.inferMapping in confluentinc/kafka-connect-elasticsearch): before the first write into an index
 // the sink has not seen with that schema, it creates the index with a mapping derived from the schema; if
 // the index exists, it adds the fields the index lacks (PUT _mapping) and logs a warning, once, for each
-// field the index maps with another type, naming the index, field, existing and wanted type (the index
-// keeps its mapping: Elasticsearch cannot change a field's type). Indices from a template ({topic},
+// field the index maps with another type, naming the index, field, existing and wanted type. The index
+// keeps its mapping (Elasticsearch cannot change a field's type), and such a field's values are written as
+// the json codec writes them (epoch numbers, numeric decimals), the form an index built before from the
+// same records takes, so that its documents are not refused. Indices from a template ({topic},
 // {field:PATH}) each get their own. Config.Mappings wins: the index it creates gets no derived mapping.
 // Config.IgnoreSchema turns all of this off. Field by field:
 //
