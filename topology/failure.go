@@ -352,3 +352,14 @@ func (p *pipelineRun) refusedRecord(group string, err error) error {
 	}
 	return p.failProcessing(engineFailure(u.where, err), u.attrs...)
 }
+
+// failAt is fail for a keyed stage's loop record whose input record is at origin (nil for a loop record
+// written before origins existed): the failure names the input record's topic/partition@offset, where the
+// user's data is, with the key, instead of the loop topic's position.
+func (r *keyedRunner) failAt(ctx goka.Context, origin *loopOrigin, err error) {
+	rec := r.failedRecord(ctx)
+	if origin != nil {
+		rec.topic, rec.partition, rec.offset = origin.Topic, origin.Partition, origin.Offset
+	}
+	ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), rec, err))
+}

@@ -378,7 +378,7 @@ func (r *sourceRunner) sendControl(key string, m controlMessage) error {
 		return err
 	}
 	if err := <-acked; err != nil {
-		return fmt.Errorf("source %q task %q: save %s: %w", r.n.name, key, m.Kind, err)
+		return fmt.Errorf("source %q task %q: save %s: %w", r.n.name, key, m.Kind, inOwnWords(err))
 	}
 	return nil
 }
