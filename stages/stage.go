@@ -16,8 +16,8 @@
 // handed over as it is. A string or []byte value is read as JSON text first (unless In is itself a string
 // or []byte, which then get the text or bytes). Every other value is converted field by field from the data
 // model, with the names and options of encoding/json's struct tags (a field matches its tag name, else its
-// Go name; exact case first, then ignoring case; embedded structs are promoted; "-" is ignored). Nothing
-// goes through float64 on the way:
+// Go name; exact case first, then ignoring case; embedded structs are promoted; "-" is ignored; ",string"
+// reads and writes a number or boolean inside a string). Nothing goes through float64 on the way:
 //
 //	input value (data model / JSON)        Go field of In                   result
 //	-------------------------------        --------------                   ------
@@ -76,14 +76,22 @@
 //
 // # Typed stages: results
 //
-// A result goes back into the record in the data model, as encoding/json would write it but keeping types
-// and digits: structs (and other maps) become schemaless map[string]any under their JSON names (omitempty,
-// omitzero and "-" honoured: a null or empty input value of an omitempty field comes out absent), slices []any, int and uint types int64 (a uint64 beyond int64 a Decimal),
-// int8/int16/int32 and float32/float64 themselves, json.Number an int64 or an exact Decimal, time.Time,
-// Decimal and []byte themselves, pointers what they point to, types with MarshalJSON what it writes. The
-// record's ValueSchema becomes nil (schemaless), except for a *stream.Struct result, which brings its own
-// schema. No schema is derived from a Go struct: the json codec writes the map as the struct would be
-// written, and a sink that needs a schema gets one from a *stream.Struct result.
+// A result goes back into the record in the data model, as encoding/json would write it but keeping
+// types and digits:
+//
+//   - structs and maps become schemaless map[string]any under their JSON names; omitempty, omitzero, "-"
+//     and ",string" are honoured (so a null or empty input value of an omitempty field comes out absent);
+//   - slices become []any; []byte, stream.Decimal, *stream.Struct, int8, int16, int32, float32 and float64
+//     stay themselves; int, int64 and the uint types become int64 (a uint64 beyond int64 a Decimal);
+//     json.Number becomes an int64 or an exact Decimal;
+//   - time.Time becomes RFC 3339 text with every digit of its nanoseconds, as encoding/json writes it (a
+//     time.Time in a schemaless value would be written as epoch milliseconds);
+//   - pointers become what they point to; types with MarshalJSON become what it writes, read back exactly.
+//
+// Carried fields keep the values they had in the input. The record's ValueSchema becomes nil (schemaless),
+// except for a *stream.Struct result, which brings its own schema: no schema is derived from a Go type, so
+// a stage that must keep a record's schema (for a json-schema topic, or a sink that maps types from it)
+// takes and returns *stream.Struct.
 package stages
 
 import (

@@ -481,3 +481,26 @@ func TestTypedStagesOtherTypes(t *testing.T) {
 		t.Fatalf("error %v\nwant %s", err, want)
 	}
 }
+
+// A time.Time result is written as encoding/json writes it, with all its digits; ",string" fields read and
+// write their number inside a string.
+func TestTypedStagesTimesAndQuotedNumbers(t *testing.T) {
+	type row struct {
+		At time.Time `json:"at"`
+		ID int64     `json:"id,string"`
+		OK bool      `json:"ok,string"`
+	}
+	identity := stages.MapValue("identity", func(_ context.Context, r row) (row, error) { return r, nil })
+	out, err := identity.Process(context.Background(), stream.Record{Value: `{"at":"2026-11-30T12:00:00.123456789+01:00","id":"9007199254740993","ok":"true"}`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"at": "2026-11-30T12:00:00.123456789+01:00", "id": "9007199254740993", "ok": "true"}
+	if !reflect.DeepEqual(out[0].Value, want) {
+		t.Fatalf("got %#v\nwant %#v", out[0].Value, want)
+	}
+	_, err = identity.Process(context.Background(), stream.Record{Value: `{"at":"2026-11-30T12:00:00Z","id":"12x","ok":"true"}`})
+	if want := `stage "identity": field id: is a string ("12x"), want an integer (int64)`; err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
+	}
+}

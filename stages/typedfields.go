@@ -23,6 +23,7 @@ type goField struct {
 	typ       reflect.Type // the field's type
 	omitEmpty bool         // `json:",omitempty"`
 	omitZero  bool         // `json:",omitzero"`
+	quoted    bool         // `json:",string"` on a number or boolean: written as a JSON string
 	optional  bool         // may be missing or null in the input: pointer, slice, map, interface, omitempty or omitzero
 }
 
@@ -87,6 +88,13 @@ func collectGoFields(t reflect.Type, index []int, s *goStruct, visiting map[refl
 				gf.omitEmpty = true
 			case "omitzero":
 				gf.omitZero = true
+			case "string":
+				switch f.Type.Kind() {
+				case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+					reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr,
+					reflect.Float32, reflect.Float64:
+					gf.quoted = true
+				}
 			}
 		}
 		switch f.Type.Kind() {

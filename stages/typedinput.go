@@ -250,6 +250,11 @@ func (c *inputConverter) object(p *pathNode, src any, dst reflect.Value) error {
 			}
 		}
 		fv, _ := fieldOf(dst, f.index, true)
+		if text, isText := v.(string); isText && f.quoted {
+			if parsed, err := parseJSONText([]byte(text)); err == nil {
+				v = parsed // `json:",string"`: the number or boolean is inside the string
+			}
+		}
 		if err := c.convert(&pathNode{parent: p, key: key, carriable: p.isCarriable()}, v, fv); err != nil {
 			return err
 		}

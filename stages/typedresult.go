@@ -33,18 +33,19 @@ func isModelValue(v any) bool {
 	return false
 }
 
-// toModel converts a Go value into the data model, as encoding/json would write it but keeping types and
-// digits: structs become map[string]any under their JSON names (omitempty, omitzero and "-" honoured),
-// other maps map[string]any with their keys as text, slices []any, int and uint types int64 (uint64 beyond
-// int64 a Decimal), json.Number int64 or an exact Decimal, pointers what they point to; types with their own
-// MarshalJSON are written by it and read back by the json codec. Data-model values are kept as they are.
+// toModel converts a Go value into the data model as the package documentation's "Typed stages: results"
+// says. Data-model values are kept as they are, except time.Time, which becomes RFC 3339 text.
 func toModel(v reflect.Value) (any, error) {
 	if !v.IsValid() {
 		return nil, nil
 	}
 	t := v.Type()
 	switch t {
-	case timeType, decimalType, structPtr, bytesType:
+	case timeType:
+		// As encoding/json writes it: RFC 3339 with every digit of the nanoseconds (a schemaless time.Time
+		// would be written as epoch milliseconds, losing the rest).
+		return v.Interface().(time.Time).Format(time.RFC3339Nano), nil
+	case decimalType, structPtr, bytesType:
 		return v.Interface(), nil
 	case numberType:
 		return numberModel(json.Number(v.String()))
@@ -142,9 +143,27 @@ func structModel(v reflect.Value) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f.name, err)
 		}
+		if f.quoted {
+			e = quotedModel(e)
+		}
 		m[f.name] = e
 	}
 	return m, nil
+}
+
+// quotedModel writes a number or boolean as a string, for a field tagged `json:",string"`.
+func quotedModel(v any) any {
+	switch x := v.(type) {
+	case bool, int8, int16, int32, int64:
+		return fmt.Sprint(x)
+	case float32, float64:
+		if text, err := floatText(x); err == nil {
+			return text
+		}
+	case stream.Decimal:
+		return x.JavaString()
+	}
+	return v
 }
 
 // isEmptyValue is encoding/json's test for omitempty.
