@@ -33,12 +33,13 @@
 //	number with a fraction                 integer type                     error ErrFieldType
 //	any number                             float32, float64                 nearest float (declaring a float is
 //	                                                                        the choice to round; beyond range: error)
-//	any number                             stream.Decimal, json.Number      exact digits (a float as its shortest
+//	any number, or a string holding one    stream.Decimal, json.Number      exact digits (a float as its shortest
 //	                                                                        decimal form)
 //	string                                 string                           as is
 //	number                                 string                           error ErrFieldType (declare
 //	                                                                        json.Number or stream.Decimal)
-//	string                                 any number type                  error ErrFieldType
+//	string                                 int, uint, float types           error ErrFieldType (unless tagged
+//	                                                                        ",string")
 //	boolean                                bool                             as is; anything else: error
 //	time.Time, or RFC 3339 string          time.Time                        as is / parsed
 //	[]byte, or base64 string               []byte                           copied / decoded

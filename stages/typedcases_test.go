@@ -504,3 +504,24 @@ func TestTypedStagesTimesAndQuotedNumbers(t *testing.T) {
 		t.Fatalf("error %v\nwant %s", err, want)
 	}
 }
+
+// Decimal and json.Number fields take a number held in a string (Debezium's decimal.handling.mode=string),
+// exactly, as encoding/json takes one into json.Number; float fields do not.
+func TestTypedStagesDecimalStrings(t *testing.T) {
+	type price struct {
+		Exact stream.Decimal `json:"exact"`
+		Text  json.Number    `json:"text"`
+	}
+	var got price
+	capture := stages.FilterValue("capture", func(p price) bool { got = p; return true })
+	if _, err := capture.Process(context.Background(), stream.Record{Value: map[string]any{"exact": "1234567890123456789.120", "text": "0.10"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got.Exact.String() != "1234567890123456789.120" || got.Text != "0.10" {
+		t.Fatalf("got %v %v", got.Exact, got.Text)
+	}
+	_, err := capture.Process(context.Background(), stream.Record{Value: map[string]any{"exact": "12x", "text": "1"}})
+	if want := `stage "capture": field exact: is a string ("12x"), want a number (stream.Decimal)`; err == nil || err.Error() != want {
+		t.Fatalf("error %v\nwant %s", err, want)
+	}
+}

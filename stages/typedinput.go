@@ -541,7 +541,8 @@ func (c *inputConverter) float(p *pathNode, src any, dst reflect.Value) error {
 	return nil
 }
 
-// decimalOf returns a number as an exact Decimal (a float as its shortest decimal form).
+// decimalOf returns a number, or a string holding one, as an exact Decimal (a float as its shortest decimal
+// form).
 func decimalOf(src any) (d stream.Decimal, isNumber bool, err error) {
 	switch x := src.(type) {
 	case stream.Decimal:
@@ -549,6 +550,11 @@ func decimalOf(src any) (d stream.Decimal, isNumber bool, err error) {
 	case json.Number:
 		d, err = stream.ParseDecimal(string(x))
 		return d, true, err
+	case string: // a number in a string, as encoding/json takes one into json.Number
+		if d, err = stream.ParseDecimal(x); err != nil {
+			return d, false, nil
+		}
+		return d, true, nil
 	case float64, float32:
 		text, err := floatText(x)
 		if err != nil {
@@ -567,13 +573,19 @@ func decimalOf(src any) (d stream.Decimal, isNumber bool, err error) {
 	return d, false, nil
 }
 
-// numberTextOf returns a number as exact JSON number text.
+// numberTextOf returns a number, or a string holding one, as exact JSON number text.
 func numberTextOf(src any) (text string, isNumber bool, err error) {
 	switch x := src.(type) {
 	case json.Number:
 		return string(x), true, nil
 	case stream.Decimal:
 		return x.JavaString(), true, nil
+	case string: // a number in a string, as encoding/json takes one into json.Number
+		d, err := stream.ParseDecimal(x)
+		if err != nil {
+			return "", false, nil
+		}
+		return d.JavaString(), true, nil
 	case float64, float32:
 		text, err = floatText(x)
 		return text, true, err
