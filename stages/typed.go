@@ -79,10 +79,19 @@ func (e *unknownFieldsError) Error() string {
 	} else {
 		b.WriteString("fields ")
 	}
-	b.WriteString(strings.Join(e.fields, ", "))
+	const listed = 10 // a record with hundreds of unknown fields gets a readable error
+	if len(e.fields) > listed {
+		fmt.Fprintf(&b, "%s and %d more", strings.Join(e.fields[:listed], ", "), len(e.fields)-listed)
+	} else {
+		b.WriteString(strings.Join(e.fields, ", "))
+	}
 	fmt.Fprintf(&b, ": not declared by %s", e.typeName)
 	if e.carrying {
-		fmt.Fprintf(&b, " and cannot be carried into the result; declare it in %s, or build the stage with DropUnknownFields or RefuseUnknownFields", e.typeName)
+		them := "it"
+		if len(e.fields) > 1 {
+			them = "them"
+		}
+		fmt.Fprintf(&b, " and cannot be carried into the result; declare %s in %s, or build the stage with DropUnknownFields or RefuseUnknownFields", them, e.typeName)
 	} else {
 		b.WriteString(" (the stage refuses unknown fields)")
 	}
@@ -151,14 +160,17 @@ func asBytes(v any) []byte {
 }
 
 func typeName(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer && t.Name() == "" {
+		t = t.Elem()
+	}
 	if t.Name() != "" {
 		return t.Name()
 	}
 	return t.String()
 }
 
-// result stores out as r's value and carries the unknown fields into it (see the package documentation). Errors
-// name the stage.
+// result stores out as r's value and carries the unknown fields into it (see the package documentation).
+// Errors name the stage.
 func (t typedInput[In]) result(r *stream.Record, out any, unknown []unknownField) error {
 	if err := setValue(r, out); err != nil {
 		return fmt.Errorf("stage %q: %w", t.stage, err)

@@ -224,8 +224,7 @@ func marshaledModel(m json.Marshaler) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, v, err := jsonCodec.Decode(raw)
-	return v, err
+	return parseJSONText(raw)
 }
 
 // carry puts the unknown fields into out, the data-model form of a stage's result. out must be an object
