@@ -3,6 +3,7 @@ package stages_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -78,5 +79,63 @@ func TestAggregate(t *testing.T) {
 	}
 	if _, err := sum.Process(context.Background(), stream.Record{}); !errors.Is(err, stages.ErrNeedsTopology) {
 		t.Errorf("Process outside a topology: %v", err)
+	}
+}
+
+// Count's output carries the record's key, in the value and as the record's key; with a key schema the
+// value is a struct of that key and an int64 count.
+func TestCountCarriesKey(t *testing.T) {
+	count, err := stages.Count("count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonCodec, _ := stream.LookupCodec("json")
+	key := map[string]any{"id": int64(7)}
+	var state []byte
+	for n := 1; n <= 2; n++ {
+		next, out, err := count.Apply(state, stream.Record{Key: key, Value: "x", Operation: stream.OpUpdate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := jsonCodec.Encode(out[0].ValueSchema, out[0].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := fmt.Sprintf(`{"count":%d,"key":{"id":7}}`, n); string(b) != want {
+			t.Errorf("output %d = %s, want %s", n, b, want)
+		}
+		if m, ok := out[0].Key.(map[string]any); !ok || m["id"] != int64(7) || out[0].Operation != stream.OpNone {
+			t.Errorf("output %d: key %#v, operation %v", n, out[0].Key, out[0].Operation)
+		}
+		state = next
+	}
+	if string(state) != `{"count":2}` {
+		t.Errorf("state = %s", state)
+	}
+
+	keySchema, err := stream.NewStruct("shop.orders.Key").Field("id", stream.Int32Schema()).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	structKey, _ := stream.NewStructValue(keySchema)
+	if err := structKey.Put("id", int32(9)); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := count.Apply(nil, stream.Record{KeySchema: keySchema, Key: structKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := out[0].Value.(*stream.Struct)
+	if !ok || out[0].ValueSchema == nil {
+		t.Fatalf("value with a key schema = %#v, schema %v", out[0].Value, out[0].ValueSchema)
+	}
+	if n, err := v.GetInt64("count"); err != nil || n != 1 {
+		t.Errorf("count = %d, %v", n, err)
+	}
+	if k, err := v.GetStruct("key"); err != nil || k.Get("id") != int32(9) {
+		t.Errorf("key = %v, %v", k, err)
+	}
+	if _, err := stages.Count(""); !errors.Is(err, stages.ErrNoName) {
+		t.Errorf("Count without a name: %v", err)
 	}
 }

@@ -441,9 +441,10 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 	t.Logf("drained after %v", time.Since(start).Round(time.Millisecond))
 
 	// The kills must have made the crashed run loop input records again (a replay after each kill); else
-	// this test proves nothing.
+	// this test proves nothing. (A keyed stage loops one record per input record; a join's loop also carries
+	// its requests and answers, whose number differs between runs, so it is not counted here.)
 	replayed := map[string]int64{}
-	for flow, stage := range map[string]string{"count": "count", "sum": "sum", "dedupe": "dedupe", "join": "with-customer"} {
+	for flow, stage := range map[string]string{"count": "count", "sum": "sum", "dedupe": "dedupe"} {
 		replayed[flow] = topicSize(t, client, "crashy."+flow+"."+stage+"-loop") - topicSize(t, client, "steady."+flow+"."+stage+"-loop")
 	}
 	t.Logf("loop records that the crashed run wrote more than the uncrashed one (input read again after a kill): %v", replayed)
