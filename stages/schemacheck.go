@@ -13,17 +13,23 @@ import (
 // in with. The message names the stage and says how to fix it.
 var ErrStaleSchema = errors.New("schema does not match the value")
 
-// keepSchemasTrue derives or checks the key and value schemas of out, a record a user function made from in.
-func keepSchemasTrue(stage string, in *stream.Record, out *stream.Record) error {
-	if out.ValueSchema != nil || out.Value != nil {
-		if err := keepSchemaTrue(stage, "value", in.ValueSchema, &out.ValueSchema, out.Value); err != nil {
+// keepSchemasTrue derives or checks the key and value schemas of out, a record a user function made from a
+// record whose schemas were valueBefore and keyBefore.
+func keepSchemasTrue(stage string, valueBefore, keyBefore *stream.Schema, out *stream.Record) error {
+	if out.ValueSchema != nil || isStruct(out.Value) {
+		if err := keepSchemaTrue(stage, "value", valueBefore, &out.ValueSchema, out.Value); err != nil {
 			return err
 		}
 	}
-	if out.KeySchema == nil && out.Key == nil {
-		return nil
+	if out.KeySchema != nil || isStruct(out.Key) {
+		return keepSchemaTrue(stage, "key", keyBefore, &out.KeySchema, out.Key)
 	}
-	return keepSchemaTrue(stage, "key", in.KeySchema, &out.KeySchema, out.Key)
+	return nil
+}
+
+func isStruct(v any) bool {
+	_, ok := v.(*stream.Struct)
+	return ok
 }
 
 // keepSchemaTrue makes *schema true to v: a *stream.Struct brings its own schema (unless the stage set an

@@ -162,7 +162,7 @@ func FlatMap(name string, fn func(context.Context, stream.Record) ([]stream.Reco
 			return nil, err
 		}
 		for i := range outs {
-			if err := keepSchemasTrue(name, &r, &outs[i]); err != nil {
+			if err := keepSchemasTrue(name, r.ValueSchema, r.KeySchema, &outs[i]); err != nil {
 				return nil, err
 			}
 		}
@@ -182,7 +182,7 @@ func Map(name string, fn func(stream.Record) (stream.Record, error)) Stage {
 	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		out, err := fn(r)
 		if err == nil {
-			err = keepSchemasTrue(name, &r, &out)
+			err = keepSchemasTrue(name, r.ValueSchema, r.KeySchema, &out)
 		}
 		return out, err == nil, err
 	}}
