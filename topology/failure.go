@@ -3,7 +3,9 @@ package topology
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"unicode"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/sinks"
+	"github.com/sluicehq/sluice/stages"
+	"github.com/sluicehq/sluice/stream"
 )
 
 // How failures are reported.
@@ -231,6 +235,7 @@ func recordFailure(flow, stage string, rec recordRef, err error) error {
 	if stage != "" {
 		said = strings.TrimPrefix(said, fmt.Sprintf("stage %q: ", stage))
 	}
+	said = strings.TrimPrefix(said, fmt.Sprintf("key %q: ", rec.key)) // a keyed stage's own messages name the key
 	text += rec.String() + ": " + said
 	return &describedError{text: text, err: err}
 }
@@ -362,4 +367,22 @@ func (r *keyedRunner) failAt(ctx goka.Context, origin *loopOrigin, err error) {
 		rec.topic, rec.partition, rec.offset = origin.Topic, origin.Partition, origin.Offset
 	}
 	ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), rec, err))
+}
+
+// panicSafeKeyed runs a Keyed stage so that a panic in its Apply fails like an error ("panicked: <value>",
+// named with the stage and the record as any failure of the stage) and its stack is logged at warning level,
+// as stageChain does for stateless stages.
+type panicSafeKeyed struct {
+	stages.Keyed
+	log *slog.Logger
+}
+
+func (k panicSafeKeyed) Apply(state []byte, r stream.Record) (next []byte, out []stream.Record, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			k.log.Warn("stage panicked", "stage", k.Name(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			next, out, err = nil, nil, fmt.Errorf("panicked: %v", v)
+		}
+	}()
+	return k.Keyed.Apply(state, r)
 }

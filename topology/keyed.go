@@ -171,7 +171,7 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 	if v := ctx.Value(); v != nil {
 		var err error
 		if st, err = decodeKeyedState(v.([]byte)); err != nil {
-			r.fail(ctx, fmt.Errorf("key %q: read stored state: %w", ctx.Key(), err))
+			r.failAt(ctx, m.Origin, fmt.Errorf("key %q: read stored state: %w", ctx.Key(), err))
 			return
 		}
 	}
@@ -190,31 +190,31 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 	var err error
 	if m.Key != nil {
 		if rec.KeySchema, rec.Key, err = r.envelope.Decode(m.Key); err != nil {
-			r.fail(ctx, err)
+			r.failAt(ctx, m.Origin, err)
 			return
 		}
 	}
 	if m.Record.Value != nil {
 		if rec.ValueSchema, rec.Value, err = r.envelope.Decode(m.Record.Value); err != nil {
-			r.fail(ctx, err)
+			r.failAt(ctx, m.Origin, err)
 			return
 		}
 	}
 	next, out, err := r.spec.keyed.Apply(st.State, rec)
 	if err != nil {
-		r.fail(ctx, err)
+		r.failAt(ctx, m.Origin, err)
 		return
 	}
 	outputs := make([]keyedOutputRecord, 0, len(out))
 	for _, o := range out {
 		var enc keyedOutputRecord
 		if enc.Key, err = r.outputKey(ctx, o); err != nil {
-			r.fail(ctx, fmt.Errorf("key %q: encode output key with %s: %w", ctx.Key(), r.spec.out.keyCodec.Name(), err))
+			r.failAt(ctx, m.Origin, fmt.Errorf("key %q: encode output key with %s: %w", ctx.Key(), r.spec.out.keyCodec.Name(), err))
 			return
 		}
 		if o.Value != nil {
 			if enc.Value, err = r.plain.Encode(o.ValueSchema, o.Value); err != nil {
-				r.fail(ctx, fmt.Errorf("key %q: encode output value with %s: %w", ctx.Key(), r.plain.Name(), err))
+				r.failAt(ctx, m.Origin, fmt.Errorf("key %q: encode output value with %s: %w", ctx.Key(), r.plain.Name(), err))
 				return
 			}
 		}
@@ -237,7 +237,7 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 	} else {
 		value, err := encodeKeyedState(st)
 		if err != nil {
-			r.fail(ctx, fmt.Errorf("key %q: store state: %w", ctx.Key(), err))
+			r.failAt(ctx, m.Origin, fmt.Errorf("key %q: store state: %w", ctx.Key(), err))
 			return
 		}
 		ctx.SetValue(value)

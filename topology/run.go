@@ -162,6 +162,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		if j.join != nil {
 			r, err = p.newJoinRunner(j)
 		} else {
+			j.keyed = panicSafeKeyed{Keyed: j.keyed, log: p.log}
 			r, err = p.newKeyedRunner(j)
 		}
 		if err != nil {

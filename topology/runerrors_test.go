@@ -140,7 +140,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			return nil
 		},
 		logMsg: "flow failed",
-		want:   []string{`flow "sums"`, `stage "sum"`, `key "k2"`, "n=2 is not allowed here"},
+		want:   []string{`flow "sums": stage "sum": {in}/0@2 (key "k2"): n=2 is not allowed here`},
 	}, {
 		name: "stage-panics",
 		build: func(tp *topology.Topology, in string) error {
@@ -172,7 +172,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			return nil
 		},
 		logMsg: "flow failed",
-		want:   []string{`flow "sums": stage "sum": `, "panicked: assignment to entry in nil map"},
+		want:   []string{`flow "sums": stage "sum": {in}/0@2 (key "k2"): panicked: assignment to entry in nil map`},
 	}, {
 		name: "keyed-output-too-large",
 		build: func(tp *topology.Topology, in string) error {
