@@ -70,11 +70,23 @@ func TestMapValueCarriesFieldsThroughATopology(t *testing.T) {
 		!strings.Contains(err.Error(), `: field amount: missing`) || strings.Count(err.Error(), `stage "add-vat"`) != 1 {
 		t.Fatalf("run without dead letters: %v", err)
 	}
+
+	// Before Kafka, in the source task, the error names the source, the record's position and the stage once.
+	_, err = runTyped(t, filepath.Join(dir, "third"), in2, filepath.Join(dir, "out3.jsonl"), addVAT, true, false, -1)
+	if err == nil || !strings.Contains(err.Error(), `source "files"`) || !strings.Contains(err.Error(), `stage "add-vat": field amount: missing`) ||
+		strings.Count(err.Error(), `stage "add-vat"`) != 1 {
+		t.Fatalf("run with the stage before Kafka: %v", err)
+	}
 }
 
 // runTypedFlow runs file in -> Kafka -> stage -> file out until out has wantLines lines (or, with
 // wantLines < 0, until Run returns), and returns the lines and Run's error.
 func runTypedFlow(t *testing.T, dir, in, out string, stage stages.Stage, deadLetter bool, wantLines int) ([]string, error) {
+	return runTyped(t, dir, in, out, stage, false, deadLetter, wantLines)
+}
+
+// runTyped is runTypedFlow with the stage before Kafka (in the source task) when etl is set.
+func runTyped(t *testing.T, dir, in, out string, stage stages.Stage, etl, deadLetter bool, wantLines int) ([]string, error) {
 	t.Helper()
 	src, err := filesource.New(filesource.Config{Paths: []string{in}})
 	if err != nil {
@@ -86,8 +98,14 @@ func runTypedFlow(t *testing.T, dir, in, out string, stage stages.Stage, deadLet
 	}
 	tp := topology.New("typed-carry")
 	raw := tp.Topic("orders.raw", topology.ValueCodec("string"))
-	tp.Source("files", src).To(raw)
-	flow := tp.Flow("vat").From(raw).Via(stage).To(sink)
+	var flow *topology.Flow
+	if etl {
+		tp.Source("files", src).Via(stage).To(raw)
+		flow = tp.Flow("vat").From(raw).To(sink)
+	} else {
+		tp.Source("files", src).To(raw)
+		flow = tp.Flow("vat").From(raw).Via(stage).To(sink)
+	}
 	if deadLetter {
 		flow.DeadLetter(tp.Topic("orders.dead", topology.ValueCodec("string")))
 	}

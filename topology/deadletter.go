@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -67,7 +68,13 @@ type stageError struct {
 	err   error
 }
 
-func (e *stageError) Error() string { return fmt.Sprintf("stage %q: %v", e.stage, e.err) }
+func (e *stageError) Error() string {
+	prefix := fmt.Sprintf("stage %q: ", e.stage)
+	if msg := e.err.Error(); strings.HasPrefix(msg, prefix) {
+		return msg // the stage named itself (typed stages, Map's schema check): not twice
+	}
+	return prefix + e.err.Error()
+}
 func (e *stageError) Unwrap() error { return e.err }
 
 // DeadLetter sends the records this flow cannot handle (undecodable, refused by a stage, rejected by the
