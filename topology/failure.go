@@ -29,7 +29,11 @@ import (
 //   - Kafka or the engine: flow "index": <the cause's own text>, without goka's or sarama's wrapping.
 //
 // A stage inside a stateful stage's input chain (a join's, a Count's) is named itself; the stateful stage is
-// named when its own work fails. A record consumed from a stateful stage's loop topic is named by its key.
+// named when its own work fails. A keyed stage's failure names the input record its loop record came from
+// (the loop record's origin); a join's loop record is named by its loop topic position and record key. A
+// stage that panics fails like one that returns an error ("panicked: <value>"; its stack is logged at
+// warning level). What goka reports only as text (a write the producer refused, a panic in a callback) says
+// the flow, the stage and the key, not the offset.
 
 // processingFailure is a failure of the pipeline's own processing, not of Kafka: a sink write that failed
 // for good, a record no stage or codec can handle. Retrying the consumer group cannot help (once one is

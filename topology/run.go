@@ -61,7 +61,10 @@ func (t *Topology) Run(ctx context.Context) error {
 //
 // When ctx ends, source tasks stop reading, wait for Kafka to acknowledge what they sent and save their
 // final positions; flows write what they hold and commit; then the broker closes. The error is nil after a
-// clean stop, else the first failure (a source that cannot read, a sink that cannot write).
+// clean stop, else the first failure (a source that cannot read, a sink that cannot write). A failure of
+// the running pipeline is logged once at error level where it happened, and the error has the same text: it
+// names the flow and stage, the source and task, the sink, and the record (topic/partition@offset and key,
+// a batch's span, a source position), never the engine's wording; Logged(err) reports true for it.
 //
 // Start-up waits at most cfg.StartupTimeout for each answer from Kafka and fails naming the brokers and
 // the request. When ctx ends before or during start-up, RunWith stops what it started and returns nil:
@@ -235,7 +238,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		if err != nil && procCtx.Err() != nil && p.failure.Load() != nil {
 			// Stopped because of a failure already reported: what a processor says about its own stop (Kafka
 			// gone, say) follows from it and is not a second failure of the run.
-			p.log.Warn("processor stopped with an error after the pipeline failed", "err", err)
+			p.log.Warn("processor stopped with an error after the pipeline failed", append(u.attrs, "err", engineFailure(u.where, err))...)
 			return
 		}
 		reported := p.reportable(err) // once, not once per record and partition as goka collected it
