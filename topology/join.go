@@ -36,16 +36,17 @@ import (
 // every key applied last: a home that a repeated older record version set back during the replay is set
 // forward again by the same replay before anything newer arrives, and the final output per key is that of
 // a run without the crash. What a replay adds is output, never a different end: older joined versions may be
-// emitted again before the newest one (at-least-once; a sink that upserts by key ends equal). The
-// crash test topology/internal/crashpipe checks this: after 5 SIGKILLs under load, the last output per key
-// and the state per key equal those of an uncrashed run.
+// emitted again before the newest one (at-least-once; a sink that upserts by key ends equal). The crash test
+// topology/internal/crashpipe checks this: after 5 SIGKILLs under load, the last output per key and the state
+// per key equal those of an uncrashed run, stale referrers (below) aside.
 //
 // Lost effects are recovered because every message is safe to apply twice: a row state answers every
 // request and re-sends its row to every referrer, a refresh that no longer matches the home's foreign key is
 // dropped, and a home asks until answered. One state difference can remain: a repeated record whose home
-// already moved to a new foreign key does not unindex the old one (its unindex was lost with the crash);
-// that row state keeps a stale referrer, whose refreshes the home drops. In a foreign-key join a row's state
-// also keeps the keys of the records that refer to it and, when the row changes, sends every one of them a
+// already moved to a new foreign key does not unindex the old one (its unindex was lost with the crash), so
+// that row state keeps a stale referrer until the row next changes; the home then drops the refresh it gets
+// and unindexes itself again. A stale referrer changes no output. In a foreign-key join a row's state also
+// keeps the keys of the records that refer to it and, when the row changes, sends every one of them a
 // refresh, which the home emits. A lookup join's home asks for the row on every update of its record
 // instead, and its row states keep no referrers.
 
@@ -288,7 +289,14 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
 	case joinRefresh: // at the record's home
 		if st.Record == nil || st.FK != m.FK {
-			return // the record moved on or is gone: a newer refresh or none applies
+			// The record moved on or is gone: a newer refresh or none applies. In a foreign-key join the row
+			// state still counts this home among its referrers (a stale one, left by a crash that lost the
+			// unindex, or an unindex still on its way): tell it again, so that stale referrers last until the
+			// row's next change at most.
+			if r.spec.join.ForeignKey() && m.FK != "" {
+				ctx.Loopback(rowPrefix+m.FK, &joinMessage{Kind: joinUnindex, Key: m.Key})
+			}
+			return
 		}
 		st.Row, st.HasRow, st.Answered = m.Row, m.HasRow, true
 		ctx.SetValue(&st)

@@ -3,7 +3,10 @@ package topology_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +103,151 @@ func TestJoinAsksAgainAfterLostRequest(t *testing.T) {
 	waitDoc(t, sink, "2", `{"customer":{"id":7,"name":"Ann"},"customer_id":7,"id":2}`)
 	if got, want := sink.get("1"), `{"customer":{"id":7,"name":"Ann"},"customer_id":7,"id":1}`; got != want {
 		t.Fatalf("order 1 = %s, want %s", got, want)
+	}
+}
+
+// A crash can leave a home's move to another foreign key stored while its unindex to the old row state is
+// lost: the replayed record then finds its new foreign key already stored and sends no unindex, and the old
+// row state keeps a stale referrer. Here the broker refuses the unindex once, after the state write; the
+// join's group consumes again from the committed offset. The stale referrer must change no output, and the
+// row's next change must clean it up (the home answers the refresh it no longer wants with an unindex).
+func TestJoinStaleReferrerIsCleanedUp(t *testing.T) {
+	cluster, err := kfake.NewCluster(kfake.Ports(0), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Close()
+	brokers := cluster.ListenAddrs()
+	const loop, table = "stale.index.with-customer-loop", "stale.index.with-customer-table"
+	refused, refuse := context.WithCancel(context.Background())
+	cluster.Fault(kfake.Fault{
+		Keys: []kmsg.Key{kmsg.Produce}, Topic: loop, Err: kerr.InvalidRecord,
+		When: func(req kmsg.Request) bool {
+			for _, rt := range req.(*kmsg.ProduceRequest).Topics {
+				for _, rp := range rt.Partitions {
+					if rt.Topic == loop && bytes.Contains(rp.Records, []byte(`"kind":"unindex"`)) {
+						refuse()
+						return true
+					}
+				}
+			}
+			return false
+		},
+	})
+	cfg := kafka.SaramaConfig(kafka.Settings{})
+	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "customers", Partitions: 1}, {Name: "orders", Partitions: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	producer, err := sarama.NewSyncProducer(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	send := func(topic string, id int, value string) {
+		t.Helper()
+		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, id)),
+			Value: sarama.StringEncoder(value)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, err := sarama.NewClient(brokers, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	// referrers returns the referrers that the row state of customer id holds in the join's table.
+	referrers := func(id string) string {
+		t.Helper()
+		end, err := client.GetOffset(table, 0, sarama.OffsetNewest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		consumer, err := sarama.NewConsumerFromClient(client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer consumer.Close()
+		pc, err := consumer.ConsumePartition(table, 0, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		var last []byte
+		for offset := int64(0); offset < end; {
+			select {
+			case m := <-pc.Messages():
+				if string(m.Key) == "r\x00"+id {
+					last = m.Value
+				}
+				offset = m.Offset + 1
+			case <-time.After(10 * time.Second):
+				t.Fatalf("table %s: nothing before offset %d within 10s", table, end)
+			}
+		}
+		var st struct {
+			Refs map[string]bool `json:"refs"`
+		}
+		if err := json.Unmarshal(last, &st); err != nil {
+			t.Fatalf("row state of customer %s: %v", id, err)
+		}
+		var refs []string
+		for k := range st.Refs {
+			refs = append(refs, k)
+		}
+		sort.Strings(refs)
+		return strings.Join(refs, ",")
+	}
+
+	sink := &docSink{docs: map[string]string{}}
+	tp := topology.New("stale")
+	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(1))
+	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(1))
+	join, err := stages.JoinForeignKey("with-customer", tp.Table("customers", customers), "customer_id", "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.Flow("index").From(orders).Via(join).To(sink, topology.LingerMillis(5))
+	rcfg := quietConfig(brokers)
+	rcfg.SessionTimeout = 7 * time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, rcfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith = %v", err)
+		}
+	}()
+
+	send("customers", 7, `{"id":7,"name":"Ann"}`)
+	send("customers", 8, `{"id":8,"name":"Bob"}`)
+	send("orders", 1, `{"id":1,"customer_id":7}`)
+	waitDoc(t, sink, "1", `{"customer":{"id":7,"name":"Ann"},"customer_id":7,"id":1}`)
+	send("orders", 1, `{"id":1,"customer_id":8}`)
+	select {
+	case <-refused.Done():
+	case <-time.After(60 * time.Second):
+		t.Fatal("order 1 never unindexed itself from customer 7")
+	}
+	send("orders", 2, `{"id":2,"customer_id":8}`) // after order 1's move on every partition: once it is out, so is the move
+	waitDoc(t, sink, "2", `{"customer":{"id":8,"name":"Bob"},"customer_id":8,"id":2}`)
+	waitDoc(t, sink, "1", `{"customer":{"id":8,"name":"Bob"},"customer_id":8,"id":1}`)
+	if got := referrers("7"); got != "1" {
+		t.Fatalf("customer 7's referrers after the lost unindex = %q, want the stale referrer 1", got)
+	}
+
+	send("customers", 7, `{"id":7,"name":"Ann B."}`)
+	send("customers", 8, `{"id":8,"name":"Bob B."}`) // after customer 7's refresh on every partition
+	waitDoc(t, sink, "2", `{"customer":{"id":8,"name":"Bob B."},"customer_id":8,"id":2}`)
+	waitDoc(t, sink, "1", `{"customer":{"id":8,"name":"Bob B."},"customer_id":8,"id":1}`)
+	deadline := time.Now().Add(30 * time.Second)
+	for referrers("7") != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("customer 7 still has referrers %q after its change, want none", referrers("7"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := referrers("8"); got != "1,2" {
+		t.Errorf("customer 8's referrers = %q, want 1,2", got)
 	}
 }

@@ -466,12 +466,64 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 	for flow, stage := range map[string]string{"count": "count", "sum": "sum", "dedupe": "dedupe", "join": "with-customer"} {
 		steady := tableStates(t, client, "steady."+flow+"."+stage+"-table")
 		crashy := tableStates(t, client, "crashy."+flow+"."+stage+"-table")
+		if flow == "join" {
+			var stale int
+			steady, _ = withoutStaleReferrers(t, steady)
+			crashy, stale = withoutStaleReferrers(t, crashy)
+			t.Logf("join: %d stale referrers in the crashed run's row states (the uncrashed run's are dropped too)", stale)
+		}
 		if n, ex := diff(printable(crashy), printable(steady)); n > 0 {
 			t.Errorf("%s: after %d kills, the state differs from the uncrashed run's for %d of %d keys:\n%s", flow, kills, n, len(steady), strings.Join(ex, "\n"))
 		} else {
 			t.Logf("%s: state of %d keys equal", flow, len(steady))
 		}
 	}
+}
+
+// withoutStaleReferrers returns a join's states with every row state's referrers narrowed to the homes whose
+// foreign key is that row, and how many referrers it dropped. A crash can leave a row state with a stale
+// referrer (a home's unindex lost after its move to another row was stored; see topology/join.go): it costs
+// a refresh that the home drops, and changes no output. A referrer missing from a row state would, and still
+// shows as a difference.
+func withoutStaleReferrers(t *testing.T, states map[string]string) (map[string]string, int) {
+	t.Helper()
+	const home, row = "s\x00", "r\x00"
+	fk := map[string]string{} // home key -> foreign key
+	for k, v := range states {
+		if strings.HasPrefix(k, home) {
+			var st struct {
+				FK string `json:"fk"`
+			}
+			if err := json.Unmarshal([]byte(v), &st); err != nil {
+				t.Fatalf("join home %q: %v", k, err)
+			}
+			fk[k[len(home):]] = st.FK
+		}
+	}
+	out, dropped := make(map[string]string, len(states)), 0
+	for k, v := range states {
+		out[k] = v
+		if !strings.HasPrefix(k, row) {
+			continue
+		}
+		var st map[string]any
+		if err := json.Unmarshal([]byte(v), &st); err != nil {
+			t.Fatalf("join row %q: %v", k, err)
+		}
+		refs, _ := st["refs"].(map[string]any)
+		for ref := range refs {
+			if fk[ref] != k[len(row):] {
+				delete(refs, ref)
+				dropped++
+			}
+		}
+		if len(refs) == 0 {
+			delete(st, "refs")
+		}
+		b, _ := json.Marshal(st)
+		out[k] = string(b)
+	}
+	return out, dropped
 }
 
 // printable quotes keys and values that hold control bytes (join state keys, envelopes).
