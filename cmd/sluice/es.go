@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/spf13/cobra"
 )
 
@@ -15,11 +15,11 @@ func esCommand() *cobra.Command {
 	var refresh time.Duration
 	serve := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the embedded Elasticsearch-compatible server (see go doc ./sinks/elasticsearch/estest for where it differs)",
+		Short: "Serve the embedded Elasticsearch-compatible server (see go doc ./esserver for where it differs)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			cfg := estest.Config{Addr: addr, DataDir: dataDir, RefreshInterval: refresh, Logger: log}
-			srv, err := estest.Start(cfg)
+			cfg := esserver.Config{Addr: addr, DataDir: dataDir, RefreshInterval: refresh, Logger: log}
+			srv, err := esserver.Start(cfg)
 			if err != nil {
 				return err
 			}

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/testkit"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 )
 
 // Acceptance 3: the example process is SIGKILLed during a load of several thousand changes and restarted;
@@ -28,7 +28,7 @@ func TestKilledDuringLoadConverges(t *testing.T) {
 		db.Exec(t, s)
 	}
 	db.Exec(t, "INSERT INTO shop.customers (name, email) VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

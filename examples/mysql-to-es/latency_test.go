@@ -11,8 +11,8 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafkatest"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -25,7 +25,7 @@ func TestCommitToDocumentLatency(t *testing.T) {
 	}
 	db.Exec(t, "INSERT INTO shop.customers (name, email) VALUES ('Lat', 'lat@example.com')",
 		"INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (1, 1.00, 'v0', NOW(6))")
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/testkit"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -102,7 +102,7 @@ func TestIndexMappingFromSchema(t *testing.T) {
 			(1, 10.50, 'new', '2026-11-25 23:59:59.999999'), (1, 9999999999.99, 'paid', '2026-11-26 00:00:00'),
 			(2, 0.01, 'new', '2026-11-26 10:00:00.123456'), (2, 1234567.89, 'shipped', '2026-11-26 23:59:59.999999'),
 			(1, 100.00, 'new', '2026-11-27 00:00:00'), (9, 42.42, 'new', '1999-12-31 23:59:59.5')`)
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/topology"
@@ -77,7 +77,7 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 
 	esURL := e.esURL
 	if esURL == "" {
-		srv, err := estest.Start(estest.Config{Addr: e.esAddr, DataDir: filepath.Join(dataDir, "elasticsearch")})
+		srv, err := esserver.Start(esserver.Config{Addr: e.esAddr, DataDir: filepath.Join(dataDir, "elasticsearch")})
 		if err != nil {
 			return fmt.Errorf("embedded Elasticsearch on %s (SLUICE_ES_ADDR): %w", e.esAddr, err)
 		}

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/internal/testkit"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -156,7 +156,7 @@ func TestOrdersFollowMySQL(t *testing.T) {
 		`INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES
 			(1, 10.50, 'new', '2026-11-26 10:00:00.123456'), (1, 99.99, 'paid', '2026-11-26 10:01:00'),
 			(2, 5.00, 'new', '2026-11-26 10:02:00'), (3, 1234567.89, 'shipped', '2026-11-26 10:03:00')`)
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func (s *syncLines) find(substr string) string {
 // lag and insert-to-indexed latency.
 func TestGeneratorAndProgress(t *testing.T) {
 	db.Exec(t, "DROP DATABASE IF EXISTS shop")
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,8 +6,8 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -15,7 +15,7 @@ import (
 // index created with a mapping derived from the schema, and its values written in the form that mapping
 // parses.
 func ExampleSink_Write_schemaMapping() {
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		panic(err)
 	}

@@ -20,10 +20,10 @@ import (
 	"github.com/IBM/sarama"
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -179,7 +179,7 @@ func Test429StormLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.SetFaults(estest.Faults{RejectEvery: 2, RejectItemEvery: 3})
+	srv.SetFaults(esserver.Faults{RejectEvery: 2, RejectItemEvery: 3})
 	stop := runPipeline(t, tp, brokers)
 	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
 	if err != nil {
@@ -223,7 +223,7 @@ func Test429StormLosesNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
-	srv.SetFaults(estest.Faults{})
+	srv.SetFaults(esserver.Faults{})
 	es, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
 	if got := countDocs(t, es, "orders"); got != n {
 		t.Fatalf("%d documents after the storm, want %d", got, n)

@@ -18,11 +18,11 @@ import (
 
 	es "github.com/elastic/go-elasticsearch/v8"
 
+	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
 	"github.com/sluicehq/sluice/sinks/file"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stages"
@@ -277,7 +277,7 @@ func esDocs(ctx context.Context, client *es.Client, index string) (map[string]ma
 // BIGINT, signed and UNSIGNED, at their minimum, maximum and zero; DECIMAL(65,30) with 35 integer and 30
 // fraction digits; DECIMAL(12,2); FLOAT; DOUBLE), captured by the mysql source from the snapshot and then
 // from the binlog, through each codec that carries rows (json, json-schema) into a file sink and into
-// Elasticsearch (the embedded estest server, read back over HTTP), arrives with the digits MariaDB holds.
+// Elasticsearch (the embedded esserver server, read back over HTTP), arrives with the digits MariaDB holds.
 func TestEveryNumericTypeKeepsItsDigits(t *testing.T) {
 	db.CreateDatabase(t, "fidelity")
 	db.Exec(t, createTable)
@@ -291,7 +291,7 @@ func TestEveryNumericTypeKeepsItsDigits(t *testing.T) {
 		t.Logf("MariaDB's own text of FLOAT 3.402823466e38 is %s; the float32 it holds is %s", floatText, want["2"]["f"])
 	}
 
-	srv, err := estest.Start(estest.Config{})
+	srv, err := esserver.Start(esserver.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

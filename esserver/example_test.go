@@ -1,4 +1,4 @@
-package estest_test
+package esserver_test
 
 import (
 	"context"
@@ -10,12 +10,12 @@ import (
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
-	"github.com/sluicehq/sluice/sinks/elasticsearch/estest"
+	"github.com/sluicehq/sluice/esserver"
 )
 
 // Start a server on a free port and talk to it with the unmodified go-elasticsearch client.
 func ExampleStart() {
-	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0"})
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func ExampleStart() {
 
 // Index documents with the BulkIndexer, refresh, and search them.
 func ExampleServer_search() {
-	srv, err := estest.Start(estest.Config{})
+	srv, err := esserver.Start(esserver.Config{})
 	if err != nil {
 		log.Fatal(err)
 	}

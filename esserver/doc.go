@@ -1,9 +1,9 @@
-// Package estest is an in-process, Elasticsearch 8 compatible HTTP server for examples and tests. The
+// Package esserver is an in-process, Elasticsearch 8 compatible HTTP server for examples and tests. The
 // unmodified go-elasticsearch v8 client (esapi, esutil.BulkIndexer, the typed client) talks to it as to
 // a single-node cluster: every response carries X-Elastic-Product: Elasticsearch, GET / reports version
 // 8.19.0, and responses and errors have Elasticsearch's documented shapes.
 //
-//	srv, err := estest.Start(estest.Config{Addr: "127.0.0.1:0", DataDir: dir})
+//	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0", DataDir: dir})
 //	...
 //	es, _ := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL()}})
 //
@@ -104,4 +104,4 @@
 //     positions can differ by a few columns. Query parsing errors report the position of the query name.
 //   - Search hits carry _source re-encoded compactly (GET returns it byte for byte, like Elasticsearch).
 //   - Realtime GET supports only the _source=false option (no stored_fields, _source_includes/excludes).
-package estest
+package esserver

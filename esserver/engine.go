@@ -1,4 +1,4 @@
-package estest
+package esserver
 
 import (
 	"bytes"
