@@ -13,7 +13,7 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/sluicehq/sluice/esserver"
-	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/mariadb"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stages"
@@ -58,8 +58,11 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 		if _, err := exec.LookPath("mariadb-install-db"); err != nil {
 			return errors.New("no SLUICE_MYSQL_DSN and no MariaDB on this machine: apt-get install mariadb-server, or set SLUICE_MYSQL_DSN=user:pass@tcp(host:3306)/")
 		}
-		db, err := mariadbtest.Launch(mariadbtest.DataDir(filepath.Join(dataDir, "mariadb")))
+		db, err := mariadb.Launch(ctx, mariadb.DataDir(filepath.Join(dataDir, "mariadb")))
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil // stopped while MariaDB was starting: a stop, not a failure
+			}
 			return err
 		}
 		defer db.Stop()

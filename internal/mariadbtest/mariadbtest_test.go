@@ -1,7 +1,6 @@
 package mariadbtest_test
 
 import (
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -38,26 +37,4 @@ func TestStart(t *testing.T) {
 	}
 	plain.Stop()
 	plain.Stop() // idempotent
-}
-
-// With DataDir the server's rows outlive it: a second launch on the same directory finds them.
-func TestDataDirKeepsRows(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "db")
-	t.Chdir(filepath.Dir(dir))
-	dir = "db" // relative, as an application passes it
-	first, err := mariadbtest.Launch(mariadbtest.DataDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	first.Exec(t, "CREATE DATABASE kept", "CREATE TABLE kept.t (id INT PRIMARY KEY)", "INSERT INTO kept.t VALUES (7)")
-	first.Stop()
-	second, err := mariadbtest.Launch(mariadbtest.DataDir(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer second.Stop()
-	var id int
-	if err := second.DB().QueryRow("SELECT id FROM kept.t").Scan(&id); err != nil || id != 7 {
-		t.Fatalf("row after relaunch: %d, %v", id, err)
-	}
 }
