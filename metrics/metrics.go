@@ -12,6 +12,7 @@
 //	sluice_sink_records_total{pipeline,sink}              records the sink acknowledged
 //	sluice_sink_batches_total{pipeline,sink}              batches the sink acknowledged
 //	sluice_sink_write_seconds{pipeline,sink}              time per sink write (histogram)
+//	sluice_sink_retries_total{pipeline,sink}              sink writes retried after a retryable error
 //	sluice_consumer_lag{pipeline,group,topic,partition}   high-water mark minus next offset to process
 //	sluice_dead_letter_records_total{pipeline,flow,stage} records sent to a flow's dead-letter topic
 //	sluice_stalled{pipeline,component}                    1 while a component is stalled, else 0
@@ -42,6 +43,7 @@ type Metrics struct {
 	SinkRecords          *prometheus.CounterVec
 	SinkBatches          *prometheus.CounterVec
 	SinkWriteSeconds     *prometheus.HistogramVec
+	SinkRetries          *prometheus.CounterVec
 	ConsumerLag          *prometheus.GaugeVec
 	DeadLetters          *prometheus.CounterVec
 	Stalled              *prometheus.GaugeVec
@@ -79,6 +81,9 @@ func New() *Metrics {
 			Name: "sluice_sink_write_seconds", Help: "Duration of one sink write.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}, []string{"pipeline", "sink"}),
+		SinkRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_sink_retries_total", Help: "Sink writes the engine retried after a retryable error (sinks.Retryable).",
+		}, []string{"pipeline", "sink"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_consumer_lag", Help: "Records between the partition's high-water mark and the next offset to process.",
 		}, []string{"pipeline", "group", "topic", "partition"}),
@@ -94,7 +99,7 @@ func New() *Metrics {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceTasksRunning,
 		m.StageRecordsIn, m.StageRecordsOut,
-		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.ConsumerLag, m.DeadLetters, m.Stalled,
+		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.SinkRetries, m.ConsumerLag, m.DeadLetters, m.Stalled,
 	)
 	return m
 }

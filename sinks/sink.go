@@ -7,6 +7,7 @@ package sinks
 
 import (
 	"context"
+	"errors"
 
 	"github.com/sluicehq/sluice/stream"
 )
@@ -29,10 +30,15 @@ import (
 type Sink interface {
 	// Open connects or opens the destination. An error stops the pipeline at start-up.
 	Open(ctx context.Context) error
-	// Write makes every record of batch durable, or returns an error. An error of a Write whose ctx was
-	// not cancelled stops the pipeline; either way the records of the failed batch are delivered again
-	// (after a restart, or after the rebalance that cancelled it). While it retries, a sink should call
-	// ReportRetry so that a stalled flow says what it waits for.
+	// Write makes every record of batch durable, or returns an error. Errors fall in three classes:
+	//   - a RejectedError (possibly wrapped): some records are bad data; the rest of the batch is durable;
+	//   - an error marked Retryable: the destination failed in a way that may pass (unavailable, throttled);
+	//     the engine writes the same batch again with backoff, for at most the pipeline's RetryTimeout;
+	//   - any other error is permanent: it stops the pipeline.
+	// Either way the records of a failed batch are delivered again (rewritten by the retry, or after a
+	// restart, or after the rebalance that cancelled the write), so a sink must accept a batch written twice
+	// (at-least-once; a sink keyed by a document id is idempotent). While it retries by itself, a sink
+	// should call ReportRetry so that a stalled flow says what it waits for.
 	Write(ctx context.Context, batch []stream.Record) error
 	// Close flushes and releases the destination.
 	Close() error
@@ -54,3 +60,35 @@ func ReportRetry(ctx context.Context, attempt int, err error) {
 		report(attempt, err)
 	}
 }
+
+// Retryable marks err as a failure of the destination that may pass by itself (a connection refused or
+// lost, a timeout, a 429 or 503 answer), as opposed to a permanent one that would fail again the same way
+// (bad credentials, a missing index that the sink may not create, a full disk it cannot free). Sinks
+// return it from Write; a nil err stays nil.
+//
+// When a Write fails with a retryable error (and its ctx was not cancelled), the engine does not stop the
+// pipeline: it logs a warning (on the first failure, then every 10 s), counts the retry in
+// sluice_sink_retries_total, shows it in the flow's stall tracking (/readyz) as a ReportRetry would, waits an
+// exponential backoff with jitter (github.com/cenkalti/backoff) and writes the same batch again. It retries
+// for at most the pipeline's RetryTimeout of consecutive failures; once that has passed, the last error
+// stops the pipeline as a permanent one would. A write that succeeds starts the clock again. The batch may
+// therefore reach the destination twice (at-least-once), never zero times. A RejectedError is never
+// retried, even when marked.
+func Retryable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &retryableError{err: err}
+}
+
+// IsRetryable reports whether err, or an error it wraps, was marked by Retryable.
+func IsRetryable(err error) bool {
+	var r *retryableError
+	return errors.As(err, &r)
+}
+
+// retryableError is an error marked by Retryable. It reads as the error it wraps.
+type retryableError struct{ err error }
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }

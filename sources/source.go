@@ -29,6 +29,13 @@ type Task struct {
 // Lifecycle: the engine calls Tasks once at start-up on every replica; every replica must get the same task
 // keys for the same configuration. Each replica then calls Open for the tasks it owns, Read on each Reader
 // until it stops owning the task or the pipeline stops, and Close exactly once on every opened Reader.
+//
+// A Source that holds resources of its own, beyond its readers' (a connection pool, a client), implements
+// io.Closer (Close() error): the engine calls Close once per run of the pipeline, after every Reader it
+// opened returned from Close, also when the run failed or stopped during start-up (the engine detects it by
+// a type assertion). A source value that is run again (a second Run of the same topology) must open its
+// resources again as needed; Close should therefore be idempotent and leave the source usable. The
+// conformance suite sources/sourcetest checks this contract.
 type Source interface {
 	// Tasks splits the connector's work. An error here stops the pipeline before anything is read.
 	Tasks(ctx context.Context) ([]Task, error)

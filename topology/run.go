@@ -44,6 +44,8 @@ type pipelineRun struct {
 	processing atomic.Pointer[processingFailure]
 	// units says what each consumer group runs, for its failures; filled before the processors run.
 	units map[string]unit
+	// lifecycle holds the stages to open before the processors run and to close after (lifecycle.go).
+	lifecycle lifecycleStages
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -174,6 +176,11 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		joinsRun = append(joinsRun, r)
 		p.units[j.group] = r.unit()
 	}
+	defer func() { // after the source runners stopped (see lifecycle.go)
+		if cerr := p.closeSources(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	for _, n := range t.sources {
 		r, err := p.newSourceRunner(ctx, n)
 		if err != nil {
@@ -186,6 +193,14 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.log.Info("pipeline stopped during start-up")
 		return nil
 	}
+	if err := p.lifecycle.open(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := p.lifecycle.close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 	started = true
 	return p.run(ctx, sourcesRun, sinksRun, joinsRun)
 }

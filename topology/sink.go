@@ -260,7 +260,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 		})
 		started := time.Now()
 		delivered := len(records)
-		if err := r.sink.Write(ctx, records); err != nil {
+		if err := r.writeRetrying(ctx, writeCtx, records, what); err != nil {
 			if writeCtx.Err() != nil {
 				r.abandon(sess, items, len(records))
 				return

@@ -345,6 +345,7 @@ type chainedStage struct {
 }
 
 func (p *pipelineRun) newStageChain(st []stages.Stage) stageChain {
+	p.lifecycle.add(st) // opened before the processors run, closed after (lifecycle.go)
 	chain := make(stageChain, len(st))
 	for i, s := range st {
 		chain[i] = chainedStage{
