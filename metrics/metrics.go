@@ -1,28 +1,46 @@
 // Package metrics defines the Prometheus metrics every Sluice pipeline exports (through client_golang), so
-// that dashboards and alerts can rely on their names and labels.
+// that dashboards and alerts can rely on their names and labels, and the environment (a logger and a
+// registerer) that the engine gives connectors and stages through their context (see Env).
 //
-// Names and labels:
+// Names and labels of the engine's metrics (one place; the README's table repeats it):
 //
-//	sluice_source_records_total{pipeline,source}          records read by source tasks
-//	sluice_source_records_acked_total{pipeline,source}    records Kafka acknowledged
-//	sluice_source_positions_saved_total{pipeline,source}  positions written to the group table
-//	sluice_source_tasks_running{pipeline,source}          tasks this replica runs now
-//	sluice_stage_records_in_total{pipeline,stage}         records into a stage
-//	sluice_stage_records_out_total{pipeline,stage}        records out of a stage
-//	sluice_sink_records_total{pipeline,sink}              records the sink acknowledged
-//	sluice_sink_batches_total{pipeline,sink}              batches the sink acknowledged
-//	sluice_sink_write_seconds{pipeline,sink}              time per sink write (histogram)
-//	sluice_sink_retries_total{pipeline,sink}              sink writes retried after a retryable error
-//	sluice_consumer_lag{pipeline,group,topic,partition}   high-water mark minus next offset to process
-//	sluice_dead_letter_records_total{pipeline,flow,stage} records sent to a flow's dead-letter topic
-//	sluice_stalled{pipeline,component}                    1 while a component is stalled, else 0
+//	sluice_source_records_total{pipeline,source}                  records read by source tasks
+//	sluice_source_records_acked_total{pipeline,source}            records Kafka acknowledged
+//	sluice_source_positions_saved_total{pipeline,source}          positions written to the group table
+//	sluice_source_tasks_running{pipeline,source}                  tasks this replica runs now
+//	sluice_stage_records_in_total{pipeline,source,flow,table,stage}   records into a stage
+//	sluice_stage_records_out_total{pipeline,source,flow,table,stage}  records out of a stage
+//	sluice_sink_records_total{pipeline,sink}                      records the sink acknowledged
+//	sluice_sink_batches_total{pipeline,sink}                      batches the sink acknowledged
+//	sluice_sink_write_seconds{pipeline,sink}                      time per sink write (histogram)
+//	sluice_sink_retries_total{pipeline,sink}                      sink writes retried after a retryable error
+//	sluice_consumer_lag{pipeline,group,topic,partition}           high-water mark minus next offset to process
+//	sluice_dead_letter_records_total{pipeline,source,flow,stage}  records sent to a dead-letter topic
+//	sluice_stalled{pipeline,component}                            1 while a component is stalled, else 0
 //
-// A component (label "flow/<name>" or "source/<name>") is stalled when it has pending work (records queued
-// or a sink write in flight; records read but not acknowledged by Kafka) and made no progress for the
-// pipeline's StallTimeout; /readyz then answers 503 and says what it waits for.
+// Label values: pipeline is the topology's name; sink is the flow's name. A stage runs either in a source
+// task (source set, flow and table empty) or in a flow's processor (flow set, source empty); a table's
+// stages, run where a flow joins the table, also carry table, so the same stage name in a table's chain and
+// in the joining flow's own chain are separate series. A dead letter carries the flow that sent it to the
+// flow's dead-letter topic, or (flow empty) the source that sent it to the source's; stage is the stage that
+// failed ("decode" for a record that could not be decoded, "produce" for one Kafka refused).
+// sluice_consumer_lag has a series only for the partitions this replica processes now: when a rebalance
+// moves a partition to another replica, its series here is deleted. A component of sluice_stalled is
+// "flow/<name>" or "source/<name>"; it is stalled when it has pending work (records queued or a sink write
+// in flight; records read but not acknowledged by Kafka) and made no progress for the pipeline's
+// StallTimeout; /readyz then answers 503 and says what it waits for.
+//
+// Connectors add their own metrics, through the Registerer of their Env, with the labels pipeline and source
+// or flow already set: the Elasticsearch sink's are
+//
+//	sluice_elasticsearch_requests_total{pipeline,flow}            bulk requests sent
+//	sluice_elasticsearch_retries_total{pipeline,flow}             bulk requests or items sent again
+//	sluice_elasticsearch_documents_total{pipeline,flow,result}    documents by result: indexed, deleted, conflict, rejected
 package metrics
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,9 +48,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics is one process's set of pipeline metrics, with its own registry.
+// Metrics is one running pipeline's set of metrics, registered with one registerer.
 type Metrics struct {
-	Registry *prometheus.Registry
+	// Gatherer is what /metrics serves: the registry New made, or the one given to NewOn.
+	Gatherer prometheus.Gatherer
 
 	SourceRecords        *prometheus.CounterVec
 	SourceRecordsAcked   *prometheus.CounterVec
@@ -47,12 +66,34 @@ type Metrics struct {
 	ConsumerLag          *prometheus.GaugeVec
 	DeadLetters          *prometheus.CounterVec
 	Stalled              *prometheus.GaugeVec
+
+	// registered is what Close unregisters (the sluice_* collectors, plus what connectors registered through
+	// Registerer).
+	registered *trackingRegisterer
 }
 
 // New creates the metrics on a fresh registry that also carries the Go runtime and process collectors.
 func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := NewOn(reg, reg)
+	if err != nil { // cannot happen: the registry is new
+		panic(err)
+	}
+	return m
+}
+
+// NewOn registers the metrics with reg (a user's registry, or prometheus.DefaultRegisterer) and serves
+// gatherer on /metrics. It fails when reg already has metrics of these names, as a second pipeline running
+// in the same process on the same registry would: Close the first one's Metrics, or give each its own
+// registry. Only the sluice_* metrics are registered: the Go runtime and process collectors are the
+// caller's choice on its own registry.
+func NewOn(reg prometheus.Registerer, gatherer prometheus.Gatherer) (*Metrics, error) {
+	if reg == nil || gatherer == nil {
+		return nil, errors.New("metrics: a registerer and a gatherer are both needed")
+	}
 	m := &Metrics{
-		Registry: prometheus.NewRegistry(),
+		Gatherer: gatherer,
 		SourceRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_source_records_total", Help: "Records read by source tasks.",
 		}, []string{"pipeline", "source"}),
@@ -66,11 +107,11 @@ func New() *Metrics {
 			Name: "sluice_source_tasks_running", Help: "Source tasks this replica runs.",
 		}, []string{"pipeline", "source"}),
 		StageRecordsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_stage_records_in_total", Help: "Records into a stage.",
-		}, []string{"pipeline", "stage"}),
+			Name: "sluice_stage_records_in_total", Help: "Records into a stage, by the source or flow (and table) whose chain runs it.",
+		}, StageLabels),
 		StageRecordsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_stage_records_out_total", Help: "Records out of a stage.",
-		}, []string{"pipeline", "stage"}),
+			Name: "sluice_stage_records_out_total", Help: "Records out of a stage, by the source or flow (and table) whose chain runs it.",
+		}, StageLabels),
 		SinkRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_sink_records_total", Help: "Records the sink acknowledged.",
 		}, []string{"pipeline", "sink"}),
@@ -85,26 +126,61 @@ func New() *Metrics {
 			Name: "sluice_sink_retries_total", Help: "Sink writes the engine retried after a retryable error (sinks.Retryable).",
 		}, []string{"pipeline", "sink"}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "sluice_consumer_lag", Help: "Records between the partition's high-water mark and the next offset to process.",
+			Name: "sluice_consumer_lag", Help: "Records between the partition's high-water mark and the next offset to process, for the partitions this replica processes.",
 		}, []string{"pipeline", "group", "topic", "partition"}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "sluice_dead_letter_records_total", Help: "Records sent to a flow's dead-letter topic, by where they failed.",
-		}, []string{"pipeline", "flow", "stage"}),
+			Name: "sluice_dead_letter_records_total", Help: "Records sent to a dead-letter topic, by the source or flow that sent them and the stage where they failed.",
+		}, DeadLetterLabels),
 		Stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_stalled", Help: "1 while a component (flow/<name>, source/<name>) has pending work and made no progress for the stall timeout, else 0.",
 		}, []string{"pipeline", "component"}),
 	}
-	m.Registry.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	m.registered = &trackingRegisterer{reg: reg}
+	for _, c := range m.collectors() {
+		if err := m.registered.Register(c); err != nil {
+			m.Close()
+			return nil, fmt.Errorf("metrics: register sluice metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// StageLabels are the labels of the sluice_stage_* counters, in order.
+var StageLabels = []string{"pipeline", "source", "flow", "table", "stage"}
+
+// DeadLetterLabels are the labels of sluice_dead_letter_records_total, in order.
+var DeadLetterLabels = []string{"pipeline", "source", "flow", "stage"}
+
+func (m *Metrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{
 		m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceTasksRunning,
 		m.StageRecordsIn, m.StageRecordsOut,
 		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.SinkRetries, m.ConsumerLag, m.DeadLetters, m.Stalled,
-	)
-	return m
+	}
 }
 
-// Handler serves the registry in the Prometheus exposition format.
+// Names lists the names of the engine's own metrics (the sluice_* metrics above, without the connectors').
+func Names() []string {
+	return []string{
+		"sluice_source_records_total", "sluice_source_records_acked_total", "sluice_source_positions_saved_total",
+		"sluice_source_tasks_running", "sluice_stage_records_in_total", "sluice_stage_records_out_total",
+		"sluice_sink_records_total", "sluice_sink_batches_total", "sluice_sink_write_seconds", "sluice_sink_retries_total",
+		"sluice_consumer_lag", "sluice_dead_letter_records_total", "sluice_stalled",
+	}
+}
+
+// Registerer returns the registerer connectors and stages register their own metrics with (see Env): the
+// pipeline's, with labels added to every metric registered through it. What is registered through it is
+// unregistered by Close.
+func (m *Metrics) Registerer(labels prometheus.Labels) prometheus.Registerer {
+	return prometheus.WrapRegistererWith(labels, m.registered)
+}
+
+// Close unregisters every metric registered with New, NewOn or Registerer, so that the registry can serve
+// another pipeline run in the same process. Series of a closed Metrics no longer appear on the registry.
+func (m *Metrics) Close() { m.registered.unregisterAll() }
+
+// Handler serves the gatherer in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+	return promhttp.HandlerFor(m.Gatherer, promhttp.HandlerOpts{})
 }

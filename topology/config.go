@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config says where a pipeline runs. The zero value is not valid; start from DefaultConfig or
@@ -41,9 +43,54 @@ type Config struct {
 	// restart, a leader change, a moved group coordinator) before it gives up and stops with an error
 	// naming the brokers (SLUICE_RETRY_TIMEOUT, default 5m).
 	RetryTimeout time.Duration
-	// Logger receives the pipeline's logs (default: text to stderr at the level SLUICE_LOG_LEVEL names:
-	// debug, info (default), warn or error; debug includes goka's own messages).
+	// Logger receives the pipeline's logs, goka's and the connectors' included (the MySQL source's binlog
+	// library logs through it too). Default: text to stderr, or JSON with SLUICE_LOG_FORMAT=json, at the
+	// level SLUICE_LOG_LEVEL names: debug, info (default), warn or error; debug includes goka's own messages.
 	Logger *slog.Logger
+	// Registerer receives the pipeline's metrics (the sluice_* metrics of package metrics, and those
+	// connectors and stages register through metrics.From(ctx).Registerer). Nil: the pipeline makes its own
+	// registry, with the Go runtime and process collectors. They are unregistered when RunWith returns, so
+	// one registry can serve runs one after another (two runs of pipelines with the same name at the same
+	// time on one registry fail at start-up: their metrics collide).
+	Registerer prometheus.Registerer
+	// Gatherer is what /metrics serves when Registerer is set. Nil: Registerer itself when it is also a
+	// Gatherer (a *prometheus.Registry is), else prometheus.DefaultGatherer for
+	// prometheus.DefaultRegisterer; Validate refuses any other Registerer without a Gatherer.
+	Gatherer prometheus.Gatherer
+}
+
+// gatherer is what /metrics serves for a Registerer (see Config.Gatherer), nil when none is known.
+func (c Config) gatherer() prometheus.Gatherer {
+	if c.Gatherer != nil {
+		return c.Gatherer
+	}
+	if g, ok := c.Registerer.(prometheus.Gatherer); ok {
+		return g
+	}
+	if c.Registerer == prometheus.DefaultRegisterer {
+		return prometheus.DefaultGatherer
+	}
+	return nil
+}
+
+// loggerFromEnv builds the default logger from SLUICE_LOG_FORMAT (text or json) and SLUICE_LOG_LEVEL; a
+// malformed value is an error naming the variable.
+func loggerFromEnv() (*slog.Logger, error) {
+	var level slog.Level
+	if v := os.Getenv("SLUICE_LOG_LEVEL"); v != "" {
+		if err := level.UnmarshalText([]byte(v)); err != nil {
+			return nil, fmt.Errorf("SLUICE_LOG_LEVEL: %w", err)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch v := os.Getenv("SLUICE_LOG_FORMAT"); strings.ToLower(v) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	default:
+		return nil, fmt.Errorf("SLUICE_LOG_FORMAT: %q is neither text nor json", v)
+	}
 }
 
 // MinSessionTimeout is the shortest SessionTimeout that works. After every rebalance goka waits a fixed 5s
@@ -116,12 +163,12 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Replication = n
 	}
-	if v := os.Getenv("SLUICE_LOG_LEVEL"); v != "" {
-		var level slog.Level
-		if err := level.UnmarshalText([]byte(v)); err != nil {
-			return c, fmt.Errorf("SLUICE_LOG_LEVEL: %w", err)
+	if os.Getenv("SLUICE_LOG_LEVEL") != "" || os.Getenv("SLUICE_LOG_FORMAT") != "" {
+		log, err := loggerFromEnv()
+		if err != nil {
+			return c, err
 		}
-		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+		c.Logger = log
 	}
 	return c, c.Validate()
 }
@@ -151,6 +198,9 @@ func (c Config) Validate() error {
 	}
 	if c.StallTimeout <= 0 {
 		return fmt.Errorf("config: StallTimeout (SLUICE_STALL_TIMEOUT) must be positive, got %v", c.StallTimeout)
+	}
+	if c.Registerer != nil && c.gatherer() == nil {
+		return errors.New("config: Registerer is set but Gatherer is not, and the Registerer is no Gatherer: /metrics would have nothing to serve")
 	}
 	if c.Replication < 1 || c.Replication > 32767 {
 		return fmt.Errorf("config: Replication (SLUICE_REPLICATION) must be between 1 and 32767, got %d", c.Replication)

@@ -106,7 +106,7 @@ func (r *sinkRunner) sendDeadLetter(o origin, stage string, reason error, extra 
 	if err := <-acked; err != nil {
 		return fmt.Errorf("dead letter of %s/%d@%d to topic %q: %w", o.topic, o.partition, o.offset, msg.Topic, inOwnWords(err))
 	}
-	r.p.metrics.DeadLetters.WithLabelValues(r.p.t.name, r.f.name, stage).Inc()
+	r.p.countDeadLetter("", r.f.name, stage)
 	r.p.log.Warn("record sent to the dead-letter topic", "flow", r.f.name, "stage", stage, "topic", o.topic,
 		"partition", o.partition, "offset", o.offset, "dead_letter_topic", msg.Topic, "reason", reason)
 	return nil

@@ -119,8 +119,8 @@ func (p *pipelineRun) newJoinRunner(spec *joinSpec) (*joinRunner, error) {
 	}
 	r := &joinRunner{
 		p: p, spec: spec, envelope: envelope, plain: spec.out.valueCodec,
-		inStages:   p.newStageChain(spec.inStages),
-		rowStages:  p.newStageChain(spec.table.stages),
+		inStages:   p.newStageChain(stageScope{flow: spec.flowName}, spec.inStages),
+		rowStages:  p.newStageChain(stageScope{flow: spec.flowName, table: spec.table.name}, spec.table.stages),
 		outTopic:   goka.Stream(spec.out.name),
 		tableTopic: spec.table.from,
 	}

@@ -126,7 +126,7 @@ func (p *pipelineRun) newKeyedRunner(spec *joinSpec) (*keyedRunner, error) {
 		return nil, err
 	}
 	r := &keyedRunner{joinRunner{p: p, spec: spec, envelope: envelope, plain: spec.out.valueCodec,
-		inStages: p.newStageChain(spec.inStages), outTopic: goka.Stream(spec.out.name)}}
+		inStages: p.newStageChain(stageScope{flow: spec.flowName}, spec.inStages), outTopic: goka.Stream(spec.out.name)}}
 	g := goka.DefineGroup(goka.Group(spec.group),
 		goka.Input(goka.Stream(spec.in.name), new(codec.Bytes), r.onInput),
 		goka.Loop(jsonCodec[keyedMessage]{}, r.onKeyed),

@@ -91,7 +91,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 	}()
 	p := &pipelineRun{
-		t: t, cfg: cfg, log: cfg.Logger, metrics: metrics.New(),
+		t: t, cfg: cfg, log: cfg.Logger,
 		brokers:   cfg.Brokers,
 		replicaID: replicaID(),
 		topics:    map[string]*Topic{},
@@ -102,6 +102,13 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	p.log = p.log.With("pipeline", t.name)
+	if cfg.Registerer == nil {
+		p.metrics = metrics.New()
+	} else if p.metrics, err = metrics.NewOn(cfg.Registerer, cfg.gatherer()); err != nil {
+		return fmt.Errorf("config: Registerer: %w", err)
+	}
+	defer p.metrics.Close()
+	ctx = metrics.WithEnv(ctx, p.env())
 	p.stalls = newStallTracker(t.name, cfg.StallTimeout, p.log, p.metrics.Stalled)
 	p.settings = kafka.Settings{SessionTimeout: cfg.SessionTimeout, RetryTimeout: cfg.RetryTimeout}
 	for _, tp := range t.topics {
@@ -245,7 +252,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 			case <-readyCtx.Done():
 			}
 		}()
-		err := proc.Run(procCtx)
+		err := proc.Run(metrics.WithEnv(procCtx, p.env(u.attrs...)))
 		if err != nil && procCtx.Err() != nil && !ready.Load() {
 			p.log.Debug("processor stopped during start-up", "err", err)
 			return
@@ -295,7 +302,7 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		managers.Add(1)
 		go func() {
 			defer managers.Done()
-			fail(s.manage(runCtx)) // a task's failure was logged where it happened (sourceRunner.start)
+			fail(s.manage(metrics.WithEnv(runCtx, p.env("source", s.n.name)))) // a task's failure was logged where it happened (sourceRunner.start)
 		}()
 	}
 	lagCtx, stopLag := context.WithCancel(runCtx)
@@ -426,7 +433,8 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 // progressEvery is how often a running pipeline logs a progress line (when something moved).
 const progressEvery = 10 * time.Second
 
-// trackLag refreshes sluice_consumer_lag every second for the partitions this replica processed, and logs a
+// trackLag refreshes sluice_consumer_lag every second for the partitions this replica processes now (see
+// sinkRunner.nextOffsets), deletes the series of partitions it no longer processes, and logs a
 // progress line every progressEvery when records moved: records read and acknowledged per source, records
 // written and lag per flow.
 func (p *pipelineRun) trackLag(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner) {
@@ -442,6 +450,7 @@ func (p *pipelineRun) trackLag(ctx context.Context, srcs []*sourceRunner, snks [
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	lastProgress, lastMoved := time.Now(), int64(0)
+	reported := map[*sinkRunner]map[int32]bool{} // partitions with a lag series, per flow
 	for {
 		select {
 		case <-ctx.Done():
@@ -450,7 +459,14 @@ func (p *pipelineRun) trackLag(ctx context.Context, srcs []*sourceRunner, snks [
 		}
 		for _, s := range snks {
 			var total int64
-			for part, next := range s.nextOffsets() {
+			owned := s.nextOffsets()
+			for part := range reported[s] {
+				if _, ok := owned[part]; !ok { // moved to another replica (or a rebalance is under way)
+					p.metrics.ConsumerLag.DeleteLabelValues(p.t.name, s.group, s.f.from.name, strconv.Itoa(int(part)))
+					delete(reported[s], part)
+				}
+			}
+			for part, next := range owned {
 				if client == nil {
 					break
 				}
@@ -460,6 +476,10 @@ func (p *pipelineRun) trackLag(ctx context.Context, srcs []*sourceRunner, snks [
 				}
 				total += hwm - next
 				p.metrics.ConsumerLag.WithLabelValues(p.t.name, s.group, s.f.from.name, strconv.Itoa(int(part))).Set(float64(hwm - next))
+				if reported[s] == nil {
+					reported[s] = map[int32]bool{}
+				}
+				reported[s][part] = true
 			}
 			s.lag.Store(total)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/lovoo/goka/storage"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -59,6 +60,7 @@ type sinkRunner struct {
 	lag      atomic.Int64 // summed over this replica's partitions, for progress lines
 	mu       sync.Mutex
 	next     map[int32]int64 // next offset to process, per partition, for lag
+	env      metrics.Env     // given to the sink's Open and Write (observe.go)
 }
 
 // sinkItem is one consumed Kafka record: what the stages made of it, how to commit it, and the record as
@@ -81,7 +83,7 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 		next:   map[int32]int64{},
-		stages: p.newStageChain(f.stages),
+		stages: p.newStageChain(stageScope{flow: f.name}, f.stages),
 		sink:   f.sink,
 	}
 	if f.toTopic != nil {
@@ -89,7 +91,8 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 	}
 	r.sinkName = describeSink(f, r.sink)
 	r.health = p.stalls.component("flow", f.name)
-	if err := r.sink.Open(ctx); err != nil {
+	r.env = p.env("flow", f.name)
+	if err := r.sink.Open(metrics.WithEnv(ctx, r.env)); err != nil {
 		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
 	}
 	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(f.from.name), new(codec.Bytes), r.consume))
@@ -255,7 +258,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 	if len(records) > 0 {
 		what := fmt.Sprintf("sink write of %s to %s", countRecords(len(records)), r.sinkName)
 		r.health.wait(batcherHolder, what)
-		ctx := sinks.WithRetryReporter(writeCtx, func(attempt int, err error) {
+		ctx := sinks.WithRetryReporter(metrics.WithEnv(writeCtx, r.env), func(attempt int, err error) {
 			r.health.wait(batcherHolder, fmt.Sprintf("%s (attempt %d: %v)", what, attempt, err))
 		})
 		started := time.Now()
@@ -355,13 +358,28 @@ func (r *sinkRunner) fail(err error, attrs ...any) {
 	})
 }
 
-// nextOffsets returns, per partition this replica processed, the next offset to process.
+// nextOffsets returns the next offset to process of each partition this replica processes now (the flow's
+// live consumer-group session claims it) and processed a record of. Between sessions (a rebalance) it
+// returns none; a partition a live session does not claim is forgotten, so that an offset from before
+// another replica moved it on is never reported for it again.
 func (r *sinkRunner) nextOffsets() map[int32]int64 {
+	sess, _ := r.committer.current()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if sess == nil {
+		return nil
+	}
+	owned := map[int32]bool{}
+	for _, p := range sess.Claims()[r.f.from.name] {
+		owned[p] = true
+	}
 	out := make(map[int32]int64, len(r.next))
 	for p, o := range r.next {
-		out[p] = o
+		if owned[p] {
+			out[p] = o
+		} else {
+			delete(r.next, p)
+		}
 	}
 	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lovoo/goka/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -106,7 +107,7 @@ type taskHandle struct {
 }
 
 func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sourceRunner, error) {
-	tasks, err := n.src.Tasks(ctx)
+	tasks, err := n.src.Tasks(metrics.WithEnv(ctx, p.env("source", n.name)))
 	if err != nil {
 		return nil, fmt.Errorf("source %q: split into tasks: %w", n.name, err)
 	}
@@ -128,7 +129,7 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 		releases: map[string]chan struct{}{},
 		wake:     make(chan struct{}, 1),
 		managed:  make(chan struct{}),
-		stages:   p.newStageChain(n.stages),
+		stages:   p.newStageChain(stageScope{source: n.name}, n.stages),
 	}
 	r.recordsRead = p.metrics.SourceRecords.WithLabelValues(r.labels...)
 	r.recordsAcked = p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...)

@@ -297,7 +297,7 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 	if sizeErr := r.checkSize(dl); sizeErr != nil {
 		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, sizeErr)
 	}
-	r.p.metrics.DeadLetters.WithLabelValues(r.p.t.name, r.n.name, stage).Inc()
+	r.p.countDeadLetter(r.n.name, "", stage)
 	r.p.log.Warn("record sent to the dead-letter topic", "source", r.n.name, "stage", stage,
 		"position", string(rec.Position), "dead_letter_topic", r.n.deadLetter.name, "reason", err)
 	return []kafka.Message{dl}, nil
@@ -344,16 +344,12 @@ type chainedStage struct {
 	log     *slog.Logger // for the stack of a stage that panics
 }
 
-func (p *pipelineRun) newStageChain(st []stages.Stage) stageChain {
+func (p *pipelineRun) newStageChain(scope stageScope, st []stages.Stage) stageChain {
 	p.lifecycle.add(st) // opened before the processors run, closed after (lifecycle.go)
 	chain := make(stageChain, len(st))
 	for i, s := range st {
-		chain[i] = chainedStage{
-			stage: s,
-			in:    p.metrics.StageRecordsIn.WithLabelValues(p.t.name, s.Name()),
-			out:   p.metrics.StageRecordsOut.WithLabelValues(p.t.name, s.Name()),
-			log:   p.log,
-		}
+		chain[i] = chainedStage{stage: s, log: p.log}
+		chain[i].in, chain[i].out = p.stageCounters(scope, s.Name())
 	}
 	return chain
 }

@@ -255,6 +255,7 @@ func (s *Sink) bulk(ctx context.Context, actions []action, body []byte) (again [
 	if s.cfg.Refresh != "" {
 		opts = append(opts, s.client.Bulk.WithRefresh(s.cfg.Refresh))
 	}
+	s.stats.requests.Add(1)
 	res, err := s.client.Bulk(bytes.NewReader(body), opts...)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -89,6 +89,7 @@ import (
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -105,11 +106,16 @@ type Sink struct {
 }
 
 type stats struct {
-	indexed, deleted, conflicts, rejected, retries atomic.Int64
+	requests, indexed, deleted, conflicts, rejected, retries atomic.Int64
 }
 
 // Stats are the sink's counters since it was created.
+//
+// They also appear on the pipeline's /metrics (see package metrics): Open registers them with the
+// registerer of metrics.From(ctx), as sluice_elasticsearch_requests_total, sluice_elasticsearch_retries_total
+// and sluice_elasticsearch_documents_total{result="indexed"|"deleted"|"conflict"|"rejected"}.
 type Stats struct {
+	Requests  int64 // bulk requests sent, retries included
 	Indexed   int64 // documents indexed
 	Deleted   int64 // documents deleted (or absent already)
 	Conflicts int64 // writes Elasticsearch already had a newer version of (409 with external versioning)
@@ -189,8 +195,12 @@ func (s *Sink) String() string {
 }
 
 // Open checks that Elasticsearch answers (and accepts the credentials), and creates the index with
-// Mappings if configured and missing, within RequestTimeout.
+// Mappings if configured and missing, within RequestTimeout. It registers the sink's Stats as metrics with
+// the registerer of metrics.From(ctx), the pipeline's /metrics when the engine opens it.
 func (s *Sink) Open(ctx context.Context) error {
+	if err := s.registerStats(metrics.From(ctx).Registerer); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
 	res, err := s.client.Info(s.client.Info.WithContext(ctx))
@@ -236,7 +246,7 @@ func (s *Sink) Close() error { return nil }
 // Stats returns the sink's counters.
 func (s *Sink) Stats() Stats {
 	return Stats{
-		Indexed: s.stats.indexed.Load(), Deleted: s.stats.deleted.Load(), Conflicts: s.stats.conflicts.Load(),
+		Requests: s.stats.requests.Load(), Indexed: s.stats.indexed.Load(), Deleted: s.stats.deleted.Load(), Conflicts: s.stats.conflicts.Load(),
 		Rejected: s.stats.rejected.Load(), Retries: s.stats.retries.Load(),
 	}
 }

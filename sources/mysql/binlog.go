@@ -73,7 +73,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		return nil, fmt.Errorf("mysql source: DSN port %q: %w", portText, err)
 	}
 	r := &binlogReader{
-		cfg: cfg, log: cfg.Logger.With("source", "mysql", "name", cfg.TopicPrefix), pool: pool,
+		cfg: cfg, log: cfg.Logger.With("connector", "mysql", "name", cfg.TopicPrefix), pool: pool,
 		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File,
 	}
 	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)

@@ -65,8 +65,9 @@ type Config struct {
 	ChunkSize int
 	// ConnectTimeout bounds each connection attempt (default 10s).
 	ConnectTimeout time.Duration
-	// Logger receives progress (rows copied / estimated per chunk) and start-up messages (default
-	// slog.Default()).
+	// Logger receives progress (rows copied / estimated per chunk), start-up messages and the binlog
+	// library's (go-mysql's) own logs. Default: the logger of the pipeline that opens the task (metrics.From
+	// of Open's context: the pipeline's handler, text or JSON), or slog.Default() outside a pipeline.
 	Logger *slog.Logger
 }
 

@@ -43,7 +43,7 @@ func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, names []tableNa
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: snapshot: connect: %w", err)
 	}
-	r := &snapshotReader{cfg: cfg, log: cfg.Logger.With("source", "mysql", "name", cfg.TopicPrefix), conn: conn}
+	r := &snapshotReader{cfg: cfg, log: cfg.Logger.With("connector", "mysql", "name", cfg.TopicPrefix), conn: conn}
 	defer func() {
 		if err != nil {
 			r.Close()

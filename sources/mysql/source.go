@@ -11,6 +11,7 @@ import (
 
 	driver "github.com/go-sql-driver/mysql"
 
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -19,6 +20,9 @@ import (
 // single task's Reader is used by one goroutine at a time.
 type Source struct {
 	cfg Config
+	// pipelineLogger: Config.Logger was not set, so each task logs with the logger of the pipeline that
+	// opens it (metrics.From), go-mysql's binlog syncer included.
+	pipelineLogger bool
 
 	mu sync.Mutex
 	db *sql.DB
@@ -29,12 +33,13 @@ var _ sources.Source = (*Source)(nil)
 // New validates cfg (see Config.Validate) and returns the source. It does not connect: the start-up checks
 // run in Tasks, so that the pipeline fails before anything is read.
 func New(cfg Config) (*Source, error) {
+	pipelineLogger := cfg.Logger == nil
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.Tables = append([]string(nil), cfg.Tables...)
 	cfg.Exclude = append([]string(nil), cfg.Exclude...)
-	return &Source{cfg: cfg}, nil
+	return &Source{cfg: cfg, pipelineLogger: pipelineLogger}, nil
 }
 
 // Topic returns the topic the records of table ("db.table") go to: "<TopicPrefix>.<db>.<table>", with
@@ -76,6 +81,10 @@ func (s *Source) open(ctx context.Context, task sources.Task, pos stream.Positio
 	if task.Key != s.TaskKey() {
 		return nil, fmt.Errorf("mysql source: task key %q is not this source's %q", task.Key, s.TaskKey())
 	}
+	cfg := s.cfg
+	if s.pipelineLogger {
+		cfg.Logger = metrics.From(ctx).Logger // the pipeline's handler, for the source's and go-mysql's logs
+	}
 	start, err := parsePosition(pos)
 	if err != nil {
 		return nil, fmt.Errorf("mysql source: position %s: %w", pos, err)
@@ -88,19 +97,19 @@ func (s *Source) open(ctx context.Context, task sources.Task, pos stream.Positio
 	if err != nil {
 		return nil, err
 	}
-	r := &taskReader{cfg: s.cfg, pool: pool, tables: names}
+	r := &taskReader{cfg: cfg, pool: pool, tables: names}
 	snapshotDone := start != nil && (start.Phase == PhaseStream || start.Done)
 	switch {
-	case s.cfg.SnapshotMode == SnapshotInitialOnly && snapshotDone:
+	case cfg.SnapshotMode == SnapshotInitialOnly && snapshotDone:
 		return doneReader{}, nil
-	case s.cfg.SnapshotMode == SnapshotNever && start == nil:
+	case cfg.SnapshotMode == SnapshotNever && start == nil:
 		now, err := currentBinlogPosition(ctx, pool)
 		if err != nil {
 			return nil, err
 		}
-		s.cfg.Logger.Info("mysql source: snapshot mode never: streaming from the current binlog position",
+		cfg.Logger.Info("mysql source: snapshot mode never: streaming from the current binlog position",
 			"gtid", now.GTID, "binlog_file", now.File, "binlog_pos", now.Pos)
-		r.stream, err = openBinlog(ctx, s.cfg, pool, names, streamStart(now))
+		r.stream, err = openBinlog(ctx, cfg, pool, names, streamStart(now))
 		if err != nil {
 			return nil, err
 		}
@@ -108,13 +117,13 @@ func (s *Source) open(ctx context.Context, task sources.Task, pos stream.Positio
 		if err := r.openStream(ctx, *start); err != nil {
 			return nil, err
 		}
-	case start != nil && (start.Done || s.cfg.SnapshotMode == SnapshotNever):
+	case start != nil && (start.Done || cfg.SnapshotMode == SnapshotNever):
 		// The snapshot finished (or never is set while a snapshot was under way): stream from its start.
 		if err := r.openStream(ctx, streamStart(*start.Start)); err != nil {
 			return nil, err
 		}
 	default:
-		if r.snap, err = openSnapshot(ctx, s.cfg, pool, names, start); err != nil {
+		if r.snap, err = openSnapshot(ctx, cfg, pool, names, start); err != nil {
 			return nil, err
 		}
 	}
