@@ -28,8 +28,8 @@ func Example() {
 				}
 				return s
 			},
-			Record:   func(i int) stream.Record { return stream.Record{Value: fmt.Sprintf("line %d", i)} },
-			ID:       func(r stream.Record) string { return fmt.Sprint(r.Value) },
+			Record: func(i int) stream.Record { return stream.Record{Value: fmt.Sprintf("line %d", i)} },
+			ID:     func(r stream.Record) string { return fmt.Sprint(r.Value) },
 			ReadBack: func(t *testing.T) []string {
 				b, err := os.ReadFile(path)
 				if err != nil {
