@@ -65,7 +65,7 @@ func TestBoundedSourceTasksEnd(t *testing.T) {
 		}
 		released := 0
 		for _, in := range inputs {
-			if st := positions["file:"+in]; st.Owner == "" && string(st.Position) == `{"offset":`+fmt.Sprint(fileSize(t, in))+`}` {
+			if st := positions["file:"+in]; st.Owner == "" && string(st.Position) == string(filesource.PositionAt(in, fileSize(t, in))) {
 				released++
 			}
 		}

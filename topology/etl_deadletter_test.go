@@ -3,7 +3,6 @@ package topology_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -58,7 +57,7 @@ func TestETLDeadLetter(t *testing.T) {
 		h[string(rh.Key)] = string(rh.Value)
 	}
 	if string(m.Value) != "poison pill" || h[topology.HeaderErrorStage] != "no-poison" || h[topology.HeaderErrorSource] != "files" ||
-		!strings.Contains(h[topology.HeaderErrorReason], "poison is not allowed") || h[topology.HeaderErrorPosition] != `{"offset":19}` {
+		!strings.Contains(h[topology.HeaderErrorReason], "poison is not allowed") || h[topology.HeaderErrorPosition] != string(filesource.PositionAt(in, 19)) {
 		t.Fatalf("dead letter %q with headers %v", m.Value, h)
 	}
 	cancel()
@@ -74,7 +73,7 @@ func TestETLDeadLetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(positions["file:"+in].Position); got != fmt.Sprintf(`{"offset":%d}`, len(content)) {
+	if got := string(positions["file:"+in].Position); got != string(filesource.PositionAt(in, int64(len(content)))) {
 		t.Fatalf("position %s after a dead-lettered record", got)
 	}
 }

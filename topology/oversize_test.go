@@ -142,8 +142,8 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 	if want := "records up to 1048576 bytes are accepted but topic lines takes at most 1000000: longer ones stop the task"; !strings.Contains(logs.String(), want) {
 		t.Errorf("no start-up warning %q in the log:\n%s", want, logs.String())
 	}
-	for _, want := range []string{`source "files"`, `task "file:` + in + `"`, fmt.Sprintf(`{"offset":%d}`, end),
-		fmt.Sprintf(`{"offset":%d}`, start), `topic "lines"`, "1000000"} {
+	for _, want := range []string{`source "files"`, `task "file:` + in + `"`, string(filesource.PositionAt(in, end)),
+		string(filesource.PositionAt(in, start)), `topic "lines"`, "1000000"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("RunWith = %v; want an error with %s", err, want)
 		}
@@ -165,7 +165,7 @@ func TestOversizeRecordFencesTask(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(positions["file:"+in].Position); got != fmt.Sprintf(`{"offset":%d}`, start) {
+	if got := string(positions["file:"+in].Position); got != string(filesource.PositionAt(in, start)) {
 		t.Errorf("saved position %s, want the refused line's start %d", got, start)
 	}
 }
@@ -216,7 +216,7 @@ func TestOversizeRecordGoesToDeadLetter(t *testing.T) {
 		t.Errorf("dead letter has a %d-byte value and key %q; want the whole %d-byte line keyed by its file", len(dead[0].Value), dead[0].Key, oversizeLine)
 	}
 	if h[topology.HeaderErrorStage] != topology.StageProduce || h[topology.HeaderErrorSource] != "files" ||
-		h[topology.HeaderErrorPosition] != fmt.Sprintf(`{"offset":%d}`, end) || !strings.Contains(h[topology.HeaderErrorReason], `topic "lines": too large for Kafka`) {
+		h[topology.HeaderErrorPosition] != string(filesource.PositionAt(in, end)) || !strings.Contains(h[topology.HeaderErrorReason], `topic "lines": too large for Kafka`) {
 		t.Errorf("dead-letter headers %v", h)
 	}
 	msgs := readTopicToEnd(t, brokers, "lines")

@@ -254,7 +254,7 @@ func fullClusterRestart(t *testing.T, c *kafkatest.Cluster) {
 		}
 	}
 	for in, pos := range before {
-		if want := fmt.Sprintf(`{"offset":%d}`, fileSize(t, in)); pos != want {
+		if want := string(filesource.PositionAt(in, fileSize(t, in))); pos != want {
 			t.Errorf("position of %s is %s after a clean stop, want %s", in, pos, want)
 		}
 	}

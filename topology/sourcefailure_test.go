@@ -84,7 +84,8 @@ func TestProduceFailureNamesBrokers(t *testing.T) {
 			t.Logf("log: %s", l)
 		}
 	}
-	where := []string{`source \"files\" task \"file:` + in + `\": record at position {\"offset\":13} (after {\"offset\":6}): topic \"lines\": Kafka at ` + brokers[0] + ` did not take it: `}
+	quoted := func(pos []byte) string { return strings.ReplaceAll(string(pos), `"`, `\"`) } // as the log line quotes it
+	where := []string{`source \"files\" task \"file:` + in + `\": record at position ` + quoted(filesource.PositionAt(in, 13)) + ` (after ` + quoted(filesource.PositionAt(in, 6)) + `): topic \"lines\": Kafka at ` + brokers[0] + ` did not take it: `}
 	if lines := log.Lines("level=ERROR"); len(lines) != 1 || !strings.Contains(lines[0], where[0]) {
 		t.Errorf("%d ERROR lines; want one containing %s", len(lines), where[0])
 	}

@@ -75,7 +75,7 @@ func TestBrokerAndPositions(t *testing.T) {
 	var got map[string]any
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		text, err := run(t, ctx, "positions", "--brokers", addr, "--pipeline", "cli", "--source", "files")
-		if err == nil && strings.Contains(text, `"position":{"offset":8}`) {
+		if err == nil && strings.Contains(text, `"position":`+string(filesource.PositionAt(in, 8))) {
 			if err := json.Unmarshal([]byte(strings.TrimSpace(text)), &got); err != nil {
 				t.Fatalf("positions printed %q: %v", text, err)
 			}
@@ -130,7 +130,7 @@ func TestPositionsCommand(t *testing.T) {
 	addr := strings.Join(brokers, ",")
 	for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		text, err := run(t, ctx, "positions", "--brokers", addr, "--pipeline", "cli-matrix", "--source", "files")
-		if err == nil && strings.Contains(text, `"position":{"offset":8}`) && strings.Contains(text, `"task":"file:`+in+`"`) {
+		if err == nil && strings.Contains(text, `"position":`+string(filesource.PositionAt(in, 8))) && strings.Contains(text, `"task":"file:`+in+`"`) {
 			break
 		}
 		if time.Now().After(deadline) {

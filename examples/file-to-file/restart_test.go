@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
+	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -78,7 +79,7 @@ func TestRestartAfterBrokerKill(t *testing.T) {
 	}
 	for _, in := range inputs {
 		info, _ := os.Stat(in)
-		want := fmt.Sprintf(`{"offset":%d}`, info.Size())
+		want := string(filesource.PositionAt(in, info.Size()))
 		if got := string(positions["file:"+in].Position); got != want {
 			t.Errorf("position of %s after restart = %s, want %s", in, got, want)
 		}

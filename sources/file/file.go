@@ -1,22 +1,64 @@
-// Package file is a source that reads lines from files and follows appends, like Kafka Connect's
-// FileStreamSource and `tail -F`.
+// Package file is a source that reads lines from files and follows appends, rotation and truncation, like
+// Kafka Connect's FileStreamSource and `tail -F`.
 //
 // Each file is one task, keyed "file:<absolute path>", so replicas share files between them. A task's
-// position is the byte offset after the last complete line it read, as JSON: {"offset":1234}. A last line
+// position is the byte offset after the last complete line it read, and the device and inode numbers of the
+// file that offset belongs to, as JSON: {"offset":1234,"dev":2049,"ino":131075} (see Position). A last line
 // without its newline is not read until the newline arrives, so a writer caught mid-line is never split.
 //
 // Records: the key is the file's absolute path (a string), which keeps each file's lines in order on one
 // partition; the value is the line without its trailing "\n" (a string, other bytes kept as they are).
+//
+// # Rotation and truncation
+//
+// A task follows its path, not one file. When it has read its file to the end it looks at the path:
+//   - Rotation (the file renamed or deleted, a new file created at the path, as logrotate's default or
+//     `mv app.log app.log.1 && touch app.log`): the task keeps reading the old file through its open handle,
+//     so whatever the writer appends to it after the rename is read, until the new file at the path has
+//     data (the writer has moved on). It then reads the old file to its end once more, returns a last line
+//     without its newline as it is, and goes on with the new file from its start. While the path holds no
+//     file, or an empty one, the task stays with the old file.
+//   - Truncation (the same file, now shorter than what was read, as logrotate's copytruncate): the task
+//     logs a warning and reads the file again from its start.
+//
+// Positions stay exact across a crash at any point, because each names the file its offset belongs to. On
+// Open, the task reads from the stored offset of the file at the path if it is the same file (from its
+// start, with a warning, if it is now shorter: truncated while the task was down); else of the file with
+// the stored identity in the path's directory (rotated while the task was down, under any name), which it
+// finishes before the file at the path; else (that file is gone) it logs a warning and reads the file at
+// the path from its start. A position without the identity ({"offset":N}, written before the source
+// followed rotation, or by an operator resetting a task) means offset N of the file at the path; a file
+// shorter than that is then an error, as it cannot tell a truncation from a replacement.
+//
+// What is guaranteed: every line appended to the file at the path is read once, in order, if it was
+// written before the writer began a new file at the path (or the file was truncated) and the file it was
+// written to is still reachable when the task gets to it: open in this process, or by name in the path's
+// directory after a restart. What is not:
+//   - Lines of a rotated file that is deleted or compressed (logrotate's compress, without delaycompress)
+//     before the task finished it while the task was down: the task says so in a warning and goes on with
+//     the file at the path. With delaycompress, the rotated file stays until the next rotation.
+//   - A rotated file moved to another directory while the task was down (it is looked for in the path's
+//     directory only), or a file rotated twice while the task was down (the file after the one of the stored
+//     position but before the file at the path is not read).
+//   - Lines appended to the old file after the writer began writing the new one (two writers, one of them
+//     late to reopen).
+//   - A copytruncate after which the writer has written more than was read before the task looks again
+//     (PollInterval): the file is not seen to shrink, and the task goes on at its old offset. This is tail's
+//     limitation too; prefer rename rotation.
+//   - An inode number reused for a new file at the path right after the old file was deleted: it is taken
+//     for the same file (a truncation if it is shorter, as it mostly is).
+//   - Patterns that match rotated names (app.log*) make each rotated file a task of its own at the next start,
+//     whose lines are then read again: name only the live files (app.log, *.log).
+//
+// Tasks are found once, at start-up: a file that begins to match a pattern later is not read until the
+// pipeline restarts.
 package file
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"log/slog"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -40,18 +82,17 @@ type Config struct {
 	// A line Kafka refuses (its topic takes 1,000,000 bytes unless configured otherwise) goes to the
 	// source's dead-letter topic or stops the task; the pipeline warns at start-up when the two disagree.
 	MaxLineBytes int
-	// PollInterval is how often a task at the end of its file looks for appended data (default 50ms).
+	// PollInterval is how often a task at the end of its file looks for appended data, a truncation or a
+	// new file at its path (default 50ms).
 	PollInterval time.Duration
+	// Logger receives the warnings about truncated and vanished files and the notes about rotations
+	// (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Source reads lines from files. Create it with New.
 type Source struct {
 	cfg Config
-}
-
-// Position is a file task's position.
-type Position struct {
-	Offset int64 `json:"offset"`
 }
 
 // New validates cfg and returns the source. An empty Paths list is an error.
@@ -75,6 +116,9 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	return &Source{cfg: cfg}, nil
 }
@@ -123,134 +167,10 @@ func (s *Source) Open(_ context.Context, task sources.Task, pos stream.Position)
 	}
 	var start Position
 	if len(pos) > 0 {
-		if err := json.Unmarshal(pos, &start); err != nil {
+		var err error
+		if start, err = ParsePosition(pos); err != nil {
 			return nil, fmt.Errorf("file source: position %s of %s: %w", pos, path, err)
 		}
 	}
-	return &reader{cfg: s.cfg, path: path, offset: start.Offset}, nil
-}
-
-type reader struct {
-	cfg    Config
-	path   string
-	f      *os.File
-	offset int64  // file offset after the last complete line returned
-	buf    []byte // bytes read after offset, not yet returned (an incomplete line)
-	chunk  []byte
-}
-
-// Read returns the complete lines after the current offset, waiting for appends when there are none.
-func (r *reader) Read(ctx context.Context) ([]stream.Record, error) {
-	for {
-		if r.f == nil {
-			f, err := os.Open(r.path)
-			if err != nil && !errors.Is(err, os.ErrNotExist) {
-				return nil, fmt.Errorf("file source: %w", err)
-			}
-			if f != nil {
-				if err := r.attach(f); err != nil {
-					return nil, err
-				}
-			} else if r.cfg.StopAtEnd {
-				return nil, fmt.Errorf("file source: %s does not exist", r.path)
-			}
-		}
-		if r.f != nil {
-			recs, err := r.readLines()
-			if err != nil || len(recs) > 0 {
-				return recs, err
-			}
-			if r.cfg.StopAtEnd {
-				return nil, sources.ErrEndOfInput
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(r.cfg.PollInterval):
-		}
-	}
-}
-
-func (r *reader) attach(f *os.File) error {
-	info, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("file source: %w", err)
-	}
-	if info.Size() < r.offset {
-		f.Close()
-		return fmt.Errorf("file source: %s has %d bytes, fewer than its stored position %d: it was truncated or replaced; reset the task's position to reread it",
-			r.path, info.Size(), r.offset)
-	}
-	if _, err := f.Seek(r.offset, 0); err != nil {
-		f.Close()
-		return fmt.Errorf("file source: seek %s to %d: %w", r.path, r.offset, err)
-	}
-	r.f = f
-	return nil
-}
-
-func (r *reader) readLines() ([]stream.Record, error) {
-	if r.chunk == nil {
-		r.chunk = make([]byte, 64<<10)
-	}
-	chunk := r.chunk
-	var recs []stream.Record
-	var tooLong bool // the next line in r.buf is longer than MaxLineBytes
-	now := time.Now()
-read:
-	for len(recs) < r.cfg.MaxBatch {
-		n, err := r.f.Read(chunk)
-		r.buf = append(r.buf, chunk[:n]...)
-		for len(recs) < r.cfg.MaxBatch {
-			i := bytes.IndexByte(r.buf, '\n')
-			if i < 0 {
-				break
-			}
-			if i > r.cfg.MaxLineBytes {
-				tooLong = true
-				break read
-			}
-			line := string(r.buf[:i])
-			r.buf = r.buf[i+1:]
-			r.offset += int64(i + 1)
-			pos, _ := json.Marshal(Position{Offset: r.offset})
-			recs = append(recs, stream.Record{
-				KeySchema:   stream.StringSchema(),
-				Key:         r.path,
-				ValueSchema: stream.StringSchema(),
-				Value:       line,
-				Timestamp:   now,
-				Position:    pos,
-			})
-		}
-		// Below MaxBatch, r.buf holds only an incomplete line (beyond it, complete lines checked later).
-		if len(recs) < r.cfg.MaxBatch && len(r.buf) > r.cfg.MaxLineBytes {
-			tooLong = true
-			break
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("file source: read %s at offset %d: %w", r.path, r.offset+int64(len(r.buf)), err)
-		}
-		if n == 0 || err != nil {
-			break
-		}
-	}
-	// What is left is at most an incomplete line (or lines beyond MaxBatch): move it to the front so that a
-	// long-running tail does not keep growing the buffer.
-	r.buf = append(r.buf[:0:0], r.buf...)
-	if tooLong && len(recs) == 0 {
-		return nil, fmt.Errorf("file source: %s: line at offset %d is longer than MaxLineBytes (%d)", r.path, r.offset, r.cfg.MaxLineBytes)
-	}
-	// The lines before a long one are returned first; the next Read reports the long line.
-	return recs, nil
-}
-
-// Close closes the file.
-func (r *reader) Close() error {
-	if r.f == nil {
-		return nil
-	}
-	return r.f.Close()
+	return newReader(s.cfg, path, start), nil
 }

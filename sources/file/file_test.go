@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -26,6 +28,9 @@ func newSource(t testing.TB, cfg file.Config) *file.Source {
 	t.Helper()
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	src, err := file.New(cfg)
 	if err != nil {
@@ -93,8 +98,15 @@ func values(recs []stream.Record) []string {
 	return vs
 }
 
-func offsetPos(n int) stream.Position {
+// legacyPos is a position without the file's identity, as the source wrote them before it followed
+// rotation.
+func legacyPos(n int) stream.Position {
 	return stream.Position(fmt.Sprintf(`{"offset":%d}`, n))
+}
+
+// offsetPos is the position after n bytes of the file now at path.
+func offsetPos(path string, n int) stream.Position {
+	return file.PositionAt(path, int64(n))
 }
 
 func writeFile(t testing.TB, path, data string) {
@@ -270,7 +282,7 @@ func TestReadLinesAndResume(t *testing.T) {
 		if rec.Key != path {
 			t.Errorf("record %d: Key = %v, want %q", i, rec.Key, path)
 		}
-		if want := offsetPos(offset); !bytes.Equal(rec.Position, want) {
+		if want := offsetPos(path, offset); !bytes.Equal(rec.Position, want) {
 			t.Errorf("record %d: Position = %s, want %s", i, rec.Position, want)
 		}
 		if rec.KeySchema == nil || rec.KeySchema.Type != stream.TypeString ||
@@ -321,7 +333,7 @@ func TestReadWaitsForTheRestOfAPartialLine(t *testing.T) {
 		if got, want := values(recs), []string{"half a line", "next"}; !slices.Equal(got, want) {
 			t.Errorf("values after the append = %q, want %q", got, want)
 		}
-		if got, want := recs[0].Position, offsetPos(len("done\nhalf a line\n")); !bytes.Equal(got, want) {
+		if got, want := recs[0].Position, offsetPos(path, len("done\nhalf a line\n")); !bytes.Equal(got, want) {
 			t.Errorf("Position of the completed line = %s, want %s", got, want)
 		}
 	}
@@ -347,7 +359,7 @@ func TestFollowReturnsAppendedLines(t *testing.T) {
 		if got, want := values(recs), []string{"new 1", "new 2"}; !slices.Equal(got, want) {
 			t.Errorf("values = %q, want %q", got, want)
 		}
-		if got, want := recs[1].Position, offsetPos(len("old\nnew 1\nnew 2\n")); !bytes.Equal(got, want) {
+		if got, want := recs[1].Position, offsetPos(path, len("old\nnew 1\nnew 2\n")); !bytes.Equal(got, want) {
 			t.Errorf("Position = %s, want %s", got, want)
 		}
 	})
@@ -455,13 +467,13 @@ func TestFileCreatedAfterOpen(t *testing.T) {
 	})
 }
 
-func TestTruncatedFileIsAnError(t *testing.T) {
+func TestLegacyPositionBeyondTheEndIsAnError(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "short\n")
 	src := newSource(t, file.Config{Paths: []string{path}})
 	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
 	defer cancel()
-	recs, err := openFile(t, src, path, offsetPos(100)).Read(ctx)
+	recs, err := openFile(t, src, path, legacyPos(100)).Read(ctx)
 	if err == nil {
 		t.Fatalf("Read past the end of a truncated file = %q, want an error", values(recs))
 	}
@@ -560,7 +572,7 @@ func TestLinesRoundTripByteExactly(t *testing.T) {
 	if got := values(recs); !slices.Equal(got, lines) {
 		t.Errorf("values = %q, want %q", got, lines)
 	}
-	if got, want := recs[len(recs)-1].Position, offsetPos(len(data)); !bytes.Equal(got, want) {
+	if got, want := recs[len(recs)-1].Position, offsetPos(path, len(data)); !bytes.Equal(got, want) {
 		t.Errorf("last Position = %s, want %s", got, want)
 	}
 }
@@ -591,7 +603,7 @@ func FuzzReadLines(f *testing.F) {
 		for i, rec := range recs {
 			got = append(got, rec.Value.(string)...)
 			got = append(got, '\n')
-			if pos := offsetPos(len(got)); !bytes.Equal(rec.Position, pos) {
+			if pos := offsetPos(path, len(got)); !bytes.Equal(rec.Position, pos) {
 				t.Fatalf("record %d: Position = %s, want %s", i, rec.Position, pos)
 			}
 		}
@@ -599,8 +611,8 @@ func FuzzReadLines(f *testing.F) {
 			t.Fatalf("lines read = %q, want %q", got, want)
 		}
 		if len(recs) > 0 {
-			if last := recs[len(recs)-1].Position; !bytes.Equal(last, offsetPos(len(want))) {
-				t.Fatalf("last Position = %s, want %s", last, offsetPos(len(want)))
+			if last := recs[len(recs)-1].Position; !bytes.Equal(last, offsetPos(path, len(want))) {
+				t.Fatalf("last Position = %s, want %s", last, offsetPos(path, len(want)))
 			}
 		}
 	})
@@ -651,9 +663,14 @@ func ExampleNew() {
 			return
 		}
 	}
-	fmt.Println(len(tasks), "task, final position", string(last))
+	final, err := file.ParsePosition(last)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(len(tasks), "task, final offset", final.Offset)
 	// Output:
 	// hello
 	// world
-	// 1 task, final position {"offset":12}
+	// 1 task, final offset 12
 }
