@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// bulkParams are the action/metadata fields estest reads from a bulk action line.
+// bulkParams are the action/metadata fields esserver reads from a bulk action line.
 var bulkParams = map[string]bool{
 	"_index": true, "_id": true, "version": true, "version_type": true, "if_seq_no": true,
 	"if_primary_term": true, "routing": true, "pipeline": true, "require_alias": true,

@@ -1,11 +1,28 @@
-// Package esserver is an in-process, Elasticsearch 8 compatible HTTP server for examples and tests. The
-// unmodified go-elasticsearch v8 client (esapi, esutil.BulkIndexer, the typed client) talks to it as to
-// a single-node cluster: every response carries X-Elastic-Product: Elasticsearch, GET / reports version
-// 8.19.0, and responses and errors have Elasticsearch's documented shapes.
+// Package esserver is an in-process, Elasticsearch 8 compatible HTTP server for examples, tests and
+// `sluice es serve`. The unmodified go-elasticsearch v8 client (esapi, esutil.BulkIndexer, the typed
+// client) talks to it as to a single-node cluster: every response carries X-Elastic-Product: Elasticsearch,
+// GET / reports version 8.19.0, and responses and errors have Elasticsearch's documented shapes.
 //
 //	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0", DataDir: dir})
 //	...
 //	es, _ := elasticsearch.NewClient(elasticsearch.Config{Addresses: []string{srv.URL()}})
+//
+// # Its place
+//
+// The server is a product of its own, not part of the Elasticsearch sink: sinks/elasticsearch does not
+// import it, so a program built with only the sink compiles and links none of it and none of bleve. It is
+// a package of the sluice module, not a module of its own (as franz-go's kfake is), because a module of
+// its own would not take bleve out of a sink user's module graph: the CLI (`sluice es serve`), the
+// mysql-to-es example and the sink's own tests import the server, so the sluice module requires it and,
+// since Go 1.17, lists all of its dependencies (bleve's 19 modules) in go.mod, which is what a consumer's
+// module graph is made of. Measured with a local module proxy and an empty module cache (Go 1.26, sluice's
+// go.mod as of this move): a program importing only sinks/elasticsearch fetches 9 module zips (12 MB) and
+// no bleve file for `go get` plus `go build`; `go mod graph` lists bleve's 19 modules either way; `go mod
+// tidy` fetches 75 zips (257 MB, of which bleve and its roaring dependency are about 150 MB) because tidy
+// also loads the tests of the packages the program imports, and the sink's tests use this server. Only
+// moving those tests out of sinks/elasticsearch would change that number (43 zips, 108 MB, no bleve, with
+// the sink's tests removed), and a separate module would not: it would add a second go.mod to version and
+// release in lockstep for no change in what a sink user downloads.
 //
 // # Endpoints
 //

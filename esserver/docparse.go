@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// indexedValue is one value of one field as estest indexes it in bleve. Family is the mapping's type
+// indexedValue is one value of one field as esserver indexes it in bleve. Family is the mapping's type
 // family (text, keyword, integer, float, boolean, date).
 type indexedValue struct {
 	Path   string

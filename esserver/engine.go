@@ -251,7 +251,7 @@ func (s *Server) applyUpdate(ix *index, op *writeOp, cur *docEntry, now time.Tim
 	}
 	u := op.Update
 	if u.Script != nil {
-		return fail(errIllegalArgument("estest does not support scripted updates; use a partial doc"))
+		return fail(errIllegalArgument("esserver does not support scripted updates; use a partial doc"))
 	}
 	var source json.RawMessage
 	if !cur.live() {

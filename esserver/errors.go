@@ -119,8 +119,8 @@ func errParsing(format string, args ...any) *esError {
 
 func errRejected(what string) *esError {
 	return newError(http.StatusTooManyRequests, "es_rejected_execution_exception",
-		fmt.Sprintf("rejected execution of %s on EsThreadPoolExecutor[name = estest/write, queue capacity = 10000, "+
-			"estest fault injection]", what))
+		fmt.Sprintf("rejected execution of %s on EsThreadPoolExecutor[name = esserver/write, queue capacity = 10000, "+
+			"esserver fault injection]", what))
 }
 
 // writeJSON answers with status and v encoded as JSON. Headers common to every response were set by the

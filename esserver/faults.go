@@ -63,7 +63,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) bool {
 		panic(http.ErrAbortHandler) // closes the connection without a response
 	case every(f.UnavailableEvery):
 		writeError(w, newError(http.StatusServiceUnavailable, "unavailable_shards_exception",
-			"[estest][0] primary shard is not active Timeout: [1m], request: ["+r.Method+" "+r.URL.Path+"] (estest fault injection)"))
+			"[esserver][0] primary shard is not active Timeout: [1m], request: ["+r.Method+" "+r.URL.Path+"] (esserver fault injection)"))
 		return true
 	case every(f.RejectEvery):
 		writeError(w, errRejected(r.Method+" "+r.URL.Path))

@@ -26,7 +26,7 @@ import (
 // gcDeletes is how long a delete tombstone is kept for versioning, Elasticsearch's index.gc_deletes default.
 const gcDeletes = 60 * time.Second
 
-// standardAnalyzer names the analyzer estest uses for text fields: Unicode word segmentation and
+// standardAnalyzer names the analyzer esserver uses for text fields: Unicode word segmentation and
 // lowercasing, like Elasticsearch's standard analyzer (which has no stop words by default).
 const standardAnalyzer = "es_standard"
 
@@ -87,14 +87,14 @@ func newIndex(name, uuid string, created time.Time, m *fieldMapping) (*index, er
 	// Scorch, bleve's default engine, on a scratch directory: it takes batches far faster than the in-memory
 	// upsidedown/gtreap index (which spent most of a bulk load merging treaps). The search index is derived
 	// state, rebuilt from the documents at start-up, so the directory is removed on close.
-	dir, err := os.MkdirTemp("", "estest-search-")
+	dir, err := os.MkdirTemp("", "esserver-search-")
 	if err != nil {
-		return nil, fmt.Errorf("estest: search index for %s: %w", name, err)
+		return nil, fmt.Errorf("esserver: search index for %s: %w", name, err)
 	}
 	idx, err := bleve.NewUsing(filepath.Join(dir, "index"), im, scorch.Name, scorch.Name, map[string]any{"unsafe_batch": true})
 	if err != nil {
 		os.RemoveAll(dir)
-		return nil, fmt.Errorf("estest: bleve index for %s: %w", name, err)
+		return nil, fmt.Errorf("esserver: bleve index for %s: %w", name, err)
 	}
 	idx.SetName(name)
 	if m == nil {
@@ -161,7 +161,7 @@ func (ix *index) refresh(now time.Time) error {
 			ix.searchable[id] = &searchDoc{source: d.source, parsed: d.parsed}
 		}
 		if err := ix.bleve.Batch(batch); err != nil {
-			return fmt.Errorf("estest: refresh %s: %w", ix.name, err)
+			return fmt.Errorf("esserver: refresh %s: %w", ix.name, err)
 		}
 		clear(ix.dirty)
 	}

@@ -11,19 +11,19 @@ import (
 	"time"
 )
 
-// Version is the Elasticsearch version estest reports in GET /.
+// Version is the Elasticsearch version esserver reports in GET /.
 const Version = "8.19.0"
 
 func (s *Server) handleInfo(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{
-		"name":         "estest",
-		"cluster_name": "estest",
+		"name":         "esserver",
+		"cluster_name": "esserver",
 		"cluster_uuid": s.clusterID,
 		"version": map[string]any{
 			"number":                              Version,
 			"build_flavor":                        "default",
 			"build_type":                          "tar",
-			"build_hash":                          "estest",
+			"build_hash":                          "esserver",
 			"build_date":                          "2025-07-24T00:00:00.000000000Z",
 			"build_snapshot":                      false,
 			"lucene_version":                      "9.12.2",

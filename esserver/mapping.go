@@ -27,7 +27,7 @@ type fieldMapping struct {
 
 const defaultDateFormat = "strict_date_optional_time||epoch_millis"
 
-// typeFamily groups Elasticsearch field types by how estest indexes and queries them.
+// typeFamily groups Elasticsearch field types by how esserver indexes and queries them.
 var typeFamily = map[string]string{
 	"text": "text", "match_only_text": "text",
 	"keyword": "keyword", "constant_keyword": "keyword", "wildcard": "keyword", "ip": "keyword",

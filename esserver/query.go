@@ -30,7 +30,7 @@ func (c *queryCompiler) field(path string) *fieldMapping {
 	return nil
 }
 
-// supportedQueries lists the query types estest implements.
+// supportedQueries lists the query types esserver implements.
 var supportedQueries = []string{"bool", "exists", "ids", "match", "match_all", "match_none", "match_phrase",
 	"prefix", "range", "term", "terms"}
 

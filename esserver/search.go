@@ -208,7 +208,7 @@ func readSearchRequest(r *http.Request) (*searchRequest, []byte, *esError) {
 		} else if q == "*" {
 			req.Query = json.RawMessage(`{"match_all":{}}`)
 		} else {
-			return nil, nil, errIllegalArgument("estest supports only q=* and q=field:value URI searches")
+			return nil, nil, errIllegalArgument("esserver supports only q=* and q=field:value URI searches")
 		}
 	}
 	return req, body, nil

@@ -83,7 +83,7 @@ func Start(cfg Config) (*Server, error) {
 		if s.tlog != nil {
 			s.tlog.close()
 		}
-		return nil, fmt.Errorf("estest: listen on %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("esserver: listen on %s: %w", cfg.Addr, err)
 	}
 	s.ln = ln
 	s.mux = s.routes()
@@ -111,7 +111,7 @@ func Serve(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	if log != nil {
-		log.Info("estest: Elasticsearch-compatible server listening", "url", s.URL(), "data_dir", cfg.DataDir)
+		log.Info("esserver: Elasticsearch-compatible server listening", "url", s.URL(), "data_dir", cfg.DataDir)
 	}
 	<-ctx.Done()
 	return s.Close()
@@ -189,7 +189,7 @@ func (s *Server) refreshLoop(every time.Duration) {
 			now := time.Now()
 			for _, ix := range s.indices {
 				if err := ix.refresh(now); err != nil {
-					s.log.Warn("estest: periodic refresh failed", "index", ix.name, "err", err)
+					s.log.Warn("esserver: periodic refresh failed", "index", ix.name, "err", err)
 				}
 			}
 			s.mu.Unlock()
@@ -287,7 +287,7 @@ func (s *Server) execute(ctx context.Context, ops []*writeOp, refresh string) ([
 	}
 	s.mu.Unlock()
 	if err := durable(); err != nil {
-		return nil, fmt.Errorf("estest: %w", err)
+		return nil, fmt.Errorf("esserver: %w", err)
 	}
 	for _, ch := range waits {
 		select {
@@ -321,7 +321,7 @@ func (s *Server) recover(records []logRecord) error {
 		case "create_index", "mapping":
 			m, e := parseMappings(rec.Mapping)
 			if e != nil {
-				return fmt.Errorf("estest: translog mapping of %s: %w", rec.Index, e)
+				return fmt.Errorf("esserver: translog mapping of %s: %w", rec.Index, e)
 			}
 			if rec.Op == "mapping" {
 				if ix := s.indices[rec.Index]; ix != nil {
@@ -342,13 +342,13 @@ func (s *Server) recover(records []logRecord) error {
 		case "index", "delete":
 			ix := s.indices[rec.Index]
 			if ix == nil {
-				return fmt.Errorf("estest: translog writes to unknown index %s", rec.Index)
+				return fmt.Errorf("esserver: translog writes to unknown index %s", rec.Index)
 			}
 			d := &docEntry{version: rec.Version, seqNo: rec.SeqNo}
 			if rec.Op == "index" {
 				pd, e := parseSource(ix.mapping, rec.ID, rec.Source, true)
 				if e != nil {
-					return fmt.Errorf("estest: translog document %s/%s: %w", rec.Index, rec.ID, e)
+					return fmt.Errorf("esserver: translog document %s/%s: %w", rec.Index, rec.ID, e)
 				}
 				d.source, d.parsed = rec.Source, pd
 			} else {
@@ -387,7 +387,7 @@ func (s *Server) recover(records []logRecord) error {
 		return nil
 	}
 	if err := s.tlog.rewrite(snapshot); err != nil {
-		return fmt.Errorf("estest: compact translog: %w", err)
+		return fmt.Errorf("esserver: compact translog: %w", err)
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 
 // ErrDataDirLocked is returned by Start when another server (in this or another process) holds the
 // exclusive lock on Config.DataDir.
-var ErrDataDirLocked = errors.New("estest: data directory is locked by another server")
+var ErrDataDirLocked = errors.New("esserver: data directory is locked by another server")
 
 const (
 	translogFile = "translog.log"
@@ -66,12 +66,12 @@ func (t *translog) fail(err error) error {
 // a write interrupted by a crash, which was therefore never acknowledged).
 func openTranslog(dir string, log *slog.Logger) (*translog, []logRecord, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, nil, fmt.Errorf("estest: data dir: %w", err)
+		return nil, nil, fmt.Errorf("esserver: data dir: %w", err)
 	}
 	lockPath := filepath.Join(dir, lockFile)
 	lf, err := os.OpenFile(lockPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return nil, nil, fmt.Errorf("estest: open %s: %w", lockPath, err)
+		return nil, nil, fmt.Errorf("esserver: open %s: %w", lockPath, err)
 	}
 	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lf.Close()
@@ -82,27 +82,27 @@ func openTranslog(dir string, log *slog.Logger) (*translog, []logRecord, error) 
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		t.unlock()
-		return nil, nil, fmt.Errorf("estest: open translog: %w", err)
+		return nil, nil, fmt.Errorf("esserver: open translog: %w", err)
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		f.Close()
 		t.unlock()
-		return nil, nil, fmt.Errorf("estest: read translog: %w", err)
+		return nil, nil, fmt.Errorf("esserver: read translog: %w", err)
 	}
 	records, good := decodeRecords(data)
 	if good < len(data) {
-		log.Warn("estest: translog has a torn or corrupt tail; discarding it",
+		log.Warn("esserver: translog has a torn or corrupt tail; discarding it",
 			"path", path, "valid_bytes", good, "discarded_bytes", len(data)-good)
 		if err := f.Truncate(int64(good)); err != nil {
 			f.Close()
 			t.unlock()
-			return nil, nil, fmt.Errorf("estest: truncate translog: %w", err)
+			return nil, nil, fmt.Errorf("esserver: truncate translog: %w", err)
 		}
 		if err := f.Sync(); err != nil {
 			f.Close()
 			t.unlock()
-			return nil, nil, fmt.Errorf("estest: sync translog: %w", err)
+			return nil, nil, fmt.Errorf("esserver: sync translog: %w", err)
 		}
 	}
 	if _, err := f.Seek(int64(good), io.SeekStart); err != nil {
