@@ -1,0 +1,192 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/kafka"
+)
+
+// Kafka helpers for tests: produce records, read a topic to its end, read headers, without each test
+// talking to sarama. Every call has a deadline (kafkaTimeout) and fails the test naming the topic.
+
+// kafkaTimeout bounds each helper call.
+const kafkaTimeout = 30 * time.Second
+
+// Message is a Kafka record as tests write and read it.
+type Message struct {
+	Topic     string
+	Partition int32 // on Produce: the partition to write to, or -1 for the key's partition (murmur2, as the engine)
+	Offset    int64 // set by ReadTopic
+	Key       []byte
+	Value     []byte
+	Headers   []sarama.RecordHeader
+	Timestamp time.Time
+}
+
+// Header returns the value of the message's first header named key, and whether there is one.
+func (m Message) Header(key string) (string, bool) {
+	for _, h := range m.Headers {
+		if string(h.Key) == key {
+			return string(h.Value), true
+		}
+	}
+	return "", false
+}
+
+// CreateTopic creates topic with partitions partitions (replication 1) unless it exists.
+func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
+	t.Helper()
+	if err := kafka.EnsureTopics(brokers, kafka.SaramaConfig(kafka.Settings{}), 1,
+		[]kafka.TopicSpec{{Name: topic, Partitions: int32(partitions)}}); err != nil {
+		t.Fatalf("create topic %s: %v", topic, err)
+	}
+}
+
+// Produce writes msgs (to their Topic, or to topic when it is empty) and returns once Kafka acknowledged
+// every one, in order.
+func Produce(t testing.TB, brokers []string, topic string, msgs ...Message) {
+	t.Helper()
+	cfg := kafka.SaramaConfig(kafka.Settings{})
+	cfg.Producer.Return.Successes = true
+	hash := cfg.Producer.Partitioner // the engine's: murmur2, as Kafka's own clients
+	cfg.Producer.Partitioner = func(topic string) sarama.Partitioner { return manualOrHash{hash: hash(topic)} }
+	cfg.Producer.Timeout = kafkaTimeout
+	p, err := sarama.NewSyncProducer(brokers, cfg)
+	if err != nil {
+		t.Fatalf("produce to %s: %v", topic, err)
+	}
+	defer p.Close()
+	batch := make([]*sarama.ProducerMessage, len(msgs))
+	for i, m := range msgs {
+		pm := &sarama.ProducerMessage{Topic: m.Topic, Partition: m.Partition, Headers: m.Headers, Timestamp: m.Timestamp}
+		if pm.Topic == "" {
+			pm.Topic = topic
+		}
+		if m.Key != nil {
+			pm.Key = sarama.ByteEncoder(m.Key)
+		}
+		if m.Value != nil {
+			pm.Value = sarama.ByteEncoder(m.Value)
+		}
+		batch[i] = pm
+	}
+	if err := p.SendMessages(batch); err != nil {
+		t.Fatalf("produce %d records to %s: %v", len(msgs), topic, err)
+	}
+}
+
+// ProduceN writes n records to topic, the i-th with the key and value that record returns (a nil key:
+// none; the key's partition), and returns once Kafka acknowledged them.
+func ProduceN(t testing.TB, brokers []string, topic string, n int, record func(i int) (key, value string)) {
+	t.Helper()
+	msgs := make([]Message, n)
+	for i := range msgs {
+		k, v := record(i)
+		msgs[i] = Message{Partition: -1, Value: []byte(v)}
+		if k != "" {
+			msgs[i].Key = []byte(k)
+		}
+	}
+	Produce(t, brokers, topic, msgs...)
+}
+
+// manualOrHash sends a message to its Partition when it is set (>= 0), else by its key's murmur2 hash.
+type manualOrHash struct{ hash sarama.Partitioner }
+
+func (p manualOrHash) Partition(m *sarama.ProducerMessage, n int32) (int32, error) {
+	if m.Partition >= 0 {
+		return m.Partition, nil
+	}
+	return p.hash.Partition(m, n)
+}
+
+func (p manualOrHash) RequiresConsistency() bool { return true }
+
+// HighWaterMarks returns the next offset of each partition of topic.
+func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int64 {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("read %s: %v", topic, err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("read %s: partitions: %v", topic, err)
+	}
+	out := map[int32]int64{}
+	for _, p := range parts {
+		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
+			t.Fatalf("read %s/%d: high-water mark: %v", topic, p, err)
+		}
+	}
+	return out
+}
+
+// ReadTopic returns every record of topic, from the oldest to the high-water mark each partition had when
+// it was called, ordered by partition then offset.
+func ReadTopic(t testing.TB, brokers []string, topic string) []Message {
+	t.Helper()
+	hwm := HighWaterMarks(t, brokers, topic)
+	consumer, err := sarama.NewConsumer(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("read %s: %v", topic, err)
+	}
+	defer consumer.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), kafkaTimeout)
+	defer cancel()
+	parts := make([]int32, 0, len(hwm))
+	for p := range hwm {
+		parts = append(parts, p)
+	}
+	slices.Sort(parts)
+	var out []Message
+	for _, p := range parts {
+		if hwm[p] == 0 {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatalf("read %s/%d: %v", topic, p, err)
+		}
+		for done := false; !done; {
+			select {
+			case m := <-pc.Messages():
+				hs := make([]sarama.RecordHeader, len(m.Headers))
+				for i, h := range m.Headers {
+					hs[i] = *h
+				}
+				out = append(out, Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key,
+					Value: m.Value, Headers: hs, Timestamp: m.Timestamp})
+				done = m.Offset+1 >= hwm[p]
+			case err := <-pc.Errors():
+				pc.Close()
+				t.Fatalf("read %s/%d: %v", topic, p, err)
+			case <-ctx.Done():
+				pc.Close()
+				t.Fatalf("read %s/%d: offset %d not reached within %v", topic, p, hwm[p]-1, kafkaTimeout)
+			}
+		}
+		pc.Close()
+	}
+	return out
+}
+
+// Values returns the values of msgs as strings.
+func Values(msgs []Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = string(m.Value)
+	}
+	return out
+}
+
+// String describes a message in one line for failure messages: topic/partition@offset key=value.
+func (m Message) String() string {
+	return fmt.Sprintf("%s/%d@%d %s=%s", m.Topic, m.Partition, m.Offset, m.Key, m.Value)
+}
