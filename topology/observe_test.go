@@ -215,3 +215,123 @@ func (s *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// runReplica starts a replica of tp on brokers with its own registry; stop stops it cleanly.
+func runReplica(t *testing.T, tp *topology.Topology, brokers []string) (reg *prometheus.Registry, stop func()) {
+	t.Helper()
+	reg = prometheus.NewRegistry()
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.Registerer = brokers, "off", reg
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	return reg, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith: %v", err)
+		}
+	}
+}
+
+// stageCounts returns sluice_stage_records_in_total by "flow/table/stage" for stage name.
+func stageCounts(t *testing.T, reg prometheus.Gatherer, stage string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range families(t, reg)["sluice_stage_records_in_total"].GetMetric() {
+		if l := labelsOf(m); l["stage"] == stage {
+			out[l["flow"]+"/"+l["table"]] = m.GetCounter().GetValue()
+		}
+	}
+	return out
+}
+
+// The flagship's shape: an unwrap stage in the table's chain and another of the same name in the flow,
+// before the join. Their counters are separate series (the table's carries table="customers").
+func TestTableAndFlowUnwrapsCountedApart(t *testing.T) {
+	f := newJoinFixture(t)
+	envelope := func(after string) string { return `{"before":null,"after":` + after + `,"op":"c"}` }
+	f.send("customers", 1, envelope(`{"id":1,"name":"Ann"}`))
+	f.send("customers", 2, envelope(`{"id":2,"name":"Bob"}`))
+	for id := 10; id < 13; id++ {
+		f.send("orders", id, envelope(order(id, 1+id%2, id)))
+	}
+	unwrap := func() stages.Stage {
+		s, err := stages.Unwrap("unwrap", stages.UnwrapConfig{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tp := topology.New("shop")
+	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(3))
+	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(3))
+	table := tp.Table("customers", customers, unwrap())
+	join, err := stages.JoinForeignKey("with-customer", table, "customer_id", "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.Flow("orders-index").From(orders).Via(unwrap(), join).To(f.sink, topology.BatchSize(10))
+	reg, stop := runReplica(t, tp, f.brokers)
+	defer stop()
+	f.expect("12", joined(12, 1, 12, `{"id":1,"name":"Ann"}`))
+	want := map[string]float64{"orders-index/": 3, "orders-index/customers": 2}
+	var got map[string]float64
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if got = stageCounts(t, reg, "unwrap"); fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+	}
+	t.Fatalf("unwrap series (flow/table: records in) %v, want %v", got, want)
+}
+
+// lagPartitions returns the partitions of topic with a sluice_consumer_lag series in reg.
+func lagPartitions(t *testing.T, reg prometheus.Gatherer) []string {
+	var out []string
+	for _, m := range families(t, reg)["sluice_consumer_lag"].GetMetric() {
+		out = append(out, labelsOf(m)["partition"])
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Acceptance 4: sluice_consumer_lag has series only for the partitions a replica processes. When a second
+// replica joins, the partitions it takes over leave the first replica's metrics (they would otherwise keep
+// their last value, a lag that grows as the other replica's input grows); when it leaves, they come back.
+func TestLagOnlyForOwnedPartitions(t *testing.T) {
+	f := newJoinFixture(t)
+	tp := topology.New("lagged")
+	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(3))
+	tp.Flow("index").From(orders).To(f.sink, topology.BatchSize(10))
+	next := 0
+	sendSome := func() {
+		for range 12 { // keys spread over the three partitions
+			f.send("orders", next, order(next, 1, next))
+			next++
+		}
+	}
+	all := []string{"0", "1", "2"}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(60 * time.Second); !ok(); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not after 60s", what)
+			}
+			sendSome()
+		}
+	}
+
+	regA, stopA := runReplica(t, tp, f.brokers)
+	defer stopA()
+	waitFor("replica A reports lag for every partition", func() bool { return slices.Equal(lagPartitions(t, regA), all) })
+
+	regB, stopB := runReplica(t, tp, f.brokers)
+	var a, b []string
+	waitFor("the replicas report lag for disjoint partitions covering all", func() bool {
+		a, b = lagPartitions(t, regA), lagPartitions(t, regB)
+		union := slices.Sorted(slices.Values(append(slices.Clone(a), b...)))
+		return len(a) > 0 && len(b) > 0 && slices.Equal(union, all)
+	})
+	t.Logf("two replicas: A reports partitions %v, B %v", a, b)
+	stopB()
+	waitFor("replica A reports lag for every partition again", func() bool { return slices.Equal(lagPartitions(t, regA), all) })
+}

@@ -66,7 +66,9 @@ type Config struct {
 	// engine cancels the write's context after a short drain, and the batch is delivered again.
 	RetryTimeout time.Duration
 	// Logger receives the sink's warnings while it retries: on the first failure of a write and then at
-	// most every 30s, naming the host, index, attempt and last error (default slog.Default()).
+	// most every 30s, naming the host, index, attempt and last error, and its notes about index mappings.
+	// Default: the logger of the pipeline that opens the sink (metrics.From of Open's context), or
+	// slog.Default() outside a pipeline.
 	Logger *slog.Logger
 }
 

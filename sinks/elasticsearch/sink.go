@@ -101,8 +101,11 @@ type Sink struct {
 	stats  stats
 	hosts  string // the URLs' hosts, for logs
 
-	lastRetryLog atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
-	mappings     indexMappings
+	// pipelineLogger: Config.Logger was not set, so Open takes the logger of the pipeline that opens the
+	// sink (metrics.From).
+	pipelineLogger bool
+	lastRetryLog   atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
+	mappings       indexMappings
 }
 
 type stats struct {
@@ -125,6 +128,7 @@ type Stats struct {
 
 // New validates cfg and builds the client. It does not connect: Open does.
 func New(cfg Config) (*Sink, error) {
+	pipelineLogger := cfg.Logger == nil
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -158,7 +162,7 @@ func New(cfg Config) (*Sink, error) {
 		parsed, _ := url.Parse(u) // validated by setDefaults
 		hosts = append(hosts, parsed.Host)
 	}
-	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ",")}, nil
+	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ","), pipelineLogger: pipelineLogger}, nil
 }
 
 // newTransport is the HTTP transport of the sink's client: Go's default (30s to connect) with
@@ -196,9 +200,14 @@ func (s *Sink) String() string {
 
 // Open checks that Elasticsearch answers (and accepts the credentials), and creates the index with
 // Mappings if configured and missing, within RequestTimeout. It registers the sink's Stats as metrics with
-// the registerer of metrics.From(ctx), the pipeline's /metrics when the engine opens it.
+// the registerer of metrics.From(ctx), the pipeline's /metrics when the engine opens it, and
+// logs with the pipeline's logger unless Config.Logger is set.
 func (s *Sink) Open(ctx context.Context) error {
-	if err := s.registerStats(metrics.From(ctx).Registerer); err != nil {
+	env := metrics.From(ctx)
+	if s.pipelineLogger {
+		s.cfg.Logger = env.Logger
+	}
+	if err := s.registerStats(env.Registerer); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
