@@ -21,8 +21,9 @@
 //	dsn := srv.DSN("") // root@tcp(127.0.0.1:port)/
 //
 // The mariadbd process is a child of the caller: if the calling process dies, the kernel kills the server
-// (Linux parent-death signal), so a crashed program leaks no server; a server given DataDir recovers its
-// data at the next Launch as after any crash.
+// (Linux's parent-death signal, which strictly follows the OS thread that started it; the Go runtime ends a
+// thread only when a goroutine that locked it exits), so a crashed program leaks no server; a server given
+// DataDir recovers its data at the next Launch as after any crash.
 package mariadb
 
 import (
