@@ -28,25 +28,30 @@
 // finishes before the file at the path; else (that file is gone) it logs a warning and reads the file at
 // the path from its start. A position without the identity ({"offset":N}, written before the source
 // followed rotation, or by an operator resetting a task) means offset N of the file at the path; a file
-// shorter than that is then an error, as it cannot tell a truncation from a replacement.
+// shorter than that is then an error, as it cannot tell a truncation from a replacement. When the path's
+// directory is now on another device number than the position's (a disk mounted again after a reboot), files
+// are matched by inode alone.
 //
-// What is guaranteed: every line appended to the file at the path is read once, in order, if it was
-// written before the writer began a new file at the path (or the file was truncated) and the file it was
-// written to is still reachable when the task gets to it: open in this process, or by name in the path's
-// directory after a restart. What is not:
+// What is guaranteed: every line appended to the file at the path is read, in order (once, apart from what
+// the engine reads again after a crash), if it was written before the writer began a new file at the path
+// (or the file was truncated) and the file it was written to is still reachable when the task gets to it:
+// open in this process (a running task holds its file open, so a rotated file deleted or compressed
+// meanwhile is still read to its end), or by inode in the path's directory after a restart. What is not:
 //   - Lines of a rotated file that is deleted or compressed (logrotate's compress, without delaycompress)
-//     before the task finished it while the task was down: the task says so in a warning and goes on with
+//     while the task is down, before it finished the file: the task says so in a warning and goes on with
 //     the file at the path. With delaycompress, the rotated file stays until the next rotation.
 //   - A rotated file moved to another directory while the task was down (it is looked for in the path's
 //     directory only), or a file rotated twice while the task was down (the file after the one of the stored
 //     position but before the file at the path is not read).
 //   - Lines appended to the old file after the writer began writing the new one (two writers, one of them
 //     late to reopen).
-//   - A copytruncate after which the writer has written more than was read before the task looks again
-//     (PollInterval): the file is not seen to shrink, and the task goes on at its old offset. This is tail's
-//     limitation too; prefer rename rotation.
-//   - An inode number reused for a new file at the path right after the old file was deleted: it is taken
-//     for the same file (a truncation if it is shorter, as it mostly is).
+//   - With copytruncate, the lines written after the task's last read and before the truncation: they are
+//     only in the copy, which the task does not read. And a truncation after which the writer has written
+//     more than was read before the task looks again (PollInterval, or a restart): the file is not seen to
+//     shrink, and the task goes on at its old offset. These are tail's limitations too; prefer rename
+//     rotation.
+//   - An inode number reused: a new file given the number of a deleted one (at the path, or in its directory
+//     while the task was down) is taken for it; at the path it is mostly shorter, so read as a truncation.
 //   - Patterns that match rotated names (app.log*) make each rotated file a task of its own at the next start,
 //     whose lines are then read again: name only the live files (app.log, *.log).
 //

@@ -102,6 +102,15 @@ func (r *reader) attachStart() error {
 		}
 		return r.attach(f, r.path, info, r.next.Offset)
 	}
+	if dir, err := os.Stat(r.dir); err == nil {
+		if d := identityOf(dir); d.known() && d.dev != want.dev {
+			// Device numbers may change when a disk is mounted again (a reboot, another enumeration order);
+			// inode numbers do not. The files of the directory are on the directory's device.
+			r.log.Info("file source: the directory's device number differs from the stored position's (mounted again?): matching the file by its inode alone",
+				"dir", r.dir, "stored_dev", want.dev, "dev", d.dev)
+			want.dev = d.dev
+		}
+	}
 	if f != nil && identityOf(info) == want {
 		return r.attach(f, r.path, info, r.next.Offset)
 	}

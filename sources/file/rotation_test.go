@@ -430,3 +430,31 @@ func TestFollowWaitsForTheWriterToBeginTheNewFile(t *testing.T) {
 		t.Fatalf("read %q, want [b1]", got)
 	}
 }
+
+// TestReopenAfterTheDeviceNumberChanged: device numbers may change when a disk is mounted again, inode
+// numbers do not; a position whose device differs from its directory's is matched by inode alone.
+func TestReopenAfterTheDeviceNumberChanged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	writeFile(t, path, "a0\na1\n")
+	logs := &testkit.LogBuffer{}
+	src := newSource(t, file.Config{Paths: []string{path}, StopAtEnd: true, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	recs := readN(t, ctx, openFile(t, src, path, nil), 2)
+	p, err := file.ParsePosition(recs[0].Position)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Dev++
+	got := values(readToEnd(t, ctx, openFile(t, src, path, p.Encode())))
+	if want := []string{"a1"}; !slices.Equal(got, want) {
+		t.Errorf("read %q after %s, want %q", got, p.Encode(), want)
+	}
+	if notes := logs.Lines("device number"); len(notes) != 1 {
+		t.Errorf("notes %q, want one about the device number", notes)
+	}
+	if warn := logs.Lines("level=WARN"); len(warn) != 0 {
+		t.Errorf("warnings %q, want none", warn)
+	}
+}
