@@ -421,7 +421,7 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(time.Duration(200+rng.IntN(1000)) * time.Millisecond)
+		time.Sleep(time.Duration(rng.IntN(500)) * time.Millisecond)
 		c.kill()
 		_, n := outLines()
 		t.Logf("kill %d at %v: %d output lines so far", k+1, time.Since(start).Round(time.Millisecond), n)
