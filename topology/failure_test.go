@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stages"
@@ -39,20 +37,9 @@ func (s *recordingSink) Write(_ context.Context, batch []stream.Record) error {
 // committed offset does not pass it: after a fix, it is read again.
 func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range []string{`{"n":0}`, `{"n":1}`, `{"n":2}`, `{"n":`, `{"n":4}`, `{"n":5}`} {
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "events", Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(v)}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	producer.Close()
+	testkit.CreateTopic(t, brokers, "events", 1)
+	values := []string{`{"n":0}`, `{"n":1}`, `{"n":2}`, `{"n":`, `{"n":4}`, `{"n":5}`}
+	testkit.ProduceN(t, brokers, "events", len(values), func(i int) (string, string) { return "k", values[i] })
 
 	sink := &recordingSink{}
 	tp := topology.New("strict")
@@ -63,7 +50,7 @@ func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 	rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	err = tp.RunWith(ctx, rc)
+	err := tp.RunWith(ctx, rc)
 	if err == nil || !strings.Contains(err.Error(), `flow "index": events/0@3 (key "k"): decode value with json`) {
 		t.Fatalf("RunWith = %v; want a failure naming events/0@3 and the codec", err)
 	}
@@ -71,16 +58,7 @@ func TestUndecodableRecordStopsFlowWithoutSkippingIt(t *testing.T) {
 		t.Errorf("sink got %d records; nothing after the bad one may pass", len(sink.records))
 	}
 
-	admin, err := sarama.NewClusterAdmin(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	offsets, err := admin.ListConsumerGroupOffsets("strict.index", map[string][]int32{"events": {0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if committed := offsets.GetBlock("events", 0).Offset; committed > 3 {
+	if committed := testkit.CommittedOffset(t, brokers, "strict.index", "events", 0); committed > 3 {
 		t.Fatalf("committed offset %d passes the undecodable record at offset 3", committed)
 	} else {
 		t.Logf("committed offset %d, error: %v", committed, err)
@@ -113,23 +91,14 @@ func (s *pickySink) Write(ctx context.Context, batch []stream.Record) error {
 // past them.
 func TestDeadLetterTopic(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.CreateTopic(t, brokers, "events", 1)
 	values := []string{`{"n":0}`, `{"n":`, `{"n":2,"veto":true}`, `{"n":3,"reject":true}`, `{"n":4}`}
+	var msgs []testkit.Message
 	for _, v := range values {
-		msg := &sarama.ProducerMessage{Topic: "events", Key: sarama.StringEncoder("k"), Value: sarama.StringEncoder(v),
-			Headers: []sarama.RecordHeader{{Key: []byte("trace"), Value: []byte("t-" + v)}}}
-		if _, _, err := producer.SendMessage(msg); err != nil {
-			t.Fatal(err)
-		}
+		msgs = append(msgs, testkit.Message{Partition: -1, Key: []byte("k"), Value: []byte(v),
+			Headers: []stream.Header{{Key: "trace", Value: []byte("t-" + v)}}})
 	}
-	producer.Close()
+	testkit.Produce(t, brokers, "events", msgs...)
 
 	sink := &pickySink{}
 	veto := stages.Filter("veto", func(r stream.Record) bool { return true })
@@ -150,29 +119,14 @@ func TestDeadLetterTopic(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, rc) }()
 
-	consumer, err := sarama.NewConsumer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	waitForTopic(t, brokers, "events.dlq")
-	pc, err := consumer.ConsumePartition("events.dlq", 0, sarama.OffsetOldest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
 	want := []struct{ value, stage, reason, offset string }{
 		{`{"n":`, topology.StageDecode, "decode value with json", "1"},
 		{`{"n":2,"veto":true}`, "no-vetoes", `stage "no-vetoes": vetoed`, "2"},
 		{`{"n":3,"reject":true}`, topology.StageSink, "mapper_parsing_exception: no", "3"},
 	}
-	for _, w := range want {
-		var m *sarama.ConsumerMessage
-		select {
-		case m = <-pc.Messages():
-		case <-time.After(30 * time.Second):
-			t.Fatalf("no dead-letter record for %s", w.value)
-		}
+	dead := testkit.WaitRecords(t, brokers, "events.dlq", len(want), 30*time.Second)
+	for i, w := range want {
+		m := dead[i]
 		h := map[string]string{}
 		for _, rh := range m.Headers {
 			h[string(rh.Key)] = string(rh.Value)
@@ -205,27 +159,15 @@ func TestDeadLetterTopic(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("RunWith: %v", err)
 	}
-	admin, _ := sarama.NewClusterAdmin(brokers, cfg)
-	defer admin.Close()
-	offsets, err := admin.ListConsumerGroupOffsets("forgiving.index", map[string][]int32{"events": {0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := offsets.GetBlock("events", 0).Offset; got != int64(len(values)) {
+	if got := testkit.CommittedOffset(t, brokers, "forgiving.index", "events", 0); got != int64(len(values)) {
 		t.Errorf("committed offset %d, want %d: dead-lettered records count as handled", got, len(values))
 	}
 }
 
 func waitForTopic(t *testing.T, brokers []string, topic string) {
 	t.Helper()
-	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		_ = client.RefreshMetadata(topic)
-		if parts, err := client.Partitions(topic); err == nil && len(parts) > 0 {
+		if len(testkit.HighWaterMarks(t, brokers, topic)) > 0 {
 			return
 		}
 	}

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stream"
@@ -44,22 +42,9 @@ func (s *stuckSink) Write(ctx context.Context, batch []stream.Record) error {
 // pipeline stops cleanly, and nothing of the batch was committed: a restart delivers every record.
 func TestStuckSinkWriteIsReportedAndCancelledAtShutdown(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "events", Partitions: 2}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.CreateTopic(t, brokers, "events", 2)
 	const n = 50
-	for i := range n {
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "events", Key: sarama.StringEncoder(fmt.Sprint(i)),
-			Value: sarama.StringEncoder(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	producer.Close()
+	testkit.ProduceN(t, brokers, "events", n, func(i int) (string, string) { return fmt.Sprint(i), fmt.Sprintf(`{"n":%d}`, i) })
 
 	run := func(sink sinks.Sink, httpAddr string) (stop func() (error, time.Duration)) {
 		tp := topology.New("stuck")
@@ -189,22 +174,9 @@ func metric(addr, series string) string {
 // second replica writes every one of them once the first stops.
 func TestStuckSinkWriteDoesNotHoldARebalance(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "moving", Partitions: 2}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	testkit.CreateTopic(t, brokers, "moving", 2)
 	const n = 40
-	for i := range n {
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "moving", Key: sarama.StringEncoder(fmt.Sprint(i)),
-			Value: sarama.StringEncoder(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	producer.Close()
+	testkit.ProduceN(t, brokers, "moving", n, func(i int) (string, string) { return fmt.Sprint(i), fmt.Sprintf(`{"n":%d}`, i) })
 	replica := func(sink sinks.Sink) (stop func() error) {
 		tp := topology.New("moving")
 		in := tp.Topic("moving", topology.ValueCodec("json"), topology.Partitions(2))

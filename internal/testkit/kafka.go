@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/stream"
 )
 
 // Kafka helpers for tests: produce records, read a topic to its end, read headers, without each test
@@ -24,14 +26,14 @@ type Message struct {
 	Offset    int64 // set by ReadTopic
 	Key       []byte
 	Value     []byte
-	Headers   []sarama.RecordHeader
+	Headers   []stream.Header
 	Timestamp time.Time
 }
 
 // Header returns the value of the message's first header named key, and whether there is one.
 func (m Message) Header(key string) (string, bool) {
 	for _, h := range m.Headers {
-		if string(h.Key) == key {
+		if h.Key == key {
 			return string(h.Value), true
 		}
 	}
@@ -63,7 +65,10 @@ func Produce(t testing.TB, brokers []string, topic string, msgs ...Message) {
 	defer p.Close()
 	batch := make([]*sarama.ProducerMessage, len(msgs))
 	for i, m := range msgs {
-		pm := &sarama.ProducerMessage{Topic: m.Topic, Partition: m.Partition, Headers: m.Headers, Timestamp: m.Timestamp}
+		pm := &sarama.ProducerMessage{Topic: m.Topic, Partition: m.Partition, Timestamp: m.Timestamp}
+		for _, h := range m.Headers {
+			pm.Headers = append(pm.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+		}
 		if pm.Topic == "" {
 			pm.Topic = topic
 		}
@@ -107,7 +112,8 @@ func (p manualOrHash) Partition(m *sarama.ProducerMessage, n int32) (int32, erro
 
 func (p manualOrHash) RequiresConsistency() bool { return true }
 
-// HighWaterMarks returns the next offset of each partition of topic.
+// HighWaterMarks returns the next offset of each partition of topic; none for a topic that does not
+// exist.
 func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int64 {
 	t.Helper()
 	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
@@ -116,6 +122,9 @@ func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int6
 	}
 	defer client.Close()
 	parts, err := client.Partitions(topic)
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		return nil
+	}
 	if err != nil {
 		t.Fatalf("read %s: partitions: %v", topic, err)
 	}
@@ -129,7 +138,7 @@ func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int6
 }
 
 // ReadTopic returns every record of topic, from the oldest to the high-water mark each partition had when
-// it was called, ordered by partition then offset.
+// it was called, ordered by partition then offset. A topic that does not exist reads as empty.
 func ReadTopic(t testing.TB, brokers []string, topic string) []Message {
 	t.Helper()
 	hwm := HighWaterMarks(t, brokers, topic)
@@ -157,9 +166,9 @@ func ReadTopic(t testing.TB, brokers []string, topic string) []Message {
 		for done := false; !done; {
 			select {
 			case m := <-pc.Messages():
-				hs := make([]sarama.RecordHeader, len(m.Headers))
+				hs := make([]stream.Header, len(m.Headers))
 				for i, h := range m.Headers {
-					hs[i] = *h
+					hs[i] = stream.Header{Key: string(h.Key), Value: h.Value}
 				}
 				out = append(out, Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key,
 					Value: m.Value, Headers: hs, Timestamp: m.Timestamp})
@@ -189,4 +198,40 @@ func Values(msgs []Message) []string {
 // String describes a message in one line for failure messages: topic/partition@offset key=value.
 func (m Message) String() string {
 	return fmt.Sprintf("%s/%d@%d %s=%s", m.Topic, m.Partition, m.Offset, m.Key, m.Value)
+}
+
+// WaitRecords reads topic until it holds at least n records and returns them (see ReadTopic), or fails
+// the test after timeout naming how many it saw. The topic may not exist yet when it is called.
+func WaitRecords(t testing.TB, brokers []string, topic string, n int, timeout time.Duration) []Message {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		msgs := ReadTopic(t, brokers, topic)
+		if len(msgs) >= n {
+			return msgs
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("topic %s holds %d records after %v, want %d", topic, len(msgs), timeout, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// CommittedOffset returns the offset consumer group committed for topic's partition (-1: none).
+func CommittedOffset(t testing.TB, brokers []string, group, topic string, partition int32) int64 {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("committed offset of group %s: %v", group, err)
+	}
+	defer admin.Close()
+	offsets, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {partition}})
+	if err != nil {
+		t.Fatalf("committed offset of group %s on %s/%d: %v", group, topic, partition, err)
+	}
+	b := offsets.GetBlock(topic, partition)
+	if b == nil {
+		return -1
+	}
+	return b.Offset
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
@@ -151,51 +149,23 @@ func TestSIGKILLMidTransaction(t *testing.T) {
 // topicRows reads both change topics and returns "table:id" for every record.
 func topicRows(t *testing.T, brokers []string) []string {
 	t.Helper()
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
 	codec, _ := stream.LookupCodec("json-schema")
 	var rows []string
 	for _, table := range []string{"a", "b"} {
-		topic := "sluice.crash." + table
-		parts, err := client.Partitions(topic)
-		if err != nil {
-			continue // not created yet
-		}
-		for _, p := range parts {
-			hwm, _ := client.GetOffset(topic, p, sarama.OffsetNewest)
-			if hwm == 0 {
+		for _, m := range testkit.ReadTopic(t, brokers, "sluice.crash."+table) {
+			if m.Value == nil {
 				continue
 			}
-			pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+			_, v, err := codec.Decode(m.Value)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for read := int64(0); read < hwm; read++ {
-				m := <-pc.Messages()
-				if m.Value == nil {
-					continue
-				}
-				_, v, err := codec.Decode(m.Value)
-				if err != nil {
-					t.Fatal(err)
-				}
-				after, _ := v.(*stream.Struct).GetStruct("after")
-				if after == nil {
-					continue
-				}
-				id, _ := after.GetInt32("id")
-				rows = append(rows, fmt.Sprintf("%s:%d", table, id))
+			after, _ := v.(*stream.Struct).GetStruct("after")
+			if after == nil {
+				continue
 			}
-			pc.Close()
+			id, _ := after.GetInt32("id")
+			rows = append(rows, fmt.Sprintf("%s:%d", table, id))
 		}
 	}
 	return rows
