@@ -186,8 +186,9 @@ func TestRotationThroughPipeline(t *testing.T) {
 		}
 	}
 	p.stop()
-	// The task of run 3 began in the file renamed while the example was down (found by its inode).
-	if notes := p.out.Lines("rotated while the task was down"); len(notes) != 1 {
+	// The task of run 3 began in the file renamed while the example was down (found by its inode), and said
+	// so through the pipeline's logger.
+	if notes := p.out.Lines("rotated while the task was down", `source=files`); len(notes) != 1 {
 		t.Errorf("run 3 logged %d notes about a file rotated while it was down, want 1:\n%s", len(notes), p.out.String())
 	}
 

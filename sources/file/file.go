@@ -69,6 +69,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -90,8 +91,9 @@ type Config struct {
 	// PollInterval is how often a task at the end of its file looks for appended data, a truncation or a
 	// new file at its path (default 50ms).
 	PollInterval time.Duration
-	// Logger receives the warnings about truncated and vanished files and the notes about rotations
-	// (default slog.Default()).
+	// Logger receives the warnings about truncated and vanished files and the notes about rotations.
+	// Default: the logger of the pipeline that opens the task (metrics.From of Open's context), or
+	// slog.Default() outside a pipeline.
 	Logger *slog.Logger
 }
 
@@ -121,9 +123,6 @@ func New(cfg Config) (*Source, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 50 * time.Millisecond
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
 	}
 	return &Source{cfg: cfg}, nil
 }
@@ -164,8 +163,10 @@ func (s *Source) Tasks(context.Context) ([]sources.Task, error) {
 	return tasks, nil
 }
 
-// Open starts reading the task's file at pos (the beginning when nil).
-func (s *Source) Open(_ context.Context, task sources.Task, pos stream.Position) (sources.Reader, error) {
+// Open starts reading the task's file at pos (the beginning when nil). The file need not exist yet: Read
+// waits for it (StopAtEnd: fails). A position names the file it belongs to; see the package doc for how a
+// file rotated or truncated while the task was down is found.
+func (s *Source) Open(ctx context.Context, task sources.Task, pos stream.Position) (sources.Reader, error) {
 	path, ok := strings.CutPrefix(task.Key, "file:")
 	if !ok {
 		return nil, fmt.Errorf("file source: task key %q does not name a file", task.Key)
@@ -177,5 +178,9 @@ func (s *Source) Open(_ context.Context, task sources.Task, pos stream.Position)
 			return nil, fmt.Errorf("file source: position %s of %s: %w", pos, path, err)
 		}
 	}
-	return newReader(s.cfg, path, start), nil
+	log := s.cfg.Logger
+	if log == nil {
+		log = metrics.From(ctx).Logger
+	}
+	return newReader(s.cfg, log, path, start), nil
 }

@@ -31,10 +31,10 @@ type reader struct {
 	chunk  []byte
 }
 
-func newReader(cfg Config, path string, start Position) *reader {
+func newReader(cfg Config, log *slog.Logger, path string, start Position) *reader {
 	return &reader{
 		cfg:  cfg,
-		log:  cfg.Logger.With("source", "file", "path", path),
+		log:  log.With("path", path),
 		path: path,
 		dir:  filepath.Dir(path),
 		next: start,

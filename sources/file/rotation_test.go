@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/stream"
@@ -456,5 +457,31 @@ func TestReopenAfterTheDeviceNumberChanged(t *testing.T) {
 	}
 	if warn := logs.Lines("level=WARN"); len(warn) != 0 {
 		t.Errorf("warnings %q, want none", warn)
+	}
+}
+
+// TestLogsWithThePipelinesLogger: without Config.Logger the warnings go to the logger of the pipeline that
+// opens the task (metrics.From of Open's context).
+func TestLogsWithThePipelinesLogger(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "app.log")
+	writeFile(t, path, "a0\na1\n")
+	src, err := file.New(file.Config{Paths: []string{path}, PollInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &testkit.LogBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	ctx = metrics.WithEnv(ctx, metrics.Env{Logger: slog.New(slog.NewTextHandler(logs, nil)).With("source", "files")})
+	r, err := src.Open(ctx, sources.Task{Key: "file:" + path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	readN(t, ctx, r, 2)
+	writeFile(t, path, "b\n")
+	readN(t, ctx, r, 1)
+	if warn := logs.Lines("level=WARN", "truncated", "source=files", "path="+path); len(warn) != 1 {
+		t.Errorf("pipeline log %q, want one truncation warning with source=files", logs.String())
 	}
 }
