@@ -266,11 +266,11 @@ func TestTableAndFlowUnwrapsCountedApart(t *testing.T) {
 	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(3))
 	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(3))
 	table := tp.Table("customers", customers, unwrap())
-	join, err := stages.JoinForeignKey("with-customer", table, "customer_id", "customer")
+	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.Flow("orders-index").From(orders).Via(unwrap(), join).To(f.sink, topology.BatchSize(10))
+	tp.Flow("orders-index").From(orders).Via(unwrap()).Join(table, join).To(f.sink, topology.BatchSize(10))
 	reg, stop := runReplica(t, tp, f.brokers)
 	defer stop()
 	f.expect("12", joined(12, 1, 12, `{"id":1,"name":"Ann"}`))
@@ -334,4 +334,23 @@ func TestLagOnlyForOwnedPartitions(t *testing.T) {
 	t.Logf("two replicas: A reports partitions %v, B %v", a, b)
 	stopB()
 	waitFor("replica A reports lag for every partition again", func() bool { return slices.Equal(lagPartitions(t, regA), all) })
+}
+
+// SLUICE_LOG_FORMAT picks the log handler; a value that is neither text nor json fails naming the variable.
+func TestLogFormatFromEnv(t *testing.T) {
+	t.Setenv("SLUICE_LOG_FORMAT", "yaml")
+	if _, err := topology.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "SLUICE_LOG_FORMAT") {
+		t.Fatalf("ConfigFromEnv with SLUICE_LOG_FORMAT=yaml: %v, want an error naming the variable", err)
+	}
+	for _, format := range []string{"json", "text", "JSON"} {
+		t.Setenv("SLUICE_LOG_FORMAT", format)
+		cfg, err := topology.ConfigFromEnv()
+		if err != nil || cfg.Logger == nil {
+			t.Fatalf("SLUICE_LOG_FORMAT=%s: %v (logger %v)", format, err, cfg.Logger)
+		}
+		_, isJSON := cfg.Logger.Handler().(*slog.JSONHandler)
+		if want := strings.EqualFold(format, "json"); isJSON != want {
+			t.Errorf("SLUICE_LOG_FORMAT=%s: handler %T", format, cfg.Logger.Handler())
+		}
+	}
 }
