@@ -9,9 +9,11 @@ import (
 )
 
 // Env is what the engine gives connectors and stages: the pipeline's logger and a registerer for their own
-// metrics. The engine puts it in the context of every call it makes to a connector or stage (Source.Tasks
-// and Open, Reader.Read, Sink.Open and Write, Stage.Process), so the interfaces keep their signatures;
-// a connector reads it with From, typically once in Open.
+// metrics, in the manner of Benthos' service.Resources. The engine puts it in the context of every call it
+// makes to a connector or stage, so the interfaces keep their signatures: Source.Tasks and Open,
+// Reader.Read, Sink.Open and Write, Stage.Process, with the source or flow they serve; a stage's Open
+// (stages.Opener, called once per run for all chains) gets the pipeline's alone. A connector reads it with
+// From, typically once in Open.
 type Env struct {
 	// Logger is the pipeline's logger (its handler and level: text or JSON, SLUICE_LOG_FORMAT), with the
 	// attributes pipeline and source or flow already added.
