@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -78,24 +76,7 @@ func TestETLDeadLetter(t *testing.T) {
 	}
 }
 
-func firstMessageOf(t *testing.T, brokers []string, topic string) *sarama.ConsumerMessage {
+func firstMessageOf(t *testing.T, brokers []string, topic string) testkit.Message {
 	t.Helper()
-	waitForTopic(t, brokers, topic)
-	c, err := sarama.NewConsumer(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pc, err := c.ConsumePartition(topic, 0, sarama.OffsetOldest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	select {
-	case m := <-pc.Messages():
-		return m
-	case <-time.After(30 * time.Second):
-		t.Fatalf("nothing on %s", topic)
-		return nil
-	}
+	return testkit.WaitRecords(t, brokers, topic, 1, 30*time.Second)[0]
 }

@@ -5,14 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
@@ -44,23 +41,10 @@ func fiveStages() []stages.Stage {
 
 func fillTopic(tb testing.TB, brokers []string, topic string, n int) {
 	tb.Helper()
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: topic, Partitions: 2}}); err != nil {
-		tb.Fatal(err)
-	}
-	p, err := sarama.NewAsyncProducer(brokers, cfg)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	go func() {
-		for i := range n {
-			p.Input() <- &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprint(i % 100)),
-				Value: sarama.StringEncoder(fmt.Sprintf(`{"id":%d,"name":"record %d","amount":%d}`, i, i, i*3))}
-		}
-		p.AsyncClose()
-	}()
-	for range p.Successes() {
-	}
+	testkit.CreateTopic(tb, brokers, topic, 2)
+	testkit.ProduceN(tb, brokers, topic, n, func(i int) (string, string) {
+		return fmt.Sprint(i % 100), fmt.Sprintf(`{"id":%d,"name":"record %d","amount":%d}`, i, i, i*3)
+	})
 }
 
 // runFlow consumes topic through stages into a counting sink until n records arrived; it returns the time
@@ -91,25 +75,7 @@ func runFlow(tb testing.TB, brokers []string, name, topic string, n int, chain [
 
 func topics(tb testing.TB, brokers []string) []string {
 	tb.Helper()
-	c, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer c.Close()
-	all, err := c.Topics()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	// Real Kafka lists its internal topics (__consumer_offsets, created at the first group's join); the
-	// embedded broker does not.
-	var ts []string
-	for _, topic := range all {
-		if !strings.HasPrefix(topic, "__") {
-			ts = append(ts, topic)
-		}
-	}
-	slices.Sort(ts)
-	return ts
+	return testkit.Topics(tb, brokers)
 }
 
 // Consecutive stateless ELT stages run fused in the flow's processor: five of them add no topic.

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stream"
@@ -53,23 +51,12 @@ func (vetoSink) Write(_ context.Context, batch []stream.Record) error {
 // produceSpread writes {"n": i} for i in [0, 20) to topic: 0-9 to partition 0, 10-19 to partition 1.
 func produceSpread(t *testing.T, brokers []string, topic string) {
 	t.Helper()
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: topic, Partitions: 2}}); err != nil {
-		t.Fatal(err)
+	testkit.CreateTopic(t, brokers, topic, 2)
+	msgs := make([]testkit.Message, 20)
+	for i := range msgs {
+		msgs[i] = testkit.Message{Partition: int32(i / 10), Key: []byte(fmt.Sprint("k", i)), Value: []byte(fmt.Sprintf(`{"n":%d}`, i))}
 	}
-	cfg.Producer.Partitioner = sarama.NewManualPartitioner
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
-	for i := range 20 {
-		msg := &sarama.ProducerMessage{Topic: topic, Partition: int32(i / 10), Key: sarama.StringEncoder(fmt.Sprint("k", i)),
-			Value: sarama.StringEncoder(fmt.Sprintf(`{"n":%d}`, i))}
-		if _, _, err := producer.SendMessage(msg); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testkit.Produce(t, brokers, topic, msgs...)
 }
 
 // runFailing runs a flow of topic "events" (2 partitions, 20 records) into sink until it fails, and returns

@@ -10,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/broker"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
@@ -45,29 +43,16 @@ func TestRestartAfterBrokerKill(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reopen data dir after SIGKILL: %v", err)
 	}
-	client, err := sarama.NewClient(b.Addrs(), kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	topics, err := client.Topics()
-	if err != nil {
-		t.Fatal(err)
-	}
+	topics := testkit.Topics(t, b.Addrs())
 	for _, want := range []string{"lines", "file-to-file.files.control", "file-to-file.files-table"} {
 		if !contains(topics, want) {
 			t.Errorf("topic %q missing after restart; topics: %v", want, topics)
 		}
 	}
 	var records int64
-	parts, _ := client.Partitions("lines")
-	for _, part := range parts {
-		hwm, err := client.GetOffset("lines", part, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, hwm := range testkit.HighWaterMarks(t, b.Addrs(), "lines") {
 		records += hwm
 	}
-	client.Close()
 	if records < 10000 {
 		t.Errorf("topic lines holds %d records after restart, want at least 10000", records)
 	}

@@ -217,7 +217,8 @@ func WaitRecords(t testing.TB, brokers []string, topic string, n int, timeout ti
 	}
 }
 
-// CommittedOffset returns the offset consumer group committed for topic's partition (-1: none).
+// CommittedOffset returns the offset consumer group committed for topic's partition (-1: none, or no such
+// group yet).
 func CommittedOffset(t testing.TB, brokers []string, group, topic string, partition int32) int64 {
 	t.Helper()
 	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
@@ -226,6 +227,9 @@ func CommittedOffset(t testing.TB, brokers []string, group, topic string, partit
 	}
 	defer admin.Close()
 	offsets, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: {partition}})
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		return -1
+	}
 	if err != nil {
 		t.Fatalf("committed offset of group %s on %s/%d: %v", group, topic, partition, err)
 	}
@@ -234,4 +238,27 @@ func CommittedOffset(t testing.TB, brokers []string, group, topic string, partit
 		return -1
 	}
 	return b.Offset
+}
+
+// Topics lists the topics of the cluster, without Kafka's internal ones (named "__...": real Kafka lists
+// __consumer_offsets once a group joined; the embedded broker does not).
+func Topics(t testing.TB, brokers []string) []string {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("list topics: %v", err)
+	}
+	defer client.Close()
+	all, err := client.Topics()
+	if err != nil {
+		t.Fatalf("list topics: %v", err)
+	}
+	var out []string
+	for _, topic := range all {
+		if len(topic) < 2 || topic[:2] != "__" {
+			out = append(out, topic)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

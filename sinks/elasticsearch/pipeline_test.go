@@ -17,11 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 	"github.com/sluicehq/sluice/esserver"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/stream"
@@ -31,22 +29,10 @@ import (
 // produceOrders writes n order records (key "order-i", JSON value) to topic, creating it.
 func produceOrders(t testing.TB, brokers []string, topic string, from, n int, value func(i int) string) {
 	t.Helper()
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: topic, Partitions: 2}}); err != nil {
-		t.Fatal(err)
-	}
-	p, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	var msgs []*sarama.ProducerMessage
-	for i := from; i < from+n; i++ {
-		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf("order-%d", i)), Value: sarama.StringEncoder(value(i))})
-	}
-	if err := p.SendMessages(msgs); err != nil {
-		t.Fatal(err)
-	}
+	testkit.CreateTopic(t, brokers, topic, 2)
+	testkit.ProduceN(t, brokers, topic, n, func(i int) (string, string) {
+		return fmt.Sprintf("order-%d", from+i), value(from + i)
+	})
 }
 
 func orderJSON(i int) string { return fmt.Sprintf(`{"id":%d,"amount":%d,"status":"new"}`, i, i*3) }
@@ -181,31 +167,13 @@ func Test429StormLosesNothing(t *testing.T) {
 	}
 	srv.SetFaults(esserver.Faults{RejectEvery: 2, RejectItemEvery: 3})
 	stop := runPipeline(t, tp, brokers)
-	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	client, _ := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	defer client.Close()
-	hwm := map[int32]int64{}
-	for part := int32(0); part < 2; part++ {
-		hwm[part], _ = client.GetOffset("orders", part, sarama.OffsetNewest)
-	}
+	hwm := testkit.HighWaterMarks(t, brokers, "orders")
 	deadline := time.Now().Add(2 * time.Minute)
 	checks := 0
 	for {
-		offsets, err := admin.ListConsumerGroupOffsets("storm.index", map[string][]int32{"orders": {0, 1}})
-		if errors.Is(err, sarama.ErrGroupIDNotFound) {
-			time.Sleep(20 * time.Millisecond) // the group has not joined yet
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
 		done := true
 		for part := int32(0); part < 2; part++ {
-			committed := offsets.GetBlock("orders", part).Offset
+			committed := testkit.CommittedOffset(t, brokers, "storm.index", "orders", part) // -1 until the group joined
 			checks++
 			if first := recorder.firstUnacked(part); committed > first {
 				t.Fatalf("partition %d committed at %d, but the sink has not acknowledged offset %d", part, committed, first)
@@ -244,28 +212,9 @@ func Test429StormLosesNothing(t *testing.T) {
 // readKeys returns, per partition, the key of each offset of topic.
 func readKeys(t testing.TB, brokers []string, topic string) map[int32][]string {
 	t.Helper()
-	c, err := sarama.NewConsumer(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	client, _ := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	defer client.Close()
 	out := map[int32][]string{}
-	for part := int32(0); part < 2; part++ {
-		hwm, _ := client.GetOffset(topic, part, sarama.OffsetNewest)
-		if hwm == 0 {
-			continue
-		}
-		pc, err := c.ConsumePartition(topic, part, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for int64(len(out[part])) < hwm {
-			m := <-pc.Messages()
-			out[part] = append(out[part], string(m.Key))
-		}
-		pc.Close()
+	for _, m := range testkit.ReadTopic(t, brokers, topic) {
+		out[m.Partition] = append(out[m.Partition], string(m.Key))
 	}
 	return out
 }
@@ -312,30 +261,9 @@ func TestMappingConflictGoesToDeadLetterTopic(t *testing.T) {
 	}
 }
 
-func firstMessage(t testing.TB, brokers []string, topic string) *sarama.ConsumerMessage {
+func firstMessage(t testing.TB, brokers []string, topic string) testkit.Message {
 	t.Helper()
-	c, err := sarama.NewConsumer(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		pc, err := c.ConsumePartition(topic, 0, sarama.OffsetOldest)
-		if err == nil {
-			defer pc.Close()
-			select {
-			case m := <-pc.Messages():
-				return m
-			case <-time.After(time.Until(deadline)):
-				t.Fatalf("nothing on %s", topic)
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("topic %s: %v", topic, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return testkit.WaitRecords(t, brokers, topic, 1, time.Minute)[0]
 }
 
 // sinksSink is the sink interface, named here so the crash test can wrap the real sink.
