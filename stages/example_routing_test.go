@@ -71,10 +71,11 @@ func ExampleFilterWhere() {
 }
 
 // When applies a stage only to the records a predicate matches, like a predicate on any Connect transform.
+// It is a stage of its own, with its own name.
 func ExampleWhen() {
 	unwrap, _ := stages.Unwrap("unwrap", stages.UnwrapConfig{})
 	cdcTopics, _ := stages.TopicNameMatches(`dbserver1\..*`)
-	unwrapCDC, _ := stages.When(cdcTopics, unwrap)
+	unwrapCDC, _ := stages.When("unwrap-cdc", cdcTopics, unwrap)
 
 	event := map[string]any{"op": "c", "before": nil, "after": map[string]any{"id": int64(1)}}
 	ctx := context.Background()

@@ -98,25 +98,47 @@ func FilterWhere(name string, drop Predicate) (Stage, error) {
 	return Filter(name, func(r stream.Record) bool { return !drop(r) }), nil
 }
 
-// When makes a stage that runs s on the records matching match and passes the others through unchanged,
-// like a Connect transform configured with a predicate (use Not(p) for negate=true). The stage keeps s's
-// name. A nil predicate or a stage that Validate rejects is an error.
-func When(match Predicate, s Stage) (Stage, error) {
+// When makes a stage named name that runs s on the records matching match and passes the others through
+// unchanged, like a Connect transform configured with a predicate (use Not(p) for negate=true). Like every
+// stage's, its name labels its counters and the errors of its records, so one stage guarded by two
+// predicates is counted apart; s's errors keep naming s too. An empty name, a nil predicate or a stage that
+// Validate rejects is an error. The engine opens and closes s through it (Opener, Closer).
+func When(name string, match Predicate, s Stage) (Stage, error) {
+	if name == "" {
+		return nil, wrapStageConfigError("When", name, ErrNoName)
+	}
 	if err := Validate(s); err != nil {
-		return nil, wrapStageConfigError("When", "", err)
+		return nil, wrapStageConfigError("When", name, err)
 	}
 	if match == nil {
-		return nil, wrapStageConfigError("When", s.Name(), invalidStageOptionf("predicate", "must not be nil"))
+		return nil, wrapStageConfigError("When", name, invalidStageOptionf("predicate", "must not be nil"))
 	}
-	return predWhenStage{match: match, stage: s}, nil
+	return predWhenStage{name: name, match: match, stage: s}, nil
 }
 
 type predWhenStage struct {
+	name  string
 	match Predicate
 	stage Stage
 }
 
-func (w predWhenStage) Name() string { return w.stage.Name() }
+func (w predWhenStage) Name() string { return w.name }
+
+// Open opens the guarded stage if it is an Opener.
+func (w predWhenStage) Open(ctx context.Context) error {
+	if o, ok := w.stage.(Opener); ok {
+		return o.Open(ctx)
+	}
+	return nil
+}
+
+// Close closes the guarded stage if it is a Closer.
+func (w predWhenStage) Close() error {
+	if c, ok := w.stage.(Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
 
 func (w predWhenStage) Process(ctx context.Context, r stream.Record) ([]stream.Record, error) {
 	if !w.match(r) {

@@ -124,24 +124,24 @@ func TestFilterWhereAndWhen(t *testing.T) {
 	}
 
 	archive, _ := stages.RegexRouter("archive", "(.*)", "$1-archive")
-	archiveOrders, err := stages.When(orders, archive)
+	archiveOrders, err := stages.When("archive-orders", orders, archive)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := run(archiveOrders); got != "orders-archive/1 orders-archive/2 audit/3" {
 		t.Errorf("When(orders, archive) gave %q", got)
 	}
-	if archiveOrders.Name() != "archive" {
-		t.Errorf("When's name %q, want the stage's", archiveOrders.Name())
+	if archiveOrders.Name() != "archive-orders" {
+		t.Errorf("When's name %q, want its own", archiveOrders.Name())
 	}
-	archiveOthers, _ := stages.When(stages.Not(orders), archive)
+	archiveOthers, _ := stages.When("archive-others", stages.Not(orders), archive)
 	if got := run(archiveOthers); got != "orders/1 orders/2 audit-archive/3" {
 		t.Errorf("When(Not(orders), archive) gave %q", got)
 	}
 	// The wrapped stage's errors come through.
 	boom := errors.New("boom")
 	failing := stages.Map("failing", func(stream.Record) (stream.Record, error) { return stream.Record{}, boom })
-	whenFailing, _ := stages.When(isTombstone, failing)
+	whenFailing, _ := stages.When("failing-tombstones", isTombstone, failing)
 	if _, err := whenFailing.Process(ctx, records[1]); !errors.Is(err, boom) {
 		t.Errorf("error not passed on: %v", err)
 	}
@@ -156,16 +156,48 @@ func TestFilterWhereAndWhen(t *testing.T) {
 	if _, err := stages.FilterWhere("", isTombstone); !errors.Is(err, stages.ErrNoName) {
 		t.Errorf("FilterWhere without name: %v", err)
 	}
-	if _, err := stages.When(nil, archive); !errors.Is(err, stages.ErrTransformConfig) {
+	if _, err := stages.When("w", nil, archive); !errors.Is(err, stages.ErrTransformConfig) {
 		t.Errorf("When with nil predicate: %v", err)
 	}
-	if _, err := stages.When(stages.Not(nil), archive); !errors.Is(err, stages.ErrTransformConfig) {
+	if _, err := stages.When("w", stages.Not(nil), archive); !errors.Is(err, stages.ErrTransformConfig) {
 		t.Errorf("When with Not(nil): %v", err)
 	}
-	if _, err := stages.When(isTombstone, nil); err == nil {
+	if _, err := stages.When("w", isTombstone, nil); err == nil {
 		t.Error("When with nil stage: no error")
 	}
-	if _, err := stages.When(isTombstone, stages.Filter("", nil)); !errors.Is(err, stages.ErrNoName) {
+	if _, err := stages.When("w", isTombstone, stages.Filter("", nil)); !errors.Is(err, stages.ErrNoName) {
 		t.Errorf("When with unnamed stage: %v", err)
+	}
+	if _, err := stages.When("", isTombstone, archive); !errors.Is(err, stages.ErrNoName) || !strings.Contains(err.Error(), "When") {
+		t.Errorf("When without a name: %v", err)
+	}
+}
+
+// openedStage records its lifecycle calls.
+type openedStage struct {
+	stages.Stage
+	opened, closed int
+}
+
+func (s *openedStage) Open(context.Context) error { s.opened++; return nil }
+func (s *openedStage) Close() error               { s.closed++; return nil }
+
+// The engine opens and closes a guarded stage through When, which hides its type.
+func TestWhenOpensAndClosesItsStage(t *testing.T) {
+	inner := &openedStage{Stage: stages.Map("lookup", func(r stream.Record) (stream.Record, error) { return r, nil })}
+	w, err := stages.When("lookup-orders", func(stream.Record) bool { return true }, inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, ok := w.(stages.Opener)
+	c, ok2 := w.(stages.Closer)
+	if !ok || !ok2 {
+		t.Fatalf("When's stage is not an Opener and Closer")
+	}
+	if err := o.Open(context.Background()); err != nil || inner.opened != 1 {
+		t.Fatalf("Open: %v, inner opened %d times", err, inner.opened)
+	}
+	if err := c.Close(); err != nil || inner.closed != 1 {
+		t.Fatalf("Close: %v, inner closed %d times", err, inner.closed)
 	}
 }
