@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -47,62 +46,21 @@ func writeFileWithOversizeLine(t *testing.T, path string, n, big int) (start, en
 	return start, end
 }
 
-// readTopicToEnd returns every message of topic's partition 0, from the oldest to the high-water mark at the
-// time of the call.
-func readTopicToEnd(t *testing.T, brokers []string, topic string) []*sarama.ConsumerMessage {
+// readTopicToEnd returns every message of topic (partition 0: the tests' topics have one), from the oldest
+// to the high-water mark at the time of the call.
+func readTopicToEnd(t *testing.T, brokers []string, topic string) []testkit.Message {
 	t.Helper()
 	waitForTopic(t, brokers, topic)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	cfg.Consumer.Fetch.Max = 32 << 20
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	end, err := client.GetOffset(topic, 0, sarama.OffsetNewest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if end == 0 {
-		return nil
-	}
-	c, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	pc, err := c.ConsumePartition(topic, 0, sarama.OffsetOldest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	var out []*sarama.ConsumerMessage
-	timeout := time.After(20 * time.Second)
-	for {
-		select {
-		case m := <-pc.Messages():
-			out = append(out, m)
-			if m.Offset+1 >= end {
-				return out
-			}
-		case <-timeout:
-			t.Fatalf("%s: read %d messages of %d", topic, len(out), end)
-		}
-	}
+	return testkit.ReadTopic(t, brokers, topic)
 }
 
 // waitTopicCount polls until topic's partition 0 holds at least n messages.
 func waitTopicCount(t *testing.T, brokers []string, topic string, n int64) {
 	t.Helper()
 	waitForTopic(t, brokers, topic)
-	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
 	var got int64
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if got, err = client.GetOffset(topic, 0, sarama.OffsetNewest); err == nil && got >= n {
+		if got = testkit.HighWaterMarks(t, brokers, topic)[0]; got >= n {
 			return
 		}
 	}

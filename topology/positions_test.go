@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/topology"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -31,17 +31,8 @@ func TestPositionsRetriesNotLeader(t *testing.T) {
 		[]kafka.TopicSpec{{Name: table, Partitions: 1, Compact: true}}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	cfg.Producer.Return.Successes = true
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	state, _ := json.Marshal(topology.TaskState{Position: []byte(`{"offset":42}`), Updated: time.Now().UTC()})
-	if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: table, Key: sarama.StringEncoder("file:/in.log"), Value: sarama.ByteEncoder(state)}); err != nil {
-		t.Fatal(err)
-	}
-	producer.Close()
+	testkit.Produce(t, brokers, table, testkit.Message{Partition: -1, Key: []byte("file:/in.log"), Value: state})
 
 	h := c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.ListOffsets}, Topic: table, Err: kerr.NotLeaderForPartition, Count: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -142,7 +142,9 @@ func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int6
 func ReadTopic(t testing.TB, brokers []string, topic string) []Message {
 	t.Helper()
 	hwm := HighWaterMarks(t, brokers, topic)
-	consumer, err := sarama.NewConsumer(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	cfg := kafka.SaramaConfig(kafka.Settings{})
+	cfg.Consumer.Fetch.Max = 64 << 20 // records as large as the engine's dead-letter topics take
+	consumer, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
 		t.Fatalf("read %s: %v", topic, err)
 	}
