@@ -213,3 +213,36 @@ func TestSinkRetryGivesUpAfterRetryTimeout(t *testing.T) {
 		t.Errorf("source closed %d times after a failed run, want 1", src.closes)
 	}
 }
+
+// failingOpenStage cannot open its resource.
+type failingOpenStage struct{ lifecycleStage }
+
+func (s *failingOpenStage) Open(context.Context) error {
+	return errors.New("load model /models/fraud.onnx: no such file or directory")
+}
+
+// TestStageOpenFailureStopsStartup: a stage whose Open fails stops the pipeline at start-up, naming the
+// stage and the cause; the stages opened before it are closed, and so is the source.
+func TestStageOpenFailureStopsStartup(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	src := &countedSource{n: 5}
+	first := &lifecycleStage{name: "first"}
+	broken := &failingOpenStage{lifecycleStage{name: "fraud-score"}}
+	tp := topology.New("lifecycle-fail")
+	events := tp.Topic("events", topology.ValueCodec("json"))
+	tp.Source("counted", src).Via(first).To(events)
+	tp.Flow("out").From(events).Via(broken).To(&flakySink{})
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
+	cfg.Logger = slog.New(slog.NewTextHandler(&testkit.LogBuffer{}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := tp.RunWith(ctx, cfg)
+	if err == nil || !strings.Contains(err.Error(), `stage "fraud-score": open: load model /models/fraud.onnx`) {
+		t.Fatalf("RunWith = %v; want the stage's open failure", err)
+	}
+	if first.opens != first.closes || broken.closes != 0 || src.closes != 1 {
+		t.Errorf("first stage opened %d, closed %d times; failing stage closed %d times; source closed %d times",
+			first.opens, first.closes, broken.closes, src.closes)
+	}
+}

@@ -226,8 +226,10 @@ func streamStart(b BinlogPosition) Position {
 	return Position{Phase: PhaseStream, GTID: b.GTID, File: b.File, Pos: b.Pos}
 }
 
-// Close closes the source's connection pool. The engine does not call it; programs that create a Source
-// outside a topology may. Readers must be closed first.
+// Close closes the source's connection pool. The engine calls it once at the end of each run of a topology
+// (see sources.Source), after every Reader it opened was closed; programs that use a Source outside a
+// topology call it themselves, after closing their readers. Close is idempotent, and the source stays
+// usable: a later Tasks or Open opens a new pool.
 func (s *Source) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -131,6 +131,13 @@ func TestTopologyEndToEnd(t *testing.T) {
 	})
 	stop()
 	t.Logf("streamed into the customers sink: %s", streamedOps())
+	// The engine closed the source at the end of the run (sources.Source: io.Closer): its pool is gone.
+	src.mu.Lock()
+	leaked := src.db != nil
+	src.mu.Unlock()
+	if leaked {
+		t.Error("the source's connection pool is still open after RunWith returned")
+	}
 
 	for topic, want := range map[string]int{custTopic.Name(): customers, orderTopic.Name(): orders} {
 		seen := map[string]bool{}
