@@ -1,7 +1,6 @@
 package stages
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
@@ -10,8 +9,8 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// Keyed is a stateful stage that keeps state per record key (stream.KeyString of the key). The topology runs
-// it in a goka group of its own: records are re-keyed through the group's loop topic, so state and records
+// Keyed is a stateful step that keeps state per record key (stream.KeyString of the key). It is not a Stage:
+// a flow declares it with topology.Flow.Keyed, and the topology runs it in a goka group of its own: records are re-keyed through the group's loop topic, so state and records
 // of one key meet on one partition whatever stages ran before, and the state lives in the group table,
 // recovered from Kafka after a restart and moved with its partition between replicas.
 //
@@ -21,20 +20,18 @@ import (
 // r's, the input record's original key); a replay may repeat a key's latest output, which a sink that
 // upserts by key absorbs.
 type Keyed interface {
-	Stage
+	// Name identifies the step in metrics, logs, errors and the names of its goka group and topics.
+	Name() string
 	// Apply folds r into the key's state (nil for a key not seen yet) and returns the new state (nil
 	// forgets the key) and the records to emit, keyed like r. The state bytes are the stage's own: the
 	// topology stores them as they are, next to its own bookkeeping.
 	Apply(state []byte, r stream.Record) (newState []byte, out []stream.Record, err error)
 }
 
-// keyedStage gives Keyed stages the Process that refuses to run outside a topology.
+// keyedStage gives the built-in Keyed steps their name.
 type keyedStage struct{ name string }
 
 func (k keyedStage) Name() string { return k.name }
-func (k keyedStage) Process(context.Context, stream.Record) ([]stream.Record, error) {
-	return nil, fmt.Errorf("stage %q: %w", k.name, ErrNeedsTopology)
-}
 
 // Dedupe drops a record whose key and content (value and operation) equal those of the previous record of
 // its key, when it comes less than window after it by record timestamp (window 0: any time later). Change

@@ -147,12 +147,13 @@ func TestJoinCommitsInputInOrder(t *testing.T) {
 	tp := topology.New("hold")
 	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(2))
 	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(2))
-	join, err := stages.JoinForeignKey("with-customer", tp.Table("customers", customers), "customer_id", "customer")
+	customerRows := tp.Table("customers", customers)
+	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sink := &docSink{docs: map[string]string{}}
-	tp.Flow("index").From(orders).Via(join).To(sink, topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.LingerMillis(5))
 	rcfg := quietConfig(brokers)
 	rcfg.SessionTimeout = 7 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -19,7 +20,8 @@ import (
 const (
 	// HeaderErrorReason is the error, as text.
 	HeaderErrorReason = "sluice.errors.reason"
-	// HeaderErrorStage is where it failed: "decode", the name of an ELT stage, or "sink".
+	// HeaderErrorStage is where it failed: StageDecode, the name of a stage or of a stateful step (a join,
+	// a keyed step), StageSink, or, before Kafka, "encode" or StageProduce.
 	HeaderErrorStage = "sluice.errors.stage"
 	// HeaderErrorFlow is the flow's name.
 	HeaderErrorFlow = "sluice.errors.flow"
@@ -77,39 +79,125 @@ func (e *stageError) Error() string {
 }
 func (e *stageError) Unwrap() error { return e.err }
 
-// DeadLetter sends the records this flow cannot handle (undecodable, refused by a stage, rejected by the
-// sink as bad data) to topic, with the reason in headers, and goes on. Without it such a record stops the
-// pipeline. Failures of the sink itself (unreachable, timing out) stop the pipeline either way.
+// DeadLetter sends the records this flow cannot handle to topic, with the reason and where in headers
+// (HeaderErrorReason, HeaderErrorStage, HeaderErrorFlow, HeaderErrorTopic, HeaderErrorPartition,
+// HeaderErrorOffset), and goes on: the record's offset counts as done once Kafka has its dead letter. That
+// holds wherever the record fails: undecodable, refused by a stateless stage, by a table's stage, by a join
+// or a keyed step (Join, Keyed) or by the stages between them, or rejected by the sink as bad data. A record
+// that failed in a step's group before the step's loop topic (decoding, the stages before the step, a table's
+// stages) is the original Kafka record, byte for byte; one that failed in the step itself is the record as
+// the step received it (after the stages before it), key and value in the json-schema codec, with the
+// headers naming the input record's topic, partition and offset where the engine knows them (keyed steps)
+// and the step's loop topic otherwise (a join's emission of a stored record). Without a dead-letter topic
+// such a record stops the pipeline, and RunWith's error names the flow, the stage or step and the record.
+// Failures of the sink itself (unreachable, timing out) stop the pipeline either way.
 func (f *Flow) DeadLetter(topic *Topic) *Flow {
 	f.deadLetter = topic
 	return f
 }
 
-// sendDeadLetter produces o to the flow's dead-letter topic and waits for Kafka's acknowledgement.
-func (r *sinkRunner) sendDeadLetter(o origin, stage string, reason error, extra []stream.Header) error {
-	headers := append([]sarama.RecordHeader(nil), o.headers...)
-	add := func(k, v string) { headers = append(headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)}) }
-	add(HeaderErrorReason, reason.Error())
-	add(HeaderErrorStage, stage)
-	add(HeaderErrorFlow, r.f.name)
-	add(HeaderErrorTopic, o.topic)
-	add(HeaderErrorPartition, strconv.Itoa(int(o.partition)))
-	add(HeaderErrorOffset, strconv.FormatInt(o.offset, 10))
-	for _, h := range extra {
-		headers = append(headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+// One dead-letter path. Every runner that sets a record aside (a source task for its ETL stages, encoding
+// and size limit; a flow's sink processor for decoding, its stages and the sink's rejections; a stateful
+// step's group for decoding, the stateless stages it runs, the table's stages and the step itself) builds a
+// deadLetter and goes through deadLetterMessage, so a dead-letter record has the same headers wherever it
+// failed: the record's own headers, then HeaderErrorReason, HeaderErrorStage, HeaderErrorFlow or
+// HeaderErrorSource, and where it was read (HeaderErrorTopic, HeaderErrorPartition, HeaderErrorOffset) or,
+// before Kafka, its source position (HeaderErrorPosition), then a sink's own headers for a rejected record.
+// A flow's processors send it with sendDeadLetter and go on only once Kafka has acknowledged it, so the
+// record's offset is committed, in order, as done; a source task sends it with the task's other messages,
+// so its position moves past the record once Kafka has acknowledged it.
+
+// deadLetter is a record set aside.
+type deadLetter struct {
+	// msg is the record as it goes to the dead-letter topic: Topic is the dead-letter topic; key, value,
+	// headers and timestamp are those of the original Kafka record (a source record encoded with the
+	// dead-letter topic's codecs; a record that failed inside a keyed step as the step received it, see
+	// Flow.DeadLetter).
+	msg    kafka.Message
+	reason error
+	stage  string
+	source string // the source that set the record aside before Kafka, or
+	flow   string // the flow that set it aside after Kafka
+	// read says where the record was read from Kafka (flows); position is its source position (sources).
+	read     *recordRef
+	position []byte
+	extra    []stream.Header
+}
+
+// deadLetterMessage is d's message with the headers that say why and where.
+func deadLetterMessage(d deadLetter) kafka.Message {
+	msg := d.msg
+	msg.Headers = append([]sarama.RecordHeader(nil), d.msg.Headers...)
+	add := func(k, v string) {
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
 	}
+	add(HeaderErrorReason, d.reason.Error())
+	add(HeaderErrorStage, d.stage)
+	if d.flow != "" {
+		add(HeaderErrorFlow, d.flow)
+	} else {
+		add(HeaderErrorSource, d.source)
+	}
+	if d.read != nil {
+		add(HeaderErrorTopic, d.read.topic)
+		add(HeaderErrorPartition, strconv.Itoa(int(d.read.partition)))
+		add(HeaderErrorOffset, strconv.FormatInt(d.read.offset, 10))
+	} else {
+		add(HeaderErrorPosition, string(d.position))
+	}
+	for _, h := range d.extra {
+		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+	}
+	return msg
+}
+
+// deadLettered counts and logs d, set aside.
+func (p *pipelineRun) deadLettered(d deadLetter) {
+	p.countDeadLetter(d.source, d.flow, d.stage)
+	attrs := []any{"stage", d.stage}
+	if d.flow != "" {
+		attrs = append(attrs, "flow", d.flow)
+	} else {
+		attrs = append(attrs, "source", d.source)
+	}
+	if d.read != nil {
+		attrs = append(attrs, "topic", d.read.topic, "partition", d.read.partition, "offset", d.read.offset)
+	} else {
+		attrs = append(attrs, "position", string(d.position))
+	}
+	p.log.Warn("record sent to the dead-letter topic", append(attrs, "dead_letter_topic", d.msg.Topic, "reason", d.reason)...)
+}
+
+// sendDeadLetter produces d to its dead-letter topic and waits for Kafka's acknowledgement or ctx's end.
+func (p *pipelineRun) sendDeadLetter(ctx context.Context, d deadLetter) error {
+	msg := deadLetterMessage(d)
 	acked := make(chan error, 1)
-	msg := kafka.Message{Topic: r.f.deadLetter.name, Key: o.key, Value: o.value, Headers: headers, Timestamp: o.timestamp}
-	if err := r.p.producerFor(msg.Topic).Send(context.Background(), msg, func(_ int32, _ int64, err error) { acked <- err }); err != nil {
-		return err
+	where := "a record"
+	if d.read != nil {
+		where = fmt.Sprintf("%s/%d@%d", d.read.topic, d.read.partition, d.read.offset)
 	}
-	if err := <-acked; err != nil {
-		return fmt.Errorf("dead letter of %s/%d@%d to topic %q: %w", o.topic, o.partition, o.offset, msg.Topic, inOwnWords(err))
+	if err := p.producerFor(msg.Topic).Send(ctx, msg, func(_ int32, _ int64, err error) { acked <- err }); err != nil {
+		return fmt.Errorf("dead letter of %s to topic %q: %w", where, msg.Topic, err)
 	}
-	r.p.countDeadLetter("", r.f.name, stage)
-	r.p.log.Warn("record sent to the dead-letter topic", "flow", r.f.name, "stage", stage, "topic", o.topic,
-		"partition", o.partition, "offset", o.offset, "dead_letter_topic", msg.Topic, "reason", reason)
+	select {
+	case err := <-acked:
+		if err != nil {
+			return fmt.Errorf("dead letter of %s to topic %q: %w", where, msg.Topic, inOwnWords(err))
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("dead letter of %s to topic %q: %w", where, msg.Topic, ctx.Err())
+	}
+	p.deadLettered(d)
 	return nil
+}
+
+// sendDeadLetter sets aside o, which the flow's sink processor failed on at stage.
+func (r *sinkRunner) sendDeadLetter(o origin, stage string, reason error, extra []stream.Header) error {
+	return r.p.sendDeadLetter(context.Background(), deadLetter{
+		msg:    kafka.Message{Topic: r.f.deadLetter.name, Key: o.key, Value: o.value, Headers: o.headers, Timestamp: o.timestamp},
+		reason: reason, stage: stage, flow: r.f.name, extra: extra,
+		read: &recordRef{topic: o.topic, partition: o.partition, offset: o.offset},
+	})
 }
 
 // stageOf names where err arose, for HeaderErrorStage.
@@ -119,4 +207,95 @@ func stageOf(err error) string {
 		return se.stage
 	}
 	return StageDecode
+}
+
+// decodeError is a record that its topic's codecs cannot decode, in a stateful step's group.
+type decodeError struct{ err error }
+
+func (e *decodeError) Error() string { return e.err.Error() }
+func (e *decodeError) Unwrap() error { return e.err }
+
+// messageContext is the goka context of a stateful step's callback with the message the callback was given,
+// so that a record it fails on can be set aside as it was read (failedMessage).
+type messageContext struct {
+	gokaContext
+	msg any
+}
+
+// gokaContext names goka.Context for embedding: a field named Context would hide its Context method.
+type gokaContext = goka.Context
+
+// withMessage passes cb its message with its context (messageContext).
+func withMessage(cb goka.ProcessCallback) goka.ProcessCallback {
+	return func(ctx goka.Context, msg any) { cb(&messageContext{gokaContext: ctx, msg: msg}, msg) }
+}
+
+// setAside is what a stateful step's group does with a record it cannot process (undecodable, refused by
+// a stateless stage before the step or by a table's stage, or failing in the step itself): with the flow's
+// dead-letter topic, the record goes there (deadLetter, stage StageDecode, the stage's or the step's name)
+// and the callback returns, so that goka commits the record's offset in order as done; without one, or when
+// the dead letter cannot be written, the processor fails with the failure naming flow, stage and rec
+// (failRecord), which stops the pipeline. The callback must return after setAside.
+func (r *joinRunner) setAside(ctx goka.Context, rec recordRef, err error) {
+	if r.spec.deadLetters == nil {
+		ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), rec, err))
+		return
+	}
+	d := deadLetter{msg: r.failedMessage(ctx), reason: err, stage: r.stageName(), flow: r.spec.flowName, read: &rec}
+	d.msg.Topic = r.spec.deadLetters.name
+	var se *stageError
+	var de *decodeError
+	switch {
+	case errors.As(err, &se):
+		d.stage = se.stage
+	case errors.As(err, &de):
+		d.stage = StageDecode
+	}
+	if dlErr := r.p.sendDeadLetter(ctx.Context(), d); dlErr != nil {
+		ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), rec,
+			fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, dlErr)))
+	}
+}
+
+// failedMessage is the record a stateful step's callback failed on, for the dead-letter topic: an input
+// record (the flow's input or the table's topic) as Kafka holds it, byte for byte; a record of the step's
+// loop topic as the step received it, after the stateless stages before it (key and value in the json-schema
+// codec, the record's headers and timestamp).
+func (r *joinRunner) failedMessage(ctx goka.Context) kafka.Message {
+	msg := kafka.Message{Timestamp: ctx.Timestamp()}
+	var in any
+	if mc, ok := ctx.(*messageContext); ok {
+		in = mc.msg
+	}
+	var rec *wireRecord
+	switch m := in.(type) {
+	case *keyedMessage:
+		msg.Key, rec = m.Key, m.Record
+		if msg.Key == nil && ctx.Key() != "" {
+			msg.Key = []byte(ctx.Key())
+		}
+	case *joinMessage:
+		rec = m.Record
+		if st, ok := ctx.Value().(*joinState); ok && rec == nil {
+			rec = st.Record // a refresh: the record stored at its home
+		}
+		if m.Key != "" {
+			msg.Key = []byte(m.Key)
+		}
+	default:
+		if key := ctx.Key(); key != "" {
+			msg.Key = []byte(key)
+		}
+		msg.Value, _ = in.([]byte)
+		for k, v := range ctx.Headers() {
+			msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: v})
+		}
+	}
+	if rec != nil {
+		msg.Value, msg.Timestamp = rec.Value, rec.Timestamp
+		for _, h := range rec.Headers {
+			msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+		}
+	}
+	return msg
 }

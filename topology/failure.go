@@ -363,14 +363,15 @@ func (p *pipelineRun) refusedRecord(group string, err error) error {
 }
 
 // failAt is fail for a keyed stage's loop record whose input record is at origin (nil for a loop record
-// written before origins existed): the failure names the input record's topic/partition@offset, where the
-// user's data is, with the key, instead of the loop topic's position.
+// written before origins existed): the failure (or the dead letter's position headers) names the input
+// record's topic/partition@offset, where the user's data is, with the key, instead of the loop topic's
+// position.
 func (r *keyedRunner) failAt(ctx goka.Context, origin *loopOrigin, err error) {
 	rec := r.failedRecord(ctx)
 	if origin != nil {
 		rec.topic, rec.partition, rec.offset = origin.Topic, origin.Partition, origin.Offset
 	}
-	ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), rec, err))
+	r.setAside(ctx, rec, err)
 }
 
 // panicSafeKeyed runs a Keyed stage so that a panic in its Apply fails like an error ("panicked: <value>",

@@ -125,9 +125,9 @@ func (p *pipelineRun) newJoinRunner(spec *joinSpec) (*joinRunner, error) {
 		tableTopic: spec.table.from,
 	}
 	g := goka.DefineGroup(goka.Group(spec.group),
-		goka.Input(goka.Stream(spec.in.name), new(codec.Bytes), r.onStream),
-		goka.Input(goka.Stream(spec.table.from.name), new(codec.Bytes), r.onTable),
-		goka.Loop(jsonCodec[joinMessage]{}, r.onLoop),
+		goka.Input(goka.Stream(spec.in.name), new(codec.Bytes), withMessage(r.onStream)),
+		goka.Input(goka.Stream(spec.table.from.name), new(codec.Bytes), withMessage(r.onTable)),
+		goka.Loop(jsonCodec[joinMessage]{}, withMessage(r.onLoop)),
 		goka.Persist(jsonCodec[joinState]{}),
 		goka.Output(r.outTopic, new(codec.Bytes)),
 	)
@@ -146,12 +146,12 @@ func (r *joinRunner) decodeInput(ctx goka.Context, tp *Topic, msg any) (stream.R
 	var err error
 	if key := ctx.Key(); key != "" {
 		if rec.KeySchema, rec.Key, err = tp.keyCodec.Decode([]byte(key)); err != nil {
-			return rec, fmt.Errorf("%s/%d@%d: decode key with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.keyCodec.Name(), err)
+			return rec, &decodeError{fmt.Errorf("%s/%d@%d: decode key with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.keyCodec.Name(), err)}
 		}
 	}
 	if value, _ := msg.([]byte); value != nil {
 		if rec.ValueSchema, rec.Value, err = tp.valueCodec.Decode(value); err != nil {
-			return rec, fmt.Errorf("%s/%d@%d: decode value with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.valueCodec.Name(), err)
+			return rec, &decodeError{fmt.Errorf("%s/%d@%d: decode value with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.valueCodec.Name(), err)}
 		}
 	}
 	for k, v := range ctx.Headers() {
@@ -160,10 +160,12 @@ func (r *joinRunner) decodeInput(ctx goka.Context, tp *Topic, msg any) (stream.R
 	return rec, nil
 }
 
+// fail sets aside the record the callback is handling (setAside): to the flow's dead-letter topic, or
+// failing the processor. The callback must return after it.
 func (r *joinRunner) fail(ctx goka.Context, err error) {
-	// goka turns the failure into a panic and keeps only its text, with a stack trace: the pipeline reports
-	// the failure as recorded here instead.
-	ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), r.failedRecord(ctx), err))
+	// goka turns a failure into a panic and keeps only its text, with a stack trace: the pipeline reports
+	// the failure as recorded by failRecord instead.
+	r.setAside(ctx, r.failedRecord(ctx), err)
 }
 
 func (r *joinRunner) stageName() string {

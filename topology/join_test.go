@@ -87,14 +87,14 @@ func (f *joinFixture) run(foreignKey bool) (stop func()) {
 	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(3))
 	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(3))
 	table := tp.Table("customers", customers)
-	join, err := stages.LookupJoin("with-customer", table, "customer_id", "customer")
+	join, err := stages.LookupJoin("with-customer", "customer_id", "customer")
 	if foreignKey {
-		join, err = stages.JoinForeignKey("with-customer", table, "customer_id", "customer")
+		join, err = stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	}
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	tp.Flow("index").From(orders).Via(join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(table, join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 	cfg.SessionTimeout = 7 * time.Second

@@ -24,11 +24,12 @@ func TestJoinFailureLoggedOnce(t *testing.T) {
 	tp := topology.New("shop")
 	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(3))
 	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(3))
-	join, err := stages.JoinForeignKey("with-customer", tp.Table("customers", customers), "customer_id", "customer")
+	customerRows := tp.Table("customers", customers)
+	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.Flow("index").From(orders).Via(join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(customerRows, join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 	log := &testkit.LogBuffer{}

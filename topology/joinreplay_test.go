@@ -71,11 +71,12 @@ func TestJoinAsksAgainAfterLostRequest(t *testing.T) {
 		tp := topology.New("replay")
 		customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(1))
 		orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(1))
-		join, err := stages.JoinForeignKey("with-customer", tp.Table("customers", customers), "customer_id", "customer")
+		customerRows := tp.Table("customers", customers)
+		join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 		if err != nil {
 			t.Fatal(err)
 		}
-		tp.Flow("index").From(orders).Via(join).To(sink, topology.LingerMillis(5))
+		tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.LingerMillis(5))
 		rcfg := quietConfig(brokers)
 		rcfg.SessionTimeout = 7 * time.Second
 		return tp.RunWith(ctx, rcfg)
@@ -202,11 +203,12 @@ func TestJoinStaleReferrerIsCleanedUp(t *testing.T) {
 	tp := topology.New("stale")
 	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(1))
 	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(1))
-	join, err := stages.JoinForeignKey("with-customer", tp.Table("customers", customers), "customer_id", "customer")
+	customerRows := tp.Table("customers", customers)
+	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.Flow("index").From(orders).Via(join).To(sink, topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.LingerMillis(5))
 	rcfg := quietConfig(brokers)
 	rcfg.SessionTimeout = 7 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())

@@ -12,7 +12,7 @@ import (
 // an optional struct field; schemaless records are joined as objects, as before; the joined value survives
 // the join output topic's json-schema codec unchanged.
 func TestJoinedValueKeepsSchema(t *testing.T) {
-	join, err := stages.JoinForeignKey("with-customer", &Table{name: "customers"}, "customer_id", "customer")
+	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,8 +128,8 @@ func (p *pipelineRun) newKeyedRunner(spec *joinSpec) (*keyedRunner, error) {
 	r := &keyedRunner{joinRunner{p: p, spec: spec, envelope: envelope, plain: spec.out.valueCodec,
 		inStages: p.newStageChain(stageScope{flow: spec.flowName}, spec.inStages), outTopic: goka.Stream(spec.out.name)}}
 	g := goka.DefineGroup(goka.Group(spec.group),
-		goka.Input(goka.Stream(spec.in.name), new(codec.Bytes), r.onInput),
-		goka.Loop(jsonCodec[keyedMessage]{}, r.onKeyed),
+		goka.Input(goka.Stream(spec.in.name), new(codec.Bytes), withMessage(r.onInput)),
+		goka.Loop(jsonCodec[keyedMessage]{}, withMessage(r.onKeyed)),
 		goka.Persist(new(codec.Bytes)),
 		goka.Output(r.outTopic, new(codec.Bytes)),
 	)

@@ -103,11 +103,12 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 		name: "join-input-stage",
 		build: func(tp *topology.Topology, in string) error {
 			customers := tp.Topic(in + "-customers")
-			join, err := stages.JoinForeignKey("with-customer", tp.Table("customers", customers), "customer_id", "customer")
+			customerRows := tp.Table("customers", customers)
+			join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 			if err != nil {
 				return err
 			}
-			tp.Flow("index").From(tp.Topic(in)).Via(stages.Map("check", failAtTwo), join).To(&recordingSink{})
+			tp.Flow("index").From(tp.Topic(in)).Via(stages.Map("check", failAtTwo)).Join(customerRows, join).To(&recordingSink{})
 			return nil
 		},
 		logMsg: "flow failed",
@@ -119,7 +120,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			tp.Flow("counts").From(tp.Topic(in)).Via(stages.Map("check", failAtTwo), count).To(&recordingSink{})
+			tp.Flow("counts").From(tp.Topic(in)).Via(stages.Map("check", failAtTwo)).Keyed(count).To(&recordingSink{})
 			return nil
 		},
 		logMsg: "flow failed",
@@ -136,7 +137,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			tp.Flow("sums").From(tp.Topic(in)).Via(sum).To(&recordingSink{})
+			tp.Flow("sums").From(tp.Topic(in)).Keyed(sum).To(&recordingSink{})
 			return nil
 		},
 		logMsg: "flow failed",
@@ -168,7 +169,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			tp.Flow("sums").From(tp.Topic(in)).Via(sum).To(&recordingSink{})
+			tp.Flow("sums").From(tp.Topic(in)).Keyed(sum).To(&recordingSink{})
 			return nil
 		},
 		logMsg: "flow failed",
@@ -185,7 +186,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			tp.Flow("sizes").From(tp.Topic(in)).Via(grow).To(&recordingSink{})
+			tp.Flow("sizes").From(tp.Topic(in)).Keyed(grow).To(&recordingSink{})
 			return nil
 		},
 		logMsg: "flow failed",

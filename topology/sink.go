@@ -83,7 +83,7 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		stop:   make(chan struct{}),
 		exited: make(chan struct{}),
 		next:   map[int32]int64{},
-		stages: p.newStageChain(stageScope{flow: f.name}, f.stages),
+		stages: p.newStageChain(stageScope{flow: f.name}, statelessStages(f.steps)),
 		sink:   f.sink,
 	}
 	if f.toTopic != nil {

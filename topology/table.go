@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"slices"
+
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -23,8 +25,61 @@ func (t *Topology) Table(name string, from *Topic, st ...stages.Stage) *Table {
 	return tb
 }
 
-// TableName returns the table's name.
-func (tb *Table) TableName() string { return tb.name }
+// step is one step of a flow: a stateless stage, a join of a table, or a keyed step.
+type step struct {
+	stage stages.Stage
+	join  *stages.Join
+	table *Table // the table join reads
+	keyed stages.Keyed
+	// isStateful marks a Join or Keyed step, even one given a nil join or keyed step (Validate reports it).
+	isStateful bool
+}
+
+func (s step) stateful() bool { return s.isStateful }
+
+// name is the step's name, as the user gave it ("" for a nil step).
+func (s step) name() string {
+	switch {
+	case s.join != nil:
+		return s.join.Name()
+	case s.keyed != nil:
+		return s.keyed.Name()
+	case s.stage != nil:
+		return s.stage.Name()
+	}
+	return ""
+}
+
+// statelessStages returns the stateless stages of steps, in order.
+func statelessStages(steps []step) []stages.Stage {
+	var st []stages.Stage
+	for _, s := range steps {
+		if !s.stateful() {
+			st = append(st, s.stage)
+		}
+	}
+	return st
+}
+
+// Join appends a stateful step that joins table into each record as j describes (stages.LookupJoin,
+// stages.JoinForeignKey). The join runs in a goka group of its own, named after the topology, the flow and
+// j, whose loop topic is the repartition topic; the stateless stages between the previous stateful step (or
+// the flow's input) and the join run in that group too, so they add no topic. Records and the table's rows
+// meet by key, so the flow's input and the table's topic must have the same number of partitions (Validate
+// checks it). What the join emits is what the next steps receive.
+func (f *Flow) Join(table *Table, j *stages.Join) *Flow {
+	f.steps = append(f.steps, step{join: j, table: table, isStateful: true})
+	return f
+}
+
+// Keyed appends a stateful step that keeps state per record key (stages.Dedupe, stages.Aggregate,
+// stages.Count or the user's own stages.Keyed). It runs in a goka group of its own, named after the
+// topology, the flow and k, with the stateless stages before it; records are re-keyed through the group's
+// loop topic, so they may come from any stage. What it emits is what the next steps receive.
+func (f *Flow) Keyed(k stages.Keyed) *Flow {
+	f.steps = append(f.steps, step{keyed: k, isStateful: true})
+	return f
+}
 
 // joinSpec is a stateful stage of a flow (a join or a Keyed stage), compiled into its own goka group.
 type joinSpec struct {
@@ -40,37 +95,33 @@ type joinSpec struct {
 	deadLetters *Topic
 }
 
-// compileFlows splits flows at their join stages: each join becomes a goka group that reads the flow's
-// input (running the stateless stages before it) and the table's topic, and writes an internal topic that
-// the rest of the flow reads. It returns the joins and the flows left to run as sink flows.
+// compileFlows splits flows at their stateful steps: each becomes a goka group that reads the flow's input
+// (running the stateless stages before it) and, for a join, the table's topic, and writes an internal topic
+// that the rest of the flow reads. It returns the stateful steps and the flows left to run as sink flows.
 func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 	var joins []*joinSpec
 	var flows []*Flow
 	for _, f := range t.flows {
-		in, rest := f.from, f.stages
+		in, rest := f.from, f.steps
 		for {
-			i := indexOfStateful(rest)
+			i := slices.IndexFunc(rest, step.stateful)
 			if i < 0 {
 				break
 			}
-			group := t.name + "." + f.name + "." + rest[i].Name()
+			st := rest[i]
+			group := t.name + "." + f.name + "." + st.name()
 			out := &Topic{name: group + ".out", partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true}
-			if _, ok := rest[i].(*stages.Join); ok {
+			if st.join != nil {
 				out.valueCodecName = "json-schema" // a joined struct keeps its schema (see joinedValue)
+			} else {
+				// A keyed step's outputs keep the key of their input record, schema included (a join's
+				// outputs are keyed by the record's key string).
+				out.keyCodecName = "json-schema"
 			}
 			out.keyCodec, _ = stream.LookupCodec(out.keyCodecName)
 			out.valueCodec, _ = stream.LookupCodec(out.valueCodecName)
-			spec := &joinSpec{group: group, in: in, inStages: rest[:i], out: out, partitions: in.partitions, flowName: f.name, deadLetters: f.deadLetter}
-			if j, ok := rest[i].(*stages.Join); ok {
-				spec.join, spec.table = j, j.Table().(*Table)
-			} else {
-				// A keyed stage's outputs keep the key of their input record, schema included (a join's
-				// outputs are keyed by the record's key string).
-				spec.keyed = rest[i].(stages.Keyed)
-				out.keyCodecName = "json-schema"
-				out.keyCodec, _ = stream.LookupCodec(out.keyCodecName)
-			}
-			joins = append(joins, spec)
+			joins = append(joins, &joinSpec{join: st.join, table: st.table, keyed: st.keyed, group: group, in: in,
+				inStages: statelessStages(rest[:i]), out: out, partitions: in.partitions, flowName: f.name, deadLetters: f.deadLetter})
 			in, rest = out, rest[i+1:]
 		}
 		if in == f.from {
@@ -78,28 +129,10 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 			continue
 		}
 		tail := *f
-		tail.from, tail.stages = in, rest
+		tail.from, tail.steps = in, rest
 		flows = append(flows, &tail)
 	}
 	return joins, flows
-}
-
-// indexOfStateful finds the first stage that needs a goka group of its own.
-func indexOfStateful(st []stages.Stage) int {
-	for i, s := range st {
-		if stateful(s) {
-			return i
-		}
-	}
-	return -1
-}
-
-func stateful(s stages.Stage) bool {
-	switch s.(type) {
-	case *stages.Join, stages.Keyed:
-		return true
-	}
-	return false
 }
 
 // validateJoins checks tables and the joins that use them.
@@ -117,27 +150,35 @@ func (t *Topology) validateJoins(declared map[*Topic]bool, add func(string, ...a
 			if err := stages.Validate(s); err != nil {
 				add("table %q: stage %d: %w", tb.name, i, err)
 			}
-			if stateful(s) {
-				add("table %q: stage %q is stateful and cannot feed a table", tb.name, s.Name())
-			}
-		}
-	}
-	for _, s := range t.sources {
-		for _, st := range s.stages {
-			if stateful(st) {
-				add("source %q: stage %q is stateful and cannot run before Kafka (move it to a flow)", s.name, st.Name())
-			}
 		}
 	}
 	for _, f := range t.flows {
-		for _, st := range f.stages {
-			j, ok := st.(*stages.Join)
-			if !ok {
+		for i, st := range f.steps {
+			if st.keyed != nil {
+				if err := checkName(st.keyed.Name()); err != nil {
+					add("flow %q: step %d: keyed step name: %w", f.name, i, err)
+				}
+			}
+			if !st.stateful() {
 				continue
 			}
-			tb, ok := j.Table().(*Table)
-			if !ok || !tables[tb] || tb.t != t {
-				add("flow %q: join %q: table %q is not declared on this topology", f.name, j.Name(), j.Table().TableName())
+			if st.join == nil && st.keyed == nil {
+				add("flow %q: step %d: stateful step is nil", f.name, i)
+				continue
+			}
+			if st.join == nil {
+				continue
+			}
+			j, tb := st.join, st.table
+			if err := checkName(j.Name()); err != nil {
+				add("flow %q: join %q: name: %w", f.name, j.Name(), err)
+			}
+			if tb == nil {
+				add("flow %q: join %q: table is nil", f.name, j.Name())
+				continue
+			}
+			if !tables[tb] || tb.t != t {
+				add("flow %q: join %q: table %q is not declared on this topology", f.name, j.Name(), tb.name)
 				continue
 			}
 			if f.from != nil && tb.from != nil && f.from.partitions != tb.from.partitions {

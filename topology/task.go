@@ -290,16 +290,12 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 	if encErr != nil {
 		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, encErr)
 	}
-	for _, h := range [][2]string{{HeaderErrorReason, err.Error()}, {HeaderErrorStage, stage},
-		{HeaderErrorSource, r.n.name}, {HeaderErrorPosition, string(rec.Position)}} {
-		dl.Headers = append(dl.Headers, sarama.RecordHeader{Key: []byte(h[0]), Value: []byte(h[1])})
-	}
+	d := deadLetter{msg: dl, reason: err, stage: stage, source: r.n.name, position: rec.Position}
+	dl = deadLetterMessage(d)
 	if sizeErr := r.checkSize(dl); sizeErr != nil {
 		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, sizeErr)
 	}
-	r.p.countDeadLetter(r.n.name, "", stage)
-	r.p.log.Warn("record sent to the dead-letter topic", "source", r.n.name, "stage", stage,
-		"position", string(rec.Position), "dead_letter_topic", r.n.deadLetter.name, "reason", err)
+	r.p.deadLettered(d)
 	return []kafka.Message{dl}, nil
 }
 
@@ -308,6 +304,9 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 func (r *sourceRunner) encode(rec stream.Record) (kafka.Message, error) {
 	name := rec.Topic
 	if name == "" {
+		if r.n.to == nil {
+			return kafka.Message{}, errors.New("the record names no topic, and the source sends each record to the topic it names (ToRecordTopics)")
+		}
 		name = r.n.to.name
 	}
 	return r.p.encode(rec, name)

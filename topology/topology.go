@@ -171,7 +171,7 @@ type Flow struct {
 	t          *Topology
 	name       string
 	from       *Topic
-	stages     []stages.Stage
+	steps      []step // stateless stages (Via) and stateful steps (Join, Keyed), in order
 	sink       sinks.Sink
 	toTopic    *Topic
 	batchSize  int
@@ -186,9 +186,12 @@ func (f *Flow) From(topic *Topic) *Flow {
 }
 
 // Via appends ELT stages, run after Kafka in the flow's processor. Consecutive stateless stages run fused in
-// that one processor: they add no topic.
+// that one processor (or in the group of the stateful step that follows them): they add no topic. Stateful
+// steps are appended with Join and Keyed.
 func (f *Flow) Via(st ...stages.Stage) *Flow {
-	f.stages = append(f.stages, st...)
+	for _, s := range st {
+		f.steps = append(f.steps, step{stage: s})
+	}
 	return f
 }
 
@@ -305,7 +308,7 @@ func (t *Topology) Validate() error {
 		if f.lingerMs < 0 {
 			add("flow %q: LingerMillis must not be negative, got %d", f.name, f.lingerMs)
 		}
-		checkStages(f.stages, "flow", f.name, add)
+		checkStages(statelessStages(f.steps), "flow", f.name, add)
 	}
 	t.validateJoins(declared, add)
 	if len(t.sources) == 0 && len(t.flows) == 0 {

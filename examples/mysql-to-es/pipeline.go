@@ -137,11 +137,11 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *time
 	t.Source("cdc", cdc).To(orders)
 
 	customerRows := t.Table("customers", customers, unwrap)
-	withCustomer, err := stages.JoinForeignKey("with-customer", customerRows, "customer_id", "customer")
+	withCustomer, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		return nil, nil, err
 	}
-	t.Flow("orders-index").From(orders).Via(unwrap, withCustomer).To(index, topology.LingerMillis(5))
+	t.Flow("orders-index").From(orders).Via(unwrap).Join(customerRows, withCustomer).To(index, topology.LingerMillis(5))
 	return t, index, t.Validate()
 }
 

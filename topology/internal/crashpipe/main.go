@@ -6,7 +6,7 @@
 //	  - count:  events -> stages.Count                        -> DIR/count.out
 //	  - sum:    events -> stages.Aggregate (sum of field n)   -> DIR/sum.out
 //	  - dedupe: dups   -> stages.Dedupe                       -> DIR/dedupe.out
-//	  - join:   orders -> stages.JoinForeignKey(customers)    -> DIR/join.out
+//	  - join:   orders -> Join(customers, JoinForeignKey)     -> DIR/join.out
 //
 // Every topic has json keys ({"id":N}), json values and Partitions partitions. The broker comes from
 // SLUICE_BROKERS (topology.ConfigFromEnv).
@@ -81,20 +81,28 @@ func run(name, out string) error {
 	if err != nil {
 		return err
 	}
-	join, err := stages.JoinForeignKey("with-customer", t.Table("customers", customers), "customer_id", "customer")
+	customerRows := t.Table("customers", customers)
+	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		return err
 	}
 	for _, f := range []struct {
 		name  string
 		from  *topology.Topic
-		stage stages.Stage
-	}{{"count", events, count}, {"sum", events, sum}, {"dedupe", dups, dedupe}, {"join", orders, join}} {
+		keyed stages.Keyed // or
+		join  *stages.Join
+	}{{"count", events, count, nil}, {"sum", events, sum, nil}, {"dedupe", dups, dedupe, nil}, {"join", orders, nil, join}} {
 		s, err := sink(f.name + ".out")
 		if err != nil {
 			return err
 		}
-		t.Flow(f.name).From(f.from).Via(f.stage).To(s, topology.LingerMillis(20))
+		flow := t.Flow(f.name).From(f.from)
+		if f.join != nil {
+			flow.Join(customerRows, f.join)
+		} else {
+			flow.Keyed(f.keyed)
+		}
+		flow.To(s, topology.LingerMillis(20))
 	}
 	ctx, stop := topology.SignalContext(context.Background())
 	defer stop()
