@@ -341,7 +341,7 @@ func engineFailure(where string, err error) error {
 // home or row prefix).
 func (r *joinRunner) failedRecord(ctx goka.Context) recordRef {
 	rec := recordOf(ctx)
-	if rec.topic == r.spec.group+"-loop" {
+	if rec.topic == loopTopic(r.spec.group) {
 		for _, prefix := range []string{homePrefix, rowPrefix} {
 			if k, ok := strings.CutPrefix(rec.key, prefix); ok && r.spec.join != nil {
 				rec.key = k

@@ -88,7 +88,11 @@ func (p *pipelineRun) checkRecordLimits(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		largest, limit := lim.MaxRecordBytes(), p.recordLimit(n.to.name)
+		topic := p.sourceTopicForLimits(n)
+		if topic == "" {
+			continue
+		}
+		largest, limit := lim.MaxRecordBytes(), p.recordLimit(topic)
 		if largest <= limit {
 			continue
 		}
@@ -100,8 +104,27 @@ func (p *pipelineRun) checkRecordLimits(ctx context.Context) error {
 			}
 		}
 		p.log.Warn(fmt.Sprintf("source %s: records up to %d bytes are accepted but topic %s takes at most %d: longer ones %s",
-			n.name, largest, n.to.name, limit, fate),
-			"source", n.name, "max_record_bytes", largest, "topic", n.to.name, "record_limit", limit)
+			n.name, largest, topic, limit, fate),
+			"source", n.name, "max_record_bytes", largest, "topic", topic, "record_limit", limit)
 	}
 	return nil
+}
+
+// sourceTopicForLimits is the topic whose record limit a source's largest record is compared with: its To
+// topic, or for a source whose records name their topics (ToRecordTopics) the declared topic with the
+// smallest limit that is nobody's dead-letter topic, since any of them may receive its records.
+func (p *pipelineRun) sourceTopicForLimits(n *SourceNode) string {
+	if n.to != nil {
+		return n.to.name
+	}
+	smallest := ""
+	for _, tp := range p.t.topics {
+		if p.isDeadLetterTopic(tp.name) {
+			continue
+		}
+		if smallest == "" || p.recordLimit(tp.name) < p.recordLimit(smallest) {
+			smallest = tp.name
+		}
+	}
+	return smallest
 }

@@ -265,7 +265,7 @@ func TestTableAndFlowUnwrapsCountedApart(t *testing.T) {
 	tp := topology.New("shop")
 	customers := tp.Topic("customers", topology.KeyCodec("json"), topology.Partitions(3))
 	orders := tp.Topic("orders", topology.KeyCodec("json"), topology.Partitions(3))
-	table := tp.Table("customers", customers, unwrap())
+	table := tp.Table("customers", customers).Via(unwrap())
 	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)

@@ -366,7 +366,7 @@ func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error
 	for _, j := range joins {
 		specs = append(specs,
 			kafka.TopicSpec{Name: j.out.name, Partitions: j.partitions, MaxMessageBytes: p.topicMaxBytes(j.out.name)},
-			kafka.TopicSpec{Name: j.group + "-loop", Partitions: j.partitions}, // goka's loop topic name
+			kafka.TopicSpec{Name: loopTopic(j.group), Partitions: j.partitions},
 			kafka.TopicSpec{Name: tableTopic(j.group), Partitions: j.partitions, Compact: true},
 		)
 	}

@@ -71,8 +71,6 @@ type sinkItem struct {
 	origin  origin
 }
 
-func flowGroup(pipeline, flow string) string { return pipeline + "." + flow }
-
 func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, error) {
 	r := &sinkRunner{
 		p: p, f: f,
@@ -180,7 +178,7 @@ func (r *sinkRunner) decode(ctx goka.Context, rec *stream.Record, value []byte) 
 // batch runs the flow's batcher until stop is closed and the queue is empty.
 func (r *sinkRunner) batch() {
 	defer close(r.exited)
-	linger := time.Duration(r.f.lingerMs) * time.Millisecond
+	linger := r.f.linger
 	var (
 		items   []sinkItem
 		records []stream.Record

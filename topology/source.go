@@ -58,12 +58,6 @@ type TaskState struct {
 	Updated time.Time `json:"updated"`
 }
 
-func sourceGroup(pipeline, source string) string { return pipeline + "." + source }
-func controlTopic(pipeline, source string) string {
-	return sourceGroup(pipeline, source) + ".control"
-}
-func tableTopic(group string) string { return string(goka.GroupTable(goka.Group(group))) }
-
 type sourceRunner struct {
 	p       *pipelineRun
 	n       *SourceNode

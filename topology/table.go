@@ -18,10 +18,19 @@ type Table struct {
 	stages []stages.Stage
 }
 
-// Table declares a table of topic's rows.
-func (t *Topology) Table(name string, from *Topic, st ...stages.Stage) *Table {
-	tb := &Table{t: t, name: name, from: from, stages: st}
+// Table declares a table of the rows of topic from, after the stages given with Via. Like Source and Flow,
+// it names what it reads at once and takes its stages from Via.
+func (t *Topology) Table(name string, from *Topic) *Table {
+	tb := &Table{t: t, name: name, from: from}
 	t.tables = append(t.tables, tb)
+	return tb
+}
+
+// Via appends stateless stages that every record of the table's topic goes through before it becomes a
+// row (e.g. stages.Unwrap for change events); a record they drop changes no row. They run in the group of
+// each join that reads the table.
+func (tb *Table) Via(st ...stages.Stage) *Table {
+	tb.stages = append(tb.stages, st...)
 	return tb
 }
 
@@ -109,8 +118,8 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 				break
 			}
 			st := rest[i]
-			group := t.name + "." + f.name + "." + st.name()
-			out := &Topic{name: group + ".out", partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true}
+			group := stepGroup(t.name, f.name, st.name())
+			out := &Topic{name: stepOutputTopic(group), partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true}
 			if st.join != nil {
 				out.valueCodecName = "json-schema" // a joined struct keeps its schema (see joinedValue)
 			} else {

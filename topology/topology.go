@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sinks"
@@ -99,7 +100,7 @@ func (t *Topology) Source(name string, src sources.Source, opts ...SourceOption)
 // named <pipeline>.<flow>, so it keeps its own offsets and a new flow on an existing topic starts from the
 // topic's beginning without disturbing the others.
 func (t *Topology) Flow(name string) *Flow {
-	f := &Flow{t: t, name: name, batchSize: 1000, lingerMs: 20}
+	f := &Flow{t: t, name: name, batchSize: 1000, linger: 20 * time.Millisecond}
 	t.flows = append(t.flows, f)
 	return f
 }
@@ -144,6 +145,7 @@ type SourceNode struct {
 	to                *Topic
 	controlPartitions int32
 	deadLetter        *Topic
+	recordTopics      bool // ToRecordTopics: no To topic, each record names its own
 }
 
 // SourceOption configures a declared source.
@@ -160,9 +162,20 @@ func (s *SourceNode) Via(st ...stages.Stage) *SourceNode {
 	return s
 }
 
-// To sets the topic the source's records are produced to.
+// To sets the topic the source's records are produced to; a record that names a topic of its own
+// (stream.Record.Topic, a routing stage's or a multi-topic source's) goes to that one.
 func (s *SourceNode) To(topic *Topic) *SourceNode {
 	s.to = topic
+	return s
+}
+
+// ToRecordTopics declares, instead of To, that each record goes to the topic it names (stream.Record.Topic),
+// as a multi-topic source's records do (the MySQL source's: one topic per table), so that no topic has to
+// be singled out with To. Every topic the records name must be declared; a record that names no topic, or
+// one the topology does not declare, fails like a record that cannot be encoded: it goes to the source's
+// dead-letter topic if it has one, and otherwise stops the task naming the source and position.
+func (s *SourceNode) ToRecordTopics() *SourceNode {
+	s.recordTopics = true
 	return s
 }
 
@@ -175,7 +188,7 @@ type Flow struct {
 	sink       sinks.Sink
 	toTopic    *Topic
 	batchSize  int
-	lingerMs   int
+	linger     time.Duration
 	deadLetter *Topic
 }
 
@@ -222,8 +235,14 @@ type SinkOption func(*Flow)
 // after a crash: those the sink acknowledged whose offsets were not yet committed.
 func BatchSize(n int) SinkOption { return func(f *Flow) { f.batchSize = n } }
 
-// LingerMillis is how long a batch waits for more records before it is written (default 20).
-func LingerMillis(ms int) SinkOption { return func(f *Flow) { f.lingerMs = ms } }
+// Linger is how long a batch waits for more records before it is written (default 20ms). Zero writes
+// what is there at once.
+func Linger(d time.Duration) SinkOption { return func(f *Flow) { f.linger = d } }
+
+// LingerMillis is Linger in milliseconds.
+//
+// Deprecated: use Linger, which takes a time.Duration. LingerMillis will be removed in the next release.
+func LingerMillis(ms int) SinkOption { return Linger(time.Duration(ms) * time.Millisecond) }
 
 // ErrInvalidTopology wraps every declaration error that Validate reports.
 var ErrInvalidTopology = errors.New("invalid topology")
@@ -265,9 +284,12 @@ func (t *Topology) Validate() error {
 		if s.src == nil {
 			add("source %q: connector is nil", s.name)
 		}
-		if s.to == nil {
-			add("source %q: no destination topic (call To)", s.name)
-		} else if !declared[s.to] {
+		switch {
+		case s.to == nil && !s.recordTopics:
+			add("source %q: no destination topic (call To); a source whose records name their topics calls ToRecordTopics", s.name)
+		case s.to != nil && s.recordTopics:
+			add("source %q: both To(%q) and ToRecordTopics: call one of them", s.name, s.to.name)
+		case s.to != nil && !declared[s.to]:
 			add("source %q: topic %q was declared on another topology", s.name, s.to.name)
 		}
 		if s.deadLetter != nil && !declared[s.deadLetter] {
@@ -305,12 +327,13 @@ func (t *Topology) Validate() error {
 		if f.batchSize < 1 {
 			add("flow %q: BatchSize must be at least 1, got %d", f.name, f.batchSize)
 		}
-		if f.lingerMs < 0 {
-			add("flow %q: LingerMillis must not be negative, got %d", f.name, f.lingerMs)
+		if f.linger < 0 {
+			add("flow %q: Linger must not be negative, got %v", f.name, f.linger)
 		}
 		checkStages(statelessStages(f.steps), "flow", f.name, add)
 	}
 	t.validateJoins(declared, add)
+	t.validateNames(add)
 	if len(t.sources) == 0 && len(t.flows) == 0 {
 		add("nothing to run: declare a Source or a Flow")
 	}

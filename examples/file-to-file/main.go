@@ -58,10 +58,7 @@ func run(name, in, out, topic string, partitions, batch int) error {
 		return fmt.Errorf("-out: %w", err)
 	}
 
-	t := topology.New(name)
-	lines := t.Topic(topic, topology.ValueCodec("string"), topology.Partitions(partitions))
-	t.Source("files", src).To(lines)
-	t.Flow("to-file").From(lines).To(sink, topology.BatchSize(batch))
+	t := declare(name, topic, partitions, batch, src, sink)
 
 	if cfg.Embedded() {
 		fmt.Printf("data dir: %s\nbroker:   %s (embedded)\n", cfg.DataDir, cfg.BrokerAddr)
@@ -76,4 +73,14 @@ func run(name, in, out, topic string, partitions, batch int) error {
 	ctx, stop := topology.SignalContext(context.Background()) // a second signal exits at once
 	defer stop()
 	return t.RunWith(ctx, cfg)
+}
+
+// declare is the pipeline: the files' lines into topic, the topic's records into the output file. Its
+// consumer groups and engine topics are named after name (see topology.Topology.EngineNames).
+func declare(name, topic string, partitions, batch int, src *filesource.Source, sink *filesink.Sink) *topology.Topology {
+	t := topology.New(name)
+	lines := t.Topic(topic, topology.ValueCodec("string"), topology.Partitions(partitions))
+	t.Source("files", src).To(lines)
+	t.Flow("to-file").From(lines).To(sink, topology.BatchSize(batch))
+	return t
 }

@@ -134,9 +134,9 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *time
 	}
 	customers, orders := changes(cdc.Topic("shop.customers")), changes(cdc.Topic("shop.orders"))
 	t.Topic(cdc.SchemaChangeTopic(), topology.KeyCodec("json-schema"), topology.ValueCodec("json-schema"))
-	t.Source("cdc", cdc).To(orders)
+	t.Source("cdc", cdc).ToRecordTopics() // each table's records go to its own topic
 
-	customerRows := t.Table("customers", customers, unwrap)
+	customerRows := t.Table("customers", customers).Via(unwrap)
 	withCustomer, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		return nil, nil, err
