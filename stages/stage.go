@@ -1,6 +1,11 @@
 // Package stages holds record transformations. The same Stage value runs before Kafka (ETL, inside a
 // source task, before produce) or after it (ELT, inside the processor that feeds a sink).
 //
+// Stateful steps are not Stages: a Join (LookupJoin, JoinForeignKey) describes how a flow joins a table,
+// and a Keyed step (Dedupe, Aggregate, Count, or the user's own) folds each record into its key's state.
+// Both keep their state in Kafka and run only where a flow declares them (topology.Flow.Join,
+// topology.Flow.Keyed), each in a goka group of its own; a Stage's Process always can run anywhere.
+//
 // # Schemas after user functions
 //
 // Map and FlatMap keep a record's schemas true to the values their function returns: a *stream.Struct

@@ -153,7 +153,7 @@ func TestJoinCommitsInputInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := &docSink{docs: map[string]string{}}
-	tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.Linger(5*time.Millisecond))
 	rcfg := quietConfig(brokers)
 	rcfg.SessionTimeout = 7 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())

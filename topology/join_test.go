@@ -94,7 +94,7 @@ func (f *joinFixture) run(foreignKey bool) (stop func()) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	tp.Flow("index").From(orders).Join(table, join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(table, join).To(f.sink, topology.BatchSize(10), topology.Linger(5*time.Millisecond))
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 	cfg.SessionTimeout = 7 * time.Second

@@ -29,7 +29,7 @@ func TestJoinFailureLoggedOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.Flow("index").From(orders).Join(customerRows, join).To(f.sink, topology.BatchSize(10), topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(customerRows, join).To(f.sink, topology.BatchSize(10), topology.Linger(5*time.Millisecond))
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 	log := &testkit.LogBuffer{}

@@ -76,7 +76,7 @@ func TestJoinAsksAgainAfterLostRequest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.LingerMillis(5))
+		tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.Linger(5*time.Millisecond))
 		rcfg := quietConfig(brokers)
 		rcfg.SessionTimeout = 7 * time.Second
 		return tp.RunWith(ctx, rcfg)
@@ -208,7 +208,7 @@ func TestJoinStaleReferrerIsCleanedUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.LingerMillis(5))
+	tp.Flow("index").From(orders).Join(customerRows, join).To(sink, topology.Linger(5*time.Millisecond))
 	rcfg := quietConfig(brokers)
 	rcfg.SessionTimeout = 7 * time.Second
 	ctx, cancel := context.WithCancel(context.Background())

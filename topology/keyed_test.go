@@ -66,8 +66,8 @@ func TestDedupeAndCount(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tp.Flow("unique").From(events).Keyed(dedupe).To(deduped, topology.LingerMillis(5))
-		tp.Flow("counts").From(events).Keyed(count).To(counted, topology.LingerMillis(5))
+		tp.Flow("unique").From(events).Keyed(dedupe).To(deduped, topology.Linger(5*time.Millisecond))
+		tp.Flow("counts").From(events).Keyed(count).To(counted, topology.Linger(5*time.Millisecond))
 		cfg := topology.DefaultConfig()
 		cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -171,7 +171,7 @@ func TestKeyedReplayAfterLostOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp.Flow("counts").From(orders).Keyed(count).To(counted, topology.LingerMillis(5))
+	tp.Flow("counts").From(orders).Keyed(count).To(counted, topology.Linger(5*time.Millisecond))
 	rcfg := quietConfig(brokers)
 	rcfg.SessionTimeout = 7 * time.Second
 

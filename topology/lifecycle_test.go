@@ -135,7 +135,7 @@ func lifecycleTopology(src sources.Source, stage stages.Stage, sink sinks.Sink) 
 	tp := topology.New("lifecycle")
 	events := tp.Topic("events", topology.ValueCodec("json"))
 	tp.Source("counted", src).Via(stage).To(events)
-	tp.Flow("out").From(events).Via(stage).To(sink, topology.BatchSize(10), topology.LingerMillis(20))
+	tp.Flow("out").From(events).Via(stage).To(sink, topology.BatchSize(10), topology.Linger(20*time.Millisecond))
 	return tp
 }
 

@@ -203,7 +203,7 @@ func TestRunErrorsNameWhereAndWhich(t *testing.T) {
 	}, {
 		name: "sink",
 		build: func(tp *topology.Topology, in string) error {
-			tp.Flow("index").From(tp.Topic(in)).To(brokenSink{}, topology.BatchSize(10), topology.LingerMillis(100))
+			tp.Flow("index").From(tp.Topic(in)).To(brokenSink{}, topology.BatchSize(10), topology.Linger(100*time.Millisecond))
 			return nil
 		},
 		logMsg: "flow failed",

@@ -67,7 +67,7 @@ func runFailing(t *testing.T, sink sinks.Sink) (error, *testkit.LogBuffer) {
 	produceSpread(t, brokers, "events")
 	tp := topology.New("failing")
 	events := tp.Topic("events", topology.ValueCodec("json"), topology.Partitions(2))
-	tp.Flow("index").From(events).To(sink, topology.BatchSize(100), topology.LingerMillis(500))
+	tp.Flow("index").From(events).To(sink, topology.BatchSize(100), topology.Linger(500*time.Millisecond))
 	rc := topology.DefaultConfig()
 	rc.Brokers, rc.HTTPAddr = brokers, "off"
 	log := &testkit.LogBuffer{}

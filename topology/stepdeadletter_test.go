@@ -64,7 +64,7 @@ func stepsFlow(t *testing.T, name, orders, customers string, sink *recordingSink
 		Keyed(sum).
 		Via(stages.Map("after", refuse("after"))).
 		Keyed(count).
-		To(sink, topology.BatchSize(10), topology.LingerMillis(5))
+		To(sink, topology.BatchSize(10), topology.Linger(5*time.Millisecond))
 	if dlq {
 		f.DeadLetter(tp.Topic(orders+".dlq", topology.ValueCodec("bytes")))
 	}

@@ -9,8 +9,8 @@ import (
 
 // Table is a declared table: the latest row per key of a topic, after stages (e.g. unwrapping change
 // events). Tombstones and delete events remove a row. Keys are compared as stream.KeyString gives them, so
-// a one-column primary key {"id":5} is found by the foreign-key value 5. Join stages read tables; see
-// stages.LookupJoin and stages.JoinForeignKey.
+// a one-column primary key {"id":5} is found by the foreign-key value 5. A flow reads a table with
+// Flow.Join (stages.LookupJoin, stages.JoinForeignKey).
 type Table struct {
 	t      *Topology
 	name   string

@@ -1,6 +1,7 @@
 // Package topology is how a user declares a pipeline in Go: sources that feed Kafka topics (with ETL
-// stages before Kafka) and flows that carry a topic into a sink (with ELT stages after Kafka). Run compiles
-// the declaration onto goka processors over sarama and runs it; user code never sees goka or sarama.
+// stages before Kafka) and flows that carry a topic into a sink (with ELT stages after Kafka, and stateful
+// steps: Flow.Join of a declared Table, Flow.Keyed for dedupe, aggregates and counts). Run compiles the
+// declaration onto goka processors over sarama and runs it; user code never sees goka or sarama.
 //
 // Guarantees:
 //   - A source task's position is saved in its source group's goka table only after Kafka acknowledged every

@@ -141,7 +141,7 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *time
 	if err != nil {
 		return nil, nil, err
 	}
-	t.Flow("orders-index").From(orders).Via(unwrap).Join(customerRows, withCustomer).To(index, topology.LingerMillis(5))
+	t.Flow("orders-index").From(orders).Via(unwrap).Join(customerRows, withCustomer).To(index, topology.Linger(5*time.Millisecond))
 	return t, index, t.Validate()
 }
 

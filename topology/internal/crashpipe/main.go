@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	"github.com/sluicehq/sluice/stages"
@@ -102,7 +103,7 @@ func run(name, out string) error {
 		} else {
 			flow.Keyed(f.keyed)
 		}
-		flow.To(s, topology.LingerMillis(20))
+		flow.To(s, topology.Linger(20*time.Millisecond))
 	}
 	ctx, stop := topology.SignalContext(context.Background())
 	defer stop()
