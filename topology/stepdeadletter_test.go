@@ -150,7 +150,11 @@ func TestStatefulStepsDeadLetter(t *testing.T) {
 		t.Fatalf("%d dead letters, want %d: %v", len(dead), len(stepFailures), dead)
 	}
 	for _, m := range dead {
-		t.Logf("dead letter %s headers %v", m, m.Headers)
+		var hs []string
+		for _, h := range m.Headers {
+			hs = append(hs, h.Key+"="+string(h.Value))
+		}
+		t.Logf("dead letter %s headers %s", m, strings.Join(hs, " "))
 	}
 	byStage := map[string]testkit.Message{}
 	for _, m := range dead {
