@@ -251,7 +251,9 @@ func (r *joinRunner) setAside(ctx goka.Context, rec recordRef, err error) {
 	case errors.As(err, &de):
 		d.stage = StageDecode
 	}
-	if dlErr := r.p.sendDeadLetter(ctx.Context(), d); dlErr != nil {
+	// Not the callback's context: it ends when the processor stops, and a dead letter abandoned then would
+	// fail a clean shutdown; the producer's own timeouts bound the wait (as for the sink processor's).
+	if dlErr := r.p.sendDeadLetter(context.Background(), d); dlErr != nil {
 		ctx.Fail(r.p.failRecord(r.spec.flowName, r.stageName(), rec,
 			fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, dlErr)))
 	}
