@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -212,4 +216,62 @@ func TestEngineNames(t *testing.T) {
 type ptrSink struct {
 	nopSink
 	written int
+}
+
+// The topics a run creates are exactly the declared ones and EngineNames' topics (goka creates none of its
+// own), and its source, flow and step groups commit under EngineNames' group names.
+func TestRunCreatesTheEngineNames(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	tp := topology.New("names")
+	events, counts := tp.Topic("events"), tp.Topic("counts")
+	tp.Source("gen", multiTopicSource{topics: []string{"", "", ""}}).To(events)
+	tp.Flow("counts").From(events).Keyed(mustCount(t, "count")).ToTopic(counts, topology.Linger(5*time.Millisecond))
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
+	cfg.Logger = slog.New(slog.NewTextHandler(&testkit.LogBuffer{}, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	testkit.WaitRecords(t, brokers, "counts", 3, 30*time.Second)
+
+	want := []string{"counts", "events"}
+	groups := map[string]string{} // group -> a topic it consumes
+	for _, n := range tp.EngineNames() {
+		switch {
+		case n.Kind == topology.TopicName:
+			want = append(want, n.Name)
+		case n.Role == "flow group":
+			groups[n.Name] = "names.counts.count.out"
+		case n.Role == "step group":
+			groups[n.Name] = "events"
+		case n.Role == "source group":
+			groups[n.Name] = "names.gen.control"
+		}
+	}
+	slices.Sort(want)
+	if got := testkit.Topics(t, brokers); !slices.Equal(got, want) {
+		t.Errorf("topics of the run:\n%q\nwant the declared and EngineNames' topics:\n%q", got, want)
+	}
+	committed := func(group, topic string) bool { // on any partition: the control topic's task is on one of 12
+		for p := range testkit.HighWaterMarks(t, brokers, topic) {
+			if testkit.CommittedOffset(t, brokers, group, topic, p) >= 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for group, topic := range groups {
+		deadline := time.Now().Add(30 * time.Second)
+		for !committed(group, topic) {
+			if time.Now().After(deadline) {
+				t.Fatalf("group %s committed nothing on %s", group, topic)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Fatalf("RunWith = %v", err)
+	}
 }
