@@ -1,6 +1,7 @@
 package topology_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,11 +30,12 @@ func refuse(stage string) func(stream.Record) (stream.Record, error) {
 
 // stepsFlow declares, on a new topology named name, the flow
 //
-//	orders -> before -> Join(customers, with-customer) -> middle -> Keyed(sum) -> after -> Keyed(count) -> sink
+//	orders -> before -> Join(customers, with-customer) -> middle -> Keyed(sum) -> after -> Keyed(count) -> last -> sink
 //
 // where the stages before, middle and after and the keyed step sum refuse a record whose value has "fail"
-// set to their name, and the join refuses a value that is not an object. before runs in the join's group,
-// middle in sum's, after in count's.
+// set to their name, the join refuses a value that is not an object, and last refuses the count of a key
+// that starts with "last". before runs in the join's group, middle in sum's, after in count's, last in the
+// sink's processor.
 func stepsFlow(t *testing.T, name, orders, customers string, sink *recordingSink, dlq bool) *topology.Topology {
 	t.Helper()
 	tp := topology.New(name)
@@ -64,6 +66,12 @@ func stepsFlow(t *testing.T, name, orders, customers string, sink *recordingSink
 		Keyed(sum).
 		Via(stages.Map("after", refuse("after"))).
 		Keyed(count).
+		Via(stages.Map("last", func(r stream.Record) (stream.Record, error) {
+			if m, ok := r.Value.(map[string]any); ok && strings.HasPrefix(fmt.Sprint(m["key"]), "last") {
+				return r, errors.New("refused by last")
+			}
+			return r, nil
+		})).
 		To(sink, topology.BatchSize(10), topology.Linger(5*time.Millisecond))
 	if dlq {
 		f.DeadLetter(tp.Topic(orders+".dlq", topology.ValueCodec("bytes")))
@@ -77,6 +85,7 @@ func stepsFlow(t *testing.T, name, orders, customers string, sink *recordingSink
 // stepFailure is one record that fails somewhere in stepsFlow, and where.
 type stepFailure struct {
 	stage string // HeaderErrorStage
+	key   string // the record's key, if not o<N>
 	value string // the record's value in the orders topic
 	// topic is the topic the dead letter's position headers name ({in}: orders; {group}.out / {group}-loop:
 	// the output or loop topic of a step's group, {group} standing for <pipeline>.index.<step>).
@@ -101,6 +110,8 @@ var stepFailures = []stepFailure{
 		says: []string{`flow "index": stage "sum": {p}.index.with-customer.out/0@`, "refused by sum"}},
 	{stage: "after", value: `{"id":"o1","customer_id":"c1","fail":"after"}`, topic: "{p}.index.sum.out", reason: "refused by after",
 		says: []string{`flow "index": stage "after": {p}.index.sum.out/0@`, "refused by after"}},
+	{stage: "last", key: "last", value: `{"id":"last","customer_id":"c1"}`, topic: "{p}.index.count.out", reason: "refused by last",
+		says: []string{`flow "index": stage "last": {p}.index.count.out/0@`, "refused by last"}},
 }
 
 func (f stepFailure) expand(s, pipeline, in string) string {
@@ -125,6 +136,9 @@ func TestStatefulStepsDeadLetter(t *testing.T) {
 	msgs := []testkit.Message{{Partition: 0, Key: []byte(`"o0"`), Value: []byte(`{"id":"o0","customer_id":"c1"}`)}}
 	for i, f := range stepFailures {
 		key := fmt.Sprintf(`"o%d"`, i+1)
+		if f.key != "" {
+			key = `"` + f.key + `"`
+		}
 		msgs = append(msgs, testkit.Message{Partition: 0, Key: []byte(key), Value: []byte(strings.ReplaceAll(f.value, `"o1"`, key)),
 			Headers: []stream.Header{{Key: "trace", Value: []byte(f.stage)}}})
 	}
@@ -234,7 +248,7 @@ func TestStatefulStepsFailWithoutDeadLetter(t *testing.T) {
 			testkit.CreateTopic(t, brokers, in, 1)
 			testkit.Produce(t, brokers, in,
 				testkit.Message{Partition: 0, Key: []byte(`"o0"`), Value: []byte(`{"id":"o0","customer_id":"c1"}`)},
-				testkit.Message{Partition: 0, Key: []byte(`"o1"`), Value: []byte(f.value)})
+				testkit.Message{Partition: 0, Key: []byte(`"` + cmp.Or(f.key, "o1") + `"`), Value: []byte(f.value)})
 			tp := stepsFlow(t, pipeline, in, customers, &recordingSink{}, false)
 			cfg := quietConfig(brokers)
 			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
