@@ -137,7 +137,8 @@ const maxTopicName = 249
 
 // validateNames reports derived names that collide with each other or with a declared topic (each pair of
 // parties once, with the first name they share), derived topic names Kafka would refuse, and a sink value
-// held by pointer that two flows write to (its Write would be called concurrently).
+// held by pointer (to a type with state) that two flows write to (its Write would be called concurrently).
+// A sink wrapped differently in each flow is not recognised as one.
 func (t *Topology) validateNames(add func(string, ...any)) {
 	type party struct {
 		owner nameOwner
@@ -187,8 +188,10 @@ func (t *Topology) validateNames(add func(string, ...any)) {
 			continue
 		}
 		v := reflect.ValueOf(f.sink)
-		if v.Kind() != reflect.Pointer || v.IsNil() {
-			continue // a value (not shared state) or a nil pointer (reported by the run's Open)
+		if v.Kind() != reflect.Pointer || v.IsNil() || v.Type().Elem().Size() == 0 {
+			// A value (no shared state), a nil pointer (its Open fails), or a pointer to a zero-size type:
+			// it holds no state, and Go may give two such allocations one address.
+			continue
 		}
 		id := v.UnsafePointer()
 		key := [2]any{v.Type(), id}

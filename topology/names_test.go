@@ -275,3 +275,17 @@ func TestRunCreatesTheEngineNames(t *testing.T) {
 		t.Fatalf("RunWith = %v", err)
 	}
 }
+
+// stateless is a sink without state: two of its values may share an address.
+type stateless struct{ nopSink }
+
+func TestValidateAcceptsZeroSizeSinkPointers(t *testing.T) {
+	tp := topology.New("p")
+	events := tp.Topic("events")
+	s := &stateless{}
+	tp.Flow("a").From(events).To(s)
+	tp.Flow("b").From(events).To(s)
+	if err := tp.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

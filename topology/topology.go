@@ -10,8 +10,9 @@
 //   - Replicas started with the same pipeline name share the work: source tasks and topic partitions are
 //     spread over them through Kafka consumer groups, and move when one leaves or dies.
 //
-// Every declaration mistake (a flow without a sink, an unknown codec, a duplicate name) is reported by
-// Validate, which Run calls before it starts anything.
+// Every declaration mistake (a flow without a sink, an unknown codec, a duplicate name, two derived
+// consumer groups or topics that would be one, see EngineNames) is reported by Validate, which Run calls
+// before it starts anything.
 //
 // Operator endpoints (on Config.HTTPAddr):
 //   - /metrics: Prometheus metrics (see package metrics).
@@ -249,7 +250,11 @@ func LingerMillis(ms int) SinkOption { return Linger(time.Duration(ms) * time.Mi
 var ErrInvalidTopology = errors.New("invalid topology")
 
 // Validate checks the whole declaration and returns every mistake found, each naming the topic, source or
-// flow and field at fault. Run calls it before starting anything.
+// flow and field at fault. Run calls it before starting anything. Besides each declaration on its own, it
+// refuses what would collide at run time, naming both parties: two derived names (consumer groups, topics;
+// see EngineNames) that are equal, which '.' in names makes possible; two stateful steps of a flow with one
+// name; a derived topic that is also a declared topic; and one sink value (held by pointer) ending two
+// flows, whose Write would then be called concurrently.
 func (t *Topology) Validate() error {
 	errs := append([]error(nil), t.errs...)
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
