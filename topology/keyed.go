@@ -12,7 +12,7 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// keyedRunner runs a stages.Keyed stage in a goka group of its own: input records (after the stateless
+// keyedRunner runs a stages.Keyed step in a goka group of its own: input records (after the stateless
 // stages before it) are re-keyed by stream.KeyString through the group's loop topic; the loop callback folds
 // each into its key's state in the group table and emits what the stage returns to the stage's output topic,
 // keyed by the output record's own key (the input record's original key, schema included, in the json-schema

@@ -90,7 +90,7 @@ func (f *Flow) Keyed(k stages.Keyed) *Flow {
 	return f
 }
 
-// joinSpec is a stateful stage of a flow (a join or a Keyed stage), compiled into its own goka group.
+// joinSpec is a stateful step of a flow (a join or a keyed step), compiled into its own goka group.
 type joinSpec struct {
 	join        *stages.Join // or
 	keyed       stages.Keyed
