@@ -17,7 +17,10 @@ import (
 // what keeps a denormalised document right when the referenced entity changes. A record whose foreign key
 // changes leaves its old row; a deleted record (tombstone or delete event) leaves as a tombstone.
 //
-// The record value must be a struct or a JSON object; the joined value is a schemaless JSON object.
+// The record value must be a struct or a JSON object; a value that is neither fails the record in the join
+// (to the flow's dead-letter topic when it has one). A struct joined with a struct row (or with none) stays
+// a struct, the row an optional struct field, so its schema reaches the sink; anything else is joined as a
+// schemaless JSON object.
 type Join struct {
 	name   string
 	field  string
