@@ -16,15 +16,17 @@ import (
 //
 // The topology applies each input record to the state once, even when a crash makes Kafka deliver it again
 // (it keeps the last applied input position with each key's state; see the topology package), so a Keyed
-// stage need not be idempotent itself. Its outputs are written with their own Key and KeySchema (normally
+// step need not be idempotent itself. Its outputs are written with their own Key and KeySchema (normally
 // r's, the input record's original key); a replay may repeat a key's latest output, which a sink that
 // upserts by key absorbs.
 type Keyed interface {
 	// Name identifies the step in metrics, logs, errors and the names of its goka group and topics.
 	Name() string
 	// Apply folds r into the key's state (nil for a key not seen yet) and returns the new state (nil
-	// forgets the key) and the records to emit, keyed like r. The state bytes are the stage's own: the
-	// topology stores them as they are, next to its own bookkeeping.
+	// forgets the key) and the records to emit, keyed like r. The state bytes are the step's own: the
+	// topology stores them as they are, next to its own bookkeeping. An error (or a panic) leaves the
+	// state as it was and sets r aside: to the flow's dead-letter topic when it has one, otherwise it stops
+	// the pipeline naming the flow, the step and r's input position.
 	Apply(state []byte, r stream.Record) (newState []byte, out []stream.Record, err error)
 }
 
