@@ -84,11 +84,12 @@ func (e *stageError) Unwrap() error { return e.err }
 // HeaderErrorOffset), and goes on: the record's offset counts as done once Kafka has its dead letter. That
 // holds wherever the record fails: undecodable, refused by a stateless stage, by a table's stage, by a join
 // or a keyed step (Join, Keyed) or by the stages between them, or rejected by the sink as bad data. A record
-// that failed in a step's group before the step's loop topic (decoding, the stages before the step, a table's
-// stages) is the original Kafka record, byte for byte; one that failed in the step itself is the record as
+// that failed before a step's loop topic (decoding, the stages before the step, a table's stages) is the
+// Kafka record the failing group read, byte for byte: the flow's input, the table's topic, or for a step or
+// sink after another step, that step's output topic. One that failed in the step itself is the record as
 // the step received it (after the stages before it), key and value in the json-schema codec, with the
-// headers naming the input record's topic, partition and offset where the engine knows them (keyed steps)
-// and the step's loop topic otherwise (a join's emission of a stored record). Without a dead-letter topic
+// headers naming its input record's topic, partition and offset (keyed steps) or the join's loop topic
+// (a join emitting a stored record). Without a dead-letter topic
 // such a record stops the pipeline, and RunWith's error names the flow, the stage or step and the record.
 // Failures of the sink itself (unreachable, timing out) stop the pipeline either way.
 func (f *Flow) DeadLetter(topic *Topic) *Flow {
