@@ -7,34 +7,7 @@ import (
 	"github.com/lovoo/goka"
 )
 
-// Engine names: every Kafka consumer group and topic that the engine derives from the declaration, and
-// nothing else, is named here. The patterns, with <pipeline> the name given to New:
-//
-//	what                                   kind   pattern                              shop-search example
-//	a source's group                       group  <pipeline>.<source>                  shop-search.cdc
-//	a source's control topic               topic  <pipeline>.<source>.control          shop-search.cdc.control
-//	a source's position table              topic  <pipeline>.<source>-table            shop-search.cdc-table
-//	a flow's group (its sink or topic)     group  <pipeline>.<flow>                    shop-search.orders-index
-//	a flow's stateful step (join, keyed)   group  <pipeline>.<flow>.<step>             shop-search.orders-index.with-customer
-//	the step's output topic                topic  <pipeline>.<flow>.<step>.out         shop-search.orders-index.with-customer.out
-//	the step's loop (repartition) topic    topic  <pipeline>.<flow>.<step>-loop        shop-search.orders-index.with-customer-loop
-//	the step's state table                 topic  <pipeline>.<flow>.<step>-table       shop-search.orders-index.with-customer-table
-//
-// The "-table" and "-loop" suffixes are goka's (GroupTable and the loop edge of DefineGroup). Dead-letter
-// topics, tables (a join reads its table's topic in the join's own group) and every user topic are
-// declared by the user and derive nothing. Client IDs (sluice-control, sluice-admin, ...) name no Kafka
-// resource and need not be unique.
-//
-// The names are those of earlier versions byte for byte, so the topics, groups and offsets of a deployed
-// pipeline keep working. The patterns are ambiguous when a name contains '.' (flow "a" with step "b" and
-// source "a.b" both give group <pipeline>.a.b), and the suffixes can meet a declared name (a user topic
-// "shop-search.cdc.control"). Rather than renaming anything, Validate refuses a declaration in which two
-// derived names of one kind are equal, or a derived topic equals a declared topic, naming both parties.
-// Groups and topics are separate Kafka namespaces, so a group may share a topic's name. Names of two
-// pipelines on one cluster can collide the same way (pipeline "a.b" with source "c", pipeline "a" with
-// source "b.c"); one declaration cannot see the other, so that is the operator's to avoid.
-//
-// EngineNames lists the names of a declaration, e.g. for the ACLs a pipeline needs.
+// Engine names are derived here and nowhere else; EngineNames' doc has the table of patterns.
 
 // sourceGroup is the consumer group of a source's processor, whose table holds its tasks' positions.
 func sourceGroup(pipeline, source string) string { return pipeline + "." + source }
@@ -67,8 +40,8 @@ const (
 	TopicName NameKind = "topic"
 )
 
-// EngineName is a consumer group or topic that the engine derives from the declaration (see the table in
-// names.go's doc, repeated in the package README).
+// EngineName is a consumer group or topic that the engine derives from the declaration (see
+// Topology.EngineNames for the patterns).
 type EngineName struct {
 	Name string
 	Kind NameKind
@@ -98,7 +71,32 @@ func (o nameOwner) String() string {
 }
 
 // EngineNames returns every consumer group and topic the engine derives from the declaration, sources
-// first, in declaration order. Declared topics (data, dead-letter, table topics) are not included.
+// first, in declaration order, e.g. for the ACLs a pipeline needs. Declared topics (data, dead-letter and
+// table topics) are not included. The patterns, with <pipeline> the name given to New:
+//
+//	what                                   kind   pattern                              shop-search example
+//	a source's group                       group  <pipeline>.<source>                  shop-search.cdc
+//	a source's control topic               topic  <pipeline>.<source>.control          shop-search.cdc.control
+//	a source's position table              topic  <pipeline>.<source>-table            shop-search.cdc-table
+//	a flow's group (its sink or topic)     group  <pipeline>.<flow>                    shop-search.orders-index
+//	a flow's stateful step (join, keyed)   group  <pipeline>.<flow>.<step>             shop-search.orders-index.with-customer
+//	the step's output topic                topic  <pipeline>.<flow>.<step>.out         shop-search.orders-index.with-customer.out
+//	the step's loop (repartition) topic    topic  <pipeline>.<flow>.<step>-loop        shop-search.orders-index.with-customer-loop
+//	the step's state table                 topic  <pipeline>.<flow>.<step>-table       shop-search.orders-index.with-customer-table
+//
+// The "-table" and "-loop" suffixes are goka's (GroupTable and the loop edge of DefineGroup). Dead-letter
+// topics, tables (a join reads its table's topic in the join's own group) and every user topic are
+// declared by the user and derive nothing. Client IDs (sluice-control, sluice-admin, ...) name no Kafka
+// resource and need not be unique.
+//
+// The names are those of earlier versions byte for byte, so the topics, groups and offsets of a deployed
+// pipeline keep working. The patterns are ambiguous when a name contains '.' (flow "a" with step "b" and
+// source "a.b" both give group <pipeline>.a.b), and the suffixes can meet a declared name (a user topic
+// "shop-search.cdc.control"). Rather than renaming anything, Validate refuses a declaration in which two
+// derived names of one kind are equal, or a derived topic equals a declared topic, naming both parties.
+// Groups and topics are separate Kafka namespaces, so a group may share a topic's name. Names of two
+// pipelines on one cluster can collide the same way (pipeline "a.b" with source "c", pipeline "a" with
+// source "b.c"); one declaration cannot see the other, so that is the operator's to avoid.
 func (t *Topology) EngineNames() []EngineName {
 	var out []EngineName
 	add := func(o nameOwner, kind NameKind, role, name string) {
