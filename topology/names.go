@@ -134,9 +134,9 @@ func (t *Topology) EngineNames() []EngineName {
 const maxTopicName = 249
 
 // validateNames reports derived names that collide with each other or with a declared topic (each pair of
-// parties once, with the first name they share), derived topic names Kafka would refuse, and a sink value
-// held by pointer (to a type with state) that two flows write to (its Write would be called concurrently).
-// A sink wrapped differently in each flow is not recognised as one.
+// parties once, with the first name they share), derived topic names Kafka would refuse, two tables with
+// one name, and a sink value held by pointer (to a type with state) that two flows write to (its Write
+// would be called concurrently). A sink wrapped differently in each flow is not recognised as one.
 func (t *Topology) validateNames(add func(string, ...any)) {
 	type party struct {
 		owner nameOwner
@@ -177,6 +177,14 @@ func (t *Topology) validateNames(add func(string, ...any)) {
 		}
 		add("%s and %s derive the same %s %q (as %s and %s): rename one of them",
 			prev.owner, o, n.Kind, n.Name, prev.role, n.Role)
+	}
+
+	tables := map[string]bool{}
+	for _, tb := range t.tables {
+		if tables[tb.name] {
+			add("table %q: declared twice (its name labels its stages' metrics and names it in errors)", tb.name)
+		}
+		tables[tb.name] = true
 	}
 
 	type sinkUse struct{ flow string }

@@ -113,6 +113,14 @@ func collisionCases(t *testing.T) []struct {
 			tp.Flow(strings.Repeat("f", 120)).From(events).Keyed(mustCount(t, "count")).To(nopSink{})
 			return tp
 		}, []string{`stateful step "count" (step 0): its step output "ppp`, `is longer than the 249 characters Kafka allows`}, nil},
+		{"two tables with one name", func() *topology.Topology {
+			tp := topology.New("p")
+			events := tp.Topic("events")
+			tp.Table("rows", tp.Topic("a"))
+			tp.Table("rows", tp.Topic("b"))
+			tp.Flow("f").From(events).To(nopSink{})
+			return tp
+		}, []string{`table "rows": declared twice`}, nil},
 		{"a source and a flow with one name are reported once", func() *topology.Topology {
 			tp := topology.New("p")
 			lines := tp.Topic("lines")
