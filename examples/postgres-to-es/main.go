@@ -1,0 +1,43 @@
+// Command postgres-to-es is the flagship pipeline's twin on PostgreSQL: PostgreSQL changes (logical
+// replication with pgoutput) flow through Kafka into searchable Elasticsearch documents, and each order
+// document carries its customer, kept right when the customer changes (a foreign-key join on goka tables).
+//
+//	go run ./examples/postgres-to-es [-generate 50] [-progress 5s]
+//
+// With no settings everything runs on this machine: a private PostgreSQL (wal_level=logical) in the data
+// dir, the embedded Kafka broker, and the embedded Elasticsearch-compatible server on SLUICE_ES_ADDR
+// (127.0.0.1:9200), so that `curl 127.0.0.1:9200/orders/_search` works. SLUICE_POSTGRES_DSN, SLUICE_BROKERS
+// and SLUICE_ES_URL point it at real servers instead; SLUICE_DATA_DIR holds all local state. The MySQL
+// flagship (examples/mysql-to-es) writes the same index "orders": give each its own SLUICE_DATA_DIR.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/sluicehq/sluice/topology"
+)
+
+func main() {
+	ctx, stop := topology.SignalContext(context.Background()) // a second signal exits at once
+	defer stop()
+	generateRate := flag.Int("generate", 0, "commit this many changes a second (new, updated and deleted orders, customers) to show movement")
+	progress := flag.Duration("progress", 5*time.Second, "how often to print a progress line (0: never)")
+	flag.Parse()
+	env, err := envFromOS()
+	env.generate, env.progress = *generateRate, *progress
+	if err == nil {
+		err = run(ctx, env, func(format string, args ...any) { fmt.Printf(format+"\n", args...) })
+	}
+	if err != nil {
+		if topology.Logged(err) { // a running pipeline's failure: its log line above says it all
+			fmt.Fprintf(os.Stderr, "postgres-to-es: stopped by the failure logged above\n")
+		} else {
+			fmt.Fprintln(os.Stderr, "postgres-to-es:", err)
+		}
+		os.Exit(1)
+	}
+}

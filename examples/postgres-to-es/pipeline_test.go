@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/sluicehq/sluice/esserver"
+	"github.com/sluicehq/sluice/internal/kafkatest"
+	"github.com/sluicehq/sluice/internal/pgtest"
+	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/topology"
+)
+
+var pg *pgtest.Server
+
+func TestMain(m *testing.M) {
+	srv, err := pgtest.Launch()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	pg = srv
+	code := m.Run()
+	srv.Stop()
+	os.Exit(code)
+}
+
+// shopDB is a test's own database on the shared server with the demo schema (no rows), and a pool on it.
+type shopDB struct {
+	dsn string
+	db  *sql.DB
+}
+
+func newShop(t *testing.T, name string) *shopDB {
+	t.Helper()
+	dsn := pg.CreateDatabase(t, name)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := &shopDB{dsn: dsn, db: db}
+	s.exec(t, schema...)
+	return s
+}
+
+func (s *shopDB) exec(t *testing.T, statements ...string) {
+	t.Helper()
+	for _, q := range statements {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, err := s.db.ExecContext(ctx, q)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+// wantDocs reads the expected document of every order from PostgreSQL: the order's columns and its customer.
+func (s *shopDB) wantDocs(t *testing.T) map[string]map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.customer_id, o.amount::text, o.status,
+		(extract(epoch FROM o.created_at) * 1000000)::bigint, c.id, c.name, c.email
+		FROM shop.orders o LEFT JOIN shop.customers c ON c.id = o.customer_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]map[string]any{}
+	for rows.Next() {
+		var id, customerID, created int64
+		var amount, status string
+		var cid *int64
+		var name, email *string
+		if err := rows.Scan(&id, &customerID, &amount, &status, &created, &cid, &name, &email); err != nil {
+			t.Fatal(err)
+		}
+		doc := map[string]any{"id": id, "customer_id": customerID, "amount": amount, "status": status, "created_at": created, "customer": nil}
+		if cid != nil {
+			doc["customer"] = map[string]any{"id": *cid, "name": *name, "email": *email}
+		}
+		out[fmt.Sprint(id)] = doc
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// indexed reads every document of the orders index, normalised like wantDocs.
+func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
+	t.Helper()
+	res, err := client.Search(client.Search.WithIndex("orders"), client.Search.WithSize(10000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	var r struct {
+		Hits struct {
+			Hits []struct {
+				ID     string         `json:"_id"`
+				Source map[string]any `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // amounts keep the digits Elasticsearch holds
+	if err := dec.Decode(&r); err != nil {
+		t.Fatalf("search: %s", body)
+	}
+	out := map[string]map[string]any{}
+	for _, h := range r.Hits.Hits {
+		doc := map[string]any{}
+		for k, v := range h.Source {
+			switch k {
+			case "amount": // a JSON number with PostgreSQL's digits ("10.50"), mapped scaled_float
+				n, ok := v.(json.Number)
+				if !ok {
+					t.Fatalf("order %s: amount %v (%T) is not a JSON number", h.ID, v, v)
+				}
+				doc[k] = string(n)
+			case "id", "customer_id":
+				doc[k] = jsonInt(v)
+			case "created_at": // an ISO-8601 string with microseconds, mapped date
+				s, _ := v.(string)
+				ts, err := time.Parse(time.RFC3339Nano, s)
+				if err != nil {
+					t.Fatalf("order %s: created_at %v is not ISO-8601: %v", h.ID, v, err)
+				}
+				doc[k] = ts.UnixMicro()
+			case "customer":
+				if c, ok := v.(map[string]any); ok {
+					doc[k] = map[string]any{"id": jsonInt(c["id"]), "name": c["name"], "email": c["email"]}
+				} else {
+					doc[k] = nil
+				}
+			default:
+				doc[k] = v
+			}
+		}
+		out[h.ID] = doc
+	}
+	return out
+}
+
+func jsonInt(v any) int64 {
+	n, _ := v.(json.Number).Int64()
+	return n
+}
+
+// converge waits until the orders index equals PostgreSQL's orders with their customers (90 s at most).
+func converge(t *testing.T, shop *shopDB, client *es.Client, what string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		res, _ := client.Indices.Refresh(client.Indices.Refresh.WithIndex("orders"))
+		if res != nil {
+			res.Body.Close()
+		}
+		want, got := shop.wantDocs(t), indexed(t, client)
+		if fmt.Sprint(want) == fmt.Sprint(got) {
+			t.Logf("%s: %d order documents equal PostgreSQL", what, len(want))
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: Elasticsearch did not converge to PostgreSQL:\n want %v\n got  %v", what, want, got)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// pipelineRun is one run of the example in the test's goroutine, stopped by stop.
+type pipelineRun struct {
+	cancel context.CancelFunc
+	done   chan error
+	said   *syncLines
+}
+
+func start(e env) *pipelineRun {
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &pipelineRun{cancel: cancel, done: make(chan error, 1), said: &syncLines{}}
+	go func() { r.done <- run(ctx, e, r.said.say) }()
+	return r
+}
+
+// stop ends the run as Ctrl-C does and fails t unless it stops cleanly within a minute.
+func (r *pipelineRun) stop(t *testing.T) {
+	t.Helper()
+	r.cancel()
+	select {
+	case err := <-r.done:
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, strings.Join(r.said.all(), "\n"))
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("run did not stop within a minute of its context ending")
+	}
+}
+
+func testConfig(t *testing.T, dataDir string) topology.Config {
+	cfg := topology.DefaultConfig()
+	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = dataDir, "127.0.0.1:0", testkit.FreeAddr(t)
+	cfg.Brokers = kafkatest.Brokers(t, 1) // nil: the embedded broker on DataDir
+	return cfg
+}
+
+// Inserts, updates and deletes of customers and orders in several transactions end with exactly one document
+// per order, equal to PostgreSQL's state with its customer; deleted orders have none; a customer rename
+// reaches all of that customer's orders.
+func TestOrdersFollowPostgres(t *testing.T) {
+	shop := newShop(t, "shop_follow")
+	shop.exec(t, "INSERT INTO shop.customers (name, email) VALUES ('Ann', 'ann@example.com'), ('Bob', 'bob@example.com'), ('Cy', 'cy@example.com')",
+		`INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES
+			(1, 10.50, 'new', '2026-11-26 10:00:00.123456'), (1, 99.99, 'paid', '2026-11-26 10:01:00'),
+			(2, 5.00, 'new', '2026-11-26 10:02:00'), (3, 1234567.89, 'shipped', '2026-11-26 10:03:00')`)
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	r := start(env{topology: testConfig(t, filepath.Join(t.TempDir(), "data")), postgresDSN: shop.dsn, esURL: srv.URL(), slot: "test_follow"})
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	converge(t, shop, client, "snapshot")
+
+	shop.exec(t, "UPDATE shop.orders SET status = 'paid' WHERE id = 1", "DELETE FROM shop.orders WHERE id = 3")
+	shop.exec(t, `BEGIN;
+		INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (2, 7.25, 'new', '2026-11-26 11:00:00');
+		INSERT INTO shop.customers (name, email) VALUES ('Dee', 'dee@example.com');
+		INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (4, 3.00, 'new', '2026-11-26 11:01:00');
+		COMMIT`)
+	converge(t, shop, client, "after updates, deletes and a transaction")
+
+	shop.exec(t, "UPDATE shop.customers SET name = 'Annabel', email = 'annabel@example.com' WHERE id = 1")
+	converge(t, shop, client, "after renaming customer 1")
+	for _, id := range []string{"1", "2"} {
+		if c := indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
+			t.Errorf("order %s carries customer %v after the rename", id, c)
+		}
+	}
+	r.stop(t)
+}
+
+// A stopped pipeline started again on its data dir resumes where it stopped: changes made while it was down
+// arrive, and the index ends equal to PostgreSQL (no order lost, none left over from before).
+func TestRestartResumes(t *testing.T) {
+	shop := newShop(t, "shop_restart")
+	shop.exec(t, "INSERT INTO shop.customers (name, email) VALUES ('Ann', 'ann@example.com'), ('Bob', 'bob@example.com')",
+		"INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (1, 1.00, 'new', '2026-11-26 10:00:00'), (2, 2.00, 'new', '2026-11-26 10:00:01')")
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	dataDir := filepath.Join(t.TempDir(), "data")
+	e := env{topology: testConfig(t, dataDir), postgresDSN: shop.dsn, esURL: srv.URL(), slot: "test_restart"}
+
+	first := start(e)
+	converge(t, shop, client, "first run")
+	first.stop(t)
+
+	// While the pipeline is down: a new order, an update, a delete and a rename.
+	shop.exec(t, "INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES (2, 3.00, 'new', '2026-11-26 12:00:00')",
+		"UPDATE shop.orders SET status = 'paid' WHERE id = 1", "DELETE FROM shop.orders WHERE id = 2",
+		"UPDATE shop.customers SET name = 'Bobby' WHERE id = 2")
+	second := start(e)
+	converge(t, shop, client, "after a restart")
+	if c := indexed(t, client)["3"]["customer"].(map[string]any); c["name"] != "Bobby" {
+		t.Errorf("order 3 carries customer %v after the rename made while stopped", c)
+	}
+	second.stop(t)
+}
+
+// With no environment at all (a fresh data dir), the example starts its own PostgreSQL, broker and
+// Elasticsearch-compatible server, indexes the demo data and answers a search; started again on the same
+// data dir, it finds its PostgreSQL's rows and its positions. (The embedded broker is the point: it stays
+// embedded under SLUICE_TEST_KAFKA=real.)
+func TestNoEnvironment(t *testing.T) {
+	cfg := topology.DefaultConfig()
+	cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr = filepath.Join(t.TempDir(), "data"), "127.0.0.1:0", testkit.FreeAddr(t)
+	esAddr := testkit.FreeAddr(t)
+	client, _ := es.NewClient(es.Config{Addresses: []string{"http://" + esAddr}})
+	for i, what := range []string{"cold start", "restart"} {
+		started := time.Now()
+		r := start(env{topology: cfg, esAddr: esAddr, slot: defaultSlot})
+		waitSearch(t, client, r, "customer.name:grace", `"Grace Hopper"`)
+		t.Logf("%s to a searchable demo document: %v", what, time.Since(started).Round(time.Millisecond))
+		if i == 0 {
+			if line := r.said.find("postgres: private PostgreSQL"); !strings.Contains(line, filepath.Join(cfg.DataDir, "postgres")) {
+				t.Errorf("start-up line about PostgreSQL: %q", line)
+			}
+		}
+		r.stop(t)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, "postgres", "PG_VERSION")); err != nil {
+		t.Errorf("no private PostgreSQL in the data dir: %v", err)
+	}
+}
+
+func waitSearch(t *testing.T, client *es.Client, r *pipelineRun, query, want string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		res, err := client.Search(client.Search.WithIndex("orders"), client.Search.WithQuery(query))
+		if err == nil {
+			body, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode == 200 && strings.Contains(string(body), want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no document for %s within 90s; said:\n%s", query, strings.Join(r.said.all(), "\n"))
+		}
+		select {
+		case err := <-r.done:
+			t.Fatalf("run stopped: %v\n%s", err, strings.Join(r.said.all(), "\n"))
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// syncLines collects what run says, safe for the generator's and the reporter's goroutines.
+type syncLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (s *syncLines) say(f string, a ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lines = append(s.lines, fmt.Sprintf(f, a...))
+}
+
+func (s *syncLines) find(substr string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.lines {
+		if strings.Contains(l, substr) {
+			return l
+		}
+	}
+	return ""
+}
+
+func (s *syncLines) all() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.lines...)
+}
+
+// The built-in load generator makes movement, and progress lines report rows captured, documents indexed,
+// lag and insert-to-indexed latency; when it stops, the index equals PostgreSQL.
+func TestGeneratorAndProgress(t *testing.T) {
+	shop := newShop(t, "shop_generator")
+	shop.exec(t, demoData...)
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cfg := testConfig(t, filepath.Join(t.TempDir(), "data"))
+	r := start(env{topology: cfg, postgresDSN: shop.dsn, esURL: srv.URL(), slot: "test_generator", generate: 100, progress: time.Second})
+	deadline := time.Now().Add(60 * time.Second)
+	var line string
+	for line == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no progress line with latency within 60s; said %v", r.said.all())
+		}
+		line = r.said.find("insert->indexed")
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Log(line)
+	if !strings.Contains(line, "rows captured") || strings.Contains(line, " 0 docs indexed") {
+		t.Errorf("progress line %q", line)
+	}
+	r.stop(t) // the generator stops with the run; a run without it drains what is left
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	restarted := start(env{topology: cfg, postgresDSN: shop.dsn, esURL: srv.URL(), slot: "test_generator"})
+	converge(t, shop, client, "after the generator's load")
+	restarted.stop(t)
+}
