@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 // Mode is how a task finds the rows it has not read yet, as Kafka Connect's JDBC source "mode".
