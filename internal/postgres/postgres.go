@@ -171,6 +171,7 @@ func Launch(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("postgres: initdb %s: %v\n%s", dir, err, lastLines(string(out), 20))
 		}
 	}
+	removeZombieLock(dir)
 	// The free port may be taken between looking and binding: try a few.
 	var lastErr error
 	for range 3 {
@@ -309,6 +310,33 @@ func chooseRunAs(bin, dir string, fresh bool) (runAs, error) {
 		return runAs{}, fmt.Errorf("postgres: %w", err)
 	}
 	return as, nil
+}
+
+// removeZombieLock removes dir's postmaster.pid when the postmaster it names has exited but not been reaped
+// yet. A server killed with its parent (the parent-death signal) stays a zombie until init reaps it (about
+// two seconds on a Firecracker VM), and postgres takes a lock file whose process exists, zombie or not, for a
+// live server: a program restarted at once would otherwise fail with "lock file postmaster.pid already
+// exists". A zombie runs nothing and holds no shared memory, so the lock is stale; a live process's lock
+// is left for postgres to judge.
+func removeZombieLock(dir string) {
+	lock := filepath.Join(dir, "postmaster.pid")
+	b, err := os.ReadFile(lock)
+	if err != nil {
+		return
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(first))
+	if err != nil || pid <= 0 {
+		return
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return // gone: postgres removes the stale lock itself
+	}
+	// The state follows the command name, which is in parentheses and may hold spaces.
+	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+		os.Remove(lock)
+	}
 }
 
 // maxSocketPath is the longest unix socket path Linux accepts (sun_path less its terminating zero).
