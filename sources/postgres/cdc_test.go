@@ -161,3 +161,32 @@ func TestDDL(t *testing.T) {
 		t.Error("the ALTER TABLE did not change the schema")
 	}
 }
+
+// The snapshot (SELECT) and the stream (pgoutput) decode every type to the same values.
+func TestTypesSnapshotEqualsStream(t *testing.T) {
+	dsn := server.CreateDatabase(t, "types")
+	c := connect(t, dsn)
+	cols := "b boolean, i2 smallint, i8 bigint, f4 real, f8 double precision, n numeric(12,3), nu numeric, " +
+		"by bytea, d date, tm time(6), ts timestamp(6), tz timestamptz, ttz timetz, iv interval, j jsonb, u uuid, arr int[], tx text, vc varchar(10), ch char(3)"
+	row := "true, -2, 9007199254740993, 1.25, 0.1, 123456789.125, 1e-40, '\\x00ff', '2024-02-29', '23:59:59.999999', " +
+		"'2024-02-29 12:00:00.000001', '2024-02-29 12:00:00+02', '10:00:00+00', '1 year 2 mons 3 days 04:05:06.5', '{\"k\": [1, 2]}', " +
+		"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{1,2}', 'žluťoučký', 'abc', 'x'"
+	execIn(t, c, "CREATE TABLE v (id int PRIMARY KEY, "+cols+")", "INSERT INTO v VALUES (1, "+row+")")
+	src := newSource(t, "types", "types_slot", "public.v")
+	r := openTask(t, src, nil)
+	defer r.Close()
+	snap := readN(t, r, 1)
+	execIn(t, c, "INSERT INTO v VALUES (2, "+row+")")
+	streamed := readN(t, r, 1)
+	a, _ := envelope(t, snap[0]).GetStruct("after")
+	b, _ := envelope(t, streamed[0]).GetStruct("after")
+	want := "Struct{id=1,b=true,i2=-2,i8=9007199254740993,f4=1.25,f8=0.1,n=123456789.125,nu=0.0000000000000000000000000000000000000001," +
+		"by=[0 255],d=2024-02-29 00:00:00 +0000 UTC,tm=86399999999,ts=1709208000000001,tz=2024-02-29T10:00:00Z,ttz=10:00:00Z," +
+		"iv=P1Y2M3DT4H5M6.5S,j={\"k\": [1, 2]},u=a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11,arr={1,2},tx=žluťoučký,vc=abc,ch=x  }"
+	if got := a.String(); got != want {
+		t.Errorf("snapshot row:\n got %s\nwant %s", got, want)
+	}
+	if got := strings.Replace(b.String(), "id=2", "id=1", 1); got != want {
+		t.Errorf("streamed row:\n got %s\nwant %s", got, want)
+	}
+}
