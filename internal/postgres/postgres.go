@@ -38,6 +38,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -171,7 +172,7 @@ func Launch(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("postgres: initdb %s: %v\n%s", dir, err, lastLines(string(out), 20))
 		}
 	}
-	removeZombieLock(dir)
+	removeZombieLock(ctx, dir)
 	// The free port may be taken between looking and binding: try a few.
 	var lastErr error
 	for range 3 {
@@ -316,9 +317,11 @@ func chooseRunAs(bin, dir string, fresh bool) (runAs, error) {
 // yet. A server killed with its parent (the parent-death signal) stays a zombie until init reaps it (about
 // two seconds on a Firecracker VM), and postgres takes a lock file whose process exists, zombie or not, for a
 // live server: a program restarted at once would otherwise fail with "lock file postmaster.pid already
-// exists". A zombie runs nothing and holds no shared memory, so the lock is stale; a live process's lock
-// is left for postgres to judge.
-func removeZombieLock(dir string) {
+// exists". A zombie runs nothing and holds no shared memory, so its lock is stale. The kill may still be
+// under way when the program restarts, so a process that is neither gone nor a zombie is watched for up to
+// lockWait (or until ctx ends); one still running then is left for postgres to judge (another server on
+// the same directory, which postgres refuses naming it).
+func removeZombieLock(ctx context.Context, dir string) {
 	lock := filepath.Join(dir, "postmaster.pid")
 	b, err := os.ReadFile(lock)
 	if err != nil {
@@ -329,15 +332,30 @@ func removeZombieLock(dir string) {
 	if err != nil || pid <= 0 {
 		return
 	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return // gone: postgres removes the stale lock itself
-	}
-	// The state follows the command name, which is in parentheses and may hold spaces.
-	if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-		os.Remove(lock)
+	deadline := time.Now().Add(lockWait)
+	for {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return // gone: postgres removes the stale lock itself
+		}
+		// The state follows the command name, which is in parentheses and may hold spaces.
+		if i := bytes.LastIndexByte(stat, ')'); i >= 0 && i+2 < len(stat) && (stat[i+2] == 'Z' || stat[i+2] == 'X') {
+			os.Remove(lock)
+			return
+		}
+		if time.Now().After(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
+
+// lockWait is how long Launch waits for the postmaster named in an existing lock file to finish dying.
+const lockWait = 5 * time.Second
 
 // maxSocketPath is the longest unix socket path Linux accepts (sun_path less its terminating zero).
 const maxSocketPath = 107
