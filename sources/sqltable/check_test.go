@@ -17,7 +17,7 @@ func TestStartupChecks(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn, db := b.database(t, "checks")
-			exec(t, db, "CREATE TABLE orders (id "+b.serial+", n INT NOT NULL, updated "+b.ts+" NOT NULL, touched "+b.ts+")",
+			execSQL(t, db, "CREATE TABLE orders (id "+b.serial+", n INT NOT NULL, updated "+b.ts+" NOT NULL, touched "+b.ts+")",
 				"CREATE TABLE plain (id INT PRIMARY KEY, updated "+b.ts+" NOT NULL)",
 				"CREATE INDEX orders_updated ON orders (updated)")
 			tasks := func(cfg Config, log *slog.Logger) error {

@@ -28,7 +28,7 @@ func TestConformance(t *testing.T) {
 				dbName := strings.NewReplacer("/", "_", "+", "_", "=", "_").Replace(strings.ToLower("conf_" + name))
 				dsn, db := b.database(t, dbName)
 				for _, table := range []string{"a", "b"} {
-					exec(t, db, "CREATE TABLE "+table+" (id "+b.serial+", v VARCHAR(20) NOT NULL, updated "+b.ts+" NOT NULL)")
+					execSQL(t, db, "CREATE TABLE "+table+" (id "+b.serial+", v VARCHAR(20) NOT NULL, updated "+b.ts+" NOT NULL)")
 				}
 				poll := 50 * time.Millisecond
 				if v.mode == ModeBulk {
@@ -55,7 +55,7 @@ func TestConformance(t *testing.T) {
 							i := next.Add(1)
 							ts := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond).Format("2006-01-02 15:04:05.000000")
 							for _, table := range []string{"a", "b"} {
-								exec(t, db, fmt.Sprintf("INSERT INTO %s (v, updated) VALUES ('%s%d', '%s')", table, table, i, ts))
+								execSQL(t, db, fmt.Sprintf("INSERT INTO %s (v, updated) VALUES ('%s%d', '%s')", table, table, i, ts))
 							}
 						}
 					},

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,8 +78,8 @@ func (b backend) database(t testing.TB, name string) (string, *sql.DB) {
 	return dsn, db
 }
 
-// exec runs statements on db, failing t at the first error.
-func exec(t testing.TB, db *sql.DB, statements ...string) {
+// execSQL runs statements on db, failing t at the first error.
+func execSQL(t testing.TB, db *sql.DB, statements ...string) {
 	t.Helper()
 	for _, q := range statements {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -170,5 +169,3 @@ func keyID(t testing.TB, rec stream.Record) int64 {
 	}
 	return id
 }
-
-func lower(s string) string { return strings.ToLower(s) }

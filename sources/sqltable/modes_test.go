@@ -22,7 +22,7 @@ func TestPollingWhileWriting(t *testing.T) {
 			t.Run(b.name+"/"+string(mode), func(t *testing.T) {
 				name := "poll_" + strings.NewReplacer("+", "_").Replace(string(mode))
 				dsn, db := b.database(t, name)
-				exec(t, db, "CREATE TABLE items (id "+b.serial+", v INT NOT NULL, updated "+b.ts+" NOT NULL)",
+				execSQL(t, db, "CREATE TABLE items (id "+b.serial+", v INT NOT NULL, updated "+b.ts+" NOT NULL)",
 					"CREATE INDEX items_updated ON items (updated)")
 				cfg := Config{DSN: dsn, Dialect: b.dialect, Mode: mode, Tables: []string{"items"}, BatchSize: 10,
 					PollInterval: 20 * time.Millisecond, TimestampDelay: 300 * time.Millisecond}

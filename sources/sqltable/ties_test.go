@@ -16,14 +16,14 @@ func TestTies(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn, db := b.database(t, "ties")
-			exec(t, db, "CREATE TABLE items (id "+b.serial+", updated "+b.ts+" NOT NULL)")
+			execSQL(t, db, "CREATE TABLE items (id "+b.serial+", updated "+b.ts+" NOT NULL)")
 			groups := []int{10, 25, 5} // rows per timestamp
 			var want []int64
 			id := int64(0)
 			for g, n := range groups {
 				ts := time.Date(2021, 1, 1, 0, 0, g, 0, time.UTC).Format("2006-01-02 15:04:05")
 				for range n {
-					exec(t, db, fmt.Sprintf("INSERT INTO items (updated) VALUES ('%s')", ts))
+					execSQL(t, db, fmt.Sprintf("INSERT INTO items (updated) VALUES ('%s')", ts))
 					id++
 					want = append(want, id)
 				}
@@ -86,7 +86,7 @@ func TestTimestampDelay(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn, db := b.database(t, "delay")
-			exec(t, db, "CREATE TABLE items (id "+b.serial+", updated "+b.ts+" NOT NULL)",
+			execSQL(t, db, "CREATE TABLE items (id "+b.serial+", updated "+b.ts+" NOT NULL)",
 				"INSERT INTO items (updated) VALUES ('2020-01-01 00:00:00')",
 				"INSERT INTO items (updated) VALUES ("+b.now+")")
 			for _, c := range []struct {

@@ -94,7 +94,7 @@ func TestTypes(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.b.name, func(t *testing.T) {
 			dsn, db := c.b.database(t, "types")
-			exec(t, db, c.create, c.insert)
+			execSQL(t, db, c.create, c.insert)
 			src := newSource(t, Config{DSN: dsn, Dialect: c.b.dialect, Mode: ModeBulk, Tables: []string{"t"}, StopAtEnd: true})
 			recs := readToEnd(t, src, onlyTask(t, src), nil)
 			if len(recs) != 1 {
