@@ -13,6 +13,16 @@
 // The slot (Config.Slot, required: Debezium derives none either, and two sources must never share one) is
 // created with plugin pgoutput the first time the task opens without a position.
 //
+// In a topology (see ExampleNew for the configuration checks):
+//
+//	src, err := postgres.New(postgres.Config{DSN: dsn, Slot: "sluice_shop", Tables: []string{"public.orders"}})
+//	if err != nil {
+//		return err
+//	}
+//	t := topology.New("shop")
+//	orders := t.Topic(src.Topic("public.orders"))
+//	t.Source("cdc", src).To(orders)
+//
 // # Tasks, topics, records
 //
 // A source has one task, keyed "postgres:<Slot>" (Source.TaskKey): one slot, one stream. Records of
