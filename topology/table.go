@@ -165,14 +165,18 @@ func (t *Topology) validateJoins(declared map[*Topic]bool, add func(string, ...a
 		for i, st := range f.steps {
 			if st.keyed != nil {
 				if err := checkName(st.keyed.Name()); err != nil {
-					add("flow %q: step %d: keyed step name: %w", f.name, i, err)
+					add("flow %q: keyed step %q: name: %w", f.name, st.keyed.Name(), err)
 				}
 			}
 			if !st.stateful() {
 				continue
 			}
 			if st.join == nil && st.keyed == nil {
-				add("flow %q: step %d: stateful step is nil", f.name, i)
+				if st.table != nil {
+					add("flow %q: step %d: the join of table %q is nil", f.name, i, st.table.name)
+				} else {
+					add("flow %q: step %d: stateful step is nil", f.name, i)
+				}
 				continue
 			}
 			if st.join == nil {
