@@ -33,8 +33,11 @@
 //	dsn := srv.DSN("") // postgres://postgres@127.0.0.1:port/postgres?sslmode=disable
 //
 // The postgres process is a child of the caller: if the calling process dies, the kernel kills the server
-// (Linux's parent-death signal) and its backends exit when they see the postmaster gone, so a crashed program
-// leaks no server; a server given DataDir recovers its data at the next Launch as after any crash.
+// (Linux's parent-death signal, which strictly follows the OS thread that started it; the Go runtime ends a
+// thread only when a goroutine that locked it exits) and its backends exit when they see the postmaster
+// gone, so a crashed program leaks no server. A server given DataDir recovers its data at the next Launch as
+// after any crash, also when that launch comes before the killed postmaster was reaped (its stale
+// postmaster.pid is removed).
 package postgres
 
 import (
