@@ -198,6 +198,9 @@ func TestSIGKILLMidTransaction(t *testing.T) {
 	second := child(0)
 	all := 1 + 5 + 10000
 	waitFor("every row after the restart", 120*time.Second, func() bool { return len(idsIn(t, brokers, topic)) == all })
+	if sent := len(testkit.ReadTopic(t, brokers, topic)) - beforeRestart; sent >= 10000 {
+		t.Errorf("the restarted source sent %d records: it started the 10,000-row transaction over instead of resuming inside it", sent)
+	}
 	// One more transaction, so that the saved position moves past the big one; a third run opens there and
 	// confirms it to the slot.
 	commit("last", 200000, 200000)
