@@ -34,13 +34,14 @@ func refuse(stage string) func(stream.Record) (stream.Record, error) {
 //
 // where the stages before, middle and after and the keyed step sum refuse a record whose value has "fail"
 // set to their name, the join refuses a value that is not an object, and last refuses the count of a key
-// that starts with "last". before runs in the join's group, middle in sum's, after in count's, last in the
-// sink's processor.
+// that starts with "last"; the table's stage rows refuses a customer row with "fail": "rows". before and
+// rows run in the join's group, middle in sum's, after in count's, last in the sink's processor.
 func stepsFlow(t *testing.T, name, orders, customers string, sink *recordingSink, dlq bool) *topology.Topology {
 	t.Helper()
 	tp := topology.New(name)
 	in := tp.Topic(orders, topology.KeyCodec("json"), topology.Partitions(1))
-	rows := tp.Table("customers", tp.Topic(customers, topology.KeyCodec("json"), topology.Partitions(1)))
+	rows := tp.Table("customers", tp.Topic(customers, topology.KeyCodec("json"), topology.Partitions(1))).
+		Via(stages.Map("rows", refuse("rows")))
 	join, err := stages.JoinForeignKey("with-customer", "customer_id", "customer")
 	if err != nil {
 		t.Fatal(err)
@@ -118,10 +119,16 @@ func (f stepFailure) expand(s, pipeline, in string) string {
 	return strings.NewReplacer("{in}", in, "{p}", pipeline).Replace(s)
 }
 
-func produceCustomer(t *testing.T, brokers []string, topic string) {
+// produceCustomer writes customer c1 to topic and, with badRow, then a row that the table's stage refuses.
+func produceCustomer(t *testing.T, brokers []string, topic string, badRow bool) {
 	testkit.CreateTopic(t, brokers, topic, 1)
 	testkit.Produce(t, brokers, topic, testkit.Message{Partition: 0, Key: []byte(`"c1"`), Value: []byte(`{"id":"c1","name":"Ada"}`)})
+	if badRow {
+		testkit.Produce(t, brokers, topic, badCustomer)
+	}
 }
+
+var badCustomer = testkit.Message{Partition: 0, Key: []byte(`"c2"`), Value: []byte(`{"id":"c2","fail":"rows"}`)}
 
 // Acceptance 2 of issue 11: with a dead-letter topic, a decode error and a stateless stage's error before a
 // join (in the join's group), the join's own error, a stage's error after it and a keyed step's error (in
@@ -132,7 +139,7 @@ func TestStatefulStepsDeadLetter(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
 	const pipeline = "steps-dlq"
 	in, customers := "steps-dlq-orders", "steps-dlq-customers"
-	produceCustomer(t, brokers, customers)
+	produceCustomer(t, brokers, customers, true)
 	msgs := []testkit.Message{{Partition: 0, Key: []byte(`"o0"`), Value: []byte(`{"id":"o0","customer_id":"c1"}`)}}
 	for i, f := range stepFailures {
 		key := fmt.Sprintf(`"o%d"`, i+1)
@@ -159,9 +166,9 @@ func TestStatefulStepsDeadLetter(t *testing.T) {
 		}
 	}()
 
-	dead := testkit.WaitRecords(t, brokers, in+".dlq", len(stepFailures), time.Minute)
-	if len(dead) != len(stepFailures) {
-		t.Fatalf("%d dead letters, want %d: %v", len(dead), len(stepFailures), dead)
+	dead := testkit.WaitRecords(t, brokers, in+".dlq", len(stepFailures)+1, time.Minute)
+	if len(dead) != len(stepFailures)+1 {
+		t.Fatalf("%d dead letters, want %d: %v", len(dead), len(stepFailures)+1, dead)
 	}
 	for _, m := range dead {
 		var hs []string
@@ -210,6 +217,20 @@ func TestStatefulStepsDeadLetter(t *testing.T) {
 		}
 	}
 
+	// A table row that the table's stage refuses, in the join's group, goes to the flow's dead-letter topic
+	// too, byte for byte.
+	if m, ok := byStage["rows"]; !ok {
+		t.Errorf("no dead letter of the table's stage among %v", dead)
+	} else {
+		h := func(k string) string { v, _ := m.Header(k); return v }
+		if string(m.Key) != string(badCustomer.Key) || string(m.Value) != string(badCustomer.Value) ||
+			h(topology.HeaderErrorFlow) != "index" || h(topology.HeaderErrorTopic) != customers ||
+			h(topology.HeaderErrorPartition) != "0" || h(topology.HeaderErrorOffset) != "1" ||
+			!strings.Contains(h(topology.HeaderErrorReason), "refused by rows") {
+			t.Errorf("table row's dead letter %s with headers %v", m, m.Headers)
+		}
+	}
+
 	// The records around the failures come through, and the join's group commits past every input.
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -244,7 +265,7 @@ func TestStatefulStepsFailWithoutDeadLetter(t *testing.T) {
 		t.Run(f.stage, func(t *testing.T) {
 			pipeline := "steps-fail-" + f.stage
 			in, customers := pipeline+"-orders", pipeline+"-customers"
-			produceCustomer(t, brokers, customers)
+			produceCustomer(t, brokers, customers, false)
 			testkit.CreateTopic(t, brokers, in, 1)
 			testkit.Produce(t, brokers, in,
 				testkit.Message{Partition: 0, Key: []byte(`"o0"`), Value: []byte(`{"id":"o0","customer_id":"c1"}`)},
@@ -266,4 +287,21 @@ func TestStatefulStepsFailWithoutDeadLetter(t *testing.T) {
 			}
 		})
 	}
+	t.Run("rows", func(t *testing.T) {
+		pipeline := "steps-fail-rows"
+		in, customers := pipeline+"-orders", pipeline+"-customers"
+		produceCustomer(t, brokers, customers, true)
+		testkit.CreateTopic(t, brokers, in, 1)
+		tp := stepsFlow(t, pipeline, in, customers, &recordingSink{}, false)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		err := tp.RunWith(ctx, quietConfig(brokers))
+		if err == nil || ctx.Err() != nil {
+			t.Fatalf("RunWith = %v (%v); want the failure", err, ctx.Err())
+		}
+		t.Logf("RunWith: %v", err)
+		if want := `flow "index": stage "rows": ` + customers + `/0@1 (key "\"c2\""): refused by rows`; !strings.Contains(err.Error(), want) {
+			t.Errorf("RunWith's error does not say %s", want)
+		}
+	})
 }
