@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 )
@@ -59,9 +60,10 @@ func (s *Source) taskList() []task {
 }
 
 // describe completes t from the catalog and checks it: the table exists, the mode's columns exist and are
-// NOT NULL (unless AllowNullable), the key columns exist; with warn, a mode column that leads no index is
-// logged (every poll then scans the table). A Query is checked by running it with a false condition.
-func (s *Source) describe(ctx context.Context, db *sql.DB, t *task, warn bool) error {
+// NOT NULL (unless AllowNullable), the key columns exist; with a logger (warn), a table without a key and a
+// mode column that leads no index are logged (every poll then scans the table). A Query is checked by
+// running it with a false condition.
+func (s *Source) describe(ctx context.Context, db *sql.DB, t *task, warn *slog.Logger) error {
 	if t.table == "" {
 		q := "SELECT * FROM " + t.from + " WHERE 1 = 0"
 		for _, c := range s.modeColumns(t) {
@@ -136,8 +138,8 @@ func (s *Source) describe(ctx context.Context, db *sql.DB, t *task, warn bool) e
 			return fmt.Errorf("sqltable source: table %s: reading its primary key: %w", t.table, err)
 		}
 		t.keyColumns = pk
-		if len(pk) == 0 && warn {
-			s.cfg.Logger.Warn("sqltable source: the table has no primary key and KeyColumns is empty: its records have no key",
+		if len(pk) == 0 && warn != nil {
+			warn.Warn("sqltable source: the table has no primary key and KeyColumns is empty: its records have no key",
 				"table", t.table)
 		}
 	}
@@ -146,14 +148,14 @@ func (s *Source) describe(ctx context.Context, db *sql.DB, t *task, warn bool) e
 			return fmt.Errorf("sqltable source: %w: table %s has no column %q (KeyColumns)", ErrUnknownColumn, t.table, c)
 		}
 	}
-	if warn {
+	if warn != nil {
 		indexed, err := queryStrings(ctx, db, s.cfg.QueryTimeout, s.dialect.indexedQuery(), t.schemaName, t.name)
 		if err != nil {
 			return fmt.Errorf("sqltable source: table %s: reading its indexes: %w", t.table, err)
 		}
 		for _, c := range s.modeColumns(t) {
 			if !slices.Contains(indexed, c) {
-				s.cfg.Logger.Warn("sqltable source: no index starts with the mode's column: every poll scans the table; create one",
+				warn.Warn("sqltable source: no index starts with the mode's column: every poll scans the table; create one",
 					"table", t.table, "column", c, "mode", string(s.cfg.Mode))
 			}
 		}

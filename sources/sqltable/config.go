@@ -99,7 +99,9 @@ type Config struct {
 	QueryTimeout time.Duration
 	// ConnectTimeout bounds each connection attempt (default 10s).
 	ConnectTimeout time.Duration
-	// Logger receives start-up warnings (a column without an index); default slog.Default().
+	// Logger receives the start-up checks' warnings (a table without a key, a column without an index).
+	// Default: the logger of the pipeline that runs the checks (metrics.From of Tasks' context), or
+	// slog.Default() outside a pipeline.
 	Logger *slog.Logger
 }
 

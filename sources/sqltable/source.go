@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
@@ -16,6 +17,9 @@ import (
 type Source struct {
 	cfg     Config
 	dialect dialect
+	// pipelineLogger: Config.Logger was not set, so the start-up checks log with the logger of the pipeline
+	// that calls Tasks (metrics.From).
+	pipelineLogger bool
 
 	mu sync.Mutex
 	db *sql.DB
@@ -26,12 +30,13 @@ var _ sources.Source = (*Source)(nil)
 // New validates cfg (see Config.Validate) and returns the source. It does not connect: the start-up checks
 // run in Tasks, so that the pipeline fails before anything is read.
 func New(cfg Config) (*Source, error) {
+	pipelineLogger := cfg.Logger == nil
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	cfg.Tables = append([]string(nil), cfg.Tables...)
 	cfg.KeyColumns = append([]string(nil), cfg.KeyColumns...)
-	return &Source{cfg: cfg, dialect: dialectOf(cfg.Dialect)}, nil
+	return &Source{cfg: cfg, dialect: dialectOf(cfg.Dialect), pipelineLogger: pipelineLogger}, nil
 }
 
 // Topic returns the topic of table (as written in Config.Tables): "<TopicPrefix>.<table>", characters Kafka
@@ -56,9 +61,13 @@ func (s *Source) Tasks(ctx context.Context) ([]sources.Task, error) {
 	if err != nil {
 		return nil, transientIfConnection(fmt.Errorf("sqltable source: cannot reach the %s database: %w", s.cfg.Dialect, err))
 	}
+	log := s.cfg.Logger
+	if s.pipelineLogger {
+		log = metrics.From(ctx).Logger
+	}
 	var out []sources.Task
 	for _, t := range s.taskList() {
-		if err := s.describe(ctx, db, &t, true); err != nil {
+		if err := s.describe(ctx, db, &t, log); err != nil {
 			return nil, transientIfConnection(err)
 		}
 		out = append(out, sources.Task{Key: t.key})
@@ -87,7 +96,7 @@ func (s *Source) Open(ctx context.Context, st sources.Task, pos stream.Position)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.describe(ctx, db, t, false); err != nil {
+	if err := s.describe(ctx, db, t, nil); err != nil {
 		return nil, transientIfConnection(err)
 	}
 	r := &reader{src: s, db: db, task: *t, pos: p}
