@@ -108,7 +108,9 @@
 // keeps the WAL written since the reader was opened. Config.HeartbeatQuery writes WAL in a quiet database
 // (use a table outside the publication) so that the slot of a reader that has returned nothing moves.
 // Status updates go every Config.StatusInterval while Read waits, and ask the server for a keepalive in
-// reply; a server silent for six intervals (at least 30 s) counts as a lost connection.
+// reply; a server silent for six intervals (at least 30 s) counts as a lost connection. Between Reads (the
+// engine busy producing) none go: a pause longer than the server's wal_sender_timeout (60 s by default)
+// ends the connection, and the next Read fails with a transient error, so the engine reopens the task.
 //
 // A slot serves one connection at a time. Open terminates a connection that still streams the slot: the
 // engine runs a task in one place at a time, so that connection is a predecessor (a process that lost the
