@@ -72,6 +72,13 @@ func TestStartupChecks(t *testing.T) {
 			if err := tasks(Config{Mode: ModeTimestampIncrementing, Tables: []string{"orders"}, TimestampColumn: "updated"}, quiet); err != nil {
 				t.Errorf("timestamp+incrementing with the identity column: %v", err)
 			}
+			qualified := "checks.orders" // MySQL: database.table
+			if b.dialect == PostgreSQL {
+				qualified = "public.orders" // PostgreSQL: schema.table
+			}
+			if err := tasks(Config{Mode: ModeIncrementing, Tables: []string{qualified}}, quiet); err != nil {
+				t.Errorf("qualified table %s: %v", qualified, err)
+			}
 		})
 	}
 }

@@ -3,6 +3,7 @@ package sqltable
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -62,7 +63,12 @@ func (r *reader) Read(ctx context.Context) ([]stream.Record, error) {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, transientIfConnection(fmt.Errorf("sqltable source: task %s at position %s: %w", r.task.key, r.pos.encode(), err))
+			err = fmt.Errorf("sqltable source: task %s at position %s: %w", r.task.key, r.pos.encode(), err)
+			if errors.Is(err, context.DeadlineExceeded) {
+				// The query's own deadline (QueryTimeout): the server stopped answering.
+				return nil, sources.Transient(fmt.Errorf("%w (QueryTimeout %s)", err, cfg.QueryTimeout))
+			}
+			return nil, transientIfConnection(err)
 		}
 		if len(recs) > 0 {
 			return recs, nil

@@ -26,7 +26,8 @@ var connectionFailureTexts = []string{
 // transientIfConnection marks err sources.Transient when the connection to the database broke or could
 // not be made (the server restarts, the network failed), so that the engine reopens the task at its saved
 // position once the server is back. SQL errors (a missing table, a bad query, missing privileges) stay
-// permanent; so does a deadline of the task's own query (QueryTimeout) exceeded while the server answered.
+// permanent. (A poll whose query exceeds QueryTimeout is marked transient by the reader: a server that
+// stopped answering is treated like one that went away.)
 func transientIfConnection(err error) error {
 	if err == nil || sources.IsTransient(err) || !connectionFailure(err) {
 		return err

@@ -52,3 +52,34 @@ func TestServerGoneIsTransient(t *testing.T) {
 		})
 	}
 }
+
+// A poll whose query outlives QueryTimeout fails Read with an error marked transient that names the
+// timeout, and Read returns within about the timeout.
+func TestQueryTimeout(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			dsn, db := b.database(t, "slow")
+			execSQL(t, db, "CREATE TABLE t (id INT PRIMARY KEY)", "INSERT INTO t VALUES (1)")
+			slow := "SELECT * FROM t WHERE SLEEP(5) = 0"
+			if b.dialect == PostgreSQL {
+				slow = "SELECT * FROM t WHERE id > (SELECT 0 FROM pg_sleep(5))"
+			}
+			src := newSource(t, Config{DSN: dsn, Dialect: b.dialect, Mode: ModeBulk, Query: slow, QueryTimeout: 500 * time.Millisecond})
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			r, err := src.Open(ctx, onlyTask(t, src), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			start := time.Now()
+			_, err = r.Read(ctx)
+			if !sources.IsTransient(err) || !strings.Contains(err.Error(), "QueryTimeout 500ms") {
+				t.Fatalf("Read of a query slower than QueryTimeout: %v, want a transient error naming QueryTimeout", err)
+			}
+			if took := time.Since(start); took > 3*time.Second {
+				t.Errorf("Read returned after %s with QueryTimeout 500ms", took)
+			}
+		})
+	}
+}
