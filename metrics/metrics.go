@@ -56,6 +56,7 @@ type Metrics struct {
 	SourceRecords        *prometheus.CounterVec
 	SourceRecordsAcked   *prometheus.CounterVec
 	SourcePositionsSaved *prometheus.CounterVec
+	SourceCommitErrors   *prometheus.CounterVec
 	SourceTasksRunning   *prometheus.GaugeVec
 	StageRecordsIn       *prometheus.CounterVec
 	StageRecordsOut      *prometheus.CounterVec
@@ -102,6 +103,9 @@ func NewOn(reg prometheus.Registerer, gatherer prometheus.Gatherer) (*Metrics, e
 		}, []string{"pipeline", "source"}),
 		SourcePositionsSaved: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sluice_source_positions_saved_total", Help: "Source positions written to the source group table.",
+		}, []string{"pipeline", "source"}),
+		SourceCommitErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_source_commit_errors_total", Help: "Saved source positions a reader failed to commit upstream (sources.Committer).",
 		}, []string{"pipeline", "source"}),
 		SourceTasksRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_source_tasks_running", Help: "Source tasks this replica runs.",
@@ -153,7 +157,7 @@ var DeadLetterLabels = []string{"pipeline", "source", "flow", "stage"}
 
 func (m *Metrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{
-		m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceTasksRunning,
+		m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceCommitErrors, m.SourceTasksRunning,
 		m.StageRecordsIn, m.StageRecordsOut,
 		m.SinkRecords, m.SinkBatches, m.SinkWriteSeconds, m.SinkRetries, m.ConsumerLag, m.DeadLetters, m.Stalled,
 	}

@@ -55,6 +55,36 @@ type Reader interface {
 	Close() error
 }
 
+// Committer is implemented by a Reader that tells its upstream system how far the pipeline got, so that the
+// system can release what it keeps for a restart: a PostgreSQL replication slot's WAL, a queue's
+// unacknowledged messages, a binlog position reported to an operator. It is Kafka Connect's
+// SourceTask.commit (called once the framework flushed the task's offsets) and Debezium's commitOffset
+// (which confirms a PostgreSQL slot's LSN), with the saved position passed to it: Connect's commit makes
+// the task remember what it returned, and Connect's commitRecord comes too early (Kafka acknowledged the
+// record, but its offset may not be stored yet).
+//
+// The engine calls Commit after a position of this reader is durably saved: Kafka acknowledged the record
+// at that position and every record of the task read before it, and then acknowledged the write of that
+// position to the source's group table, so that a restart opens the task at pos or later. Guarantees:
+//   - pos is the Position of a record this reader returned from Read (never the position Open received,
+//     nor one of another reader of the same task, e.g. before a reopen after a transient failure);
+//   - calls come in the order of the positions saved, one at a time, and never after Close was called;
+//     not every saved position is passed on (a later one may stand for several);
+//   - Commit may run while Read runs, on another goroutine, so it must be safe for that; it should return
+//     quickly (record the position and report it upstream from Read, or with its own deadline).
+//
+// The final position a task saves when it stops is saved after its reader was closed: the next Open
+// receives it. ctx ends when the task stops.
+//
+// A position passed to Commit is safe to report as done upstream; one not yet passed may still be read
+// again after a failure. An error from Commit is logged as a warning and counted
+// (sluice_source_commit_errors_total); it stops nothing: the position stays saved, and a later Commit or
+// the next Open reports it again.
+type Committer interface {
+	// Commit says that pos, the Position of a record this reader returned, is durably saved.
+	Commit(ctx context.Context, pos stream.Position) error
+}
+
 // RecordSizeLimiter is implemented by a source whose records have a known largest size. The engine compares
 // it at start-up with what the source's topic accepts and warns when the source may read records that Kafka
 // would refuse: such a record goes to the source's dead-letter topic, or stops the task without one.

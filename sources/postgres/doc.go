@@ -97,17 +97,23 @@
 //
 // The slot's confirmed_flush_lsn tells PostgreSQL which WAL it may recycle and where the slot restarts;
 // it must never pass a change that Kafka has not acknowledged. The engine saves a task's position only
-// after Kafka acknowledged the records up to it, and it has no call that tells a source which position it
-// saved: the one durable position a source learns is the one Open receives. So the standby status
-// updates report (as written, flushed and applied) the LSN of the position the reader was opened at, and
-// never more, with one exception that cannot lose anything: while the reader has returned no record
-// since it was opened, it also confirms the end of transactions without captured changes and the server's
-// sent point in keepalives received outside a transaction (there is nothing unacknowledged before them).
-// The slot therefore advances each time the task is opened (a restart, a reopen after a transient failure,
-// a rebalance) and, on a quiet database, whenever there is WAL to skip; while records flow, the server
-// keeps the WAL written since the reader was opened. Config.HeartbeatQuery writes WAL in a quiet database
-// (use a table outside the publication) so that the slot of a reader that has returned nothing moves.
-// Status updates go every Config.StatusInterval while Read waits, and ask the server for a keepalive in
+// after Kafka acknowledged the records up to it, and then tells the reader (sources.Committer: Commit is
+// called once the position's write to the source's group table is acknowledged). The standby status
+// updates report (as written, flushed and applied) the LSN of the latest position so saved, or of the
+// position the reader was opened at while none is: a position's "lsn", the end of the last transaction
+// completed before its record's one, never its "tx" (the record's transaction may have records not yet
+// saved). Snapshot positions confirm nothing beyond the slot's consistent point. The slot therefore
+// advances while records flow, a transaction behind the pipeline's saved position (a status update goes
+// every Config.StatusInterval; the engine saves positions as fast as Kafka acknowledges them), and never
+// past a change that Kafka has not acknowledged. One exception cannot lose anything: while every record
+// the reader returned is saved (or it returned none) and the last one's transaction is complete, it also
+// confirms the end of transactions without captured changes and the server's sent point in keepalives
+// received outside a transaction (there is nothing unacknowledged before them), so that once the
+// captured tables are quiet the slot moves whenever there is WAL to skip (other tables' changes).
+// Config.HeartbeatQuery writes WAL in a quiet database (use a table outside the publication) so that the
+// slot moves there too.
+//
+// Status updates go every Config.StatusInterval while Read runs, and ask the server for a keepalive in
 // reply; a server silent for six intervals (at least 30 s) counts as a lost connection. Between Reads (the
 // engine busy producing) none go: a pause longer than the server's wal_sender_timeout (60 s by default)
 // ends the connection, and the next Read fails with a transient error, so the engine reopens the task.

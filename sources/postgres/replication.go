@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -33,10 +34,17 @@ type streamReader struct {
 	// lastEnd is the end LSN of the last transaction completed (the open position's LSN at first): the LSN
 	// of the positions of the next transaction's records.
 	lastEnd pglogrepl.LSN
-	// confirmed is what standby status updates report: never beyond the open position's LSN once a record
-	// was returned (see the package doc, "Slot progress").
+	// confirmed is what standby status updates report: once a record was returned, never beyond the
+	// open position's LSN or the LSN of a position the engine saved (committed; see the package doc,
+	// "Positions and slot progress").
 	confirmed pglogrepl.LSN
-	emitted   bool
+	committed *atomic.Pointer[position] // the taskReader's: the latest saved position (sources.Committer)
+	// lastTx and lastSkip are the "tx" and "skip" of the last record read (returned, when Read holds no
+	// record): when the saved position is that record's and its transaction completed, nothing returned is
+	// unacknowledged (settled).
+	lastTx   pglogrepl.LSN
+	lastSkip int
+	emitted  bool
 
 	inTx                bool
 	txCommit            pglogrepl.LSN
@@ -52,10 +60,10 @@ type streamReader struct {
 }
 
 // openStream connects to the slot and starts streaming at from (a stream position).
-func openStream(ctx context.Context, cfg Config, from *position) (_ *streamReader, err error) {
+func openStream(ctx context.Context, cfg Config, from *position, committed *atomic.Pointer[position]) (_ *streamReader, err error) {
 	r := &streamReader{cfg: cfg, log: cfg.Logger.With("connector", "postgresql", "slot", cfg.Slot),
 		include: map[tableName]bool{}, relations: map[uint32]*table{}, latest: map[tableName]*table{},
-		lastEnd: from.lsn, confirmed: from.lsn, skipTx: from.tx, skipN: from.Skip}
+		lastEnd: from.lsn, confirmed: from.lsn, committed: committed, skipTx: from.tx, skipN: from.Skip}
 	for _, n := range cfg.Tables {
 		r.include[parseTableName(n)] = true
 	}
@@ -158,6 +166,17 @@ func (r *streamReader) Read(ctx context.Context) ([]stream.Record, error) {
 	return recs, nil
 }
 
+// settled reports whether every record this reader returned is saved and the transaction of the last one
+// completed: then the end of a later transaction without captured changes, or the server's sent point
+// outside a transaction, has nothing unacknowledged before it. True before the first record.
+func (r *streamReader) settled() bool {
+	if !r.emitted {
+		return true
+	}
+	c := r.committed.Load()
+	return c != nil && c.tx == r.lastTx && c.Skip == r.lastSkip && r.lastEnd > r.lastTx
+}
+
 // handle processes one message of the replication stream and appends the records it yields.
 func (r *streamReader) handle(ctx context.Context, msg pgproto3.BackendMessage, recs []stream.Record) ([]stream.Record, error) {
 	switch m := msg.(type) {
@@ -176,9 +195,9 @@ func (r *streamReader) handle(ctx context.Context, msg pgproto3.BackendMessage, 
 				return nil, fmt.Errorf("postgres source: slot %s: keepalive: %w", r.cfg.Slot, err)
 			}
 			r.walLatest = ka.ServerWALEnd
-			// Everything before the server's sent point was sent; if nothing was returned since the open
-			// position and no transaction is under way, nothing unacknowledged lies before it.
-			if !r.emitted && len(recs) == 0 && !r.inTx && ka.ServerWALEnd > r.confirmed {
+			// Everything before the server's sent point was sent; if everything returned is saved (or nothing
+			// was) and no transaction is under way, nothing unacknowledged lies before it.
+			if len(recs) == 0 && !r.inTx && ka.ServerWALEnd > r.confirmed && r.settled() {
 				r.confirmed = ka.ServerWALEnd
 			}
 			if ka.ReplyRequested {
@@ -208,8 +227,8 @@ func (r *streamReader) logical(ctx context.Context, lm pglogrepl.Message, recs [
 	case *pglogrepl.CommitMessage:
 		r.inTx = false
 		r.lastEnd = m.TransactionEndLSN
-		if !r.emitted && len(recs) == 0 && m.TransactionEndLSN > r.confirmed {
-			r.confirmed = m.TransactionEndLSN // a transaction without captured changes, nothing returned yet
+		if len(recs) == 0 && m.TransactionEndLSN > r.confirmed && r.settled() {
+			r.confirmed = m.TransactionEndLSN // a transaction without captured changes, nothing unsaved before it
 		}
 	case *pglogrepl.RelationMessage:
 		return recs, r.relation(ctx, m)
@@ -298,6 +317,7 @@ func (r *streamReader) change(op stream.Operation, relid uint32, old *pglogrepl.
 			return nil, err
 		}
 		recs = append(recs, rec)
+		r.lastTx, r.lastSkip = r.txCommit, r.txIndex
 	}
 	return recs, nil
 }
@@ -321,9 +341,13 @@ func tupleCells(td *pglogrepl.TupleData) []cell {
 	return cells
 }
 
-// sendStatus reports confirmed as written, flushed and applied, within QueryTimeout, and asks the server
-// for a keepalive in reply (the liveness check of Read).
+// sendStatus reports confirmed (raised first to the LSN of the latest saved position) as written, flushed
+// and applied, within QueryTimeout, and asks the server for a keepalive in reply (the liveness check of
+// Read).
 func (r *streamReader) sendStatus(final bool) error {
+	if c := r.committed.Load(); c != nil && c.lsn > r.confirmed {
+		r.confirmed = c.lsn
+	}
 	nc := r.repl.Conn()
 	nc.SetWriteDeadline(time.Now().Add(r.cfg.QueryTimeout))
 	err := pglogrepl.SendStandbyStatusUpdate(context.Background(), r.repl, pglogrepl.StandbyStatusUpdate{

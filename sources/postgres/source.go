@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/jackc/pglogrepl"
 
@@ -166,11 +167,35 @@ type taskReader struct {
 	streamFrom pglogrepl.LSN
 	snap       *snapshotReader
 	stream     *streamReader
+	// committed is the latest stream position the engine saved (Commit; nil: none yet), which the
+	// stream's status updates confirm. Written by Commit, read by Read's goroutine.
+	committed atomic.Pointer[position]
+}
+
+var _ sources.Committer = (*taskReader)(nil)
+
+// Commit records a saved stream position, so that the next standby status update confirms its "lsn"
+// (never its "tx": the record's transaction may have records not yet saved) and the slot advances while
+// the task runs. Snapshot positions change nothing: streaming starts at the slot's consistent point,
+// where the slot already is.
+func (r *taskReader) Commit(_ context.Context, pos stream.Position) error {
+	p, err := parsePosition(pos)
+	if err != nil {
+		return fmt.Errorf("postgres source: slot %s: saved position %s: %w", r.cfg.Slot, pos, err)
+	}
+	if p == nil || p.Phase != PhaseStream {
+		return nil
+	}
+	if cur := r.committed.Load(); cur != nil && p.lsn < cur.lsn {
+		return nil // cannot happen: the engine commits in order
+	}
+	r.committed.Store(p)
+	return nil
 }
 
 func (r *taskReader) openStream(ctx context.Context, from *position) error {
 	var err error
-	r.stream, err = openStream(ctx, r.cfg, from)
+	r.stream, err = openStream(ctx, r.cfg, from, &r.committed)
 	return err
 }
 
