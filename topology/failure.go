@@ -28,6 +28,11 @@ import (
 //   - a source: source "files" task "file:/in.log": read after position {"offset":6}: <the source's error>
 //   - Kafka or the engine: flow "index": <the cause's own text>, without goka's or sarama's wrapping.
 //
+// A record the flow read from a stateful step's output is named as the step's output, with its decoded key:
+// flow "index": stage "after": output of step "sum" (partition 0, offset 1) (key "o1"): <the stage's error>
+// (a join's loop record: repartitioned input of step "with-customer" (partition 0, offset 2)). Dead letters
+// still name the engine's topic in their headers, which an operator needs to redrive them.
+//
 // A stage inside a stateful stage's input chain (a join's, a Count's) is named itself; the stateful stage is
 // named when its own work fails. A keyed stage's failure names the input record its loop record came from
 // (the loop record's origin); a join's loop record is named by its loop topic position and record key. A
@@ -83,9 +88,11 @@ func (p *pipelineRun) reportable(err error) error {
 	return err
 }
 
-// batchSpan names the Kafka records of a sink batch as topic/partition@first-last offset, one entry per
-// partition in order of first appearance ("orders/0@120-129, orders/1@88").
-func batchSpan(items []sinkItem) string {
+// batchSpan names the Kafka records of a sink batch, which the flow read from topic from, as
+// topic/partition@first-last offset, one entry per partition in order of first appearance ("orders/0@120-129,
+// orders/1@88"); records of a stateful step's output topic as the step's output (`output of step "count"
+// (partition 0, offsets 120-129; partition 1, offset 88)`).
+func batchSpan(items []sinkItem, from *Topic) string {
 	type span struct {
 		topic       string
 		partition   int32
@@ -100,6 +107,16 @@ func batchSpan(items []sinkItem) string {
 			continue
 		}
 		spans[i].first, spans[i].last = min(spans[i].first, o.offset), max(spans[i].last, o.offset)
+	}
+	if about := stepOutputAbout(from); about != "" && !slices.ContainsFunc(spans, func(s span) bool { return s.topic != from.name }) {
+		parts := make([]string, len(spans))
+		for i, s := range spans {
+			parts[i] = fmt.Sprintf("partition %d, offset %d", s.partition, s.first)
+			if s.last != s.first {
+				parts[i] = fmt.Sprintf("partition %d, offsets %d-%d", s.partition, s.first, s.last)
+			}
+		}
+		return about + " (" + strings.Join(parts, "; ") + ")"
 	}
 	parts := make([]string, len(spans))
 	for i, s := range spans {
@@ -121,8 +138,9 @@ func countRecords(n int) string {
 
 // rejectionError describes the rejections of a flow without a dead-letter topic: the first rejected record
 // as topic/partition@offset with the sink's headers about it (the document's index and id, say), its
-// reason, and how many more were rejected. It unwraps to err, so errors.As still finds rej.
-func rejectionError(err error, rej *sinks.RejectedError, items []sinkItem, owners []int) error {
+// reason, and how many more were rejected. A record of a stateful step's output topic (from) is named as the
+// step's output. It unwraps to err, so errors.As still finds rej.
+func rejectionError(err error, rej *sinks.RejectedError, items []sinkItem, owners []int, from *Topic) error {
 	if len(rej.Rejections) == 0 {
 		return err
 	}
@@ -131,7 +149,11 @@ func rejectionError(err error, rej *sinks.RejectedError, items []sinkItem, owner
 	b.WriteString("rejected ")
 	if first.Index >= 0 && first.Index < len(owners) {
 		o := items[owners[first.Index]].origin
-		fmt.Fprintf(&b, "%s/%d@%d", o.topic, o.partition, o.offset)
+		rec := recordRef{topic: o.topic, partition: o.partition, offset: o.offset}
+		if from != nil && o.topic == from.name {
+			rec.about = stepOutputAbout(from)
+		}
+		b.WriteString(rec.String())
 	} else {
 		fmt.Fprintf(&b, "record %d of the batch", first.Index)
 	}
@@ -177,11 +199,14 @@ func Logged(err error) bool {
 }
 
 // recordRef names a consumed Kafka record in failures: topic/partition@offset and its key when printable.
+// A record of a topic the engine derives (a stateful step's output or loop topic) is named by what it is
+// instead ("about"); dead letters still name its topic (topic is kept), which an operator needs to redrive.
 type recordRef struct {
 	topic     string
 	partition int32
 	offset    int64
 	key       string
+	about     string // e.g. `output of step "with-customer"`: said instead of topic; "" for a declared topic
 }
 
 // recordOf names the record a goka callback is handling.
@@ -189,9 +214,42 @@ func recordOf(ctx goka.Context) recordRef {
 	return recordRef{topic: string(ctx.Topic()), partition: ctx.Partition(), offset: ctx.Offset(), key: ctx.Key()}
 }
 
-// String is topic/partition@offset, followed by (key "K") when the key is printable text: orders/0@17 (key "k17").
+// recordIn names the record a goka callback is handling, which it read from tp: a record of a stateful
+// step's output topic is named as the step's output, with its key decoded by the topic's key codec and said
+// as stream.KeyString says it (a keyed step's output keys are json-schema envelopes in Kafka).
+func recordIn(ctx goka.Context, tp *Topic) recordRef {
+	rec := recordOf(ctx)
+	if tp == nil || tp.step == "" || rec.topic != tp.name {
+		return rec
+	}
+	rec.about = stepOutputAbout(tp)
+	if rec.key != "" && tp.keyCodec != nil {
+		if _, k, err := tp.keyCodec.Decode([]byte(rec.key)); err == nil {
+			if ks, err := stream.KeyString(k); err == nil {
+				rec.key = ks
+			}
+		}
+	}
+	return rec
+}
+
+// stepOutputAbout says what tp is for a failure's text when it is a stateful step's output topic
+// (`output of step "with-customer"`), "" for any other topic.
+func stepOutputAbout(tp *Topic) string {
+	if tp == nil || tp.step == "" {
+		return ""
+	}
+	return fmt.Sprintf("output of step %q", tp.step)
+}
+
+// String is topic/partition@offset, followed by (key "K") when the key is printable text: orders/0@17 (key
+// "k17"); a record of a topic the engine derives says what the topic is: output of step "with-customer"
+// (partition 0, offset 17) (key "k17").
 func (r recordRef) String() string {
 	s := fmt.Sprintf("%s/%d@%d", r.topic, r.partition, r.offset)
+	if r.about != "" {
+		s = fmt.Sprintf("%s (partition %d, offset %d)", r.about, r.partition, r.offset)
+	}
 	if k, ok := printableKey(r.key); ok {
 		s += " (key " + k + ")"
 	}
@@ -236,6 +294,9 @@ func recordFailure(flow, stage string, rec recordRef, err error) error {
 	// A cause that names the record's position itself (a join's decoding) or its stage (the typed stages'
 	// and Map's errors, which name it for callers outside a topology) does not say it twice.
 	said := strings.TrimPrefix(cause.Error(), fmt.Sprintf("%s/%d@%d: ", rec.topic, rec.partition, rec.offset))
+	if rec.about != "" {
+		said = strings.TrimPrefix(said, fmt.Sprintf("%s (partition %d, offset %d): ", rec.about, rec.partition, rec.offset))
+	}
 	if stage != "" {
 		said = strings.TrimPrefix(said, fmt.Sprintf("stage %q: ", stage))
 	}
@@ -340,7 +401,7 @@ func engineFailure(where string, err error) error {
 // holds it, a record of the stage's loop topic by the key it is about (a join's state key without its
 // home or row prefix).
 func (r *joinRunner) failedRecord(ctx goka.Context) recordRef {
-	rec := recordOf(ctx)
+	rec := recordIn(ctx, r.spec.in)
 	if rec.topic == loopTopic(r.spec.group) {
 		for _, prefix := range []string{homePrefix, rowPrefix} {
 			if k, ok := strings.CutPrefix(rec.key, prefix); ok && r.spec.join != nil {
@@ -348,7 +409,21 @@ func (r *joinRunner) failedRecord(ctx goka.Context) recordRef {
 			}
 		}
 	}
+	r.describe(&rec)
 	return rec
+}
+
+// describe sets what rec's topic is (recordRef.about) when the engine derives it: the output of the step
+// before this one (the step's input), or this step's loop topic.
+func (r *joinRunner) describe(rec *recordRef) {
+	switch {
+	case r.spec.in != nil && rec.topic == r.spec.in.name:
+		rec.about = stepOutputAbout(r.spec.in)
+	case rec.topic == loopTopic(r.spec.group):
+		rec.about = fmt.Sprintf("repartitioned input of step %q", r.stageName())
+	default:
+		rec.about = ""
+	}
 }
 
 // refusedRecord records a record that Kafka or the producer refused for what it is (too large, invalid),
@@ -370,6 +445,7 @@ func (r *keyedRunner) failAt(ctx goka.Context, origin *loopOrigin, err error) {
 	rec := r.failedRecord(ctx)
 	if origin != nil {
 		rec.topic, rec.partition, rec.offset = origin.Topic, origin.Partition, origin.Offset
+		r.describe(&rec)
 	}
 	r.setAside(ctx, rec, err)
 }

@@ -78,6 +78,31 @@ func TestRecordRefText(t *testing.T) {
 	}
 }
 
+// A record of a stateful step's output topic is named as the step's output, by partition and offset, not
+// by the engine's topic name; so is a sink batch read from it.
+func TestStepOutputText(t *testing.T) {
+	out := &Topic{name: "shop.orders.count.out", step: "count"}
+	rec := recordRef{topic: out.name, partition: 1, offset: 17, key: "o1", about: stepOutputAbout(out)}
+	if got, want := rec.String(), `output of step "count" (partition 1, offset 17) (key "o1")`; got != want {
+		t.Errorf("recordRef: %s, want %s", got, want)
+	}
+	items := []sinkItem{
+		{origin: origin{topic: out.name, partition: 0, offset: 120}},
+		{origin: origin{topic: out.name, partition: 0, offset: 129}},
+		{origin: origin{topic: out.name, partition: 1, offset: 88}},
+	}
+	if got, want := batchSpan(items, out), `output of step "count" (partition 0, offsets 120-129; partition 1, offset 88)`; got != want {
+		t.Errorf("batchSpan: %s, want %s", got, want)
+	}
+	orders := &Topic{name: "orders"}
+	for i := range items {
+		items[i].origin.topic = "orders"
+	}
+	if got, want := batchSpan(items, orders), "orders/0@120-129, orders/1@88"; got != want {
+		t.Errorf("batchSpan of a declared topic: %s, want %s", got, want)
+	}
+}
+
 // A stall or failure message counts records in English: "1 record", "2 records".
 func TestCountRecords(t *testing.T) {
 	for n, want := range map[int]string{0: "0 records", 1: "1 record", 2: "2 records", 500: "500 records"} {

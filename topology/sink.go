@@ -141,9 +141,9 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 		// fail marks the flow so that neither they nor anything still queued is committed, which would move
 		// the offset past this record.
 		if se, ok := err.(*stageError); ok {
-			r.fail(recordFailure(r.f.name, "", recordOf(ctx), err), "stage", se.stage)
+			r.fail(recordFailure(r.f.name, "", recordIn(ctx, r.f.from), err), "stage", se.stage)
 		} else {
-			r.fail(recordFailure(r.f.name, "", recordOf(ctx), err))
+			r.fail(recordFailure(r.f.name, "", recordIn(ctx, r.f.from), err))
 		}
 		commit(r.failErr)
 		return
@@ -269,7 +269,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 			rejected, derr := r.deadLetterRejected(err, items, owners)
 			if derr != nil {
 				r.fail(fmt.Errorf("flow %q: sink write of %s (%s) to %s: %w",
-					r.f.name, countRecords(len(records)), batchSpan(items), r.sinkName, derr))
+					r.f.name, countRecords(len(records)), batchSpan(items, r.f.from), r.sinkName, derr))
 				for _, it := range items {
 					it.commit(r.failErr)
 				}
@@ -326,7 +326,7 @@ func (r *sinkRunner) deadLetterRejected(err error, items []sinkItem, owners []in
 		return 0, err
 	}
 	if r.f.deadLetter == nil {
-		return 0, rejectionError(err, rej, items, owners)
+		return 0, rejectionError(err, rej, items, owners, r.f.from)
 	}
 	for _, x := range rej.Rejections {
 		if x.Index < 0 || x.Index >= len(owners) {

@@ -94,7 +94,8 @@ type stepFailure struct {
 	reason string
 	// raw: the dead letter is the orders record byte for byte.
 	raw bool
-	// says is what RunWith's error says without a dead-letter topic.
+	// says is what RunWith's error says without a dead-letter topic: records of a step's output or loop
+	// topic are named as the step's, by partition, offset and decoded key, not by the engine's topic name.
 	says []string
 }
 
@@ -104,15 +105,15 @@ var stepFailures = []stepFailure{
 	{stage: "before", value: `{"id":"o1","customer_id":"c1","fail":"before"}`, topic: "{in}", reason: "refused by before", raw: true,
 		says: []string{`flow "index": stage "before": {in}/0@1 (key "\"o1\""): refused by before`}},
 	{stage: "with-customer", value: `7`, topic: "{p}.index.with-customer-loop", reason: "not a struct or JSON object",
-		says: []string{`flow "index": stage "with-customer": {p}.index.with-customer-loop/0@`, "not a struct or JSON object"}},
+		says: []string{`flow "index": stage "with-customer": repartitioned input of step "with-customer" (partition 0, offset `, "not a struct or JSON object"}},
 	{stage: "middle", value: `{"id":"o1","customer_id":"c1","fail":"middle"}`, topic: "{p}.index.with-customer.out", reason: "refused by middle",
-		says: []string{`flow "index": stage "middle": {p}.index.with-customer.out/0@`, "refused by middle"}},
+		says: []string{`flow "index": stage "middle": output of step "with-customer" (partition 0, offset 1) (key "o1"): refused by middle`}},
 	{stage: "sum", value: `{"id":"o1","customer_id":"c1","fail":"sum"}`, topic: "{p}.index.with-customer.out", reason: "refused by sum",
-		says: []string{`flow "index": stage "sum": {p}.index.with-customer.out/0@`, "refused by sum"}},
+		says: []string{`flow "index": stage "sum": output of step "with-customer" (partition 0, offset 1) (key "o1"): refused by sum`}},
 	{stage: "after", value: `{"id":"o1","customer_id":"c1","fail":"after"}`, topic: "{p}.index.sum.out", reason: "refused by after",
-		says: []string{`flow "index": stage "after": {p}.index.sum.out/0@`, "refused by after"}},
+		says: []string{`flow "index": stage "after": output of step "sum" (partition 0, offset 1) (key "o1"): refused by after`}},
 	{stage: "last", key: "last", value: `{"id":"last","customer_id":"c1"}`, topic: "{p}.index.count.out", reason: "refused by last",
-		says: []string{`flow "index": stage "last": {p}.index.count.out/0@`, "refused by last"}},
+		says: []string{`flow "index": stage "last": output of step "count" (partition 0, offset 1) (key "last"): refused by last`}},
 }
 
 func (f stepFailure) expand(s, pipeline, in string) string {

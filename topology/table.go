@@ -119,7 +119,7 @@ func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
 			}
 			st := rest[i]
 			group := stepGroup(t.name, f.name, st.name())
-			out := &Topic{name: stepOutputTopic(group), partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true}
+			out := &Topic{name: stepOutputTopic(group), partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true, step: st.name()}
 			if st.join != nil {
 				out.valueCodecName = "json-schema" // a joined struct keeps its schema (see joinedValue)
 			} else {

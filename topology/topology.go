@@ -114,7 +114,8 @@ type Topic struct {
 	keyCodecName   string
 	valueCodecName string
 	compression    string
-	internal       bool // created by the engine (a join's output)
+	internal       bool   // created by the engine (a join's output)
+	step           string // the stateful step whose output the topic is (internal topics)
 
 	keyCodec, valueCodec stream.Codec
 }
