@@ -49,9 +49,9 @@ func (mysqlDialect) open(cfg *Config) (*sql.DB, error) {
 	dc.Loc = time.UTC
 	dc.InterpolateParams = false
 	dc.Timeout = cfg.ConnectTimeout
-	// A server that stops answering mid-query fails the read instead of hanging it; queries also honour
-	// their context.
-	dc.ReadTimeout, dc.WriteTimeout = cfg.QueryTimeout, cfg.QueryTimeout
+	// Queries end at their context's deadline (QueryTimeout); the connection's read and write timeouts are
+	// a second guard, later, so that the deadline is what a slow query reports.
+	dc.ReadTimeout, dc.WriteTimeout = 2*cfg.QueryTimeout, 2*cfg.QueryTimeout
 	if dc.Params == nil {
 		dc.Params = map[string]string{}
 	}

@@ -22,7 +22,8 @@
 //     Operation stream.OpUpdate, meaning an upsert (the source cannot tell an insert from an update).
 //   - timestamp+incrementing: Connect's TimestampIncrementingCriteria:
 //     WHERE ts < ? AND ((ts = ? AND inc > ?) OR ts > ?) ORDER BY ts, inc LIMIT n, with the last row's
-//     (ts, inc). Rows sharing a timestamp are ordered by inc, so none is skipped or read twice, also across
+//     (ts, inc), and a redundant ts >= ? so that PostgreSQL scans an index on (ts, inc) from the last row
+//     instead of from its start on every page. Rows sharing a timestamp are ordered by inc, so none is skipped or read twice, also across
 //     pages and restarts. Operation stream.OpUpdate (upsert). The mode to use for mutable tables.
 //
 // TimestampDelay (Connect's timestamp.delay.interval.ms) protects against transactions in flight: a row
@@ -72,7 +73,8 @@
 // rows. A full page is followed at once by the next query; a short page means the task caught up, and the
 // next query waits PollInterval (Connect's poll.interval.ms, default 5 s). Every query (catalog queries
 // and the clock included) has a deadline of QueryTimeout; MySQL connections also have read and write
-// timeouts of QueryTimeout. With StopAtEnd a caught-up task ends (sources.ErrEndOfInput), for batch jobs.
+// timeouts of twice QueryTimeout. A poll that exceeds QueryTimeout fails with an error marked
+// sources.Transient that names it. With StopAtEnd a caught-up task ends (sources.ErrEndOfInput), for batch jobs.
 //
 // # Start-up checks
 //

@@ -3,6 +3,7 @@ package sqltable
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/sluicehq/sluice/stream"
@@ -47,7 +48,34 @@ func parsePosition(raw stream.Position) (Position, error) {
 	return p, nil
 }
 
+// encode writes p as json.Marshal would, without reflection (it runs once per record).
 func (p Position) encode() stream.Position {
-	b, _ := json.Marshal(p) // a struct of times, numbers and booleans always marshals
-	return b
+	b := make([]byte, 0, 80)
+	b = append(b, '{')
+	if p.Timestamp != nil {
+		b = append(b, `"timestamp":"`...)
+		b = p.Timestamp.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, '"')
+	}
+	if p.Incrementing != nil {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"incrementing":`...)
+		b = strconv.AppendInt(b, *p.Incrementing, 10)
+	}
+	if p.Row != 0 {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"row":`...)
+		b = strconv.AppendInt(b, p.Row, 10)
+	}
+	if p.Done {
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		b = append(b, `"done":true`...)
+	}
+	return append(b, '}')
 }
