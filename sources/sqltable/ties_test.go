@@ -13,7 +13,7 @@ import (
 // once, in (timestamp, id) order, and resumes exactly at any record; timestamp reads each once, and a
 // restart in the middle of a group reads the group again (never skips its rest).
 func TestTies(t *testing.T) {
-	for _, b := range backends {
+	for _, b := range timestampBackends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn, db := b.database(t, "ties")
 			execSQL(t, db, "CREATE TABLE items (id "+b.serial+", updated "+b.ts+" NOT NULL)")
@@ -83,7 +83,7 @@ func TestTies(t *testing.T) {
 // TimestampDelay keeps rows younger than the delay (transactions still in flight may commit older ones) for
 // a later poll.
 func TestTimestampDelay(t *testing.T) {
-	for _, b := range backends {
+	for _, b := range timestampBackends {
 		t.Run(b.name, func(t *testing.T) {
 			dsn, db := b.database(t, "delay")
 			execSQL(t, db, "CREATE TABLE items (id "+b.serial+", updated "+b.ts+" NOT NULL)",
