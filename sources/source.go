@@ -59,13 +59,15 @@ type Reader interface {
 // system can release what it keeps for a restart: a PostgreSQL replication slot's WAL, a queue's
 // unacknowledged messages, a binlog position reported to an operator. It is Kafka Connect's
 // SourceTask.commit (called once the framework flushed the task's offsets) and Debezium's commitOffset
-// (which confirms a PostgreSQL slot's LSN), with the saved position passed to it: Connect's commit makes
-// the task remember what it returned, and Connect's commitRecord comes too early (Kafka acknowledged the
-// record, but its offset may not be stored yet).
+// (which confirms a PostgreSQL slot's LSN), with the saved position passed to it: Connect's commit takes
+// no argument, so each task has to track which offsets were flushed, and Connect's commitRecord comes too
+// early for this (Kafka acknowledged the record, but its offset may not be stored yet).
 //
 // The engine calls Commit after a position of this reader is durably saved: Kafka acknowledged the record
 // at that position and every record of the task read before it, and then acknowledged the write of that
-// position to the source's group table, so that a restart opens the task at pos or later. Guarantees:
+// position to the source's group table, so that a restart opens the task at pos or later (unless another
+// replica took the task over before that write: it then reads again from an earlier position, and the
+// records up to pos are in Kafka all the same). Guarantees:
 //   - pos is the Position of a record this reader returned from Read (never the position Open received,
 //     nor one of another reader of the same task, e.g. before a reopen after a transient failure);
 //   - calls come in the order of the positions saved, one at a time, and never after Close was called;
