@@ -61,7 +61,8 @@ type Reader interface {
 // SourceTask.commit (called once the framework flushed the task's offsets) and Debezium's commitOffset
 // (which confirms a PostgreSQL slot's LSN), with the saved position passed to it: Connect's commit takes
 // no argument, so each task has to track which offsets were flushed, and Connect's commitRecord comes too
-// early for this (Kafka acknowledged the record, but its offset may not be stored yet).
+// early for this (Kafka acknowledged the record, but its offset may not be stored yet). Conduit's
+// Source.Ack(ctx, position) is the same call in a pipeline whose positions live elsewhere.
 //
 // The engine calls Commit after a position of this reader is durably saved: Kafka acknowledged the record
 // at that position and every record of the task read before it, and then acknowledged the write of that
