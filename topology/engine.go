@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"encoding/json"
 	"fmt"
 	"hash"
 	"log/slog"
@@ -73,18 +72,6 @@ func (l gokaLogger) Print(v ...any)   { l.log.Debug(fmt.Sprint(v...), "component
 func (l gokaLogger) Println(v ...any) { l.log.Debug(fmt.Sprint(v...), "component", "goka") }
 func (l gokaLogger) Printf(format string, v ...any) {
 	l.log.Debug(fmt.Sprintf(format, v...), "component", "goka")
-}
-
-// jsonCodec is a goka codec for the engine's own JSON values.
-type jsonCodec[T any] struct{}
-
-func (jsonCodec[T]) Encode(v any) ([]byte, error) { return json.Marshal(v) }
-func (jsonCodec[T]) Decode(b []byte) (any, error) {
-	v := new(T)
-	if err := json.Unmarshal(b, v); err != nil {
-		return nil, err
-	}
-	return v, nil
 }
 
 var discardLogger = slog.New(slog.DiscardHandler)

@@ -3,9 +3,7 @@ package topology
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"unicode"
@@ -13,7 +11,6 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/sinks"
-	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -397,35 +394,6 @@ func engineFailure(where string, err error) error {
 	return &describedError{text: where + ": " + strings.Join(causes, "; "), err: err}
 }
 
-// failedRecord names the record a join's or keyed stage's callback was handling: an input record as Kafka
-// holds it, a record of the stage's loop topic by the key it is about (a join's state key without its
-// home or row prefix).
-func (r *joinRunner) failedRecord(ctx goka.Context) recordRef {
-	rec := recordIn(ctx, r.spec.in)
-	if rec.topic == loopTopic(r.spec.group) {
-		for _, prefix := range []string{homePrefix, rowPrefix} {
-			if k, ok := strings.CutPrefix(rec.key, prefix); ok && r.spec.join != nil {
-				rec.key = k
-			}
-		}
-	}
-	r.describe(&rec)
-	return rec
-}
-
-// describe sets what rec's topic is (recordRef.about) when the engine derives it: the output of the step
-// before this one (the step's input), or this step's loop topic.
-func (r *joinRunner) describe(rec *recordRef) {
-	switch {
-	case r.spec.in != nil && rec.topic == r.spec.in.name:
-		rec.about = stepOutputAbout(r.spec.in)
-	case rec.topic == loopTopic(r.spec.group):
-		rec.about = fmt.Sprintf("repartitioned input of step %q", r.stageName())
-	default:
-		rec.about = ""
-	}
-}
-
 // refusedRecord records a record that Kafka or the producer refused for what it is (too large, invalid),
 // which goka reports as its group's error, as a processing failure of the unit that runs group: sending it
 // again would fail again, so it is not retried as a Kafka outage. It returns the failure.
@@ -435,35 +403,4 @@ func (p *pipelineRun) refusedRecord(group string, err error) error {
 		u = unit{where: fmt.Sprintf("consumer group %q", group), failed: "flow failed", attrs: []any{"group", group}}
 	}
 	return p.failProcessing(engineFailure(u.where, err), u.attrs...)
-}
-
-// failAt is fail for a keyed stage's loop record whose input record is at origin (nil for a loop record
-// written before origins existed): the failure (or the dead letter's position headers) names the input
-// record's topic/partition@offset, where the user's data is, with the key, instead of the loop topic's
-// position.
-func (r *keyedRunner) failAt(ctx goka.Context, origin *loopOrigin, err error) {
-	rec := r.failedRecord(ctx)
-	if origin != nil {
-		rec.topic, rec.partition, rec.offset = origin.Topic, origin.Partition, origin.Offset
-		r.describe(&rec)
-	}
-	r.setAside(ctx, rec, err)
-}
-
-// panicSafeKeyed runs a Keyed stage so that a panic in its Apply fails like an error ("panicked: <value>",
-// named with the stage and the record as any failure of the stage) and its stack is logged at warning level,
-// as stageChain does for stateless stages.
-type panicSafeKeyed struct {
-	stages.Keyed
-	log *slog.Logger
-}
-
-func (k panicSafeKeyed) Apply(state []byte, r stream.Record) (next []byte, out []stream.Record, err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			k.log.Warn("stage panicked", "stage", k.Name(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			next, out, err = nil, nil, fmt.Errorf("panicked: %v", v)
-		}
-	}()
-	return k.Keyed.Apply(state, r)
 }

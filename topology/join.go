@@ -1,9 +1,7 @@
 package topology
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -65,9 +63,6 @@ const (
 	joinRefresh joinKind = "refresh" // row state -> home: here is the row
 )
 
-// wireValue is a key or value with its schema, in the json-schema codec's envelope.
-type wireValue = json.RawMessage
-
 type joinMessage struct {
 	Kind    joinKind        `json:"kind"`
 	Key     string          `json:"key,omitempty"` // the stream record's key string
@@ -76,13 +71,6 @@ type joinMessage struct {
 	Row     wireValue       `json:"row,omitempty"`
 	HasRow  bool            `json:"has_row,omitempty"`
 	Headers []stream.Header `json:"headers,omitempty"`
-}
-
-type wireRecord struct {
-	Value     wireValue        `json:"value,omitempty"`
-	Headers   []stream.Header  `json:"headers,omitempty"`
-	Timestamp time.Time        `json:"ts"`
-	Operation stream.Operation `json:"op,omitempty"`
 }
 
 // joinState is the group table's value: a home (Record, FK, Row, Answered) or a row state (Row, Refs).
@@ -110,8 +98,6 @@ type joinRunner struct {
 	joinedSchemas joinedSchemaCache
 }
 
-func (r *joinRunner) processor() *goka.Processor { return r.proc }
-
 func (p *pipelineRun) newJoinRunner(spec *joinSpec) (*joinRunner, error) {
 	envelope, err := stream.LookupCodec("json-schema")
 	if err != nil {
@@ -138,72 +124,6 @@ func (p *pipelineRun) newJoinRunner(spec *joinSpec) (*joinRunner, error) {
 	p.log.Info("join ready", "flow", spec.flowName, "join", spec.join.Name(), "group", spec.group,
 		"stream", spec.in.name, "table", spec.table.name, "table_topic", spec.table.from.name, "output", spec.out.name, "foreign_key", spec.join.ForeignKey())
 	return r, nil
-}
-
-// decodeInput turns a consumed message into a record with the topic's codecs.
-func (r *joinRunner) decodeInput(ctx goka.Context, tp *Topic, msg any) (stream.Record, error) {
-	rec := stream.Record{Topic: string(ctx.Topic()), Partition: ctx.Partition(), Offset: ctx.Offset(), Timestamp: ctx.Timestamp()}
-	var err error
-	if key := ctx.Key(); key != "" {
-		if rec.KeySchema, rec.Key, err = tp.keyCodec.Decode([]byte(key)); err != nil {
-			return rec, &decodeError{fmt.Errorf("%s/%d@%d: decode key with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.keyCodec.Name(), err)}
-		}
-	}
-	if value, _ := msg.([]byte); value != nil {
-		if rec.ValueSchema, rec.Value, err = tp.valueCodec.Decode(value); err != nil {
-			return rec, &decodeError{fmt.Errorf("%s/%d@%d: decode value with %s: %w", rec.Topic, rec.Partition, rec.Offset, tp.valueCodec.Name(), err)}
-		}
-	}
-	for k, v := range ctx.Headers() {
-		rec.Headers = append(rec.Headers, stream.Header{Key: k, Value: v})
-	}
-	return rec, nil
-}
-
-// fail sets aside the record the callback is handling (setAside): to the flow's dead-letter topic, or
-// failing the processor. The callback must return after it.
-func (r *joinRunner) fail(ctx goka.Context, err error) {
-	// goka turns a failure into a panic and keeps only its text, with a stack trace: the pipeline reports
-	// the failure as recorded by failRecord instead.
-	r.setAside(ctx, r.failedRecord(ctx), err)
-}
-
-func (r *joinRunner) stageName() string {
-	if r.spec.join != nil {
-		return r.spec.join.Name()
-	}
-	return r.spec.keyed.Name()
-}
-
-// keyedOutput is a record a group input produced, with its key string.
-type keyedOutput struct {
-	key string
-	rec stream.Record
-}
-
-// prepare decodes a consumed message with tp's codecs, runs chain on it and keys each result with
-// stream.KeyString. On failure it fails the processor and returns false.
-func (r *joinRunner) prepare(ctx goka.Context, tp *Topic, chain stageChain, msg any) ([]keyedOutput, bool) {
-	rec, err := r.decodeInput(ctx, tp, msg)
-	if err == nil {
-		var out []stream.Record
-		if out, err = chain.run(ctx.Context(), rec); err == nil {
-			keyed := make([]keyedOutput, 0, len(out))
-			for _, o := range out {
-				key, kerr := stream.KeyString(o.Key)
-				if kerr != nil {
-					err = fmt.Errorf("%s/%d@%d: %w", rec.Topic, rec.Partition, rec.Offset, kerr)
-					break
-				}
-				keyed = append(keyed, keyedOutput{key, o})
-			}
-			if err == nil {
-				return keyed, true
-			}
-		}
-	}
-	r.fail(ctx, err)
-	return nil, false
 }
 
 // onStream re-keys a stream record to its home.
@@ -384,15 +304,4 @@ func (r *joinRunner) asObject(v any) (map[string]any, error) {
 		return nil, fmt.Errorf("value is %T, not a struct or JSON object", o)
 	}
 	return m, nil
-}
-
-func (r *joinRunner) toWire(rec stream.Record) (*wireRecord, error) {
-	w := &wireRecord{Headers: rec.Headers, Timestamp: rec.Timestamp, Operation: rec.Operation}
-	var err error
-	if rec.Value != nil {
-		if w.Value, err = r.envelope.Encode(rec.ValueSchema, rec.Value); err != nil {
-			return nil, fmt.Errorf("encode record value: %w", err)
-		}
-	}
-	return w, nil
 }

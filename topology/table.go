@@ -1,10 +1,7 @@
 package topology
 
 import (
-	"slices"
-
 	"github.com/sluicehq/sluice/stages"
-	"github.com/sluicehq/sluice/stream"
 )
 
 // Table is a declared table: the latest row per key of a topic, after stages (e.g. unwrapping change
@@ -88,60 +85,6 @@ func (f *Flow) Join(table *Table, j *stages.Join) *Flow {
 func (f *Flow) Keyed(k stages.Keyed) *Flow {
 	f.steps = append(f.steps, step{keyed: k, isStateful: true})
 	return f
-}
-
-// joinSpec is a stateful step of a flow (a join or a keyed step), compiled into its own goka group.
-type joinSpec struct {
-	join        *stages.Join // or
-	keyed       stages.Keyed
-	table       *Table
-	group       string
-	in          *Topic         // the flow's input (or the previous join's output)
-	inStages    []stages.Stage // stateless stages before the join
-	out         *Topic         // the join's output, which the rest of the flow consumes
-	partitions  int32
-	flowName    string
-	deadLetters *Topic
-}
-
-// compileFlows splits flows at their stateful steps: each becomes a goka group that reads the flow's input
-// (running the stateless stages before it) and, for a join, the table's topic, and writes an internal topic
-// that the rest of the flow reads. It returns the stateful steps and the flows left to run as sink flows.
-func (t *Topology) compileFlows() ([]*joinSpec, []*Flow) {
-	var joins []*joinSpec
-	var flows []*Flow
-	for _, f := range t.flows {
-		in, rest := f.from, f.steps
-		for {
-			i := slices.IndexFunc(rest, step.stateful)
-			if i < 0 {
-				break
-			}
-			st := rest[i]
-			group := stepGroup(t.name, f.name, st.name())
-			out := &Topic{name: stepOutputTopic(group), partitions: in.partitions, keyCodecName: "string", valueCodecName: "json", internal: true, step: st.name()}
-			if st.join != nil {
-				out.valueCodecName = "json-schema" // a joined struct keeps its schema (see joinedValue)
-			} else {
-				// A keyed step's outputs keep the key of their input record, schema included (a join's
-				// outputs are keyed by the record's key string).
-				out.keyCodecName = "json-schema"
-			}
-			out.keyCodec, _ = stream.LookupCodec(out.keyCodecName)
-			out.valueCodec, _ = stream.LookupCodec(out.valueCodecName)
-			joins = append(joins, &joinSpec{join: st.join, table: st.table, keyed: st.keyed, group: group, in: in,
-				inStages: statelessStages(rest[:i]), out: out, partitions: in.partitions, flowName: f.name, deadLetters: f.deadLetter})
-			in, rest = out, rest[i+1:]
-		}
-		if in == f.from {
-			flows = append(flows, f)
-			continue
-		}
-		tail := *f
-		tail.from, tail.steps = in, rest
-		flows = append(flows, &tail)
-	}
-	return joins, flows
 }
 
 // validateJoins checks tables and the joins that use them.

@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sources"
-	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -310,96 +306,4 @@ func (r *sourceRunner) encode(rec stream.Record) (kafka.Message, error) {
 		name = r.n.to.name
 	}
 	return r.p.encode(rec, name)
-}
-
-// encode turns a record into a Kafka message for the declared topic name, with that topic's codecs.
-func (p *pipelineRun) encode(rec stream.Record, name string) (kafka.Message, error) {
-	tp := p.topics[name]
-	if tp == nil {
-		return kafka.Message{}, fmt.Errorf("record for topic %q, which the topology does not declare", name)
-	}
-	key, err := tp.keyCodec.Encode(rec.KeySchema, rec.Key)
-	if err != nil {
-		return kafka.Message{}, fmt.Errorf("topic %q: encode key with %s: %w", name, tp.keyCodec.Name(), err)
-	}
-	value, err := tp.valueCodec.Encode(rec.ValueSchema, rec.Value)
-	if err != nil {
-		return kafka.Message{}, fmt.Errorf("topic %q: encode value with %s: %w", name, tp.valueCodec.Name(), err)
-	}
-	m := kafka.Message{Topic: name, Key: key, Value: value, Timestamp: rec.Timestamp}
-	for _, h := range rec.Headers {
-		m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
-	}
-	return m, nil
-}
-
-// stageChain is a sequence of stateless stages run fused, one record at a time, with each stage's
-// counters resolved once.
-type stageChain []chainedStage
-
-type chainedStage struct {
-	stage   stages.Stage
-	in, out prometheus.Counter
-	log     *slog.Logger // for the stack of a stage that panics
-}
-
-func (p *pipelineRun) newStageChain(scope stageScope, st []stages.Stage) stageChain {
-	p.lifecycle.add(st) // opened before the processors run, closed after (lifecycle.go)
-	chain := make(stageChain, len(st))
-	for i, s := range st {
-		chain[i] = chainedStage{stage: s, log: p.log}
-		chain[i].in, chain[i].out = p.stageCounters(scope, s.Name())
-	}
-	return chain
-}
-
-// run passes one record through the chain. One-to-one stages run without allocating until a stage turns
-// a record into several. A stage that panics fails like one that returns an error ("panicked: <value>"),
-// and its stack is logged at warning level.
-func (c stageChain) run(ctx context.Context, rec stream.Record) (_ []stream.Record, err error) {
-	i := 0
-	defer func() {
-		if v := recover(); v != nil {
-			if i >= len(c) { // cannot happen: only stages run inside the loop
-				panic(v)
-			}
-			c[i].log.Warn("stage panicked", "stage", c[i].stage.Name(), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			err = &stageError{stage: c[i].stage.Name(), err: fmt.Errorf("panicked: %v", v)}
-		}
-	}()
-	for ; i < len(c); i++ {
-		one, ok := c[i].stage.(stages.OneToOne)
-		if !ok {
-			break
-		}
-		c[i].in.Inc()
-		out, keep, err := one.ProcessOne(ctx, rec)
-		if err != nil {
-			return nil, &stageError{stage: c[i].stage.Name(), err: err}
-		}
-		if !keep {
-			return nil, nil
-		}
-		c[i].out.Inc()
-		rec = out
-	}
-	recs := []stream.Record{rec}
-	for ; i < len(c); i++ {
-		cs := c[i]
-		var next []stream.Record
-		for _, in := range recs {
-			out, err := cs.stage.Process(ctx, in)
-			if err != nil {
-				return nil, &stageError{stage: cs.stage.Name(), err: err}
-			}
-			next = append(next, out...)
-		}
-		cs.in.Add(float64(len(recs)))
-		cs.out.Add(float64(len(next)))
-		recs = next
-		if len(recs) == 0 {
-			break
-		}
-	}
-	return recs, nil
 }

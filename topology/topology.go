@@ -1,34 +1,3 @@
-// Package topology is how a user declares a pipeline in Go: sources that feed Kafka topics (with ETL
-// stages before Kafka) and flows that carry a topic into a sink (with ELT stages after Kafka, and stateful
-// steps: Flow.Join of a declared Table, Flow.Keyed for dedupe, aggregates and counts). Run compiles the
-// declaration onto goka processors over sarama and runs it; user code never sees goka or sarama.
-//
-// Guarantees:
-//   - A source task's position is saved in its source group's goka table only after Kafka acknowledged every
-//     record before it (the highest contiguous acknowledged record), so a crash never skips a record.
-//   - A flow commits a partition's offset only up to the highest contiguous record its sink acknowledged.
-//   - Replicas started with the same pipeline name share the work: source tasks and topic partitions are
-//     spread over them through Kafka consumer groups, and move when one leaves or dies.
-//
-// Every declaration mistake (a flow without a sink, an unknown codec, a duplicate name, two derived
-// consumer groups or topics that would be one, see EngineNames) is reported by Validate, which Run calls
-// before it starts anything.
-//
-// Operator endpoints (on Config.HTTPAddr):
-//   - /metrics: Prometheus metrics (see package metrics).
-//   - /healthz: 200 {"status":"alive"} while the process runs its pipeline; 503 {"status":"failed","error":...}
-//     once the pipeline failed. A stalled pipeline is still alive: restarting it would not help.
-//   - /readyz: 200 {"status":"ready"} once every processor is running and nothing is stalled; 503
-//     {"status":"starting"} before; 503 {"status":"stalled","stalled":[...]} while a component is stalled,
-//     each entry with kind ("flow" or "source"), name, since (its last progress), waits_for (e.g. "sink write
-//     of 500 records to elasticsearch index orders at es:9200 (attempt 7: ... no answer within 30s)") and
-//     stalled_at. A flow is stalled when records are queued or a sink write is in flight and no batch was
-//     acknowledged for Config.StallTimeout; a source when its tasks read records that Kafka has not
-//     acknowledged for as long. Each stall and each recovery is logged once (warning, info) and shown by
-//     the gauge sluice_stalled{pipeline,component}.
-//
-// Stopping: a sink write runs with a context that is cancelled a bounded drain (10s) after the flow's
-// partitions are revoked or the pipeline stops; what was not written then is delivered again.
 package topology
 
 import (
