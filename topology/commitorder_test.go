@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/topology"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -64,18 +64,9 @@ func TestJoinCommitsInputInOrder(t *testing.T) {
 			}
 		}
 	}
-	pcfg := kafka.SaramaConfig(kafka.Settings{})
-	pcfg.Producer.Partitioner = sarama.NewManualPartitioner
-	producer, err := sarama.NewSyncProducer(brokers, pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
 	for _, id := range []int{first, second} {
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "orders", Partition: 0,
-			Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, id)), Value: sarama.StringEncoder(fmt.Sprintf(`{"id":%d,"amount":%d}`, id, id))}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Produce(t, brokers, "orders", testkit.Message{Partition: 0,
+			Key: []byte(fmt.Sprintf(`{"id":%d}`, id)), Value: []byte(fmt.Sprintf(`{"id":%d,"amount":%d}`, id, id))})
 	}
 
 	// The first produce request for loop partition 0 is held until release is closed.

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
@@ -48,36 +46,26 @@ func (s *docSink) get(key string) string {
 }
 
 type joinFixture struct {
-	t        *testing.T
-	brokers  []string
-	producer sarama.SyncProducer
-	sink     *docSink
+	t       *testing.T
+	brokers []string
+	sink    *docSink
 }
 
 func newJoinFixture(t *testing.T) *joinFixture {
 	brokers := testkit.Brokers(t, 1)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "customers", Partitions: 3}, {Name: "orders", Partitions: 3}}); err != nil {
-		t.Fatal(err)
-	}
-	p, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return &joinFixture{t: t, brokers: brokers, producer: p, sink: &docSink{docs: map[string]string{}}}
+	testkit.CreateTopic(t, brokers, "customers", 3)
+	testkit.CreateTopic(t, brokers, "orders", 3)
+	return &joinFixture{t: t, brokers: brokers, sink: &docSink{docs: map[string]string{}}}
 }
 
 // send writes a change keyed like Debezium's keys ({"id":N}); an empty value is a tombstone.
 func (f *joinFixture) send(topic string, id int, value string) {
 	f.t.Helper()
-	m := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, id))}
+	m := testkit.Message{Partition: -1, Key: []byte(fmt.Sprintf(`{"id":%d}`, id))} // the key's partition
 	if value != "" {
-		m.Value = sarama.StringEncoder(value)
+		m.Value = []byte(value)
 	}
-	if _, _, err := f.producer.SendMessage(m); err != nil {
-		f.t.Fatal(err)
-	}
+	testkit.Produce(f.t, f.brokers, topic, m)
 }
 
 // run starts a replica of the pipeline; stop stops it cleanly.

@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
@@ -148,21 +147,10 @@ func TestKeyedReplayAfterLostOutput(t *testing.T) {
 			return true
 		},
 	})
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "orders", Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
+	testkit.CreateTopic(t, brokers, "orders", 1)
 	send := func(value string) {
 		t.Helper()
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "orders", Key: sarama.StringEncoder(`{"id":1}`),
-			Value: sarama.StringEncoder(value)}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Produce(t, brokers, "orders", testkit.Message{Partition: 0, Key: []byte(`{"id":1}`), Value: []byte(value)})
 	}
 	counted := &seqSink{got: map[string][]string{}}
 	tp := topology.New("lost")

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stages"
@@ -38,21 +36,12 @@ func failAtTwo(r stream.Record) (stream.Record, error) {
 // produceValues writes values to partition 0 of a new one-partition topic, keyed k0, k1, ...
 func produceValues(t *testing.T, brokers []string, topic string, values ...string) {
 	t.Helper()
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: topic, Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
+	testkit.CreateTopic(t, brokers, topic, 1)
+	msgs := make([]testkit.Message, len(values))
 	for i, v := range values {
-		msg := &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprint("k", i)), Value: sarama.StringEncoder(v)}
-		if _, _, err := producer.SendMessage(msg); err != nil {
-			t.Fatal(err)
-		}
+		msgs[i] = testkit.Message{Partition: 0, Key: []byte(fmt.Sprint("k", i)), Value: []byte(v)}
 	}
+	testkit.Produce(t, brokers, topic, msgs...)
 }
 
 // brokenSource reads one record of its only task, then fails for good.
