@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/topology"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -50,21 +49,11 @@ func TestJoinAsksAgainAfterLostRequest(t *testing.T) {
 			return false
 		},
 	})
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "customers", Partitions: 1}, {Name: "orders", Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
+	testkit.CreateTopic(t, brokers, "customers", 1)
+	testkit.CreateTopic(t, brokers, "orders", 1)
 	send := func(topic string, id int, value string) {
 		t.Helper()
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, id)),
-			Value: sarama.StringEncoder(value)}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Produce(t, brokers, topic, testkit.Message{Partition: 0, Key: []byte(fmt.Sprintf(`{"id":%d}`, id)), Value: []byte(value)})
 	}
 	sink := &docSink{docs: map[string]string{}}
 	run := func(ctx context.Context) error {
@@ -135,54 +124,19 @@ func TestJoinStaleReferrerIsCleanedUp(t *testing.T) {
 			return false
 		},
 	})
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	if err := kafka.EnsureTopics(brokers, cfg, 1, []kafka.TopicSpec{{Name: "customers", Partitions: 1}, {Name: "orders", Partitions: 1}}); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
+	testkit.CreateTopic(t, brokers, "customers", 1)
+	testkit.CreateTopic(t, brokers, "orders", 1)
 	send := func(topic string, id int, value string) {
 		t.Helper()
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, id)),
-			Value: sarama.StringEncoder(value)}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Produce(t, brokers, topic, testkit.Message{Partition: 0, Key: []byte(fmt.Sprintf(`{"id":%d}`, id)), Value: []byte(value)})
 	}
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
 	// referrers returns the referrers that the row state of customer id holds in the join's table.
 	referrers := func(id string) string {
 		t.Helper()
-		end, err := client.GetOffset(table, 0, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		consumer, err := sarama.NewConsumerFromClient(client)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer consumer.Close()
-		pc, err := consumer.ConsumePartition(table, 0, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pc.Close()
 		var last []byte
-		for offset := int64(0); offset < end; {
-			select {
-			case m := <-pc.Messages():
-				if string(m.Key) == "r\x00"+id {
-					last = m.Value
-				}
-				offset = m.Offset + 1
-			case <-time.After(10 * time.Second):
-				t.Fatalf("table %s: nothing before offset %d within 10s", table, end)
+		for _, m := range testkit.ReadTopic(t, brokers, table) {
+			if string(m.Key) == "r\x00"+id {
+				last = m.Value
 			}
 		}
 		var st struct {

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/testkit"
@@ -314,22 +313,9 @@ func positionsOf(t *testing.T, brokers []string, inputs []string) map[string]str
 // committedOffsets returns group's committed offset of each partition of topic.
 func committedOffsets(t *testing.T, brokers []string, group, topic string, partitions int32) []int64 {
 	t.Helper()
-	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	var parts []int32
-	for p := range partitions {
-		parts = append(parts, p)
-	}
-	res, err := admin.ListConsumerGroupOffsets(group, map[string][]int32{topic: parts})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []int64
-	for _, p := range parts {
-		out = append(out, res.GetBlock(topic, p).Offset)
+	for p := range partitions {
+		out = append(out, testkit.CommittedOffset(t, brokers, group, topic, p))
 	}
 	return out
 }
@@ -351,17 +337,8 @@ func appendFileLines(t *testing.T, path string, file, from, to int) {
 	}
 }
 
-// topicNames lists the cluster's topics.
+// topicNames lists the cluster's topics (without Kafka's own "__" ones).
 func topicNames(t *testing.T, brokers []string) []string {
 	t.Helper()
-	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	topics, err := admin.ListTopics()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return slices.Sorted(maps.Keys(topics))
+	return testkit.Topics(t, brokers)
 }
