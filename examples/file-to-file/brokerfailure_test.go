@@ -2,16 +2,16 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/testkit"
 )
@@ -178,34 +178,18 @@ func TestBrokerFailureUnderLoad(t *testing.T) {
 // partition of topic, else the leader of the topic's partition 0. It says what the node does.
 func victimOf(t *testing.T, c *kafkatest.Cluster, group, topic string) (int, string) {
 	t.Helper()
-	client, err := sarama.NewClient(c.Addrs(), kafka.SaramaConfig(kafka.Settings{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	coordinator, err := client.Coordinator(group)
-	if err != nil {
-		t.Fatalf("coordinator of group %s: %v", group, err)
-	}
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	coordinator := testkit.GroupCoordinator(t, c.Addrs(), group)
+	leaders := testkit.PartitionLeaders(t, c.Addrs(), topic)
 	leads := map[int32][]int32{}
-	for _, part := range parts {
-		leader, err := client.Leader(topic, part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		leads[leader.ID()] = append(leads[leader.ID()], part)
+	for _, part := range slices.Sorted(maps.Keys(leaders)) {
+		leads[leaders[part]] = append(leads[leaders[part]], part)
 	}
-	victim := coordinator.ID()
+	victim := coordinator
 	if len(leads[victim]) == 0 {
-		leader, _ := client.Leader(topic, 0)
-		victim = leader.ID()
+		victim = leaders[0]
 	}
 	role := fmt.Sprintf("leader of %s partitions %v", topic, leads[victim])
-	if victim == coordinator.ID() {
+	if victim == coordinator {
 		role += ", coordinator of group " + group
 	}
 	return int(victim), role

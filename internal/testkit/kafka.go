@@ -53,6 +53,17 @@ func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 // every one, in order.
 func Produce(t testing.TB, brokers []string, topic string, msgs ...Message) {
 	t.Helper()
+	if err := TryProduce(brokers, topic, msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TryProduce is Produce for a goroutine other than the test's (which must not call t.Fatal): it returns
+// the failure, naming the topic, instead of failing the test.
+func TryProduce(brokers []string, topic string, msgs ...Message) error {
+	if topic == "" && len(msgs) > 0 {
+		topic = msgs[0].Topic // for the failure's text
+	}
 	cfg := kafka.SaramaConfig(kafka.Settings{})
 	cfg.Producer.Return.Successes = true
 	hash := cfg.Producer.Partitioner // the engine's: murmur2, as Kafka's own clients
@@ -60,7 +71,7 @@ func Produce(t testing.TB, brokers []string, topic string, msgs ...Message) {
 	cfg.Producer.Timeout = kafkaTimeout
 	p, err := sarama.NewSyncProducer(brokers, cfg)
 	if err != nil {
-		t.Fatalf("produce to %s: %v", topic, err)
+		return fmt.Errorf("produce to %s: %w", topic, err)
 	}
 	defer p.Close()
 	batch := make([]*sarama.ProducerMessage, len(msgs))
@@ -81,8 +92,9 @@ func Produce(t testing.TB, brokers []string, topic string, msgs ...Message) {
 		batch[i] = pm
 	}
 	if err := p.SendMessages(batch); err != nil {
-		t.Fatalf("produce %d records to %s: %v", len(msgs), topic, err)
+		return fmt.Errorf("produce %d records to %s: %w", len(msgs), topic, err)
 	}
+	return nil
 }
 
 // ProduceN writes n records to topic, the i-th with the key and value that record returns (a nil key:
@@ -116,6 +128,19 @@ func (p manualOrHash) RequiresConsistency() bool { return true }
 // exist.
 func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int64 {
 	t.Helper()
+	return offsetsAt(t, brokers, topic, sarama.OffsetNewest)
+}
+
+// LowWaterMarks returns the oldest offset each partition of topic still holds; none for a topic that does
+// not exist. With HighWaterMarks it says how many records a topic holds.
+func LowWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int64 {
+	t.Helper()
+	return offsetsAt(t, brokers, topic, sarama.OffsetOldest)
+}
+
+// offsetsAt lists the offset at (sarama.OffsetNewest or OffsetOldest) of each partition of topic.
+func offsetsAt(t testing.TB, brokers []string, topic string, at int64) map[int32]int64 {
+	t.Helper()
 	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
 	if err != nil {
 		t.Fatalf("read %s: %v", topic, err)
@@ -130,8 +155,8 @@ func HighWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int6
 	}
 	out := map[int32]int64{}
 	for _, p := range parts {
-		if out[p], err = client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			t.Fatalf("read %s/%d: high-water mark: %v", topic, p, err)
+		if out[p], err = client.GetOffset(topic, p, at); err != nil {
+			t.Fatalf("read %s/%d: offset: %v", topic, p, err)
 		}
 	}
 	return out
@@ -242,6 +267,31 @@ func CommittedOffset(t testing.TB, brokers []string, group, topic string, partit
 	return b.Offset
 }
 
+// CommittedOffsets returns the offset consumer group committed for each partition of topic that it
+// committed one for; none while the group or its commits do not exist yet.
+func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
+	t.Helper()
+	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("committed offsets of group %s: %v", group, err)
+	}
+	defer admin.Close()
+	offsets, err := admin.ListConsumerGroupOffsets(group, nil) // every partition it committed
+	if errors.Is(err, sarama.ErrGroupIDNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("committed offsets of group %s on %s: %v", group, topic, err)
+	}
+	out := map[int32]int64{}
+	for p, b := range offsets.Blocks[topic] {
+		if b != nil && b.Offset >= 0 {
+			out[p] = b.Offset
+		}
+	}
+	return out
+}
+
 // Topics lists the topics of the cluster, without Kafka's internal ones (named "__...": real Kafka lists
 // __consumer_offsets once a group joined; the embedded broker does not).
 func Topics(t testing.TB, brokers []string) []string {
@@ -262,5 +312,44 @@ func Topics(t testing.TB, brokers []string) []string {
 		}
 	}
 	slices.Sort(out)
+	return out
+}
+
+// GroupCoordinator returns the node ID of the broker that coordinates consumer group group (the one a
+// test kills to move the group's coordination).
+func GroupCoordinator(t testing.TB, brokers []string, group string) int32 {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("coordinator of group %s: %v", group, err)
+	}
+	defer client.Close()
+	b, err := client.Coordinator(group)
+	if err != nil {
+		t.Fatalf("coordinator of group %s: %v", group, err)
+	}
+	return b.ID()
+}
+
+// PartitionLeaders returns the node ID of the broker that leads each partition of topic.
+func PartitionLeaders(t testing.TB, brokers []string, topic string) map[int32]int32 {
+	t.Helper()
+	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	if err != nil {
+		t.Fatalf("leaders of %s: %v", topic, err)
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatalf("leaders of %s: partitions: %v", topic, err)
+	}
+	out := map[int32]int32{}
+	for _, p := range parts {
+		leader, err := client.Leader(topic, p)
+		if err != nil {
+			t.Fatalf("leader of %s/%d: %v", topic, p, err)
+		}
+		out[p] = leader.ID()
+	}
 	return out
 }

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
-	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/testkit"
 )
 
@@ -96,11 +94,10 @@ type order struct{ customer, amount int }
 // produce sends one tick of load: two events, one possible duplicate, one order and, every fourth tick, a
 // customer update. Keys repeat: 40 event keys, 25 dedupe keys (values from {0,1,2}, so a record often
 // repeats its key's last one), 60 orders over 22 customers of which 20 exist.
-func (l *load) produce(t *testing.T, p sarama.SyncProducer, rng *rand.Rand, tick int) {
-	var msgs []*sarama.ProducerMessage
+func (l *load) produce(t *testing.T, brokers []string, rng *rand.Rand, tick int) {
+	var msgs []testkit.Message
 	add := func(topic string, id int, value string) {
-		msgs = append(msgs, &sarama.ProducerMessage{Topic: topic, Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, id)),
-			Value: sarama.StringEncoder(value)})
+		msgs = append(msgs, testkit.Message{Topic: topic, Partition: -1, Key: []byte(fmt.Sprintf(`{"id":%d}`, id)), Value: []byte(value)})
 	}
 	l.mu.Lock()
 	for range 2 {
@@ -125,7 +122,7 @@ func (l *load) produce(t *testing.T, p sarama.SyncProducer, rng *rand.Rand, tick
 	}
 	l.records += len(msgs)
 	l.mu.Unlock()
-	if err := p.SendMessages(msgs); err != nil {
+	if err := testkit.TryProduce(brokers, "", msgs...); err != nil {
 		t.Errorf("produce: %v", err)
 	}
 }
@@ -229,29 +226,23 @@ func groups(name string) map[string][]string {
 	return g
 }
 
-// lag returns how many records the groups of the pipelines have not committed yet.
-func lag(t *testing.T, client sarama.Client, admin sarama.ClusterAdmin, pipelines ...string) int64 {
+// lag returns how many records the groups of the pipelines have not committed yet (-1 while a topic does
+// not exist yet).
+func lag(t *testing.T, brokers []string, pipelines ...string) int64 {
 	t.Helper()
 	var total int64
 	for _, name := range pipelines {
 		for group, topics := range groups(name) {
-			committed, err := admin.ListConsumerGroupOffsets(group, nil)
-			if err != nil {
-				t.Fatalf("offsets of %s: %v", group, err)
-			}
 			for _, topic := range topics {
-				parts, err := client.Partitions(topic)
-				if err != nil {
+				ends := testkit.HighWaterMarks(t, brokers, topic)
+				if ends == nil {
 					return -1 // not created yet
 				}
-				for _, p := range parts {
-					end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-					if err != nil {
-						t.Fatalf("end of %s/%d: %v", topic, p, err)
-					}
+				committed := testkit.CommittedOffsets(t, brokers, group, topic)
+				for p, end := range ends {
 					at := int64(0)
-					if b := committed.GetBlock(topic, p); b != nil && b.Offset > 0 {
-						at = b.Offset
+					if c, ok := committed[p]; ok && c > 0 {
+						at = c
 					}
 					total += end - at
 				}
@@ -262,66 +253,30 @@ func lag(t *testing.T, client sarama.Client, admin sarama.ClusterAdmin, pipeline
 }
 
 // topicSize returns how many records topic holds, over all its partitions.
-func topicSize(t *testing.T, client sarama.Client, topic string) int64 {
+func topicSize(t *testing.T, brokers []string, topic string) int64 {
 	t.Helper()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatalf("topic %s: %v", topic, err)
+	first := testkit.LowWaterMarks(t, brokers, topic)
+	ends := testkit.HighWaterMarks(t, brokers, topic)
+	if ends == nil {
+		t.Fatalf("topic %s does not exist", topic)
 	}
 	var n int64
-	for _, p := range parts {
-		first, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n += end - first
+	for p, end := range ends {
+		n += end - first[p]
 	}
 	return n
 }
 
 // tableStates reads a goka group table topic to its end and returns the last value per key.
-func tableStates(t *testing.T, client sarama.Client, topic string) map[string]string {
+func tableStates(t *testing.T, brokers []string, topic string) map[string]string {
 	t.Helper()
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer consumer.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		t.Fatalf("table %s: %v", topic, err)
-	}
 	states := map[string]string{}
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			t.Fatal(err)
+	for _, m := range testkit.ReadTopic(t, brokers, topic) {
+		if m.Value == nil {
+			delete(states, string(m.Key))
+		} else {
+			states[string(m.Key)] = string(m.Value)
 		}
-		if end == 0 {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for done := false; !done; {
-			select {
-			case m := <-pc.Messages():
-				if m.Value == nil {
-					delete(states, string(m.Key))
-				} else {
-					states[string(m.Key)] = string(m.Value)
-				}
-				done = m.Offset >= end-1
-			case <-time.After(10 * time.Second):
-				t.Fatalf("table %s/%d: no record within 10s before offset %d", topic, p, end)
-			}
-		}
-		pc.Close()
 	}
 	return states
 }
@@ -338,27 +293,8 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(uint64(seed), 2))
 	t.Logf("seed %d", seed)
 	brokers := testkit.Brokers(t, 1)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
-	var specs []kafka.TopicSpec
 	for _, name := range []string{"events", "dups", "orders", "customers"} {
-		specs = append(specs, kafka.TopicSpec{Name: name, Partitions: Partitions})
-	}
-	if err := kafka.EnsureTopics(brokers, cfg, 1, specs); err != nil {
-		t.Fatal(err)
-	}
-	producer, err := sarama.NewSyncProducer(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer producer.Close()
-	client, err := sarama.NewClient(brokers, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	admin, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		t.Fatal(err)
+		testkit.CreateTopic(t, brokers, name, Partitions)
 	}
 
 	dir := t.TempDir()
@@ -372,10 +308,8 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 	// The customers exist before the first order; later updates change their names.
 	for c := range 20 {
 		l.customers[fmt.Sprint(c)] = fmt.Sprintf("c%d", c)
-		if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: "customers", Key: sarama.StringEncoder(fmt.Sprintf(`{"id":%d}`, c)),
-			Value: sarama.StringEncoder(fmt.Sprintf(`{"id":%d,"name":"c%d"}`, c, c))}); err != nil {
-			t.Fatal(err)
-		}
+		testkit.Produce(t, brokers, "customers", testkit.Message{Partition: -1, Key: []byte(fmt.Sprintf(`{"id":%d}`, c)),
+			Value: []byte(fmt.Sprintf(`{"id":%d,"name":"c%d"}`, c, c))})
 	}
 	stopLoad := make(chan struct{})
 	loaded := make(chan struct{})
@@ -390,7 +324,7 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 				return
 			case <-tick.C:
 			}
-			l.produce(t, producer, loadRng, i)
+			l.produce(t, brokers, loadRng, i)
 		}
 	}()
 
@@ -432,9 +366,9 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 	t.Logf("load: %d records in %v", l.records, time.Since(start).Round(time.Millisecond))
 
 	deadline := time.Now().Add(90 * time.Second)
-	for lag(t, client, admin, "steady", "crashy") != 0 {
+	for lag(t, brokers, "steady", "crashy") != 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("not drained within 90s: %d records behind", lag(t, client, admin, "steady", "crashy"))
+			t.Fatalf("not drained within 90s: %d records behind", lag(t, brokers, "steady", "crashy"))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -445,7 +379,7 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 	// its requests and answers, whose number differs between runs, so it is not counted here.)
 	replayed := map[string]int64{}
 	for flow, stage := range map[string]string{"count": "count", "sum": "sum", "dedupe": "dedupe"} {
-		replayed[flow] = topicSize(t, client, "crashy."+flow+"."+stage+"-loop") - topicSize(t, client, "steady."+flow+"."+stage+"-loop")
+		replayed[flow] = topicSize(t, brokers, "crashy."+flow+"."+stage+"-loop") - topicSize(t, brokers, "steady."+flow+"."+stage+"-loop")
 	}
 	t.Logf("loop records that the crashed run wrote more than the uncrashed one (input read again after a kill): %v", replayed)
 	if replayed["count"] <= 0 || replayed["sum"] <= 0 {
@@ -464,8 +398,8 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 		}
 	}
 	for flow, stage := range map[string]string{"count": "count", "sum": "sum", "dedupe": "dedupe", "join": "with-customer"} {
-		steady := tableStates(t, client, "steady."+flow+"."+stage+"-table")
-		crashy := tableStates(t, client, "crashy."+flow+"."+stage+"-table")
+		steady := tableStates(t, brokers, "steady."+flow+"."+stage+"-table")
+		crashy := tableStates(t, brokers, "crashy."+flow+"."+stage+"-table")
 		if flow == "join" {
 			var stale int
 			steady, _ = withoutStaleReferrers(t, steady)
