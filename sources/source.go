@@ -77,7 +77,8 @@ type Reader interface {
 //     quickly (record the position and report it upstream from Read, or with its own deadline).
 //
 // The final position a task saves when it stops is saved after its reader was closed: the next Open
-// receives it. ctx ends when the task stops.
+// receives it. ctx ends when the engine is about to close the reader (the task stops, or reopens after a
+// transient failure); Close is called once Commit returned.
 //
 // A position passed to Commit is safe to report as done upstream; one not yet passed may still be read
 // again after a failure. An error from Commit is logged as a warning and counted

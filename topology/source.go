@@ -427,15 +427,16 @@ func (r *sourceRunner) release(h *taskHandle, pos stream.Position, wait bool) er
 	return nil
 }
 
-// savePositions sends the task's HighestContiguousAck whenever it moves, one control message at a time.
-func (r *sourceRunner) savePositions(ctx context.Context, h *taskHandle, tr *ackTracker, last stream.Position) error {
+// savePositions sends the task's HighestContiguousAck whenever it moves, one control message at a time,
+// and once Kafka acknowledged each, tells the reader through commits (sources.Committer).
+func (r *sourceRunner) savePositions(ctx context.Context, h *taskHandle, tr *ackTracker, last stream.Position, commits *commitHook) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tr.changed:
 		}
-		pos, _, _, err := tr.state()
+		pos, completed, err := tr.savedState()
 		if err != nil {
 			return err
 		}
@@ -445,6 +446,7 @@ func (r *sourceRunner) savePositions(ctx context.Context, h *taskHandle, tr *ack
 		if err := r.sendControl(h.task.Key, controlMessage{Kind: controlPosition, Owner: h.owner, Position: pos}); err != nil {
 			return err
 		}
+		commits.saved(pos, completed)
 		last = pos
 	}
 }

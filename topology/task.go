@@ -25,7 +25,8 @@ const drainTimeout = 30 * time.Second
 // was produced and its final position saved; a produce or position-save error during that last drain is
 // the task's error. A failure of Open or Read that the source marked sources.Transient does not end the
 // task: it is reopened at its HighestContiguousAck after a backoff, for at most Config.RetryTimeout of
-// consecutive failures (see taskRetry).
+// consecutive failures (see taskRetry). Once Kafka acknowledged a position's write, the open reader hears
+// of it when it implements sources.Committer (commitHook).
 func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	start, err := r.claim(ctx, h)
 	if err != nil {
@@ -48,11 +49,14 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 
 	tr := newAckTracker(start)
 	tr.health, tr.holder = r.health, h.task.Key
+	// Saved positions go to the reader when it implements sources.Committer (sourcecommit.go).
+	commits := &commitHook{log: log, errors: r.p.metrics.SourceCommitErrors.WithLabelValues(r.labels...)}
+	commits.open(reader, 0)
 	tr.healthWhat = fmt.Sprintf("Kafka to acknowledge records read by task %s", h.task.Key)
 	defer r.health.done(h.task.Key)
 	saveCtx, stopSaving := context.WithCancel(context.Background())
 	saveErr := make(chan error, 1)
-	go func() { saveErr <- r.savePositions(saveCtx, h, tr, start) }()
+	go func() { saveErr <- r.savePositions(saveCtx, h, tr, start, commits) }()
 
 	// A produce failure stops the pump even while it waits in Read: a followed file at its end would
 	// otherwise keep the failed task alive and silent.
@@ -69,6 +73,7 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	// reopen at the HighestContiguousAck after a backoff, for at most RetryTimeout of consecutive failures.
 	// The task keeps its claim; a produce failure still fences it.
 	for sources.IsTransient(readErr) {
+		commits.close()
 		if err := reader.Close(); err != nil {
 			log.Warn("closing a source task's reader after a transient failure", "err", err)
 		}
@@ -81,6 +86,9 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 		resume, _, _, _ := tr.state()
 		if readErr = retry.wait(pumpCtx, resume, readErr); readErr == nil {
 			reader, readErr = r.open(pumpCtx, h, resume, retry)
+		}
+		if readErr == nil {
+			commits.open(reader, tr.next())
 		}
 		if readErr != nil {
 			if pumpCtx.Err() != nil {
@@ -99,6 +107,7 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 		readErr = nil
 	}
 	if reader != nil {
+		commits.close()
 		if err := reader.Close(); err != nil && readErr == nil {
 			readErr = fmt.Errorf("source %q task %q: close: %w", r.n.name, h.task.Key, err)
 		}
