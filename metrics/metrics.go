@@ -7,6 +7,7 @@
 //	sluice_source_records_total{pipeline,source}                  records read by source tasks
 //	sluice_source_records_acked_total{pipeline,source}            records Kafka acknowledged
 //	sluice_source_positions_saved_total{pipeline,source}          positions written to the group table
+//	sluice_source_commit_errors_total{pipeline,source}            saved positions a reader failed to commit upstream
 //	sluice_source_tasks_running{pipeline,source}                  tasks this replica runs now
 //	sluice_stage_records_in_total{pipeline,source,flow,table,stage}   records into a stage
 //	sluice_stage_records_out_total{pipeline,source,flow,table,stage}  records out of a stage
@@ -167,6 +168,7 @@ func (m *Metrics) collectors() []prometheus.Collector {
 func Names() []string {
 	return []string{
 		"sluice_source_records_total", "sluice_source_records_acked_total", "sluice_source_positions_saved_total",
+		"sluice_source_commit_errors_total",
 		"sluice_source_tasks_running", "sluice_stage_records_in_total", "sluice_stage_records_out_total",
 		"sluice_sink_records_total", "sluice_sink_batches_total", "sluice_sink_write_seconds", "sluice_sink_retries_total",
 		"sluice_consumer_lag", "sluice_dead_letter_records_total", "sluice_stalled",

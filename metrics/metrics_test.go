@@ -18,7 +18,7 @@ func TestNamesListsEveryRegisteredMetric(t *testing.T) {
 	}
 	var registered []string
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for _, c := range []prometheus.Collector{m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved,
+	for _, c := range []prometheus.Collector{m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceCommitErrors,
 		m.SourceTasksRunning, m.StageRecordsIn, m.StageRecordsOut, m.SinkRecords, m.SinkBatches,
 		m.SinkWriteSeconds, m.SinkRetries, m.ConsumerLag, m.DeadLetters, m.Stalled} {
 		ch := make(chan *prometheus.Desc, 1)
