@@ -60,12 +60,13 @@ type Config struct {
 	// (default 1024).
 	ChunkSize int
 	// StatusInterval is how often the streaming connection sends a standby status update (default 10s; it
-	// must stay well under the server's wal_sender_timeout, 60s by default).
+	// must stay well under the server's wal_sender_timeout, 60s by default): each confirms the latest
+	// position the engine saved, so the slot trails the pipeline by about this interval.
 	StatusInterval time.Duration
 	// HeartbeatQuery, when set, is executed every HeartbeatInterval on a normal connection (Debezium's
 	// heartbeat.action.query), e.g. "UPDATE heartbeat SET ts = now()" on a table outside the publication: it
 	// writes WAL in the captured database, so that a slot whose tables are quiet can advance (see the
-	// package doc, "Slot progress").
+	// package doc, "Positions and slot progress").
 	HeartbeatQuery string
 	// HeartbeatInterval is how often HeartbeatQuery runs (default 1 minute).
 	HeartbeatInterval time.Duration
