@@ -42,7 +42,8 @@
 //     the file at the path. With delaycompress, the rotated file stays until the next rotation.
 //   - A rotated file moved to another directory while the task was down (it is looked for in the path's
 //     directory only), or a file rotated twice while the task was down (the file after the one of the stored
-//     position but before the file at the path is not read).
+//     position but before the file at the path is not read). "Down" lasts until the task first reads: a
+//     restarted pipeline may take seconds to start its tasks (joining its group on a real cluster).
 //   - Lines appended to the old file after the writer began writing the new one (two writers, one of them
 //     late to reopen).
 //   - With copytruncate, the lines written after the task's last read and before the truncation: they are

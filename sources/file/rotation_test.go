@@ -485,3 +485,43 @@ func TestLogsWithThePipelinesLogger(t *testing.T) {
 		t.Errorf("pipeline log %q, want one truncation warning with source=files", logs.String())
 	}
 }
+
+// TestReopenAfterTwoRotations is the sequence of a failed file-to-file run on a real cluster: the stored
+// position is in A; while the task is down A is renamed (app.log.2), the writer fills B at the path, B is
+// renamed too (app.log.3) and C begun. The reopened task finishes A (found by its inode), then reads C:
+// B's lines are not read, as the package doc says (a file rotated twice while the task was down). Once the
+// task has attached its file, a rotation while it runs is followed as usual.
+func TestReopenAfterTwoRotations(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	writeFile(t, path, "a0\na1\n")
+	src := newSource(t, file.Config{Paths: []string{path}})
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	recs := readN(t, ctx, openFile(t, src, path, nil), 2)
+	// Down (this reader is not read again): a last line in A, and two rotations.
+	appendFile(t, path, "a2\n")
+	if err := os.Rename(path, path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "b0\nb1\n")
+	if err := os.Rename(path, path+".3"); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, "c0\n")
+
+	r := openFile(t, src, path, recs[1].Position)
+	if got, want := values(readN(t, ctx, r, 2)), []string{"a2", "c0"}; !slices.Equal(got, want) {
+		t.Fatalf("reopened after a1: read %q, want %q (b0, b1 of the middle file are not read)", got, want)
+	}
+	// Running again: a rotation is followed.
+	appendFile(t, path, "c1\n")
+	if err := os.Rename(path, path+".4"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path+".4", "c2\n")
+	writeFile(t, path, "d0\n")
+	if got, want := values(readN(t, ctx, r, 3)), []string{"c1", "c2", "d0"}; !slices.Equal(got, want) {
+		t.Errorf("after a rotation while running: read %q, want %q", got, want)
+	}
+}
