@@ -12,8 +12,8 @@ import (
 	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
-	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/mariadb"
+	"github.com/sluicehq/sluice/internal/searchdemo"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stages"
@@ -78,41 +78,16 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 		return err
 	}
 
-	esURL := e.esURL
-	if esURL == "" {
-		srv, err := esserver.Start(esserver.Config{Addr: e.esAddr, DataDir: filepath.Join(dataDir, "elasticsearch")})
-		if err != nil {
-			return fmt.Errorf("embedded Elasticsearch on %s (SLUICE_ES_ADDR): %w", e.esAddr, err)
-		}
-		defer srv.Close()
-		esURL = srv.URL()
-		say("elastic:  embedded Elasticsearch-compatible server at %s (try: curl '%s/orders/_search?pretty')", esURL, esURL)
-	} else {
-		say("elastic:  %s", esURL)
-	}
-
-	t, sink, err := build(dsn, e.serverID, esURL)
-	if err != nil {
-		return err
-	}
-	if e.progress > 0 {
-		go report(ctx, e.progress, e.topology.HTTPAddr, sink, say)
-	}
-	if e.generate > 0 {
-		say("load:     %d changes/s of orders and customers", e.generate)
-		go generate(ctx, dsn, e.generate, say)
-	}
-	if e.topology.Embedded() {
-		say("kafka:    embedded broker on %s, data in %s", e.topology.BrokerAddr, dataDir)
-	} else {
-		say("kafka:    %s", strings.Join(e.topology.Brokers, ","))
-	}
-	return t.RunWith(ctx, e.topology)
+	demo := searchdemo.Demo{Topology: e.topology, ESURL: e.esURL, ESAddr: e.esAddr,
+		Extras: searchdemo.Extras{Progress: e.progress, Generate: e.generate, Dialect: generator, DSN: dsn}}
+	return searchdemo.Run(ctx, demo, func(esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
+		return build(dsn, e.serverID, esURL)
+	}, say)
 }
 
 // build declares the pipeline: change data capture of shop.customers and shop.orders into raw topics
 // (kept intact), then, after Kafka, each order unwrapped, joined with its customer, and indexed.
-func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *timedSink, error) {
+func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
 	cdc, err := mysql.New(mysql.Config{DSN: dsn, ServerID: serverID, Tables: []string{"shop.customers", "shop.orders"},
 		TopicPrefix: "sluice", SnapshotMode: mysql.SnapshotInitial})
 	if err != nil {
@@ -126,7 +101,7 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *time
 	if err != nil {
 		return nil, nil, err
 	}
-	index := &timedSink{Sink: es}
+	index := &searchdemo.TimedSink{Sink: es} // measures insert->indexed latency for the progress lines
 
 	t := topology.New("shop-search")
 	changes := func(name string) *topology.Topic {
@@ -160,38 +135,11 @@ func createSchema(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer db.Close()
-	pingCtx, cancelPing := context.WithTimeout(ctx, mysqlConnectTimeout)
-	err = db.PingContext(pingCtx)
-	cancelPing()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no answer within %v", mysqlConnectTimeout)
-		}
-		return fmt.Errorf("MySQL at %s %s (SLUICE_MYSQL_DSN) as %q: %w", dc.Net, dc.Addr, dc.User, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for _, stmt := range schema {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create the demo schema: %w", err)
-		}
-	}
-	var customers int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM shop.customers").Scan(&customers); err != nil {
+	where := fmt.Sprintf("MySQL at %s %s (SLUICE_MYSQL_DSN) as %q", dc.Net, dc.Addr, dc.User)
+	if err := searchdemo.Ping(ctx, db, mysqlConnectTimeout, where); err != nil {
 		return err
 	}
-	if customers > 0 {
-		return nil // the schema has data: work with it as it stands
-	}
-	for _, stmt := range demoData {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("insert the demo data: %w", err)
-		}
-	}
-	return nil
+	return searchdemo.CreateDemo(ctx, db, schema, demoData)
 }
 
 // demoData fills an empty demo schema, so that a first run has something to index.
@@ -201,6 +149,17 @@ var demoData = []string{
 	`INSERT INTO shop.orders (customer_id, amount, status, created_at) VALUES
 		(1, 42.00, 'paid', NOW(6)), (1, 17.50, 'new', NOW(6)), (2, 99.90, 'shipped', NOW(6)),
 		(3, 5.25, 'new', NOW(6)), (2, 250.00, 'paid', NOW(6))`,
+}
+
+// generator is the load generator's SQL (-generate) in MySQL's dialect.
+var generator = searchdemo.Dialect{
+	Driver: "mysql",
+	NewOrder: `INSERT INTO shop.orders (customer_id, amount, status, created_at)
+		SELECT id, %d.%02d, 'new', NOW(6) FROM shop.customers ORDER BY RAND() LIMIT 1`,
+	PayOrder:       "UPDATE shop.orders SET status = 'paid' WHERE status = 'new' ORDER BY RAND() LIMIT 1",
+	DeleteOrder:    "DELETE FROM shop.orders ORDER BY RAND() LIMIT 1",
+	NewCustomer:    "INSERT INTO shop.customers (name, email) VALUES ('Customer %d', 'c%d@example.com')",
+	RenameCustomer: "UPDATE shop.customers SET name = CONCAT('Renamed ', %d) ORDER BY RAND() LIMIT 1",
 }
 
 // redact hides a DSN's password.

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/searchdemotest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -37,111 +34,17 @@ func TestMain(m *testing.M) {
 }
 
 // wantDocs reads the expected document of every order from MySQL: the order's columns and its customer.
-func wantDocs(t *testing.T) map[string]map[string]any {
+func wantDocs(t testing.TB) searchdemotest.Docs {
 	t.Helper()
-	rows, err := db.DB().Query(`SELECT o.id, o.customer_id, CAST(o.amount AS CHAR), o.status,
+	return searchdemotest.DocsFromDB(t, db.DB(), `SELECT o.id, o.customer_id, CAST(o.amount AS CHAR), o.status,
 		CAST(UNIX_TIMESTAMP(CONVERT_TZ(o.created_at, '+00:00', @@session.time_zone)) * 1000000 AS SIGNED), c.id, c.name, c.email
 		FROM shop.orders o LEFT JOIN shop.customers c ON c.id = o.customer_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]any{}
-	for rows.Next() {
-		var id, customerID, created int64
-		var amount, status string
-		var cid *int64
-		var name, email *string
-		if err := rows.Scan(&id, &customerID, &amount, &status, &created, &cid, &name, &email); err != nil {
-			t.Fatal(err)
-		}
-		doc := map[string]any{"id": id, "customer_id": customerID, "amount": amount, "status": status, "created_at": created, "customer": nil}
-		if cid != nil {
-			doc["customer"] = map[string]any{"id": *cid, "name": *name, "email": *email}
-		}
-		out[fmt.Sprint(id)] = doc
-	}
-	return out
 }
 
-// indexed reads every document of the orders index, normalised like wantDocs.
-func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
-	t.Helper()
-	res, err := client.Search(client.Search.WithIndex("orders"), client.Search.WithSize(10000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var r struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // amounts keep the digits Elasticsearch holds
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("search: %s", body)
-	}
-	out := map[string]map[string]any{}
-	for _, h := range r.Hits.Hits {
-		doc := map[string]any{}
-		for k, v := range h.Source {
-			switch k {
-			case "amount": // a JSON number with MySQL's digits ("10.50"), mapped scaled_float
-				doc[k] = string(v.(json.Number))
-			case "id", "customer_id":
-				doc[k] = jsonInt(v)
-			case "created_at": // an ISO-8601 string with microseconds, mapped date
-				ts, err := time.Parse(time.RFC3339Nano, v.(string))
-				if err != nil {
-					t.Fatalf("order %s: created_at %q is not ISO-8601: %v", h.ID, v, err)
-				}
-				doc[k] = ts.UnixMicro()
-			case "customer":
-				if c, ok := v.(map[string]any); ok {
-					doc[k] = map[string]any{"id": jsonInt(c["id"]), "name": c["name"], "email": c["email"]}
-				} else {
-					doc[k] = nil
-				}
-			default:
-				doc[k] = v
-			}
-		}
-		out[h.ID] = doc
-	}
-	return out
-}
-
-func jsonInt(v any) int64 {
-	n, _ := v.(json.Number).Int64()
-	return n
-}
-
+// converge waits until the orders index equals MySQL's orders with their customers (90 s at most).
 func converge(t *testing.T, client *es.Client, what string) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		res, _ := client.Indices.Refresh(client.Indices.Refresh.WithIndex("orders"))
-		if res != nil {
-			res.Body.Close()
-		}
-		want, got := wantDocs(t), indexed(t, client)
-		if fmt.Sprint(want) == fmt.Sprint(got) {
-			t.Logf("%s: %d order documents equal MySQL", what, len(want))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: Elasticsearch did not converge to MySQL:\n want %v\n got  %v", what, want, got)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	searchdemotest.Converge(t, client, "MySQL", what, wantDocs)
 }
 
 // Acceptance 1 and 2: inserts, updates and deletes of customers and orders in several transactions end with
@@ -187,7 +90,7 @@ func TestOrdersFollowMySQL(t *testing.T) {
 	db.Exec(t, "UPDATE shop.customers SET name = 'Annabel', email = 'annabel@example.com' WHERE id = 1")
 	converge(t, client, "after renaming customer 1")
 	for _, id := range []string{"1", "2"} {
-		if c := indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
+		if c := searchdemotest.Indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
 			t.Errorf("order %s carries customer %v after the rename", id, c)
 		}
 	}
@@ -235,29 +138,6 @@ func TestNoEnvironment(t *testing.T) {
 	}
 }
 
-// syncLines collects what run says, safe for the generator's and the reporter's goroutines.
-type syncLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (s *syncLines) say(f string, a ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lines = append(s.lines, fmt.Sprintf(f, a...))
-}
-
-func (s *syncLines) find(substr string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		if strings.Contains(l, substr) {
-			return l
-		}
-	}
-	return ""
-}
-
 // The built-in load generator makes movement, and progress lines report rows captured, documents indexed,
 // lag and insert-to-indexed latency.
 func TestGeneratorAndProgress(t *testing.T) {
@@ -272,17 +152,17 @@ func TestGeneratorAndProgress(t *testing.T) {
 	cfg.Brokers = kafkatest.Brokers(t, 1) // nil: the embedded broker on DataDir
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	out := &syncLines{}
+	out := &searchdemotest.Lines{}
 	go func() {
-		done <- run(ctx, env{topology: cfg, mysqlDSN: db.DSN(""), esURL: srv.URL(), serverID: 5405, generate: 100, progress: time.Second}, out.say)
+		done <- run(ctx, env{topology: cfg, mysqlDSN: db.DSN(""), esURL: srv.URL(), serverID: 5405, generate: 100, progress: time.Second}, out.Say)
 	}()
 	deadline := time.Now().Add(60 * time.Second)
 	var line string
 	for line == "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress line with latency within 60s; said %v", out.lines)
+			t.Fatalf("no progress line with latency within 60s; said %v", out.All())
 		}
-		line = out.find("insert->indexed")
+		line = out.Find("insert->indexed")
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Log(line)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,8 +10,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/postgres"
+	"github.com/sluicehq/sluice/internal/searchdemo"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	pgsource "github.com/sluicehq/sluice/sources/postgres"
 	"github.com/sluicehq/sluice/stages"
@@ -90,42 +89,17 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 		return err
 	}
 
-	esURL := e.esURL
-	if esURL == "" {
-		srv, err := esserver.Start(esserver.Config{Addr: e.esAddr, DataDir: filepath.Join(dataDir, "elasticsearch")})
-		if err != nil {
-			return fmt.Errorf("embedded Elasticsearch on %s (SLUICE_ES_ADDR): %w", e.esAddr, err)
-		}
-		defer srv.Close()
-		esURL = srv.URL()
-		say("elastic:  embedded Elasticsearch-compatible server at %s (try: curl '%s/orders/_search?pretty')", esURL, esURL)
-	} else {
-		say("elastic:  %s", esURL)
-	}
-
-	t, sink, err := build(dsn, e.slot, esURL)
-	if err != nil {
-		return err
-	}
-	if e.progress > 0 {
-		go report(ctx, e.progress, e.topology.HTTPAddr, sink, say)
-	}
-	if e.generate > 0 {
-		say("load:     %d changes/s of orders and customers", e.generate)
-		go generate(ctx, dsn, e.generate, say)
-	}
-	if e.topology.Embedded() {
-		say("kafka:    embedded broker on %s, data in %s", e.topology.BrokerAddr, dataDir)
-	} else {
-		say("kafka:    %s", strings.Join(e.topology.Brokers, ","))
-	}
-	return t.RunWith(ctx, e.topology)
+	demo := searchdemo.Demo{Topology: e.topology, ESURL: e.esURL, ESAddr: e.esAddr,
+		Extras: searchdemo.Extras{Progress: e.progress, Generate: e.generate, Dialect: generator, DSN: dsn}}
+	return searchdemo.Run(ctx, demo, func(esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
+		return build(dsn, e.slot, esURL)
+	}, say)
 }
 
 // build declares the pipeline: change data capture of shop.customers and shop.orders from the replication
 // slot into raw topics (kept intact), then, after Kafka, each order unwrapped, joined with its customer, and
 // indexed.
-func build(dsn, slot, esURL string) (*topology.Topology, *timedSink, error) {
+func build(dsn, slot, esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
 	cdc, err := pgsource.New(pgsource.Config{DSN: dsn, Tables: []string{"shop.customers", "shop.orders"},
 		Slot: slot, Publication: "sluice_shop_search", TopicPrefix: "sluice", SnapshotMode: pgsource.SnapshotInitial})
 	if err != nil {
@@ -139,7 +113,7 @@ func build(dsn, slot, esURL string) (*topology.Topology, *timedSink, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	index := &timedSink{Sink: es}
+	index := &searchdemo.TimedSink{Sink: es} // measures insert->indexed latency for the progress lines
 
 	t := topology.New("pg-shop-search")
 	changes := func(name string) *topology.Topic {
@@ -189,38 +163,11 @@ func createSchema(ctx context.Context, dsn string) error {
 		return err
 	}
 	defer db.Close()
-	pingCtx, cancelPing := context.WithTimeout(ctx, postgresConnectTimeout)
-	err = db.PingContext(pingCtx)
-	cancelPing()
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("no answer within %v", postgresConnectTimeout)
-		}
-		return fmt.Errorf("PostgreSQL at %s:%d (SLUICE_POSTGRES_DSN) as %q, database %q: %w", pc.Host, pc.Port, pc.User, pc.Database, err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for _, stmt := range schema {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("create the demo schema: %w", err)
-		}
-	}
-	var customers int
-	if err := db.QueryRowContext(ctx, "SELECT COUNT(*) FROM shop.customers").Scan(&customers); err != nil {
+	where := fmt.Sprintf("PostgreSQL at %s:%d (SLUICE_POSTGRES_DSN) as %q, database %q", pc.Host, pc.Port, pc.User, pc.Database)
+	if err := searchdemo.Ping(ctx, db, postgresConnectTimeout, where); err != nil {
 		return err
 	}
-	if customers > 0 {
-		return nil // the schema has data: work with it as it stands
-	}
-	for _, stmt := range demoData {
-		if _, err := db.ExecContext(ctx, stmt); err != nil {
-			return fmt.Errorf("insert the demo data: %w", err)
-		}
-	}
-	return nil
+	return searchdemo.CreateDemo(ctx, db, schema, demoData)
 }
 
 // demoData fills an empty demo schema, so that a first run has something to index.
@@ -231,6 +178,18 @@ var demoData = []string{
 		(1, 42.00, 'paid', now() AT TIME ZONE 'UTC'), (1, 17.50, 'new', now() AT TIME ZONE 'UTC'),
 		(2, 99.90, 'shipped', now() AT TIME ZONE 'UTC'), (3, 5.25, 'new', now() AT TIME ZONE 'UTC'),
 		(2, 250.00, 'paid', now() AT TIME ZONE 'UTC')`,
+}
+
+// generator is the load generator's SQL (-generate) in PostgreSQL's dialect: created_at is the statement's
+// own clock in UTC, and a random row is picked by a subquery (PostgreSQL has no UPDATE/DELETE ... LIMIT).
+var generator = searchdemo.Dialect{
+	Driver: "pgx",
+	NewOrder: `INSERT INTO shop.orders (customer_id, amount, status, created_at)
+		SELECT id, %d.%02d, 'new', clock_timestamp() AT TIME ZONE 'UTC' FROM shop.customers ORDER BY random() LIMIT 1`,
+	PayOrder:       "UPDATE shop.orders SET status = 'paid' WHERE id = (SELECT id FROM shop.orders WHERE status = 'new' ORDER BY random() LIMIT 1)",
+	DeleteOrder:    "DELETE FROM shop.orders WHERE id = (SELECT id FROM shop.orders ORDER BY random() LIMIT 1)",
+	NewCustomer:    "INSERT INTO shop.customers (name, email) VALUES ('Customer %d', 'c%d@example.com')",
+	RenameCustomer: "UPDATE shop.customers SET name = 'Renamed %d' WHERE id = (SELECT id FROM shop.customers ORDER BY random() LIMIT 1)",
 }
 
 // redact hides a DSN's password (URL or key=value form).

@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +15,7 @@ import (
 	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/pgtest"
+	"github.com/sluicehq/sluice/internal/searchdemotest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -69,135 +66,30 @@ func (s *shopDB) exec(t *testing.T, statements ...string) {
 }
 
 // wantDocs reads the expected document of every order from PostgreSQL: the order's columns and its customer.
-func (s *shopDB) wantDocs(t *testing.T) map[string]map[string]any {
+func (s *shopDB) wantDocs(t testing.TB) searchdemotest.Docs {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.customer_id, o.amount::text, o.status,
+	return searchdemotest.DocsFromDB(t, s.db, `SELECT o.id, o.customer_id, o.amount::text, o.status,
 		(extract(epoch FROM o.created_at) * 1000000)::bigint, c.id, c.name, c.email
 		FROM shop.orders o LEFT JOIN shop.customers c ON c.id = o.customer_id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	out := map[string]map[string]any{}
-	for rows.Next() {
-		var id, customerID, created int64
-		var amount, status string
-		var cid *int64
-		var name, email *string
-		if err := rows.Scan(&id, &customerID, &amount, &status, &created, &cid, &name, &email); err != nil {
-			t.Fatal(err)
-		}
-		doc := map[string]any{"id": id, "customer_id": customerID, "amount": amount, "status": status, "created_at": created, "customer": nil}
-		if cid != nil {
-			doc["customer"] = map[string]any{"id": *cid, "name": *name, "email": *email}
-		}
-		out[fmt.Sprint(id)] = doc
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-// indexed reads every document of the orders index, normalised like wantDocs.
-func indexed(t *testing.T, client *es.Client) map[string]map[string]any {
-	t.Helper()
-	res, err := client.Search(client.Search.WithIndex("orders"), client.Search.WithSize(10000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var r struct {
-		Hits struct {
-			Hits []struct {
-				ID     string         `json:"_id"`
-				Source map[string]any `json:"_source"`
-			} `json:"hits"`
-		} `json:"hits"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber() // amounts keep the digits Elasticsearch holds
-	if err := dec.Decode(&r); err != nil {
-		t.Fatalf("search: %s", body)
-	}
-	out := map[string]map[string]any{}
-	for _, h := range r.Hits.Hits {
-		doc := map[string]any{}
-		for k, v := range h.Source {
-			switch k {
-			case "amount": // a JSON number with PostgreSQL's digits ("10.50"), mapped scaled_float
-				n, ok := v.(json.Number)
-				if !ok {
-					t.Fatalf("order %s: amount %v (%T) is not a JSON number", h.ID, v, v)
-				}
-				doc[k] = string(n)
-			case "id", "customer_id":
-				doc[k] = jsonInt(v)
-			case "created_at": // an ISO-8601 string with microseconds, mapped date
-				s, _ := v.(string)
-				ts, err := time.Parse(time.RFC3339Nano, s)
-				if err != nil {
-					t.Fatalf("order %s: created_at %v is not ISO-8601: %v", h.ID, v, err)
-				}
-				doc[k] = ts.UnixMicro()
-			case "customer":
-				if c, ok := v.(map[string]any); ok {
-					doc[k] = map[string]any{"id": jsonInt(c["id"]), "name": c["name"], "email": c["email"]}
-				} else {
-					doc[k] = nil
-				}
-			default:
-				doc[k] = v
-			}
-		}
-		out[h.ID] = doc
-	}
-	return out
-}
-
-func jsonInt(v any) int64 {
-	n, _ := v.(json.Number).Int64()
-	return n
 }
 
 // converge waits until the orders index equals PostgreSQL's orders with their customers (90 s at most).
 func converge(t *testing.T, shop *shopDB, client *es.Client, what string) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		res, _ := client.Indices.Refresh(client.Indices.Refresh.WithIndex("orders"))
-		if res != nil {
-			res.Body.Close()
-		}
-		want, got := shop.wantDocs(t), indexed(t, client)
-		if fmt.Sprint(want) == fmt.Sprint(got) {
-			t.Logf("%s: %d order documents equal PostgreSQL", what, len(want))
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: Elasticsearch did not converge to PostgreSQL:\n want %v\n got  %v", what, want, got)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	searchdemotest.Converge(t, client, "PostgreSQL", what, shop.wantDocs)
 }
 
 // pipelineRun is one run of the example in the test's goroutine, stopped by stop.
 type pipelineRun struct {
 	cancel context.CancelFunc
 	done   chan error
-	said   *syncLines
+	said   *searchdemotest.Lines
 }
 
 func start(e env) *pipelineRun {
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &pipelineRun{cancel: cancel, done: make(chan error, 1), said: &syncLines{}}
-	go func() { r.done <- run(ctx, e, r.said.say) }()
+	r := &pipelineRun{cancel: cancel, done: make(chan error, 1), said: &searchdemotest.Lines{}}
+	go func() { r.done <- run(ctx, e, r.said.Say) }()
 	return r
 }
 
@@ -208,7 +100,7 @@ func (r *pipelineRun) stop(t *testing.T) {
 	select {
 	case err := <-r.done:
 		if err != nil {
-			t.Fatalf("run: %v\n%s", err, strings.Join(r.said.all(), "\n"))
+			t.Fatalf("run: %v\n%s", err, strings.Join(r.said.All(), "\n"))
 		}
 	case <-time.After(time.Minute):
 		t.Fatalf("run did not stop within a minute of its context ending")
@@ -251,7 +143,7 @@ func TestOrdersFollowPostgres(t *testing.T) {
 	shop.exec(t, "UPDATE shop.customers SET name = 'Annabel', email = 'annabel@example.com' WHERE id = 1")
 	converge(t, shop, client, "after renaming customer 1")
 	for _, id := range []string{"1", "2"} {
-		if c := indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
+		if c := searchdemotest.Indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
 			t.Errorf("order %s carries customer %v after the rename", id, c)
 		}
 	}
@@ -283,7 +175,7 @@ func TestRestartResumes(t *testing.T) {
 		"UPDATE shop.customers SET name = 'Bobby' WHERE id = 2")
 	second := start(e)
 	converge(t, shop, client, "after a restart")
-	if c := indexed(t, client)["3"]["customer"].(map[string]any); c["name"] != "Bobby" {
+	if c := searchdemotest.Indexed(t, client)["3"]["customer"].(map[string]any); c["name"] != "Bobby" {
 		t.Errorf("order 3 carries customer %v after the rename made while stopped", c)
 	}
 	second.stop(t)
@@ -304,7 +196,7 @@ func TestNoEnvironment(t *testing.T) {
 	first := start(env{topology: cfg, esAddr: esAddr, slot: defaultSlot})
 	waitSearch(t, client, first, "customer.name:grace", `"Grace Hopper"`)
 	t.Logf("cold start to a searchable demo document: %v", time.Since(started).Round(time.Millisecond))
-	if line := first.said.find("postgres: private PostgreSQL"); !strings.Contains(line, filepath.Join(cfg.DataDir, "postgres")) {
+	if line := first.said.Find("postgres: private PostgreSQL"); !strings.Contains(line, filepath.Join(cfg.DataDir, "postgres")) {
 		t.Errorf("start-up line about PostgreSQL: %q", line)
 	}
 	first.stop(t)
@@ -312,13 +204,13 @@ func TestNoEnvironment(t *testing.T) {
 	second := start(env{topology: cfg, esAddr: esAddr, slot: defaultSlot})
 	var dsn string
 	for dsn == "" {
-		if line := second.said.find("try: psql '"); line != "" {
+		if line := second.said.Find("try: psql '"); line != "" {
 			dsn = strings.TrimSuffix(line[strings.Index(line, "try: psql '")+len("try: psql '"):], "')")
 			break
 		}
 		select {
 		case err := <-second.done:
-			t.Fatalf("second run stopped: %v\n%s", err, strings.Join(second.said.all(), "\n"))
+			t.Fatalf("second run stopped: %v\n%s", err, strings.Join(second.said.All(), "\n"))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -353,43 +245,14 @@ func waitSearch(t *testing.T, client *es.Client, r *pipelineRun, query, want str
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no document for %s within 90s; said:\n%s", query, strings.Join(r.said.all(), "\n"))
+			t.Fatalf("no document for %s within 90s; said:\n%s", query, strings.Join(r.said.All(), "\n"))
 		}
 		select {
 		case err := <-r.done:
-			t.Fatalf("run stopped: %v\n%s", err, strings.Join(r.said.all(), "\n"))
+			t.Fatalf("run stopped: %v\n%s", err, strings.Join(r.said.All(), "\n"))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// syncLines collects what run says, safe for the generator's and the reporter's goroutines.
-type syncLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (s *syncLines) say(f string, a ...any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.lines = append(s.lines, fmt.Sprintf(f, a...))
-}
-
-func (s *syncLines) find(substr string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range s.lines {
-		if strings.Contains(l, substr) {
-			return l
-		}
-	}
-	return ""
-}
-
-func (s *syncLines) all() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.lines...)
 }
 
 // The built-in load generator makes movement, and progress lines report rows captured, documents indexed,
@@ -408,9 +271,9 @@ func TestGeneratorAndProgress(t *testing.T) {
 	var line string
 	for line == "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("no progress line with latency within 60s; said %v", r.said.all())
+			t.Fatalf("no progress line with latency within 60s; said %v", r.said.All())
 		}
-		line = r.said.find("insert->indexed")
+		line = r.said.Find("insert->indexed")
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Log(line)

@@ -1,11 +1,9 @@
-package main
+package searchdemo
 
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -17,15 +15,17 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// timedSink wraps the Elasticsearch sink to measure end-to-end latency: for each newly inserted order, the
-// time from its created_at (set to NOW(6) at insert) to the moment Elasticsearch acknowledged it.
-type timedSink struct {
+// TimedSink wraps the Elasticsearch sink to measure end-to-end latency: for each newly inserted order, the
+// time from its created_at (the database's clock when the load generator inserted it) to the moment
+// Elasticsearch acknowledged it. Orders older than a minute (a snapshot, a backlog) are not measured.
+type TimedSink struct {
 	*elasticsearch.Sink
 	mu        sync.Mutex
 	latencies []time.Duration // since the last report
 }
 
-func (s *timedSink) Write(ctx context.Context, batch []stream.Record) error {
+// Write writes batch with the wrapped sink and, once it succeeded, records the latency of each new order.
+func (s *TimedSink) Write(ctx context.Context, batch []stream.Record) error {
 	err := s.Sink.Write(ctx, batch)
 	if err != nil {
 		return err
@@ -44,8 +44,8 @@ func (s *timedSink) Write(ctx context.Context, batch []stream.Record) error {
 	return nil
 }
 
-// takeLatencies returns p50 and p99 of the latencies measured since the last call.
-func (s *timedSink) takeLatencies() (p50, p99 time.Duration, n int) {
+// TakeLatencies returns p50 and p99 of the latencies measured since the last call, and how many there were.
+func (s *TimedSink) TakeLatencies() (p50, p99 time.Duration, n int) {
 	s.mu.Lock()
 	l := s.latencies
 	s.latencies = nil
@@ -57,9 +57,9 @@ func (s *timedSink) takeLatencies() (p50, p99 time.Duration, n int) {
 	return l[len(l)/2], l[len(l)*99/100], len(l)
 }
 
-// report prints a progress line every interval: rows captured and lag from the pipeline's own /metrics,
-// documents indexed and end-to-end latency from the sink.
-func report(ctx context.Context, every time.Duration, metricsAddr string, sink *timedSink, say func(string, ...any)) {
+// Report prints a progress line every interval until ctx ends: rows captured and lag from the pipeline's
+// own /metrics on metricsAddr, documents indexed and end-to-end latency from the sink.
+func Report(ctx context.Context, every time.Duration, metricsAddr string, sink *TimedSink, say func(string, ...any)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -70,7 +70,7 @@ func report(ctx context.Context, every time.Duration, metricsAddr string, sink *
 		}
 		m := scrape(metricsAddr)
 		st := sink.Stats()
-		p50, p99, n := sink.takeLatencies()
+		p50, p99, n := sink.TakeLatencies()
 		line := fmt.Sprintf("progress: %d rows captured, %d docs indexed, %d deleted, lag %d",
 			int64(m["sluice_source_records_total"]), st.Indexed, st.Deleted, int64(m["sluice_consumer_lag"]))
 		if n > 0 {
@@ -107,43 +107,4 @@ func scrape(addr string) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// generate commits about perSecond changes a second until ctx ends: new orders (most), order updates and
-// deletes, new customers and customer renames.
-func generate(ctx context.Context, dsn string, perSecond int, say func(string, ...any)) {
-	db, err := sql.Open("mysql", dsn)
-	if err != nil {
-		say("generator: %v", err)
-		return
-	}
-	defer db.Close()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	tick := time.NewTicker(time.Second / time.Duration(max(perSecond, 1)))
-	defer tick.Stop()
-	for n := 0; ; n++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		var stmt string
-		switch p := rng.IntN(100); {
-		case p < 55:
-			stmt = fmt.Sprintf(`INSERT INTO shop.orders (customer_id, amount, status, created_at)
-				SELECT id, %d.%02d, 'new', NOW(6) FROM shop.customers ORDER BY RAND() LIMIT 1`, rng.IntN(500), rng.IntN(100))
-		case p < 75:
-			stmt = "UPDATE shop.orders SET status = 'paid' WHERE status = 'new' ORDER BY RAND() LIMIT 1"
-		case p < 85:
-			stmt = "DELETE FROM shop.orders ORDER BY RAND() LIMIT 1"
-		case p < 92:
-			stmt = fmt.Sprintf("INSERT INTO shop.customers (name, email) VALUES ('Customer %d', 'c%d@example.com')", n, n)
-		default:
-			stmt = fmt.Sprintf("UPDATE shop.customers SET name = CONCAT('Renamed ', %d) ORDER BY RAND() LIMIT 1", n)
-		}
-		if _, err := db.ExecContext(ctx, stmt); err != nil && ctx.Err() == nil {
-			say("generator: %v", err)
-			return
-		}
-	}
 }
