@@ -31,14 +31,14 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/dbserver"
 
 	// The MySQL protocol driver, registered as "mysql".
 	_ "github.com/go-sql-driver/mysql"
@@ -190,7 +190,7 @@ func launch(ctx context.Context, mariadbd, dir string, o options) (*Server, erro
 	port := o.port
 	if port == 0 {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = dbserver.FreePort("mariadb"); err != nil {
 			return nil, err
 		}
 	}
@@ -221,51 +221,13 @@ func launch(ctx context.Context, mariadbd, dir string, o options) (*Server, erro
 		s.kill()
 		return nil, err
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pingCtx, cancel := context.WithTimeout(ctx, time.Second)
-		err = db.PingContext(pingCtx)
-		cancel()
-		if err == nil {
-			break
-		}
-		select {
-		case <-s.exited:
-			db.Close()
-			return nil, fmt.Errorf("mariadb: mariadbd %s exited before accepting connections: %v\n%s",
-				strings.Join(args, " "), s.waitErr, lastLines(stderr.String(), 20))
-		case <-ctx.Done():
-			db.Close()
-			s.kill()
-			return nil, fmt.Errorf("mariadb: mariadbd on port %d: %w", port, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			db.Close()
-			s.kill()
-			return nil, fmt.Errorf("mariadb: mariadbd on port %d not accepting connections after 30s: %v\n%s",
-				port, err, lastLines(stderr.String(), 20))
-		}
+	proc := dbserver.Process{Name: "mariadb: mariadbd", Args: args, Port: port, Exited: s.exited,
+		WaitErr: func() error { return s.waitErr }, Output: stderr.String, Kill: s.kill}
+	if err := proc.WaitAccepting(ctx, db); err != nil {
+		return nil, err
 	}
 	s.db = db
 	return s, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("mariadb: find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // DSN returns a go-sql-driver/mysql DSN for root over TCP, with database db ("" for none), parseTime off

@@ -46,7 +46,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -57,6 +56,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/dbserver"
 
 	// The PostgreSQL driver for database/sql, registered as "pgx".
 	_ "github.com/jackc/pgx/v5/stdlib"
@@ -172,7 +173,7 @@ func Launch(ctx context.Context, opts ...Option) (*Server, error) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("postgres: initialise %s: %w", dir, ctx.Err())
 			}
-			return nil, fmt.Errorf("postgres: initdb %s: %v\n%s", dir, err, lastLines(string(out), 20))
+			return nil, fmt.Errorf("postgres: initdb %s: %v\n%s", dir, err, dbserver.LastLines(string(out), 20))
 		}
 	}
 	removeZombieLock(ctx, dir)
@@ -367,7 +368,7 @@ func launch(ctx context.Context, bin, dir string, as runAs, keep bool, o options
 	port := o.port
 	if port == 0 {
 		var err error
-		if port, err = freePort(); err != nil {
+		if port, err = dbserver.FreePort("postgres"); err != nil {
 			return nil, err
 		}
 	}
@@ -400,51 +401,13 @@ func launch(ctx context.Context, bin, dir string, as runAs, keep bool, o options
 		s.kill()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		pingCtx, cancel := context.WithTimeout(ctx, time.Second)
-		err = db.PingContext(pingCtx)
-		cancel()
-		if err == nil {
-			break
-		}
-		select {
-		case <-s.exited:
-			db.Close()
-			return nil, fmt.Errorf("postgres: postgres %s exited before accepting connections: %v\n%s",
-				strings.Join(args, " "), s.waitErr, lastLines(output.String(), 20))
-		case <-ctx.Done():
-			db.Close()
-			s.kill()
-			return nil, fmt.Errorf("postgres: postgres on port %d: %w", port, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			db.Close()
-			s.kill()
-			return nil, fmt.Errorf("postgres: postgres on port %d not accepting connections after 30s: %v\n%s",
-				port, err, lastLines(output.String(), 20))
-		}
+	proc := dbserver.Process{Name: "postgres: postgres", Args: args, Port: port, Exited: s.exited,
+		WaitErr: func() error { return s.waitErr }, Output: output.String, Kill: s.kill}
+	if err := proc.WaitAccepting(ctx, db); err != nil {
+		return nil, err
 	}
 	s.db = db
 	return s, nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("postgres: find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // tailBuffer keeps the last max bytes written to it: the server's log, for error messages, without growing
