@@ -15,7 +15,7 @@ import (
 // (or nobody) with its data directory chowned to it; a later launch on that directory runs as its owner.
 func TestRootWithoutUserNamespace(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: this is the path a root caller takes when user namespaces are not allowed")
+		t.Fatal("needs root: this is the path a root caller takes when user namespaces are not allowed; run the tests as root, as .ci/run does")
 	}
 	useUserns = false
 	defer func() { useUserns = true }()
