@@ -382,7 +382,9 @@ func TestStatefulStepsExactAcrossCrashes(t *testing.T) {
 		replayed[flow] = topicSize(t, brokers, "crashy."+flow+"."+stage+"-loop") - topicSize(t, brokers, "steady."+flow+"."+stage+"-loop")
 	}
 	t.Logf("loop records that the crashed run wrote more than the uncrashed one (input read again after a kill): %v", replayed)
-	if replayed["count"] <= 0 || replayed["sum"] <= 0 {
+	// Which stages replay depends on where each kill falls relative to each group's last commit: one kill
+	// can find count committed and sum behind. At least one stage must have replayed input.
+	if replayed["count"]+replayed["sum"]+replayed["dedupe"] <= 0 {
 		t.Errorf("the kills made the crashed run read no input again: nothing was replayed, nothing was tested")
 	}
 
