@@ -21,7 +21,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(versionCommand(), brokerCommand(), positionsCommand(), esCommand())
+	root.AddCommand(versionCommand(), brokerCommand(), positionsCommand(), esCommand(), verifyCommand())
 	return root
 }
 
