@@ -92,3 +92,12 @@ type retryableError struct{ err error }
 
 func (e *retryableError) Error() string { return e.err.Error() }
 func (e *retryableError) Unwrap() error { return e.err }
+
+// ShapeChecker is implemented by a sink that cannot take records of every shape (a search index needs
+// structured values, and keys that identify documents unless told how to make ids). The topology calls
+// CheckShape before anything runs with the shape of the records the flow hands the sink.
+type ShapeChecker interface {
+	// CheckShape returns nil if the sink can write records of shape in, or an error saying, in user words,
+	// what the sink needs and which of its options would make it work ("choose an id rule: ...").
+	CheckShape(in stream.Shape) error
+}

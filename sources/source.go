@@ -126,3 +126,12 @@ type transientError struct{ err error }
 
 func (e *transientError) Error() string { return e.err.Error() }
 func (e *transientError) Unwrap() error { return e.err }
+
+// Shaper is implemented by a source that knows the shape of the records it emits (text lines, structured
+// rows, whether keys identify them). The topology checks, before anything runs, that every stage and sink
+// downstream can take that shape; a source without Shape emits stream.Shape{} (anything, refused by
+// nothing).
+type Shaper interface {
+	// Shape describes the records every task of the source emits, before any ETL stage.
+	Shape() stream.Shape
+}
