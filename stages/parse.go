@@ -2,6 +2,7 @@ package stages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -150,7 +151,7 @@ func (s *parseJSONStage) ProcessOne(_ context.Context, r stream.Record) (stream.
 	}
 	v, err := stream.DecodeJSONValue(schema, text)
 	if err != nil {
-		return r, false, s.recordErrorf(&r, "%s", userText(err))
+		return r, false, s.recordErrorf(&r, "%s", decodeText(err))
 	}
 	if schema == nil && !s.anyValue {
 		if _, ok := v.(map[string]any); !ok {
@@ -179,7 +180,7 @@ func (s *parseJSONStage) inferFrom(r *stream.Record, text []byte) (*stream.Schem
 	}
 	v, err := stream.DecodeJSONValue(nil, text)
 	if err != nil {
-		return nil, s.recordErrorf(r, "%s", userText(err))
+		return nil, s.recordErrorf(r, "%s", decodeText(err))
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
@@ -191,6 +192,14 @@ func (s *parseJSONStage) inferFrom(r *stream.Record, text []byte) (*stream.Schem
 	}
 	s.inferred = schema
 	return schema, nil
+}
+
+// decodeText is the message of an error of stream.DecodeJSONValue, to follow "value at ...".
+func decodeText(err error) string {
+	if errors.Is(err, stream.ErrMalformed) {
+		return userText(err)
+	}
+	return "does not fit the schema: " + userText(err)
 }
 
 // recordErrorf returns a record error about r's value, naming where r comes from.
