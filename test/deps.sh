@@ -2,8 +2,8 @@
 # Makes sure the programs Sluice's tests drive are on this machine: kcat (a third-party Kafka client), the
 # MariaDB server and client (private servers for the MySQL source and the main job), PostgreSQL's initdb and
 # postgres (private servers for the PostgreSQL sources, found in PATH or /usr/lib/postgresql/<version>/bin as
-# internal/postgres finds them) and, with "kafka", Java
-# for real Apache Kafka brokers. Missing ones are installed with apt-get when this runs as root on Debian;
+# internal/postgres finds them), Chromium (headless, for the status page test in topology) and, with
+# "kafka", Java for real Apache Kafka brokers. Missing ones are installed with apt-get when this runs as root on Debian;
 # otherwise it stops at once with the one command that installs them.
 set -euo pipefail
 
@@ -13,6 +13,7 @@ if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then ne
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-client)
 if ! { command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1; } &&
   ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null; then need+=(postgresql); fi
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then need+=(chromium); fi
 if [ "${1:-}" = kafka ]; then
   command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
   command -v mvn >/dev/null 2>&1 || need+=(maven)

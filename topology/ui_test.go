@@ -1,0 +1,316 @@
+package topology_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/sluicehq/sluice/internal/testkit"
+	filesink "github.com/sluicehq/sluice/sinks/file"
+	filesource "github.com/sluicehq/sluice/sources/file"
+	"github.com/sluicehq/sluice/stages"
+	"github.com/sluicehq/sluice/stream"
+	"github.com/sluicehq/sluice/topology"
+)
+
+// chromium returns the path of Debian's Chromium, or fails the test saying how to install it.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the status page test needs Chromium (chromium or chromium-browser in PATH); install it with " +
+		"`apt-get install -y chromium` (bash test/deps.sh does it as root)")
+	return ""
+}
+
+// artifactDir is where tests leave files for people to look at: $SLUICE_TEST_ARTIFACTS, else
+// <tmp>/sluice-artifacts.
+func artifactDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SLUICE_TEST_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "sluice-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// uiDataOf reads the status page's JSON.
+func uiDataOf(t *testing.T, base string) (d struct {
+	State string `json:"state"`
+	Nodes map[string]struct {
+		Total *float64 `json:"total"`
+		Lag   *float64 `json:"lag"`
+	} `json:"nodes"`
+}) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ui/data", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /ui/data: %s", res.Status)
+	}
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
+		t.Fatalf("GET /ui/data: %v", err)
+	}
+	return d
+}
+
+// Issue 13, acceptance 4: headless Chromium opens /ui of a running pipeline (a file source, two stages, a
+// file sink); the graph shows the source, each stage and the sink by name, in order from left to right;
+// a displayed rate changes while records flow; a screenshot is saved as a test artefact. Once the feed
+// stops, /ui/data's totals equal the records written.
+func TestStatusPage(t *testing.T) {
+	browser := chromium(t)
+	dir := t.TempDir()
+	brokers := testkit.Brokers(t, 1)
+	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
+	if err := os.WriteFile(in, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := filesource.New(filesource.Config{Paths: []string{in}, PollInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := filesink.New(filesink.Config{Path: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	email := regexp.MustCompile(`[a-z0-9.]+@[a-z0-9.]+`)
+	tp := topology.New("ui-demo")
+	lines := tp.Topic("signups", topology.ValueCodec("string"), topology.Partitions(2))
+	tp.Source("signup-log", src).To(lines)
+	tp.Flow("archive").From(lines).Via(
+		stages.Map("trim", func(r stream.Record) (stream.Record, error) {
+			r.Value = strings.TrimSpace(r.Value.(string))
+			return r, nil
+		}),
+		stages.Map("mask-email", func(r stream.Record) (stream.Record, error) {
+			r.Value = email.ReplaceAllString(r.Value.(string), "***")
+			return r, nil
+		}),
+	).To(sink, topology.BatchSize(50), topology.Linger(5*time.Millisecond))
+
+	cfg := topology.DefaultConfig()
+	cfg.Brokers = brokers
+	cfg.HTTPAddr = testkit.FreeAddr(t)
+	base := "http://" + cfg.HTTPAddr
+	runCtx, stopRun := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(runCtx, cfg) }()
+	defer func() {
+		stopRun()
+		if err := <-done; err != nil {
+			t.Errorf("pipeline: %v", err)
+		}
+	}()
+
+	// The feed: lines appended at perTick lines every 20ms until stopFeed.
+	var perTick atomic.Int64
+	perTick.Store(3)
+	var fed atomic.Int64
+	feedCtx, stopFeed := context.WithCancel(context.Background())
+	var feeding sync.WaitGroup
+	feeding.Add(1)
+	go func() {
+		defer feeding.Done()
+		f, err := os.OpenFile(in, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Close()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-feedCtx.Done():
+				return
+			case <-tick.C:
+			}
+			var b strings.Builder
+			for range perTick.Load() {
+				n := fed.Add(1)
+				fmt.Fprintf(&b, "  signup %d from user%d@example.com  \n", n, n)
+			}
+			if _, err := f.WriteString(b.String()); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	defer func() { stopFeed(); feeding.Wait() }()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(browser), chromedp.WindowSize(1280, 560), chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(filepath.Join(dir, "chromium")))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	page, cancelPage := chromedp.NewContext(allocCtx)
+	defer cancelPage()
+
+	// The HTTP server listens before the pipeline starts its processors; wait for it to answer.
+	pollUntil(t, ctx, "the status page answers", func() (bool, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ui", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK, res.Status
+	})
+	if err := chromedp.Do(page, chromedp.Navigate(base+"/ui"), chromedp.WaitVisible(chromedp.CSS(`[data-node="sink:archive"]`))); err != nil {
+		t.Fatalf("open %s/ui in Chromium: %v", base, err)
+	}
+
+	// The graph: each node by name, left to right in pipeline order.
+	type node struct {
+		ID, Name, Kind string
+		X              float64
+	}
+	nodes, err := chromedp.Run(page, chromedp.Evaluate[[]node](`[...document.querySelectorAll("[data-node]")].map(e => ({
+		ID: e.dataset.node, Name: e.querySelector(".name").textContent, Kind: e.querySelector(".kind").textContent,
+		X: e.getBoundingClientRect().left}))`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"source:signup-log", "topic:signups", "stage:flow/archive/trim", "stage:flow/archive/mask-email", "sink:archive"}
+	wantNames := []string{"signup-log", "signups", "trim", "mask-email", "archive"}
+	if len(nodes) != len(want) {
+		t.Fatalf("graph nodes %+v, want %v", nodes, want)
+	}
+	for i, n := range nodes {
+		j := slices.Index(want, n.ID)
+		if j < 0 || n.Name != wantNames[j] {
+			t.Fatalf("graph node %+v: want one of %v named as %v", n, want, wantNames)
+		}
+		if i > 0 && n.X <= nodes[i-1].X {
+			t.Errorf("node %s (x=%.0f) is not right of %s (x=%.0f)", n.ID, n.X, nodes[i-1].ID, nodes[i-1].X)
+		}
+	}
+	edges, err := chromedp.Run(page, chromedp.Evaluate[int](`document.querySelectorAll("path.edge").length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if edges != 4 {
+		t.Errorf("%d edges drawn, want 4 (source -> topic -> trim -> mask-email -> sink)", edges)
+	}
+
+	// A rate, read twice from the DOM while records flow: the feed speeds up after the first reading.
+	rates := func() map[string]string {
+		r, err := chromedp.Run(page, chromedp.Evaluate[map[string]string](`Object.fromEntries([...document.querySelectorAll("[data-field=rate]")].map(
+			e => [e.closest("[data-node]").dataset.node, e.textContent]))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	perSecond := func(text string) float64 {
+		v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSuffix(text, " rec/s"), "k"), 64)
+		if err != nil {
+			return -1 // not shown yet ("– rec/s")
+		}
+		if strings.HasSuffix(strings.TrimSuffix(text, " rec/s"), "k") {
+			v *= 1000
+		}
+		return v
+	}
+	var first map[string]string
+	pollUntil(t, ctx, "every node shows a rate above 0", func() (bool, string) {
+		first = rates()
+		for _, id := range []string{"source:signup-log", "stage:flow/archive/trim", "stage:flow/archive/mask-email", "sink:archive"} {
+			if perSecond(first[id]) <= 0 {
+				return false, fmt.Sprint(first)
+			}
+		}
+		return true, ""
+	})
+	t.Logf("first reading: %v", first)
+	perTick.Store(15)
+	var second map[string]string
+	pollUntil(t, ctx, "the sink's displayed rate changes", func() (bool, string) {
+		second = rates()
+		return perSecond(second["sink:archive"]) > 0 && second["sink:archive"] != first["sink:archive"], fmt.Sprint(second)
+	})
+	t.Logf("second reading: %v", second)
+
+	// The screenshot, once the rates are live.
+	png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(artifactDir(t), "status-page.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of %s/ui: %s", base, shot)
+
+	// After the feed stops, the page's totals equal what was fed.
+	stopFeed()
+	feeding.Wait()
+	total := int(fed.Load())
+	testkit.WaitLines(t, out, total, 30*time.Second)
+	pollUntil(t, ctx, "/ui/data's totals equal the records fed", func() (bool, string) {
+		d := uiDataOf(t, base)
+		var got []string
+		ok := true
+		for _, id := range []string{"source:signup-log", "stage:flow/archive/trim", "stage:flow/archive/mask-email", "sink:archive"} {
+			n := d.Nodes[id]
+			if n.Total == nil || int(*n.Total) != total {
+				ok = false
+			}
+			if n.Total != nil {
+				got = append(got, fmt.Sprintf("%s=%.0f", id, *n.Total))
+			}
+		}
+		return ok, fmt.Sprintf("want %d each, have %v", total, got)
+	})
+	t.Logf("%d records fed; the page's totals agree", total)
+}
+
+// pollUntil calls cond every 100ms until it reports true, and fails naming what and cond's last word when
+// ctx ends first.
+func pollUntil(t *testing.T, ctx context.Context, what string, cond func() (bool, string)) {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, last := cond()
+		if ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waiting until %s: %v; last: %s", what, ctx.Err(), last)
+		case <-tick.C:
+		}
+	}
+}
