@@ -34,7 +34,7 @@ func (s *formatJSONStage) Accepts(stream.Shape) error { return nil }
 // Produces returns strings.
 func (s *formatJSONStage) Produces(in stream.Shape) stream.Shape {
 	return stream.Shape{Value: stream.StringValue, KeysIdentify: in.KeysIdentify,
-		From: fmt.Sprintf("JSON text written by stage %q", s.name)}
+		From: "JSON text"}
 }
 
 // ProcessOne writes the value of r as JSON text.

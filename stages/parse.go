@@ -100,9 +100,9 @@ func (s *parseJSONStage) Accepts(in stream.Shape) error {
 // Produces returns structured values (unknown with AnyJSON), with the declared schema's field names.
 func (s *parseJSONStage) Produces(in stream.Shape) stream.Shape {
 	out := stream.Shape{Value: stream.StructuredValue, KeysIdentify: in.KeysIdentify,
-		From: fmt.Sprintf("JSON objects parsed by stage %q", s.name)}
+		From: "JSON objects"}
 	if s.anyValue && s.schema == nil && !s.infer {
-		out.Value, out.From = stream.AnyValue, fmt.Sprintf("JSON values parsed by stage %q", s.name)
+		out.Value, out.From = stream.AnyValue, "JSON values"
 	}
 	if s.schema != nil {
 		out.Fields = fieldNames(s.schema)

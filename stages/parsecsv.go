@@ -346,7 +346,7 @@ func (s *parseCSVStage) Accepts(in stream.Shape) error {
 // Produces returns structured values with the columns as fields.
 func (s *parseCSVStage) Produces(in stream.Shape) stream.Shape {
 	return stream.Shape{Value: stream.StructuredValue, Fields: s.p.Columns(), KeysIdentify: in.KeysIdentify,
-		From: fmt.Sprintf("CSV lines parsed by stage %q", s.name)}
+		From: "CSV rows"}
 }
 
 // ProcessOne parses the value of r.

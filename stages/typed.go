@@ -197,7 +197,7 @@ func (t typedInput[In]) result(r *stream.Record, out any, unknown []unknownField
 // change that).
 func MapValue[In, Out any](name string, fn func(ctx context.Context, v In) (Out, error), opts ...TypedOption) Stage {
 	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
-	return oneStage{name: name, fn: func(ctx context.Context, r stream.Record) (stream.Record, bool, error) {
+	return typedOneStage[In, Out]{oneStage: oneStage{name: name, fn: func(ctx context.Context, r stream.Record) (stream.Record, bool, error) {
 		in, unknown, err := t.convert(r)
 		if err != nil {
 			return r, false, err
@@ -210,20 +210,20 @@ func MapValue[In, Out any](name string, fn func(ctx context.Context, v In) (Out,
 			return r, false, err
 		}
 		return r, true, nil
-	}}
+	}}}
 }
 
 // FilterValue makes a stage that keeps the records whose value keep accepts. Kept records pass unchanged,
 // unknown fields included; under RefuseUnknownFields a record with unknown fields fails instead.
 func FilterValue[In any](name string, keep func(v In) bool, opts ...TypedOption) Stage {
 	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
-	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
+	return typedOneStage[In, In]{passes: true, oneStage: oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		in, _, err := t.convert(r)
 		if err != nil {
 			return r, false, err
 		}
 		return r, keep(in), nil
-	}}
+	}}}
 }
 
 // FlatMapValue makes a stage that turns each record into one record per value fn returns, each keeping the
@@ -231,7 +231,7 @@ func FilterValue[In any](name string, keep func(v In) bool, opts ...TypedOption)
 // that is an object, by default (opts change that).
 func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) ([]Out, error), opts ...TypedOption) Stage {
 	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
-	return funcStage{name: name, fn: func(ctx context.Context, r stream.Record) ([]stream.Record, error) {
+	return typedFuncStage[In, Out]{funcStage: funcStage{name: name, fn: func(ctx context.Context, r stream.Record) ([]stream.Record, error) {
 		in, unknown, err := t.convert(r)
 		if err != nil {
 			return nil, err
@@ -254,7 +254,7 @@ func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) (
 			recs = append(recs, rec)
 		}
 		return recs, nil
-	}}
+	}}}
 }
 
 // RouteValue makes a stage that sends each record to the topic topicFor names ("" keeps its topic). The
@@ -262,7 +262,7 @@ func FlatMapValue[In, Out any](name string, fn func(ctx context.Context, v In) (
 // included; under RefuseUnknownFields a record with unknown fields fails instead.
 func RouteValue[In any](name string, topicFor func(v In) string, opts ...TypedOption) Stage {
 	t := typedInput[In]{stage: name, cfg: newTypedConfig(opts)}
-	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
+	return typedOneStage[In, In]{passes: true, oneStage: oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		in, _, err := t.convert(r)
 		if err != nil {
 			return r, false, err
@@ -271,7 +271,7 @@ func RouteValue[In any](name string, topicFor func(v In) string, opts ...TypedOp
 			r.Topic = topic
 		}
 		return r, true, nil
-	}}
+	}}}
 }
 
 var jsonCodec, _ = stream.LookupCodec("json")
