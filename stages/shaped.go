@@ -196,7 +196,9 @@ type typedFuncStage[In, Out any] struct{ funcStage }
 
 func (s typedFuncStage[In, Out]) Accepts(in stream.Shape) error { return typedAccepts[In](in) }
 
-func (s typedFuncStage[In, Out]) Produces(in stream.Shape) stream.Shape { return typedProduces[Out](in) }
+func (s typedFuncStage[In, Out]) Produces(in stream.Shape) stream.Shape {
+	return typedProduces[Out](in)
+}
 
 // typedAccepts refuses structured values for a stage whose In is text (a string or bytes); every other In
 // takes text too (read as JSON) and structured values.
