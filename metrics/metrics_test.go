@@ -18,9 +18,10 @@ func TestNamesListsEveryRegisteredMetric(t *testing.T) {
 	}
 	var registered []string
 	fqName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for _, c := range []prometheus.Collector{m.SourceRecords, m.SourceRecordsAcked, m.SourcePositionsSaved, m.SourceCommitErrors,
-		m.SourceTasksRunning, m.StageRecordsIn, m.StageRecordsOut, m.SinkRecords, m.SinkBatches,
-		m.SinkWriteSeconds, m.SinkRetries, m.ConsumerLag, m.DeadLetters, m.Stalled} {
+	for _, c := range []prometheus.Collector{m.SourceRecords, m.SourceRecordsAcked, m.SourceBytes, m.SourcePositionsSaved,
+		m.SourceCommitErrors, m.SourceTasksRunning, m.SourceTaskState, m.SourceLag, m.StageRecordsIn, m.StageRecordsOut,
+		m.SinkConsumedRecords, m.SinkConsumedBytes, m.SinkRecords, m.SinkBytes, m.SinkBatches,
+		m.SinkWriteSeconds, m.SinkRetries, m.EndToEndSeconds, m.ConsumerLag, m.Rebalances, m.DeadLetters, m.Stalled} {
 		ch := make(chan *prometheus.Desc, 1)
 		c.Describe(ch)
 		registered = append(registered, fqName.FindStringSubmatch((<-ch).String())[1])

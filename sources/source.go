@@ -89,6 +89,20 @@ type Committer interface {
 	Commit(ctx context.Context, pos stream.Position) error
 }
 
+// Lagger is implemented by a Reader that can tell how far it is behind its input: bytes of a file not yet
+// read, seconds behind a database's change log. The engine exports it as the gauge
+// sluice_source_lag{pipeline,source,task,unit} (refreshed every second) and shows it in the task's status.
+//
+// The engine calls Lag from another goroutine than Read, possibly while Read runs, so it must be safe for
+// that; it must return at once (memory only, or a stat: no network call). It is never called after Close
+// was called.
+type Lagger interface {
+	// Lag returns how far the reader is behind its input, in unit (a plural noun, e.g. "bytes" or
+	// "seconds", the same on every call), and ok false when it cannot tell now (e.g. during a snapshot).
+	// A reader that has read everything there is reports 0.
+	Lag() (value float64, unit string, ok bool)
+}
+
 // RecordSizeLimiter is implemented by a source whose records have a known largest size. The engine compares
 // it at start-up with what the source's topic accepts and warns when the source may read records that Kafka
 // would refuse: such a record goes to the source's dead-letter topic, or stops the task without one.

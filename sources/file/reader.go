@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/sources"
@@ -29,20 +30,68 @@ type reader struct {
 	offset int64    // offset in f after the last complete line returned
 	buf    []byte   // bytes read after offset, not yet returned (an incomplete line)
 	chunk  []byte
+
+	// progress is what Lag reads, from another goroutine: the file being read and the offset after the last
+	// line returned, as of the last return of Read (publish).
+	progress struct {
+		sync.Mutex
+		f      *os.File
+		offset int64
+	}
 }
 
 func newReader(cfg Config, log *slog.Logger, path string, start Position) *reader {
-	return &reader{
+	r := &reader{
 		cfg:  cfg,
 		log:  log.With("path", path),
 		path: path,
 		dir:  filepath.Dir(path),
 		next: start,
 	}
+	r.progress.offset = start.Offset
+	return r
 }
 
 // Read returns the complete lines after the current offset, waiting for appends when there are none.
 func (r *reader) Read(ctx context.Context) ([]stream.Record, error) {
+	recs, err := r.read(ctx)
+	r.publish()
+	return recs, err
+}
+
+// publish makes the file being read and the offset after the last line returned what Lag sees.
+func (r *reader) publish() {
+	r.progress.Lock()
+	r.progress.f, r.progress.offset = r.f, r.offset
+	r.progress.Unlock()
+}
+
+// Lag is how many bytes of the task's files are not read yet (sources.Lagger), as of the last return of
+// Read: the size of the file being read minus the offset after the last line returned, plus, while a
+// rotated file is being finished, the size of the new file at the path. Before a file was found at the path
+// it is that file's size past the starting offset (0 while there is none). It stats the files; it is 0 once
+// the task has read every complete line, and counts an incomplete last line (not read until its newline
+// arrives) as behind.
+func (r *reader) Lag() (value float64, unit string, ok bool) {
+	r.progress.Lock()
+	defer r.progress.Unlock()
+	var behind int64
+	if f := r.progress.f; f != nil {
+		info, err := f.Stat()
+		if err != nil {
+			return 0, "bytes", false
+		}
+		behind = info.Size() - r.progress.offset
+		if now, err := os.Stat(r.path); err == nil && !os.SameFile(info, now) {
+			behind += now.Size() // rotated: the new file is all ahead
+		}
+	} else if info, err := os.Stat(r.path); err == nil {
+		behind = info.Size() - r.progress.offset
+	}
+	return float64(max(behind, 0)), "bytes", true
+}
+
+func (r *reader) read(ctx context.Context) ([]stream.Record, error) {
 	for {
 		if r.f == nil {
 			if err := r.attachStart(); err != nil {
@@ -235,6 +284,9 @@ func (r *reader) follow() (recs []stream.Record, moved bool, err error) {
 		"old", r.id.String(), "old_bytes", r.offset, "new", identityOf(info).String())
 	old := r.f
 	r.f = nil
+	r.progress.Lock() // Lag no longer looks at the old file, which is closed now; the new one is read from 0
+	r.progress.f, r.progress.offset = nil, 0
+	r.progress.Unlock()
 	if err := old.Close(); err != nil {
 		r.log.Warn("file source: closing the rotated file", "error", err)
 	}
@@ -306,6 +358,9 @@ read:
 
 // Close closes the file.
 func (r *reader) Close() error {
+	r.progress.Lock()
+	r.progress.f = nil
+	r.progress.Unlock()
 	if r.f == nil {
 		return nil
 	}
