@@ -22,6 +22,9 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(versionCommand(), brokerCommand(), positionsCommand(), esCommand(), verifyCommand())
+	root.AddCommand(pipelinesCommand(), statusCommand(), offsetsCommand(), topicsCommand(), tailCommand())
+	root.AddCommand(controlCommands()...)
+	root.AddCommand(runCommand())
 	return root
 }
 

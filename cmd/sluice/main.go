@@ -1,16 +1,33 @@
-// Command sluice is the operator's tool: a standalone embedded broker for local multi-replica development,
-// the stored positions of a pipeline's sources, and an Elasticsearch-compatible server for examples.
+// Command sluice is the operator's tool: commands over a running pipeline's operator API (pipelines, status,
+// pause, resume, stop, restart, offsets), Kafka's topics and records (topics, tail), ad-hoc pipelines from
+// built-in connectors (run), a standalone embedded broker for local multi-replica development, the stored
+// positions of a pipeline's sources, and an Elasticsearch-compatible server for examples.
 //
+//	sluice pipelines [--url http://127.0.0.1:8083] [-o json]
+//	sluice status NAME [-o json]
+//	sluice pause|resume|stop NAME
+//	sluice restart NAME [--flow F | --source S [--task T]]
+//	sluice offsets get|set|reset NAME
+//	sluice topics [--brokers 127.0.0.1:9092]
+//	sluice tail TOPIC [--codec json] [-f] [--from beginning|end] [-n 10]
+//	sluice run --name orders-es --from mysql --mysql-dsn 'user:pw@tcp(127.0.0.1:3306)/' --tables shop.orders \
+//	    --to elasticsearch --es-url http://127.0.0.1:9200 --index orders
 //	sluice broker --addr 127.0.0.1:9092 --data-dir ./sluice-data
 //	sluice positions --brokers 127.0.0.1:9092 --pipeline file-to-file --source files
 //	sluice es serve --addr 127.0.0.1:9200 [--data-dir D]
+//
+// API commands take --url (default $SLUICE_API_URL or http://127.0.0.1:8083) and Kafka commands --brokers
+// (default $SLUICE_BROKERS or 127.0.0.1:9092); each call has a deadline (--timeout, 10s) and Ctrl-C stops
+// it. An error answer of the API is printed as its message and the command exits with status 1.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -18,7 +35,17 @@ func main() {
 	ctx, stop := topology.SignalContext(context.Background()) // a second signal exits at once
 	defer stop()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "sluice:", err)
+		fmt.Fprintln(os.Stderr, "sluice:", errorText(err))
 		os.Exit(1)
 	}
+}
+
+// errorText is what the command prints for err: an operator API's refusal as its own message with the
+// HTTP status after it ("pipeline x is RUNNING on replica r: stop it first (409)"), anything else as it is.
+func errorText(err error) string {
+	var apiErr *opsapi.Error
+	if errors.As(err, &apiErr) {
+		return fmt.Sprintf("%s (%d)", apiErr.Message, apiErr.ErrorCode)
+	}
+	return err.Error()
 }

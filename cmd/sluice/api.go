@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/opsapi"
+	"github.com/spf13/cobra"
+)
+
+// defaultAPIURL is where a pipeline serves its operator API unless SLUICE_HTTP_ADDR says otherwise.
+const defaultAPIURL = "http://127.0.0.1:8083"
+
+// apiFlags are the flags of every command that talks to a pipeline's operator API.
+type apiFlags struct {
+	url     string
+	timeout time.Duration
+	output  string
+}
+
+func (f *apiFlags) register(cmd *cobra.Command, withOutput bool) {
+	def := os.Getenv("SLUICE_API_URL")
+	if def == "" {
+		def = defaultAPIURL
+	}
+	cmd.Flags().StringVar(&f.url, "url", def, "the pipeline's operator API (default $SLUICE_API_URL or "+defaultAPIURL+")")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "deadline of each call to the API")
+	f.output = outputTable
+	if withOutput {
+		cmd.Flags().StringVarP(&f.output, "output", "o", outputTable, "table (for people) or json (the API's answer, for scripts)")
+	}
+}
+
+// client checks the flags and returns the API client and a context that ends at the deadline or on Ctrl-C.
+func (f *apiFlags) client(cmd *cobra.Command) (*opsapi.Client, context.Context, context.CancelFunc, error) {
+	if err := checkOutput(f.output); err != nil {
+		return nil, nil, nil, err
+	}
+	if f.timeout <= 0 {
+		return nil, nil, nil, fmt.Errorf("--timeout %v: want a positive duration", f.timeout)
+	}
+	u := strings.TrimRight(f.url, "/")
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		if u == "" || strings.Contains(u, "://") {
+			return nil, nil, nil, fmt.Errorf("--url %q: want http://host:port", f.url)
+		}
+		u = "http://" + u // a bare host:port, as SLUICE_HTTP_ADDR is written
+	}
+	ctx, cancel := contextWithTimeout(cmd, f.timeout)
+	return &opsapi.Client{BaseURL: u, HTTP: &http.Client{}}, ctx, cancel, nil
+}
+
+func pipelinesCommand() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "pipelines",
+		Short: "List the pipelines a replica runs, with their state across replicas",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			names, err := c.Pipelines(ctx)
+			if err != nil {
+				return err
+			}
+			if f.output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), names)
+			}
+			t := newTable(cmd.OutOrStdout(), "NAME", "STATE", "REPLICAS", "TASKS", "PARTITIONS")
+			for _, name := range names {
+				st, err := c.Status(ctx, name)
+				if err != nil {
+					return err
+				}
+				t.row(name, st.State, strconv.Itoa(len(st.Replicas)), strconv.Itoa(len(st.Tasks)), strconv.Itoa(len(st.Partitions)))
+			}
+			return t.flush()
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func statusCommand() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "status NAME",
+		Short: "Show a pipeline's state: replicas, source tasks and flow partitions, with owners, lag and errors",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			st, err := c.Status(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if f.output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), st)
+			}
+			return printStatus(cmd, st)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func printStatus(cmd *cobra.Command, st opsapi.Status) error {
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "pipeline %s: %s\n\n", st.Name, st.State)
+	t := newTable(w, "REPLICA", "STATE", "HTTP", "UPDATED", "ERROR")
+	for _, r := range st.Replicas {
+		updated := ""
+		if !r.Updated.IsZero() {
+			updated = time.Since(r.Updated).Round(time.Second).String() + " ago"
+		}
+		t.row(r.ID, r.State, r.HTTPAddr, updated, r.Error)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	t = newTable(w, "SOURCE", "TASK", "STATE", "REPLICA", "LAG", "STALLED", "ERROR")
+	for _, task := range st.Tasks {
+		lag := ""
+		if task.Lag != nil {
+			lag = strings.TrimSpace(strconv.FormatFloat(*task.Lag, 'f', -1, 64) + " " + task.LagUnit)
+		}
+		t.row(task.Source, task.Task, task.State, task.Replica, lag, yesNo(task.Stalled), task.LastError)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	t = newTable(w, "FLOW", "STEP", "TOPIC", "PARTITION", "STATE", "REPLICA", "OFFSET", "LAG", "STALLED", "ERROR")
+	for _, p := range st.Partitions {
+		t.row(p.Flow, p.Step, p.Topic, strconv.Itoa(int(p.Partition)), p.State, p.Replica,
+			strconv.FormatInt(p.Offset, 10), strconv.FormatInt(p.Lag, 10), yesNo(p.Stalled), p.LastError)
+	}
+	return t.flush()
+}
+
+// stateChangeCommand is pause, resume and stop: one PUT each.
+func stateChangeCommand(use, short string, call func(*opsapi.Client, context.Context, string) (opsapi.StateChange, error)) *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   use + " NAME",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			sc, err := call(c, ctx, args[0])
+			if err != nil {
+				return err
+			}
+			return printStateChange(cmd, f.output, sc)
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+func printStateChange(cmd *cobra.Command, output string, sc opsapi.StateChange) error {
+	if output == outputJSON {
+		return writeJSON(cmd.OutOrStdout(), sc)
+	}
+	line := fmt.Sprintf("pipeline %s: every replica moves to %s", sc.Name, sc.Target)
+	if sc.Message != "" {
+		line += " (" + sc.Message + ")"
+	}
+	_, err := fmt.Fprintln(cmd.OutOrStdout(), line)
+	return err
+}
+
+func restartCommand() *cobra.Command {
+	var f apiFlags
+	var target opsapi.RestartTarget
+	cmd := &cobra.Command{
+		Use:   "restart NAME [--flow F | --source S [--task T]]",
+		Short: "Restart a pipeline's processors on every replica: all of them, one flow's, one source's or one task",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if target.Flow != "" && target.Source != "" {
+				return errors.New("--flow and --source: give one of them")
+			}
+			if target.Task != "" && target.Source == "" {
+				return errors.New("--task needs --source (the source the task belongs to)")
+			}
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			sc, err := c.Restart(ctx, args[0], target)
+			if err != nil {
+				return err
+			}
+			return printStateChange(cmd, f.output, sc)
+		},
+	}
+	cmd.Flags().StringVar(&target.Flow, "flow", "", "restart only this flow's processors")
+	cmd.Flags().StringVar(&target.Source, "source", "", "restart only this source's processor")
+	cmd.Flags().StringVar(&target.Task, "task", "", "with --source: restart only this task (its claim released and taken again)")
+	f.register(cmd, true)
+	return cmd
+}
+
+func controlCommands() []*cobra.Command {
+	return []*cobra.Command{
+		stateChangeCommand("pause", "Pause a pipeline on every replica: sources read nothing, sinks receive nothing",
+			(*opsapi.Client).Pause),
+		stateChangeCommand("resume", "Resume a paused or stopped pipeline on every replica",
+			(*opsapi.Client).Resume),
+		stateChangeCommand("stop", "Stop a pipeline's processors on every replica (offsets can then be changed)",
+			(*opsapi.Client).Stop),
+		restartCommand(),
+	}
+}
+
+func offsetsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "offsets",
+		Short: "Read and change a pipeline's source positions and flow offsets (changes only while it is stopped)",
+	}
+	cmd.AddCommand(offsetsGetCommand(), offsetsSetCommand(), offsetsResetCommand())
+	return cmd
+}
+
+func offsetsGetCommand() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "get NAME",
+		Short: "Show every source task's saved position and every flow partition's committed offset",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			offs, err := c.Offsets(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if f.output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), offs)
+			}
+			t := newTable(cmd.OutOrStdout(), "KIND", "SOURCE/GROUP", "TASK/TOPIC", "PARTITION", "OFFSET")
+			for _, o := range offs.Offsets {
+				p := o.Partition
+				switch p.Kind {
+				case "source":
+					t.row(p.Kind, p.Source, p.Task, "", string(o.Offset))
+				default:
+					part := ""
+					if p.Partition != nil {
+						part = strconv.Itoa(int(*p.Partition))
+					}
+					t.row(p.Kind, p.Group, p.Topic, part, flowOffsetText(o.Offset))
+				}
+			}
+			return t.flush()
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
+
+// flowOffsetText shows {"offset":N} as N, anything else as it is.
+func flowOffsetText(raw json.RawMessage) string {
+	var v struct {
+		Offset *int64 `json:"offset"`
+	}
+	if json.Unmarshal(raw, &v) == nil && v.Offset != nil {
+		return strconv.FormatInt(*v.Offset, 10)
+	}
+	return string(raw)
+}
+
+func offsetsSetCommand() *cobra.Command {
+	var f apiFlags
+	var file, source, task, position, group, topic, offset string
+	var partition int32
+	cmd := &cobra.Command{
+		Use:   "set NAME (--file OFFSETS.json | --source S --task T --position JSON | --group G --topic X --partition N --offset O)",
+		Short: "Set source positions or flow offsets of a stopped pipeline (null deletes: the source's initial position, the flow's start offset)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			flags := cmd.Flags()
+			var body opsapi.Offsets
+			switch {
+			case file != "":
+				if flags.Changed("source") || flags.Changed("group") {
+					return errors.New("--file: give either a file or --source/--group flags, not both")
+				}
+				data, err := os.ReadFile(file)
+				if err != nil {
+					return fmt.Errorf("--file: %w", err)
+				}
+				if err := json.Unmarshal(data, &body); err != nil {
+					return fmt.Errorf("--file %s: not an offsets document {\"offsets\":[{\"partition\":{...},\"offset\":...}]}: %v", file, err)
+				}
+				if len(body.Offsets) == 0 {
+					return fmt.Errorf("--file %s: no offsets in it", file)
+				}
+			case source != "":
+				if flags.Changed("group") {
+					return errors.New("--source and --group: set a source position or a flow offset, not both")
+				}
+				if task == "" {
+					return errors.New("--source needs --task (see `sluice offsets get` for the task keys)")
+				}
+				if !flags.Changed("position") {
+					return errors.New("--source needs --position (the position as JSON, as `sluice offsets get -o json` shows it, or null)")
+				}
+				if !json.Valid([]byte(position)) {
+					return fmt.Errorf("--position %q: not JSON", position)
+				}
+				body.Offsets = []opsapi.Offset{{Partition: opsapi.OffsetPartition{Kind: "source", Source: source, Task: task},
+					Offset: json.RawMessage(position)}}
+			case group != "":
+				if topic == "" || !flags.Changed("partition") || !flags.Changed("offset") {
+					return errors.New("--group needs --topic, --partition and --offset")
+				}
+				var value json.RawMessage
+				if offset == "null" {
+					value = json.RawMessage("null")
+				} else {
+					n, err := strconv.ParseInt(offset, 10, 64)
+					if err != nil || n < 0 {
+						return fmt.Errorf("--offset %q: want an offset (0 or more) or null", offset)
+					}
+					value = json.RawMessage(fmt.Sprintf(`{"offset":%d}`, n))
+				}
+				p := partition
+				body.Offsets = []opsapi.Offset{{Partition: opsapi.OffsetPartition{Kind: "flow", Group: group, Topic: topic, Partition: &p},
+					Offset: value}}
+			default:
+				return errors.New("say what to set: --file, --source with --task and --position, or --group with --topic, --partition and --offset")
+			}
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			msg, err := c.PatchOffsets(ctx, args[0], body)
+			if err != nil {
+				return err
+			}
+			if f.output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), msg)
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), msg.Message)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&file, "file", "", "a JSON file with the PATCH body: {\"offsets\":[{\"partition\":{...},\"offset\":...}]}")
+	cmd.Flags().StringVar(&source, "source", "", "the source whose task position to set")
+	cmd.Flags().StringVar(&task, "task", "", "the task's key, e.g. file:/var/log/app.log")
+	cmd.Flags().StringVar(&position, "position", "", "the task's position as JSON, or null to start from the source's initial position")
+	cmd.Flags().StringVar(&group, "group", "", "the consumer group of the flow or stateful step")
+	cmd.Flags().StringVar(&topic, "topic", "", "the topic the group consumes")
+	cmd.Flags().Int32Var(&partition, "partition", 0, "the partition")
+	cmd.Flags().StringVar(&offset, "offset", "", "the next offset to process, or null for the flow's start offset")
+	f.register(cmd, true)
+	return cmd
+}
+
+func offsetsResetCommand() *cobra.Command {
+	var f apiFlags
+	cmd := &cobra.Command{
+		Use:   "reset NAME",
+		Short: "Delete every offset of a stopped pipeline: sources start from their initial positions, flows from their start offsets",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, ctx, cancel, err := f.client(cmd)
+			if err != nil {
+				return err
+			}
+			defer cancel()
+			msg, err := c.ResetOffsets(ctx, args[0])
+			if err != nil {
+				return err
+			}
+			if f.output == outputJSON {
+				return writeJSON(cmd.OutOrStdout(), msg)
+			}
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), msg.Message)
+			return err
+		},
+	}
+	f.register(cmd, true)
+	return cmd
+}
