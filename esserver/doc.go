@@ -109,7 +109,8 @@
 //     ties are broken by bleve's internal order, not by shard/doc order. For a document missing a float sort
 //     field the sort value shown is ±Double.MAX_VALUE (Elasticsearch shows ±Infinity, which JSON lacks).
 //   - _source filtering supports only "_source": false; aggregations, highlighting, suggesters, scroll,
-//     search_after, point in time, knn, runtime fields, script queries and scripted updates (400) are absent.
+//     point in time, knn, runtime fields, script queries and scripted updates (400) are absent.
+//     search_after works after _id and keyword sort values only (others: 400).
 //     URI search supports only q=* and q=field:value.
 //   - Tombstones are pruned lazily (at refresh and when the id is written again) once older than 60s, and
 //     survive a restart with their original delete time.

@@ -26,6 +26,7 @@ type searchRequest struct {
 	Sort           json.RawMessage `json:"sort"`
 	TrackTotalHits json.RawMessage `json:"track_total_hits"`
 	Source         json.RawMessage `json:"_source"`
+	SearchAfter    []any           `json:"search_after"`
 }
 
 // sortKey is one resolved sort criterion.
@@ -76,6 +77,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	after, e := searchAfter(req, keys, from)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
 	hitsOut := []any{}
 	total := uint64(0)
 	var maxScore any
@@ -84,7 +90,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		scored = scored || k.field == "_score"
 	}
 	if len(ixs) > 0 {
-		res, err := bleveSearch(r.Context(), ixs, q, from, size, keys)
+		res, err := bleveSearch(r.Context(), ixs, q, from, size, keys, after)
 		if err != nil {
 			writeError(w, newError(http.StatusBadRequest, "search_phase_execution_exception", err.Error()))
 			return
@@ -149,7 +155,7 @@ func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) {
 	}
 	count := uint64(0)
 	if len(ixs) > 0 {
-		res, err := bleveSearch(r.Context(), ixs, q, 0, 0, nil)
+		res, err := bleveSearch(r.Context(), ixs, q, 0, 0, nil, nil)
 		if err != nil {
 			writeError(w, newError(http.StatusBadRequest, "search_phase_execution_exception", err.Error()))
 			return
@@ -321,8 +327,35 @@ func parseSort(raw json.RawMessage, qc *queryCompiler) ([]sortKey, *esError) {
 	return keys, nil
 }
 
-func bleveSearch(ctx context.Context, ixs []*index, q query.Query, from, size int, keys []sortKey) (*bleve.SearchResult, error) {
+// searchAfter checks the request's search_after (pagination after the last hit's sort values, as
+// Elasticsearch's) and returns its values as bleve takes them. Only _id and keyword sorts take it here.
+func searchAfter(req *searchRequest, keys []sortKey, from int) ([]string, *esError) {
+	if len(req.SearchAfter) == 0 {
+		return nil, nil
+	}
+	if from != 0 {
+		return nil, errIllegalArgument("[from] parameter must be set to 0 when [search_after] is used")
+	}
+	if len(req.SearchAfter) != len(keys) {
+		return nil, errIllegalArgument("search_after has %d value(s) but sort has %d.", len(req.SearchAfter), len(keys))
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		v, ok := req.SearchAfter[i].(string)
+		if !ok || (k.field != "_id" && k.family != "keyword") {
+			return nil, errIllegalArgument("search_after is supported after _id and keyword sort values only (this server), got %v for [%s]",
+				req.SearchAfter[i], k.field)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func bleveSearch(ctx context.Context, ixs []*index, q query.Query, from, size int, keys []sortKey, after []string) (*bleve.SearchResult, error) {
 	req := bleve.NewSearchRequestOptions(q, size, from, false)
+	if after != nil {
+		req.SearchAfter = after
+	}
 	if len(keys) > 0 {
 		var order search.SortOrder
 		for _, k := range keys {

@@ -36,6 +36,10 @@ func main() {
 	defer stop()
 	if err := newRootCommand().ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "sluice:", errorText(err))
+		var coded interface{ ExitCode() int } // sluice verify: 1 differences, 2 error
+		if errors.As(err, &coded) {
+			os.Exit(coded.ExitCode())
+		}
 		os.Exit(1)
 	}
 }
