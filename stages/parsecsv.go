@@ -176,6 +176,9 @@ func (p *CSVParser) Columns() []string {
 	return names
 }
 
+// Delimiter returns the rune that separates fields.
+func (p *CSVParser) Delimiter() rune { return p.delim }
+
 // Schema returns the schema of the values Parse returns: nil for schemaless objects.
 func (p *CSVParser) Schema() *stream.Schema { return p.schema }
 

@@ -72,6 +72,7 @@ import (
 
 	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/sources"
+	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -92,6 +93,14 @@ type Config struct {
 	// PollInterval is how often a task at the end of its file looks for appended data, a truncation or a
 	// new file at its path (default 50ms).
 	PollInterval time.Duration
+	// Format says how each line becomes a record value: file.Lines (default) a string, file.JSONLines a
+	// parsed JSON object, file.CSV a row of CSV (see Format). A line that does not parse stops the task
+	// with an error naming the file and the line's byte offset: for files that may hold bad lines, keep
+	// Lines and parse with stages.ParseJSON or stages.ParseCSV under a dead-letter topic instead.
+	Format Format
+	// CSV configures Format file.CSV: the columns (default: each file's first line names them, all text),
+	// their types and the delimiter.
+	CSV stages.CSVConfig
 	// Logger receives the warnings about truncated and vanished files and the notes about rotations.
 	// Default: the logger of the pipeline that opens the task (metrics.From of Open's context), or
 	// slog.Default() outside a pipeline.
@@ -115,6 +124,9 @@ func New(cfg Config) (*Source, error) {
 		if _, err := filepath.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("file source: Paths[%d] %q: %w", i, p, err)
 		}
+	}
+	if err := checkFormat(cfg); err != nil {
+		return nil, err
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
@@ -183,5 +195,13 @@ func (s *Source) Open(ctx context.Context, task sources.Task, pos stream.Positio
 	if log == nil {
 		log = metrics.From(ctx).Logger
 	}
-	return newReader(s.cfg, log, path, start), nil
+	r := newReader(s.cfg, log, path, start)
+	if s.cfg.Format != Lines {
+		f, err := newFormatter(s.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("file source: %w", err)
+		}
+		r.format = f
+	}
+	return r, nil
 }

@@ -31,6 +31,11 @@ type reader struct {
 	buf    []byte   // bytes read after offset, not yet returned (an incomplete line)
 	chunk  []byte
 
+	// format parses lines under Config.Format (nil for Lines); formatErr is a parse failure to return from
+	// the next Read, after the lines before it were returned.
+	format    *formatter
+	formatErr error
+
 	// progress is what Lag reads, from another goroutine: the file being read and the offset after the last
 	// line returned, as of the last return of Read (publish).
 	progress struct {
@@ -54,9 +59,24 @@ func newReader(cfg Config, log *slog.Logger, path string, start Position) *reade
 
 // Read returns the complete lines after the current offset, waiting for appends when there are none.
 func (r *reader) Read(ctx context.Context) ([]stream.Record, error) {
-	recs, err := r.read(ctx)
-	r.publish()
-	return recs, err
+	if r.formatErr != nil {
+		return nil, r.formatErr
+	}
+	for {
+		recs, err := r.read(ctx)
+		r.publish()
+		if r.format == nil || len(recs) == 0 {
+			return recs, err
+		}
+		recs, r.formatErr = r.format.apply(recs, r.name)
+		switch {
+		case len(recs) > 0 || err != nil:
+			return recs, err
+		case r.formatErr != nil:
+			return nil, r.formatErr
+		}
+		// Every line read was a header or an empty JSON line: wait for more, as Read does.
+	}
 }
 
 // publish makes the file being read and the offset after the last line returned what Lag sees.
@@ -221,6 +241,9 @@ func (r *reader) attach(f *os.File, name string, info os.FileInfo, offset int64)
 		return fmt.Errorf("file source: seek %s to %d: %w", name, offset, err)
 	}
 	r.f, r.name, r.id, r.offset, r.buf = f, name, identityOf(info), offset, nil
+	if r.format != nil {
+		return r.format.attached(f, r.cfg.MaxLineBytes)
+	}
 	return nil
 }
 
