@@ -82,20 +82,22 @@ type uiGraph struct {
 	Nodes         []*uiNode
 	Edges         []uiEdge
 	Width, Height int
+	// NodeWidth and NodeHeight are every node's size, for the style sheet.
+	NodeWidth, NodeHeight int
 }
 
 // The geometry of the graph, in pixels.
 const (
-	uiNodeWidth  = 200
-	uiNodeHeight = 92
-	uiColumnGap  = 64
+	uiNodeWidth  = 184
+	uiNodeHeight = 100
+	uiColumnGap  = 56
 	uiRowGap     = 20
 	uiMargin     = 16
 )
 
 // uiGraphOf builds and lays out the graph of t's declaration.
 func uiGraphOf(t *Topology) *uiGraph {
-	g := &uiGraph{Pipeline: t.name}
+	g := &uiGraph{Pipeline: t.name, NodeWidth: uiNodeWidth, NodeHeight: uiNodeHeight}
 	byID := map[string]*uiNode{}
 	node := func(id, kind, name, detail string, rated, lagged bool) string {
 		if _, ok := byID[id]; !ok {
@@ -134,7 +136,7 @@ func uiGraphOf(t *Topology) *uiGraph {
 			if st == nil {
 				continue
 			}
-			id := node("stage:source/"+s.name+"/"+st.Name(), "stage", st.Name(), "ETL in "+s.name, true, false)
+			id := node("stage:source/"+s.name+"/"+st.Name(), "stage", st.Name(), "source "+s.name+", before Kafka", true, false)
 			edge(prev, id)
 			prev = id
 		}
@@ -152,9 +154,9 @@ func uiGraphOf(t *Topology) *uiGraph {
 		}
 	}
 	for _, tb := range t.tables {
-		detail := "table"
+		detail := "latest row per key"
 		if len(tb.stages) > 0 {
-			detail = "table via " + stageNames(tb.stages)
+			detail = "rows via " + stageNames(tb.stages)
 		}
 		id := node("table:"+tb.name, "table", tb.name, detail, len(tb.stages) > 0, false)
 		if tb.from != nil {
@@ -170,14 +172,14 @@ func uiGraphOf(t *Topology) *uiGraph {
 			var id string
 			switch {
 			case s.join != nil:
-				id = node("join:"+f.name+"/"+s.name(), "join", s.name(), "join in "+f.name, false, true)
+				id = node("join:"+f.name+"/"+s.name(), "join", s.name(), "flow "+f.name, false, true)
 				if s.table != nil {
 					edge("table:"+s.table.name, id)
 				}
 			case s.keyed != nil:
-				id = node("keyed:"+f.name+"/"+s.name(), "keyed", s.name(), "keyed step in "+f.name, false, true)
+				id = node("keyed:"+f.name+"/"+s.name(), "keyed", s.name(), "flow "+f.name, false, true)
 			case s.stage != nil:
-				id = node("stage:flow/"+f.name+"/"+s.name(), "stage", s.name(), "ELT in "+f.name, true, false)
+				id = node("stage:flow/"+f.name+"/"+s.name(), "stage", s.name(), "flow "+f.name, true, false)
 			default:
 				continue
 			}

@@ -84,7 +84,6 @@ func uiDataOf(t *testing.T, base string) (d struct {
 // a displayed rate changes while records flow; a screenshot is saved as a test artefact. Once the feed
 // stops, /ui/data's totals equal the records written.
 func TestStatusPage(t *testing.T) {
-	browser := chromium(t)
 	dir := t.TempDir()
 	brokers := testkit.Brokers(t, 1)
 	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
@@ -166,30 +165,9 @@ func TestStatusPage(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(browser), chromedp.WindowSize(1280, 560), chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(filepath.Join(dir, "chromium")))
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	page, cancelPage := chromedp.NewContext(allocCtx)
-	defer cancelPage()
+	page := openBrowser(t, ctx, chromium(t), filepath.Join(dir, "chromium"))
 
-	// The HTTP server listens before the pipeline starts its processors; wait for it to answer.
-	pollUntil(t, ctx, "the status page answers", func() (bool, string) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ui", nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false, err.Error()
-		}
-		res.Body.Close()
-		return res.StatusCode == http.StatusOK, res.Status
-	})
-	if err := chromedp.Do(page, chromedp.Navigate(base+"/ui"), chromedp.WaitVisible(chromedp.CSS(`[data-node="sink:archive"]`))); err != nil {
-		t.Fatalf("open %s/ui in Chromium: %v", base, err)
-	}
+	openPage(t, ctx, page, base, "sink:archive")
 
 	// The graph: each node by name, left to right in pipeline order.
 	type node struct {
@@ -263,15 +241,7 @@ func TestStatusPage(t *testing.T) {
 	t.Logf("second reading: %v", second)
 
 	// The screenshot, once the rates are live.
-	png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
-	if err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(artifactDir(t), "status-page.png")
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshot of %s/ui: %s", base, shot)
+	saveScreenshot(t, page, base, "status-page.png")
 
 	// After the feed stops, the page's totals equal what was fed.
 	stopFeed()
@@ -296,6 +266,54 @@ func TestStatusPage(t *testing.T) {
 	t.Logf("%d records fed; the page's totals agree", total)
 }
 
+// openBrowser starts headless Chromium (the executable at path, with its profile in profile) for as long
+// as ctx lasts and returns the context of a tab.
+func openBrowser(t *testing.T, ctx context.Context, path, profile string) context.Context {
+	t.Helper()
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(path), chromedp.WindowSize(1280, 560), chromedp.UserDataDir(profile))
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox) // Chromium refuses to run as root with its sandbox
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	page, cancelPage := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelPage)
+	return page
+}
+
+// openPage waits until base/ui answers (the HTTP server listens before the pipeline starts its
+// processors), opens it in page and waits until the node with id node is visible.
+func openPage(t *testing.T, ctx, page context.Context, base, node string) {
+	t.Helper()
+	pollUntil(t, ctx, "the status page answers", func() (bool, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/ui", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		res.Body.Close()
+		return res.StatusCode == http.StatusOK, res.Status
+	})
+	if err := chromedp.Do(page, chromedp.Navigate(base+"/ui"), chromedp.WaitVisible(chromedp.CSS(`[data-node="`+node+`"]`))); err != nil {
+		t.Fatalf("open %s/ui in Chromium: %v", base, err)
+	}
+}
+
+// saveScreenshot saves what page shows as a PNG named name in artifactDir, and logs where.
+func saveScreenshot(t *testing.T, page context.Context, base, name string) {
+	t.Helper()
+	png, err := chromedp.Run(page, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(artifactDir(t), name)
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot of %s/ui: %s", base, shot)
+}
+
 // pollUntil calls cond every 100ms until it reports true, and fails naming what and cond's last word when
 // ctx ends first.
 func pollUntil(t *testing.T, ctx context.Context, what string, cond func() (bool, string)) {
@@ -313,4 +331,118 @@ func pollUntil(t *testing.T, ctx context.Context, what string, cond func() (bool
 		case <-tick.C:
 		}
 	}
+}
+
+// blockingSink acknowledges nothing: each Write waits until release is closed (or its context ends).
+type blockingSink struct{ release chan struct{} }
+
+func (s *blockingSink) Open(context.Context) error { return nil }
+func (s *blockingSink) Close() error               { return nil }
+func (s *blockingSink) Write(ctx context.Context, _ []stream.Record) error {
+	select {
+	case <-s.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// The status page draws a table and the join that reads it, counts a dead letter at the stage that refused
+// the record, and marks a flow whose sink write makes no progress as stalled (the node, with a rate of 0, and
+// the pipeline's state); a second screenshot shows it.
+func TestStatusPageShowsStallsAndErrors(t *testing.T) {
+	dir := t.TempDir()
+	brokers := testkit.Brokers(t, 1)
+	tp := topology.New("ui-shop")
+	customers := tp.Topic("customers", topology.KeyCodec("json"))
+	orders := tp.Topic("orders", topology.KeyCodec("json"))
+	dlq := tp.Topic("orders.dlq", topology.ValueCodec("bytes"))
+	table := tp.Table("customers", customers)
+	join, err := stages.LookupJoin("with-customer", "customer_id", "customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &blockingSink{release: make(chan struct{})}
+	tp.Flow("index").From(orders).Via(stages.Map("check-amount", func(r stream.Record) (stream.Record, error) {
+		if amount := fmt.Sprint(r.Value.(map[string]any)["amount"]); strings.HasPrefix(amount, "-") {
+			return r, fmt.Errorf("amount %s is negative", amount)
+		}
+		return r, nil
+	})).Join(table, join).To(sink, topology.BatchSize(10)).DeadLetter(dlq)
+
+	cfg := topology.DefaultConfig()
+	cfg.Brokers = brokers
+	cfg.HTTPAddr = testkit.FreeAddr(t)
+	cfg.StallTimeout = 500 * time.Millisecond
+	base := "http://" + cfg.HTTPAddr
+	runCtx, stopRun := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(runCtx, cfg) }()
+	defer func() {
+		close(sink.release)
+		stopRun()
+		if err := <-done; err != nil {
+			t.Errorf("pipeline: %v", err)
+		}
+	}()
+	testkit.Produce(t, brokers, "customers", testkit.Message{Key: []byte(`{"id":1}`), Value: []byte(`{"id":1,"name":"Ann"}`)})
+	testkit.Produce(t, brokers, "orders",
+		testkit.Message{Key: []byte(`{"id":10}`), Value: []byte(`{"id":10,"customer_id":1,"amount":5}`)},
+		testkit.Message{Key: []byte(`{"id":11}`), Value: []byte(`{"id":11,"customer_id":1,"amount":-3}`)},
+		testkit.Message{Key: []byte(`{"id":12}`), Value: []byte(`{"id":12,"customer_id":1,"amount":7}`)})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	page := openBrowser(t, ctx, chromium(t), filepath.Join(dir, "chromium"))
+	openPage(t, ctx, page, base, "sink:index")
+
+	type node struct {
+		ID, Errors, Rate string
+		X                float64
+		Stalled, Visible bool
+	}
+	read := func() (map[string]node, string) {
+		list, err := chromedp.Run(page, chromedp.Evaluate[[]node](`[...document.querySelectorAll("[data-node]")].map(e => ({
+			ID: e.dataset.node, Errors: e.querySelector("[data-field=errors]").textContent, X: e.getBoundingClientRect().left,
+			Rate: e.querySelector("[data-field=rate]")?.textContent ?? "", Stalled: e.classList.contains("stalled"),
+			Visible: !e.querySelector("[data-field=stalled]").hidden}))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, err := chromedp.Run(page, chromedp.Evaluate[string](`document.getElementById("state").textContent`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]node{}
+		for _, n := range list {
+			byID[n.ID] = n
+		}
+		return byID, state
+	}
+	nodes, _ := read()
+	order := [][2]string{ // from, to: from is drawn left of to
+		{"topic:orders", "stage:flow/index/check-amount"}, {"stage:flow/index/check-amount", "join:index/with-customer"},
+		{"topic:customers", "table:customers"}, {"table:customers", "join:index/with-customer"},
+		{"join:index/with-customer", "sink:index"},
+	}
+	for _, e := range order {
+		from, okFrom := nodes[e[0]]
+		to, okTo := nodes[e[1]]
+		if !okFrom || !okTo {
+			t.Fatalf("graph lacks %s or %s: %+v", e[0], e[1], nodes)
+		}
+		if from.X >= to.X {
+			t.Errorf("%s (x=%.0f) is not left of %s (x=%.0f)", e[0], from.X, e[1], to.X)
+		}
+	}
+	if _, ok := nodes["topic:orders.dlq"]; ok {
+		t.Errorf("the dead-letter topic, which nothing reads, is drawn: %+v", nodes)
+	}
+	pollUntil(t, ctx, "the refused record shows at its stage and the blocked flow shows as stalled", func() (bool, string) {
+		nodes, state := read()
+		check, sinkNode := nodes["stage:flow/index/check-amount"], nodes["sink:index"]
+		return check.Errors == "1 dead letter" && sinkNode.Stalled && sinkNode.Visible && sinkNode.Rate == "0.0 rec/s" && state == "stalled",
+			fmt.Sprintf("state %q, check-amount %+v, sink %+v", state, check, sinkNode)
+	})
+	saveScreenshot(t, page, base, "status-page-stalled.png")
 }
