@@ -30,6 +30,10 @@ func stepGroup(pipeline, flow, step string) string { return pipeline + "." + flo
 // stepOutputTopic is the internal topic a stateful step writes and the rest of its flow reads.
 func stepOutputTopic(group string) string { return group + ".out" }
 
+// statusTopic is the compacted topic where every replica of the pipeline publishes its status, keyed by
+// replica id (see status.go).
+func statusTopic(pipeline string) string { return pipeline + ".status" }
+
 // NameKind says whether an EngineName is a consumer group or a topic: Kafka keeps the two apart, so a
 // group and a topic may share a name.
 type NameKind string
@@ -46,10 +50,10 @@ type EngineName struct {
 	Name string
 	Kind NameKind
 	// Role says what it is: "source group", "control topic", "position table", "flow group", "step group",
-	// "step output", "step loop" or "step table".
+	// "step output", "step loop", "step table" or "status topic".
 	Role string
-	// Owner names the declaration it belongs to: `source "cdc"`, `flow "orders-index"` or
-	// `flow "orders-index" stateful step "with-customer"`.
+	// Owner names the declaration it belongs to: `source "cdc"`, `flow "orders-index"`,
+	// `flow "orders-index" stateful step "with-customer"` or `pipeline "shop-search"`.
 	Owner string
 
 	owner nameOwner
@@ -57,7 +61,7 @@ type EngineName struct {
 
 // nameOwner identifies a declaration that engine names derive from.
 type nameOwner struct {
-	kind  string // "source" or "flow"
+	kind  string // "source", "flow" or "pipeline"
 	name  string
 	step  string // a flow's stateful step, or ""
 	index int    // the step's position among the flow's stages
@@ -83,6 +87,7 @@ func (o nameOwner) String() string {
 //	the step's output topic                topic  <pipeline>.<flow>.<step>.out         shop-search.orders-index.with-customer.out
 //	the step's loop (repartition) topic    topic  <pipeline>.<flow>.<step>-loop        shop-search.orders-index.with-customer-loop
 //	the step's state table                 topic  <pipeline>.<flow>.<step>-table       shop-search.orders-index.with-customer-table
+//	the replicas' status (last)            topic  <pipeline>.status                    shop-search.status
 //
 // The "-table" and "-loop" suffixes are goka's (GroupTable and the loop edge of DefineGroup). Dead-letter
 // topics, tables (a join reads its table's topic in the join's own group) and every user topic are
@@ -127,6 +132,7 @@ func (t *Topology) EngineNames() []EngineName {
 			add(o, TopicName, "step table", tableTopic(group))
 		}
 	}
+	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "status topic", statusTopic(t.name))
 	return out
 }
 
@@ -209,3 +215,7 @@ func (t *Topology) validateNames(add func(string, ...any)) {
 		sinks[key] = sinkUse{flow: f.name}
 	}
 }
+
+// commandsTopic is the compacted topic of the operator's commands to every replica (target state, restart
+// requests; see control.go).
+func commandsTopic(pipeline string) string { return pipeline + ".commands" }

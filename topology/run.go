@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/metrics"
 )
 
@@ -40,6 +40,12 @@ type pipelineRun struct {
 	units map[string]unit
 	// lifecycle holds the stages to open before the processors run and to close after (lifecycle.go).
 	lifecycle lifecycleStages
+	// ctl is the target state and restart requests read from the commands topic (control.go).
+	ctl *controlState
+	// status publishes this replica's status and keeps the other replicas' (status.go); httpAddr is where
+	// this replica serves HTTP ("" when it does not).
+	status   *statusBoard
+	httpAddr string
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -91,6 +97,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		topics:    map[string]*Topic{},
 		producers: map[string]*kafka.Producer{},
 		units:     map[string]unit{},
+		ctl:       newControlState(),
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -121,6 +128,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		defer b.Close()
 		p.brokers = b.Addrs()
 	}
+	p.status = newStatusBoard(p)
 	p.log.Info("pipeline starting", "replica", p.replicaID, "brokers", p.brokers, "embedded", cfg.Embedded(), "data_dir", cfg.DataDir)
 
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
@@ -133,6 +141,8 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := p.ensureTopics(ctx, joins); err != nil {
 		return err
 	}
+	stopStatus := p.status.start()
+	defer func() { stopStatus(err == nil && p.failure.Load() == nil) }() // a tombstone after a clean stop
 	if err := p.checkPartitioning(ctx, joins); err != nil {
 		return err
 	}
@@ -143,6 +153,11 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer p.closeProducers()
+	stopCommands, err := p.followCommands(ctx) // the target state, before any processor starts (control.go)
+	if err != nil {
+		return err
+	}
+	defer stopCommands()
 
 	var sourcesRun []*sourceRunner
 	var sinksRun []*sinkRunner
@@ -206,19 +221,38 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	return p.run(ctx, sourcesRun, sinksRun, joinsRun)
 }
 
-// run supervises the processors and source managers. The first failure stops everything; a stop of ctx
-// stops sources first (while their processors still apply final positions), then the processors.
 // processorRunner is a stateful stage's goka processor.
 type processorRunner interface {
 	processor() *goka.Processor
 	unit() unit
 }
 
+// runUnit is one supervised processor: a flow's sink processor (with its batcher), a stateful step's
+// processor, or a source's processor with its task manager. Each can be stopped and started again on its
+// own (control.go: stop, resume, restart); a started-again unit runs a new goka processor, which re-reads
+// its table and committed offsets.
+type runUnit struct {
+	flow, source string // what it belongs to
+	sink         *sinkRunner
+	step         processorRunner
+	src          *sourceRunner
+
+	ran         bool               // it ran once: a new start needs a new processor
+	stopManager context.CancelFunc // a source's task manager
+	managerDone chan struct{}
+	stopProc    context.CancelFunc
+	procDone    chan struct{}
+}
+
+// run supervises the processors and source managers until ctx ends or something fails, and applies the
+// operator's commands (control.go): a STOPPED target stops every unit, a RUNNING or PAUSED one starts them
+// again, a restart stops and starts the units it names. The first failure stops everything and is the
+// run's error; a stop (of ctx or of a unit) stops sources' task managers first (while their processors still
+// apply final positions), then the processors.
 func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner, joins []processorRunner) error {
+	p.attachStatus(srcs, snks, joins)
 	runCtx, cancelRun := context.WithCancelCause(ctx)
 	defer cancelRun(nil)
-	procCtx, stopProcs := context.WithCancel(context.Background())
-	defer stopProcs()
 
 	// fail records err as the run's failure if it is the first and stops the run; it reports whether it was
 	// the first. RunWith returns only the first: what fails after it follows from the stop it caused.
@@ -231,11 +265,11 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 		return first
 	}
 
-	// runProc runs a goka processor. One that the stop cancelled before it was ready fails with goka's
-	// start-up errors ("error waiting for start up tables"): that is part of a clean stop, not a failure.
-	// A failure that is not a processing failure (logged where it happened) is logged here, once, in the
-	// user's words (engineFailure); u says what the processor runs.
-	runProc := func(proc *goka.Processor, u unit) {
+	// runProc runs a goka processor until procCtx ends. One that the stop cancelled before it was ready
+	// fails with goka's start-up errors ("error waiting for start up tables"): that is part of a clean stop,
+	// not a failure. A failure that is not a processing failure (logged where it happened) is logged here,
+	// once, in the user's words (engineFailure); u says what the processor runs.
+	runProc := func(procCtx context.Context, proc *goka.Processor, u unit) {
 		var ready atomic.Bool
 		readyCtx, stopWaiting := context.WithCancel(procCtx)
 		defer stopWaiting()
@@ -269,57 +303,248 @@ func (p *pipelineRun) run(ctx context.Context, srcs []*sourceRunner, snks []*sin
 			p.log.Warn("processor stopped with an error after the pipeline failed", append(u.attrs, "err", reported)...)
 		}
 	}
-	var procs, managers sync.WaitGroup
+
+	var units []*runUnit
 	for _, s := range snks {
-		go s.batch()
-		procs.Add(1)
-		go func() {
-			defer procs.Done()
-			runProc(s.proc, s.unit())
-			close(s.stop)
-			<-s.exited
-		}()
+		units = append(units, &runUnit{flow: s.f.name, sink: s})
 	}
 	for _, j := range joins {
-		procs.Add(1)
-		go func() {
-			defer procs.Done()
-			runProc(j.processor(), j.unit())
-		}()
+		units = append(units, &runUnit{flow: stepFlow(j), step: j})
 	}
+	tasks := map[string][]string{}
 	for _, s := range srcs {
-		procs.Add(1)
+		units = append(units, &runUnit{source: s.n.name, src: s})
+		for _, t := range s.tasks {
+			tasks[s.n.name] = append(tasks[s.n.name], t.Key)
+		}
+	}
+	p.ctl.setTasks(tasks)
+
+	start := func(u *runUnit) error {
+		if u.ran {
+			if err := p.renew(u); err != nil {
+				return err
+			}
+		}
+		u.ran = true
+		procCtx, stopProc := context.WithCancel(context.Background())
+		u.stopProc, u.procDone = stopProc, make(chan struct{})
+		done := u.procDone
+		switch {
+		case u.sink != nil:
+			s := u.sink
+			go s.batch()
+			go func() {
+				defer close(done)
+				runProc(procCtx, s.proc, s.unit())
+				close(s.stop)
+				<-s.exited
+			}()
+		case u.step != nil:
+			j := u.step
+			go func() {
+				defer close(done)
+				runProc(procCtx, j.processor(), j.unit())
+			}()
+		default:
+			s := u.src
+			go func() {
+				defer close(done)
+				runProc(procCtx, s.proc, s.unit())
+			}()
+			managerCtx, stopManager := context.WithCancel(runCtx)
+			u.stopManager, u.managerDone = stopManager, make(chan struct{})
+			managed := u.managerDone
+			go func() {
+				defer close(managed)
+				fail(s.manage(metrics.WithEnv(managerCtx, p.env("source", s.n.name)))) // a task's failure was logged where it happened (sourceRunner.start)
+			}()
+		}
+		return nil
+	}
+	// stop stops units: every source's task manager first (its tasks save their final positions while the
+	// processor still applies them), then the processors, each as on a stop of the pipeline.
+	stop := func(list []*runUnit) {
+		for _, u := range list {
+			if u.stopManager != nil {
+				u.stopManager()
+			}
+		}
+		for _, u := range list {
+			if u.managerDone != nil {
+				<-u.managerDone
+			}
+			u.stopManager, u.managerDone = nil, nil
+		}
+		for _, u := range list {
+			if u.stopProc != nil {
+				u.stopProc()
+			}
+		}
+		for _, u := range list {
+			if u.procDone != nil {
+				<-u.procDone
+			}
+			u.stopProc, u.procDone = nil, nil
+		}
+	}
+	// The readiness watcher (markRunning) reads the units' processors: it is stopped before any unit gets a
+	// new one.
+	var stopWatch context.CancelFunc
+	var watchDone chan struct{}
+	watchReady := func() {
+		var steps []processorRunner
+		for _, u := range units {
+			if u.step != nil {
+				steps = append(steps, u.step)
+			}
+		}
+		var watchCtx context.Context
+		watchCtx, stopWatch = context.WithCancel(runCtx)
+		watchDone = make(chan struct{})
+		done := watchDone
+		p.attachStatus(srcs, snks, steps)
 		go func() {
-			defer procs.Done()
-			runProc(s.proc, s.unit())
-		}()
-		managers.Add(1)
-		go func() {
-			defer managers.Done()
-			fail(s.manage(metrics.WithEnv(runCtx, p.env("source", s.n.name)))) // a task's failure was logged where it happened (sourceRunner.start)
+			defer close(done)
+			p.markRunning(watchCtx, srcs, snks, steps)
 		}()
 	}
+	unwatchReady := func() {
+		if stopWatch != nil {
+			stopWatch()
+			<-watchDone
+			stopWatch = nil
+		}
+	}
+	restart := func(list []*runUnit) error {
+		unwatchReady()
+		stop(list)
+		defer watchReady()
+		for _, u := range list {
+			if err := start(u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
 	lagCtx, stopLag := context.WithCancel(runCtx)
 	defer stopLag()
 	go p.trackLag(lagCtx, srcs, snks)
 	go p.stalls.run(lagCtx)
-	go p.markRunning(lagCtx, srcs, snks, joins)
-	p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks), "joins", len(joins))
 
-	<-runCtx.Done()
+	active := false
+	target, _ := p.ctl.take() // restart requests read at start-up are history
+	if target == opsapi.StateStopped {
+		p.ctl.setApplied(opsapi.StateStopped)
+		p.log.Info("pipeline stopped by the operator: no processor started; resume it to start them", "target_state", target)
+	} else if err := restart(units); err != nil {
+		fail(err)
+	} else {
+		active = true
+		p.ctl.setApplied(target)
+		p.log.Info("pipeline running", "sources", len(srcs), "flows", len(snks), "joins", len(joins), "target_state", target)
+	}
+	for runCtx.Err() == nil {
+		select {
+		case <-runCtx.Done():
+			continue
+		case <-p.ctl.wake:
+		}
+		target, restarts := p.ctl.take()
+		switch {
+		case target == opsapi.StateStopped && active:
+			p.log.Info("pipeline stopping its processors", "cause", "target state STOPPED")
+			unwatchReady()
+			stop(units)
+			active = false
+			p.ctl.setApplied(opsapi.StateStopped)
+			p.log.Info("pipeline stopped its processors; offsets may be changed; resume starts them again")
+			continue
+		case target != opsapi.StateStopped && !active:
+			p.log.Info("pipeline starting its processors", "target_state", target)
+			if err := restart(units); err != nil {
+				fail(err)
+				continue
+			}
+			active = true
+		}
+		p.ctl.setApplied(target)
+		for _, rq := range restarts {
+			if !active {
+				p.log.Info("restart request ignored: the processors are stopped", "what", rq.what(), "id", rq.ID)
+				continue
+			}
+			if rq.Task != "" {
+				for _, u := range units {
+					if u.src != nil && u.source == rq.Source {
+						u.src.push(sourceEvent{restartTask: rq.Task})
+					}
+				}
+				continue
+			}
+			var list []*runUnit
+			for _, u := range units {
+				if (rq.Source == "" && rq.Flow == "") || (rq.Source != "" && u.source == rq.Source) || (rq.Flow != "" && u.flow == rq.Flow) {
+					list = append(list, u)
+				}
+			}
+			p.log.Info("restarting", "what", rq.what(), "processors", len(list), "id", rq.ID)
+			if err := restart(list); err != nil {
+				fail(err)
+				break
+			}
+		}
+	}
+
 	if cause := context.Cause(runCtx); p.failure.Load() != nil {
 		p.log.Info("pipeline stopping", "cause", "the failure logged above") // logged once, where it happened
 	} else {
 		p.log.Info("pipeline stopping", "cause", cause)
 	}
-	managers.Wait()
-	stopProcs()
-	procs.Wait()
+	unwatchReady()
+	stop(units)
 	p.log.Info("pipeline stopped")
 	if err := p.failure.Load(); err != nil {
 		return &loggedError{err: *err}
 	}
 	return nil
+}
+
+// stepFlow is the flow a stateful step belongs to.
+func stepFlow(r processorRunner) string {
+	switch r := r.(type) {
+	case *joinRunner:
+		return r.spec.flowName
+	case *keyedRunner:
+		return r.spec.flowName
+	}
+	return ""
+}
+
+// renew gives a unit that ran a new goka processor (and fresh per-run state), so that it starts again
+// from what Kafka holds: its table recovered from the table topic, its committed offsets.
+func (p *pipelineRun) renew(u *runUnit) error {
+	switch {
+	case u.sink != nil:
+		return u.sink.renew()
+	case u.src != nil:
+		return u.src.renew()
+	}
+	var spec *joinSpec
+	switch r := u.step.(type) {
+	case *joinRunner:
+		spec = r.spec
+	case *keyedRunner:
+		spec = r.spec
+	}
+	var err error
+	if spec.join != nil {
+		u.step, err = p.newJoinRunner(spec)
+	} else {
+		u.step, err = p.newKeyedRunner(spec)
+	}
+	return err
 }
 
 // unit is what a processor runs, for its failures: where (`flow "index"`), the message of its error line
@@ -346,7 +571,8 @@ func (r *joinRunner) unit() unit {
 }
 
 func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error {
-	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources)+3*len(joins))
+	specs := make([]kafka.TopicSpec, 0, len(p.t.topics)+2*len(p.t.sources)+3*len(joins)+1)
+	specs = append(specs, kafka.TopicSpec{Name: statusTopic(p.t.name), Partitions: 1, Compact: true})
 	for _, tp := range p.t.topics {
 		specs = append(specs, kafka.TopicSpec{Name: tp.name, Partitions: tp.partitions, MaxMessageBytes: p.topicMaxBytes(tp.name)})
 	}
@@ -357,6 +583,7 @@ func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error
 			kafka.TopicSpec{Name: tableTopic(group), Partitions: s.controlPartitions, Compact: true},
 		)
 	}
+	specs = append(specs, kafka.TopicSpec{Name: commandsTopic(p.t.name), Partitions: 1, Compact: true})
 	for _, j := range joins {
 		specs = append(specs,
 			kafka.TopicSpec{Name: j.out.name, Partitions: j.partitions, MaxMessageBytes: p.topicMaxBytes(j.out.name)},

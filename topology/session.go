@@ -90,6 +90,7 @@ type flowSession struct {
 	writeCtx  context.Context
 	cancel    context.CancelFunc
 	drain     *time.Timer
+	ending    chan struct{} // closed when the session begins to end (goka's Cleanup)
 	abandoned atomic.Bool
 }
 
@@ -133,7 +134,7 @@ func (c *committer) current() (*flowSession, context.Context) {
 func (c *committer) builder(build goka.ConsumerGroupBuilder) goka.ConsumerGroupBuilder {
 	return hookedBuilder(build, sessionHooks{
 		setup: func(s sarama.ConsumerGroupSession) sarama.ConsumerGroupSession {
-			fs := &flowSession{ConsumerGroupSession: s}
+			fs := &flowSession{ConsumerGroupSession: s, ending: make(chan struct{})}
 			fs.writeCtx, fs.cancel = context.WithCancel(context.Background())
 			c.mu.Lock()
 			c.session = fs
@@ -144,6 +145,7 @@ func (c *committer) builder(build goka.ConsumerGroupBuilder) goka.ConsumerGroupB
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			if c.session != nil && c.session.drain == nil {
+				close(c.session.ending)
 				c.session.drain = time.AfterFunc(sinkDrainTimeout, c.session.cancel)
 			}
 		},

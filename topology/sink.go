@@ -61,6 +61,10 @@ type sinkRunner struct {
 	mu       sync.Mutex
 	next     map[int32]int64 // next offset to process, per partition, for lag
 	env      metrics.Env     // given to the sink's Open and Write (observe.go)
+	counters sinkCounters    // consumed and acknowledged records and bytes, end-to-end latency (observe.go)
+
+	// retryError is the last error of a sink write being retried, "" once a write succeeded (status); mu.
+	retryError string
 }
 
 // sinkItem is one consumed Kafka record: what the stages made of it, how to commit it, and the record as
@@ -90,19 +94,40 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 	r.sinkName = describeSink(f, r.sink)
 	r.health = p.stalls.component("flow", f.name)
 	r.env = p.env("flow", f.name)
+	r.counters = p.newSinkCounters(f.name)
 	if err := r.sink.Open(metrics.WithEnv(ctx, r.env)); err != nil {
 		return nil, fmt.Errorf("flow %q: open sink: %w", f.name, err)
 	}
-	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(f.from.name), new(codec.Bytes), r.consume))
-	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess),
-		goka.WithConsumerGroupBuilder(r.committer.builder(p.consumerGroupBuilder))) // replaces the shared builder
-	var err error
-	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
+	if err := r.newProcessor(); err != nil {
 		_ = r.sink.Close()
-		return nil, fmt.Errorf("flow %q: create processor: %w", f.name, err)
+		return nil, err
 	}
 	p.log.Info("flow ready", "flow", f.name, "topic", f.from.name, "group", r.group)
 	return r, nil
+}
+
+// newProcessor builds the flow's goka processor.
+func (r *sinkRunner) newProcessor() error {
+	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(r.f.from.name), new(codec.Bytes), r.consume))
+	opts := append(r.p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess),
+		goka.WithConsumerGroupBuilder(r.committer.builder(r.p.consumerGroupBuilder))) // replaces the shared builder
+	proc, err := goka.NewProcessor(r.p.brokers, g, opts...)
+	if err != nil {
+		return fmt.Errorf("flow %q: create processor: %w", r.f.name, err)
+	}
+	r.proc = proc
+	return nil
+}
+
+// renew prepares a stopped flow (processor and batcher returned) to run again with a new processor, which
+// starts at the group's committed offsets, and a new queue: what the old one held was not written and is
+// delivered again.
+func (r *sinkRunner) renew() error {
+	r.queue = make(chan sinkItem, 2*r.f.batchSize)
+	r.stop = make(chan struct{})
+	r.exited = make(chan struct{})
+	r.pendingCommit = nil
+	return r.newProcessor()
 }
 
 // consume is the processor callback for one Kafka record.
@@ -121,6 +146,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	for k, v := range ctx.Headers() {
 		o.headers = append(o.headers, sarama.RecordHeader{Key: []byte(k), Value: v})
 	}
+	r.counters.consumed(o)
 	commit := ctx.DeferCommit()
 	var out []stream.Record
 	err := r.decode(ctx, &rec, value)
@@ -253,20 +279,33 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 		r.abandon(sess, items, len(records))
 		return
 	}
+	if r.p.ctl.paused() {
+		// Paused by the operator (control.go): nothing new reaches the sink. The batch waits (and is not a
+		// stall) until the pipeline resumes; when the session ends first (a rebalance, a stop), it is handed
+		// back unwritten and delivered again.
+		r.health.done(batcherHolder)
+		resumed := r.p.ctl.awaitUnpaused(writeCtx, sess.ending)
+		r.health.wait(batcherHolder, "records queued for "+r.sinkName)
+		if !resumed {
+			r.abandon(sess, items, len(records))
+			return
+		}
+	}
 	if len(records) > 0 {
 		what := fmt.Sprintf("sink write of %s to %s", countRecords(len(records)), r.sinkName)
 		r.health.wait(batcherHolder, what)
 		ctx := sinks.WithRetryReporter(metrics.WithEnv(writeCtx, r.env), func(attempt int, err error) {
 			r.health.wait(batcherHolder, fmt.Sprintf("%s (attempt %d: %v)", what, attempt, err))
 		})
-		started := time.Now()
 		delivered := len(records)
+		var rejected map[int]bool
 		if err := r.writeRetrying(ctx, writeCtx, records, what); err != nil {
 			if writeCtx.Err() != nil {
 				r.abandon(sess, items, len(records))
 				return
 			}
-			rejected, derr := r.deadLetterRejected(err, items, owners)
+			var derr error
+			rejected, derr = r.deadLetterRejected(err, items, owners)
 			if derr != nil {
 				r.fail(fmt.Errorf("flow %q: sink write of %s (%s) to %s: %w",
 					r.f.name, countRecords(len(records)), batchSpan(items, r.f.from), r.sinkName, derr))
@@ -275,9 +314,9 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 				}
 				return
 			}
-			delivered -= rejected
+			delivered -= len(rejected)
 		}
-		r.p.metrics.SinkWriteSeconds.WithLabelValues(r.labels...).Observe(time.Since(started).Seconds())
+		r.counters.acknowledged(items, owners, rejected, time.Now())
 		r.p.metrics.SinkRecords.WithLabelValues(r.labels...).Add(float64(delivered))
 		r.p.metrics.SinkBatches.WithLabelValues(r.labels...).Inc()
 		r.written.Add(int64(delivered))
@@ -317,26 +356,28 @@ func (r *sinkRunner) abandon(sess *flowSession, items []sinkItem, records int) {
 }
 
 // deadLetterRejected handles a failed Write: if the sink rejected some records as bad data and the flow has a
-// dead-letter topic, it sends them there and returns how many. Rejections in a flow without one are returned
+// dead-letter topic, it sends them there and returns their indexes in the batch. Rejections in a flow without one are returned
 // as an error naming the first rejected record where Kafka holds it and as the sink described it (its
 // headers, e.g. the document id); any other failure is returned as it is.
-func (r *sinkRunner) deadLetterRejected(err error, items []sinkItem, owners []int) (int, error) {
+func (r *sinkRunner) deadLetterRejected(err error, items []sinkItem, owners []int) (map[int]bool, error) {
 	var rej *sinks.RejectedError
 	if !errors.As(err, &rej) {
-		return 0, err
+		return nil, err
 	}
 	if r.f.deadLetter == nil {
-		return 0, rejectionError(err, rej, items, owners, r.f.from)
+		return nil, rejectionError(err, rej, items, owners, r.f.from)
 	}
+	rejected := make(map[int]bool, len(rej.Rejections))
 	for _, x := range rej.Rejections {
 		if x.Index < 0 || x.Index >= len(owners) {
-			return 0, fmt.Errorf("sink rejected record %d of a batch of %d: %w", x.Index, len(owners), err)
+			return nil, fmt.Errorf("sink rejected record %d of a batch of %d: %w", x.Index, len(owners), err)
 		}
 		if dlErr := r.sendDeadLetter(items[owners[x.Index]].origin, StageSink, x.Reason, x.Headers); dlErr != nil {
-			return 0, dlErr
+			return nil, dlErr
 		}
+		rejected[x.Index] = true
 	}
-	return len(rej.Rejections), nil
+	return rejected, nil
 }
 
 // awaitCommit waits for the commit of the previous batch, if one is in flight.

@@ -69,8 +69,9 @@ type sourceRunner struct {
 	stages  stageChain
 
 	recordsRead, recordsAcked prometheus.Counter
-	read, acked               atomic.Int64 // for progress lines
-	health                    *component   // stall tracking: records read and not yet acknowledged by Kafka
+	read, acked               atomic.Int64  // for progress lines
+	health                    *component    // stall tracking: records read and not yet acknowledged by Kafka
+	observer                  *taskObserver // task states and lags (observe.go)
 
 	mu       sync.Mutex
 	claims   map[string]chan stream.Position
@@ -79,15 +80,17 @@ type sourceRunner struct {
 	wake     chan struct{}
 	managed  chan struct{} // closed when manage returned
 	owners   atomic.Int64
+	live     []*taskHandle // the tasks manage runs now, for the status (setLiveTasks)
 }
 
 // sourceEvent is what manage reacts to, in order: stop everything (a rebalance began), run the tasks of
 // these partitions (a rebalance ended), or a task ended by itself.
 type sourceEvent struct {
-	stopAll  bool
-	stopped  chan struct{} // closed once stopAll was carried out (nil: nobody waits)
-	assigned map[int32]bool
-	exited   *taskHandle
+	stopAll     bool
+	stopped     chan struct{} // closed once stopAll was carried out (nil: nobody waits)
+	assigned    map[int32]bool
+	exited      *taskHandle
+	restartTask string // the operator's restart of a task (control.go): released and claimed again
 }
 
 type taskHandle struct {
@@ -98,6 +101,8 @@ type taskHandle struct {
 	done   chan struct{}
 	err    error
 	ended  bool // the source reported ErrEndOfInput
+	// lastError is the error of the task's transient failures while it retries (nil once it reads again).
+	lastError atomic.Pointer[string]
 }
 
 func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sourceRunner, error) {
@@ -128,17 +133,45 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 	r.recordsRead = p.metrics.SourceRecords.WithLabelValues(r.labels...)
 	r.recordsAcked = p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...)
 	r.health = p.stalls.component("source", n.name)
+	r.observer = p.newTaskObserver(n.name)
+	if err := r.newProcessor(); err != nil {
+		return nil, err
+	}
+	p.log.Info("source ready", "source", n.name, "tasks", len(tasks), "group", r.group, "control_topic", r.control)
+	return r, nil
+}
+
+// newProcessor builds the source's goka processor. Its table lives in memory: a new processor recovers it
+// from the table topic, so it sees positions written there while the pipeline was stopped (offsets.go).
+func (r *sourceRunner) newProcessor() error {
 	g := goka.DefineGroup(goka.Group(r.group),
 		goka.Input(goka.Stream(r.control), jsonCodec[controlMessage]{}, r.apply),
 		goka.Persist(jsonCodec[TaskState]{}),
 	)
-	opts := append(p.gokaOptions(storage.MemoryBuilder()), goka.WithRebalanceCallback(r.onAssign),
-		goka.WithConsumerGroupBuilder(hookedBuilder(p.consumerGroupBuilder, sessionHooks{beforeCleanup: r.stopTasksForHandover})))
-	if r.proc, err = goka.NewProcessor(p.brokers, g, opts...); err != nil {
-		return nil, fmt.Errorf("source %q: create processor: %w", n.name, err)
+	opts := append(r.p.gokaOptions(storage.MemoryBuilder()), goka.WithRebalanceCallback(r.onAssign),
+		goka.WithConsumerGroupBuilder(hookedBuilder(r.p.consumerGroupBuilder, sessionHooks{beforeCleanup: r.stopTasksForHandover})))
+	proc, err := goka.NewProcessor(r.p.brokers, g, opts...)
+	if err != nil {
+		return fmt.Errorf("source %q: create processor: %w", r.n.name, err)
 	}
-	p.log.Info("source ready", "source", n.name, "tasks", len(tasks), "group", r.group, "control_topic", r.control)
-	return r, nil
+	r.proc = proc
+	return nil
+}
+
+// renew prepares a stopped source (processor and task manager returned) to run again: a new processor and
+// no leftover events, claims or releases.
+func (r *sourceRunner) renew() error {
+	r.mu.Lock()
+	r.events = nil
+	r.claims = map[string]chan stream.Position{}
+	r.releases = map[string]chan struct{}{}
+	r.mu.Unlock()
+	select {
+	case <-r.wake:
+	default:
+	}
+	r.managed = make(chan struct{})
+	return r.newProcessor()
 }
 
 // apply is the processor callback: it applies one control message to the task's TaskState.
@@ -268,6 +301,7 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 			delete(running, k)
 		}
 		r.p.metrics.SourceTasksRunning.WithLabelValues(r.labels...).Set(float64(len(running)))
+		r.setLiveTasks(running)
 		return first
 	}
 	all := func() []string {
@@ -302,6 +336,17 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 				if h.ended {
 					ended[h.task.Key] = true
 				}
+			case ev.restartTask != "":
+				h := running[ev.restartTask]
+				if h == nil {
+					continue // not run by this replica
+				}
+				r.p.log.Info("restarting source task", "source", r.n.name, "task", h.task.Key)
+				if err := stop([]string{h.task.Key}, true); err != nil {
+					_ = stop(all(), false)
+					return err
+				}
+				running[h.task.Key] = r.start(ctx, h.task)
 			case ev.stopAll:
 				// A task that failed by itself just before is among these: its error must stop the pipeline
 				// rather than be dropped and the task silently restarted after the rebalance.
@@ -330,6 +375,7 @@ func (r *sourceRunner) manage(ctx context.Context) error {
 				}
 			}
 			r.p.metrics.SourceTasksRunning.WithLabelValues(r.labels...).Set(float64(len(running)))
+			r.setLiveTasks(running)
 		}
 	}
 }

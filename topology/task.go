@@ -26,8 +26,11 @@ const drainTimeout = 30 * time.Second
 // the task's error. A failure of Open or Read that the source marked sources.Transient does not end the
 // task: it is reopened at its HighestContiguousAck after a backoff, for at most Config.RetryTimeout of
 // consecutive failures (see taskRetry). Once Kafka acknowledged a position's write, the open reader hears
-// of it when it implements sources.Committer (commitHook).
-func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
+// of it when it implements sources.Committer (commitHook). The task's state (starting, running, retrying,
+// then ended, stopped or failed) and its open reader's lag are kept by the source's taskObserver.
+func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) (result error) {
+	r.observer.setState(h.task.Key, "starting")
+	defer func() { r.observer.setState(h.task.Key, taskEndState(result)) }()
 	start, err := r.claim(ctx, h)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -37,7 +40,7 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	}
 	log := r.p.log.With("source", r.n.name, "task", h.task.Key, "owner", h.owner)
 	log.Info("source task started", "position", string(start))
-	retry := &taskRetry{log: log, timeout: r.p.cfg.RetryTimeout, health: r.health, holder: h.task.Key}
+	retry := &taskRetry{log: log, timeout: r.p.cfg.RetryTimeout, health: r.health, holder: h.task.Key, lastError: &h.lastError}
 	reader, err := r.open(ctx, h, start, retry)
 	r.health.done(h.task.Key) // clears a retry's wait: nothing is outstanding before the first Read
 	if err != nil {
@@ -46,6 +49,7 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 		}
 		return err
 	}
+	r.observer.opened(h.task.Key, reader)
 
 	tr := newAckTracker(start)
 	tr.health, tr.holder = r.health, h.task.Key
@@ -74,6 +78,8 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	// The task keeps its claim; a produce failure still fences it.
 	for sources.IsTransient(readErr) {
 		commits.close()
+		r.observer.closing(h.task.Key)
+		r.observer.setState(h.task.Key, "retrying")
 		if err := reader.Close(); err != nil {
 			log.Warn("closing a source task's reader after a transient failure", "err", err)
 		}
@@ -89,6 +95,7 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 		}
 		if readErr == nil {
 			commits.open(reader, tr.next())
+			r.observer.opened(h.task.Key, reader)
 		}
 		if readErr != nil {
 			if pumpCtx.Err() != nil {
@@ -108,6 +115,7 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	}
 	if reader != nil {
 		commits.close()
+		r.observer.closing(h.task.Key)
 		if err := reader.Close(); err != nil && readErr == nil {
 			readErr = fmt.Errorf("source %q task %q: close: %w", r.n.name, h.task.Key, err)
 		}
@@ -135,6 +143,18 @@ func (r *sourceRunner) runTask(ctx context.Context, h *taskHandle) error {
 	return readErr
 }
 
+// taskEndState is the state of a task that runTask ended with err: ended when its input ended, failed on
+// an error, else stopped (a rebalance took it, or the pipeline stops).
+func taskEndState(err error) string {
+	switch {
+	case errors.Is(err, sources.ErrEndOfInput):
+		return "ended"
+	case err != nil:
+		return "failed"
+	}
+	return "stopped"
+}
+
 // awaitAcks waits until Kafka answered every record the task sent, or a message failed, for at most
 // drainTimeout; records still outstanding then are logged and will be read again.
 func awaitAcks(tr *ackTracker, log *slog.Logger) {
@@ -160,8 +180,13 @@ func awaitAcks(tr *ackTracker, log *slog.Logger) {
 // retry (which may be nil).
 func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackTracker, h *taskHandle, start stream.Position, retry *taskRetry) error {
 	prev := start // position of the record before the current one: where the task resumes if it fails
+	ackedBytes := r.p.metrics.SourceBytes.WithLabelValues(r.labels...)
 	for {
 		if tr.failure() != nil {
+			return nil
+		}
+		// Paused by the operator (control.go): the task waits here, before its next Read, keeping its claim.
+		if !r.p.ctl.awaitUnpaused(ctx, nil) {
 			return nil
 		}
 		batch, err := reader.Read(ctx)
@@ -198,6 +223,7 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 					}
 					tr.done(seq, nil)
 					r.recordsAcked.Inc()
+					ackedBytes.Add(float64(len(msg.Key) + len(msg.Value)))
 					r.acked.Add(1)
 				})
 				if err != nil {
