@@ -31,14 +31,15 @@ func (p *pipelineRun) gokaOptions(store storage.Builder) []goka.ProcessorOption 
 }
 
 // consumerGroupBuilder builds goka's consumer groups; they commit each partition's offsets in order (see
-// orderedCommitGroup) and retry through transient Kafka failures for RetryTimeout (see retryingGroup).
+// orderedCommitGroup), retry through transient Kafka failures for RetryTimeout (see retryingGroup) and count
+// their sessions in sluice_rebalances_total (countRebalances).
 func (p *pipelineRun) consumerGroupBuilder(brokers []string, group, clientID string) (sarama.ConsumerGroup, error) {
 	g, err := sarama.NewConsumerGroup(brokers, group, p.saramaConfig(clientID))
 	if err != nil {
 		return nil, err
 	}
-	return retryingGroup{ConsumerGroup: orderedCommitGroup{g}, brokers: brokers, group: group, retryTimeout: p.cfg.RetryTimeout, log: p.log,
-		failed: p.processingFailed, refused: p.refusedRecord}, nil
+	return p.countRebalances(retryingGroup{ConsumerGroup: orderedCommitGroup{g}, brokers: brokers, group: group, retryTimeout: p.cfg.RetryTimeout, log: p.log,
+		failed: p.processingFailed, refused: p.refusedRecord}, group), nil
 }
 
 func (p *pipelineRun) topicManagerBuilder() goka.TopicManagerBuilder {
