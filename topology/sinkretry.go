@@ -15,7 +15,8 @@ import (
 // same batch, after an exponential backoff with jitter, until it succeeds or the failures have lasted the
 // pipeline's RetryTimeout. Each retry is counted in sluice_sink_retries_total, shown in the flow's stall
 // tracking (what the batcher waits for, with the attempt and the error) and logged as a warning on the
-// first failure of a batch and then every retryLogEvery. A rejection (sinks.RejectedError) and an unmarked
+// first failure of a batch and then every retryLogEvery. Every attempt's duration, failed or not, is observed
+// in sluice_sink_write_seconds. A rejection (sinks.RejectedError) and an unmarked
 // error end the retries at once, and so does the write context (a rebalance or a stop after the drain).
 
 // Backoff between sink write attempts; variables so that tests may shorten them.
@@ -31,7 +32,9 @@ func (r *sinkRunner) writeRetrying(ctx, writeCtx context.Context, records []stre
 	b.InitialInterval, b.MaxInterval, b.MaxElapsedTime = sinkRetryInitial, sinkRetryMax, 0
 	var failingSince, lastLog time.Time
 	for attempt := 1; ; attempt++ {
+		started := time.Now()
 		err := r.sink.Write(ctx, records)
+		r.p.metrics.SinkWriteSeconds.WithLabelValues(r.labels...).Observe(time.Since(started).Seconds())
 		var rej *sinks.RejectedError
 		if err == nil || writeCtx.Err() != nil || !sinks.IsRetryable(err) || errors.As(err, &rej) {
 			if attempt > 1 && err == nil {
