@@ -14,7 +14,9 @@
 // consumer groups or topics that would be one, see EngineNames) is reported by Validate, which Run calls
 // before it starts anything.
 //
-// Operator endpoints (on Config.HTTPAddr):
+// Operator endpoints (on Config.HTTPAddr; docs/api.md is the reference of every endpoint, the operator
+// API's included: GET /, /pipelines, /pipelines/{name} and its status, pause, resume, stop, restart,
+// offsets, and the status page /ui):
 //   - /metrics: Prometheus metrics (see package metrics).
 //   - /healthz: 200 {"status":"alive"} while the process runs its pipeline; 503 {"status":"failed","error":...}
 //     once the pipeline failed. A stalled pipeline is still alive: restarting it would not help.

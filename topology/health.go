@@ -273,6 +273,7 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	mux.HandleFunc("GET /healthz", p.serveHealthz)
 	mux.HandleFunc("GET /readyz", p.serveReadyz)
 	p.apiRoutes(mux) // api.go
+	p.httpAddr = ln.Addr().String()
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	p.log.Info("serving metrics", "addr", ln.Addr().String())

@@ -50,7 +50,7 @@ type EngineName struct {
 	Name string
 	Kind NameKind
 	// Role says what it is: "source group", "control topic", "position table", "flow group", "step group",
-	// "step output", "step loop", "step table" or "status topic".
+	// "step output", "step loop", "step table", "status topic" or "commands topic".
 	Role string
 	// Owner names the declaration it belongs to: `source "cdc"`, `flow "orders-index"`,
 	// `flow "orders-index" stateful step "with-customer"` or `pipeline "shop-search"`.
@@ -88,6 +88,7 @@ func (o nameOwner) String() string {
 //	the step's loop (repartition) topic    topic  <pipeline>.<flow>.<step>-loop        shop-search.orders-index.with-customer-loop
 //	the step's state table                 topic  <pipeline>.<flow>.<step>-table       shop-search.orders-index.with-customer-table
 //	the replicas' status (last)            topic  <pipeline>.status                    shop-search.status
+//	the operator's commands                topic  <pipeline>.commands                  shop-search.commands
 //
 // The "-table" and "-loop" suffixes are goka's (GroupTable and the loop edge of DefineGroup). Dead-letter
 // topics, tables (a join reads its table's topic in the join's own group) and every user topic are
@@ -133,6 +134,7 @@ func (t *Topology) EngineNames() []EngineName {
 		}
 	}
 	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "status topic", statusTopic(t.name))
+	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "commands topic", commandsTopic(t.name))
 	return out
 }
 

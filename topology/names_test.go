@@ -214,6 +214,8 @@ func TestEngineNames(t *testing.T) {
 		`topic p.index.count.out flow "index" stateful step "count" (step output)`,
 		`topic p.index.count-loop flow "index" stateful step "count" (step loop)`,
 		`topic p.index.count-table flow "index" stateful step "count" (step table)`,
+		`topic p.status pipeline "p" (status topic)`,
+		`topic p.commands pipeline "p" (commands topic)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("EngineNames:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -36,6 +36,9 @@ func (r *sinkRunner) writeRetrying(ctx, writeCtx context.Context, records []stre
 		err := r.sink.Write(ctx, records)
 		r.p.metrics.SinkWriteSeconds.WithLabelValues(r.labels...).Observe(time.Since(started).Seconds())
 		var rej *sinks.RejectedError
+		if err == nil && attempt > 1 {
+			r.setRetryError(nil)
+		}
 		if err == nil || writeCtx.Err() != nil || !sinks.IsRetryable(err) || errors.As(err, &rej) {
 			if attempt > 1 && err == nil {
 				r.p.log.Info("sink writing again after retryable failures", "flow", r.f.name, "sink", r.sinkName,
@@ -52,6 +55,7 @@ func (r *sinkRunner) writeRetrying(ctx, writeCtx context.Context, records []stre
 			return fmt.Errorf("%w (gave up after retrying for %v, the RetryTimeout, in %d attempts)", err,
 				failing.Round(time.Millisecond), attempt)
 		}
+		r.setRetryError(err)
 		r.p.metrics.SinkRetries.WithLabelValues(r.labels...).Inc()
 		r.health.wait(batcherHolder, fmt.Sprintf("%s (attempt %d: %v)", what, attempt+1, err))
 		if lastLog.IsZero() || now.Sub(lastLog) >= retryLogEvery {
@@ -72,4 +76,15 @@ func (r *sinkRunner) writeRetrying(ctx, writeCtx context.Context, records []stre
 			return err
 		}
 	}
+}
+
+// setRetryError records the error of a write being retried, for the status ("" for nil).
+func (r *sinkRunner) setRetryError(err error) {
+	text := ""
+	if err != nil {
+		text = err.Error()
+	}
+	r.mu.Lock()
+	r.retryError = text
+	r.mu.Unlock()
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/internal/kafka"
@@ -22,6 +23,8 @@ type taskRetry struct {
 	timeout time.Duration
 	health  *component // the source's stall tracking (may be nil)
 	holder  string     // the task key, as the task's ackTracker reports to health
+	// lastError, when set, holds the last failure while the task retries, for the status (nil once it reads).
+	lastError *atomic.Pointer[string]
 
 	attempt               int
 	failingSince, lastLog time.Time
@@ -31,6 +34,9 @@ type taskRetry struct {
 func (t *taskRetry) succeeded() {
 	if t == nil || t.attempt == 0 {
 		return
+	}
+	if t.lastError != nil {
+		t.lastError.Store(nil)
 	}
 	t.log.Info("source task reading again after transient failures", "attempts", t.attempt,
 		"failed_for", time.Since(t.failingSince).Round(time.Millisecond))
@@ -55,6 +61,10 @@ func (t *taskRetry) wait(ctx context.Context, pos stream.Position, err error) er
 			failing.Round(time.Second), t.attempt)
 	}
 	t.attempt++
+	if t.lastError != nil {
+		text := err.Error()
+		t.lastError.Store(&text)
+	}
 	t.health.wait(t.holder, fmt.Sprintf("task %s to reopen after a transient failure: %v", t.holder, err))
 	if t.lastLog.IsZero() || now.Sub(t.lastLog) >= retryLogEvery {
 		t.log.Warn("source task input unavailable: waiting for it to come back, then reopening the task at its saved position",

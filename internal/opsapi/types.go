@@ -15,6 +15,8 @@ const (
 	StatePaused   = "PAUSED"  // processors run; sources read nothing, sinks receive nothing
 	StateStopped  = "STOPPED" // processors stopped (consumer groups left); offsets may be changed
 	StateFailed   = "FAILED"
+	// StateUnassigned is a task or partition no live replica holds (moving between replicas, or none runs).
+	StateUnassigned = "UNASSIGNED"
 )
 
 // Error is the body of every non-2xx answer (Kafka Connect's shape).
