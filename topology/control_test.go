@@ -84,6 +84,15 @@ func (r *controlReplica) stop(t *testing.T) {
 // call sends an API request and returns the status code and body.
 func (r *controlReplica) call(t *testing.T, method, path string, body any) (int, []byte) {
 	t.Helper()
+	code, out, err := r.try(method, path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, out
+}
+
+// try sends an API request and returns the status code and body, or why it got no answer.
+func (r *controlReplica) try(method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -92,7 +101,7 @@ func (r *controlReplica) call(t *testing.T, method, path string, body any) (int,
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			t.Fatal(err)
+			return 0, nil, err
 		}
 		rd = bytes.NewReader(j)
 	}
@@ -100,18 +109,15 @@ func (r *controlReplica) call(t *testing.T, method, path string, body any) (int,
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, "http://"+r.addr+path, rd)
 	if err != nil {
-		t.Fatal(err)
+		return 0, nil, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, err
 }
 
 // expect sends a request and fails the test unless it is answered with code; it decodes the answer into
@@ -143,10 +149,13 @@ func (r *controlReplica) awaitState(t *testing.T, name, want string) {
 	deadline := time.Now().Add(40 * time.Second)
 	var last []byte
 	for time.Now().Before(deadline) {
-		code, out := r.call(t, http.MethodGet, "/pipelines/"+name+"/status", nil)
+		code, out, err := r.try(http.MethodGet, "/pipelines/"+name+"/status", nil)
 		last = out
+		if err != nil { // not serving yet
+			last = []byte(err.Error())
+		}
 		var st opsapi.Status
-		if code == http.StatusOK && json.Unmarshal(out, &st) == nil {
+		if err == nil && code == http.StatusOK && json.Unmarshal(out, &st) == nil {
 			for _, rs := range st.Replicas {
 				if rs.HTTPAddr == r.addr && rs.State == want {
 					return
