@@ -92,8 +92,14 @@ func (p *pipelineRun) replicaStatus(ctx context.Context) opsapi.ReplicaStatus {
 		for _, h := range s.liveTasks() {
 			ts := opsapi.TaskStatus{Source: s.n.name, Task: h.task.Key, State: workState, Replica: p.replicaID,
 				Stalled: stalled[h.task.Key]}
+			if ts.State == opsapi.StateRunning && s.taskState(h.task.Key) == "starting" {
+				ts.State = opsapi.StateStarting // claiming the task, or opening its reader
+			}
 			if e := h.lastError.Load(); e != nil {
 				ts.LastError = *e
+			}
+			if lag, unit, ok := s.taskLag(h.task.Key); ok {
+				ts.Lag, ts.LagUnit = &lag, unit
 			}
 			st.Tasks = append(st.Tasks, ts)
 		}

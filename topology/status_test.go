@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,11 +12,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/sinks"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/stages"
@@ -31,8 +35,9 @@ type statusReplica struct {
 }
 
 // startStatusReplica runs a replica of pipeline "status-demo": a file source with a task per input file,
-// into a 2-partition topic, and a flow from it into a file sink of the replica's own (in dir).
-func startStatusReplica(t *testing.T, brokers, inputs []string, dir string) *statusReplica {
+// into a 2-partition topic, and a flow from it into a file sink of the replica's own (in dir), or into
+// sink when it is given.
+func startStatusReplica(t *testing.T, brokers, inputs []string, dir string, sink sinks.Sink, tune ...func(*Config)) *statusReplica {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -41,9 +46,10 @@ func startStatusReplica(t *testing.T, brokers, inputs []string, dir string) *sta
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink, err := filesink.New(filesink.Config{Path: filepath.Join(dir, "out.log")})
-	if err != nil {
-		t.Fatal(err)
+	if sink == nil {
+		if sink, err = filesink.New(filesink.Config{Path: filepath.Join(dir, "out.log")}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	tp := New("status-demo")
 	lines := tp.Topic("status-demo.lines", Partitions(2), ValueCodec("string"))
@@ -52,6 +58,9 @@ func startStatusReplica(t *testing.T, brokers, inputs []string, dir string) *sta
 	cfg := DefaultConfig()
 	cfg.Brokers, cfg.DataDir, cfg.HTTPAddr = brokers, filepath.Join(dir, "data"), testkit.FreeAddr(t)
 	cfg.SessionTimeout = MinSessionTimeout
+	for _, f := range tune {
+		f(&cfg)
+	}
 	r := &statusReplica{url: "http://" + cfg.HTTPAddr, done: make(chan error, 1), logs: &testkit.LogBuffer{}}
 	cfg.Logger = slog.New(slog.NewTextHandler(r.logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -201,8 +210,8 @@ func TestStatusAcrossReplicas(t *testing.T) {
 		inputs = append(inputs, path)
 	}
 	start := time.Now()
-	a := startStatusReplica(t, brokers, inputs, filepath.Join(dir, "a"))
-	b := startStatusReplica(t, brokers, inputs, filepath.Join(dir, "b"))
+	a := startStatusReplica(t, brokers, inputs, filepath.Join(dir, "a"), nil)
+	b := startStatusReplica(t, brokers, inputs, filepath.Join(dir, "b"), nil)
 
 	both := func(st opsapi.Status) string { return whole(st, 2, 2, "", "") }
 	stA := awaitStatus(t, a, 40*time.Second, both)
@@ -246,6 +255,16 @@ func TestStatusAcrossReplicas(t *testing.T) {
 		idA = ids[1]
 	}
 
+	// Every line read: each task's lag, in bytes as the file source tells it, is 0.
+	awaitStatus(t, a, 20*time.Second, func(st opsapi.Status) string {
+		for _, tk := range st.Tasks {
+			if tk.Lag == nil || *tk.Lag != 0 || tk.LagUnit != "bytes" {
+				return fmt.Sprintf("task %s: lag %v %q", tk.Task, tk.Lag, tk.LagUnit)
+			}
+		}
+		return ""
+	})
+
 	stopped := time.Now()
 	b.stop(t)
 	// The session timeout bounds how long a replica that stopped publishing stays; b stopped cleanly, so its
@@ -268,7 +287,7 @@ func TestStatusEndpoints(t *testing.T) {
 	if err := os.WriteFile(in, []byte("one\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := startStatusReplica(t, brokers, []string{in}, filepath.Join(dir, "a"))
+	r := startStatusReplica(t, brokers, []string{in}, filepath.Join(dir, "a"), nil)
 	awaitStatus(t, r, 40*time.Second, func(st opsapi.Status) string { return whole(st, 1, 2, "") })
 
 	var root opsapi.Root
@@ -398,5 +417,92 @@ func TestStatusMerge(t *testing.T) {
 		if n, l := o.position("g", "t", c.part, c.next, c.known); n != c.wantNext || l != c.wantL {
 			t.Errorf("position(%d, %d, %v) = %d, %d; want %d, %d", c.part, c.next, c.known, n, l, c.wantNext, c.wantL)
 		}
+	}
+}
+
+// downSink refuses every write with a retryable error until up is closed.
+type downSink struct {
+	up      chan struct{}
+	written atomic.Int64
+}
+
+func (s *downSink) Open(context.Context) error { return nil }
+func (s *downSink) Close() error               { return nil }
+func (s *downSink) String() string             { return "a sink that is down" }
+func (s *downSink) Write(_ context.Context, batch []stream.Record) error {
+	select {
+	case <-s.up:
+		s.written.Add(int64(len(batch)))
+		return nil
+	default:
+		return sinks.Retryable(errors.New("destination down for the test"))
+	}
+}
+
+// A flow whose sink write is being retried shows the sink's error on the partitions it holds, and stalled
+// once the stall timeout passed; both clear once the sink takes the batch.
+func TestStatusShowsSinkRetries(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(in, []byte("one\ntwo\nthree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sink := &downSink{up: make(chan struct{})}
+	r := startStatusReplica(t, brokers, []string{in}, filepath.Join(dir, "a"), sink, func(c *Config) { c.StallTimeout = time.Second })
+	awaitStatus(t, r, 40*time.Second, func(st opsapi.Status) string {
+		if why := whole(st, 1, 2, ""); why != "" {
+			return why
+		}
+		retrying := 0
+		for _, ps := range st.Partitions {
+			if strings.Contains(ps.LastError, "destination down for the test") && ps.Stalled && ps.Lag > 0 {
+				retrying++
+			}
+		}
+		if retrying == 0 {
+			return "no partition with lag, the sink's error and stalled"
+		}
+		return ""
+	})
+	close(sink.up)
+	awaitStatus(t, r, 20*time.Second, func(st opsapi.Status) string {
+		for _, ps := range st.Partitions {
+			if ps.LastError != "" || ps.Stalled || ps.Lag != 0 {
+				return fmt.Sprintf("partition %d: lag %d, last_error %q, stalled %v", ps.Partition, ps.Lag, ps.LastError, ps.Stalled)
+			}
+		}
+		return ""
+	})
+	if n := sink.written.Load(); n != 3 {
+		t.Errorf("sink took %d records, want 3", n)
+	}
+}
+
+// A replica's entry counts from when it arrived, or, for what was in the topic before the reader started,
+// from when its replica wrote it; a tombstone removes it at once, and this replica's own record is ignored.
+func TestStatusEntriesExpire(t *testing.T) {
+	p := &pipelineRun{t: New("p"), replicaID: "me", log: slog.New(slog.DiscardHandler)}
+	b := newStatusBoard(p)
+	record := func(id string, updated time.Time) *sarama.ConsumerMessage {
+		v, _ := json.Marshal(opsapi.ReplicaStatus{ID: id, State: opsapi.StateRunning, Updated: updated})
+		return &sarama.ConsumerMessage{Key: []byte(id), Value: v}
+	}
+	now := time.Now()
+	b.apply(record("old", now.Add(-time.Minute)), true)     // in the topic before: counts from its Updated
+	b.apply(record("skewed", now.Add(-time.Minute)), false) // arrived now from a host whose clock is behind
+	b.apply(record("me", now), false)
+	b.apply(&sarama.ConsumerMessage{Key: []byte("junk"), Value: []byte("not json")}, false)
+	b.apply(record("gone", now), false)
+	b.apply(&sarama.ConsumerMessage{Key: []byte("gone")}, false) // its tombstone
+	var ids []string
+	for _, st := range b.others(time.Now(), 10*time.Second) {
+		ids = append(ids, st.ID)
+	}
+	if !slices.Equal(ids, []string{"skewed"}) {
+		t.Errorf("live replicas %v, want [skewed]", ids)
+	}
+	if got := b.others(time.Now().Add(11*time.Second), 10*time.Second); len(got) != 0 {
+		t.Errorf("after the expiry: %+v", got)
 	}
 }
