@@ -89,8 +89,11 @@ type parseJSONStage struct {
 
 func (s *parseJSONStage) Name() string { return s.name }
 
-// Accepts takes strings, bytes and values of unknown kind.
+// Accepts takes strings, bytes and values of unknown kind, but not values declared binary (Shape.Binary).
 func (s *parseJSONStage) Accepts(in stream.Shape) error {
+	if in.Binary {
+		return fmt.Errorf("%w: takes JSON text, and the records are declared binary data (a topic's \"bytes\" codec): if they hold JSON text, give the topic the \"string\" codec (or the \"json\" codec, which parses them, and remove this stage)", ErrShapeNeeded)
+	}
 	if in.Value == stream.StructuredValue {
 		return fmt.Errorf("%w: takes JSON text (strings or bytes), and the records already are structured values: remove it", ErrShapeNeeded)
 	}

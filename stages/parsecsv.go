@@ -338,8 +338,11 @@ type parseCSVStage struct {
 
 func (s *parseCSVStage) Name() string { return s.name }
 
-// Accepts takes strings, bytes and values of unknown kind.
+// Accepts takes strings, bytes and values of unknown kind, but not values declared binary (Shape.Binary).
 func (s *parseCSVStage) Accepts(in stream.Shape) error {
+	if in.Binary {
+		return fmt.Errorf("%w: takes CSV text, and the records are declared binary data (a topic's \"bytes\" codec): if they hold CSV text, give the topic the \"string\" codec", ErrShapeNeeded)
+	}
 	if in.Value == stream.StructuredValue {
 		return fmt.Errorf("%w: takes CSV text (strings or bytes), and the records already are structured values: remove it", ErrShapeNeeded)
 	}

@@ -27,6 +27,7 @@ import (
 //	Unwrap                       structured, a Debezium envelope       structured, fields unknown
 //	ParseJSON, ParseCSV          strings, bytes                        structured
 //	FormatJSON                   anything                              strings
+//	Filter, FilterValue          anything (FilterValue: see below)     the same shape
 //
 // A stage working on the key (OnKey) accepts any value, as keys' shapes are not tracked, and leaves the
 // value's shape as it was. "Anything" includes values of unknown kind, which no stage refuses.
@@ -235,3 +236,10 @@ func typedKind[T any]() stream.ValueKind {
 	}
 	return stream.AnyValue
 }
+
+// filterStage is Filter: records pass unchanged, so their shape does too.
+type filterStage struct{ oneStage }
+
+func (filterStage) Accepts(stream.Shape) error { return nil }
+
+func (filterStage) Produces(in stream.Shape) stream.Shape { return in }

@@ -194,10 +194,12 @@ func Map(name string, fn func(stream.Record) (stream.Record, error)) Stage {
 }
 
 // Filter makes a stage that keeps the records for which keep returns true and drops the others.
+//
+// Shape: a filter never changes records, so it accepts every shape and produces its input's.
 func Filter(name string, keep func(stream.Record) bool) Stage {
-	return oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
+	return filterStage{oneStage{name: name, fn: func(_ context.Context, r stream.Record) (stream.Record, bool, error) {
 		return r, keep(r), nil
-	}}
+	}}}
 }
 
 // Validate reports a stage that cannot run: nil, or without a name.

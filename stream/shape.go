@@ -51,6 +51,10 @@ type Shape struct {
 	// and the topology puts the declared names in front (`source "files" emits lines of text`). Empty when
 	// nothing more than Value is known.
 	From string
+	// Binary says the values were declared binary data, not text: a topic's "bytes" codec. Stages that
+	// parse text refuse them (JSON text belongs on a "json" topic, whose codec parses it, or a "string"
+	// one), while bytes from a source of unknown content (Binary false) may hold text and are accepted.
+	Binary bool
 	// Hint, when set, says how to get structured values at the producer itself, for a producer of text
 	// or bytes: "set the file source's Format to file.JSONLines". Error messages offer it beside adding a
 	// parse stage.

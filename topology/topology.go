@@ -224,7 +224,8 @@ var ErrInvalidTopology = errors.New("invalid topology")
 // refuses what would collide at run time, naming both parties: two derived names (consumer groups, topics;
 // see EngineNames) that are equal, which '.' in names makes possible; two stateful steps of a flow with one
 // name; a derived topic that is also a declared topic; and one sink value (held by pointer) ending two
-// flows, whose Write would then be called concurrently.
+// flows, whose Write would then be called concurrently. It also checks, with the shapes sources, stages
+// and sinks declare, that every stage, join and sink can take the records that reach it (see ErrShape).
 func (t *Topology) Validate() error {
 	errs := append([]error(nil), t.errs...)
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -309,6 +310,7 @@ func (t *Topology) Validate() error {
 		checkStages(statelessStages(f.steps), "flow", f.name, add)
 	}
 	t.validateJoins(declared, add)
+	t.checkShapes(add)
 	t.validateNames(add)
 	if len(t.sources) == 0 && len(t.flows) == 0 {
 		add("nothing to run: declare a Source or a Flow")

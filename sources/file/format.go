@@ -57,7 +57,7 @@ func (s *Source) Shape() stream.Shape {
 		return stream.Shape{Value: stream.StructuredValue, Fields: fields, From: "CSV rows read from lines of text (Format file.CSV)"}
 	}
 	return stream.Shape{Value: stream.StringValue, From: "lines of text",
-		Hint: "set the file source's Format to file.JSONLines (or file.CSV)"}
+		Hint: "set the file source's Format to file.JSONLines or file.CSV"}
 }
 
 // checkFormat validates the Format options of cfg.
