@@ -38,6 +38,9 @@ func (s *Sink) Write(ctx context.Context, batch []stream.Record) error {
 	var actions []action
 	for i := range batch {
 		a, err := s.actionFor(i, &batch[i])
+		if errors.Is(err, errNoDocument) {
+			continue // a delete of a per-record id: nothing to write (see Config.ID)
+		}
 		if err != nil {
 			rejected = append(rejected, sinks.Rejection{Index: i, Reason: err})
 			continue
@@ -98,7 +101,7 @@ func (s *Sink) actionFor(i int, r *stream.Record) (action, error) {
 	if a.index, err = s.indexFor(r); err != nil {
 		return a, err
 	}
-	if a.id, err = documentID(r.Key); err != nil {
+	if a.id, err = s.id.idFor(r); err != nil {
 		return a, err
 	}
 	if a.version, err = documentVersion(r); err != nil {

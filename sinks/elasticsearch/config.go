@@ -21,6 +21,19 @@ type Config struct {
 	// of the record value, e.g. "orders-{field:region}" (default "{topic}"). Names are lower-cased, as
 	// Elasticsearch requires; a record without the field is rejected (dead-letter topic).
 	Index string
+	// ID is the document id, a template: "{key}" is the record key (strings as they are, numbers in
+	// decimal, a struct key's fields joined by "+", as a Debezium key of several columns), "{field:PATH}" a
+	// field of the record value (nested by dots, e.g. {field:user.id}), "{topic}", "{partition}" and
+	// "{offset}" the record's place in Kafka; literal text between them is kept. "{topic}+{partition}+{offset}"
+	// (OffsetID) is Kafka Connect's key.ignore=true: every record is its own document, and a replay writes
+	// the same ids, so it overwrites rather than duplicates. Default "{key}" (DefaultID).
+	//
+	// A record without what the template names (no key, no such field) is rejected (dead-letter topic),
+	// naming the record and the field. With an id naming {offset}, a record without a value (a tombstone or
+	// delete) has no document to delete and is skipped, as Connect's behavior.on.null.values=ignore does.
+	// Leave ID empty only where keys identify documents (change data capture, a topic keyed by entity):
+	// the sink refuses, at Validate, a flow whose input is keyed otherwise (see Sink.CheckShape).
+	ID string
 	// Mappings, when set, creates the index (Index must then have no template) with these mappings at
 	// start-up if it does not exist, e.g. {"properties":{"amount":{"type":"scaled_float","scaling_factor":100}}};
 	// no mapping is then derived from the records' schema (see IgnoreSchema).

@@ -2,7 +2,9 @@
 // a replay, a duplicate or an out-of-order delivery never makes a document older or duplicates it.
 //
 // How records become bulk operations:
-//   - The document id is the record key (see documentID: a struct key's fields joined by "+").
+//   - The document id is Config.ID, a template: by default the record key ("{key}": a struct key's fields
+//     joined by "+"), else fields of the value ("{field:PATH}") or Kafka Connect's
+//     "{topic}+{partition}+{offset}" for records whose keys do not identify documents.
 //   - Create, update and snapshot records index the value as the whole document; delete events and
 //     tombstones (nil values) delete it.
 //   - Every operation carries version_type=external with the record's version: the sluice.version header
@@ -106,6 +108,7 @@ type Sink struct {
 	pipelineLogger bool
 	lastRetryLog   atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
 	mappings       indexMappings
+	id             *idTemplate // Config.ID compiled
 }
 
 type stats struct {
@@ -130,6 +133,10 @@ type Stats struct {
 func New(cfg Config) (*Sink, error) {
 	pipelineLogger := cfg.Logger == nil
 	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	id, err := parseID(cfg.ID)
+	if err != nil {
 		return nil, err
 	}
 	esCfg := es.Config{
@@ -162,7 +169,7 @@ func New(cfg Config) (*Sink, error) {
 		parsed, _ := url.Parse(u) // validated by setDefaults
 		hosts = append(hosts, parsed.Host)
 	}
-	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ","), pipelineLogger: pipelineLogger}, nil
+	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ","), pipelineLogger: pipelineLogger, id: id}, nil
 }
 
 // newTransport is the HTTP transport of the sink's client: Go's default (30s to connect) with
