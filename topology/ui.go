@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -131,7 +132,7 @@ func uiGraphOf(t *Topology) *uiGraph {
 		}
 	}
 	for _, s := range t.sources {
-		prev := node("source:"+s.name, "source", s.name, connectorName(s.src, "source"), true, false)
+		prev := node("source:"+s.name, "source", s.name, connectorName(s.src, "source"), true, true)
 		for _, st := range s.stages {
 			if st == nil {
 				continue
@@ -348,7 +349,8 @@ func (p *pipelineRun) serveUI(w http.ResponseWriter, _ *http.Request) {
 type uiData struct {
 	Pipeline string `json:"pipeline"`
 	Replica  string `json:"replica"`
-	// State is starting, running, stalled or failed; Error is the failure.
+	// State is this replica's: starting, running, paused, stopped or failed (see opsapi), or stalled while
+	// running with a stalled component; Error is the failure.
 	State string `json:"state"`
 	Error string `json:"error,omitempty"`
 	// At is when the numbers were read, in Unix milliseconds: the page divides the growth of each total by
@@ -363,6 +365,14 @@ type uiNodeData struct {
 	// Total counts records: read (source), into the stage (stage, table), acknowledged (sink).
 	Total       *float64 `json:"total,omitempty"`
 	Lag         *float64 `json:"lag,omitempty"` // records behind, summed over the partitions this replica processes
+	// SourceLag is how far a source's tasks on this replica are behind their input, summed, in
+	// SourceLagUnit (bytes, seconds), when its reader can tell.
+	SourceLag     *float64 `json:"source_lag,omitempty"`
+	SourceLagUnit string   `json:"source_lag_unit,omitempty"`
+	// LatencySum and LatencyCount are the totals of a flow's end-to-end latency histogram (seconds from the
+	// record's source timestamp to the sink's acknowledgement): the page shows the mean over the last second.
+	LatencySum   *float64 `json:"latency_sum,omitempty"`
+	LatencyCount *float64 `json:"latency_count,omitempty"`
 	DeadLetters float64  `json:"dead_letters,omitempty"`
 	Retries     float64  `json:"retries,omitempty"`
 	// CommitErrors are saved positions a source's reader failed to commit upstream.
@@ -459,6 +469,16 @@ func (p *pipelineRun) uiData(now time.Time) uiData {
 						add(&n.Total, v)
 					}
 				}
+			case "sluice_source_lag":
+				if n := at("source:" + l["source"]); n != nil {
+					add(&n.SourceLag, v)
+					n.SourceLagUnit = l["unit"]
+				}
+			case "sluice_end_to_end_seconds":
+				if n := at("sink:" + l["flow"]); n != nil && m.Histogram != nil {
+					add(&n.LatencySum, m.Histogram.GetSampleSum())
+					add(&n.LatencyCount, float64(m.Histogram.GetSampleCount()))
+				}
 			case "sluice_sink_records_total":
 				if n := at("sink:" + l["sink"]); n != nil {
 					add(&n.Total, v)
@@ -497,14 +517,12 @@ func (p *pipelineRun) uiData(now time.Time) uiData {
 			n.Stalled, n.WaitsFor = true, s.WaitsFor
 		}
 	}
-	switch {
-	case p.failure.Load() != nil:
-		d.State, d.Error = "failed", (*p.failure.Load()).Error()
-	case !p.running.Load():
-	case len(stalled) > 0:
+	d.State = strings.ToLower(p.replicaState())
+	if err := p.failure.Load(); err != nil {
+		d.Error = (*err).Error()
+	}
+	if d.State == "running" && len(stalled) > 0 {
 		d.State = "stalled"
-	default:
-		d.State = "running"
 	}
 	d.Replicas = p.liveReplicas()
 	return d

@@ -241,6 +241,16 @@ func TestStatusPage(t *testing.T) {
 	t.Logf("second reading: %v", second)
 
 	// The screenshot, once the rates are live.
+	// The replicas table lists this replica and what it runs (from the status every replica publishes).
+	pollUntil(t, ctx, "the replicas table shows what this replica runs", func() (bool, string) {
+		text, err := chromedp.Run(page, chromedp.Evaluate[string](`document.getElementById("replicas").hidden ? "" :
+			document.querySelector("#replicas tbody").innerText`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Contains(text, "signup-log: 1 task") && strings.Contains(text, "archive: p0, p1") &&
+			strings.Contains(text, "running"), text
+	})
 	saveScreenshot(t, page, base, "status-page.png")
 
 	// After the feed stops, the page's totals equal what was fed.

@@ -22,6 +22,26 @@
     return r.toFixed(1);
   }
 
+  function bytes(n) {
+    if (n >= 1 << 30) return (n / (1 << 30)).toFixed(1) + " GiB";
+    if (n >= 1 << 20) return (n / (1 << 20)).toFixed(1) + " MiB";
+    if (n >= 1 << 10) return (n / (1 << 10)).toFixed(1) + " KiB";
+    return Math.round(n) + " B";
+  }
+
+  // sourceLag says how far a source is behind its input, in the unit its reader gave.
+  function sourceLag(v, unit) {
+    if (unit === "bytes") return bytes(v);
+    if (unit === "seconds") return duration(v);
+    return number(v) + " " + unit;
+  }
+
+  function duration(seconds) {
+    if (seconds < 1) return Math.round(seconds * 1000) + " ms";
+    if (seconds < 120) return seconds.toFixed(1) + " s";
+    return Math.round(seconds / 60) + " min";
+  }
+
   function setText(el, text) {
     if (el && el.textContent !== text) el.textContent = text;
   }
@@ -49,17 +69,46 @@
     }
     var lagEl = $('[data-field="lag"]', el);
     if (lagEl) {
-      setText(lagEl, n.lag === undefined ? "" : "lag " + number(n.lag));
-      lagEl.classList.toggle("behind", (n.lag || 0) > 0);
+      var lag = "";
+      if (n.lag !== undefined) lag = "lag " + number(n.lag);
+      if (n.source_lag !== undefined) lag = "lag " + sourceLag(n.source_lag, n.source_lag_unit);
+      setText(lagEl, lag);
+      lagEl.classList.toggle("behind", (n.lag || n.source_lag || 0) > 0);
     }
-    var tasksEl = $('[data-field="tasks"]', el);
-    if (tasksEl) setText(tasksEl, n.tasks === undefined ? "" : number(n.tasks) + (n.tasks === 1 ? " task" : " tasks"));
+    // The detail line says what the node is, then the source's tasks on this replica or the mean end-to-end
+    // latency of the records the sink acknowledged since the last answer.
+    var detailEl = $(".detail", el);
+    var base = detailEl.dataset.base || (detailEl.dataset.base = detailEl.textContent);
+    var extra = [];
+    if (n.tasks !== undefined) extra.push(number(n.tasks) + (n.tasks === 1 ? " task" : " tasks"));
+    if (prev && n.latency_count !== undefined && prev.latency_count !== undefined && n.latency_count > prev.latency_count) {
+      extra.push("e2e " + duration((n.latency_sum - prev.latency_sum) / (n.latency_count - prev.latency_count)));
+    }
+    setText(detailEl, [base].concat(extra).join(" · "));
+    detailEl.title = detailEl.textContent;
     var errEl = $('[data-field="errors"]', el);
     var text = errorsText(n);
     setText(errEl, text);
     if (errEl) errEl.title = text;
     el.classList.toggle("stalled", !!n.stalled);
     $('[data-field="stalled"]', el).hidden = !n.stalled;
+  }
+
+  // work lists what a replica runs: its tasks per source and its partitions per flow (and stateful step).
+  function work(r) {
+    var tasks = {}, parts = {}, out = [];
+    (r.tasks || []).forEach(function (t) { tasks[t.source] = (tasks[t.source] || 0) + 1; });
+    (r.partitions || []).forEach(function (p) {
+      var key = p.step ? p.flow + "/" + p.step : p.flow;
+      (parts[key] = parts[key] || []).push(p.partition);
+    });
+    Object.keys(tasks).sort().forEach(function (s) {
+      out.push(s + ": " + tasks[s] + (tasks[s] === 1 ? " task" : " tasks"));
+    });
+    Object.keys(parts).sort().forEach(function (f) {
+      out.push(f + ": p" + parts[f].sort(function (a, b) { return a - b; }).join(", p"));
+    });
+    return out.join("; ") || "nothing";
   }
 
   function renderReplicas(d) {
@@ -72,7 +121,7 @@
       var tr = document.createElement("tr");
       if (r.id === d.replica) tr.className = "self";
       var age = r.updated ? Math.max(0, Math.round((d.at - Date.parse(r.updated)) / 1000)) + " s ago" : "";
-      [r.id, r.state, r.http_addr || "", String((r.tasks || []).length), String((r.partitions || []).length), age, r.error || ""]
+      [r.id, (r.state || "").toLowerCase(), r.http_addr || "", work(r), age, r.error || ""]
         .forEach(function (v) {
           var td = document.createElement("td");
           td.textContent = v;
