@@ -363,8 +363,8 @@ type uiData struct {
 // uiNodeData is one node's numbers on this replica.
 type uiNodeData struct {
 	// Total counts records: read (source), into the stage (stage, table), acknowledged (sink).
-	Total       *float64 `json:"total,omitempty"`
-	Lag         *float64 `json:"lag,omitempty"` // records behind, summed over the partitions this replica processes
+	Total *float64 `json:"total,omitempty"`
+	Lag   *float64 `json:"lag,omitempty"` // records behind, summed over the partitions this replica processes
 	// SourceLag is how far a source's tasks on this replica are behind their input, summed, in
 	// SourceLagUnit (bytes, seconds), when its reader can tell.
 	SourceLag     *float64 `json:"source_lag,omitempty"`
@@ -373,8 +373,8 @@ type uiNodeData struct {
 	// record's source timestamp to the sink's acknowledgement): the page shows the mean over the last second.
 	LatencySum   *float64 `json:"latency_sum,omitempty"`
 	LatencyCount *float64 `json:"latency_count,omitempty"`
-	DeadLetters float64  `json:"dead_letters,omitempty"`
-	Retries     float64  `json:"retries,omitempty"`
+	DeadLetters  float64  `json:"dead_letters,omitempty"`
+	Retries      float64  `json:"retries,omitempty"`
 	// CommitErrors are saved positions a source's reader failed to commit upstream.
 	CommitErrors float64  `json:"commit_errors,omitempty"`
 	Tasks        *float64 `json:"tasks,omitempty"` // source tasks this replica runs
