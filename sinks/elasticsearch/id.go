@@ -185,7 +185,7 @@ func (t *idTemplate) keyPart(r *stream.Record) (string, error) {
 // is input of unknown origin (a topic written outside the pipeline): its keys may be entity ids.
 //
 // The topology calls it from Validate (sinks.ShapeChecker) with the shape of the records that reach the
-// sink.
+// sink, and puts the flow, the sink and what produced the records in front of the error.
 func (s *Sink) CheckShape(in stream.Shape) error {
 	if s.id.explicit || in.KeysIdentify || in.From == "" {
 		return nil
@@ -197,8 +197,8 @@ func (s *Sink) CheckShape(in stream.Shape) error {
 			break
 		}
 	}
-	return fmt.Errorf("elasticsearch sink: its input (%s) is not keyed by what the records describe, so the default ID %q would "+
-		"keep one document per key, each record overwriting the last: set ID to %q (every record its own document, "+
-		"a replay overwrites them), to %q (a field that identifies the document), or to %q if the keys do identify documents",
-		in.Describe(), DefaultID, OffsetID, field, DefaultID)
+	return fmt.Errorf("the keys of its records do not identify documents (the file source, for one, keys every line by its file's path), "+
+		"so the default ID %q would keep one document per key, each record overwriting the last: set the sink's ID to %q "+
+		"(every record its own document; a replay overwrites them), to %q (a field that identifies the document), "+
+		"or to %q if the keys do identify documents", DefaultID, OffsetID, field, DefaultID)
 }

@@ -12,6 +12,7 @@ import (
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
+	filesource "github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -171,6 +172,43 @@ func TestFieldIDFromNestedValue(t *testing.T) {
 	for id, v := range map[string]float64{"user-u-1": 1, "user-12345678901234567890": 3} {
 		if doc, ok := getDoc(client, "events", id); !ok || doc["v"] != v {
 			t.Errorf("document %s = %v, want v=%v", id, doc, v)
+		}
+	}
+}
+
+// Validate refuses, before anything starts, a flow from the file source into the sink with the default
+// ID (every line of a file has its path as key), naming the flow, the sink, the source and the choices; a
+// chosen ID passes.
+func TestValidateRefusesDefaultIDAfterFileSource(t *testing.T) {
+	build := func(id string) error {
+		src, err := filesource.New(filesource.Config{Paths: []string{"/var/log/app.jsonl"}, Format: filesource.JSONLines})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink, err := elasticsearch.New(elasticsearch.Config{URLs: []string{"http://127.0.0.1:9200"}, Index: "logs", ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := topology.New("logs")
+		lines := tp.Topic("lines", topology.ValueCodec("json"))
+		tp.Source("files", src).To(lines)
+		tp.Flow("index").From(lines).To(sink)
+		return tp.Validate()
+	}
+	err := build("")
+	if err == nil {
+		t.Fatal("Validate accepted the default ID after the file source")
+	}
+	for _, want := range []string{`flow "index"`, "elasticsearch index logs", `source "files"`,
+		`the keys of its records do not identify documents`, `set the sink's ID to "{topic}+{partition}+{offset}"`, `"{field:PATH}"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate: %v\ndoes not say %q", err, want)
+		}
+	}
+	t.Logf("Validate says: %v", err)
+	for _, id := range []string{elasticsearch.OffsetID, "{field:id}", "{key}"} {
+		if err := build(id); err != nil {
+			t.Errorf("ID %q: Validate: %v", id, err)
 		}
 	}
 }

@@ -112,8 +112,8 @@ func TestCheckShape(t *testing.T) {
 		error []string
 	}{
 		{"file source, default ID", "", files, []string{
-			`its input (source "files" emits lines of text) is not keyed by what the records describe`,
-			`set ID to "{topic}+{partition}+{offset}"`, `"{field:PATH}"`, `or to "{key}" if the keys do identify documents`}},
+			`the keys of its records do not identify documents`,
+			`set the sink's ID to "{topic}+{partition}+{offset}"`, `"{field:PATH}"`, `or to "{key}" if the keys do identify documents`}},
 		{"parsed file, default ID, names a field", "", parsed, []string{`"{field:user_id}"`}},
 		{"file source, ID chosen", OffsetID, files, nil},
 		{"file source, {key} chosen on purpose", "{key}", files, nil},
