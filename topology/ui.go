@@ -23,11 +23,13 @@ import (
 // GET /ui is one server-rendered HTML page: the pipeline as a graph drawn left to right (sources, their ETL
 // stages, the topics they write, each flow's stages and stateful steps, the tables joins read, and each
 // flow's sink or output topic), laid out here from the declaration, with no external resources. A little
-// JavaScript (ui/app.js) reads GET /ui/data every second and updates each node in place: its rate in
-// records per second (computed in the browser from two successive totals), its lag, its errors (dead
-// letters, sink retries, failed source commits) and a stalled marker. GET /ui/data is JSON (uiData): the
-// totals of this replica's counters per node, the stalled components from the stall tracker (health.go), the
-// pipeline's state, and the replicas that published a status (liveReplicas, status.go) when there are any.
+// JavaScript (ui/static/app.js) reads GET /ui/data every second and updates each node in place: its rate in
+// records per second (computed in the browser from two successive totals), its lag (records behind for a
+// flow, bytes or seconds behind the input for a source), a flow's mean end-to-end latency, its errors (dead
+// letters, sink retries, failed source commits) and a stalled marker. GET /ui/data is JSON (uiData, and
+// docs/api.md): the totals of this replica's metrics per node (gathered from the pipeline's registry), the
+// stalled components from the stall tracker (health.go), this replica's state, and every live replica's
+// status with the tasks and partitions it runs (liveReplicas, status.go).
 //
 // Node ids, shared by the page (the data-node attribute) and /ui/data:
 //
@@ -49,11 +51,15 @@ var uiFiles embed.FS
 
 var uiPage = template.Must(template.ParseFS(uiFiles, "ui/page.html"))
 
-// uiRoutes registers GET /ui (the page), GET /ui/data (its live numbers) and GET /ui/static/ (its script
-// and style sheet).
+// uiRoutes registers GET /ui (the page; /ui/ redirects to it), GET /ui/data (its live numbers) and GET
+// /ui/static/ (its script and style sheet). The page refers to them by relative URLs, so it also works
+// behind a proxy that serves the API under a path prefix.
 func (p *pipelineRun) uiRoutes(mux *http.ServeMux) {
 	static, _ := fs.Sub(uiFiles, "ui/static")
 	mux.HandleFunc("GET /ui", p.serveUI)
+	mux.HandleFunc("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "../ui", http.StatusMovedPermanently)
+	})
 	mux.HandleFunc("GET /ui/data", p.serveUIData)
 	mux.Handle("GET /ui/static/", http.StripPrefix("/ui/static/", http.FileServerFS(static)))
 }

@@ -168,6 +168,11 @@ func TestStatusPage(t *testing.T) {
 	page := openBrowser(t, ctx, chromium(t), filepath.Join(dir, "chromium"))
 
 	openPage(t, ctx, page, base, "sink:archive")
+	if res, err := (&http.Client{Timeout: 5 * time.Second}).Get(base + "/ui/"); err != nil {
+		t.Fatal(err)
+	} else if res.Body.Close(); res.StatusCode != http.StatusOK || res.Request.URL.Path != "/ui" {
+		t.Errorf("GET /ui/ ended at %s with %s, want /ui, 200", res.Request.URL, res.Status)
+	}
 
 	// The graph: each node by name, left to right in pipeline order.
 	type node struct {

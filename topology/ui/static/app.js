@@ -165,7 +165,7 @@
   function refresh() {
     var ctl = new AbortController();
     var timer = setTimeout(function () { ctl.abort(); }, TIMEOUT_MS);
-    fetch("/ui/data", { cache: "no-store", signal: ctl.signal })
+    fetch("ui/data", { cache: "no-store", signal: ctl.signal })
       .then(function (res) {
         if (!res.ok) throw new Error("HTTP " + res.status);
         return res.json();
