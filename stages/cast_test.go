@@ -135,7 +135,7 @@ func TestCastWholeValueDetails(t *testing.T) {
 
 	// castWholeRecordValueSchemalessUnsupportedType
 	toInt8, _ := stages.Cast("cast", "int8")
-	ftRunErr(t, toInt8, stream.Record{Value: []any{"foo"}}, "value", "[]any")
+	ftRunErr(t, toInt8, stream.Record{Value: []any{"foo"}}, "value", "array")
 
 	// A named schema keeps its name, version and doc (Connect's copySchemaBasics); a logical one does not,
 	// or a Date cast to int32 would still claim to be a Date.
@@ -361,16 +361,16 @@ func TestCastRecordErrors(t *testing.T) {
 		"unparsable string": {stream.Record{Value: map[string]any{"n": "abc"}}, []string{`value field "n"`, `"abc"`}},
 		"out of range":      {stream.Record{Value: map[string]any{"n": "3000000000"}}, []string{`field "n"`}},
 		"bytes":             {stream.Record{Value: map[string]any{"n": []byte{1}}}, []string{`field "n"`, "bytes can only be cast to string"}},
-		"nested map":        {stream.Record{Value: map[string]any{"n": map[string]any{}}}, []string{`field "n"`, "map[string]any"}},
+		"nested map":        {stream.Record{Value: map[string]any{"n": map[string]any{}}}, []string{`field "n"`, "map with string keys"}},
 		"not a map":         {stream.Record{Value: "text"}, []string{"value", "string"}},
 		"not a struct": {stream.Record{ValueSchema: stream.NewStruct("").Field("n", stream.StringSchema()).MustBuild(), Value: map[string]any{"n": "1"}},
-			[]string{"*stream.Struct"}},
+			[]string{"is map with string keys; with a schema it must be a struct"}},
 		"struct field": {func() stream.Record {
 			inner := stream.NewStruct("").Field("x", stream.Int8Schema()).MustBuild()
 			schema := stream.NewStruct("").Field("n", inner).MustBuild()
 			return stream.Record{ValueSchema: schema, Value: ftStruct(t, schema, "n", ftStruct(t, inner, "x", int8(1)))}
 		}(), []string{`field "n"`, "cannot cast from struct"}},
-		"schema not a struct": {stream.Record{ValueSchema: stream.StringSchema(), Value: "1"}, []string{"value", "*stream.Struct"}},
+		"schema not a struct": {stream.Record{ValueSchema: stream.StringSchema(), Value: "1"}, []string{"value", "must be a struct", "stages.ParseJSON"}},
 	} {
 		t.Run(name, func(t *testing.T) { ftRunErr(t, toInt32, tc.rec, tc.mention...) })
 	}

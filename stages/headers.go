@@ -147,8 +147,8 @@ func (h *hdrHeaderFrom) what() string {
 func (h *hdrHeaderFrom) withSchema(schema *stream.Schema, value any, added *[]stream.Header) (*stream.Schema, any, error) {
 	st, ok := value.(*stream.Struct)
 	if !ok {
-		return nil, nil, fmt.Errorf("stages: %s %q: %w: %s with a schema must be a *stream.Struct, got %T",
-			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), value)
+		return nil, nil, fmt.Errorf("stages: %s %q: %w: %s with a schema must be a struct, got %s",
+			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), describeValue(value))
 	}
 	for i, f := range h.fields {
 		field, ok := st.Schema().Field(f)
@@ -192,8 +192,8 @@ func (h *hdrHeaderFrom) withSchema(schema *stream.Schema, value any, added *[]st
 func (h *hdrHeaderFrom) schemaless(value any, added *[]stream.Header) (any, error) {
 	m, ok := value.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("stages: %s %q: %w: schemaless %s must be a map[string]any, got %T",
-			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), value)
+		return nil, fmt.Errorf("stages: %s %q: %w: schemaless %s must be a map with string keys (an object), got %s%s",
+			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), describeValue(value), parseHint(value))
 	}
 	for i, f := range h.fields {
 		b, err := hdrValueBytes(nil, m[f])

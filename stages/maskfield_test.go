@@ -159,7 +159,7 @@ func TestMaskFieldErrors(t *testing.T) {
 		ftRunErr(t, s, rec, `field "`+tc.field+`"`, tc.mention)
 	}
 	s, _ := stages.MaskField("mask", stages.MaskFieldConfig{Fields: []string{"b"}})
-	ftRunErr(t, s, stream.Record{Value: map[string]any{"b": []byte("secret")}}, `field "b"`, "[]uint8")
+	ftRunErr(t, s, stream.Record{Value: map[string]any{"b": []byte("secret")}}, `field "b"`, "bytes")
 }
 
 func TestMaskFieldNulls(t *testing.T) {

@@ -119,6 +119,6 @@ func TestReplaceFieldNullsAndErrors(t *testing.T) {
 	}
 	ftRunErr(t, s, stream.Record{Value: map[string]any{"a": 1, "b": 2}}, `"a"`, `"b"`)
 	ftRunErr(t, s, stream.Record{ValueSchema: schema, Value: ftStruct(t, schema, "a", int8(1), "b", int8(2))}, `"a"`, `"b"`)
-	ftRunErr(t, s, stream.Record{Value: []any{1}}, "value", "[]any")
-	ftRunErr(t, s, stream.Record{ValueSchema: stream.Int8Schema(), Value: int8(1)}, "value", "*stream.Struct")
+	ftRunErr(t, s, stream.Record{Value: []any{1}}, "value", "is array")
+	ftRunErr(t, s, stream.Record{ValueSchema: stream.Int8Schema(), Value: int8(1)}, "value", "is int8; with a schema it must be a struct")
 }

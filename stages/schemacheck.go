@@ -115,13 +115,13 @@ func fitsSchema(s *stream.Schema, v any) bool {
 	return ok
 }
 
-// describeValueShape names a value's shape for schema errors: "an object (map[string]any)", "a string".
+// describeValueShape names a value's shape for schema errors: "an object", "a string".
 func describeValueShape(v any) string {
 	switch v.(type) {
 	case map[string]any, map[any]any:
-		return "an object (" + describeValue(v) + ")"
+		return "an object"
 	case []any:
-		return "an array ([]any)"
+		return "an array"
 	}
 	return describeSource(v)
 }

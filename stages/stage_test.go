@@ -92,7 +92,7 @@ func TestMapKeepsSchemasTrue(t *testing.T) {
 		return r, nil
 	})
 	_, err := toMap.Process(ctx, in)
-	want := `stage "to-map": the value schema is stale: the record still carries the value schema it came with (struct order), but the value is now an object (map[string]any); set ValueSchema to the new value's schema, or to nil for a schemaless value: schema does not match the value`
+	want := `stage "to-map": the value schema is stale: the record still carries the value schema it came with (struct order), but the value is now an object; set ValueSchema to the new value's schema, or to nil for a schemaless value: schema does not match the value`
 	if !errors.Is(err, stages.ErrStaleSchema) || err.Error() != want {
 		t.Fatalf("error %v\nwant %s", err, want)
 	}

@@ -274,7 +274,7 @@ func (s *timestampConverterStage) convert(v any, from TimestampType) (any, error
 		case string:
 			from = TimestampString
 		default:
-			return nil, fmt.Errorf("%s is not a timestamp: want a time.Time, an int64 or a string", describeValue(v))
+			return nil, fmt.Errorf("%s is not a timestamp: want a timestamp, an int64 or a string", describeValue(v))
 		}
 	}
 	t, err := s.toTime(v, from)
@@ -316,7 +316,7 @@ func (s *timestampConverterStage) toTime(v any, from TimestampType) (time.Time, 
 	}
 	t, ok := v.(time.Time)
 	if !ok {
-		return time.Time{}, fmt.Errorf("a %s must be a time.Time, not %s", from, describeValue(v))
+		return time.Time{}, fmt.Errorf("a %s must be a timestamp, not %s", from, describeValue(v))
 	}
 	return time.UnixMilli(t.UnixMilli()).UTC(), nil
 }

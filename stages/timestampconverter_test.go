@@ -173,7 +173,7 @@ func TestTimestampConverterErrors(t *testing.T) {
 	ftRunErr(t, unix, stream.Record{Value: int32(5)}, "value", "int32")
 	ftRunErr(t, unix, stream.Record{Value: "2024-01-01"}, "value", "no Format")
 	ftRunErr(t, unix, stream.Record{ValueSchema: stream.Int32Schema(), Value: int32(5)}, "value", "not a timestamp")
-	ftRunErr(t, unix, stream.Record{ValueSchema: stream.TimestampSchema(), Value: int64(5)}, "value", "time.Time")
+	ftRunErr(t, unix, stream.Record{ValueSchema: stream.TimestampSchema(), Value: int64(5)}, "value", "must be a timestamp, not int64")
 	parse := tsConverter(t, stages.TimestampConverterConfig{Target: stages.TimestampUnix, Format: "yyyy-MM-dd", Field: "d"})
 	ftRunErr(t, parse, stream.Record{Value: map[string]any{"d": "01/02/2024"}}, `value field "d"`, `"01/02/2024"`, `"yyyy-MM-dd"`)
 }
@@ -226,9 +226,9 @@ func TestTimestampConverterFormats(t *testing.T) {
 
 func TestTimestampConverterFieldNeedsAStruct(t *testing.T) {
 	s := tsConverter(t, stages.TimestampConverterConfig{Target: stages.TimestampUnix, Field: "ts"})
-	ftRunErr(t, s, stream.Record{ValueSchema: stream.Int64Schema(), Value: int64(1)}, "value", "*stream.Struct")
+	ftRunErr(t, s, stream.Record{ValueSchema: stream.Int64Schema(), Value: int64(1)}, "value", "must be a struct")
 	schema := stream.NewStruct("").Field("ts", stream.Int64Schema()).MustBuild()
-	ftRunErr(t, s, stream.Record{ValueSchema: schema, Value: map[string]any{"ts": int64(1)}}, "value", "*stream.Struct")
+	ftRunErr(t, s, stream.Record{ValueSchema: schema, Value: map[string]any{"ts": int64(1)}}, "value", "must be a struct")
 	bad := stream.NewStruct("").Field("ts", stream.BooleanSchema()).MustBuild()
 	ftRunErr(t, s, stream.Record{ValueSchema: bad, Value: ftStruct(t, bad, "ts", true)}, `field "ts"`, "not a timestamp")
 }

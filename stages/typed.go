@@ -291,7 +291,7 @@ func setValue(r *stream.Record, out any) error {
 	if !isPlainModelValue(out) {
 		var err error
 		if v, err = toModel(reflect.ValueOf(out)); err != nil {
-			return fmt.Errorf("result %T: %w", out, err)
+			return fmt.Errorf("the function's result: %w", err)
 		}
 	}
 	r.Value, r.ValueSchema = v, nil

@@ -311,8 +311,8 @@ func (u *unwrapStage) row(ev unwrapEvent, field string, row any, deleted string)
 	m, ok := row.(map[string]any)
 	if !ok {
 		if len(u.fields) > 0 {
-			return nil, nil, fmt.Errorf("stages: Unwrap %q: %w: cannot add fields to a %q row of type %T; want map[string]any",
-				u.name, stream.ErrSchemaMismatch, field, row)
+			return nil, nil, fmt.Errorf("stages: Unwrap %q: %w: cannot add fields to a %q row that is %s; want a map with string keys (an object)",
+				u.name, stream.ErrSchemaMismatch, field, describeValue(row))
 		}
 		return row, nil, nil // Debezium adds __deleted to struct rows only
 	}
@@ -335,8 +335,8 @@ func (u *unwrapStage) structRow(ev unwrapEvent, field string, row any, deleted s
 	st, ok := row.(*stream.Struct)
 	if !ok || (len(u.fields) == 0 && deleted == "") {
 		if !ok && len(u.fields) > 0 {
-			return nil, nil, fmt.Errorf("stages: Unwrap %q: %w: cannot add fields to a %q row of type %T; want *stream.Struct",
-				u.name, stream.ErrSchemaMismatch, field, row)
+			return nil, nil, fmt.Errorf("stages: Unwrap %q: %w: cannot add fields to a %q row that is %s; want a struct",
+				u.name, stream.ErrSchemaMismatch, field, describeValue(row))
 		}
 		return row, ev.st.Schema().Fields[ev.index(field)].Schema, nil
 	}

@@ -99,7 +99,7 @@ func TestEncodeErrorsNamePath(t *testing.T) {
 		{"wrong struct", address, structOf(t, customer), ErrSchemaMismatch,
 			`stream: schema mismatch: struct schema struct c does not match expected struct a`},
 		{"schemaless unsupported", nil, []any{uint(1)}, ErrSchemaMismatch,
-			`stream: schema mismatch: field "[0]": cannot encode uint: not a type of the data model`},
+			`stream: schema mismatch: field "[0]": cannot encode Go uint: not a type of the data model`},
 		{"non-string key for string map", MapOf(StringSchema(), Int8Schema()), map[any]any{int8(1): int8(1)}, ErrSchemaMismatch,
 			`stream: schema mismatch: field "[1]": expected string key, got int8`},
 		{"decimal scale", DecimalSchema(0), NewDecimal(15, 1), ErrSchemaMismatch,

@@ -3,8 +3,10 @@ package stream
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 var (
@@ -96,17 +98,43 @@ func inElement(err error, key any) error {
 	return err
 }
 
-// typeName names the Go type of v for error messages.
+// typeName names what v is for error messages, in the data model's words (Kafka Connect's type names, as
+// schemas are written), never a Go type: "int32", "double", "map with string keys", "struct". A value
+// outside the data model is named by its Go kind only ("Go int", "Go slice").
 func typeName(v any) string {
 	switch v.(type) {
 	case nil:
-		return "nil"
+		return "null"
+	case bool:
+		return "boolean"
+	case int8:
+		return "int8"
+	case int16:
+		return "int16"
+	case int32:
+		return "int32"
+	case int64:
+		return "int64"
+	case float32:
+		return "float"
+	case float64:
+		return "double"
+	case string:
+		return "string"
+	case []byte:
+		return "bytes"
+	case Decimal:
+		return "Decimal"
+	case time.Time:
+		return "timestamp"
 	case []any:
-		return "[]any"
+		return "array"
 	case map[string]any:
-		return "map[string]any"
+		return "map with string keys"
 	case map[any]any:
-		return "map[any]any"
+		return "map"
+	case *Struct:
+		return "struct"
 	}
-	return fmt.Sprintf("%T", v)
+	return "Go " + reflect.TypeOf(v).Kind().String()
 }

@@ -101,7 +101,7 @@ func ExampleSchema_Validate() {
 	// Output:
 	// stream: schema mismatch: field "address.zip": nil value for required int32
 	// stream: schema mismatch: field "address": nil value for required struct Address
-	// stream: schema mismatch: field "[1]": expected string, got int
+	// stream: schema mismatch: field "[1]": expected string, got Go int
 }
 
 func ExampleParseDecimal() {

@@ -176,7 +176,7 @@ func (w *jsonWriter) mapValue(s *Schema, v any) error {
 		return w.object(keys, func(k string) error { e, _ := lookup(v, k); return w.value(s.Value, e) })
 	}
 	if _, isStringMap := v.(map[string]any); isStringMap {
-		return mismatchf("expected map with %s keys, got map[string]any", s.Key.describe())
+		return mismatchf("expected map with %s keys, got map with string keys", s.Key.describe())
 	}
 	return w.pairs(v.(map[any]any), s.Key, s.Value)
 }

@@ -179,7 +179,7 @@ func validateMap(s *Schema, v any) error {
 	switch m := v.(type) {
 	case map[string]any:
 		if s.Key.Type != TypeString {
-			return mismatchf("expected map with %s keys, got map[string]any", s.Key.describe())
+			return mismatchf("expected map with %s keys, got map with string keys", s.Key.describe())
 		}
 		for k, e := range m {
 			if err := validateValue(s.Value, e); err != nil {

@@ -80,7 +80,7 @@ func TestValidateErrorsNamePath(t *testing.T) {
 		{"array element", customer, full("tags", []any{"a", int64(2)}),
 			`stream: schema mismatch: field "tags[1]": expected string, got int64`},
 		{"map value", customer, full("scores", map[string]any{"k": float32(1)}),
-			`stream: schema mismatch: field "scores[\"k\"]": expected double, got float32`},
+			`stream: schema mismatch: field "scores[\"k\"]": expected double, got float`},
 		{"struct in array", customer, full("history", []any{badAddress}),
 			`stream: schema mismatch: field "history[0].zip": expected int32, got string`},
 		{"wrong struct schema", customer, full("address", structOf(t, customer, "id", int64(1))),
@@ -88,10 +88,10 @@ func TestValidateErrorsNamePath(t *testing.T) {
 		{"map key", MapOf(Int32Schema(), StringSchema()), map[any]any{int64(1): "x"},
 			`stream: schema mismatch: field "[1]": expected int32, got int64`},
 		{"string map for int keys", MapOf(Int32Schema(), StringSchema()), map[string]any{},
-			`stream: schema mismatch: expected map with int32 keys, got map[string]any`},
-		{"go int", Int64Schema(), 1, `stream: schema mismatch: expected int64, got int`},
-		{"typed slice", ArrayOf(StringSchema()), []string{"a"}, `stream: schema mismatch: expected array, got []string`},
-		{"decimal type", DecimalSchema(2), 1.5, `stream: schema mismatch: expected Decimal, got float64`},
+			`stream: schema mismatch: expected map with int32 keys, got map with string keys`},
+		{"go int", Int64Schema(), 1, `stream: schema mismatch: expected int64, got Go int`},
+		{"typed slice", ArrayOf(StringSchema()), []string{"a"}, `stream: schema mismatch: expected array, got Go slice`},
+		{"decimal type", DecimalSchema(2), 1.5, `stream: schema mismatch: expected Decimal, got double`},
 		{"decimal scale", DecimalSchema(1), dec(t, "1.25"), `stream: schema mismatch: decimal 1.25 does not fit scale 1 without rounding`},
 		{"date not midnight", DateSchema(), time.Date(2024, 1, 1, 0, 0, 1, 0, time.UTC),
 			`stream: schema mismatch: Date value 2024-01-01T00:00:01Z is not at midnight UTC`},
@@ -120,7 +120,7 @@ func TestValidateSchemaless(t *testing.T) {
 		}
 	}
 	err := none.Validate(map[string]any{"a": []any{1}})
-	if !errors.Is(err, ErrSchemaMismatch) || err.Error() != `stream: schema mismatch: field "[\"a\"][0]": int is not a type of the data model` {
+	if !errors.Is(err, ErrSchemaMismatch) || err.Error() != `stream: schema mismatch: field "[\"a\"][0]": Go int is not a type of the data model` {
 		t.Errorf("Validate error = %v", err)
 	}
 	if err := none.Validate(big.NewInt(1)); !errors.Is(err, ErrSchemaMismatch) {

@@ -289,7 +289,7 @@ func (r *joinRunner) asObject(v any) (map[string]any, error) {
 		return out, nil
 	}
 	if _, ok := v.(*stream.Struct); !ok {
-		return nil, fmt.Errorf("value is %T, not a struct or JSON object", v)
+		return nil, fmt.Errorf("value is %s, not a struct or JSON object", valueKindName(v))
 	}
 	b, err := r.plain.Encode(v.(*stream.Struct).Schema(), v)
 	if err != nil {
@@ -301,7 +301,7 @@ func (r *joinRunner) asObject(v any) (map[string]any, error) {
 	}
 	m, ok := o.(map[string]any)
 	if !ok {
-		return nil, fmt.Errorf("value is %T, not a struct or JSON object", o)
+		return nil, fmt.Errorf("value is %s, not a struct or JSON object", valueKindName(o))
 	}
 	return m, nil
 }

@@ -357,3 +357,27 @@ func (c *shapeChecker) checkTopicCodec(where string, out shaped, tp *Topic, repo
 			where, tp.name, out.emits()))
 	}
 }
+
+// valueKindName names what a record value is for error messages, in the data model's words, never a Go
+// type: "a string", "bytes", "a number", "an array", "a struct", "an object".
+func valueKindName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case []byte:
+		return "bytes"
+	case bool:
+		return "a boolean"
+	case int8, int16, int32, int64, float32, float64, stream.Decimal:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any, map[any]any:
+		return "an object"
+	case *stream.Struct:
+		return "a struct"
+	}
+	return "a value outside the data model"
+}
