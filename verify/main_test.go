@@ -39,6 +39,16 @@ func TestMain(m *testing.M) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+// testLogger logs into the test's output.
+func testLogger(t *testing.T) *slog.Logger { return slog.New(slog.NewTextHandler(testWriter{t}, nil)) }
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
 // pipeline is a running MySQL -> Kafka -> Unwrap -> Elasticsearch pipeline for one table.
 type pipeline struct {
 	brokers []string

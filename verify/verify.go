@@ -252,15 +252,20 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 	}
 	sourceIDs := make(map[string]struct{}, estimated)
 	cur := mysql.RereadCursor{}
+	var readTime, renderTime, fetchTime time.Duration
 	for !cur.Done {
 		var recs []stream.Record
+		t0 := time.Now()
 		if recs, cur, err = v.rows.Chunk(ctx, cur, v.cfg.ChunkSize); err != nil {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
+		t1 := time.Now()
 		exp, err := v.expectAll(ctx, recs)
 		if err != nil {
 			return nil, err
 		}
+		t2 := time.Now()
+		readTime, renderTime = readTime+t1.Sub(t0), renderTime+t2.Sub(t1)
 		ids := make([]string, 0, len(exp))
 		for id, e := range exp {
 			if e.doc != nil {
@@ -272,6 +277,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		if err != nil {
 			return nil, fmt.Errorf("verify: documents of rows %d to %d: %w", rep.Rows+1, rep.Rows+int64(len(recs)), err)
 		}
+		fetchTime += time.Since(t2)
 		for _, id := range ids {
 			if d := compareOne(exp[id], got); d != nil {
 				found(candidate{id: id, key: exp[id].key})
@@ -284,6 +290,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	idStart := time.Now()
 	after := ""
 	for {
 		ids, err := v.index.idsAfter(ctx, after, v.cfg.ChunkSize)
@@ -302,6 +309,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		}
 		after = ids[len(ids)-1]
 	}
+	idTime := time.Since(idStart)
 	rep.Rechecked = len(cands)
 	if len(cands) > 0 {
 		log.Info("verify: re-checking differences", "candidates", len(cands), "after", v.cfg.Settle)
@@ -319,7 +327,9 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 	rep.count()
 	rep.Seconds = time.Since(start).Seconds()
 	log.Info("verify: done", "rows", rep.Rows, "documents", rep.Documents, "missing", rep.Missing, "extra", rep.Extra,
-		"different", rep.Different, "rechecked", rep.Rechecked, "seconds", rep.Seconds)
+		"different", rep.Different, "rechecked", rep.Rechecked, "seconds", rep.Seconds,
+		"read_rows", readTime.Round(time.Millisecond), "render_documents", renderTime.Round(time.Millisecond),
+		"fetch_documents", fetchTime.Round(time.Millisecond), "id_pass", idTime.Round(time.Millisecond))
 	return rep, nil
 }
 

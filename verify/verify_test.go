@@ -48,13 +48,13 @@ func nullOr(null bool, v string) string {
 	return v
 }
 
-func verifyConfig(p *pipeline, table, index string) verify.Config {
+func verifyConfig(t *testing.T, p *pipeline, table, index string) verify.Config {
 	return verify.Config{
 		MySQL:         mysql.Config{DSN: db.DSN(""), Logger: quiet},
 		Table:         table,
 		Elasticsearch: elasticsearch.Config{URLs: []string{p.es.URL()}, Index: index},
 		Settle:        2 * time.Second,
-		Logger:        quiet,
+		Logger:        testLogger(t),
 	}
 }
 
@@ -93,7 +93,7 @@ func TestVerify100k(t *testing.T) {
 	t.Logf("pipeline indexed %d rows in %v", rows, time.Since(started).Round(time.Millisecond))
 
 	ctx := context.Background()
-	v, err := verify.New(ctx, verifyConfig(p, "vshop.items", "items"))
+	v, err := verify.New(ctx, verifyConfig(t, p, "vshop.items", "items"))
 	if err != nil {
 		t.Fatal(err)
 	}
