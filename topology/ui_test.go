@@ -461,3 +461,64 @@ func TestStatusPageShowsStallsAndErrors(t *testing.T) {
 	})
 	saveScreenshot(t, page, base, "status-page-stalled.png")
 }
+
+// discardSink acknowledges every record.
+type discardSink struct{}
+
+func (discardSink) Open(context.Context) error                   { return nil }
+func (discardSink) Close() error                                 { return nil }
+func (discardSink) Write(context.Context, []stream.Record) error { return nil }
+
+// With two replicas of a pipeline, the page of either lists both in its replicas table, each with the
+// partitions it processes, and marks its own.
+func TestStatusPageListsReplicas(t *testing.T) {
+	dir := t.TempDir()
+	brokers := testkit.Brokers(t, 1)
+	build := func() *topology.Topology {
+		tp := topology.New("ui-pair")
+		events := tp.Topic("events", topology.Partitions(2))
+		tp.Flow("count").From(events).To(discardSink{})
+		return tp
+	}
+	var bases []string
+	for i := range 2 {
+		cfg := topology.DefaultConfig()
+		cfg.Brokers = brokers
+		cfg.HTTPAddr = testkit.FreeAddr(t)
+		cfg.SessionTimeout = 7 * time.Second
+		bases = append(bases, "http://"+cfg.HTTPAddr)
+		runCtx, stopRun := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- build().RunWith(runCtx, cfg) }()
+		defer func() {
+			stopRun()
+			if err := <-done; err != nil {
+				t.Errorf("replica %d: %v", i+1, err)
+			}
+		}()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	page := openBrowser(t, ctx, chromium(t), filepath.Join(dir, "chromium"))
+	openPage(t, ctx, page, bases[0], "sink:count")
+	type row struct{ ID, Runs, Class string }
+	pollUntil(t, ctx, "the replicas table lists both replicas, each with one partition", func() (bool, string) {
+		rows, err := chromedp.Run(page, chromedp.Evaluate[[]row](`[...document.querySelectorAll("#replicas tbody tr")].map(
+			tr => ({ID: tr.cells[0].textContent, Runs: tr.cells[3].textContent, Class: tr.className}))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts []string
+		self := 0
+		for _, r := range rows {
+			parts = append(parts, r.Runs)
+			if r.Class == "self" {
+				self++
+			}
+		}
+		slices.Sort(parts)
+		return len(rows) == 2 && self == 1 && slices.Equal(parts, []string{"count: p0", "count: p1"}), fmt.Sprintf("%+v", rows)
+	})
+	saveScreenshot(t, page, bases[0], "status-page-replicas.png")
+}

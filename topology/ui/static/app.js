@@ -122,9 +122,17 @@
       if (r.id === d.replica) tr.className = "self";
       var age = r.updated ? Math.max(0, Math.round((d.at - Date.parse(r.updated)) / 1000)) + " s ago" : "";
       [r.id, (r.state || "").toLowerCase(), r.http_addr || "", work(r), age, r.error || ""]
-        .forEach(function (v) {
+        .forEach(function (v, i) {
           var td = document.createElement("td");
-          td.textContent = v;
+          if (i === 2 && v && v.charAt(0) !== ":" && r.id !== d.replica) {
+            // Another replica's own page (its numbers are its own).
+            var a = document.createElement("a");
+            a.href = "http://" + v + "/ui";
+            a.textContent = v;
+            td.appendChild(a);
+          } else {
+            td.textContent = v;
+          }
           tr.appendChild(td);
         });
       body.appendChild(tr);
