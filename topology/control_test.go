@@ -169,14 +169,16 @@ func (r *controlReplica) awaitState(t *testing.T, name, want string) {
 
 // appender appends numbered lines to files, in turn, until stopped.
 type appender struct {
-	mu      sync.Mutex
-	written []string
-	stopped chan struct{}
-	done    chan struct{}
+	mu       sync.Mutex
+	written  []string
+	stopped  chan struct{}
+	stopOnce sync.Once
+	done     chan struct{}
 }
 
 func appendLines(t *testing.T, files []string, prefix string, every time.Duration) *appender {
 	a := &appender{stopped: make(chan struct{}), done: make(chan struct{})}
+	t.Cleanup(func() { a.stop() }) // before the test's directories go
 	go func() {
 		defer close(a.done)
 		for i := 0; ; i++ {
@@ -206,9 +208,11 @@ func appendLines(t *testing.T, files []string, prefix string, every time.Duratio
 }
 
 func (a *appender) stop() []string {
-	close(a.stopped)
+	a.stopOnce.Do(func() { close(a.stopped) })
 	<-a.done
-	return a.written
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.written...)
 }
 
 func (a *appender) count() int {

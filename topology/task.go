@@ -199,6 +199,12 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			}
 			return fmt.Errorf("source %q task %q: read after position %s: %w", r.n.name, h.task.Key, positionText(prev), err)
 		}
+		// A Read that was waiting for input when the pipeline was paused holds its batch until it resumes.
+		// When the task stops first, the batch is dropped: nothing of it was sent, so the saved position is
+		// before it and it is read again.
+		if !r.p.ctl.awaitUnpaused(ctx, nil) {
+			return nil
+		}
 		retry.succeeded()
 		r.recordsRead.Add(float64(len(batch)))
 		r.read.Add(int64(len(batch)))
