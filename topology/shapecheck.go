@@ -161,8 +161,13 @@ func shapeText(err error) string {
 }
 
 // fixFor says how to give a stage what it needs when the stage would take the structured values that
-// parsing the text it got would give: add a parse stage, or (the producer's hint) parse at the source.
+// parsing the text it got would give (add a parse stage, or, the producer's hint, parse at the source), or
+// the rows inside the change events it got (add stages.Unwrap).
 func fixFor(s stages.Shaped, in stream.Shape) string {
+	if in.Value == stream.StructuredValue && slices.Contains(in.Fields, "after") && slices.Contains(in.Fields, "before") &&
+		s.Accepts(stream.Shape{Value: stream.StructuredValue}) == nil {
+		return ": add stages.Unwrap before it, to work on the rows of the change events"
+	}
 	if in.Value != stream.StringValue && in.Value != stream.BytesValue {
 		return ""
 	}
