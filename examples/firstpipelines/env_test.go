@@ -102,8 +102,8 @@ func (e *env) run(t *topology.Topology, done func() bool) {
 }
 
 // kcat runs the kcat binary against the example's broker with args, feeding it stdin, and returns its
-// output.
-func (e *env) kcat(stdin string, args ...string) string {
+// output, or its error with what it wrote to stderr.
+func (e *env) kcat(stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", strings.Join(e.brokers, ",")}, args...)...)
@@ -111,21 +111,26 @@ func (e *env) kcat(stdin string, args ...string) string {
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		panic(fmt.Sprintf("kcat %s: %v: %s", strings.Join(args, " "), err, errOut.String()))
+		return "", fmt.Errorf("kcat %s: %v: %s", strings.Join(args, " "), err, errOut.String())
 	}
-	return out.String()
+	return out.String(), nil
 }
 
 // produce writes "key<TAB>value" lines to topic with kcat (-K '\t': a line without a tab is a value
 // without a key).
 func (e *env) produce(topic string, lines ...string) {
-	e.kcat(strings.Join(lines, "\n")+"\n", "-P", "-t", topic, "-K", "\t")
+	_, err := e.kcat(strings.Join(lines, "\n")+"\n", "-P", "-t", topic, "-K", "\t")
+	check(err)
 }
 
-// consume reads the first n records of topic with kcat, as "key value" lines, waiting for them.
-func (e *env) consume(topic string, n int) []string {
-	out := e.kcat("", "-C", "-t", topic, "-o", "beginning", "-c", fmt.Sprint(n), "-f", "%k %s\n", "-q")
-	return strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+// consumed reads topic from its start to its end with kcat, as "key value" lines; an error while the
+// topic does not exist yet.
+func (e *env) consumed(topic string) ([]string, error) {
+	out, err := e.kcat("", "-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k %s\n")
+	if err != nil || out == "" {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(out, "\n"), "\n"), nil
 }
 
 // count is the number of documents of index that search sees (after a refresh); -1 before it exists.
@@ -169,6 +174,17 @@ func (e *env) documents(index string) []document {
 		return docs[i].ID < docs[j].ID
 	})
 	return docs
+}
+
+// get returns the source of a document (a realtime GET), nil when there is none.
+func (e *env) get(index, id string) map[string]any {
+	var doc struct {
+		Source map[string]any `json:"_source"`
+	}
+	if e.request("GET", "/"+index+"/_doc/"+id, &doc) != http.StatusOK {
+		return nil
+	}
+	return doc.Source
 }
 
 // request sends a body-less request to the server and decodes its JSON answer into out (if not nil).
