@@ -23,10 +23,12 @@ var ErrShape = errors.New("records of the wrong shape")
 // of unknown shape, which nothing refuses) and go through its ETL stages; each flow's records start with
 // the shape of its input topic and go through its steps to its sink or output topic; each table's rows go
 // through the table's stages. At every stage that implements stages.Shaped, Accepts must take the shape
-// that reaches it and Produces gives the next one. A stage that does not implement it (Map and FlatMap of
-// user functions, a user's own Stage) gives values of unknown kind and is presumed to leave what keys mean
-// as it was. A join needs structured values holding its field (when the fields are known) and adds its As
-// field; a keyed step gives its Produces when it implements stages.Shaped, otherwise values of unknown kind.
+// that reaches it and Produces gives the next one. After a stage that does not implement it (Map and
+// FlatMap of user functions, a user's own Stage) nothing is known (stream.Shape{}): not the kind of the
+// values, nor what the keys mean (a function may have set them, as a document id), so nothing after it is
+// refused on their account. A join needs structured values holding its field (when the fields are known)
+// and adds its As field; a keyed step gives its Produces when it implements stages.Shaped, otherwise
+// nothing is known after it either.
 //
 // A topic holds what its declared writers write: the sources that name it in To, the flows that end in it
 // (ToTopic), and the sources whose records name their own topics (ToRecordTopics), which are taken to
@@ -140,7 +142,7 @@ func (c *shapeChecker) stage(where string, in shaped, s stages.Stage, report fun
 	}
 	sh, ok := s.(stages.Shaped)
 	if !ok {
-		return shaped{shape: stream.Shape{KeysIdentify: in.shape.KeysIdentify}, who: fmt.Sprintf("stage %q", s.Name()), outside: in.outside}
+		return shaped{who: fmt.Sprintf("stage %q", s.Name()), outside: in.outside}
 	}
 	if err := sh.Accepts(in.shape); err != nil {
 		if report != nil {
@@ -199,7 +201,7 @@ func (c *shapeChecker) walkFlow(f *Flow, report func(string)) shaped {
 				}
 				cur = shaped{shape: sh.Produces(cur.shape), who: fmt.Sprintf("step %q", s.keyed.Name()), outside: cur.outside}
 			} else {
-				cur = shaped{shape: stream.Shape{KeysIdentify: cur.shape.KeysIdentify}, who: fmt.Sprintf("step %q", s.keyed.Name()), outside: cur.outside}
+				cur = shaped{who: fmt.Sprintf("step %q", s.keyed.Name()), outside: cur.outside}
 			}
 		case s.isStateful:
 			cur = shaped{who: where, outside: cur.outside}

@@ -232,6 +232,14 @@ func TestValidateShapes(t *testing.T) {
 				`source "cdc" emits Debezium change events of MySQL rows: add stages.Unwrap before it, to work on the rows of the change events`},
 		},
 		{
+			name: "a search index after a user function that sets the keys",
+			build: func(tp *topology.Topology) {
+				docs := tp.Topic("docs")
+				tp.Source("files", k.files(file.JSONLines, stages.CSVConfig{})).To(docs)
+				tp.Flow("index").From(docs).Via(stages.Map("key-by-id", nil)).To(k.search(""))
+			},
+		},
+		{
 			name: "a stage after a user function is not checked",
 			build: func(tp *topology.Topology) {
 				lines := tp.Topic("lines")
