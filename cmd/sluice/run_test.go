@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/esserver"
+	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/testkit"
+)
+
+// `sluice run` moves a MariaDB table into Elasticsearch with one command: every row becomes a document
+// (the snapshot), then an insert, an update and a delete made afterwards reach the index (the binlog), and
+// Ctrl-C (SIGINT) stops it with status 0.
+func TestRunMariaDBToElasticsearch(t *testing.T) {
+	bin := buildSluice(t)
+	db := mariadbtest.Start(t)
+	const rows = 2000
+	db.Exec(t, "CREATE DATABASE shop",
+		`CREATE TABLE shop.orders (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer VARCHAR(64) NOT NULL,
+			amount DECIMAL(12,2) NOT NULL, status VARCHAR(16) NOT NULL)`,
+		fmt.Sprintf(`INSERT INTO shop.orders (customer, amount, status)
+			SELECT CONCAT('customer ', seq), seq / 100, IF(seq %% 3 = 0, 'paid', 'new') FROM shop.seq_1_to_%d`, rows))
+	es, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0", RefreshInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "run", "--name", "orders-es", "--from", "mysql", "--mysql-dsn", db.DSN(""),
+		"--tables", "shop.orders", "--to", "elasticsearch", "--es-url", es.URL(), "--index", "orders")
+	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+filepath.Join(dir, "data"), "SLUICE_BROKER_ADDR=127.0.0.1:0",
+		"SLUICE_HTTP_ADDR="+testkit.FreeAddr(t))
+	cmd.Env = append(cmd.Env, testkit.KafkaEnv(t, 1)...)
+	stderr := &testkit.LogBuffer{}
+	var stdout bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, stderr
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("sluice run's stderr:\n%s", stderr.String())
+		}
+	}()
+
+	converge := func(what string) {
+		t.Helper()
+		want := ordersFromDB(t, db.DB())
+		waitFor(t, 90*time.Second, what, func() string {
+			select {
+			case err := <-exited:
+				t.Fatalf("sluice run exited: %v\n%s", err, stderr.String())
+			default:
+			}
+			got, err := indexedOrders(es.URL())
+			if err != nil {
+				return err.Error()
+			}
+			return diffOrders(want, got)
+		})
+	}
+	converge(fmt.Sprintf("the %d rows as documents", rows))
+	t.Logf("%d rows indexed %v after start (binary start, embedded broker, snapshot, index)", rows, time.Since(began).Round(time.Millisecond))
+
+	db.Exec(t, "INSERT INTO shop.orders (customer, amount, status) VALUES ('late', 12.34, 'new')",
+		"UPDATE shop.orders SET status = 'shipped', amount = 99.99 WHERE id = 7",
+		"DELETE FROM shop.orders WHERE id = 8")
+	converge("the insert, update and delete after the snapshot")
+
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("sluice run after SIGINT: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("sluice run still running 60s after SIGINT")
+	}
+	if !strings.Contains(stderr.String(), "sluice run: pipeline orders-es: mysql shop.orders -> elasticsearch") {
+		t.Errorf("sluice run's first line is missing:\n%s", stderr.String())
+	}
+	if strings.Contains(stderr.String(), "level=ERROR") {
+		t.Errorf("sluice run logged an error:\n%s", stderr.String())
+	}
+}
+
+// order is a row of shop.orders as the tests compare it with its document.
+type order struct {
+	customer, status string
+	amount           *big.Rat
+}
+
+func ordersFromDB(t *testing.T, db *sql.DB) map[string]order {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rs, err := db.QueryContext(ctx, "SELECT id, customer, CAST(amount AS CHAR), status FROM shop.orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	out := map[string]order{}
+	for rs.Next() {
+		var id, customer, amount, status string
+		if err := rs.Scan(&id, &customer, &amount, &status); err != nil {
+			t.Fatal(err)
+		}
+		a, ok := new(big.Rat).SetString(amount)
+		if !ok {
+			t.Fatalf("amount %q", amount)
+		}
+		out[id] = order{customer: customer, status: status, amount: a}
+	}
+	if err := rs.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// indexedOrders reads every document of the orders index (nil, nil while it does not exist).
+func indexedOrders(url string) (map[string]order, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	get := func(method, path string) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, method, url+path, nil)
+		if err != nil {
+			return nil, err
+		}
+		return http.DefaultClient.Do(req)
+	}
+	res, err := get(http.MethodPost, "/orders/_refresh")
+	if err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	if res.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	res, err = get(http.MethodGet, "/orders/_search?size=10000")
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	var body struct {
+		Hits struct {
+			Hits []struct {
+				ID     string `json:"_id"`
+				Source struct {
+					Customer string      `json:"customer"`
+					Status   string      `json:"status"`
+					Amount   json.Number `json:"amount"`
+				} `json:"_source"`
+			} `json:"hits"`
+		} `json:"hits"`
+	}
+	dec := json.NewDecoder(res.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
+		return nil, fmt.Errorf("_search answered %s: %v", res.Status, err)
+	}
+	out := map[string]order{}
+	for _, h := range body.Hits.Hits {
+		a, ok := new(big.Rat).SetString(string(h.Source.Amount))
+		if !ok {
+			return nil, fmt.Errorf("document %s: amount %q", h.ID, h.Source.Amount)
+		}
+		out[h.ID] = order{customer: h.Source.Customer, status: h.Source.Status, amount: a}
+	}
+	return out, nil
+}
+
+// diffOrders says how got differs from want ("" when equal), naming at most a few ids.
+func diffOrders(want, got map[string]order) string {
+	var diffs []string
+	for id, w := range want {
+		g, ok := got[id]
+		switch {
+		case !ok:
+			diffs = append(diffs, "missing "+id)
+		case g.customer != w.customer || g.status != w.status || g.amount.Cmp(w.amount) != 0:
+			diffs = append(diffs, fmt.Sprintf("%s is %s/%s/%s, want %s/%s/%s", id, g.customer, g.status, g.amount.FloatString(2),
+				w.customer, w.status, w.amount.FloatString(2)))
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			diffs = append(diffs, "extra "+id)
+		}
+	}
+	if len(diffs) == 0 {
+		return ""
+	}
+	if len(diffs) > 5 {
+		diffs = append(diffs[:5], fmt.Sprintf("... (%d differences)", len(diffs)))
+	}
+	return fmt.Sprintf("%d documents for %d rows: %s", len(got), len(want), strings.Join(diffs, "; "))
+}
+
+// Bad settings fail before anything starts, naming the flag; a --config file sets flags by name and the
+// command line wins over it.
+func TestRunSettings(t *testing.T) {
+	dir := t.TempDir()
+	config := func(text string) string {
+		path := filepath.Join(dir, fmt.Sprintf("c%d.yaml", time.Now().UnixNano()))
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--from", "file", "--path", "x", "--to", "file", "--out", "y"}, "--name is required"},
+		{[]string{"run", "--name", "p", "--from", "kafka", "--to", "file"}, `--from "kafka"`},
+		{[]string{"run", "--name", "p", "--from", "mysql", "--mysql-dsn", "u@tcp(h:3306)/", "--to", "file", "--out", "y"}, "--tables is required"},
+		{[]string{"run", "--name", "p", "--from", "mysql", "--mysql-dsn", "u@tcp(h:3306)/", "--tables", "orders", "--to", "file", "--out", "y"}, `--tables "orders": want db.table`},
+		{[]string{"run", "--name", "p", "--from", "mysql", "--mysql-dsn", "not a dsn", "--tables", "a.b", "--to", "file", "--out", "y"}, "--mysql-dsn"},
+		{[]string{"run", "--name", "p", "--from", "file", "--path", "x", "--to", "elasticsearch", "--es-url", "localhost:9200"}, "--es-url"},
+		{[]string{"run", "--name", "p", "--from", "file", "--path", "x", "--tables", "a.b", "--to", "file", "--out", "y"}, "--tables is for --from mysql"},
+		{[]string{"run", "--name", "p", "--from", "topic", "--topic", "x", "--to", "topic", "--to-topic", "x"}, "--to-topic \"x\" is the input"},
+		{[]string{"run", "--config", config("name: p\nfrom: file\npath: [a.log, b.log]\nto: file\nouts: y\n")}, `unknown setting "outs"`},
+		{[]string{"run", "--config", config("name: p\nfrom: mysql\nto: file\nout: y\n")}, "--mysql-dsn is required"},
+		{[]string{"run", "--config", config(`{"name": "p", "from": "mysql", "to": "file", "out": "y"}`), "--from", "file"}, "--path is required"},
+		{[]string{"run", "--config", filepath.Join(dir, "missing.yaml")}, "--config"},
+	} {
+		_, err := run(t, context.Background(), tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("sluice %s: err = %v, want one containing %s", strings.Join(tc.args, " "), err, tc.want)
+		}
+	}
+}
