@@ -97,7 +97,7 @@ type uiGraph struct {
 const (
 	uiNodeWidth  = 184
 	uiNodeHeight = 100
-	uiColumnGap  = 56
+	uiColumnGap  = 48
 	uiRowGap     = 20
 	uiMargin     = 16
 )
@@ -143,7 +143,7 @@ func uiGraphOf(t *Topology) *uiGraph {
 			if st == nil {
 				continue
 			}
-			id := node("stage:source/"+s.name+"/"+st.Name(), "stage", st.Name(), "source "+s.name+", before Kafka", true, false)
+			id := node("stage:source/"+s.name+"/"+st.Name(), "stage", st.Name(), "source "+s.name, true, false)
 			edge(prev, id)
 			prev = id
 		}
