@@ -68,4 +68,6 @@
 //   - health.go: the HTTP server (/metrics, /healthz, /readyz) and the stall tracker behind /readyz.
 //   - observe.go: the connectors' and stages' environment (logger, metrics), stage and dead-letter counters,
 //     consumer lag and progress logging.
+//   - ui.go (with the embedded ui/ directory): the status page /ui, the pipeline's graph laid out from the
+//     declaration, and /ui/data, the numbers the page refreshes itself from every second.
 package topology
