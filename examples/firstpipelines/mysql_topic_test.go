@@ -23,7 +23,7 @@ func mysqlTableToTopic(dsn string) (*topology.Topology, error) {
 	}
 	t := topology.New("customers-feed")
 	t.Topic(cdc.Topic("shop.customers"), topology.KeyCodec("json")) // sluice.shop.customers
-	t.Source("cdc", cdc).Via(unwrap).ToRecordTopics()                // each table to its own topic
+	t.Source("cdc", cdc).Via(unwrap).ToRecordTopics()               // each table to its own topic
 	return t, t.Validate()
 }
 
