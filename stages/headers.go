@@ -97,7 +97,7 @@ func hdrNewHeaderFrom(kind, name string, cfg HeaderFromConfig, key bool) (Stage,
 		move:    cfg.Operation == HeaderMove,
 		key:     key,
 	}
-	return FlatMap(name, h.process), nil
+	return headerFromStage{FlatMap(name, h.process), h}, nil
 }
 
 type hdrHeaderFrom struct {

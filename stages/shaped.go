@@ -28,6 +28,10 @@ import (
 //	ParseJSON, ParseCSV          strings, bytes                        structured
 //	FormatJSON                   anything                              strings
 //	Filter, FilterValue          anything (FilterValue: see below)     the same shape
+//	HeaderFromValue              structured                            the same shape (HeaderMove: the
+//	                                                                   fields moved out)
+//	HeaderFromKey                anything                              the same shape
+//	Dedupe (a keyed step)        anything                              the same shape
 //
 // A stage working on the key (OnKey) accepts any value, as keys' shapes are not tracked, and leaves the
 // value's shape as it was. "Anything" includes values of unknown kind, which no stage refuses.
@@ -243,3 +247,26 @@ type filterStage struct{ oneStage }
 func (filterStage) Accepts(stream.Shape) error { return nil }
 
 func (filterStage) Produces(in stream.Shape) stream.Shape { return in }
+
+// headerFromStage is HeaderFromValue or HeaderFromKey with its Shaped methods.
+type headerFromStage struct {
+	Stage
+	h *hdrHeaderFrom
+}
+
+func (s headerFromStage) Accepts(in stream.Shape) error { return needStructured(s.h.key, in) }
+
+func (s headerFromStage) Produces(in stream.Shape) stream.Shape {
+	if s.h.key || !s.h.move || in.Fields == nil {
+		return in
+	}
+	out := in
+	out.Fields = slices.DeleteFunc(slices.Clone(in.Fields), func(f string) bool { return slices.Contains(s.h.fields, f) })
+	return out
+}
+
+// Accepts takes every shape: Dedupe compares records, whatever they hold.
+func (d *dedupe) Accepts(stream.Shape) error { return nil }
+
+// Produces returns in: Dedupe passes records unchanged or drops them.
+func (d *dedupe) Produces(in stream.Shape) stream.Shape { return in }
