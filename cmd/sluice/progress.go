@@ -97,3 +97,14 @@ func estimateRows(ctx context.Context, dsn string, tables []string) (int64, erro
 	}
 	return total, nil
 }
+
+// clearLine writes to a terminal whose last line holds the progress bar: it erases that line first, so a log
+// line replaces the bar instead of running on after it (the bar is drawn again below it on its next tick).
+type clearLine struct{ w io.Writer }
+
+func (c clearLine) Write(p []byte) (int, error) {
+	if _, err := io.WriteString(c.w, "\r\x1b[K"); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}

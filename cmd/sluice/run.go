@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	filesink "github.com/sluicehq/sluice/sinks/file"
@@ -65,7 +66,7 @@ func runPipeline(cmd *cobra.Command, o runOptions) error {
 	bar := o.progress == "bar" || (o.progress == "auto" && isTerminal(stderr))
 	if bar && os.Getenv("SLUICE_LOG_LEVEL") == "" && os.Getenv("SLUICE_LOG_FORMAT") == "" {
 		// Info lines would scroll the bar away: only warnings and errors show above it.
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Logger = slog.New(slog.NewTextHandler(clearLine{stderr}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
@@ -125,7 +126,8 @@ func buildRun(o runOptions) (*runPipelineDecl, error) {
 		t.Source("mysql", cdc).ToRecordTopics()
 		decl.from = "mysql " + strings.Join(o.tables, ",")
 	case "file":
-		src, err := file.New(file.Config{Paths: o.path, StopAtEnd: o.stopAtEnd})
+		// Lines up to what the topic takes: a longer one stops the task naming it (no start-up warning).
+		src, err := file.New(file.Config{Paths: o.path, StopAtEnd: o.stopAtEnd, MaxLineBytes: kafka.DataMaxMessageBytes})
 		if err != nil {
 			return nil, fmt.Errorf("--path: %w", err)
 		}

@@ -253,3 +253,155 @@ func TestRunSettings(t *testing.T) {
 		}
 	}
 }
+
+// startRun starts `sluice run` with args on the given Kafka and returns a function that stops it with
+// SIGINT and checks that it exited with status 0; its stderr is logged when the test fails.
+func startRun(t *testing.T, bin string, brokers []string, args ...string) (stop func()) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"run"}, args...)...)
+	cmd.Env = append(os.Environ(), "SLUICE_BROKERS="+strings.Join(brokers, ","), "SLUICE_HTTP_ADDR="+testkit.FreeAddr(t),
+		"SLUICE_DATA_DIR="+filepath.Join(t.TempDir(), "data"))
+	stderr := &testkit.LogBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stopped := false
+	t.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("sluice run %s:\n%s", strings.Join(args, " "), stderr.String())
+		}
+	})
+	return func() {
+		t.Helper()
+		stopped = true
+		if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("sluice run %s after SIGINT: %v\n%s", strings.Join(args, " "), err, stderr.String())
+			}
+		case <-time.After(60 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("sluice run %s still running 60s after SIGINT", strings.Join(args, " "))
+		}
+	}
+}
+
+// The other connectors of `sluice run`: a file of JSON lines into a topic (read back with `sluice tail`),
+// and that topic into Elasticsearch (each line parsed into a document, ids from topic+partition+offset
+// since every line of a file has the same key).
+func TestRunFileToTopicToElasticsearch(t *testing.T) {
+	bin := buildSluice(t)
+	brokers := testkit.Brokers(t, 1)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "events.json")
+	const n = 50
+	var text strings.Builder
+	for i := range n {
+		fmt.Fprintf(&text, `{"n":%d,"name":"event %d"}`+"\n", i, i)
+	}
+	if err := os.WriteFile(in, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stopFile := startRun(t, bin, brokers, "--name", "events-in", "--from", "file", "--path", in, "--to", "topic", "--to-topic", "events")
+	kafkaArgs := []string{"--brokers", strings.Join(brokers, ",")}
+	waitFor(t, 60*time.Second, "the lines in topic events", func() string {
+		r := sluice(t, bin, nil, append([]string{"topics", "-o", "json"}, kafkaArgs...)...)
+		var topics []topicInfo
+		json.Unmarshal([]byte(r.stdout), &topics)
+		for _, ti := range topics {
+			if ti.Name == "events" && ti.Records == n {
+				return ""
+			}
+		}
+		return r.String()
+	})
+	r := sluice(t, bin, nil, append([]string{"tail", "events", "--codec", "json", "--key-codec", "string", "-n", "2", "-o", "json"}, kafkaArgs...)...)
+	recs := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(recs) != 2 {
+		t.Fatalf("tail events:\n%s", r)
+	}
+	for i, l := range recs {
+		var rec tailRecord
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Offset != int64(i) || string(rec.Key) != fmt.Sprintf("%q", in) ||
+			string(rec.Value) != fmt.Sprintf(`{"n":%d,"name":"event %d"}`, i, i) {
+			t.Errorf("tail events record %d: %s (%v)", i, l, err)
+		}
+	}
+	stopFile()
+
+	es, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0", RefreshInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer es.Close()
+	stopES := startRun(t, bin, brokers, "--name", "events-es", "--from", "topic", "--topic", "events", "--key-codec", "string",
+		"--to", "elasticsearch", "--es-url", es.URL(), "--index", "events", "--id", "offset")
+	waitFor(t, 60*time.Second, "50 documents in index events", func() string {
+		docs, err := searchAll(es.URL(), "events")
+		if err != nil {
+			return err.Error()
+		}
+		if len(docs) != n {
+			return fmt.Sprintf("%d documents", len(docs))
+		}
+		for i := range n {
+			d := docs[fmt.Sprintf("events+0+%d", i)]
+			if d == nil || fmt.Sprint(d["n"]) != fmt.Sprint(i) || d["name"] != fmt.Sprintf("event %d", i) {
+				return fmt.Sprintf("document events+0+%d is %v", i, d)
+			}
+		}
+		return ""
+	})
+	stopES()
+}
+
+// searchAll returns every document of index by id (an error while the index does not exist).
+func searchAll(url, index string) (map[string]map[string]any, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, step := range []struct{ method, path string }{{http.MethodPost, "/" + index + "/_refresh"}, {http.MethodGet, "/" + index + "/_search?size=10000"}} {
+		req, err := http.NewRequestWithContext(ctx, step.method, url+step.path, nil)
+		if err != nil {
+			return nil, err
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		defer res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("%s %s: %s", step.method, step.path, res.Status)
+		}
+		if step.method == http.MethodPost {
+			continue
+		}
+		var body struct {
+			Hits struct {
+				Hits []struct {
+					ID     string         `json:"_id"`
+					Source map[string]any `json:"_source"`
+				} `json:"hits"`
+			} `json:"hits"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+			return nil, err
+		}
+		out := map[string]map[string]any{}
+		for _, h := range body.Hits.Hits {
+			out[h.ID] = h.Source
+		}
+		return out, nil
+	}
+	return nil, nil
+}
