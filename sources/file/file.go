@@ -7,7 +7,10 @@
 // without its newline is not read until the newline arrives, so a writer caught mid-line is never split.
 //
 // Records: the key is the file's absolute path (a string), which keeps each file's lines in order on one
-// partition; the value is the line without its trailing "\n" (a string, other bytes kept as they are).
+// partition; the value is the line without its trailing "\n" (a string, other bytes kept as they are), or,
+// with Config.Format, the line parsed as JSON (file.JSONLines) or CSV (file.CSV). Keys therefore do not
+// identify records: the source's Shape says so, and a sink that would take keys as document ids (the
+// Elasticsearch sink's default) is refused by Validate until it is told how to make ids.
 //
 // # Rotation and truncation
 //
