@@ -142,7 +142,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	stopStatus := p.status.start()
-	defer func() { stopStatus(err == nil && p.failure.Load() == nil) }() // a tombstone after a clean stop
+	defer func() { stopStatus(p.failure.Load() != nil) }() // a tombstone unless the running pipeline failed
 	if err := p.checkPartitioning(ctx, joins); err != nil {
 		return err
 	}

@@ -183,13 +183,14 @@ func (p *pipelineRun) liveReplicas() []opsapi.ReplicaStatus {
 }
 
 // declaredWork is every source task and flow or step partition of the pipeline as this replica knows
-// them, so that the merged status also lists work no live replica holds (state UNASSIGNED).
+// them, so that the merged status also lists work no live replica holds (state UNASSIGNED); a partition
+// comes with its group's committed offset (or the oldest) and lag as last read from Kafka.
 func (p *pipelineRun) declaredWork() ([]opsapi.TaskStatus, []opsapi.PartitionStatus) {
 	if p.status == nil {
 		return nil, nil
 	}
 	p.status.mu.Lock()
-	parts := p.status.parts
+	parts, offsets := p.status.parts, p.status.offsets
 	p.status.mu.Unlock()
 	var tasks []opsapi.TaskStatus
 	var partitions []opsapi.PartitionStatus
@@ -200,7 +201,9 @@ func (p *pipelineRun) declaredWork() ([]opsapi.TaskStatus, []opsapi.PartitionSta
 	}
 	for _, s := range parts.snks {
 		for part := range s.f.from.partitions {
-			partitions = append(partitions, opsapi.PartitionStatus{Flow: s.f.name, Group: s.group, Topic: s.f.from.name, Partition: part})
+			ps := opsapi.PartitionStatus{Flow: s.f.name, Group: s.group, Topic: s.f.from.name, Partition: part}
+			ps.Offset, ps.Lag = offsets.position(s.group, s.f.from.name, part, 0, false)
+			partitions = append(partitions, ps)
 		}
 	}
 	for _, j := range parts.joins {
@@ -210,8 +213,9 @@ func (p *pipelineRun) declaredWork() ([]opsapi.TaskStatus, []opsapi.PartitionSta
 		}
 		spec := sr.step()
 		for part := range spec.in.partitions {
-			partitions = append(partitions, opsapi.PartitionStatus{Flow: spec.flowName, Step: sr.stageName(), Group: spec.group,
-				Topic: spec.in.name, Partition: part})
+			ps := opsapi.PartitionStatus{Flow: spec.flowName, Step: sr.stageName(), Group: spec.group, Topic: spec.in.name, Partition: part}
+			ps.Offset, ps.Lag = offsets.position(spec.group, spec.in.name, part, 0, false)
+			partitions = append(partitions, ps)
 		}
 	}
 	return tasks, partitions
@@ -219,7 +223,8 @@ func (p *pipelineRun) declaredWork() ([]opsapi.TaskStatus, []opsapi.PartitionSta
 
 // mergeStatus merges the status of the live replicas: every task and partition once, held by the replica
 // that published it most recently (two may both report one for a moment while it moves), and every
-// declared one no replica holds as UNASSIGNED with no replica. State is FAILED if a replica failed, else
+// declared one no replica holds as UNASSIGNED with no replica (and the offset and lag it was declared
+// with). State is FAILED if a replica failed, else
 // target if every replica reached it, else STARTING.
 func mergeStatus(name, target string, replicas []opsapi.ReplicaStatus, declaredTasks []opsapi.TaskStatus,
 	declaredParts []opsapi.PartitionStatus) opsapi.Status {
@@ -268,7 +273,7 @@ func mergeStatus(name, target string, replicas []opsapi.ReplicaStatus, declaredT
 	for _, ps := range declaredParts {
 		if k := (partKey{ps.Group, ps.Topic, ps.Partition}); !parts[k] {
 			parts[k] = true
-			ps.State, ps.Replica, ps.Offset, ps.Lag = opsapi.StateUnassigned, "", -1, 0
+			ps.State, ps.Replica = opsapi.StateUnassigned, ""
 			out.Partitions = append(out.Partitions, ps)
 		}
 	}

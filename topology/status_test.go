@@ -53,7 +53,12 @@ func startStatusReplica(t *testing.T, brokers, inputs []string, dir string, sink
 	}
 	tp := New("status-demo")
 	lines := tp.Topic("status-demo.lines", Partitions(2), ValueCodec("string"))
-	tp.Source("files", src).Via(stages.Map("trim", func(r stream.Record) (stream.Record, error) { return r, nil })).To(lines)
+	// Each line is its own key, so that lines spread over both partitions (a file source keys them by file).
+	keyByLine := stages.Map("key-by-line", func(r stream.Record) (stream.Record, error) {
+		r.Key = r.Value
+		return r, nil
+	})
+	tp.Source("files", src).Via(keyByLine).To(lines)
 	tp.Flow("archive").From(lines).To(sink, Linger(5*time.Millisecond))
 	cfg := DefaultConfig()
 	cfg.Brokers, cfg.DataDir, cfg.HTTPAddr = brokers, filepath.Join(dir, "data"), testkit.FreeAddr(t)
@@ -316,7 +321,7 @@ func TestStatusEndpoints(t *testing.T) {
 		t.Fatalf("GET /pipelines/status-demo = %d", code)
 	}
 	if len(pl.Sources) != 1 || pl.Sources[0].Connector != "file" || pl.Sources[0].Topic != "status-demo.lines" ||
-		!slices.Equal(pl.Sources[0].Stages, []string{"trim"}) || pl.Sources[0].Group != "status-demo.files" {
+		!slices.Equal(pl.Sources[0].Stages, []string{"key-by-line"}) || pl.Sources[0].Group != "status-demo.files" {
 		t.Errorf("sources = %+v", pl.Sources)
 	}
 	if len(pl.Flows) != 1 || pl.Flows[0].Topic != "status-demo.lines" || pl.Flows[0].Sink == "" || pl.Flows[0].Group != "status-demo.archive" {
@@ -505,4 +510,85 @@ func TestStatusEntriesExpire(t *testing.T) {
 	if got := b.others(time.Now().Add(11*time.Second), 10*time.Second); len(got) != 0 {
 		t.Errorf("after the expiry: %+v", got)
 	}
+}
+
+// brokenStatusSink refuses every write with an error that is not retryable: the flow, and the pipeline, fail.
+type brokenStatusSink struct{}
+
+func (brokenStatusSink) Open(context.Context) error { return nil }
+func (brokenStatusSink) Close() error               { return nil }
+func (brokenStatusSink) Write(context.Context, []stream.Record) error {
+	return errors.New("index refused the batch for the test")
+}
+
+// A replica whose pipeline failed publishes a last FAILED status with its error: the other replicas show
+// the pipeline FAILED until that entry expires (SessionTimeout), then only themselves.
+func TestStatusShowsAFailedReplica(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.log")
+	if err := os.WriteFile(in, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// b first, alone, so that it holds the flow's partitions; then a, which takes one of them.
+	b := startStatusReplica(t, brokers, []string{in}, filepath.Join(dir, "b"), brokenStatusSink{})
+	awaitStatus(t, b, 40*time.Second, func(st opsapi.Status) string { return whole(st, 1, 2, "") })
+	a := startStatusReplica(t, brokers, []string{in}, filepath.Join(dir, "a"), nil)
+	st := awaitStatus(t, a, 40*time.Second, func(st opsapi.Status) string {
+		if why := whole(st, 1, 2, "", ""); why != "" {
+			return why
+		}
+		owners := map[string]bool{}
+		for _, ps := range st.Partitions {
+			owners[ps.Replica] = true
+		}
+		if len(owners) != 2 {
+			return fmt.Sprintf("partitions on %d replicas", len(owners))
+		}
+		return ""
+	})
+	idB := ""
+	for _, r := range st.Replicas {
+		if "http://"+r.HTTPAddr == b.url {
+			idB = r.ID
+		}
+	}
+
+	// Lines keyed by their text spread over both partitions: b gets some and fails (40 keys all hashing to
+	// a's partition would be one chance in 2^40, and the keys are fixed).
+	var lines strings.Builder
+	for i := range 40 {
+		fmt.Fprintf(&lines, "line %d\n", i)
+	}
+	if err := os.WriteFile(in, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-b.done:
+		if err == nil || !strings.Contains(err.Error(), "index refused the batch for the test") {
+			t.Fatalf("b stopped with %v, want its sink's failure", err)
+		}
+		b.done <- nil // for the cleanup
+	case <-time.After(60 * time.Second):
+		t.Fatalf("b did not fail within 60s; status from a: %+v\nb's logs:\n%s\na's logs:\n%s", a.status(t), b.logs.String(), a.logs.String())
+	}
+	failedAt := time.Now()
+	awaitStatus(t, a, 10*time.Second, func(st opsapi.Status) string {
+		if st.State != opsapi.StateFailed {
+			return "state " + st.State
+		}
+		for _, r := range st.Replicas {
+			if r.ID == idB && r.State == opsapi.StateFailed && strings.Contains(r.Error, "index refused the batch for the test") {
+				return ""
+			}
+		}
+		return "b not FAILED with its error"
+	})
+	awaitStatus(t, a, MinSessionTimeout+20*time.Second, func(st opsapi.Status) string {
+		if len(st.Replicas) != 1 || st.Replicas[0].ID == idB || st.State != opsapi.StateRunning {
+			return fmt.Sprintf("%d replicas, state %s", len(st.Replicas), st.State)
+		}
+		return ""
+	})
+	t.Logf("b's FAILED status gone %v after it failed (expiry %v)", time.Since(failedAt).Round(time.Millisecond), MinSessionTimeout)
 }

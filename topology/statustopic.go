@@ -52,9 +52,11 @@ func newStatusBoard(p *pipelineRun) *statusBoard {
 }
 
 // start starts publishing and reading the status topic in the background and returns the function that
-// stops it: after a clean stop (clean true) it publishes a tombstone for this replica, else a last status
-// (FAILED after a failure); it waits at most 2*statusRequestTimeout for Kafka to take it.
-func (b *statusBoard) start() func(clean bool) {
+// stops it: when the running pipeline failed (failed true) it publishes a last status (FAILED, with the
+// error), which the other replicas show until it expires; otherwise (a clean stop, or a start-up that did
+// not get to run) a tombstone, which removes this replica from their status at once. It waits at most
+// 2*statusRequestTimeout for Kafka to take it.
+func (b *statusBoard) start() func(failed bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	b.done.Add(2)
 	go func() {
@@ -65,11 +67,11 @@ func (b *statusBoard) start() func(clean bool) {
 		defer b.done.Done()
 		b.publish(ctx)
 	}()
-	return func(clean bool) {
+	return func(failed bool) {
 		b.stopOnce.Do(func() {
 			cancel()
 			b.done.Wait()
-			b.final(clean)
+			b.final(!failed)
 		})
 	}
 }
