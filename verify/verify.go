@@ -3,8 +3,11 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
@@ -215,15 +218,36 @@ func (v *Verifier) render(ctx context.Context, chain []stages.Stage, r stream.Re
 	return out, nil
 }
 
-// expectAll returns the last expectation per document id of the records.
+// expectAll returns the last expectation per document id of the records. The records are rendered by
+// GOMAXPROCS goroutines at once (the stages are called concurrently, as the engine calls them for
+// several partitions).
 func (v *Verifier) expectAll(ctx context.Context, recs []stream.Record) (map[string]expectation, error) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/64))
+	parts := make([][]expectation, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(recs)/workers, (w+1)*len(recs)/workers
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, rec := range recs[lo:hi] {
+				es, err := v.expect(ctx, rec)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				parts[w] = append(parts[w], es...)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	out := make(map[string]expectation, len(recs))
-	for _, rec := range recs {
-		es, err := v.expect(ctx, rec)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range es {
+	for _, part := range parts { // in record order: the last write of an id wins, as in the index
+		for _, e := range part {
 			out[e.id] = e
 		}
 	}
