@@ -355,20 +355,14 @@ func (p *pipelineRun) controlRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("DELETE /pipelines/{name}/offsets", p.serveResetOffsets)
 }
 
-// controlError answers a control call with opsapi.Error.
-func controlError(w http.ResponseWriter, code int, format string, args ...any) {
-	writeJSON(w, code, opsapi.Error{ErrorCode: code, Message: fmt.Sprintf(format, args...)})
-}
-
 // controlReady answers 404 for another pipeline's name and 503 while the commands reader is not yet
 // reading (start-up); it reports whether the call may go on.
 func (p *pipelineRun) controlReady(w http.ResponseWriter, r *http.Request) bool {
-	if name := r.PathValue("name"); name != p.t.name {
-		controlError(w, http.StatusNotFound, "pipeline %q not found: this process runs pipeline %q", name, p.t.name)
+	if !p.knownPipeline(w, r) { // status.go
 		return false
 	}
 	if p.ctl == nil || !p.ctl.ready.Load() {
-		controlError(w, http.StatusServiceUnavailable, "pipeline %s is starting: its commands topic %s is not read yet; try again shortly", p.t.name, commandsTopic(p.t.name))
+		writeOpsError(w, http.StatusServiceUnavailable, "pipeline %s is starting: its commands topic %s is not read yet; try again shortly", p.t.name, commandsTopic(p.t.name))
 		return false
 	}
 	return true
@@ -381,7 +375,7 @@ func (p *pipelineRun) serveTarget(state string) http.HandlerFunc {
 			return
 		}
 		if err := p.sendCommand(r.Context(), commandTargetState, targetStateCommand{State: state, At: time.Now().UTC()}); err != nil {
-			controlError(w, http.StatusServiceUnavailable, "%s pipeline %s: %v", verbs[state], p.t.name, err)
+			writeOpsError(w, http.StatusServiceUnavailable, "%s pipeline %s: %v", verbs[state], p.t.name, err)
 			return
 		}
 		writeJSON(w, http.StatusAccepted, opsapi.StateChange{Name: p.t.name, Target: state,
@@ -399,36 +393,36 @@ func (p *pipelineRun) serveRestart(w http.ResponseWriter, r *http.Request) {
 	c := restartCommand{Flow: q.Get("flow"), Source: q.Get("source"), Task: q.Get("task"), At: time.Now().UTC()}
 	switch {
 	case c.Flow != "" && (c.Source != "" || c.Task != ""):
-		controlError(w, http.StatusBadRequest, "restart: give flow, or source (with task), not both")
+		writeOpsError(w, http.StatusBadRequest, "restart: give flow, or source (with task), not both")
 		return
 	case c.Task != "" && c.Source == "":
-		controlError(w, http.StatusBadRequest, "restart: task %q needs its source (?source=S&task=T)", c.Task)
+		writeOpsError(w, http.StatusBadRequest, "restart: task %q needs its source (?source=S&task=T)", c.Task)
 		return
 	case c.Flow != "" && !slices.ContainsFunc(p.t.flows, func(f *Flow) bool { return f.name == c.Flow }):
-		controlError(w, http.StatusBadRequest, "restart: flow: pipeline %s has no flow %q", p.t.name, c.Flow)
+		writeOpsError(w, http.StatusBadRequest, "restart: flow: pipeline %s has no flow %q", p.t.name, c.Flow)
 		return
 	case c.Source != "" && !slices.ContainsFunc(p.t.sources, func(s *SourceNode) bool { return s.name == c.Source }):
-		controlError(w, http.StatusBadRequest, "restart: source: pipeline %s has no source %q", p.t.name, c.Source)
+		writeOpsError(w, http.StatusBadRequest, "restart: source: pipeline %s has no source %q", p.t.name, c.Source)
 		return
 	}
 	if c.Task != "" {
 		tasks, known := p.ctl.taskKeys(c.Source)
 		if !known {
-			controlError(w, http.StatusServiceUnavailable, "restart: source %q has not split its work into tasks yet; try again shortly", c.Source)
+			writeOpsError(w, http.StatusServiceUnavailable, "restart: source %q has not split its work into tasks yet; try again shortly", c.Source)
 			return
 		}
 		if !slices.Contains(tasks, c.Task) {
-			controlError(w, http.StatusBadRequest, "restart: task: source %q has no task %q (its tasks: %q)", c.Source, c.Task, tasks)
+			writeOpsError(w, http.StatusBadRequest, "restart: task: source %q has no task %q (its tasks: %q)", c.Source, c.Task, tasks)
 			return
 		}
 	}
 	if state := p.ctl.state(); state == opsapi.StateStopped {
-		controlError(w, http.StatusConflict, "pipeline %s is STOPPED on replica %s: resume it (PUT /pipelines/%s/resume), which starts every processor", p.t.name, p.replicaID, p.t.name)
+		writeOpsError(w, http.StatusConflict, "pipeline %s is STOPPED on replica %s: resume it (PUT /pipelines/%s/resume), which starts every processor", p.t.name, p.replicaID, p.t.name)
 		return
 	}
 	c.ID = newCommandID()
 	if err := p.sendCommand(r.Context(), commandRestart, c); err != nil {
-		controlError(w, http.StatusServiceUnavailable, "restart %s of pipeline %s: %v", c.what(), p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "restart %s of pipeline %s: %v", c.what(), p.t.name, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, opsapi.StateChange{Name: p.t.name, Target: p.ctl.state(),

@@ -163,7 +163,7 @@ func (p *pipelineRun) serveOffsets(w http.ResponseWriter, r *http.Request) {
 	}
 	offsets, err := p.readOffsets(r.Context())
 	if err != nil {
-		controlError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, offsets)
@@ -172,12 +172,12 @@ func (p *pipelineRun) serveOffsets(w http.ResponseWriter, r *http.Request) {
 // requireStopped answers 409 unless this replica and every live replica are STOPPED.
 func (p *pipelineRun) requireStopped(w http.ResponseWriter) bool {
 	if s := p.ctl.state(); s != opsapi.StateStopped {
-		controlError(w, http.StatusConflict, "pipeline %s is %s on replica %s: stop it first (PUT /pipelines/%s/stop)", p.t.name, s, p.replicaID, p.t.name)
+		writeOpsError(w, http.StatusConflict, "pipeline %s is %s on replica %s: stop it first (PUT /pipelines/%s/stop)", p.t.name, s, p.replicaID, p.t.name)
 		return false
 	}
 	for _, rs := range p.liveReplicas() {
 		if rs.State != opsapi.StateStopped {
-			controlError(w, http.StatusConflict, "pipeline %s is %s on replica %s: stop it first (PUT /pipelines/%s/stop)", p.t.name, rs.State, rs.ID, p.t.name)
+			writeOpsError(w, http.StatusConflict, "pipeline %s is %s on replica %s: stop it first (PUT /pipelines/%s/stop)", p.t.name, rs.State, rs.ID, p.t.name)
 			return false
 		}
 	}
@@ -384,14 +384,14 @@ func (p *pipelineRun) servePatchOffsets(w http.ResponseWriter, r *http.Request) 
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
 	if err != nil {
-		controlError(w, http.StatusBadRequest, "body: %v", err)
+		writeOpsError(w, http.StatusBadRequest, "body: %v", err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), offsetsTimeout)
 	defer cancel()
 	client, err := p.offsetsClient(ctx)
 	if err != nil {
-		controlError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	defer client.Close()
@@ -401,13 +401,13 @@ func (p *pipelineRun) servePatchOffsets(w http.ResponseWriter, r *http.Request) 
 		if errors.As(err, new(*badOffsets)) {
 			code = http.StatusBadRequest
 		}
-		controlError(w, code, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, code, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	if _, err := kafka.Within(ctx, offsetsTimeout, p.brokers, "the offset changes", func() (struct{}, error) {
 		return struct{}{}, p.applyOffsets(ctx, client, changes)
 	}, nil); err != nil {
-		controlError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	p.log.Info("offsets changed by the operator", "changes", len(changes))
@@ -424,7 +424,7 @@ func (p *pipelineRun) serveResetOffsets(w http.ResponseWriter, r *http.Request) 
 	defer cancel()
 	current, err := p.readOffsets(ctx)
 	if err != nil {
-		controlError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	var changes []offsetChange
@@ -438,14 +438,14 @@ func (p *pipelineRun) serveResetOffsets(w http.ResponseWriter, r *http.Request) 
 	}
 	client, err := p.offsetsClient(ctx)
 	if err != nil {
-		controlError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	defer client.Close()
 	if _, err := kafka.Within(ctx, offsetsTimeout, p.brokers, "the offset resets", func() (struct{}, error) {
 		return struct{}{}, p.applyOffsets(ctx, client, changes)
 	}, nil); err != nil {
-		controlError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
+		writeOpsError(w, http.StatusServiceUnavailable, "offsets of pipeline %s: %v", p.t.name, err)
 		return
 	}
 	p.log.Info("offsets reset by the operator", "changes", len(changes))
