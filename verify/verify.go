@@ -132,8 +132,11 @@ func (v *Verifier) expect(ctx context.Context, rec stream.Record) ([]expectation
 	}
 	if v.cfg.Transform != nil {
 		docs, err := v.render(ctx, []stages.Stage{v.unwrap}, r)
-		if err != nil || len(docs) == 0 || docs[0].doc == nil {
+		if err != nil {
 			return nil, where(err)
+		}
+		if len(docs) == 0 || docs[0].doc == nil {
+			return nil, nil
 		}
 		row, _ := docs[0].doc.(map[string]any)
 		id, doc, err := v.cfg.Transform(row)
