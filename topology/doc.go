@@ -45,8 +45,11 @@
 //   - signal.go: SignalContext.
 //
 // The runtime (RunWith and what it starts):
-//   - run.go: the pipeline runner: RunWith, the start-up order, units (what each consumer group runs) and
-//     their failures, topics and producers.
+//   - run.go: the pipeline runner: RunWith, the start-up order, units (what each consumer group runs), each
+//     stopped and started again on its own (runUnit), and their failures, topics and producers.
+//   - control.go: the operator's commands: the <pipeline>.commands topic every replica follows (target
+//     state RUNNING, PAUSED or STOPPED; restart requests), the pause gates, and the pause, resume, stop and
+//     restart endpoints. offsets.go: the offsets endpoints (KIP-875: source positions, committed offsets).
 //   - engine.go: goka and sarama plumbing: processor options, the consumer group builder, the topic
 //     manager, sarama's configuration, goka's logger. retry.go: consumer groups that outlast a Kafka outage.
 //   - limits.go, partitioning.go: start-up checks (the largest record each topic takes; data written with
