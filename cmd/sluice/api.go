@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -57,6 +58,24 @@ func (f *apiFlags) client(cmd *cobra.Command) (*opsapi.Client, context.Context, 
 	return &opsapi.Client{BaseURL: u, HTTP: &http.Client{}}, ctx, cancel, nil
 }
 
+// call sends one request and prints the answer: with -o json the API's JSON as it is (indented), else
+// decoded into typed and shown by show.
+func (f *apiFlags) call(cmd *cobra.Command, c *opsapi.Client, ctx context.Context, method, path string, q url.Values, body, typed any, show func() error) error {
+	var raw json.RawMessage
+	if err := c.Do(ctx, method, path, q, body, &raw); err != nil {
+		return err
+	}
+	if f.output == outputJSON {
+		return writeRawJSON(cmd.OutOrStdout(), raw)
+	}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, typed); err != nil {
+			return fmt.Errorf("%s %s%s: the answer is not the expected JSON (%v): %.200s", method, c.BaseURL, path, err, raw)
+		}
+	}
+	return show()
+}
+
 func pipelinesCommand() *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{
@@ -69,22 +88,18 @@ func pipelinesCommand() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			names, err := c.Pipelines(ctx)
-			if err != nil {
-				return err
-			}
-			if f.output == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), names)
-			}
-			t := newTable(cmd.OutOrStdout(), "NAME", "STATE", "REPLICAS", "TASKS", "PARTITIONS")
-			for _, name := range names {
-				st, err := c.Status(ctx, name)
-				if err != nil {
-					return err
+			var names []string
+			return f.call(cmd, c, ctx, http.MethodGet, "/pipelines", nil, nil, &names, func() error {
+				t := newTable(cmd.OutOrStdout(), "NAME", "STATE", "REPLICAS", "TASKS", "PARTITIONS")
+				for _, name := range names {
+					st, err := c.Status(ctx, name)
+					if err != nil {
+						return err
+					}
+					t.row(name, st.State, strconv.Itoa(len(st.Replicas)), strconv.Itoa(len(st.Tasks)), strconv.Itoa(len(st.Partitions)))
 				}
-				t.row(name, st.State, strconv.Itoa(len(st.Replicas)), strconv.Itoa(len(st.Tasks)), strconv.Itoa(len(st.Partitions)))
-			}
-			return t.flush()
+				return t.flush()
+			})
 		},
 	}
 	f.register(cmd, true)
@@ -103,14 +118,9 @@ func statusCommand() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			st, err := c.Status(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if f.output == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), st)
-			}
-			return printStatus(cmd, st)
+			var st opsapi.Status
+			return f.call(cmd, c, ctx, http.MethodGet, opsapi.PipelinePath(args[0], "status"), nil, nil, &st,
+				func() error { return printStatus(cmd, st) })
 		},
 	}
 	f.register(cmd, true)
@@ -153,7 +163,7 @@ func printStatus(cmd *cobra.Command, st opsapi.Status) error {
 }
 
 // stateChangeCommand is pause, resume and stop: one PUT each.
-func stateChangeCommand(use, short string, call func(*opsapi.Client, context.Context, string) (opsapi.StateChange, error)) *cobra.Command {
+func stateChangeCommand(use, short string) *cobra.Command {
 	var f apiFlags
 	cmd := &cobra.Command{
 		Use:   use + " NAME",
@@ -165,21 +175,16 @@ func stateChangeCommand(use, short string, call func(*opsapi.Client, context.Con
 				return err
 			}
 			defer cancel()
-			sc, err := call(c, ctx, args[0])
-			if err != nil {
-				return err
-			}
-			return printStateChange(cmd, f.output, sc)
+			var sc opsapi.StateChange
+			return f.call(cmd, c, ctx, http.MethodPut, opsapi.PipelinePath(args[0], use), nil, nil, &sc,
+				func() error { return printStateChange(cmd, sc) })
 		},
 	}
 	f.register(cmd, true)
 	return cmd
 }
 
-func printStateChange(cmd *cobra.Command, output string, sc opsapi.StateChange) error {
-	if output == outputJSON {
-		return writeJSON(cmd.OutOrStdout(), sc)
-	}
+func printStateChange(cmd *cobra.Command, sc opsapi.StateChange) error {
 	line := fmt.Sprintf("pipeline %s: every replica moves to %s", sc.Name, sc.Target)
 	if sc.Message != "" {
 		line += " (" + sc.Message + ")"
@@ -207,11 +212,15 @@ func restartCommand() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			sc, err := c.Restart(ctx, args[0], target)
-			if err != nil {
-				return err
+			q := url.Values{}
+			for k, v := range map[string]string{"flow": target.Flow, "source": target.Source, "task": target.Task} {
+				if v != "" {
+					q.Set(k, v)
+				}
 			}
-			return printStateChange(cmd, f.output, sc)
+			var sc opsapi.StateChange
+			return f.call(cmd, c, ctx, http.MethodPost, opsapi.PipelinePath(args[0], "restart"), q, nil, &sc,
+				func() error { return printStateChange(cmd, sc) })
 		},
 	}
 	cmd.Flags().StringVar(&target.Flow, "flow", "", "restart only this flow's processors")
@@ -223,12 +232,9 @@ func restartCommand() *cobra.Command {
 
 func controlCommands() []*cobra.Command {
 	return []*cobra.Command{
-		stateChangeCommand("pause", "Pause a pipeline on every replica: sources read nothing, sinks receive nothing",
-			(*opsapi.Client).Pause),
-		stateChangeCommand("resume", "Resume a paused or stopped pipeline on every replica",
-			(*opsapi.Client).Resume),
-		stateChangeCommand("stop", "Stop a pipeline's processors on every replica (offsets can then be changed)",
-			(*opsapi.Client).Stop),
+		stateChangeCommand("pause", "Pause a pipeline on every replica: sources read nothing, sinks receive nothing"),
+		stateChangeCommand("resume", "Resume a paused or stopped pipeline on every replica"),
+		stateChangeCommand("stop", "Stop a pipeline's processors on every replica (offsets can then be changed)"),
 		restartCommand(),
 	}
 }
@@ -254,32 +260,31 @@ func offsetsGetCommand() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			offs, err := c.Offsets(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if f.output == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), offs)
-			}
-			t := newTable(cmd.OutOrStdout(), "KIND", "SOURCE/GROUP", "TASK/TOPIC", "PARTITION", "OFFSET")
-			for _, o := range offs.Offsets {
-				p := o.Partition
-				switch p.Kind {
-				case "source":
-					t.row(p.Kind, p.Source, p.Task, "", string(o.Offset))
-				default:
-					part := ""
-					if p.Partition != nil {
-						part = strconv.Itoa(int(*p.Partition))
-					}
-					t.row(p.Kind, p.Group, p.Topic, part, flowOffsetText(o.Offset))
-				}
-			}
-			return t.flush()
+			var offs opsapi.Offsets
+			return f.call(cmd, c, ctx, http.MethodGet, opsapi.PipelinePath(args[0], "offsets"), nil, nil, &offs,
+				func() error { return printOffsets(cmd, offs) })
 		},
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+func printOffsets(cmd *cobra.Command, offs opsapi.Offsets) error {
+	t := newTable(cmd.OutOrStdout(), "KIND", "SOURCE/GROUP", "TASK/TOPIC", "PARTITION", "OFFSET")
+	for _, o := range offs.Offsets {
+		p := o.Partition
+		switch p.Kind {
+		case "source":
+			t.row(p.Kind, p.Source, p.Task, "", string(o.Offset))
+		default:
+			part := ""
+			if p.Partition != nil {
+				part = strconv.Itoa(int(*p.Partition))
+			}
+			t.row(p.Kind, p.Group, p.Topic, part, flowOffsetText(o.Offset))
+		}
+	}
+	return t.flush()
 }
 
 // flowOffsetText shows {"offset":N} as N, anything else as it is.
@@ -359,15 +364,9 @@ func offsetsSetCommand() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			msg, err := c.PatchOffsets(ctx, args[0], body)
-			if err != nil {
-				return err
-			}
-			if f.output == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), msg)
-			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), msg.Message)
-			return err
+			var msg opsapi.Message
+			return f.call(cmd, c, ctx, http.MethodPatch, opsapi.PipelinePath(args[0], "offsets"), nil, body, &msg,
+				func() error { return printMessage(cmd, msg) })
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "", "a JSON file with the PATCH body: {\"offsets\":[{\"partition\":{...},\"offset\":...}]}")
@@ -394,17 +393,16 @@ func offsetsResetCommand() *cobra.Command {
 				return err
 			}
 			defer cancel()
-			msg, err := c.ResetOffsets(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if f.output == outputJSON {
-				return writeJSON(cmd.OutOrStdout(), msg)
-			}
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), msg.Message)
-			return err
+			var msg opsapi.Message
+			return f.call(cmd, c, ctx, http.MethodDelete, opsapi.PipelinePath(args[0], "offsets"), nil, nil, &msg,
+				func() error { return printMessage(cmd, msg) })
 		},
 	}
 	f.register(cmd, true)
 	return cmd
+}
+
+func printMessage(cmd *cobra.Command, msg opsapi.Message) error {
+	_, err := fmt.Fprintln(cmd.OutOrStdout(), msg.Message)
+	return err
 }

@@ -197,6 +197,14 @@ func TestCLIAgainstRunningPipeline(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &names); r.code != 0 || err != nil || len(names) != 1 || names[0] != name {
 		t.Errorf("pipelines -o json: %v\n%s", err, r)
 	}
+	var direct json.RawMessage // -o json prints the API's answer as it is
+	if err := (&opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr}).Do(ctx, "GET", "/pipelines", nil, nil, &direct); err != nil {
+		t.Fatal(err)
+	}
+	var compact bytes.Buffer
+	if err := json.Compact(&compact, []byte(r.stdout)); err != nil || compact.String() != string(bytes.TrimSpace(direct)) {
+		t.Errorf("pipelines -o json printed %s, the API answered %s", r.stdout, direct)
+	}
 
 	// topics: the data topic with its partitions and records.
 	kafkaArgs := []string{"--brokers", strings.Join(brokers, ",")}

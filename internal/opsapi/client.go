@@ -55,30 +55,30 @@ func (c *Client) Pipelines(ctx context.Context) ([]string, error) {
 // Pipeline is GET /pipelines/{name}: the pipeline's declaration.
 func (c *Client) Pipeline(ctx context.Context, name string) (Pipeline, error) {
 	var out Pipeline
-	err := c.do(ctx, http.MethodGet, pipelinePath(name, ""), nil, nil, &out)
+	err := c.do(ctx, http.MethodGet, PipelinePath(name, ""), nil, nil, &out)
 	return out, err
 }
 
 // Status is GET /pipelines/{name}/status: the state of every task and partition across live replicas.
 func (c *Client) Status(ctx context.Context, name string) (Status, error) {
 	var out Status
-	err := c.do(ctx, http.MethodGet, pipelinePath(name, "status"), nil, nil, &out)
+	err := c.do(ctx, http.MethodGet, PipelinePath(name, "status"), nil, nil, &out)
 	return out, err
 }
 
 // Pause is PUT /pipelines/{name}/pause: every replica stops reading sources and handing records to sinks.
 func (c *Client) Pause(ctx context.Context, name string) (StateChange, error) {
-	return c.stateChange(ctx, http.MethodPut, pipelinePath(name, "pause"), nil)
+	return c.stateChange(ctx, http.MethodPut, PipelinePath(name, "pause"), nil)
 }
 
 // Resume is PUT /pipelines/{name}/resume: every replica runs again (from PAUSED or STOPPED).
 func (c *Client) Resume(ctx context.Context, name string) (StateChange, error) {
-	return c.stateChange(ctx, http.MethodPut, pipelinePath(name, "resume"), nil)
+	return c.stateChange(ctx, http.MethodPut, PipelinePath(name, "resume"), nil)
 }
 
 // Stop is PUT /pipelines/{name}/stop: every replica stops its processors (offsets may then be changed).
 func (c *Client) Stop(ctx context.Context, name string) (StateChange, error) {
-	return c.stateChange(ctx, http.MethodPut, pipelinePath(name, "stop"), nil)
+	return c.stateChange(ctx, http.MethodPut, PipelinePath(name, "stop"), nil)
 }
 
 // Restart is POST /pipelines/{name}/restart with the target as query parameters (flow, source, task).
@@ -93,13 +93,13 @@ func (c *Client) Restart(ctx context.Context, name string, target RestartTarget)
 	if target.Task != "" {
 		q.Set("task", target.Task)
 	}
-	return c.stateChange(ctx, http.MethodPost, pipelinePath(name, "restart"), q)
+	return c.stateChange(ctx, http.MethodPost, PipelinePath(name, "restart"), q)
 }
 
 // Offsets is GET /pipelines/{name}/offsets: every source task's position and flow partition's offset.
 func (c *Client) Offsets(ctx context.Context, name string) (Offsets, error) {
 	var out Offsets
-	err := c.do(ctx, http.MethodGet, pipelinePath(name, "offsets"), nil, nil, &out)
+	err := c.do(ctx, http.MethodGet, PipelinePath(name, "offsets"), nil, nil, &out)
 	return out, err
 }
 
@@ -107,7 +107,7 @@ func (c *Client) Offsets(ctx context.Context, name string) (Offsets, error) {
 // The server answers 409 (an *Error) unless the pipeline is STOPPED on every replica.
 func (c *Client) PatchOffsets(ctx context.Context, name string, offsets Offsets) (Message, error) {
 	var out Message
-	err := c.do(ctx, http.MethodPatch, pipelinePath(name, "offsets"), nil, offsets, &out)
+	err := c.do(ctx, http.MethodPatch, PipelinePath(name, "offsets"), nil, offsets, &out)
 	return out, err
 }
 
@@ -115,7 +115,7 @@ func (c *Client) PatchOffsets(ctx context.Context, name string, offsets Offsets)
 // answers 409 (an *Error) unless the pipeline is STOPPED on every replica.
 func (c *Client) ResetOffsets(ctx context.Context, name string) (Message, error) {
 	var out Message
-	err := c.do(ctx, http.MethodDelete, pipelinePath(name, "offsets"), nil, nil, &out)
+	err := c.do(ctx, http.MethodDelete, PipelinePath(name, "offsets"), nil, nil, &out)
 	return out, err
 }
 
@@ -125,12 +125,21 @@ func (c *Client) stateChange(ctx context.Context, method, path string, q url.Val
 	return out, err
 }
 
-func pipelinePath(name, action string) string {
+// PipelinePath is the path of a pipeline's resource: "/pipelines/{name}" and, when action is not empty,
+// "/pipelines/{name}/{action}" (status, pause, resume, stop, restart, offsets), the name path-escaped.
+func PipelinePath(name, action string) string {
 	p := "/pipelines/" + url.PathEscape(name)
 	if action != "" {
 		p += "/" + action
 	}
 	return p
+}
+
+// Do sends one request to path (with query and, when body is non-nil, body as JSON) and decodes a 2xx
+// answer into out when out is non-nil and the answer not empty; out may be a *json.RawMessage to keep the
+// answer as it is. Errors are those of the typed methods above.
+func (c *Client) Do(ctx context.Context, method, path string, q url.Values, body, out any) error {
+	return c.do(ctx, method, path, q, body, out)
 }
 
 // do sends one request and decodes a 2xx answer into out (when out is non-nil and the body non-empty).
