@@ -50,7 +50,8 @@ func (p *pipelineRun) countDeadLetter(source, flow, stage string) {
 const progressEvery = 10 * time.Second
 
 // trackLag refreshes sluice_consumer_lag every second for the partitions this replica processes now (see
-// sinkRunner.nextOffsets), deletes the series of partitions it no longer processes, and logs a
+// sinkRunner.nextOffsets), deletes the series of partitions it no longer processes, refreshes
+// sluice_source_lag for the source tasks this replica runs (taskObserver.refreshLag), and logs a
 // progress line every progressEvery when records moved: records read and acknowledged per source, records
 // written and lag per flow.
 func (p *pipelineRun) trackLag(ctx context.Context, srcs []*sourceRunner, snks []*sinkRunner) {
