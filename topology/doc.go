@@ -70,7 +70,8 @@
 //   - failure.go: how failures are described and reported (which record, which stage, in the user's words).
 //   - health.go: the HTTP server (/metrics, /healthz, /readyz) and the stall tracker behind /readyz.
 //   - observe.go: the connectors' and stages' environment (logger, metrics), stage and dead-letter counters,
-//     consumer lag and progress logging.
+//     consumer lag and progress logging, source task states and lag (taskObserver), a flow's byte counters
+//     and end-to-end latency (sinkCounters), consumer-group sessions (countRebalances).
 //   - ui.go (with the embedded ui/ directory): the status page /ui, the pipeline's graph laid out from the
 //     declaration, and /ui/data, the numbers the page refreshes itself from every second.
 package topology
