@@ -56,13 +56,13 @@ func ExampleVerifier_Run() {
 	}
 	fmt.Printf("%d rows, %d documents, equal: %v\n", rep.Rows, rep.Documents, rep.Equal())
 	for _, d := range rep.Differences {
-		fmt.Println(d.Kind, d.ID, d.Key)
+		fmt.Printf("%s id %s key %s\n", d.Kind, d.ID, d.Key)
 	}
 	// Output:
 	// 3 rows, 0 documents, equal: false
-	// missing 1 [1]
-	// missing 2 [2]
-	// missing 3 [3]
+	// missing id 1 key 1
+	// missing id 2 key 2
+	// missing id 3 key 3
 }
 
 // A Go function says what document a row becomes when the flow's document is not made by declarative
