@@ -54,8 +54,9 @@
 // observes, for every record a sink acknowledged, the time from the record's timestamp to the
 // acknowledgement: the timestamp the source set (the binlog event's time for MySQL, the read time for
 // files), which Kafka carries as the record's CreateTime; a flow's output records inherit it, so a flow that
-// reads another flow's topic (Flow.ToTopic) measures from the first source. For Flow.ToTopic flows the
-// acknowledgement is Kafka's. Records without a timestamp are not observed; a timestamp in the future (a
+// reads another flow's topic (Flow.ToTopic) measures from the first source. After a stateful step
+// (Flow.Join, Flow.Keyed) it measures from the step's output instead: goka writes that output with the time
+// of writing, not the input's. For Flow.ToTopic flows the acknowledgement is Kafka's. Records without a timestamp are not observed; a timestamp in the future (a
 // clock ahead of this one) counts as 0. Clocks of different hosts add their skew.
 //
 // Source tasks: sluice_source_task_state has one series per state (starting, running, retrying, ended,
