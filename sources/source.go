@@ -149,3 +149,13 @@ type Shaper interface {
 	// Shape describes the records every task of the source emits, before any ETL stage.
 	Shape() stream.Shape
 }
+
+// TopicShaper is implemented by a source whose records name their own topics (declared with the
+// topology's ToRecordTopics) to say which topics those are and what each holds, when its topics differ
+// (a CDC source's table topics hold change events, its schema-change topic DDL records). Without it the
+// topology takes such a source to write, with its Shape, every declared topic that nothing else writes.
+type TopicShaper interface {
+	// TopicShape returns the shape of the records the source writes to topic, and false if it writes
+	// none there.
+	TopicShape(topic string) (stream.Shape, bool)
+}

@@ -31,8 +31,9 @@ var ErrShape = errors.New("records of the wrong shape")
 // nothing is known after it either.
 //
 // A topic holds what its declared writers write: the sources that name it in To, the flows that end in it
-// (ToTopic), and the sources whose records name their own topics (ToRecordTopics), which are taken to
-// write the declared topics that no other source or flow writes. Writers that disagree give values of
+// (ToTopic), and the sources whose records name their own topics (ToRecordTopics): those that implement
+// sources.TopicShaper write the topics it names, with the shape it gives; the others are taken to write,
+// with their Shape, the declared topics that no other source or flow writes. Writers that disagree give values of
 // unknown kind; fields are those any writer has, known only when every writer's are. A topic that nothing
 // declared writes holds values of unknown kind. The topic's value codec decides what a flow reading it
 // gets: "string" gives strings, "bytes" bytes declared binary (see stream.Shape.Binary), the JSON codecs
@@ -300,10 +301,24 @@ func (c *shapeChecker) writersShape(tp *Topic) shaped {
 		return false
 	}
 	for _, s := range c.t.sources {
-		if s.src == nil || (s.to != tp && !(s.recordTopics && !written(tp) && !c.isDeadLetter(tp))) {
+		if s.src == nil {
 			continue
 		}
-		outs = append(outs, c.walkStages("", c.sourceStart(s), s.stages, nil))
+		start := c.sourceStart(s)
+		switch ts, ok := s.src.(sources.TopicShaper); {
+		case s.to == tp:
+		case !s.recordTopics:
+			continue
+		case ok:
+			sh, writes := ts.TopicShape(tp.name)
+			if !writes {
+				continue
+			}
+			start.shape = sh
+		case written(tp) || c.isDeadLetter(tp):
+			continue
+		}
+		outs = append(outs, c.walkStages("", start, s.stages, nil))
 	}
 	for _, f := range c.t.flows {
 		if f.toTopic == tp && f.from != nil {

@@ -52,7 +52,7 @@ func (k shapeKit) search(id string) sinks.Sink {
 
 func (k shapeKit) mysql() *mysql.Source {
 	k.t.Helper()
-	s, err := mysql.New(mysql.Config{DSN: "root@tcp(127.0.0.1:9)/", ServerID: 7, Tables: []string{"shop.orders"}})
+	s, err := mysql.New(mysql.Config{DSN: "root@tcp(127.0.0.1:9)/", ServerID: 7, Tables: []string{"shop.orders"}, TopicPrefix: "shop"})
 	if err != nil {
 		k.t.Fatal(err)
 	}
@@ -238,6 +238,25 @@ func TestValidateShapes(t *testing.T) {
 				tp.Source("files", k.files(file.JSONLines, stages.CSVConfig{})).To(docs)
 				tp.Flow("index").From(docs).Via(stages.Map("key-by-id", nil)).To(k.search(""))
 			},
+		},
+		{
+			name: "a topic written outside beside a CDC source's topics",
+			build: func(tp *topology.Topology) {
+				tp.Source("cdc", k.mysql()).ToRecordTopics()
+				tp.Topic("shop.shop.orders")
+				people := tp.Topic("people")
+				tp.Source("people", k.files(file.CSV, customers)).To(people)
+				j, _ := stages.LookupJoin("with-customer", "user_id", "customer")
+				tp.Flow("enrich").From(tp.Topic("clicks")).Join(tp.Table("customers", people), j).To(k.sink())
+			},
+		},
+		{
+			name: "a CDC source's schema-change topic is not change events",
+			build: func(tp *topology.Topology) {
+				tp.Source("cdc", k.mysql()).ToRecordTopics()
+				tp.Flow("ddl").From(tp.Topic("shop")).Via(k.stage(stages.Unwrap("unwrap", stages.UnwrapConfig{}))).To(k.sink())
+			},
+			want: []string{`flow "ddl": stage "unwrap" needs Debezium change events, with "before" and "after" fields; the records have "source", "ts_ms", "databaseName", "schemaName", "ddl", "tableChanges"; source "cdc" emits schema changes of MySQL databases`},
 		},
 		{
 			name: "a stage after a user function is not checked",

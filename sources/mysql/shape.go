@@ -1,6 +1,10 @@
 package mysql
 
-import "github.com/sluicehq/sluice/stream"
+import (
+	"strings"
+
+	"github.com/sluicehq/sluice/stream"
+)
 
 // Shape says what the source emits (sources.Shaper): structured values, Debezium change events whose
 // fields are before, after, source, op and ts_ms, keyed by the row's primary key, so keys identify rows (a
@@ -12,4 +16,22 @@ func (s *Source) Shape() stream.Shape {
 		KeysIdentify: true,
 		From:         "Debezium change events of MySQL rows",
 	}
+}
+
+// TopicShape says what each topic of the source holds (sources.TopicShaper): the tables' topics
+// ("<TopicPrefix>.<db>.<table>") the change events of Shape, the schema-change topic (TopicPrefix) one
+// record per DDL statement (fields source, ts_ms, databaseName, schemaName, ddl, tableChanges; keyed by
+// database, which identifies no record).
+func (s *Source) TopicShape(topic string) (stream.Shape, bool) {
+	switch {
+	case topic == s.cfg.TopicPrefix:
+		return stream.Shape{
+			Value:  stream.StructuredValue,
+			Fields: []string{"source", "ts_ms", "databaseName", "schemaName", "ddl", "tableChanges"},
+			From:   "schema changes of MySQL databases (one record per DDL statement)",
+		}, true
+	case strings.HasPrefix(topic, s.cfg.TopicPrefix+"."):
+		return s.Shape(), true
+	}
+	return stream.Shape{}, false
 }
