@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
+	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -358,3 +359,61 @@ func TestErrorText(t *testing.T) {
 func regexpMatch(re, s string) bool { return regexp.MustCompile(re).MatchString(s) }
 
 func regexpQuote(s string) string { return regexp.QuoteMeta(s) }
+
+// tail -f prints the records already there and then new ones as they arrive, with their headers, until
+// SIGINT, which ends it with status 0.
+func TestTailFollow(t *testing.T) {
+	bin := buildSluice(t)
+	brokers := testkit.Brokers(t, 1)
+	testkit.CreateTopic(t, brokers, "follow", 2)
+	produce := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			testkit.Produce(t, brokers, "follow", testkit.Message{Partition: int32(i % 2), Key: []byte(fmt.Sprintf("k%d", i)),
+				Value: []byte(fmt.Sprintf(`{"i":%d}`, i)), Headers: []stream.Header{{Key: "origin", Value: []byte("test run")}}})
+		}
+	}
+	produce(0, 2)
+	cmd := exec.Command(bin, "tail", "follow", "-f", "--codec", "json", "--key-codec", "string", "--brokers", strings.Join(brokers, ","))
+	out := &testkit.LogBuffer{}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	lines := func(n int) func() string {
+		return func() string {
+			if got := strings.Count(out.String(), "\n"); got != n {
+				return fmt.Sprintf("%d lines: %s", got, out.String())
+			}
+			return ""
+		}
+	}
+	waitFor(t, 30*time.Second, "the 2 records already there", lines(2))
+	produce(2, 2)
+	waitFor(t, 30*time.Second, "the 2 new records", lines(4))
+	for i := range 4 {
+		want := fmt.Sprintf(`(?m)^%d@%d  key=k%d  {"i":%d}  headers: origin="test run"$`, i%2, i/2, i, i)
+		if !regexpMatch(want, out.String()) {
+			t.Errorf("tail -f printed:\n%s\nwant a line matching %s", out.String(), want)
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("tail -f after SIGINT: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("tail -f still running 30s after SIGINT")
+	}
+}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sinks"
@@ -71,11 +74,20 @@ func runPipeline(cmd *cobra.Command, o runOptions) error {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
+	ctx := cmd.Context()
+	if o.from == "topic" && !cfg.Embedded() {
+		// An existing topic is read with the partitions it has (a declaration with other counts would fail
+		// at start-up); with the embedded broker it lives in the data dir, which only the run opens.
+		n, err := topicPartitions(ctx, cfg.Brokers, o.topic)
+		if err != nil {
+			return err
+		}
+		o.inputPartitions = n
+	}
 	p, err := buildRun(o)
 	if err != nil {
 		return err
 	}
-	ctx := cmd.Context()
 	fmt.Fprintf(stderr, "sluice run: pipeline %s: %s -> %s; Ctrl-C stops it\n", o.name, p.from, p.to)
 	if bar {
 		stop := showProgress(ctx, stderr, o, p.count)
@@ -147,8 +159,12 @@ func buildRun(o runOptions) (*runPipelineDecl, error) {
 		if keyCodec == "" {
 			keyCodec = o.codec
 		}
+		partitions := o.partitions
+		if o.inputPartitions > 0 {
+			partitions = o.inputPartitions
+		}
 		inputs = append(inputs, t.Topic(o.topic, topology.KeyCodec(keyCodec), topology.ValueCodec(o.codec),
-			topology.Partitions(o.partitions)))
+			topology.Partitions(partitions)))
 		decl.from = "topic " + o.topic
 	}
 
@@ -232,4 +248,27 @@ func wrapInvalid(err error) error {
 		return fmt.Errorf("the pipeline these settings describe is not valid: %w", err)
 	}
 	return nil
+}
+
+// topicPartitions returns how many partitions topic has on Kafka, within 10 seconds; a missing topic is an
+// error naming --topic.
+func topicPartitions(ctx context.Context, brokers []string, topic string) (int, error) {
+	f := &kafkaFlags{brokers: strings.Join(brokers, ","), timeout: 10 * time.Second}
+	client, addrs, err := f.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer client.Close()
+	names, err := within(ctx, f, addrs, "a metadata request", client.Topics)
+	if err != nil {
+		return 0, fmt.Errorf("Kafka at %s: %w", strings.Join(addrs, ","), err)
+	}
+	if !slices.Contains(names, topic) {
+		return 0, fmt.Errorf("--topic %q: no such topic on Kafka at %s (sluice topics lists them)", topic, strings.Join(addrs, ","))
+	}
+	parts, err := within(ctx, f, addrs, "the partitions of "+topic, func() ([]int32, error) { return client.Partitions(topic) })
+	if err != nil {
+		return 0, fmt.Errorf("--topic %q: %w", topic, err)
+	}
+	return len(parts), nil
 }

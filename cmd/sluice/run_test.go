@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +80,9 @@ func TestRunMariaDBToElasticsearch(t *testing.T) {
 			}
 			return diffOrders(want, got)
 		})
+	}
+	if n, err := estimateRows(context.Background(), db.DSN(""), []string{"shop.orders"}); err != nil || n < rows/2 || n > rows*2 {
+		t.Errorf("estimated rows of shop.orders: %d, %v; want about %d (the progress bar's total)", n, err, rows)
 	}
 	converge(fmt.Sprintf("the %d rows as documents", rows))
 	t.Logf("%d rows indexed %v after start (binary start, embedded broker, snapshot, index)", rows, time.Since(began).Round(time.Millisecond))
@@ -340,6 +344,13 @@ func TestRunFileToTopicToElasticsearch(t *testing.T) {
 	}
 	stopFile()
 
+	// An input topic that does not exist fails before the start, naming the flag.
+	r = sluice(t, bin, []string{"SLUICE_BROKERS=" + strings.Join(brokers, ","), "SLUICE_HTTP_ADDR=off"}, "run", "--name", "x",
+		"--from", "topic", "--topic", "nope", "--to", "file", "--out", filepath.Join(dir, "x"))
+	if r.code != 1 || !strings.Contains(r.stderr, `sluice: --topic "nope": no such topic on Kafka`) {
+		t.Errorf("run from a missing topic:\n%s", r)
+	}
+
 	es, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0", RefreshInterval: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -404,4 +415,21 @@ func searchAll(url, index string) (map[string]map[string]any, error) {
 		return out, nil
 	}
 	return nil, nil
+}
+
+// The progress display counts the records that reached the sink's stages: without a total for a file, and
+// for MySQL against the tables' estimated rows.
+func TestProgressBar(t *testing.T) {
+	out := &testkit.LogBuffer{}
+	var count atomic.Int64
+	stop := showProgress(context.Background(), out, runOptions{from: "file"}, &count)
+	count.Store(4321)
+	waitFor(t, 10*time.Second, "the count on the bar", func() string {
+		if !strings.Contains(out.String(), "records (4321/-") {
+			return out.String()
+		}
+		return ""
+	})
+	stop()
+	stop() // a second stop is harmless
 }

@@ -32,6 +32,8 @@ type runOptions struct {
 	unwrap     bool
 	partitions int
 
+	inputPartitions int // the --topic's partitions on Kafka, when known before the start
+
 	to       string // elasticsearch, topic, file
 	esURL    string
 	index    string
