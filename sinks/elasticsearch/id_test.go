@@ -18,6 +18,7 @@ func TestIDTemplate(t *testing.T) {
 	_ = user.Put("id", int64(9))
 	_ = user.Put("email", "a@example.com")
 	jsonValue := map[string]any{"user": map[string]any{"id": "u-7", "tenant": int64(3)}, "n": float64(12)}
+	bigValue := decodeJSON(t, `{"big":12345678901234567890,"price":19.90}`)
 	at := func(r stream.Record) stream.Record { r.Topic, r.Partition, r.Offset = "orders", 0, 17; return r }
 
 	tests := []struct {
@@ -37,6 +38,8 @@ func TestIDTemplate(t *testing.T) {
 		{"field of a struct", "{field:id}", at(stream.Record{Value: user}), "9", nil},
 		{"nested field of a map", "{field:user.id}", at(stream.Record{Value: jsonValue}), "u-7", nil},
 		{"number field", "n-{field:n}", at(stream.Record{Value: jsonValue}), "n-12", nil},
+		{"number beyond 64 bits, exact", "{field:big}", at(stream.Record{Value: bigValue}), "12345678901234567890", nil},
+		{"decimal field, exact", "{field:price}", at(stream.Record{Value: bigValue}), "19.90", nil},
 		{"combination", "{field:user.tenant}:{key}", at(stream.Record{Key: "k", Value: jsonValue}), "3:k", nil},
 		{"combination with literal", "{topic}-{field:user.id}", at(stream.Record{Value: jsonValue}), "orders-u-7", nil},
 		{"missing field", "{field:user.name}", at(stream.Record{Value: jsonValue}),
@@ -144,4 +147,18 @@ func TestCheckShape(t *testing.T) {
 			}
 		})
 	}
+}
+
+// decodeJSON decodes a value as the "json" codec does for a flow.
+func decodeJSON(t *testing.T, text string) any {
+	t.Helper()
+	codec, err := stream.LookupCodec("json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, v, err := codec.Decode([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
