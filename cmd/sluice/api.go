@@ -32,7 +32,7 @@ func (f *apiFlags) register(cmd *cobra.Command, withOutput bool) {
 		def = defaultAPIURL
 	}
 	cmd.Flags().StringVar(&f.url, "url", def, "the pipeline's operator API (default $SLUICE_API_URL or "+defaultAPIURL+")")
-	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "deadline of each call to the API")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "deadline of the command's calls to the API")
 	f.output = outputTable
 	if withOutput {
 		cmd.Flags().StringVarP(&f.output, "output", "o", outputTable, "table (for people) or json (the API's answer, for scripts)")
@@ -66,6 +66,9 @@ func (f *apiFlags) call(cmd *cobra.Command, c *opsapi.Client, ctx context.Contex
 		return err
 	}
 	if f.output == outputJSON {
+		if len(raw) > 0 {
+			json.Unmarshal(raw, typed) // for what follows (--wait); the answer is printed as it is
+		}
 		return writeRawJSON(cmd.OutOrStdout(), raw)
 	}
 	if len(raw) > 0 {
@@ -165,6 +168,7 @@ func printStatus(cmd *cobra.Command, st opsapi.Status) error {
 // stateChangeCommand is pause, resume and stop: one PUT each.
 func stateChangeCommand(use, short string) *cobra.Command {
 	var f apiFlags
+	var wait bool
 	cmd := &cobra.Command{
 		Use:   use + " NAME",
 		Short: short,
@@ -176,12 +180,47 @@ func stateChangeCommand(use, short string) *cobra.Command {
 			}
 			defer cancel()
 			var sc opsapi.StateChange
-			return f.call(cmd, c, ctx, http.MethodPut, opsapi.PipelinePath(args[0], use), nil, nil, &sc,
+			err = f.call(cmd, c, ctx, http.MethodPut, opsapi.PipelinePath(args[0], use), nil, nil, &sc,
 				func() error { return printStateChange(cmd, sc) })
+			if err != nil || !wait {
+				return err
+			}
+			if err := waitForState(ctx, c, args[0], sc.Target); err != nil {
+				return err
+			}
+			if f.output == outputTable {
+				fmt.Fprintf(cmd.OutOrStdout(), "pipeline %s: %s on every replica\n", args[0], sc.Target)
+			}
+			return nil
 		},
 	}
 	f.register(cmd, true)
+	cmd.Flags().BoolVar(&wait, "wait", false, "return once every replica reports the new state (within --timeout)")
 	return cmd
+}
+
+// waitForState polls the pipeline's status until its merged state is target, until ctx ends.
+func waitForState(ctx context.Context, c *opsapi.Client, name, target string) error {
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		st, err := c.Status(ctx, name)
+		if err == nil && st.State == target {
+			return nil
+		}
+		if err == nil {
+			last = st.State
+		}
+		select {
+		case <-ctx.Done():
+			if last == "" && err != nil {
+				return fmt.Errorf("--wait: pipeline %s: %w", name, err)
+			}
+			return fmt.Errorf("--wait: pipeline %s is still %s, not %s, at the end of --timeout", name, last, target)
+		case <-tick.C:
+		}
+	}
 }
 
 func printStateChange(cmd *cobra.Command, sc opsapi.StateChange) error {

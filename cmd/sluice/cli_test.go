@@ -267,8 +267,12 @@ func TestCLIAgainstRunningPipeline(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "pipeline cli-api: PAUSED") {
 		t.Errorf("status table while paused:\n%s", r)
 	}
-	if n := outLines(); n != 10 {
-		t.Errorf("the sink has %d lines while paused, want 10", n)
+	// Absence can only be watched for a while: 2 s in which the sink must not grow (the pause itself is
+	// tested on two replicas in topology's control tests).
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if n := outLines(); n != 10 {
+			t.Fatalf("the sink has %d lines while paused, want 10", n)
+		}
 	}
 
 	// resume: RUNNING again, and the lines written while paused arrive.
@@ -304,6 +308,45 @@ func TestCLIAgainstRunningPipeline(t *testing.T) {
 	r = sluice(t, bin, nil, append([]string{"status", "nope"}, api...)...)
 	if r.code != 1 || !strings.Contains(r.stderr, `sluice: no pipeline "nope" here`) {
 		t.Errorf("status of an unknown pipeline, want the 404's message and exit 1:\n%s", r)
+	}
+
+	// stop --wait returns once STOPPED; the flow's offset set back by 5 while stopped; resume --wait: the
+	// last 5 lines arrive again.
+	r = sluice(t, bin, nil, append([]string{"stop", name, "--wait"}, api...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "pipeline cli-api: STOPPED on every replica") {
+		t.Fatalf("stop --wait:\n%s", r)
+	}
+	r = sluice(t, bin, nil, append([]string{"offsets", "get", name, "-o", "json"}, api...)...)
+	var offs opsapi.Offsets
+	if err := json.Unmarshal([]byte(r.stdout), &offs); r.code != 0 || err != nil {
+		t.Fatalf("offsets get -o json: %v\n%s", err, r)
+	}
+	partition := int32(-1)
+	for _, o := range offs.Offsets {
+		if o.Partition.Kind == "flow" && o.Partition.Group == "cli-api.out" && flowOffsetText(o.Offset) == "15" {
+			partition = *o.Partition.Partition
+		}
+	}
+	if partition < 0 {
+		t.Fatalf("offsets get -o json has no flow partition at offset 15:\n%s", r.stdout)
+	}
+	r = sluice(t, bin, nil, append([]string{"offsets", "set", name, "--group", "cli-api.out", "--topic", "cli-lines",
+		"--partition", fmt.Sprint(partition), "--offset", "10"}, api...)...)
+	if r.code != 0 {
+		t.Fatalf("offsets set while stopped:\n%s", r)
+	}
+	r = sluice(t, bin, nil, append([]string{"resume", name, "--wait"}, api...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "pipeline cli-api: RUNNING on every replica") {
+		t.Fatalf("resume --wait:\n%s", r)
+	}
+	waitFor(t, 60*time.Second, "the last 5 lines again at the sink", func() string {
+		if n := outLines(); n != 20 {
+			return fmt.Sprintf("%d lines", n)
+		}
+		return ""
+	})
+	if got := testkit.ReadLines(t, out)[15:]; strings.Join(got, ",") != "line 10,line 11,line 12,line 13,line 14" {
+		t.Errorf("the sink's lines after the offset moved back: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -103,6 +104,9 @@ func runTail(cmd *cobra.Command, topic string, o tailOptions) error {
 	}
 	defer client.Close()
 	parts, err := within(ctx, &o.kafka, addrs, "the partitions of "+topic, func() ([]int32, error) { return client.Partitions(topic) })
+	if errors.Is(err, sarama.ErrUnknownTopicOrPartition) {
+		return fmt.Errorf("topic %s does not exist on Kafka at %s (sluice topics lists them)", topic, strings.Join(addrs, ","))
+	}
 	if err != nil {
 		return fmt.Errorf("topic %s: %w", topic, err)
 	}
