@@ -9,6 +9,10 @@
 //   - a MySQL (MariaDB) table into a topic that kcat reads (Example_mysqlTableToTopic);
 //   - a topic into another topic through a filter (Example_filterTopicToTopic).
 //
+// Example_newcomerMistakes shows the first of them as it is often first written, and what Validate says
+// before anything runs: a field mask on lines of text that were never parsed, and record keys taken as
+// document ids after a source whose keys are file paths.
+//
 // Each file holds one pipeline: a function that declares it, in at most about 25 lines, and the example
 // that runs it. The examples' set-up (broker, server, temporary files, kcat) is in env_test.go; a real
 // program declares the same topology and calls Run, which starts the embedded broker unless SLUICE_BROKERS
