@@ -237,10 +237,10 @@ func InsertHeader(name, key string, value []byte) (Stage, error) {
 		return nil, wrapStageConfigError("InsertHeader", name, invalidStageOptionf("header", "must not be empty"))
 	}
 	value = slices.Clone(value)
-	return Map(name, func(r stream.Record) (stream.Record, error) {
+	return keepsShape(Map(name, func(r stream.Record) (stream.Record, error) {
 		r.Headers = append(slices.Clip(r.Headers), stream.Header{Key: key, Value: slices.Clone(value)})
 		return r, nil
-	}), nil
+	})), nil
 }
 
 // DropHeaders makes a stage that removes every header whose key is one of keys, like Connect's DropHeaders
@@ -262,7 +262,7 @@ func DropHeaders(name string, keys ...string) (Stage, error) {
 	for _, k := range keys {
 		drop[k] = true
 	}
-	return Map(name, func(r stream.Record) (stream.Record, error) {
+	return keepsShape(Map(name, func(r stream.Record) (stream.Record, error) {
 		if !slices.ContainsFunc(r.Headers, func(h stream.Header) bool { return drop[h.Key] }) {
 			return r, nil
 		}
@@ -274,5 +274,5 @@ func DropHeaders(name string, keys ...string) (Stage, error) {
 		}
 		r.Headers = kept
 		return r, nil
-	}), nil
+	})), nil
 }

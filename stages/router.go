@@ -47,7 +47,7 @@ func RegexRouter(name, regex, replacement string) (Stage, error) {
 	if err != nil {
 		return nil, wrapStageConfigError("RegexRouter", name, invalidStageOptionf("replacement", "%v", err))
 	}
-	return Map(name, func(r stream.Record) (stream.Record, error) {
+	return keepsShape(Map(name, func(r stream.Record) (stream.Record, error) {
 		if !whole.MatchString(r.Topic) {
 			return r, nil
 		}
@@ -66,7 +66,7 @@ func RegexRouter(name, regex, replacement string) (Stage, error) {
 		b.WriteString(r.Topic[loc[1]:])
 		r.Topic = b.String()
 		return r, nil
-	}), nil
+	})), nil
 }
 
 // routeReplacementPart is literal text (group < 0) or a reference to a capturing group.
@@ -188,7 +188,7 @@ func TimestampRouter(name, topicFormat, timestampFormat string) (Stage, error) {
 	if err != nil {
 		return nil, wrapStageConfigError("TimestampRouter", name, invalidStageOptionf("timestamp.format", "%v", err))
 	}
-	return Map(name, func(r stream.Record) (stream.Record, error) {
+	return keepsShape(Map(name, func(r stream.Record) (stream.Record, error) {
 		if r.Timestamp.IsZero() {
 			return r, fmt.Errorf("%w (stage %q, topic %q, offset %d)", ErrNoTimestamp, name, r.Topic, r.Offset)
 		}
@@ -198,7 +198,7 @@ func TimestampRouter(name, topicFormat, timestampFormat string) (Stage, error) {
 		topic := strings.ReplaceAll(topicFormat, "${topic}", r.Topic)
 		r.Topic = strings.ReplaceAll(topic, "${timestamp}", ts)
 		return r, nil
-	}), nil
+	})), nil
 }
 
 // routeDateField is one piece of a SimpleDateFormat pattern: literal text, or a run of count letters.

@@ -32,6 +32,10 @@ import (
 //	                                                                   fields moved out)
 //	HeaderFromKey                anything                              the same shape
 //	Dedupe (a keyed step)        anything                              the same shape
+//	InsertHeader, DropHeaders,   anything                              the same shape
+//	RegexRouter, TimestampRouter
+//	When(pred, s)                what s accepts                        s's shape where it agrees with the
+//	                                                                   input's, else unknown
 //
 // A stage working on the key (OnKey) accepts any value, as keys' shapes are not tracked, and leaves the
 // value's shape as it was. "Anything" includes values of unknown kind, which no stage refuses.
@@ -270,3 +274,45 @@ func (d *dedupe) Accepts(stream.Shape) error { return nil }
 
 // Produces returns in: Dedupe passes records unchanged or drops them.
 func (d *dedupe) Produces(in stream.Shape) stream.Shape { return in }
+
+// keepsShape makes a stage built with Map that changes neither values nor keys (headers, the topic) Shaped:
+// it takes every shape and passes it on.
+func keepsShape(s Stage) Stage { return keepShapeStage{s.(oneStage)} }
+
+type keepShapeStage struct{ oneStage }
+
+func (keepShapeStage) Accepts(stream.Shape) error { return nil }
+
+func (keepShapeStage) Produces(in stream.Shape) stream.Shape { return in }
+
+// Accepts is the guarded stage's: the records that match must suit it.
+func (w predWhenStage) Accepts(in stream.Shape) error {
+	if sh, ok := w.stage.(Shaped); ok {
+		return sh.Accepts(in)
+	}
+	return nil
+}
+
+// Produces merges what the guarded stage makes with the records that pass by it unchanged.
+func (w predWhenStage) Produces(in stream.Shape) stream.Shape {
+	sh, ok := w.stage.(Shaped)
+	if !ok {
+		return stream.Shape{}
+	}
+	out := sh.Produces(in)
+	merged := stream.Shape{Value: in.Value, KeysIdentify: in.KeysIdentify && out.KeysIdentify}
+	if out.Value != in.Value {
+		merged.Value = stream.AnyValue
+	} else if in.Fields != nil && out.Fields != nil {
+		merged.Fields = slices.Clone(in.Fields)
+		for _, f := range out.Fields {
+			if !slices.Contains(merged.Fields, f) {
+				merged.Fields = append(merged.Fields, f)
+			}
+		}
+	}
+	if merged.Value == in.Value && slices.Equal(merged.Fields, in.Fields) {
+		merged.From, merged.Hint, merged.Binary = in.From, in.Hint, in.Binary
+	}
+	return merged
+}

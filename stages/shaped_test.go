@@ -44,6 +44,12 @@ func TestStagesDeclareShapes(t *testing.T) {
 		{must(stages.Unwrap("unwrap", stages.UnwrapConfig{})), "Debezium change events", `"before" and "after"`, stream.StructuredValue},
 		{must(stages.ParseJSON("parse")), "", "already are structured values", stream.StructuredValue},
 		{must(stages.FormatJSON("format")), "", "", stream.StringValue},
+		{must(stages.InsertHeader("hdr", "k", nil)), "", "", stream.StructuredValue},
+		{must(stages.DropHeaders("drop", "k")), "", "", stream.StructuredValue},
+		{must(stages.RegexRouter("route", "(.*)", "x-$1")), "", "", stream.StructuredValue},
+		{must(stages.HeaderFromValue("hfv", stages.HeaderFromConfig{Fields: []string{"id"}, Headers: []string{"id"}, Operation: stages.HeaderCopy})), "needs structured values", "", stream.StructuredValue},
+		{must(stages.When("when", stages.RecordIsTombstone(), must(stages.MaskField("m", stages.MaskFieldConfig{Fields: []string{"email"}})))), "needs structured values", "", stream.StructuredValue},
+		{must(stages.FilterWhere("fw", stages.RecordIsTombstone())), "", "", stream.StructuredValue},
 		{stages.MapValue("typed", func(_ context.Context, o shapeOrder) (shapeOrder, error) { return o, nil }), "", "", stream.StructuredValue},
 		{stages.MapValue("typed-text", func(_ context.Context, s string) (string, error) { return s, nil }), "", "its function takes text", stream.StringValue},
 	} {
