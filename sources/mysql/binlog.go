@@ -10,6 +10,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
@@ -49,6 +50,47 @@ type binlogReader struct {
 	skip *Position
 	// delivered is set once Read returned records.
 	delivered bool
+	// lag is what the task's Lag reads (the task's reader sets its own before each Read).
+	lag *binlogLag
+}
+
+// binlogLag is how far a binlog stream is behind its server, for sources.Lagger: seconds from the last
+// transaction event read (its header's timestamp: when the server began writing it, with the binlog's
+// one-second resolution) to now, while events are pending; 0 once the stream caught up, that is, a wait for
+// the next event found none within batchWait (nothing buffered from the server); unknown before the stream
+// read its first transaction event. Pending means read from the server and not yet returned, or returned
+// and not yet caught up: events the server has not sent yet are not seen, as with a replica's
+// Seconds_Behind_Master. Safe for use from any goroutine.
+type binlogLag struct {
+	streaming atomic.Bool  // a transaction event was read since the stream opened (or the task's last snapshot)
+	lastEvent atomic.Int64 // unix seconds of the last transaction event read
+	caughtUp  atomic.Bool
+}
+
+// Lag implements sources.Lagger for the stream.
+func (l *binlogLag) Lag() (value float64, unit string, ok bool) {
+	if !l.streaming.Load() {
+		return 0, "seconds", false
+	}
+	if l.caughtUp.Load() {
+		return 0, "seconds", true
+	}
+	return max(time.Since(time.Unix(l.lastEvent.Load(), 0)).Seconds(), 0), "seconds", true
+}
+
+// saw records an event read from the stream: a transaction event's timestamp, and that more may follow.
+func (l *binlogLag) saw(ev *replication.BinlogEvent) {
+	switch ev.Event.(type) {
+	case *replication.MariadbGTIDEvent, *replication.RowsEvent, *replication.QueryEvent, *replication.XIDEvent:
+	default:
+		return // rotate, format and heartbeat events carry no change time (or the binlog file's)
+	}
+	if ev.Header.Timestamp == 0 {
+		return
+	}
+	l.lastEvent.Store(int64(ev.Header.Timestamp))
+	l.caughtUp.Store(false)
+	l.streaming.Store(true)
 }
 
 // openBinlog connects as a replica and starts the binlog at start, a stream position (see Position).
@@ -74,7 +116,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 	}
 	r := &binlogReader{
 		cfg: cfg, log: cfg.Logger.With("connector", "mysql", "name", cfg.TopicPrefix), pool: pool,
-		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File,
+		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File, lag: new(binlogLag),
 	}
 	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)
 	for _, n := range names {
@@ -177,7 +219,7 @@ func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
 	var recs []stream.Record
 	waitCtx := ctx
 	for len(recs) < r.cfg.ChunkSize {
-		ev, err := r.streamer.GetEvent(waitCtx)
+		ev, err := r.nextEvent(ctx, waitCtx)
 		if err != nil {
 			if len(recs) > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 				break
@@ -199,6 +241,30 @@ func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
 	}
 	r.delivered = r.delivered || len(recs) > 0
 	return recs, nil
+}
+
+// nextEvent returns the next event of the stream, waiting with waitCtx, and keeps r.lag: when no event
+// arrives within batchWait (or within waitCtx, a batch's wait, which is as long), the stream caught up.
+func (r *binlogReader) nextEvent(ctx, waitCtx context.Context) (*replication.BinlogEvent, error) {
+	var ev *replication.BinlogEvent
+	var err error
+	if waitCtx == ctx {
+		probe, cancel := context.WithTimeout(ctx, batchWait)
+		ev, err = r.streamer.GetEvent(probe)
+		cancel()
+		// Only the probe's own timeout means "nothing yet": a stream error is returned as it is (asking
+		// again would only answer go-mysql's "sync again").
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			r.lag.caughtUp.Store(true)
+			ev, err = r.streamer.GetEvent(ctx)
+		}
+	} else if ev, err = r.streamer.GetEvent(waitCtx); errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		r.lag.caughtUp.Store(true)
+	}
+	if err == nil {
+		r.lag.saw(ev)
+	}
+	return ev, err
 }
 
 // handle tracks the position through ev and appends the records of its rows.

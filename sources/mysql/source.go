@@ -150,7 +150,12 @@ type taskReader struct {
 
 	snap   *snapshotReader
 	stream *binlogReader
+	lag    binlogLag // the stream's, kept across streams opened by this reader
 }
+
+// Lag is how many seconds the task's binlog stream is behind the server (sources.Lagger, see binlogLag):
+// not known during a snapshot or before the stream read its first transaction.
+func (r *taskReader) Lag() (value float64, unit string, ok bool) { return r.lag.Lag() }
 
 // Read returns the snapshot's next chunk or the binlog's next changes; a connection failure is marked
 // sources.Transient.
@@ -181,6 +186,7 @@ func (r *taskReader) read(ctx context.Context) ([]stream.Record, error) {
 	if r.stream == nil {
 		return nil, sources.ErrEndOfInput
 	}
+	r.stream.lag = &r.lag
 	recs, err := r.stream.Read(ctx)
 	if errors.Is(err, ErrPositionPurged) && r.cfg.SnapshotMode == SnapshotWhenNeeded && !r.stream.delivered {
 		return r.resnapshot(ctx, err)
@@ -198,6 +204,7 @@ func (r *taskReader) resnapshot(ctx context.Context, purged error) ([]stream.Rec
 		return nil, cerr
 	}
 	r.logResnapshot(from, purged)
+	r.lag.streaming.Store(false) // a snapshot again: the binlog lag is not known until it streams
 	var err error
 	if r.snap, err = openSnapshot(ctx, r.cfg, r.pool, r.tables, nil); err != nil {
 		return nil, err
