@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -177,6 +178,8 @@ func (t *idTemplate) keyPart(r *stream.Record) (string, error) {
 	}
 	return id, nil
 }
+
+var _ sinks.ShapeChecker = (*Sink)(nil)
 
 // CheckShape refuses, before the pipeline starts, the default ID ("{key}") for input whose keys are known
 // not to identify documents: a source that declares its shape with KeysIdentify false (the file source
