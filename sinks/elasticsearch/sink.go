@@ -6,7 +6,8 @@
 //     joined by "+"), else fields of the value ("{field:PATH}") or Kafka Connect's
 //     "{topic}+{partition}+{offset}" for records whose keys do not identify documents.
 //   - Create, update and snapshot records index the value as the whole document; delete events and
-//     tombstones (nil values) delete it.
+//     tombstones (nil values) delete it (with an id naming {offset} there is none to delete: they are
+//     skipped). A record without the key or field its id needs is rejected (dead-letter topic), naming it.
 //   - Every operation carries version_type=external with the record's version: the sluice.version header
 //     when a source set it (monotonic across snapshot and streaming), else the Kafka offset. Elasticsearch
 //     keeps the highest version, deletes included (as tombstones), so an older write answers 409
