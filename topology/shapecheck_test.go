@@ -259,6 +259,17 @@ func TestValidateShapes(t *testing.T) {
 			want: []string{`flow "ddl": stage "unwrap" needs Debezium change events, with "before" and "after" fields; the records have "source", "ts_ms", "databaseName", "schemaName", "ddl", "tableChanges"; source "cdc" emits schema changes of MySQL databases`},
 		},
 		{
+			name: "a table of lines unwrapped as change events",
+			build: func(tp *topology.Topology) {
+				lines := tp.Topic("lines")
+				tp.Source("files", k.files(file.Lines, stages.CSVConfig{})).To(lines)
+				table := tp.Table("rows", lines).Via(k.stage(stages.Unwrap("unwrap", stages.UnwrapConfig{})))
+				j, _ := stages.LookupJoin("j", "id", "row")
+				tp.Flow("enrich").From(tp.Topic("clicks")).Join(table, j).To(k.sink())
+			},
+			want: []string{`table "rows": stage "unwrap" needs Debezium change events (structured values with "before" and "after"); source "files" emits lines of text`},
+		},
+		{
 			name: "a stage after a user function is not checked",
 			build: func(tp *topology.Topology) {
 				lines := tp.Topic("lines")
