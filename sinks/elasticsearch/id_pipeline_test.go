@@ -13,6 +13,7 @@ import (
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	filesource "github.com/sluicehq/sluice/sources/file"
+	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -210,5 +211,33 @@ func TestValidateRefusesDefaultIDAfterFileSource(t *testing.T) {
 		if err := build(id); err != nil {
 			t.Errorf("ID %q: Validate: %v", id, err)
 		}
+	}
+}
+
+// With Connect's offset ids every record is its own document: a tombstone or delete event has no document
+// to delete, so Write acknowledges it without sending anything, and the documents stay.
+func TestOffsetIDSkipsDeletes(t *testing.T) {
+	srv := startServer(t)
+	sink := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "lines", ID: elasticsearch.OffsetID})
+	err := sink.Write(context.Background(), []stream.Record{
+		{Topic: "lines", Offset: 0, Key: "/var/log/a.log", Value: `{"msg":"one"}`},
+		{Topic: "lines", Offset: 1, Key: "/var/log/a.log"},
+		{Topic: "lines", Offset: 2, Key: "/var/log/a.log", Value: `{"msg":"two"}`, Operation: stream.OpDelete},
+		{Topic: "lines", Offset: 3, Key: "/var/log/a.log", Value: `{"msg":"three"}`},
+	})
+	if err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	if got := countDocs(t, client, "lines"); got != 2 {
+		t.Fatalf("%d documents, want 2 (offsets 0 and 3)", got)
+	}
+	for id, msg := range map[string]string{"lines+0+0": "one", "lines+0+3": "three"} {
+		if doc, ok := getDoc(client, "lines", id); !ok || doc["msg"] != msg {
+			t.Errorf("document %s = %v, want msg %q", id, doc, msg)
+		}
+	}
+	if st := sink.Stats(); st.Indexed != 2 || st.Deleted != 0 || st.Rejected != 0 {
+		t.Errorf("stats %+v: want 2 indexed, nothing deleted or rejected", st)
 	}
 }
