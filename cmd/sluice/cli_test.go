@@ -8,7 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,17 +71,6 @@ func sluice(t *testing.T, bin string, env []string, args ...string) cliResult {
 	return res
 }
 
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // waitFor polls cond every 200ms until it returns "" (met), failing the test with its last answer after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() string) {
 	t.Helper()
@@ -126,7 +116,7 @@ func TestCLIAgainstRunningPipeline(t *testing.T) {
 	tp.Source("files", src).To(topic)
 	tp.Flow("out").From(topic).To(sink)
 	cfg := topology.DefaultConfig()
-	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, freeAddr(t), filepath.Join(dir, "data")
+	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, testkit.FreeAddr(t), filepath.Join(dir, "data")
 	logs := &testkit.LogBuffer{}
 	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -458,5 +448,40 @@ func TestTailFollow(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("tail -f still running 30s after SIGINT")
+	}
+}
+
+// What the commands send: offsets set --file PATCHes the file's offsets, restart passes its target as
+// query parameters (checked against a recording server; the real endpoints are exercised above).
+func TestCommandsSendWhatTheySay(t *testing.T) {
+	type request struct{ method, path, query, body string }
+	got := make(chan request, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- request{r.Method, r.URL.Path, r.URL.RawQuery, string(b)}
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"name":"p","target":"RUNNING","message":"ok"}`)
+	}))
+	defer srv.Close()
+	file := filepath.Join(t.TempDir(), "offsets.json")
+	body := `{"offsets":[{"partition":{"kind":"source","source":"files","task":"file:/a"},"offset":null}]}`
+	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, context.Background(), "offsets", "set", "p", "--file", file, "--url", srv.URL); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.method != http.MethodPatch || r.path != "/pipelines/p/offsets" || r.body != body {
+		t.Errorf("offsets set --file sent %+v, want PATCH /pipelines/p/offsets with %s", r, body)
+	}
+	out, err := run(t, context.Background(), "restart", "p", "--source", "files", "--task", "file:/a", "--url", srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.method != http.MethodPost || r.path != "/pipelines/p/restart" || r.query != "source=files&task=file%3A%2Fa" {
+		t.Errorf("restart sent %+v", r)
+	}
+	if out != "pipeline p: every replica moves to RUNNING (ok)\n" {
+		t.Errorf("restart printed %q", out)
 	}
 }
