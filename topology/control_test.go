@@ -294,12 +294,14 @@ func TestControlPauseResumeOnTwoReplicas(t *testing.T) {
 
 	app := appendLines(t, inputs, "more", 10*time.Millisecond)
 	var change opsapi.StateChange
+	pausedAt := time.Now()
 	a.expect(t, http.MethodPut, "/pipelines/"+name+"/pause", nil, http.StatusAccepted, &change)
 	if change.Target != opsapi.StatePaused || change.Name != name {
 		t.Errorf("pause answered %+v", change)
 	}
 	a.awaitState(t, name, opsapi.StatePaused)
 	b.awaitState(t, name, opsapi.StatePaused)
+	t.Logf("both replicas report PAUSED %v after the PUT", time.Since(pausedAt).Round(time.Millisecond))
 	// Both replicas report PAUSED: from now on neither the topic nor the sinks grow for 3s, while the
 	// inputs do.
 	topicSize := func() int64 {
@@ -323,12 +325,14 @@ func TestControlPauseResumeOnTwoReplicas(t *testing.T) {
 	}
 	t.Logf("paused: %d lines in the sinks, %d records in the topic, %d lines appended meanwhile", pausedOut, pausedTopic, app.count()-appended)
 
+	resumedAt := time.Now()
 	b.expect(t, http.MethodPut, "/pipelines/"+name+"/resume", nil, http.StatusAccepted, &change)
 	a.awaitState(t, name, opsapi.StateRunning)
 	b.awaitState(t, name, opsapi.StateRunning)
 	more := app.stop()
 	want := append(append([]string(nil), initial...), more...)
 	awaitLines(t, len(want), 45*time.Second, outA, outB)
+	t.Logf("every line in the sinks %v after the resume", time.Since(resumedAt).Round(time.Millisecond))
 	got := counts(linesOf(outA, outB))
 	for _, l := range want {
 		if got[l] == 0 {
@@ -364,8 +368,10 @@ func TestControlOffsetsWhileStopped(t *testing.T) {
 	}
 	r.expect(t, http.MethodDelete, path, nil, http.StatusConflict, &apiErr)
 
+	stoppedAt := time.Now()
 	r.expect(t, http.MethodPut, "/pipelines/"+name+"/stop", nil, http.StatusAccepted, nil)
 	r.awaitState(t, name, opsapi.StateStopped)
+	t.Logf("STOPPED %v after the PUT", time.Since(stoppedAt).Round(time.Millisecond))
 	var got opsapi.Offsets
 	r.expect(t, http.MethodGet, path, nil, http.StatusOK, &got)
 	var committed int64
@@ -407,8 +413,10 @@ func TestControlOffsetsWhileStopped(t *testing.T) {
 
 	// The flow back to offset 0: the sink receives the topic again.
 	r.expect(t, http.MethodPatch, path, setFlowToZero, http.StatusOK, nil)
+	resumedAt := time.Now()
 	r.expect(t, http.MethodPut, "/pipelines/"+name+"/resume", nil, http.StatusAccepted, nil)
 	awaitLines(t, 2*len(lines), 45*time.Second, out)
+	t.Logf("the topic in the sink again %v after the resume", time.Since(resumedAt).Round(time.Millisecond))
 	for l, n := range counts(linesOf(out)) {
 		if n != 2 {
 			t.Fatalf("after the flow's offsets went back to 0, line %q is in the output %d times, want 2", l, n)
