@@ -47,7 +47,8 @@
 // of the Kafka records behind them. For a one-to-one pipeline that ran without redelivery, a source's bytes
 // equal the consuming flow's. Stages see decoded records, so they count records only: what enters a
 // flow's first stage is sluice_sink_consumed_bytes_total, what leaves a source's last stage is
-// sluice_source_bytes_total (plus what went to a dead-letter topic).
+// sluice_source_bytes_total (which, like sluice_source_records_acked_total, also counts the records sent to
+// the source's dead-letter topic).
 //
 // Latency: sluice_sink_write_seconds observes every attempt of a sink write on its own (a retried batch is
 // observed once per attempt; sluice_sink_retries_total counts the retries). sluice_end_to_end_seconds
@@ -61,7 +62,7 @@
 //
 // Source tasks: sluice_source_task_state has one series per state (starting, running, retrying, ended,
 // stopped, failed) for every task this replica has run: starting while it claims its position and opens
-// its reader, running while it reads, retrying while it waits to reopen after a transient failure,
+// its reader (retries of that first open included), running while it reads, retrying while it waits to reopen after a transient failure,
 // ended once its input ended (sources.ErrEndOfInput), stopped once it stopped for a rebalance or the
 // pipeline's end (another replica may run it now), failed once it failed. sluice_source_lag has a series
 // while the task runs here and its reader tells its lag (sources.Lagger), refreshed every second: for
