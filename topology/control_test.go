@@ -19,6 +19,8 @@ import (
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
+	"github.com/sluicehq/sluice/stages"
+	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -490,6 +492,72 @@ func TestControlRestartedReplicaComesUpPaused(t *testing.T) {
 	for _, l := range append(lines, more...) {
 		if got[l] == 0 {
 			t.Fatalf("line %q never reached the sink", l)
+		}
+	}
+}
+
+// The offsets of a stateful step's group are listed and set like a flow's: a keyed count set back to
+// offset 0 on its input reads it again, and, as it applies each input record once, emits each key's latest
+// count again without counting the key twice.
+func TestControlOffsetsOfAStatefulStep(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
+	lines := writeInputs(t, []string{in}, 30)
+	const name = "ctl-step"
+	src, err := filesource.New(filesource.Config{Paths: []string{in}, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink, err := filesink.New(filesink.Config{Path: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	count, err := stages.Count("counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byLine := stages.Map("key-by-line", func(r stream.Record) (stream.Record, error) {
+		r.Key = r.Value
+		return r, nil
+	})
+	tp := topology.New(name)
+	topic := tp.Topic(name+".lines", topology.Partitions(2), topology.ValueCodec("string"))
+	tp.Source("files", src).To(topic)
+	tp.Flow("count").From(topic).Via(byLine).Keyed(count).To(sink)
+	r := startControlReplica(t, brokers, tp)
+	awaitLines(t, len(lines), 45*time.Second, out)
+
+	stepGroup, stepIn := name+".count.counter", name+".lines"
+	var got opsapi.Offsets
+	r.expect(t, http.MethodGet, "/pipelines/"+name+"/offsets", nil, http.StatusOK, &got) // in any state
+	listed := map[string]int64{}
+	for _, o := range got.Offsets {
+		if o.Partition.Kind != "flow" {
+			continue
+		}
+		var v struct{ Offset int64 }
+		_ = json.Unmarshal(o.Offset, &v)
+		listed[o.Partition.Group+" "+o.Partition.Topic] += v.Offset
+	}
+	if listed[stepGroup+" "+stepIn] != int64(len(lines)) || len(listed) != 2 {
+		t.Fatalf("offsets of the flow and its step: %v, want %s on %s at %d in all, and the flow's group on the step's output", listed, stepGroup, stepIn, len(lines))
+	}
+
+	r.expect(t, http.MethodPut, "/pipelines/"+name+"/stop", nil, http.StatusAccepted, nil)
+	r.awaitState(t, name, opsapi.StateStopped)
+	zero, one := int32(0), int32(1)
+	r.expect(t, http.MethodPatch, "/pipelines/"+name+"/offsets", opsapi.Offsets{Offsets: []opsapi.Offset{
+		{Partition: opsapi.OffsetPartition{Kind: "flow", Group: stepGroup, Topic: stepIn, Partition: &zero}, Offset: json.RawMessage(`{"offset":0}`)},
+		{Partition: opsapi.OffsetPartition{Kind: "flow", Group: stepGroup, Topic: stepIn, Partition: &one}, Offset: json.RawMessage(`{"offset":0}`)},
+	}}, http.StatusOK, nil)
+	r.expect(t, http.MethodPut, "/pipelines/"+name+"/resume", nil, http.StatusAccepted, nil)
+	awaitLines(t, 2*len(lines), 45*time.Second, out)
+	// The step reads its input again, but applies each record once (keyed.go): it emits each key's stored
+	// latest output again rather than counting the key a second time.
+	for l, n := range counts(linesOf(out)) {
+		if n != 2 || !strings.Contains(l, `"count":1`) {
+			t.Errorf("after the step's offsets went back to 0, %s is in the output %d times, want twice with count 1", l, n)
 		}
 	}
 }
