@@ -33,7 +33,8 @@ type Config struct {
 	// examples declare it): records are encoded and decoded with them, as on their way through Kafka.
 	KeyCodec, ValueCodec string
 	// Stages are the flow's stateless stages, in order (default: one stages.Unwrap with its default
-	// configuration).
+	// configuration). They are called from several goroutines at once, as the engine calls a flow's stages
+	// for several partitions.
 	Stages []stages.Stage
 	// Transform, when set, replaces Stages and the sink's rendering.
 	Transform TransformFunc

@@ -7,8 +7,9 @@
 // read again as the MySQL source's snapshot record (mysql.Rereader: same key, schemas and Debezium
 // envelope), encoded and decoded with the source topic's codecs (Config.KeyCodec, ValueCodec; decoding a
 // schema'd message is the dearest step, so it is done for a sample of each chunk's rows and, from the
-// first sample whose document it changes, for every row), passed through the flow's stateless stages (Config.Stages; default stages.Unwrap) and rendered by the
-// Elasticsearch sink (elasticsearch.Sink.Render with the pipeline's sink Config: index, id template,
+// first sample whose document it changes, for every row), passed through the flow's stateless stages
+// (Config.Stages; default stages.Unwrap, called concurrently as the engine calls them) and rendered by
+// the Elasticsearch sink (elasticsearch.Sink.Render with the pipeline's sink Config: index, id template,
 // decimal mapping, dates). So numbers are compared exactly (decimals by their digits: 42.00 equals 42.0,
 // never through a float64) and dates as the sink formats them. Instead of the stages and the sink, a Go
 // function (Config.Transform) can say what document a row becomes.
