@@ -40,7 +40,6 @@ func showProgress(ctx context.Context, w io.Writer, o runOptions, count *atomic.
 		progressbar.OptionSetItsString("records"),
 		progressbar.OptionThrottle(200*time.Millisecond),
 		progressbar.OptionSetRenderBlankState(true),
-		progressbar.OptionFullWidth(),
 	)
 	done := make(chan struct{})
 	var wg sync.WaitGroup

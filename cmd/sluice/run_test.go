@@ -43,9 +43,16 @@ func TestRunMariaDBToElasticsearch(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(bin, "run", "--name", "orders-es", "--from", "mysql", "--mysql-dsn", db.DSN(""),
 		"--tables", "shop.orders", "--to", "elasticsearch", "--es-url", es.URL(), "--index", "orders")
-	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+filepath.Join(dir, "data"), "SLUICE_BROKER_ADDR=127.0.0.1:0",
+	brokerAddr := testkit.FreeAddr(t)
+	cmd.Env = append(os.Environ(), "SLUICE_DATA_DIR="+filepath.Join(dir, "data"), "SLUICE_BROKER_ADDR="+brokerAddr,
 		"SLUICE_HTTP_ADDR="+testkit.FreeAddr(t))
-	cmd.Env = append(cmd.Env, testkit.KafkaEnv(t, 1)...)
+	kafkaEnv := testkit.KafkaEnv(t, 1)
+	cmd.Env = append(cmd.Env, kafkaEnv...)
+	for _, kv := range kafkaEnv {
+		if v, ok := strings.CutPrefix(kv, "SLUICE_BROKERS="); ok {
+			brokerAddr = v
+		}
+	}
 	stderr := &testkit.LogBuffer{}
 	var stdout bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
@@ -86,6 +93,15 @@ func TestRunMariaDBToElasticsearch(t *testing.T) {
 	}
 	converge(fmt.Sprintf("the %d rows as documents", rows))
 	t.Logf("%d rows indexed %v after start (binary start, embedded broker, snapshot, index)", rows, time.Since(began).Round(time.Millisecond))
+
+	// The raw change events stay in Kafka: tail decodes them with their codec (Debezium's envelope).
+	r := sluice(t, bin, nil, "tail", "orders-es.shop.orders", "--codec", "json-schema", "-n", "1", "-o", "json", "--brokers", brokerAddr)
+	var rec tailRecord
+	if err := json.Unmarshal([]byte(r.stdout), &rec); r.code != 0 || err != nil || string(rec.Key) != `{"id":1}` ||
+		!strings.Contains(string(rec.Value), `"after":{"id":1,"customer":"customer 1","amount":0.01,"status":"new"}`) ||
+		!strings.Contains(string(rec.Value), `"op":"r"`) {
+		t.Errorf("tail of the table's topic: %v\n%s", err, r)
+	}
 
 	db.Exec(t, "INSERT INTO shop.orders (customer, amount, status) VALUES ('late', 12.34, 'new')",
 		"UPDATE shop.orders SET status = 'shipped', amount = 99.99 WHERE id = 7",
