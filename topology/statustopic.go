@@ -393,30 +393,14 @@ func (b *statusBoard) refreshOffsets(ctx context.Context) {
 		spec := sr.step()
 		inputs = append(inputs, input{spec.group, spec.in.name, spec.in.partitions})
 	}
-	next := statusOffsets{committed: map[string]map[int32]int64{}, oldest: map[string]map[int32]int64{}, newest: map[string]map[int32]int64{}}
-	ask := func(what string, call func() (int64, error)) (int64, bool) {
-		v, err := kafka.Within(ctx, statusRequestTimeout, b.p.brokers, what, call, nil)
-		if err != nil && ctx.Err() == nil {
-			b.warn("reading offsets for the status", err)
-		}
-		return v, err == nil
-	}
+	next := statusOffsets{committed: map[string]map[int32]int64{}}
+	topics := map[string]int32{}
 	for _, in := range inputs {
-		if next.newest[in.topic] == nil {
-			next.newest[in.topic], next.oldest[in.topic] = map[int32]int64{}, map[int32]int64{}
-			for part := range in.partitions {
-				if v, ok := ask("a list-offsets request", func() (int64, error) { return client.GetOffset(in.topic, part, sarama.OffsetNewest) }); ok {
-					next.newest[in.topic][part] = v
-				} else if v, ok := prev.newest[in.topic][part]; ok {
-					next.newest[in.topic][part] = v
-				}
-				if v, ok := ask("a list-offsets request", func() (int64, error) { return client.GetOffset(in.topic, part, sarama.OffsetOldest) }); ok {
-					next.oldest[in.topic][part] = v
-				} else if v, ok := prev.oldest[in.topic][part]; ok {
-					next.oldest[in.topic][part] = v
-				}
-			}
-		}
+		topics[in.topic] = in.partitions
+	}
+	next.newest = b.listOffsets(ctx, client, topics, sarama.OffsetNewest, prev.newest)
+	next.oldest = b.listOffsets(ctx, client, topics, sarama.OffsetOldest, prev.oldest)
+	for _, in := range inputs {
 		key := in.group + "\x00" + in.topic
 		committed, err := b.committedOffsets(ctx, client, in.group, in.topic, in.partitions)
 		if err != nil {
@@ -430,6 +414,49 @@ func (b *statusBoard) refreshOffsets(ctx context.Context) {
 	b.mu.Lock()
 	b.offsets = next
 	b.mu.Unlock()
+}
+
+// listOffsets returns the offset at (sarama.OffsetNewest or OffsetOldest) of every partition of topics
+// (name -> partition count), with one request per partition leader; a partition whose answer fails keeps
+// its value in prev.
+func (b *statusBoard) listOffsets(ctx context.Context, client sarama.Client, topics map[string]int32, at int64, prev map[string]map[int32]int64) map[string]map[int32]int64 {
+	out := map[string]map[int32]int64{}
+	requests := map[*sarama.Broker]*sarama.OffsetRequest{}
+	for topic, partitions := range topics {
+		out[topic] = map[int32]int64{}
+		for part := range partitions {
+			if v, ok := prev[topic][part]; ok {
+				out[topic][part] = v
+			}
+			leader, err := client.Leader(topic, part)
+			if err != nil {
+				b.warn("reading offsets for the status", fmt.Errorf("leader of topic %s partition %d: %w", topic, part, err))
+				continue
+			}
+			if requests[leader] == nil {
+				requests[leader] = &sarama.OffsetRequest{Version: 1}
+			}
+			requests[leader].AddBlock(topic, part, at, 1)
+		}
+	}
+	for broker, req := range requests {
+		resp, err := kafka.Within(ctx, statusRequestTimeout, b.p.brokers, "a list-offsets request",
+			func() (*sarama.OffsetResponse, error) { return broker.GetAvailableOffsets(req) }, nil)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.warn("reading offsets for the status", err)
+			}
+			continue
+		}
+		for topic, partitions := range topics {
+			for part := range partitions {
+				if block := resp.GetBlock(topic, part); block != nil && block.Err == sarama.ErrNoError {
+					out[topic][part] = block.Offset
+				}
+			}
+		}
+	}
+	return out
 }
 
 // committedOffsets returns group's committed offset of each partition of topic (-1 for none).
