@@ -250,7 +250,7 @@ func (p *pipelineRun) followCommands(ctx context.Context) (func(), error) {
 				if !ok {
 					return
 				}
-				history := msg.Offset < end-1
+				history := msg.Offset < end // written before this replica started
 				p.applyCommand(string(msg.Key), msg.Value, history, &lastRestart)
 				if msg.Offset >= end-1 {
 					select {

@@ -48,18 +48,21 @@ type controlReplica struct {
 	addr   string
 	cancel context.CancelFunc
 	done   chan error
+	logs   *testkit.LogBuffer
 }
 
 func startControlReplica(t *testing.T, brokers []string, tp *topology.Topology) *controlReplica {
 	t.Helper()
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, testkit.FreeAddr(t), t.TempDir()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &testkit.LogBuffer{}
+	var w io.Writer = logs
 	if testing.Verbose() {
-		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		w = io.MultiWriter(logs, os.Stderr)
 	}
+	cfg.Logger = slog.New(slog.NewTextHandler(w, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &controlReplica{addr: cfg.HTTPAddr, cancel: cancel, done: make(chan error, 1)}
+	r := &controlReplica{addr: cfg.HTTPAddr, cancel: cancel, done: make(chan error, 1), logs: logs}
 	go func() { r.done <- tp.RunWith(ctx, cfg) }()
 	t.Cleanup(func() { r.stop(t) })
 	return r
@@ -493,6 +496,16 @@ func TestControlRestartedReplicaComesUpPaused(t *testing.T) {
 		if got[l] == 0 {
 			t.Fatalf("line %q never reached the sink", l)
 		}
+	}
+
+	// The last command on the topic is the restart of every processor: a replica started after it reads
+	// it as history and does not restart anything.
+	r.stop(t)
+	r = startControlReplica(t, brokers, controlPipeline(t, name, []string{in}, out))
+	r.awaitState(t, name, opsapi.StateRunning)
+	awaitLines(t, len(lines)+len(more), 45*time.Second, out)
+	if restarts := r.logs.Lines("restart"); len(restarts) > 0 {
+		t.Errorf("a replica started after a restart request carried it out:\n%s", strings.Join(restarts, "\n"))
 	}
 }
 
