@@ -69,6 +69,10 @@
 //     messages.
 //   - failure.go: how failures are described and reported (which record, which stage, in the user's words).
 //   - health.go: the HTTP server (/metrics, /healthz, /readyz) and the stall tracker behind /readyz.
+//   - status.go: the operator API's read side (GET /, /pipelines, /pipelines/{name}, its status; JSON 404
+//     and 405 for every other path and method), this replica's status and the merge across replicas;
+//     statustopic.go: the <pipeline>.status topic every replica publishes on and reads, and the offsets the
+//     status's lag comes from; describe.go: the declaration as GET /pipelines/{name} shows it.
 //   - observe.go: the connectors' and stages' environment (logger, metrics), stage and dead-letter counters,
 //     consumer lag and progress logging, source task states and lag (taskObserver), a flow's byte counters
 //     and end-to-end latency (sinkCounters), consumer-group sessions (countRebalances).

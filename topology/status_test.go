@@ -272,6 +272,7 @@ func TestStatusAcrossReplicas(t *testing.T) {
 
 	stopped := time.Now()
 	b.stop(t)
+	t.Logf("b stopped (RunWith returned) in %v", time.Since(stopped).Round(time.Millisecond))
 	// The session timeout bounds how long a replica that stopped publishing stays; b stopped cleanly, so its
 	// tombstone removes it at once, and the rebalance moves its work within goka's rejoin wait.
 	st := awaitStatus(t, a, MinSessionTimeout+20*time.Second, func(st opsapi.Status) string { return whole(st, 2, 2, idA) })
