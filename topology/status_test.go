@@ -354,6 +354,8 @@ func TestStatusEndpoints(t *testing.T) {
 		{http.MethodPost, "/pipelines", 405, "POST is not allowed on /pipelines (allowed: GET, HEAD)"},
 		{http.MethodDelete, "/pipelines/status-demo/status", 405, "DELETE is not allowed on /pipelines/status-demo/status"},
 		{http.MethodPost, "/", 405, "POST is not allowed on /"},
+		{http.MethodPut, "/pipelines/status-demo/offsets", 405, "PUT is not allowed on /pipelines/status-demo/offsets (allowed: GET, PATCH, DELETE, HEAD)"},
+		{http.MethodGet, "/pipelines/status-demo/pause", 405, "GET is not allowed on /pipelines/status-demo/pause (allowed: PUT)"},
 	} {
 		var e opsapi.Error
 		code, header := getJSON(t, c.method, r.url+c.path, &e)
