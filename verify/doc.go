@@ -23,8 +23,7 @@
 // The table is read in primary-key chunks (keyset pagination, Config.ChunkSize rows, default 1,000), each
 // chunk in a consistent-snapshot transaction of its own: no lock, no FLUSH, nothing the live pipeline
 // would wait for. For each chunk the matching documents are fetched with one ids query. A second pass
-// walks every id of the index (sorted by _id, search_after) to find documents without a row. Ids of the
-// source are kept in memory (about 50 bytes a row).
+// walks every id of the index (sorted by _id, search_after) to find documents without a row.
 //
 // Rows change while a long run goes on, and the live pipeline carries those changes into the index a
 // little later. So no difference is reported at first sight: each one found is checked again once, after
@@ -49,4 +48,8 @@
 //     key (the default {key} id rule); with another id rule or a Transform they are reported only.
 //   - Stateful steps (joins, aggregates) are not reproduced: verify a flow whose document is made from
 //     the row by stateless stages.
+//   - A repaired write carries its Kafka offset as external version, like every write of the sink: a
+//     document written behind the pipeline's back with a higher external version keeps winning (the sink
+//     counts the 409 as "already newer"), and RepairConfig.Wait reports it as not repaired.
+//   - Ids of the table are held in memory for the index pass (about 50 bytes a row).
 package verify

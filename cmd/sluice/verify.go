@@ -296,7 +296,7 @@ func verifyProgress(w io.Writer, tty bool, log *slog.Logger) (func(verify.Progre
 			phase = p.Phase
 			bar = progressbar.NewOptions64(max(p.Estimated, 1), progressbar.OptionSetWriter(w),
 				progressbar.OptionSetDescription(p.Phase), progressbar.OptionShowCount(), progressbar.OptionShowIts(),
-				progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionFullWidth())
+				progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionSetWidth(40))
 		}
 		if p.Done > bar.GetMax64() {
 			bar.ChangeMax64(p.Done)
