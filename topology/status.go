@@ -51,6 +51,20 @@ func (p *pipelineRun) replicaState() string {
 	return p.targetState()
 }
 
+// pipelineTarget is the state every replica is asked to reach (the commands topic's target state, see
+// control.go), which this replica may not have reached yet.
+func (p *pipelineRun) pipelineTarget() string {
+	if p.ctl != nil {
+		p.ctl.mu.Lock()
+		target := p.ctl.target
+		p.ctl.mu.Unlock()
+		if target != "" {
+			return target
+		}
+	}
+	return p.targetState()
+}
+
 // statusParts are the runners whose work a status shows; run attaches them each time it starts them.
 type statusParts struct {
 	srcs  []*sourceRunner
@@ -328,7 +342,7 @@ func (p *pipelineRun) statusRoutes(mux *http.ServeMux) {
 			return
 		}
 		tasks, parts := p.declaredWork()
-		writeJSON(w, http.StatusOK, mergeStatus(p.t.name, p.targetState(), p.liveReplicas(), tasks, parts))
+		writeJSON(w, http.StatusOK, mergeStatus(p.t.name, p.pipelineTarget(), p.liveReplicas(), tasks, parts))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		var allowed []string
