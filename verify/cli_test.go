@@ -69,6 +69,10 @@ func TestVerifyCLI(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "vsmall.t -> small: 50 rows, 50 documents, 0 missing, 0 extra, 0 different") {
 		t.Fatalf("equal: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
+	// stderr is no terminal here: progress comes as log lines, not a bar.
+	if !strings.Contains(stderr, `msg="verify progress" phase=rows done=50`) || strings.Contains(stderr, "\r") {
+		t.Errorf("progress on a non-terminal stderr:\n%s", stderr)
+	}
 	stdout, _, code = runSluice(t, bin, append(base, "-o", "json")...)
 	var rep verify.Report
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 0 || rep.Rows != 50 || rep.Documents != 50 || len(rep.Differences) != 0 {
