@@ -381,6 +381,7 @@ func TestControlOffsetsWhileStopped(t *testing.T) {
 	r.expect(t, http.MethodGet, path, nil, http.StatusOK, &got)
 	var committed int64
 	var task string
+	var position json.RawMessage
 	for _, o := range got.Offsets {
 		switch o.Partition.Kind {
 		case "flow":
@@ -390,7 +391,7 @@ func TestControlOffsetsWhileStopped(t *testing.T) {
 			}
 			committed += v.Offset
 		case "source":
-			task = o.Partition.Task
+			task, position = o.Partition.Task, append(json.RawMessage(nil), o.Offset...) // got is decoded into again
 			if !strings.Contains(string(o.Offset), "offset") {
 				t.Errorf("source task %s: position %s", task, o.Offset)
 			}
@@ -452,6 +453,31 @@ func TestControlOffsetsWhileStopped(t *testing.T) {
 	}
 	if len(got.Offsets) != 2 {
 		t.Errorf("after DELETE, GET lists %d offsets, want the flow's 2 partitions", len(got.Offsets))
+	}
+
+	// The task set to the start of line 30 (the file's position with another byte offset: 10 lines of 9
+	// bytes, 20 of 10): it reads the last 10 lines again. The flow, its offsets deleted, reads the whole
+	// topic again from its start.
+	var pos map[string]any
+	if err := json.Unmarshal(position, &pos); err != nil {
+		t.Fatalf("position %s: %v", position, err)
+	}
+	pos["offset"] = 10*9 + 20*10
+	line30, _ := json.Marshal(pos)
+	r.expect(t, http.MethodPatch, path, opsapi.Offsets{Offsets: []opsapi.Offset{
+		{Partition: opsapi.OffsetPartition{Kind: "source", Source: "files", Task: task}, Offset: line30},
+	}}, http.StatusOK, nil)
+	r.expect(t, http.MethodPut, "/pipelines/"+name+"/resume", nil, http.StatusAccepted, nil)
+	inTopic := 2*len(lines) + 10
+	awaitLines(t, 3*len(lines)+inTopic, 45*time.Second, out)
+	if n := len(testkit.ReadTopic(t, brokers, topic)); n != inTopic {
+		t.Errorf("topic holds %d records after the task read from line 30, want %d", n, inTopic)
+	}
+	outCounts := counts(linesOf(out))
+	for i, l := range lines {
+		if want := 5 + i/30; outCounts[l] != want {
+			t.Errorf("line %q is in the output %d times, want %d", l, outCounts[l], want)
+		}
 	}
 }
 
