@@ -72,6 +72,11 @@ func (t *Topology) Run(ctx context.Context) error {
 // the request. When ctx ends before or during start-up, RunWith stops what it started and returns nil:
 // whatever failed because of that stop is part of a clean stop. Once running, transient Kafka failures
 // (a broker restart, a leader change) are retried for cfg.RetryTimeout before the pipeline gives up.
+//
+// The operator API pauses, stops, resumes and restarts the processors of every replica through the topic
+// <pipeline>.commands (see control.go and docs/api.md). RunWith reads it before it starts any processor:
+// a pipeline whose target state is PAUSED starts paused, one that is STOPPED starts none. A stopped
+// pipeline's RunWith keeps serving HTTP and reading commands until ctx ends, and then returns nil.
 func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := t.Validate(); err != nil {
 		return err
