@@ -36,7 +36,7 @@ type statusBoard struct {
 	stopOnce sync.Once
 	done     sync.WaitGroup
 	client   sarama.Client       // the board's client (nil until connected); publisher goroutine only
-	producer sarama.SyncProducer // publisher goroutine only
+	producer sarama.AsyncProducer // publisher goroutine only: only it sends on its input
 }
 
 // statusEntry is another replica's last status and when it counts from for expiry.
@@ -120,7 +120,7 @@ func (b *statusBoard) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	producer, err := sarama.NewSyncProducerFromClient(client)
+	producer, err := sarama.NewAsyncProducerFromClient(client)
 	if err != nil {
 		_ = client.Close()
 		return err
@@ -154,6 +154,9 @@ func (b *statusBoard) disconnect() {
 }
 
 // send produces value (nil: a tombstone) for this replica within statusRequestTimeout.
+//
+// The message goes into the producer's input on this goroutine, never on one left behind by a deadline: a
+// send abandoned mid-way would later hit the input that disconnect closed (sarama panics on that).
 func (b *statusBoard) send(ctx context.Context, value []byte) error {
 	if err := b.connect(ctx); err != nil {
 		return err
@@ -163,14 +166,30 @@ func (b *statusBoard) send(ctx context.Context, value []byte) error {
 		msg.Value = sarama.ByteEncoder(value)
 	}
 	producer := b.producer
-	_, err := kafka.Within(ctx, statusRequestTimeout, b.p.brokers, "a status write", func() (struct{}, error) {
-		_, _, err := producer.SendMessage(msg)
-		return struct{}{}, err
-	}, nil)
-	if err != nil {
-		b.disconnect() // a stuck or broken connection: the next attempt builds a new one
+	timer := time.NewTimer(statusRequestTimeout)
+	defer timer.Stop()
+	noAnswer := &kafka.NoAnswerError{Brokers: b.p.brokers, What: "a status write", After: statusRequestTimeout}
+	select {
+	case producer.Input() <- msg:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		b.disconnect() // a stuck connection: the next attempt builds a new one
+		return noAnswer
 	}
-	return err
+	select {
+	case <-producer.Successes():
+		return nil
+	case perr := <-producer.Errors():
+		b.disconnect()
+		return perr.Err
+	case <-ctx.Done():
+		b.disconnect() // its answer must not be taken for the next message's
+		return ctx.Err()
+	case <-timer.C:
+		b.disconnect()
+		return noAnswer
+	}
 }
 
 // publish publishes this replica's status every statusPublishEvery, and at once when its shape changes,
