@@ -35,6 +35,8 @@ func TestEngineNamesUnchanged(t *testing.T) {
 		"topic file-to-file.files.control",
 		"topic file-to-file.files-table",
 		"consumer group file-to-file.to-file",
+		"topic file-to-file.status",
+		"topic file-to-file.commands",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("engine names:\n%s\nwant (as deployed):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -27,6 +27,8 @@ func TestEngineNames(t *testing.T) {
 		"topic pg-shop-search.orders-index.with-customer.out",
 		"topic pg-shop-search.orders-index.with-customer-loop",
 		"topic pg-shop-search.orders-index.with-customer-table",
+		"topic pg-shop-search.status",
+		"topic pg-shop-search.commands",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("engine names:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
