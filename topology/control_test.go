@@ -172,6 +172,29 @@ func (r *controlReplica) awaitState(t *testing.T, name, want string) {
 	t.Fatalf("replica at %s not %s within 40s; last status: %s", r.addr, want, last)
 }
 
+// awaitReplicas polls r's merged status until it lists n live replicas, each in state want.
+func (r *controlReplica) awaitReplicas(t *testing.T, name string, n int, want string) {
+	t.Helper()
+	deadline := time.Now().Add(40 * time.Second)
+	var last []byte
+	for time.Now().Before(deadline) {
+		code, out, err := r.try(http.MethodGet, "/pipelines/"+name+"/status", nil)
+		last = out
+		var st opsapi.Status
+		if err == nil && code == http.StatusOK && json.Unmarshal(out, &st) == nil && len(st.Replicas) == n {
+			all := true
+			for _, rs := range st.Replicas {
+				all = all && rs.State == want
+			}
+			if all {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("the status at %s does not show %d replicas %s within 40s; last: %s", r.addr, n, want, last)
+}
+
 // appender appends numbered lines to files, in turn, until stopped.
 type appender struct {
 	mu       sync.Mutex
@@ -347,6 +370,23 @@ func TestControlPauseResumeOnTwoReplicas(t *testing.T) {
 	if len(got) != len(want) {
 		t.Errorf("the sinks hold %d distinct lines, want %d", len(got), len(want))
 	}
+
+	// Stop on one replica stops both: then (only then) offsets may change; resume on the other starts both.
+	stoppedAt := time.Now()
+	a.expect(t, http.MethodPut, "/pipelines/"+name+"/stop", nil, http.StatusAccepted, nil)
+	a.awaitState(t, name, opsapi.StateStopped)
+	b.awaitState(t, name, opsapi.StateStopped)
+	t.Logf("both replicas STOPPED %v after the PUT", time.Since(stoppedAt).Round(time.Millisecond))
+	b.awaitReplicas(t, name, 2, opsapi.StateStopped) // a's published status, as b reads it, says so too
+	t.Logf("b's status shows both STOPPED %v after the PUT", time.Since(stoppedAt).Round(time.Millisecond))
+	b.expect(t, http.MethodPatch, "/pipelines/"+name+"/offsets", `{"offsets":[]}`, http.StatusOK, nil)
+	resumedAt = time.Now()
+	b.expect(t, http.MethodPut, "/pipelines/"+name+"/resume", nil, http.StatusAccepted, nil)
+	last := appendLines(t, inputs, "last", 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond) // a few lines appended while the processors start
+	lastLines := last.stop()
+	awaitLines(t, len(want)+len(lastLines), 60*time.Second, outA, outB)
+	t.Logf("lines appended after the resume in the sinks %v after it", time.Since(resumedAt).Round(time.Millisecond))
 }
 
 // Offsets change only while every replica is STOPPED (409 before); a flow set back to offset 0 receives
