@@ -242,10 +242,17 @@ func (p *pipelineRun) followCommands(ctx context.Context) (func(), error) {
 	go func() {
 		defer close(done)
 		lastRestart := ""
+		errs := pc.Errors()
 		for {
 			select {
 			case <-readCtx.Done():
 				return
+			case err, ok := <-errs: // drained, or the consumer would block; it retries by itself
+				if !ok {
+					errs = nil
+					continue
+				}
+				p.log.Warn("reading the commands topic", "topic", topic, "err", inOwnWords(err))
 			case msg, ok := <-pc.Messages():
 				if !ok {
 					return
