@@ -27,8 +27,10 @@
 //
 // Rows change while a long run goes on, and the live pipeline carries those changes into the index a
 // little later. So no difference is reported at first sight: each one found is checked again once, after
-// Config.Settle (default 5 s) and an index refresh, by reading the row and the document again; only what
-// still differs is reported.
+// Config.Settle (default 5 s) and an index refresh, by reading the row and the document again. What then
+// agrees was in flight; a row that makes another document than at first sight changed in between, a
+// change the pipeline is carrying, and is not reported either (Report.Changed counts those: if the
+// pipeline is stopped, run verify again); only what still differs for an unchanged row is reported.
 //
 // # Repair
 //

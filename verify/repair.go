@@ -110,7 +110,7 @@ func (v *Verifier) Repair(ctx context.Context, rep *Report, rc RepairConfig) (*R
 	if rc.Wait > 0 && len(cands) > 0 {
 		deadline := time.Now().Add(rc.Wait)
 		for {
-			left, err := v.check(ctx, cands)
+			left, _, err := v.check(ctx, cands)
 			if err != nil {
 				return nil, err
 			}

@@ -53,9 +53,12 @@ type Report struct {
 	// Differences, sorted by kind and id.
 	Differences []Difference `json:"differences"`
 	// Rechecked is how many differences were found at first sight and checked again; those not in
-	// Differences had been carried by the pipeline meanwhile.
-	Rechecked int     `json:"rechecked"`
-	Seconds   float64 `json:"seconds"`
+	// Differences had been carried by the pipeline meanwhile, or their row had changed again (Changed).
+	Rechecked int `json:"rechecked"`
+	// Changed counts the rows that still differed at their re-check but had changed since they were first
+	// seen: a change the live pipeline is carrying, not reported.
+	Changed int     `json:"changed"`
+	Seconds float64 `json:"seconds"`
 }
 
 // Equal reports whether the index equals the table.
@@ -117,6 +120,10 @@ type expectation struct {
 type candidate struct {
 	id  string
 	key mysql.RowKey // nil: unknown
+	// first is the document the row made at first sight (nil: none), when known: a re-check that finds
+	// the row making another one (it changed in between) does not report it.
+	first any
+	known bool
 }
 
 // expect returns the documents the pipeline writes into the index for one source record.
@@ -343,7 +350,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		fetchTime += time.Since(t2)
 		for _, id := range ids {
 			if d := compareOne(exp[id], got); d != nil {
-				found(candidate{id: id, key: exp[id].key})
+				found(candidate{id: id, key: exp[id].key, first: exp[id].doc, known: true})
 			}
 		}
 		rep.Rows += int64(len(recs))
@@ -362,7 +369,7 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 		}
 		for _, id := range ids {
 			if _, ok := sourceIDs[id]; !ok {
-				found(candidate{id: id, key: v.keyOfID(id)})
+				found(candidate{id: id, key: v.keyOfID(id), known: true}) // no row made it at first sight
 			}
 		}
 		rep.Documents += int64(len(ids))
@@ -383,14 +390,14 @@ func (v *Verifier) Run(ctx context.Context) (*Report, error) {
 			return nil, ctx.Err()
 		case <-t.C:
 		}
-		if rep.Differences, err = v.check(ctx, cands); err != nil {
+		if rep.Differences, rep.Changed, err = v.check(ctx, cands); err != nil {
 			return nil, err
 		}
 	}
 	rep.count()
 	rep.Seconds = time.Since(start).Seconds()
 	log.Info("verify: done", "rows", rep.Rows, "documents", rep.Documents, "missing", rep.Missing, "extra", rep.Extra,
-		"different", rep.Different, "rechecked", rep.Rechecked, "seconds", rep.Seconds,
+		"different", rep.Different, "rechecked", rep.Rechecked, "changed", rep.Changed, "seconds", rep.Seconds,
 		"read_rows", readTime.Round(time.Millisecond), "render_documents", renderTime.Round(time.Millisecond),
 		"fetch_documents", fetchTime.Round(time.Millisecond), "id_pass", idTime.Round(time.Millisecond))
 	return rep, nil
@@ -437,11 +444,10 @@ func compareOne(e expectation, got map[string]json.RawMessage) *Difference {
 
 // check reads the candidates' rows and documents again (after a refresh) and returns those that still
 // differ.
-func (v *Verifier) check(ctx context.Context, cands []candidate) ([]Difference, error) {
+func (v *Verifier) check(ctx context.Context, cands []candidate) (out []Difference, changed int, err error) {
 	if err := v.index.refresh(ctx); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var out []Difference
 	for start := 0; start < len(cands); start += v.cfg.ChunkSize {
 		batch := cands[start:min(start+v.cfg.ChunkSize, len(cands))]
 		var keys []mysql.RowKey
@@ -452,11 +458,11 @@ func (v *Verifier) check(ctx context.Context, cands []candidate) ([]Difference, 
 		}
 		recs, err := v.rows.Read(ctx, keys)
 		if err != nil {
-			return nil, fmt.Errorf("verify: re-check: %w", err)
+			return nil, 0, fmt.Errorf("verify: re-check: %w", err)
 		}
 		exp, err := v.expectAll(ctx, recs)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ids := make([]string, len(batch))
 		for i, c := range batch {
@@ -464,7 +470,7 @@ func (v *Verifier) check(ctx context.Context, cands []candidate) ([]Difference, 
 		}
 		got, err := v.index.docs(ctx, ids)
 		if err != nil {
-			return nil, fmt.Errorf("verify: re-check: %w", err)
+			return nil, 0, fmt.Errorf("verify: re-check: %w", err)
 		}
 		for _, c := range batch {
 			e, ok := exp[c.id]
@@ -472,7 +478,12 @@ func (v *Verifier) check(ctx context.Context, cands []candidate) ([]Difference, 
 				e = expectation{id: c.id} // no row, or no document for it
 			}
 			e.key = c.key
-			if d := compareOne(e, got); d != nil {
+			d := compareOne(e, got)
+			switch {
+			case d == nil:
+			case c.known && c.key != nil && !equalJSON(c.first, e.doc):
+				changed++ // the row changed since it was first seen: the live pipeline carries that change
+			default:
 				out = append(out, *d)
 			}
 		}
@@ -483,7 +494,7 @@ func (v *Verifier) check(ctx context.Context, cands []candidate) ([]Difference, 
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out, nil
+	return out, changed, nil
 }
 
 func (r *Report) count() {
