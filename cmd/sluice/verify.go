@@ -19,8 +19,8 @@ import (
 
 // Exit codes of sluice verify.
 const (
-	verifyExitEqual = 0 // the index equals the table (after --repair: the repair was sent, or verified with --wait)
-	verifyExitDiff  = 1 // differences were found (and, with --repair --wait, not all repaired in time)
+	verifyExitEqual = 0 // the index equals the table (with --repair --wait: verified clean after the repair)
+	verifyExitDiff  = 1 // differences were found (and not verified repaired)
 	verifyExitError = 2 // the comparison could not be made
 )
 
@@ -65,8 +65,9 @@ read event (op "r"), or a delete event and tombstone for a document without a ro
 (--topic, default <topic-prefix>.<db>.<table>) at --brokers. --wait D then waits until those documents
 verify clean.
 
-Exit status: 0 the index equals the table (with --repair: the repair was sent, and with --wait it verified
-clean); 1 differences were found (with --repair --wait: some remained); 2 the comparison failed.`,
+Exit status: 0 the index equals the table (with --repair --wait: it verified clean after the repair);
+1 differences were found (also when --repair sent them without --wait, or --wait ended before they were
+repaired); 2 the comparison could not be made.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := runVerify(cmd, o); err != nil {
@@ -83,7 +84,7 @@ clean); 1 differences were found (with --repair --wait: some remained); 2 the co
 	f.StringVar(&o.dsn, "mysql-dsn", os.Getenv("SLUICE_MYSQL_DSN"), "MySQL DSN, user:password@tcp(host:3306)/ (default $SLUICE_MYSQL_DSN)")
 	f.StringVar(&o.table, "table", "", "the table, db.table")
 	f.StringVar(&o.topicPrefix, "topic-prefix", mysql.DefaultTopicPrefix, "the MySQL source's TopicPrefix")
-	f.StringVar(&o.esURL, "es-url", envOr("SLUICE_ES_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (default $SLUICE_ES_URL or http://127.0.0.1:9200)")
+	f.StringVar(&o.esURL, "es-url", envOr("SLUICE_ES_URL", "http://127.0.0.1:9200"), "Elasticsearch URL (or $SLUICE_ES_URL)")
 	f.StringVar(&o.index, "index", "", "the index the pipeline writes")
 	f.StringVar(&o.id, "id", "", "the sink's document id template (default {key})")
 	f.StringVar(&o.decimals, "decimals", "", "the sink's DecimalMapping (exact, keyword, double; default exact)")
