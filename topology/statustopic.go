@@ -35,7 +35,7 @@ type statusBoard struct {
 
 	stopOnce sync.Once
 	done     sync.WaitGroup
-	client   sarama.Client       // the board's client (nil until connected); publisher goroutine only
+	client   sarama.Client        // the board's client (nil until connected); publisher goroutine only
 	producer sarama.AsyncProducer // publisher goroutine only: only it sends on its input
 }
 
