@@ -23,6 +23,8 @@ type Settings struct {
 	// RetryTimeout is how long producers and metadata refreshes retry through a broker restart, a leader
 	// change or a moved coordinator before a message fails (default DefaultRetryTimeout).
 	RetryTimeout time.Duration
+	// Auth is the TLS and SASL of every connection (NewAuth); nil: plaintext, no authentication.
+	Auth *Auth
 }
 
 // SaramaConfig returns the configuration for consumers and producers of the engine.
@@ -30,7 +32,8 @@ type Settings struct {
 // Producers are idempotent with one request in flight per broker, so a retried batch is neither
 // duplicated nor reordered. New consumer groups start at the oldest offset, like a Kafka Connect sink.
 // Connections dial within 5s; a message, a metadata refresh and a consumer's partition are retried with
-// exponential backoff (capped at MaxRetryBackoff) for about s.RetryTimeout before they fail.
+// exponential backoff (capped at MaxRetryBackoff) for about s.RetryTimeout before they fail. Connections use
+// s.Auth's TLS and SASL.
 func SaramaConfig(s Settings) *sarama.Config {
 	c := sarama.NewConfig()
 	c.Version = sarama.V3_0_0_0
@@ -65,6 +68,7 @@ func SaramaConfig(s Settings) *sarama.Config {
 	setRetries(c, retry)
 	// Keyed records go where Kafka's own producer puts them (see NewKeyHash); null keys stay random.
 	c.Producer.Partitioner = sarama.NewCustomHashPartitioner(NewKeyHash)
+	s.Auth.Apply(c)
 	return c
 }
 

@@ -43,10 +43,11 @@ var retriableKErrors = []sarama.KError{
 
 // Retriable reports whether err is a Kafka condition worth retrying for a while: one of the retriable
 // Kafka error codes above, a client that reached no broker (sarama's ErrOutOfBrokers, ErrNotConnected), or
-// a broker connection that was refused, reset or closed (a broker restarting). Context errors and
-// everything else (authorization, invalid configuration, a partition count that does not match) are not.
+// a broker connection that was refused, reset or closed (a broker restarting). Context errors,
+// refused credentials and failed TLS handshakes (NotTransient), and everything else (authorization,
+// invalid configuration, a partition count that does not match) are not.
 func Retriable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || NotTransient(err) {
 		return false
 	}
 	var kerr sarama.KError
@@ -76,6 +77,9 @@ func RetriableText(err error) bool {
 	}
 	if Retriable(err) {
 		return true
+	}
+	if NotTransient(err) {
+		return false
 	}
 	msg := err.Error()
 	for _, k := range retriableKErrors {
