@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,7 +12,45 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/secret"
 )
+
+// printableURLs lists URLs for messages, with any password removed.
+func (c *Config) printableURLs() string {
+	printable := make([]string, len(c.URLs))
+	for i, u := range c.URLs {
+		printable[i] = secret.RedactDSN(u)
+	}
+	return strings.Join(printable, ",")
+}
+
+// resolveSecrets expands the ${env:NAME} and ${file:PATH} references of the string settings that can
+// hold them (package secret) and registers APIKey and Password, however they were given, as secrets.
+func (c *Config) resolveSecrets() error {
+	const component = "elasticsearch sink"
+	for i := range c.URLs {
+		if err := secret.ResolveField(component, fmt.Sprintf("URLs[%d]", i), &c.URLs[i], false); err != nil {
+			return err
+		}
+	}
+	for _, f := range []struct {
+		name    string
+		setting *string
+		secret  bool
+	}{{"Index", &c.Index, false}, {"ID", &c.ID, false}, {"Username", &c.Username, false},
+		{"APIKey", &c.APIKey, true}, {"Password", &c.Password, true},
+		{"CACertFile", &c.CACertFile, false}, {"CertificateFingerprint", &c.CertificateFingerprint, false}} {
+		if err := secret.ResolveField(component, f.name, f.setting, f.secret); err != nil {
+			return err
+		}
+	}
+	if c.Password != "" {
+		// The Authorization header's form, should a request ever be printed.
+		secret.Register(base64.StdEncoding.EncodeToString([]byte(c.Username + ":" + c.Password)))
+	}
+	return nil
+}
 
 // Config configures the Elasticsearch sink.
 type Config struct {
@@ -51,7 +90,9 @@ type Config struct {
 	DecimalMapping DecimalMapping
 
 	// APIKey (base64 "id:key") or Username and Password authenticate; CACertFile or
-	// CertificateFingerprint (SHA-256 hex) pin the server's certificate for https URLs.
+	// CertificateFingerprint (SHA-256 hex) pin the server's certificate for https URLs. These and URLs may
+	// be written as ${env:NAME} or ${file:PATH} references (package secret); APIKey, Password and a URL's
+	// password never appear in logs, errors, metrics or the API.
 	APIKey                 string
 	Username, Password     string
 	CACertFile             string
@@ -86,13 +127,19 @@ type Config struct {
 }
 
 func (c *Config) setDefaults() error {
+	if err := c.resolveSecrets(); err != nil {
+		return err
+	}
 	if len(c.URLs) == 0 {
 		c.URLs = []string{"http://127.0.0.1:9200"}
 	}
 	for i, u := range c.URLs {
 		parsed, err := url.Parse(u)
 		if err != nil || (parsed.Scheme != "http" && parsed.Scheme != "https") || parsed.Host == "" {
-			return fmt.Errorf("elasticsearch sink: URLs[%d] %q is not an http(s) URL", i, u)
+			return fmt.Errorf("elasticsearch sink: URLs[%d] %q is not an http(s) URL", i, secret.RedactDSN(u))
+		}
+		if pw, ok := parsed.User.Password(); ok {
+			secret.Register(pw)
 		}
 	}
 	if c.Index == "" {

@@ -222,12 +222,12 @@ func (s *Sink) Open(ctx context.Context) error {
 	defer cancel()
 	res, err := s.client.Info(s.client.Info.WithContext(ctx))
 	if err != nil {
-		return fmt.Errorf("elasticsearch sink: cannot reach %s: %w", strings.Join(s.cfg.URLs, ","), err)
+		return fmt.Errorf("elasticsearch sink: cannot reach %s: %w", s.cfg.printableURLs(), err)
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.IsError() {
-		return fmt.Errorf("elasticsearch sink: %s answered %s: %s", strings.Join(s.cfg.URLs, ","), res.Status(), body)
+		return fmt.Errorf("elasticsearch sink: %s answered %s: %s", s.cfg.printableURLs(), res.Status(), body)
 	}
 	if len(s.cfg.Mappings) == 0 {
 		return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	driver "github.com/go-sql-driver/mysql"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // SnapshotMode says when the task copies the tables, like Debezium's snapshot.mode.
@@ -35,7 +36,9 @@ const (
 
 // Config configures a MySQL/MariaDB source. Check it with New.
 type Config struct {
-	// DSN is a go-sql-driver/mysql data source name: "user:password@tcp(host:3306)/". The source forces
+	// DSN is a go-sql-driver/mysql data source name: "user:password@tcp(host:3306)/"; it may contain
+	// ${env:NAME} and ${file:PATH} references (package secret), e.g. "cdc:${env:MYSQL_PW}@tcp(db:3306)/",
+	// and its password never appears in logs or errors. The source forces
 	// the session time_zone to '+00:00' and ignores parseTime and interpolateParams; keep the driver's default
 	// utf8mb4 character set.
 	DSN string
@@ -76,10 +79,15 @@ func (cfg *Config) Validate() error {
 	if strings.TrimSpace(cfg.DSN) == "" {
 		return errors.New("mysql source: DSN is empty: give \"user:password@tcp(host:3306)/\"")
 	}
-	if _, err := driver.ParseDSN(cfg.DSN); err != nil {
-		// The driver's message does not repeat the DSN, so no password is printed.
-		return fmt.Errorf("mysql source: DSN: %w", err)
+	if err := secret.ResolveField("mysql source", "DSN", &cfg.DSN, false); err != nil {
+		return err
 	}
+	parsed, err := driver.ParseDSN(cfg.DSN)
+	if err != nil {
+		// The driver's message does not repeat the DSN, so no password is printed.
+		return fmt.Errorf("mysql source: DSN: %w", secret.Error(err))
+	}
+	secret.Register(parsed.Passwd) // a password written literally is a secret too
 	switch cfg.SnapshotMode {
 	case "":
 		cfg.SnapshotMode = SnapshotInitial

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // SnapshotMode says when the task copies the tables, like Debezium's snapshot.mode.
@@ -33,7 +34,9 @@ const (
 
 // Config configures a PostgreSQL change data capture source. Check it with New.
 type Config struct {
-	// DSN is a libpq connection string or URL ("postgres://user:pass@host:5432/db"). The user needs the
+	// DSN is a libpq connection string or URL ("postgres://user:pass@host:5432/db"); it may contain
+	// ${env:NAME} and ${file:PATH} references (package secret), and its password never appears in logs or
+	// errors. The user needs the
 	// REPLICATION attribute (or superuser), SELECT on the tables and, unless Publication exists with them,
 	// ownership of the tables (CREATE/ALTER PUBLICATION). The source adds replication=database to its
 	// streaming connection itself.
@@ -84,9 +87,14 @@ func (cfg *Config) Validate() error {
 	if strings.TrimSpace(cfg.DSN) == "" {
 		return errors.New("postgres source: DSN is empty: give \"postgres://user:password@host:5432/database\"")
 	}
-	if _, err := pgconn.ParseConfig(cfg.DSN); err != nil {
+	if err := secret.ResolveField("postgres source", "DSN", &cfg.DSN, false); err != nil {
+		return err
+	}
+	parsed, err := pgconn.ParseConfig(cfg.DSN)
+	if err != nil {
 		return fmt.Errorf("postgres source: DSN: %s", redact(err.Error(), cfg.DSN))
 	}
+	secret.Register(parsed.Password) // a password written literally is a secret too
 	if len(cfg.Tables) == 0 {
 		return errors.New("postgres source: Tables is empty: name at least one table as \"schema.table\"")
 	}
@@ -157,12 +165,12 @@ func validSlotName(s string) bool {
 	return true
 }
 
-// redact removes the DSN's password from a message.
+// redact removes the DSN's password (and every registered secret, see package secret) from a message.
 func redact(msg, dsn string) string {
 	if c, err := pgconn.ParseConfig(dsn); err == nil && c.Password != "" {
-		msg = strings.ReplaceAll(msg, c.Password, "xxxxx")
+		msg = strings.ReplaceAll(msg, c.Password, secret.Mask)
 	}
-	return msg
+	return secret.Redact(msg)
 }
 
 // sanitizeTopic replaces the characters Kafka does not allow in topic names with '_', as Debezium does.

@@ -9,6 +9,7 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // Mode is how a task finds the rows it has not read yet, as Kafka Connect's JDBC source "mode".
@@ -53,7 +54,8 @@ type Config struct {
 	// Dialect is the database's SQL flavour; empty: PostgreSQL when DSN starts with "postgres://" or
 	// "postgresql://", MySQL otherwise.
 	Dialect Dialect
-	// DSN says where to connect. MySQL: a go-sql-driver/mysql DSN, "user:password@tcp(host:3306)/db" (the
+	// DSN says where to connect; it may contain ${env:NAME} and ${file:PATH} references (package secret),
+	// and its password never appears in logs or errors. MySQL: a go-sql-driver/mysql DSN, "user:password@tcp(host:3306)/db" (the
 	// source sets parseTime, loc=UTC and the session time_zone '+00:00'). PostgreSQL: a pgx connection
 	// string, "postgres://user:password@host:5432/db" or "host=... dbname=..." (the source sets the
 	// session TimeZone to UTC).
@@ -110,6 +112,9 @@ func (cfg *Config) Validate() error {
 	if strings.TrimSpace(cfg.DSN) == "" {
 		return errors.New("sqltable source: DSN is empty")
 	}
+	if err := secret.ResolveField("sqltable source", "DSN", &cfg.DSN, false); err != nil {
+		return err
+	}
 	if cfg.Dialect == "" {
 		lower := strings.ToLower(cfg.DSN)
 		if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
@@ -120,13 +125,17 @@ func (cfg *Config) Validate() error {
 	}
 	switch cfg.Dialect {
 	case MySQL:
-		if _, err := mysqldriver.ParseDSN(cfg.DSN); err != nil {
-			return fmt.Errorf("sqltable source: DSN is not a MySQL DSN (\"user:password@tcp(host:3306)/db\"; Dialect %s): %w", cfg.Dialect, err)
+		parsed, err := mysqldriver.ParseDSN(cfg.DSN)
+		if err != nil {
+			return fmt.Errorf("sqltable source: DSN is not a MySQL DSN (\"user:password@tcp(host:3306)/db\"; Dialect %s): %w", cfg.Dialect, secret.Error(err))
 		}
+		secret.Register(parsed.Passwd) // a password written literally is a secret too
 	case PostgreSQL:
-		if _, err := pgx.ParseConfig(cfg.DSN); err != nil {
-			return fmt.Errorf("sqltable source: DSN is not a PostgreSQL connection string (Dialect %s): %w", cfg.Dialect, err)
+		parsed, err := pgx.ParseConfig(cfg.DSN)
+		if err != nil {
+			return fmt.Errorf("sqltable source: DSN is not a PostgreSQL connection string (Dialect %s): %w", cfg.Dialect, secret.Error(err))
 		}
+		secret.Register(parsed.Password) // a password written literally is a secret too
 	default:
 		return fmt.Errorf("sqltable source: Dialect %q is not one of mysql, postgres", cfg.Dialect)
 	}
