@@ -111,6 +111,9 @@ type Options struct {
 	// ExtraConfig is written into every node's server.properties after the harness's defaults, overriding
 	// them (e.g. "log.retention.ms").
 	ExtraConfig map[string]string
+	// Security, when set, adds a client listener that requires SASL (and TLS), optionally with the
+	// StandardAuthorizer: see Security. Addrs then returns that listener's addresses.
+	Security *Security
 }
 
 // Cluster is a running real Kafka cluster private to one test. Its methods fail the test they are given
@@ -121,6 +124,7 @@ type Cluster struct {
 	dir       string
 	clusterID string
 	extra     map[string]string
+	sec       *secured // nil: PLAINTEXT only
 
 	mu        sync.Mutex
 	nodes     []*node
@@ -147,7 +151,7 @@ func Start(t testing.TB, opts Options) *Cluster {
 	// A free port may be taken by another process between looking and binding (several test binaries run
 	// side by side): such a start is retried with new ports, any other failure is final.
 	for attempt := 1; ; attempt++ {
-		c, err := launch(t, java, lib, n, opts.ExtraConfig)
+		c, err := launch(t, java, lib, n, opts.ExtraConfig, opts.Security)
 		if err == nil {
 			t.Cleanup(c.cleanup)
 			t.Logf("kafkatest: %d-node Kafka cluster %s serving at %s after %s (data in %s)",
@@ -166,13 +170,19 @@ func Start(t testing.TB, opts Options) *Cluster {
 
 // launch creates, formats and starts a cluster. On error the returned cluster is still usable for
 // diagnosis and must be closed.
-func launch(t testing.TB, java, lib string, n int, extra map[string]string) (*Cluster, error) {
+func launch(t testing.TB, java, lib string, n int, extra map[string]string, sec *Security) (*Cluster, error) {
 	c := &Cluster{t: t, java: java, lib: lib, clusterID: newClusterID(), extra: extra}
 	dir, err := os.MkdirTemp("", "kafkatest-"+safeName(t.Name())+"-")
 	if err != nil {
 		return c, fmt.Errorf("kafkatest: %w", err)
 	}
 	c.dir = dir
+	if sec != nil {
+		c.sec = &secured{Security: *sec}
+		if err := c.sec.prepare(dir); err != nil {
+			return c, err
+		}
+	}
 	if err := os.WriteFile(filepath.Join(dir, "tools-log4j2.yaml"), []byte(toolsLog4jConfig), 0o644); err != nil {
 		return c, fmt.Errorf("kafkatest: %w", err)
 	}
@@ -184,13 +194,18 @@ func launch(t testing.TB, java, lib string, n int, extra map[string]string) (*Cl
 		if nd.ctrlPort, err = freePort(); err != nil {
 			return c, err
 		}
+		if c.sec != nil {
+			if nd.saslPort, err = freePort(); err != nil {
+				return c, err
+			}
+		}
 		if err := os.MkdirAll(nd.dir, 0o755); err != nil {
 			return c, fmt.Errorf("kafkatest: %w", err)
 		}
 		c.nodes = append(c.nodes, nd)
 	}
 	for _, nd := range c.nodes {
-		if err := os.WriteFile(filepath.Join(nd.dir, "server.properties"), []byte(nd.serverProperties(c.nodes, extra)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(nd.dir, "server.properties"), []byte(nd.serverProperties(c.nodes, extra, c.sec)), 0o644); err != nil {
 			return c, fmt.Errorf("kafkatest: %w", err)
 		}
 		if err := os.WriteFile(filepath.Join(nd.dir, "log4j2.yaml"), []byte(log4jConfig(nd.dir)), 0o644); err != nil {
@@ -236,6 +251,9 @@ func (c *Cluster) format(nd *node) error {
 	args, finish := jvmArgs(c.java, c.lib, filepath.Join(c.dir, "tools-log4j2.yaml"), false)
 	defer finish()
 	args = append(args, "kafka.tools.StorageTool", "format", "-t", c.clusterID, "-c", filepath.Join(nd.dir, "server.properties"))
+	if c.sec != nil {
+		args = append(args, c.sec.formatArgs()...)
+	}
 	out, err := exec.CommandContext(ctx, c.java, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kafkatest: formatting the storage of node %d (%s) failed: %v\n%s",
@@ -323,13 +341,17 @@ func saramaConfig() *sarama.Config {
 	return conf
 }
 
-// Addrs returns the bootstrap list, "127.0.0.1:port" per node (node i at index i), running or not.
+// Addrs returns the bootstrap list, "127.0.0.1:port" per node (node i at index i), running or not: of
+// the SASL listener when Options.Security is set, else of the PLAINTEXT one.
 func (c *Cluster) Addrs() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	addrs := make([]string, len(c.nodes))
 	for i, nd := range c.nodes {
 		addrs[i] = nd.addr()
+		if c.sec != nil {
+			addrs[i] = nd.clientAddr()
+		}
 	}
 	return addrs
 }

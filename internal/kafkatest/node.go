@@ -24,6 +24,7 @@ type node struct {
 	dir      string // node-<id>: server.properties, log4j2.yaml, data/, server.log, stdout.log
 	port     int    // PLAINTEXT listener
 	ctrlPort int    // CONTROLLER listener
+	saslPort int    // SASL_SSL or SASL_PLAINTEXT client listener of a secured cluster (0: none)
 
 	cmd     *exec.Cmd     // nil while stopped
 	dumping bool          // this run writes the class archive at a clean exit (cds.go)
@@ -32,6 +33,9 @@ type node struct {
 }
 
 func (n *node) addr() string { return "127.0.0.1:" + strconv.Itoa(n.port) }
+
+// clientAddr is the address of the SASL listener.
+func (n *node) clientAddr() string { return "127.0.0.1:" + strconv.Itoa(n.saslPort) }
 
 func (n *node) running() bool {
 	if n.cmd == nil {
@@ -45,8 +49,9 @@ func (n *node) running() bool {
 	}
 }
 
-// serverProperties renders the node's configuration: defaults for the cluster size, then extra (which wins).
-func (n *node) serverProperties(nodes []*node, extra map[string]string) string {
+// serverProperties renders the node's configuration: defaults for the cluster size, the SASL listener of
+// sec (nil: none), then extra (which wins).
+func (n *node) serverProperties(nodes []*node, extra map[string]string, sec *secured) string {
 	voters := make([]string, len(nodes))
 	for i, m := range nodes {
 		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", m.id, m.ctrlPort)
@@ -81,6 +86,9 @@ func (n *node) serverProperties(nodes []*node, extra map[string]string) string {
 		"group.initial.rebalance.delay.ms":     "0",
 		"log.cleaner.backoff.ms":               "1000",
 		"controlled.shutdown.enable":           "true",
+	}
+	if sec != nil {
+		sec.configure(conf, n)
 	}
 	for k, v := range extra {
 		conf[k] = v
