@@ -55,8 +55,8 @@ func TestSecretResolve(t *testing.T) {
 func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
 		"cdc:pa:ss@w0rd@tcp(127.0.0.1:3306)/shop?tls=true": "cdc:****@tcp(127.0.0.1:3306)/shop?tls=true",
-		"cdc:pw1234@/shop":                                 "cdc:****@/shop",
-		"cdc@tcp(h:1)/":                                    "cdc@tcp(h:1)/",
+		"cdc:pw1234@/shop": "cdc:****@/shop",
+		"cdc@tcp(h:1)/":    "cdc@tcp(h:1)/",
 		"postgres://u:p%40ss@host:5432/db?sslmode=disable": "postgres://u:****@host:5432/db?sslmode=disable",
 		"host=h user=u password='a b c' dbname=d":          "host=h user=u password=**** dbname=d",
 		"http://elastic:changeme@es:9200":                  "http://elastic:****@es:9200",
