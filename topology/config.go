@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // Config says where a pipeline runs. The zero value is not valid; start from DefaultConfig or
@@ -43,7 +44,9 @@ type Config struct {
 	// restart, a leader change, a moved group coordinator) before it gives up and stops with an error
 	// naming the brokers (SLUICE_RETRY_TIMEOUT, default 5m).
 	RetryTimeout time.Duration
-	// Logger receives the pipeline's logs, goka's and the connectors' included (the MySQL source's binlog
+	// Logger receives the pipeline's logs, goka's and the connectors' included, every message and attribute
+	// passed through secret.Redact (resolved ${env:}/${file:} values, passwords, API keys and DSN passwords
+	// become ****) (the MySQL source's binlog
 	// library logs through it too). Default: text to stderr, or JSON with SLUICE_LOG_FORMAT=json, at the
 	// level SLUICE_LOG_LEVEL names: debug, info (default), warn or error; debug includes goka's own messages.
 	Logger *slog.Logger
@@ -85,9 +88,9 @@ func loggerFromEnv() (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: level}
 	switch v := os.Getenv("SLUICE_LOG_FORMAT"); strings.ToLower(v) {
 	case "", "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(secret.NewHandler(slog.NewTextHandler(os.Stderr, opts))), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(secret.NewHandler(slog.NewJSONHandler(os.Stderr, opts))), nil
 	default:
 		return nil, fmt.Errorf("SLUICE_LOG_FORMAT: %q is neither text nor json", v)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/lovoo/goka"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // Stall detection.
@@ -274,7 +275,8 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	mux.HandleFunc("GET /readyz", p.serveReadyz)
 	p.apiRoutes(mux) // api.go
 	p.httpAddr = ln.Addr().String()
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Every answer (API errors, status last_error, /ui data, metric labels) passes through secret.Redact.
+	srv := &http.Server{Handler: secret.HTTPHandler(mux), ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	p.log.Info("serving metrics", "addr", ln.Addr().String())
 	return func() {

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/metrics"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // pipelineRun is one running instance (replica) of a topology.
@@ -78,18 +79,23 @@ func (t *Topology) Run(ctx context.Context) error {
 // a pipeline whose target state is PAUSED starts paused, one that is STOPPED starts none. A stopped
 // pipeline's RunWith keeps serving HTTP and reading commands until ctx ends, and then returns nil.
 func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
+	defer func() { err = secret.Error(err) }() // runs last: the error returned holds no secret
 	if err := t.Validate(); err != nil {
 		return err
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if cfg.Logger != nil {
+		// Every log line of the run, the connectors' and goka's included, passes through secret.Redact.
+		cfg.Logger = slog.New(secret.NewHandler(cfg.Logger.Handler()))
+	}
 	started := false
 	defer func() {
 		if err != nil && !started && ctx.Err() != nil {
 			log := cfg.Logger
 			if log == nil {
-				log = slog.Default()
+				log = slog.New(secret.NewHandler(slog.Default().Handler()))
 			}
 			log.Info("pipeline stopped during start-up", "pipeline", t.name, "cause", err)
 			err = nil
@@ -105,7 +111,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		ctl:       newControlState(),
 	}
 	if p.log == nil {
-		p.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		p.log = slog.New(secret.NewHandler(slog.NewTextHandler(os.Stderr, nil)))
 	}
 	p.log = p.log.With("pipeline", t.name)
 	if cfg.Registerer == nil {

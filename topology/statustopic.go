@@ -10,6 +10,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/internal/opsapi"
+	"github.com/sluicehq/sluice/secret"
 )
 
 // The Kafka side of the status (see status.go): publishing this replica's status on <pipeline>.status,
@@ -163,7 +164,8 @@ func (b *statusBoard) send(ctx context.Context, value []byte) error {
 	}
 	msg := &sarama.ProducerMessage{Topic: b.topic, Key: sarama.StringEncoder(b.p.replicaID)}
 	if value != nil {
-		msg.Value = sarama.ByteEncoder(value)
+		// Errors in the status (last_error) are read by `sluice status` and other replicas: no secrets.
+		msg.Value = sarama.ByteEncoder(secret.Redact(string(value)))
 	}
 	producer := b.producer
 	timer := time.NewTimer(statusRequestTimeout)

@@ -28,6 +28,7 @@ import (
 	"os"
 
 	"github.com/sluicehq/sluice/internal/opsapi"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -49,7 +50,7 @@ func main() {
 func errorText(err error) string {
 	var apiErr *opsapi.Error
 	if errors.As(err, &apiErr) {
-		return fmt.Sprintf("%s (%d)", apiErr.Message, apiErr.ErrorCode)
+		return secret.Redact(fmt.Sprintf("%s (%d)", apiErr.Message, apiErr.ErrorCode))
 	}
-	return err.Error()
+	return secret.Redact(err.Error())
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/sinks"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	filesink "github.com/sluicehq/sluice/sinks/file"
@@ -69,10 +70,10 @@ func runPipeline(cmd *cobra.Command, o runOptions) error {
 	bar := o.progress == "bar" || (o.progress == "auto" && isTerminal(stderr))
 	if bar && os.Getenv("SLUICE_LOG_LEVEL") == "" && os.Getenv("SLUICE_LOG_FORMAT") == "" {
 		// Info lines would scroll the bar away: only warnings and errors show above it.
-		cfg.Logger = slog.New(slog.NewTextHandler(clearLine{stderr}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		cfg.Logger = slog.New(secret.NewHandler(slog.NewTextHandler(clearLine{stderr}, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+		cfg.Logger = slog.New(secret.NewHandler(slog.NewTextHandler(stderr, nil)))
 	}
 	ctx := cmd.Context()
 	if o.from == "topic" && !cfg.Embedded() {

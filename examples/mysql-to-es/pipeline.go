@@ -14,6 +14,7 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"github.com/sluicehq/sluice/internal/mariadb"
 	"github.com/sluicehq/sluice/internal/searchdemo"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stages"
@@ -53,7 +54,10 @@ var schema = []string{
 // run starts what the environment does not provide, builds the topology and runs it until ctx ends.
 func run(ctx context.Context, e env, say func(string, ...any)) error {
 	dataDir := e.topology.DataDir
-	dsn := e.mysqlDSN
+	dsn, err := secret.Resolve(e.mysqlDSN) // ${env:NAME} / ${file:PATH} references
+	if err != nil {
+		return fmt.Errorf("SLUICE_MYSQL_DSN: %w", err)
+	}
 	if dsn == "" {
 		if _, err := exec.LookPath("mariadb-install-db"); err != nil {
 			return errors.New("no SLUICE_MYSQL_DSN and no MariaDB on this machine: apt-get install mariadb-server, or set SLUICE_MYSQL_DSN=user:pass@tcp(host:3306)/")
@@ -163,11 +167,4 @@ var generator = searchdemo.Dialect{
 }
 
 // redact hides a DSN's password.
-func redact(dsn string) string {
-	at := strings.LastIndex(dsn, "@")
-	colon := strings.Index(dsn, ":")
-	if at < 0 || colon < 0 || colon > at {
-		return dsn
-	}
-	return dsn[:colon] + ":***" + dsn[at:]
-}
+func redact(dsn string) string { return secret.RedactDSN(dsn) }

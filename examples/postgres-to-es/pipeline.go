@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sluicehq/sluice/internal/postgres"
 	"github.com/sluicehq/sluice/internal/searchdemo"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	pgsource "github.com/sluicehq/sluice/sources/postgres"
 	"github.com/sluicehq/sluice/stages"
@@ -59,7 +60,10 @@ var schema = []string{
 // run starts what the environment does not provide, builds the topology and runs it until ctx ends.
 func run(ctx context.Context, e env, say func(string, ...any)) error {
 	dataDir := e.topology.DataDir
-	dsn := e.postgresDSN
+	dsn, err := secret.Resolve(e.postgresDSN) // ${env:NAME} / ${file:PATH} references
+	if err != nil {
+		return fmt.Errorf("SLUICE_POSTGRES_DSN: %w", err)
+	}
 	if dsn == "" {
 		if _, err := postgres.FindBinDir(); err != nil {
 			return fmt.Errorf("no SLUICE_POSTGRES_DSN and no PostgreSQL on this machine: %s, or set SLUICE_POSTGRES_DSN=postgres://user:pass@host:5432/db", postgres.InstallHint)
@@ -193,10 +197,4 @@ var generator = searchdemo.Dialect{
 }
 
 // redact hides a DSN's password (URL or key=value form).
-func redact(dsn string) string {
-	c, err := pgconn.ParseConfig(dsn)
-	if err != nil || c.Password == "" {
-		return dsn
-	}
-	return strings.ReplaceAll(dsn, c.Password, "***")
-}
+func redact(dsn string) string { return secret.RedactDSN(dsn) }
