@@ -161,9 +161,13 @@ type Auth struct {
 	tokens *tokenSource
 }
 
-// NewAuth validates sec and reads its files. It returns nil (plaintext) when sec enables nothing. Errors
-// name the field and the file.
+// NewAuth resolves sec's ${env:NAME}/${file:PATH} references (package secret; the password and client
+// secret are then redacted from all output), validates sec and reads its files. It returns nil (plaintext)
+// when sec enables nothing. Errors name the field and the file.
 func NewAuth(sec Security) (*Auth, error) {
+	if err := sec.resolveSecrets(); err != nil { // ${env:}/${file:} references (secrets.go)
+		return nil, err
+	}
 	if err := sec.Validate(); err != nil {
 		return nil, err
 	}
