@@ -60,6 +60,20 @@ type Config struct {
 	// Gatherer (a *prometheus.Registry is), else prometheus.DefaultGatherer for
 	// prometheus.DefaultRegisterer; Validate refuses any other Registerer without a Gatherer.
 	Gatherer prometheus.Gatherer
+
+	// APIToken is the operator API's admin token, named "admin" in the audit log (SLUICE_API_TOKEN). With
+	// neither it nor APITokensFile the API is open (see apiauth.go and docs/api.md).
+	APIToken string
+	// APITokensFile holds more tokens, one a line: `name role token`, role admin or read-only
+	// (SLUICE_API_TOKENS_FILE).
+	APITokensFile string
+	// APIOpenPaths are the paths served without a token when tokens are configured
+	// (SLUICE_API_OPEN_PATHS, comma-separated; nil: /healthz, /readyz, /metrics; "none": every path
+	// needs a token).
+	APIOpenPaths []string
+	// HTTPTLSCertFile and HTTPTLSKeyFile (PEM) make the HTTP server speak HTTPS only
+	// (SLUICE_HTTP_TLS_CERT_FILE, SLUICE_HTTP_TLS_KEY_FILE; both or neither).
+	HTTPTLSCertFile, HTTPTLSKeyFile string
 }
 
 // gatherer is what /metrics serves for a Registerer (see Config.Gatherer), nil when none is known.
@@ -173,6 +187,18 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Logger = log
 	}
+	c.APIToken = os.Getenv("SLUICE_API_TOKEN")
+	c.APITokensFile = os.Getenv("SLUICE_API_TOKENS_FILE")
+	if v, ok := os.LookupEnv("SLUICE_API_OPEN_PATHS"); ok {
+		c.APIOpenPaths = []string{}
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" && p != "none" {
+				c.APIOpenPaths = append(c.APIOpenPaths, p)
+			}
+		}
+	}
+	c.HTTPTLSCertFile = os.Getenv("SLUICE_HTTP_TLS_CERT_FILE")
+	c.HTTPTLSKeyFile = os.Getenv("SLUICE_HTTP_TLS_KEY_FILE")
 	return c, c.Validate()
 }
 
@@ -207,6 +233,14 @@ func (c Config) Validate() error {
 	}
 	if c.Replication < 1 || c.Replication > 32767 {
 		return fmt.Errorf("config: Replication (SLUICE_REPLICATION) must be between 1 and 32767, got %d", c.Replication)
+	}
+	if (c.HTTPTLSCertFile == "") != (c.HTTPTLSKeyFile == "") {
+		return errNoTLSPair // apiauth.go
+	}
+	for _, p := range c.APIOpenPaths {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("config: APIOpenPaths (SLUICE_API_OPEN_PATHS): %q is not a path (want e.g. /healthz)", p)
+		}
 	}
 	return nil
 }

@@ -85,8 +85,10 @@ func TestFusedStagesAddNoTopic(t *testing.T) {
 	fillTopic(t, brokers, "events", 100)
 	before := topics(t, brokers)
 	runFlow(t, brokers, "fused", "events", 100, fiveStages())
-	// Every pipeline has its replicas' status topic and the operator's commands topic; neither is a stage's.
-	after := slices.DeleteFunc(topics(t, brokers), func(n string) bool { return n == "fused.status" || n == "fused.commands" })
+	// Every pipeline has its replicas' status topic, the operator's commands topic and the audit topic; none is a stage's.
+	after := slices.DeleteFunc(topics(t, brokers), func(n string) bool {
+		return n == "fused.status" || n == "fused.commands" || n == "fused.audit"
+	})
 	if len(after) != len(before) {
 		t.Fatalf("a flow of five stateless stages created topics: before %v, after %v", before, after)
 	}

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -263,8 +264,23 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz (see health.go). Listening happens here, so a taken port fails the start.
+// serveHTTP serves /metrics, /healthz, /readyz and the operator API, behind its tokens and audit log
+// (apiauth.go, audit.go), over HTTPS when Config.HTTPTLSCertFile and HTTPTLSKeyFile are set. Listening,
+// reading the tokens and the certificate happen here, so a taken port or a bad file fails the start.
 func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
+	auth, err := newAPIAuth(p.cfg)
+	if err != nil {
+		return nil, err
+	}
+	var tlsConfig *tls.Config
+	if p.cfg.HTTPTLSCertFile != "" || p.cfg.HTTPTLSKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(p.cfg.HTTPTLSCertFile, p.cfg.HTTPTLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("config: HTTPTLSCertFile %s / HTTPTLSKeyFile %s (SLUICE_HTTP_TLS_CERT_FILE, SLUICE_HTTP_TLS_KEY_FILE): %w",
+				p.cfg.HTTPTLSCertFile, p.cfg.HTTPTLSKeyFile, err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("HTTP address %s (SLUICE_HTTP_ADDR): %w", addr, err)
@@ -275,13 +291,21 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	mux.HandleFunc("GET /readyz", p.serveReadyz)
 	p.apiRoutes(mux) // api.go
 	p.httpAddr = ln.Addr().String()
+	audit := &auditLog{p: p}
 	// Every answer (API errors, status last_error, /ui data, metric labels) passes through secret.Redact.
-	srv := &http.Server{Handler: secret.HTTPHandler(mux), ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: secret.HTTPHandler(p.authenticate(auth, audit, mux)), ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsConfig}
+	p.warnOpenAPI(auth, ln)
+	scheme := "http"
+	if tlsConfig != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsConfig)
+	}
 	go func() { _ = srv.Serve(ln) }()
-	p.log.Info("serving metrics", "addr", ln.Addr().String())
+	p.log.Info("serving metrics and the operator API", "addr", p.httpAddr, "scheme", scheme, "tokens", auth.count())
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		audit.close()
 	}, nil
 }

@@ -50,7 +50,7 @@ type EngineName struct {
 	Name string
 	Kind NameKind
 	// Role says what it is: "source group", "control topic", "position table", "flow group", "step group",
-	// "step output", "step loop", "step table", "status topic" or "commands topic".
+	// "step output", "step loop", "step table", "status topic", "commands topic" or "audit topic".
 	Role string
 	// Owner names the declaration it belongs to: `source "cdc"`, `flow "orders-index"`,
 	// `flow "orders-index" stateful step "with-customer"` or `pipeline "shop-search"`.
@@ -89,6 +89,7 @@ func (o nameOwner) String() string {
 //	the step's state table                 topic  <pipeline>.<flow>.<step>-table       shop-search.orders-index.with-customer-table
 //	the replicas' status (last)            topic  <pipeline>.status                    shop-search.status
 //	the operator's commands                topic  <pipeline>.commands                  shop-search.commands
+//	the operator actions' audit records    topic  <pipeline>.audit                     shop-search.audit
 //
 // The "-table" and "-loop" suffixes are goka's (GroupTable and the loop edge of DefineGroup). Dead-letter
 // topics, tables (a join reads its table's topic in the join's own group) and every user topic are
@@ -135,6 +136,7 @@ func (t *Topology) EngineNames() []EngineName {
 	}
 	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "status topic", statusTopic(t.name))
 	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "commands topic", commandsTopic(t.name))
+	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "audit topic", auditTopic(t.name))
 	return out
 }
 
@@ -221,3 +223,7 @@ func (t *Topology) validateNames(add func(string, ...any)) {
 // commandsTopic is the compacted topic of the operator's commands to every replica (target state, restart
 // requests; see control.go).
 func commandsTopic(pipeline string) string { return pipeline + ".commands" }
+
+// auditTopic is the compacted topic of the audit records of operator actions, keyed by a unique id (see
+// audit.go).
+func auditTopic(pipeline string) string { return pipeline + ".audit" }

@@ -32,5 +32,6 @@ func ExampleTopology_EngineNames() {
 	// topic          shop.orders.count-table  flow "orders" stateful step "count"
 	// topic          shop.status              pipeline "shop"
 	// topic          shop.commands            pipeline "shop"
+	// topic          shop.audit               pipeline "shop"
 	// invalid topology "shop": source "orders.count" and flow "orders" stateful step "count" (step 0) derive the same consumer group "shop.orders.count" (as source group and step group): rename one of them
 }

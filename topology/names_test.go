@@ -216,6 +216,7 @@ func TestEngineNames(t *testing.T) {
 		`topic p.index.count-table flow "index" stateful step "count" (step table)`,
 		`topic p.status pipeline "p" (status topic)`,
 		`topic p.commands pipeline "p" (commands topic)`,
+		`topic p.audit pipeline "p" (audit topic)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("EngineNames:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -37,6 +37,7 @@ func TestEngineNamesUnchanged(t *testing.T) {
 		"consumer group file-to-file.to-file",
 		"topic file-to-file.status",
 		"topic file-to-file.commands",
+		"topic file-to-file.audit",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("engine names:\n%s\nwant (as deployed):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

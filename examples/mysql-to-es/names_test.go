@@ -28,6 +28,7 @@ func TestEngineNamesUnchanged(t *testing.T) {
 		"topic shop-search.orders-index.with-customer-table",
 		"topic shop-search.status",
 		"topic shop-search.commands",
+		"topic shop-search.audit",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("engine names:\n%s\nwant (as deployed):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

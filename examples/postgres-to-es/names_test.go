@@ -29,6 +29,7 @@ func TestEngineNames(t *testing.T) {
 		"topic pg-shop-search.orders-index.with-customer-table",
 		"topic pg-shop-search.status",
 		"topic pg-shop-search.commands",
+		"topic pg-shop-search.audit",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("engine names:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
