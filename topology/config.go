@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/secret"
 )
 
@@ -60,6 +61,11 @@ type Config struct {
 	// Gatherer (a *prometheus.Registry is), else prometheus.DefaultGatherer for
 	// prometheus.DefaultRegisterer; Validate refuses any other Registerer without a Gatherer.
 	Gatherer prometheus.Gatherer
+	// Kafka is the TLS and SASL of every Kafka client of the pipeline (processors, producers, admin,
+	// views, the status and commands readers): the SLUICE_KAFKA_* variables. With no Brokers, the embedded
+	// broker runs with the same settings (see KafkaSecurity). The zero value is plaintext without
+	// authentication.
+	Kafka KafkaSecurity
 
 	// APIToken is the operator API's admin token, named "admin" in the audit log (SLUICE_API_TOKEN). With
 	// neither it nor APITokensFile the API is open (see apiauth.go and docs/api.md).
@@ -74,6 +80,47 @@ type Config struct {
 	// HTTPTLSCertFile and HTTPTLSKeyFile (PEM) make the HTTP server speak HTTPS only
 	// (SLUICE_HTTP_TLS_CERT_FILE, SLUICE_HTTP_TLS_KEY_FILE; both or neither).
 	HTTPTLSCertFile, HTTPTLSKeyFile string
+}
+
+// KafkaSecurity says how Kafka connections are encrypted and authenticated. Validate checks the
+// combination, and start-up reads the files, each failure naming the field and its variable.
+//
+// With the embedded broker (no Brokers): TLS makes it serve TLS with a certificate for 127.0.0.1 and
+// localhost signed by a CA that Sluice generates on the first start into DataDir/tls/ca.pem and keeps (the
+// pipeline trusts it when TLSCAFile is empty; give it to other clients); SASL PLAIN or SCRAM makes
+// SASLUsername/SASLPassword its superuser. It does not speak OAUTHBEARER.
+type KafkaSecurity struct {
+	// TLS encrypts every connection (SLUICE_KAFKA_TLS=true).
+	TLS bool
+	// TLSCAFile is a PEM file of the CAs that sign the brokers' certificates; empty: the system's roots
+	// (SLUICE_KAFKA_TLS_CA_FILE).
+	TLSCAFile string
+	// TLSCertFile and TLSKeyFile are the client's PEM certificate and key, for brokers that require client
+	// certificates (SLUICE_KAFKA_TLS_CERT_FILE, SLUICE_KAFKA_TLS_KEY_FILE); both or neither.
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSServerName is the name the brokers' certificates must carry; empty: the host of each address
+	// (SLUICE_KAFKA_TLS_SERVER_NAME).
+	TLSServerName string
+	// TLSInsecureSkipVerify accepts any broker certificate: for tests only
+	// (SLUICE_KAFKA_TLS_INSECURE_SKIP_VERIFY).
+	TLSInsecureSkipVerify bool
+	// SASLMechanism is PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER; empty: no SASL
+	// (SLUICE_KAFKA_SASL_MECHANISM).
+	SASLMechanism string
+	// SASLUsername and SASLPassword are the credentials of PLAIN and SCRAM (SLUICE_KAFKA_SASL_USERNAME,
+	// SLUICE_KAFKA_SASL_PASSWORD). A password refused by Kafka fails start-up at once, naming the user and
+	// the mechanism; it is not retried.
+	SASLUsername string
+	SASLPassword string
+	// OAUTHBEARER: tokens come from an OAuth 2 client-credentials grant at OAuthTokenURL (client id and
+	// secret in HTTP Basic authentication, each request within 10s) and are cached until a minute before
+	// they expire (SLUICE_KAFKA_OAUTH_TOKEN_URL, SLUICE_KAFKA_OAUTH_CLIENT_ID,
+	// SLUICE_KAFKA_OAUTH_CLIENT_SECRET, SLUICE_KAFKA_OAUTH_SCOPE; the scope may be empty).
+	OAuthTokenURL     string
+	OAuthClientID     string
+	OAuthClientSecret string
+	OAuthScope        string
 }
 
 // gatherer is what /metrics serves for a Registerer (see Config.Gatherer), nil when none is known.
@@ -180,6 +227,11 @@ func ConfigFromEnv() (Config, error) {
 		}
 		c.Replication = n
 	}
+	sec, err := kafka.SecurityFromEnv()
+	if err != nil {
+		return c, err
+	}
+	c.Kafka = KafkaSecurity(sec)
 	if os.Getenv("SLUICE_LOG_LEVEL") != "" || os.Getenv("SLUICE_LOG_FORMAT") != "" {
 		log, err := loggerFromEnv()
 		if err != nil {
@@ -233,6 +285,12 @@ func (c Config) Validate() error {
 	}
 	if c.Replication < 1 || c.Replication > 32767 {
 		return fmt.Errorf("config: Replication (SLUICE_REPLICATION) must be between 1 and 32767, got %d", c.Replication)
+	}
+	if err := kafka.Security(c.Kafka).Validate(); err != nil {
+		return err
+	}
+	if c.Embedded() && c.Kafka.SASLMechanism == kafka.SASLOAuthBearer {
+		return errors.New("config: Kafka.SASLMechanism (SLUICE_KAFKA_SASL_MECHANISM) is OAUTHBEARER, which the embedded broker does not speak: set Brokers (SLUICE_BROKERS) or use PLAIN or SCRAM")
 	}
 	if (c.HTTPTLSCertFile == "") != (c.HTTPTLSKeyFile == "") {
 		return errNoTLSPair // apiauth.go

@@ -108,7 +108,7 @@ func (p *pipelineRun) readOffsets(ctx context.Context) (opsapi.Offsets, error) {
 	defer cancel()
 	out := opsapi.Offsets{Offsets: []opsapi.Offset{}}
 	for _, s := range p.t.sources {
-		positions, err := readPositions(ctx, p.brokers, goka.Table(tableTopic(sourceGroup(p.t.name, s.name))))
+		positions, err := readPositions(ctx, p.brokers, p.settings.Auth, goka.Table(tableTopic(sourceGroup(p.t.name, s.name))))
 		if err != nil {
 			return out, fmt.Errorf("positions of source %q (table %s): %w", s.name, tableTopic(sourceGroup(p.t.name, s.name)), err)
 		}

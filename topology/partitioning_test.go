@@ -262,7 +262,7 @@ func TestGokaTablePartitionForAndProducerAgree(t *testing.T) {
 		t.Fatalf("1,000 keys used only partitions %v", used)
 	}
 
-	view, err := newEngineView(b.Addrs(), goka.Table(topic), new(codec.String), "test-topics")
+	view, err := newEngineView(b.Addrs(), nil, goka.Table(topic), new(codec.String), "test-topics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,12 +18,17 @@ import (
 // A cluster that is still settling (a partition without a leader yet, or whose new leader does not lead it
 // yet: right after a restart a node is in the metadata a moment before it serves its partitions, and
 // answers NOT_LEADER_OR_FOLLOWER) is asked again with kafka.RetryBackoff until ctx ends; the error then
-// names the table and the last Kafka answer. Other errors return at once.
+// names the table and the last Kafka answer. Other errors return at once. TLS and SASL come from the
+// SLUICE_KAFKA_* variables (see Config.Kafka).
 func Positions(ctx context.Context, brokers []string, pipeline, source string) (map[string]TaskState, error) {
 	table := goka.Table(tableTopic(sourceGroup(pipeline, source)))
+	auth, err := kafka.AuthFromEnv()
+	if err != nil {
+		return nil, fmt.Errorf("positions of %s/%s: %w", pipeline, source, err)
+	}
 	var retried error // the last retriable answer
 	for attempt := 0; ; attempt++ {
-		out, err := readPositions(ctx, brokers, table)
+		out, err := readPositions(ctx, brokers, auth, table)
 		if err == nil {
 			return out, nil
 		}
@@ -43,8 +48,8 @@ func Positions(ctx context.Context, brokers []string, pipeline, source string) (
 }
 
 // readPositions recovers table once with a goka View and returns its entries.
-func readPositions(ctx context.Context, brokers []string, table goka.Table) (map[string]TaskState, error) {
-	view, err := newEngineView(brokers, table, jsonCodec[TaskState]{}, "sluice-positions")
+func readPositions(ctx context.Context, brokers []string, auth *kafka.Auth, table goka.Table) (map[string]TaskState, error) {
+	view, err := newEngineView(brokers, auth, table, jsonCodec[TaskState]{}, "sluice-positions")
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +92,9 @@ func readPositions(ctx context.Context, brokers []string, table goka.Table) (map
 }
 
 // newEngineView is a goka View of table partitioned and configured as the engine's processors are (the
-// engine's key hash, its sarama settings), with in-memory storage and goka's own logs discarded.
-func newEngineView(brokers []string, table goka.Table, c goka.Codec, clientID string) (*goka.View, error) {
-	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id}) }
+// engine's key hash, its sarama settings and auth), with in-memory storage and goka's own logs discarded.
+func newEngineView(brokers []string, auth *kafka.Auth, table goka.Table, c goka.Codec, clientID string) (*goka.View, error) {
+	cfg := func(id string) *sarama.Config { return kafka.SaramaConfig(kafka.Settings{ClientID: id, Auth: auth}) }
 	return goka.NewView(brokers, table, c,
 		goka.WithViewStorageBuilder(storage.MemoryBuilder()),
 		goka.WithViewHasher(hasher),

@@ -131,13 +131,23 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.topics[j.out.name] = j.out
 	}
 
+	sec := kafka.Security(cfg.Kafka)
 	if cfg.Embedded() {
-		b, err := broker.Start(broker.Config{Addr: cfg.BrokerAddr, DataDir: cfg.DataDir, Logger: p.log})
+		b, err := broker.Start(broker.Config{Addr: cfg.BrokerAddr, DataDir: cfg.DataDir, Logger: p.log, Security: sec})
 		if err != nil {
 			return err
 		}
 		defer b.Close()
 		p.brokers = b.Addrs()
+		sec = b.ClientSecurity(sec) // trust the CA it generated
+	}
+	// Every client of the run (kafka.SaramaConfig of p.settings) uses the same TLS and SASL; wrong
+	// credentials fail here, at once, naming the user and the mechanism.
+	if p.settings.Auth, err = kafka.NewAuth(sec); err != nil {
+		return err
+	}
+	if err := kafka.CheckAuth(ctx, p.brokers, p.settings.Auth, cfg.StartupTimeout); err != nil {
+		return err
 	}
 	p.status = newStatusBoard(p)
 	p.log.Info("pipeline starting", "replica", p.replicaID, "brokers", p.brokers, "embedded", cfg.Embedded(), "data_dir", cfg.DataDir)

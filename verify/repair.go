@@ -146,7 +146,11 @@ func (v *Verifier) produce(ctx context.Context, rc RepairConfig, recs []stream.R
 	}
 	ctx, cancel := context.WithTimeout(ctx, rc.Timeout)
 	defer cancel()
-	cfg := kafka.StartupConfig(kafka.SaramaConfig(kafka.Settings{Brokers: rc.Brokers, ClientID: "sluice-verify", RetryTimeout: rc.Timeout}), rc.Timeout)
+	auth, err := kafka.AuthFromEnv() // TLS and SASL: SLUICE_KAFKA_*, as the pipeline's
+	if err != nil {
+		return fmt.Errorf("verify: repair: %w", err)
+	}
+	cfg := kafka.StartupConfig(kafka.SaramaConfig(kafka.Settings{Brokers: rc.Brokers, ClientID: "sluice-verify", RetryTimeout: rc.Timeout, Auth: auth}), rc.Timeout)
 	p, err := kafka.Within(ctx, rc.Timeout, rc.Brokers, "connect the repair producer", func() (*kafka.Producer, error) {
 		return kafka.NewProducer(rc.Brokers, cfg)
 	}, func(p *kafka.Producer) { p.Close() })

@@ -53,7 +53,11 @@ func (f *kafkaFlags) connect(ctx context.Context) (sarama.Client, []string, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	cfg := kafka.StartupConfig(kafka.SaramaConfig(kafka.Settings{Brokers: addrs, ClientID: "sluice-cli"}), f.timeout)
+	auth, err := kafka.AuthFromEnv() // TLS and SASL: SLUICE_KAFKA_*, as the pipeline's
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := kafka.StartupConfig(kafka.SaramaConfig(kafka.Settings{Brokers: addrs, ClientID: "sluice-cli", Auth: auth}), f.timeout)
 	cfg.Net.ReadTimeout = f.timeout
 	cfg.Net.WriteTimeout = f.timeout
 	cfg.Metadata.Retry.Max = 1
@@ -61,7 +65,7 @@ func (f *kafkaFlags) connect(ctx context.Context) (sarama.Client, []string, erro
 		func() (sarama.Client, error) { return sarama.NewClient(addrs, cfg) },
 		func(c sarama.Client) { c.Close() })
 	if err != nil {
-		return nil, nil, fmt.Errorf("Kafka at %s: %w", strings.Join(addrs, ","), err)
+		return nil, nil, fmt.Errorf("Kafka at %s: %w", strings.Join(addrs, ","), kafka.ExplainAuth(err, addrs, auth))
 	}
 	return client, addrs, nil
 }

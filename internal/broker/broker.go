@@ -42,6 +42,8 @@ import (
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/sluicehq/sluice/internal/kafka"
 )
 
 // ErrDataDirLocked means another process holds the data directory. Two brokers on one directory would
@@ -61,12 +63,18 @@ type Config struct {
 	// CompactionInterval is how often compacted topics are cleaned, in milliseconds (default 60000).
 	CompactionIntervalMs int
 	Logger               *slog.Logger
+	// Security makes the broker require TLS (a certificate generated into DataDir/tls, or a temporary
+	// directory without DataDir: see CAFile) and SASL (the configured user, as superuser; PLAIN or SCRAM),
+	// as Config.Kafka asks of an embedded broker.
+	Security kafka.Security
 }
 
 // Broker is a running embedded broker.
 type Broker struct {
 	cluster *kfake.Cluster
 	lock    *os.File
+	caFile  string
+	tmpDir  string // TLS files of a broker without DataDir, removed by Close
 }
 
 // Start locks cfg.DataDir (creating it if needed) and starts the broker on it. Topics are never created
@@ -100,13 +108,31 @@ func Start(cfg Config) (*Broker, error) {
 		}
 		opts = append(opts, kfake.DataDir(filepath.Join(cfg.DataDir, "kafka")))
 	}
+	if cfg.Security.Enabled() {
+		tlsDir := filepath.Join(cfg.DataDir, "tls")
+		if cfg.DataDir == "" && cfg.Security.TLS {
+			if b.tmpDir, err = os.MkdirTemp("", "sluice-broker-tls-"); err != nil {
+				b.unlock()
+				return nil, fmt.Errorf("embedded broker TLS: %w", err)
+			}
+			tlsDir = b.tmpDir
+		}
+		sec, caFile, err := securityOpts(cfg.Security, tlsDir)
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+		opts = append(opts, sec...)
+		b.caFile = caFile
+	}
 	b.cluster, err = kfake.NewCluster(opts...)
 	if err != nil {
-		b.unlock()
+		b.Close()
 		return nil, fmt.Errorf("start embedded broker on %s: %w", cfg.Addr, err)
 	}
 	if cfg.Logger != nil {
-		cfg.Logger.Info("embedded broker started", "addr", b.Addrs()[0], "data_dir", cfg.DataDir)
+		cfg.Logger.Info("embedded broker started", "addr", b.Addrs()[0], "data_dir", cfg.DataDir,
+			"tls", cfg.Security.TLS, "ca_file", b.caFile, "sasl", cfg.Security.SASLMechanism)
 	}
 	return b, nil
 }
@@ -114,10 +140,28 @@ func Start(cfg Config) (*Broker, error) {
 // Addrs returns the addresses clients connect to.
 func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
 
+// CAFile is the PEM file of the CA that signed the broker's TLS certificate, for clients to trust; "" when
+// the broker does not speak TLS.
+func (b *Broker) CAFile() string { return b.caFile }
+
+// ClientSecurity returns sec for the broker's own clients: with the broker's CA as TLSCAFile when sec has
+// TLS and names no CA file.
+func (b *Broker) ClientSecurity(sec kafka.Security) kafka.Security {
+	if sec.TLS && sec.TLSCAFile == "" {
+		sec.TLSCAFile = b.caFile
+	}
+	return sec
+}
+
 // Close stops the broker, writes its state to the data directory and releases the lock.
 func (b *Broker) Close() error {
-	b.cluster.Close()
+	if b.cluster != nil {
+		b.cluster.Close()
+	}
 	b.unlock()
+	if b.tmpDir != "" {
+		os.RemoveAll(b.tmpDir)
+	}
 	return nil
 }
 

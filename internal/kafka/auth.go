@@ -357,3 +357,13 @@ func NotTransient(err error) bool {
 	var te *TLSError
 	return errors.As(err, &ae) || errors.As(err, &te) || authFailed(err) || tlsFailed(err)
 }
+
+// AuthFromEnv is NewAuth of SecurityFromEnv: the TLS and SASL of Kafka clients built outside a pipeline
+// run (Positions, the CLI's topic and offset commands, verify's repair), which have no Config.
+func AuthFromEnv() (*Auth, error) {
+	sec, err := SecurityFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return NewAuth(sec)
+}

@@ -1,22 +1,14 @@
 package kafkatest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
+	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
 )
 
@@ -89,7 +81,7 @@ func (s *secured) prepare(dir string) error {
 	}
 	s.caFile = filepath.Join(dir, "ca.pem")
 	s.keystore = filepath.Join(dir, "broker-keystore.pem")
-	return writeTestCertificates(s.caFile, s.keystore)
+	return broker.GenerateCertificates(s.caFile, s.keystore)
 }
 
 func safeWord(w string) bool {
@@ -180,58 +172,10 @@ func (c *Cluster) AdminSecurity() kafka.Security {
 	return c.ClientSecurity(kafka.SASLScramSHA512, AdminUser, c.AdminPassword())
 }
 
-// writeTestCertificates writes a fresh test CA (caFile) and a server certificate it signed for 127.0.0.1
-// and localhost, valid for a day, with its PKCS#8 private key (keystore: key then certificate, as Kafka's
-// PEM keystore reads them).
-func writeTestCertificates(caFile, keystore string) error {
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("kafkatest: CA key: %w", err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kafkatest CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		return fmt.Errorf("kafkatest: CA certificate: %w", err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return fmt.Errorf("kafkatest: broker key: %w", err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		return fmt.Errorf("kafkatest: broker certificate: %w", err)
-	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return fmt.Errorf("kafkatest: broker key: %w", err)
-	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
-		return fmt.Errorf("kafkatest: %w", err)
-	}
-	ks := append(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
-		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-	if err := os.WriteFile(keystore, ks, 0o600); err != nil {
-		return fmt.Errorf("kafkatest: %w", err)
-	}
-	return nil
-}
-
 // TestCertificates writes a fresh test CA and a server certificate for 127.0.0.1 and localhost into dir:
 // caFile (the CA, for clients) and keystore (the server's PKCS#8 key and certificate in one PEM file, which
 // tls.LoadX509KeyPair(keystore, keystore) reads too). For an embedded broker with TLS in tests.
 func TestCertificates(dir string) (caFile, keystore string, err error) {
 	caFile, keystore = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "broker-keystore.pem")
-	return caFile, keystore, writeTestCertificates(caFile, keystore)
+	return caFile, keystore, broker.GenerateCertificates(caFile, keystore)
 }

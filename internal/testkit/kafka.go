@@ -43,7 +43,7 @@ func (m Message) Header(key string) (string, bool) {
 // CreateTopic creates topic with partitions partitions (replication 1) unless it exists.
 func CreateTopic(t testing.TB, brokers []string, topic string, partitions int) {
 	t.Helper()
-	if err := kafka.EnsureTopics(brokers, kafka.SaramaConfig(kafka.Settings{}), 1,
+	if err := kafka.EnsureTopics(brokers, saramaConfig(brokers), 1,
 		[]kafka.TopicSpec{{Name: topic, Partitions: int32(partitions)}}); err != nil {
 		t.Fatalf("create topic %s: %v", topic, err)
 	}
@@ -64,7 +64,7 @@ func TryProduce(brokers []string, topic string, msgs ...Message) error {
 	if topic == "" && len(msgs) > 0 {
 		topic = msgs[0].Topic // for the failure's text
 	}
-	cfg := kafka.SaramaConfig(kafka.Settings{})
+	cfg := saramaConfig(brokers)
 	cfg.Producer.Return.Successes = true
 	hash := cfg.Producer.Partitioner // the engine's: murmur2, as Kafka's own clients
 	cfg.Producer.Partitioner = func(topic string) sarama.Partitioner { return manualOrHash{hash: hash(topic)} }
@@ -141,7 +141,7 @@ func LowWaterMarks(t testing.TB, brokers []string, topic string) map[int32]int64
 // offsetsAt lists the offset at (sarama.OffsetNewest or OffsetOldest) of each partition of topic.
 func offsetsAt(t testing.TB, brokers []string, topic string, at int64) map[int32]int64 {
 	t.Helper()
-	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	client, err := sarama.NewClient(brokers, saramaConfig(brokers))
 	if err != nil {
 		t.Fatalf("read %s: %v", topic, err)
 	}
@@ -167,7 +167,7 @@ func offsetsAt(t testing.TB, brokers []string, topic string, at int64) map[int32
 func ReadTopic(t testing.TB, brokers []string, topic string) []Message {
 	t.Helper()
 	hwm := HighWaterMarks(t, brokers, topic)
-	cfg := kafka.SaramaConfig(kafka.Settings{})
+	cfg := saramaConfig(brokers)
 	cfg.Consumer.Fetch.Max = 64 << 20 // records as large as the engine's dead-letter topics take
 	consumer, err := sarama.NewConsumer(brokers, cfg)
 	if err != nil {
@@ -248,7 +248,7 @@ func WaitRecords(t testing.TB, brokers []string, topic string, n int, timeout ti
 // group yet).
 func CommittedOffset(t testing.TB, brokers []string, group, topic string, partition int32) int64 {
 	t.Helper()
-	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	admin, err := sarama.NewClusterAdmin(brokers, saramaConfig(brokers))
 	if err != nil {
 		t.Fatalf("committed offset of group %s: %v", group, err)
 	}
@@ -271,7 +271,7 @@ func CommittedOffset(t testing.TB, brokers []string, group, topic string, partit
 // committed one for; none while the group or its commits do not exist yet.
 func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[int32]int64 {
 	t.Helper()
-	admin, err := sarama.NewClusterAdmin(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	admin, err := sarama.NewClusterAdmin(brokers, saramaConfig(brokers))
 	if err != nil {
 		t.Fatalf("committed offsets of group %s: %v", group, err)
 	}
@@ -296,7 +296,7 @@ func CommittedOffsets(t testing.TB, brokers []string, group, topic string) map[i
 // __consumer_offsets once a group joined; the embedded broker does not).
 func Topics(t testing.TB, brokers []string) []string {
 	t.Helper()
-	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	client, err := sarama.NewClient(brokers, saramaConfig(brokers))
 	if err != nil {
 		t.Fatalf("list topics: %v", err)
 	}
@@ -319,7 +319,7 @@ func Topics(t testing.TB, brokers []string) []string {
 // test kills to move the group's coordination).
 func GroupCoordinator(t testing.TB, brokers []string, group string) int32 {
 	t.Helper()
-	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	client, err := sarama.NewClient(brokers, saramaConfig(brokers))
 	if err != nil {
 		t.Fatalf("coordinator of group %s: %v", group, err)
 	}
@@ -334,7 +334,7 @@ func GroupCoordinator(t testing.TB, brokers []string, group string) int32 {
 // PartitionLeaders returns the node ID of the broker that leads each partition of topic.
 func PartitionLeaders(t testing.TB, brokers []string, topic string) map[int32]int32 {
 	t.Helper()
-	client, err := sarama.NewClient(brokers, kafka.SaramaConfig(kafka.Settings{}))
+	client, err := sarama.NewClient(brokers, saramaConfig(brokers))
 	if err != nil {
 		t.Fatalf("leaders of %s: %v", topic, err)
 	}
