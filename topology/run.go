@@ -114,6 +114,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.log = slog.New(secret.NewHandler(slog.NewTextHandler(os.Stderr, nil)))
 	}
 	p.log = p.log.With("pipeline", t.name)
+	defer func() { err = t.missingACL(err, p.principal()) }() // a refused ACL is named (acls.go)
 	if cfg.Registerer == nil {
 		p.metrics = metrics.New()
 	} else if p.metrics, err = metrics.NewOn(cfg.Registerer, cfg.gatherer()); err != nil {

@@ -337,6 +337,7 @@ func (p *pipelineRun) statusRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusOK, p.t.describe())
 		}
 	})
+	mux.HandleFunc("GET /pipelines/{name}/acls", p.serveACLs) // acls.go
 	mux.HandleFunc("GET /pipelines/{name}/status", func(w http.ResponseWriter, r *http.Request) {
 		if !p.knownPipeline(w, r) {
 			return
