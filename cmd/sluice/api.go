@@ -22,6 +22,7 @@ const defaultAPIURL = "http://127.0.0.1:8083"
 // apiFlags are the flags of every command that talks to a pipeline's operator API.
 type apiFlags struct {
 	url     string
+	token   string
 	timeout time.Duration
 	output  string
 }
@@ -32,6 +33,7 @@ func (f *apiFlags) register(cmd *cobra.Command, withOutput bool) {
 		def = defaultAPIURL
 	}
 	cmd.Flags().StringVar(&f.url, "url", def, "the pipeline's operator API (default $SLUICE_API_URL or "+defaultAPIURL+")")
+	cmd.Flags().StringVar(&f.token, "token", "", "the API token, sent as a bearer token (default $SLUICE_API_TOKEN; prefer the variable: flags show in ps)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "deadline of the command's calls to the API")
 	f.output = outputTable
 	if withOutput {
@@ -55,7 +57,11 @@ func (f *apiFlags) client(cmd *cobra.Command) (*opsapi.Client, context.Context, 
 		u = "http://" + u // a bare host:port, as SLUICE_HTTP_ADDR is written
 	}
 	ctx, cancel := contextWithTimeout(cmd, f.timeout)
-	return &opsapi.Client{BaseURL: u, HTTP: &http.Client{}}, ctx, cancel, nil
+	token := f.token
+	if token == "" {
+		token = os.Getenv("SLUICE_API_TOKEN")
+	}
+	return &opsapi.Client{BaseURL: u, HTTP: &http.Client{}, Token: token}, ctx, cancel, nil
 }
 
 // call sends one request and prints the answer: with -o json the API's JSON as it is (indented), else

@@ -28,6 +28,9 @@ type Client struct {
 	BaseURL string
 	// HTTP is the client used for requests; nil means http.DefaultClient.
 	HTTP *http.Client
+	// Token, when not empty, is sent as `Authorization: Bearer <token>` on every request (the replica's
+	// SLUICE_API_TOKEN or a line of its SLUICE_API_TOKENS_FILE). It is never part of an error.
+	Token string
 }
 
 // RestartTarget selects what POST /pipelines/{name}/restart restarts: the whole pipeline when empty, one
@@ -161,6 +164,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 		return fmt.Errorf("%s %s: %w", method, u, err)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
