@@ -91,6 +91,13 @@ func Flags(flags ...string) Option {
 	return func(o *options) { o.flags = append(o.flags, flags...) }
 }
 
+// TLS makes the server offer TLS with the PEM files given (--ssl-ca, --ssl-cert, --ssl-key): clients may
+// then connect encrypted, and users created REQUIRE SSL or REQUIRE X509 must. Plaintext clients (root's DSN,
+// the launcher's own readiness check) still connect.
+func TLS(caFile, certFile, keyFile string) Option {
+	return Flags("--ssl-ca="+caFile, "--ssl-cert="+certFile, "--ssl-key="+keyFile)
+}
+
 // WithoutBinlog starts the server without --log-bin and the binlog row flags, as a server never set up for
 // replication is.
 func WithoutBinlog() Option {

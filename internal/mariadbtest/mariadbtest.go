@@ -59,6 +59,9 @@ func Port(port int) Option { return mariadb.Port(port) }
 // Flags appends extra mariadbd command-line flags after the defaults; see mariadb.Flags.
 func Flags(flags ...string) Option { return mariadb.Flags(flags...) }
 
+// TLS makes the server offer TLS with the given PEM files; see mariadb.TLS.
+func TLS(caFile, certFile, keyFile string) Option { return mariadb.TLS(caFile, certFile, keyFile) }
+
 // WithoutBinlog starts the server without the binary log; see mariadb.WithoutBinlog.
 func WithoutBinlog() Option { return mariadb.WithoutBinlog() }
 

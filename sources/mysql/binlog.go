@@ -147,6 +147,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		ReadTimeout:             90 * time.Second, // three missed heartbeats: the connection is dead
 		Dialer:                  (&net.Dialer{Timeout: cfg.ConnectTimeout}).DialContext,
 		Logger:                  cfg.Logger,
+		TLSConfig:               dc.TLS, // TLS options or the DSN's tls= parameter, as the queries use (tls.go)
 	})
 	defer func() {
 		if err != nil {

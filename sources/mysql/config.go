@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,10 +69,17 @@ type Config struct {
 	ChunkSize int
 	// ConnectTimeout bounds each connection attempt (default 10s).
 	ConnectTimeout time.Duration
+	// TLS encrypts the queries' and the binlog's connections (see TLSConfig); the zero value follows the
+	// DSN's tls= parameter.
+	TLS TLSConfig
 	// Logger receives progress (rows copied / estimated per chunk), start-up messages and the binlog
 	// library's (go-mysql's) own logs. Default: the logger of the pipeline that opens the task (metrics.From
 	// of Open's context: the pipeline's handler, text or JSON), or slog.Default() outside a pipeline.
 	Logger *slog.Logger
+
+	tlsConfig   *tls.Config // built from TLS by Validate; nil: the DSN's tls= parameter decides
+	tlsFallback bool        // TLS.Mode preferred: plaintext when the server offers no TLS
+	tlsOff      bool        // TLS.Mode disabled
 }
 
 // Validate checks cfg and fills in defaults; each error names the field at fault.
@@ -88,6 +96,10 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("mysql source: DSN: %w", secret.Error(err))
 	}
 	secret.Register(parsed.Passwd) // a password written literally is a secret too
+	if cfg.tlsConfig, cfg.tlsFallback, err = cfg.TLS.build(hostOf(parsed.Addr)); err != nil {
+		return fmt.Errorf("mysql source: %w", err)
+	}
+	cfg.tlsOff = cfg.TLS.Mode == TLSDisabled
 	switch cfg.SnapshotMode {
 	case "":
 		cfg.SnapshotMode = SnapshotInitial
@@ -184,6 +196,12 @@ func (cfg *Config) driverConfig() *driver.Config {
 		dc.Params = map[string]string{}
 	}
 	dc.Params["time_zone"] = "'+00:00'"
+	switch {
+	case cfg.tlsOff:
+		dc.TLS, dc.TLSConfig, dc.AllowFallbackToPlaintext = nil, "false", false
+	case cfg.tlsConfig != nil:
+		dc.TLS, dc.AllowFallbackToPlaintext = cfg.tlsConfig.Clone(), cfg.tlsFallback
+	}
 	return dc
 }
 
