@@ -339,6 +339,9 @@ func ExplainAuth(err error, brokers []string, a *Auth) error {
 	if errors.As(err, &ae) || errors.As(err, &te) {
 		return err
 	}
+	if tokenRefused(err) {
+		return err // it names the endpoint and the client already
+	}
 	if authFailed(err) {
 		return &AuthError{Brokers: brokers, Who: a.who(), Err: err}
 	}
@@ -348,14 +351,25 @@ func ExplainAuth(err error, brokers []string, a *Auth) error {
 	return err
 }
 
-// NotTransient reports whether err is an authentication or TLS failure, which waiting does not cure.
+// NotTransient reports whether err is an authentication or TLS failure, which waiting does not cure:
+// Kafka refused the credentials, the TLS handshake failed, or the OAuth token endpoint refused the client.
 func NotTransient(err error) bool {
 	if err == nil {
 		return false
 	}
 	var ae *AuthError
 	var te *TLSError
-	return errors.As(err, &ae) || errors.As(err, &te) || authFailed(err) || tlsFailed(err)
+	var re *TokenRefusedError
+	return errors.As(err, &ae) || errors.As(err, &te) || errors.As(err, &re) || authFailed(err) || tlsFailed(err) ||
+		tokenRefused(err)
+}
+
+// tokenRefused reports whether the text of err carries a TokenRefusedError's (flattened by a library).
+func tokenRefused(err error) bool {
+	msg := err.Error()
+	i := strings.Index(msg, tokenRefusedText)
+	return i >= 0 && strings.Contains(msg[i:], " refused client ") && !strings.Contains(msg[i:], "(HTTP 5") &&
+		!strings.Contains(msg[i:], "(HTTP 429)")
 }
 
 // AuthFromEnv is NewAuth of SecurityFromEnv: the TLS and SASL of Kafka clients built outside a pipeline

@@ -90,7 +90,11 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 		if why == "" {
 			why = "no access_token in the answer"
 		}
-		return "", 0, fmt.Errorf("OAuth token endpoint %s refused client %q (HTTP %d): %s", s.url, s.clientID, resp.StatusCode, why)
+		err := fmt.Errorf("OAuth token endpoint %s refused client %q (HTTP %d): %s", s.url, s.clientID, resp.StatusCode, why)
+		if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests {
+			return "", 0, &TokenRefusedError{err: err}
+		}
+		return "", 0, err
 	}
 	life := time.Hour
 	if secs, err := answer.ExpiresIn.Int64(); err == nil && secs > 0 {
@@ -98,3 +102,12 @@ func (s *tokenSource) fetch(ctx context.Context) (string, time.Duration, error) 
 	}
 	return answer.AccessToken, life, nil
 }
+
+// TokenRefusedError means the OAuth token endpoint refused the client (an HTTP 4xx other than 429: wrong
+// client id or secret, unknown scope): not transient, never retried (see NotTransient).
+type TokenRefusedError struct{ err error }
+
+func (e *TokenRefusedError) Error() string { return e.err.Error() }
+
+// tokenRefusedText is in the text of every TokenRefusedError, for errors flattened by sarama or goka.
+const tokenRefusedText = "OAuth token endpoint "

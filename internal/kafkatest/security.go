@@ -33,6 +33,10 @@ type Security struct {
 	Users map[string]string
 	// Authorizer enables the StandardAuthorizer (see above).
 	Authorizer bool
+	// OAuthBearer also enables OAUTHBEARER with Kafka's default server-side validator, which accepts
+	// unsigned JWTs (header {"alg":"none"}; the principal is the "sub" claim, "exp" is required): for tests
+	// of the client side, as Kafka's own documentation describes for non-production use.
+	OAuthBearer bool
 }
 
 // AdminUser is the superuser of a secured cluster.
@@ -104,6 +108,10 @@ func (s *secured) configure(conf map[string]string, n *node) {
 	conf["advertised.listeners"] += fmt.Sprintf(",%s://127.0.0.1:%d", name, n.saslPort)
 	conf["listener.security.protocol.map"] += "," + name + ":" + name
 	conf["sasl.enabled.mechanisms"] = "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+	if s.OAuthBearer {
+		conf["sasl.enabled.mechanisms"] += ",OAUTHBEARER"
+		conf["listener.name."+lower+".oauthbearer.sasl.jaas.config"] = "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;"
+	}
 	var plain strings.Builder
 	fmt.Fprintf(&plain, `org.apache.kafka.common.security.plain.PlainLoginModule required username="%s" password="%s"`, AdminUser, s.adminPassword)
 	for _, u := range s.users() {
