@@ -25,6 +25,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(pipelinesCommand(), statusCommand(), offsetsCommand(), topicsCommand(), tailCommand())
 	root.AddCommand(controlCommands()...)
 	root.AddCommand(runCommand())
+	root.AddCommand(aclsCommand()) // acls.go
 	return root
 }
 
