@@ -1,8 +1,10 @@
 package topology
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -443,4 +445,144 @@ func (p *pipelineRun) principal() string {
 		return "User:ANONYMOUS"
 	}
 	return ""
+}
+
+// aclOperationBits are Kafka's numbers of the operations ACL uses, the bit positions of the authorized
+// operations that Metadata (topics) and DescribeGroups (groups) answer with (KIP-430).
+var aclOperationBits = map[string]uint{
+	OpRead: 3, OpWrite: 4, OpCreate: 5, OpDelete: 6, OpDescribe: 8, OpDescribeConfigs: 10, OpIdempotentWrite: 12,
+}
+
+// checkACLs asks Kafka, right after the topics exist and before anything reads or writes, which operations
+// the pipeline's principal may perform on every topic and consumer group it uses (the authorized
+// operations of KIP-430: one metadata request for the topics, one find-coordinator and describe-groups
+// request per group), and fails naming every start-up ACL of Topology.ACLs that is missing, each with its
+// kafka-acls.sh command. Without this check a missing READ or WRITE would show only later, as fetch or
+// produce errors that sarama and goka log and retry. CREATE is not checked (the topics exist by now:
+// creating them was the check) and neither are OperatorOnly entries. Each request is answered within
+// StartupTimeout. A broker that does not report authorized operations (older than Kafka 2.3) skips the
+// check for what it does not report.
+func (p *pipelineRun) checkACLs(ctx context.Context) error {
+	principal := p.principal()
+	shown := principal
+	if shown == "" {
+		shown = "User:PRINCIPAL"
+	}
+	need := map[string][]ACL{} // by resource type + name
+	var topics, groups []string
+	for _, a := range p.t.ACLs(shown) {
+		if a.OperatorOnly || a.Operation == OpCreate {
+			continue
+		}
+		k := a.ResourceType + " " + a.Name
+		if need[k] == nil {
+			switch a.ResourceType {
+			case ResourceTopic:
+				topics = append(topics, a.Name)
+			case ResourceGroup:
+				groups = append(groups, a.Name)
+			}
+		}
+		need[k] = append(need[k], a)
+	}
+	cfg := kafka.StartupConfig(p.saramaConfig("sluice-acl-check"), p.cfg.StartupTimeout)
+	client, err := kafka.Within(ctx, p.cfg.StartupTimeout, p.brokers, "a metadata request",
+		func() (sarama.Client, error) { return sarama.NewClient(p.brokers, cfg) },
+		func(c sarama.Client) { _ = c.Close() })
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	var missing []ACL
+	lacks := func(have int32, acls []ACL) {
+		if have == math.MinInt32 { // not reported
+			return
+		}
+		for _, a := range acls {
+			if have&(1<<aclOperationBits[a.Operation]) == 0 {
+				missing = append(missing, a)
+			}
+		}
+	}
+	if len(topics) > 0 {
+		resp, err := kafka.Within(ctx, p.cfg.StartupTimeout, p.brokers, "a metadata request for the pipeline's topics",
+			func() (*sarama.MetadataResponse, error) {
+				b := client.LeastLoadedBroker()
+				if b == nil {
+					return nil, sarama.ErrOutOfBrokers
+				}
+				req := sarama.NewMetadataRequest(cfg.Version, topics)
+				req.IncludeTopicAuthorizedOperations = true
+				return b.GetMetadata(req)
+			}, nil)
+		if err != nil {
+			return fmt.Errorf("check the pipeline's ACLs: %w", err)
+		}
+		for _, tm := range resp.Topics {
+			if tm.Err == sarama.ErrTopicAuthorizationFailed {
+				lacks(0, need[ResourceTopic+" "+tm.Name]) // not even DESCRIBE: every READ and WRITE is missing
+				continue
+			}
+			if resp.Version >= 8 {
+				lacks(tm.TopicAuthorizedOperations, need[ResourceTopic+" "+tm.Name])
+			}
+		}
+	}
+	for _, g := range groups {
+		desc, err := kafka.Within(ctx, p.cfg.StartupTimeout, p.brokers, fmt.Sprintf("a describe-groups request for group %q", g),
+			func() (*sarama.GroupDescription, error) {
+				// One find-coordinator request, not client.Coordinator: sarama retries a refused one.
+				b := client.LeastLoadedBroker()
+				if b == nil {
+					return nil, sarama.ErrOutOfBrokers
+				}
+				found, err := b.FindCoordinator(&sarama.FindCoordinatorRequest{Version: 2, CoordinatorKey: g, CoordinatorType: sarama.CoordinatorGroup})
+				if err != nil {
+					return nil, err
+				}
+				if found.Err != sarama.ErrNoError {
+					return nil, found.Err
+				}
+				coordinator, err := client.Broker(found.Coordinator.ID())
+				if err != nil {
+					return nil, err
+				}
+				resp, err := coordinator.DescribeGroups(&sarama.DescribeGroupsRequest{Version: 3, Groups: []string{g}, IncludeAuthorizedOperations: true})
+				if err != nil {
+					return nil, err
+				}
+				if len(resp.Groups) != 1 {
+					return nil, fmt.Errorf("Kafka described %d groups for %q", len(resp.Groups), g)
+				}
+				if resp.Groups[0].Err != sarama.ErrNoError {
+					return nil, resp.Groups[0].Err
+				}
+				return resp.Groups[0], nil
+			}, nil)
+		switch {
+		case err == nil:
+			lacks(desc.AuthorizedOperations, need[ResourceGroup+" "+g])
+		case errors.Is(err, sarama.ErrGroupAuthorizationFailed):
+			lacks(0, need[ResourceGroup+" "+g])
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			return fmt.Errorf("check the pipeline's ACLs: group %q: %w", g, err)
+		}
+	}
+	if len(missing) == 0 {
+		p.log.Debug("ACLs checked", "principal", shown, "topics", len(topics), "groups", len(groups))
+		return nil
+	}
+	return missingACLsError(p.t.name, missing)
+}
+
+// missingACLsError names each missing ACL with the command that adds it.
+func missingACLsError(pipeline string, missing []ACL) error {
+	var parts []string
+	for _, a := range missing {
+		parts = append(parts, fmt.Sprintf("principal %s lacks %s (%s): add it with %s", a.Principal, a, a.Why, a.KafkaACLsCommand("")))
+	}
+	return fmt.Errorf("%w: %s (see sluice acls %s)", ErrNotAuthorized, strings.Join(parts, "; "), pipeline)
 }

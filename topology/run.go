@@ -163,6 +163,9 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := p.ensureTopics(ctx, joins); err != nil {
 		return err
 	}
+	if err := p.checkACLs(ctx); err != nil { // acls.go
+		return err
+	}
 	stopStatus := p.status.start()
 	defer func() { stopStatus(p.failure.Load() != nil) }() // a tombstone unless the running pipeline failed
 	if err := p.checkPartitioning(ctx, joins); err != nil {
