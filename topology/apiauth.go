@@ -12,6 +12,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"github.com/sluicehq/sluice/secret"
 )
 
 // Authentication of the operator API.
@@ -33,6 +35,10 @@ const (
 	RoleAdmin    = "admin"     // may read and act (pause, resume, stop, restart, offsets, ...)
 	RoleReadOnly = "read-only" // may GET and HEAD only
 )
+
+// minTokenLength is the shortest token accepted: a token is a random secret, not a password to remember
+// (and the redaction of package secret would mask every occurrence of a short word).
+const minTokenLength = 16
 
 // apiTokenCookie is the cookie GET /ui?token=... sets for the status page.
 const apiTokenCookie = "sluice_api_token"
@@ -76,7 +82,14 @@ func newAPIAuth(cfg Config) (*apiAuth, error) {
 		a.open = defaultOpenPaths
 	}
 	if cfg.APIToken != "" {
-		a.tokens = append(a.tokens, apiToken{name: "admin", role: RoleAdmin, secret: []byte(cfg.APIToken)})
+		token := cfg.APIToken
+		if err := secret.ResolveField("config", "APIToken (SLUICE_API_TOKEN)", &token, true); err != nil {
+			return nil, err
+		}
+		if len(token) < minTokenLength {
+			return nil, fmt.Errorf("config: APIToken (SLUICE_API_TOKEN) is shorter than %d characters: use a random one (e.g. openssl rand -hex 24)", minTokenLength)
+		}
+		a.tokens = append(a.tokens, apiToken{name: "admin", role: RoleAdmin, secret: []byte(token)})
 	}
 	if cfg.APITokensFile != "" {
 		tokens, err := readTokensFile(cfg.APITokensFile)
@@ -84,6 +97,9 @@ func newAPIAuth(cfg Config) (*apiAuth, error) {
 			return nil, err
 		}
 		a.tokens = append(a.tokens, tokens...)
+	}
+	for _, t := range a.tokens {
+		secret.Register(string(t.secret)) // redacted wherever the pipeline speaks (package secret)
 	}
 	if len(a.tokens) == 0 {
 		return nil, nil
@@ -114,6 +130,8 @@ func readTokensFile(path string) ([]apiToken, error) {
 			return nil, fmt.Errorf("%s: want `name role token`, got %d fields", where, len(fields))
 		case fields[1] != RoleAdmin && fields[1] != RoleReadOnly:
 			return nil, fmt.Errorf("%s: token %q: role %q is neither %s nor %s", where, fields[0], fields[1], RoleAdmin, RoleReadOnly)
+		case len(fields[2]) < minTokenLength:
+			return nil, fmt.Errorf("%s: token %q is shorter than %d characters: use a random one (e.g. openssl rand -hex 24)", where, fields[0], minTokenLength)
 		case names[fields[0]]:
 			return nil, fmt.Errorf("%s: token name %q is used twice: the audit log could not tell them apart", where, fields[0])
 		}

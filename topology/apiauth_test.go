@@ -2,9 +2,18 @@ package topology_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -158,6 +167,7 @@ func TestAPIAuthAndAuditLog(t *testing.T) {
 	awaitStateWithToken(t, addr, name, authAdminSecret, opsapi.StateStopped)
 	authExpect(t, addr, http.MethodDelete, p+"/offsets", authAdminSecret, http.StatusOK)
 	authExpect(t, addr, http.MethodPut, p+"/resume", authAdminSecret, http.StatusAccepted)
+	awaitStateWithToken(t, addr, name, authAdminSecret, opsapi.StateRunning)
 	authExpect(t, addr, http.MethodDelete, p+"/offsets", authAdminSecret, http.StatusConflict) // running: audited, refused
 
 	type want struct {
@@ -247,4 +257,100 @@ func awaitStateWithToken(t *testing.T, addr, name, token, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("not %s within 40s; last status: %s", want, last)
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and its key into dir and returns the
+// files and the certificate pool that trusts it.
+func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sluice api test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "api.pem"), filepath.Join(dir, "api-key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// With HTTPTLSCertFile/KeyFile the API speaks HTTPS only; with APIOpenPaths empty even /healthz needs the
+// token; opsapi.Client reaches it with an https URL and the token.
+func TestAPIAuthOverTLS(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
+	writeInputs(t, []string{in}, 3)
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, testkit.FreeAddr(t), t.TempDir()
+	cfg.APIToken, cfg.APIOpenPaths = authRootSecret, []string{}
+	var pool *x509.CertPool
+	cfg.HTTPTLSCertFile, cfg.HTTPTLSKeyFile, pool = writeTestCert(t, dir)
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- controlPipeline(t, "api-tls", []string{in}, out).RunWith(ctx, cfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith: %v", err)
+		}
+	}()
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	get := func(path, token string) (int, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+cfg.HTTPAddr+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		res.Body.Close()
+		return res.StatusCode, nil
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		code, err := get("/readyz", authRootSecret)
+		if code == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz over HTTPS not 200 within 45s: %d %v", code, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, err := get("/healthz", ""); code != http.StatusUnauthorized {
+		t.Errorf("/healthz without a token, no open paths: %d %v", code, err)
+	}
+	c := &opsapi.Client{BaseURL: "https://" + cfg.HTTPAddr, HTTP: hc, Token: authRootSecret}
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	if names, err := c.Pipelines(cctx); err != nil || len(names) != 1 || names[0] != "api-tls" {
+		t.Errorf("Pipelines over HTTPS: %v %v", names, err)
+	}
+	plain := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr, Token: authRootSecret}
+	if _, err := plain.Pipelines(cctx); err == nil {
+		t.Error("plain HTTP to the HTTPS port succeeded")
+	}
 }

@@ -293,7 +293,8 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	p.httpAddr = ln.Addr().String()
 	audit := &auditLog{p: p}
 	// Every answer (API errors, status last_error, /ui data, metric labels) passes through secret.Redact.
-	srv := &http.Server{Handler: secret.HTTPHandler(p.authenticate(auth, audit, mux)), ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsConfig}
+	srv := &http.Server{Handler: secret.HTTPHandler(p.authenticate(auth, audit, mux)), ReadHeaderTimeout: 5 * time.Second, TLSConfig: tlsConfig,
+		ErrorLog: slog.NewLogLogger(p.log.Handler(), slog.LevelDebug)} // TLS handshake failures and the like
 	p.warnOpenAPI(auth, ln)
 	scheme := "http"
 	if tlsConfig != nil {

@@ -40,7 +40,7 @@ func TestAPIAuthClientToken(t *testing.T) {
 	tp.Source("files", src).To(lines)
 	tp.Flow("copy").From(lines).To(sink)
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte("viewer read-only v-93c1e\nops admin a-27f0b\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("viewer read-only v-93c1e5d0a7b2f4c81\nops admin a-27f0b9e6c3d1a5f42\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := topology.DefaultConfig()
@@ -66,7 +66,7 @@ func TestAPIAuthClientToken(t *testing.T) {
 	pause := func(c *opsapi.Client, ctx context.Context) error { _, err := c.Pause(ctx, "client-auth"); return err }
 	deadline := time.Now().Add(45 * time.Second)
 	for { // the replica is starting: its API answers once it listens, its control side once it read its commands
-		err := call("a-27f0b", pause)
+		err := call("a-27f0b9e6c3d1a5f42", pause)
 		if err == nil {
 			break
 		}
@@ -80,7 +80,7 @@ func TestAPIAuthClientToken(t *testing.T) {
 		token string
 		f     func(*opsapi.Client, context.Context) error
 		want  int
-	}{{"", status, 401}, {"nope", status, 401}, {"v-93c1e", status, 0}, {"v-93c1e", pause, 403}, {"a-27f0b", status, 0}} {
+	}{{"", status, 401}, {"nope", status, 401}, {"v-93c1e5d0a7b2f4c81", status, 0}, {"v-93c1e5d0a7b2f4c81", pause, 403}, {"a-27f0b9e6c3d1a5f42", status, 0}} {
 		err := call(c.token, c.f)
 		var e *opsapi.Error
 		switch {
