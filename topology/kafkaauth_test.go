@@ -157,6 +157,53 @@ func TestKafkaAuthWrongPassword(t *testing.T) {
 		t.Fatalf("%d connections to Kafka for one refused password, want 1 (no retries)", n)
 	}
 	t.Logf("refused after %v, %d connection(s): %v", took.Round(time.Millisecond), proxy.conns.Load(), err)
+
+	// A broker certificate the client does not trust (no CA file: the system's roots) fails as fast.
+	cfg = authConfig(k.Brokers, k.Security(kafka.SASLScramSHA512, "alice", "alice-secret"))
+	cfg.Kafka.TLSCAFile = ""
+	began = time.Now()
+	err = authPipeline(t, "auth-untrusted", cfg, 1)
+	want = fmt.Sprintf("TLS handshake with Kafka at %s failed: ", k.Brokers[0])
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "x509") {
+		t.Fatalf("untrusted certificate: got %v, want an error containing %q and the x509 reason", err, want)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("untrusted certificate: start-up failed after %v, want at once", took)
+	}
+}
+
+// TestKafkaAuthConfigFromEnv: the SLUICE_KAFKA_* variables fill Config.Kafka, and a bad combination fails
+// naming the field and its variable.
+func TestKafkaAuthConfigFromEnv(t *testing.T) {
+	t.Setenv("SLUICE_BROKERS", "kafka-1:9093")
+	t.Setenv("SLUICE_KAFKA_TLS", "true")
+	t.Setenv("SLUICE_KAFKA_TLS_CA_FILE", "/etc/kafka/ca.pem")
+	t.Setenv("SLUICE_KAFKA_SASL_MECHANISM", "SCRAM-SHA-256")
+	t.Setenv("SLUICE_KAFKA_SASL_USERNAME", "sluice")
+	t.Setenv("SLUICE_KAFKA_SASL_PASSWORD", "pw")
+	cfg, err := topology.ConfigFromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := topology.KafkaSecurity{TLS: true, TLSCAFile: "/etc/kafka/ca.pem", SASLMechanism: "SCRAM-SHA-256", SASLUsername: "sluice", SASLPassword: "pw"}
+	if cfg.Kafka != want {
+		t.Fatalf("Config.Kafka = %+v, want %+v", cfg.Kafka, want)
+	}
+	t.Setenv("SLUICE_KAFKA_SASL_USERNAME", "")
+	if _, err := topology.ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "Kafka.SASLUsername (SLUICE_KAFKA_SASL_USERNAME) is empty") {
+		t.Fatalf("mechanism without user: %v", err)
+	}
+	bad := topology.DefaultConfig()
+	bad.Kafka = topology.KafkaSecurity{SASLMechanism: "OAUTHBEARER", OAuthTokenURL: "https://idp/token", OAuthClientID: "c"}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "embedded broker does not speak") {
+		t.Fatalf("OAUTHBEARER on the embedded broker: %v", err)
+	}
+	// An unreadable CA file fails start-up naming the field, before anything connects.
+	bad = authConfig([]string{"127.0.0.1:1"}, kafka.Security{TLS: true, TLSCAFile: filepath.Join(t.TempDir(), "nope.pem")})
+	err = authPipeline(t, "auth-ca", bad, 1)
+	if err == nil || !strings.Contains(err.Error(), "Kafka.TLSCAFile (SLUICE_KAFKA_TLS_CA_FILE)") {
+		t.Fatalf("unreadable CA file: %v", err)
+	}
 }
 
 // TestKafkaAuthEmbeddedBrokerTLS: with no Brokers, Config.Kafka makes the pipeline's own embedded broker

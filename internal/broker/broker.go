@@ -27,6 +27,12 @@
 //     included). Sluice sets max.message.bytes on the topics it creates and checks sizes before sending.
 //   - Durability. kfake keeps explicitly created topics across a SIGKILL but loses auto-created ones, and
 //     takes no lock on its data directory: Sluice creates every topic explicitly and locks DATA_DIR/LOCK.
+//   - Authentication. kfake speaks TLS and SASL PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, not OAUTHBEARER. To
+//     wrong credentials Kafka answers SASL_AUTHENTICATION_FAILED ("Authentication failed during
+//     authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512"); kfake closes the
+//     connection instead, which a client cannot tell from a broker restart. Start-up tells them apart
+//     (kafka.CheckAuth: a closed SASL exchange while the same broker answers without SASL is refused
+//     credentials), so both fail at once, naming the user and the mechanism.
 //   - Restart of the broker itself. Down 20 s and back: the pipeline resumed 6.5 s after kfake served again,
 //     1.2-1.8 s after a real Kafka node did; duplicates: 40 on kfake, 0 on Kafka.
 package broker
