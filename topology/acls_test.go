@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/sluicehq/sluice/internal/kafkatest"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	"github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/stages"
@@ -149,15 +150,40 @@ func startupACLs(all []topology.ACL) []topology.ACL {
 	return out
 }
 
-// TestACLsExactSetOnEmbeddedKafka: under kfake's ACL enforcement (which follows Kafka's authorizer: implied
-// DESCRIBE, KIP-679 idempotent writes), the pipeline runs with exactly the derived set, and with any one
-// start-up entry removed, RunWith fails naming it.
-func TestACLsExactSetOnEmbeddedKafka(t *testing.T) {
+// aclKafka is a Kafka that enforces ACLs, for a principal whose grants a test chooses.
+type aclKafka struct {
+	principal string
+	// grant makes the principal hold exactly acls (for pipelines whose names no other grant uses) and
+	// returns the configuration of a pipeline that connects as it.
+	grant func(t *testing.T, acls []topology.ACL) topology.Config
+}
+
+// kfakeACLs: a fresh kfake cluster per grant, enforcing ACLs (kfake follows Kafka's authorizer: implied
+// DESCRIBE, KIP-679 idempotent writes), for the anonymous principal of clients without SASL.
+func kfakeACLs() aclKafka {
+	return aclKafka{principal: "User:ANONYMOUS", grant: func(t *testing.T, acls []topology.ACL) topology.Config {
+		return aclConfig(aclCluster(t, acls))
+	}}
+}
+
+// TestACLsExactSet: the pipeline runs under a principal holding exactly the derived set, and with any one
+// start-up entry removed, RunWith fails naming it. On the embedded broker (kfake with ACLs) always; on real
+// Apache Kafka with SASL_SSL and the StandardAuthorizer under SLUICE_TEST_KAFKA=real (make test-kafka).
+func TestACLsExactSet(t *testing.T) {
+	t.Run("kfake", func(t *testing.T) { checkExactACLs(t, kfakeACLs()) })
+	if kafkatest.Real() {
+		t.Run("real-kafka", func(t *testing.T) { checkExactACLs(t, realKafkaACLs(t)) })
+	} else {
+		t.Log("the real-Kafka run (SASL_SSL, StandardAuthorizer) is part of make test-kafka (SLUICE_TEST_KAFKA=real)")
+	}
+}
+
+func checkExactACLs(t *testing.T, k aclKafka) {
 	started := time.Now()
 	dir := t.TempDir()
 	tp, out := aclPipeline(t, "aclok", dir)
-	acls := tp.ACLs("User:ANONYMOUS")
-	cfg := aclConfig(aclCluster(t, acls))
+	acls := tp.ACLs(k.principal)
+	cfg := k.grant(t, acls)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, cfg) }()
@@ -195,7 +221,8 @@ func TestACLsExactSetOnEmbeddedKafka(t *testing.T) {
 	}
 	t.Logf("ran with exactly %d ACLs in %v", len(acls), time.Since(started).Round(time.Millisecond))
 
-	// Each start-up entry removed in turn, a fresh cluster and pipeline each time, four at a time.
+	// Each start-up entry removed in turn, a fresh pipeline (names, topics, groups, grants) each time,
+	// four at a time.
 	started = time.Now()
 	need := startupACLs(acls)
 	sem := make(chan struct{}, 4)
@@ -210,10 +237,10 @@ func TestACLsExactSetOnEmbeddedKafka(t *testing.T) {
 			defer func() { <-sem }()
 			name := fmt.Sprintf("acl%d", i)
 			tp, _ := aclPipeline(t, name, t.TempDir())
-			all := startupACLs(tp.ACLs("User:ANONYMOUS"))
+			all := startupACLs(tp.ACLs(k.principal))
 			missing := all[i]
 			rest := append(append([]topology.ACL{}, all[:i]...), all[i+1:]...)
-			cfg := aclConfig(aclCluster(t, rest))
+			cfg := k.grant(t, rest)
 			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 			defer cancel()
 			errc := make(chan error, 1)
