@@ -165,10 +165,14 @@ func TestAPIAuthAndAuditLog(t *testing.T) {
 	authExpect(t, addr, http.MethodPut, p+"/resume", authRootSecret, http.StatusAccepted)
 	authExpect(t, addr, http.MethodPut, p+"/stop", authAdminSecret, http.StatusAccepted)
 	awaitStateWithToken(t, addr, name, authAdminSecret, opsapi.StateStopped)
+	if res, body := authCall(t, addr, http.MethodPatch, p+"/offsets", authAdminSecret, strings.NewReader(`{"offsets":[]}`)); res.StatusCode != http.StatusOK {
+		t.Fatalf("PATCH offsets: %d %s", res.StatusCode, body)
+	}
 	authExpect(t, addr, http.MethodDelete, p+"/offsets", authAdminSecret, http.StatusOK)
 	authExpect(t, addr, http.MethodPut, p+"/resume", authAdminSecret, http.StatusAccepted)
 	awaitStateWithToken(t, addr, name, authAdminSecret, opsapi.StateRunning)
 	authExpect(t, addr, http.MethodDelete, p+"/offsets", authAdminSecret, http.StatusConflict) // running: audited, refused
+	authExpect(t, addr, http.MethodPost, p+"/restart?flow=copy", authAdminSecret, http.StatusAccepted)
 
 	type want struct {
 		who, action, result string
@@ -180,9 +184,11 @@ func TestAPIAuthAndAuditLog(t *testing.T) {
 		{"ops", "pause", "accepted", 202},
 		{"admin", "resume", "accepted", 202},
 		{"ops", "stop", "accepted", 202},
+		{"ops", "offsets change", "accepted", 200},
 		{"ops", "offsets reset", "accepted", 200},
 		{"ops", "resume", "accepted", 202},
 		{"ops", "offsets reset", "refused", 409},
+		{"ops", "restart", "accepted", 202},
 	}
 	type entry struct {
 		Msg    string `json:"msg"`
@@ -217,7 +223,11 @@ func TestAPIAuthAndAuditLog(t *testing.T) {
 		}
 		for i, w := range wants {
 			g := got[i]
-			if g.Who != w.who || g.Action != w.action || g.Result != w.result || g.Status != w.status || g.Target != "pipeline "+name {
+			target := "pipeline " + name
+			if w.action == "restart" {
+				target += ` flow "copy"`
+			}
+			if g.Who != w.who || g.Action != w.action || g.Result != w.result || g.Status != w.status || g.Target != target {
 				t.Errorf("%s entry %d: %+v, want %+v", what, i, g, w)
 			}
 		}

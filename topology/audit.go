@@ -80,6 +80,8 @@ func actionOf(r *http.Request) (action, target string, ok bool) {
 	switch {
 	case r.Method == http.MethodPut && (last == "pause" || last == "resume" || last == "stop"):
 		action = last
+	case r.Method == http.MethodPost && last == "restart":
+		action = last
 	case r.Method == http.MethodPatch && last == "offsets":
 		action = "offsets change"
 	case r.Method == http.MethodDelete && last == "offsets":
