@@ -25,6 +25,10 @@
 // Maven itself, under a file lock. No Java, or jars that cannot be fetched, fail the test: it is never
 // skipped.
 //
+// Secured clusters (Options.Security, security.go): a SASL_SSL or SASL_PLAINTEXT client listener that Addrs
+// returns, PLAIN and SCRAM users (created at format time), a test CA, optionally the StandardAuthorizer and
+// OAUTHBEARER; the PLAINTEXT listener stays for inter-broker traffic and the harness's own calls.
+//
 // Configuration: 1 node has every replication factor and min.insync.replicas at 1; 3 nodes have
 // default.replication.factor=3, min.insync.replicas=2 and the internal topics at 3/2. Always:
 // auto.create.topics.enable=false, num.partitions=1, group.initial.rebalance.delay.ms=0,

@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"crypto/tls"
+	"strings"
 	"sync"
 	"testing"
 
@@ -105,4 +106,17 @@ func registerAdmin(t testing.TB, brokers []string, sec kafka.Security) {
 		t.Fatal(err)
 	}
 	RegisterAuth(t, brokers, a)
+}
+
+// Env returns the environment that points a child pipeline process at k as user with password over
+// mechanism: SLUICE_BROKERS and the SLUICE_KAFKA_* variables (TLS with the test CA, SASL).
+func (k SecureKafka) Env(mechanism, user, password string) []string {
+	return []string{
+		"SLUICE_BROKERS=" + strings.Join(k.Brokers, ","),
+		"SLUICE_KAFKA_TLS=true",
+		"SLUICE_KAFKA_TLS_CA_FILE=" + k.CAFile,
+		"SLUICE_KAFKA_SASL_MECHANISM=" + mechanism,
+		"SLUICE_KAFKA_SASL_USERNAME=" + user,
+		"SLUICE_KAFKA_SASL_PASSWORD=" + password,
+	}
 }
