@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
@@ -529,37 +530,18 @@ func (p *pipelineRun) checkACLs(ctx context.Context) error {
 			}
 		}
 	}
+	// A fresh cluster creates its offsets topic on the first find-coordinator request and answers
+	// COORDINATOR_NOT_AVAILABLE meanwhile: retriable answers are asked again until StartupTimeout.
+	deadline := time.Now().Add(p.cfg.StartupTimeout)
 	for _, g := range groups {
-		desc, err := kafka.Within(ctx, p.cfg.StartupTimeout, p.brokers, fmt.Sprintf("a describe-groups request for group %q", g),
-			func() (*sarama.GroupDescription, error) {
-				// One find-coordinator request, not client.Coordinator: sarama retries a refused one.
-				b := client.LeastLoadedBroker()
-				if b == nil {
-					return nil, sarama.ErrOutOfBrokers
-				}
-				found, err := b.FindCoordinator(&sarama.FindCoordinatorRequest{Version: 2, CoordinatorKey: g, CoordinatorType: sarama.CoordinatorGroup})
-				if err != nil {
-					return nil, err
-				}
-				if found.Err != sarama.ErrNoError {
-					return nil, found.Err
-				}
-				coordinator, err := client.Broker(found.Coordinator.ID())
-				if err != nil {
-					return nil, err
-				}
-				resp, err := coordinator.DescribeGroups(&sarama.DescribeGroupsRequest{Version: 3, Groups: []string{g}, IncludeAuthorizedOperations: true})
-				if err != nil {
-					return nil, err
-				}
-				if len(resp.Groups) != 1 {
-					return nil, fmt.Errorf("Kafka described %d groups for %q", len(resp.Groups), g)
-				}
-				if resp.Groups[0].Err != sarama.ErrNoError {
-					return nil, resp.Groups[0].Err
-				}
-				return resp.Groups[0], nil
-			}, nil)
+		var desc *sarama.GroupDescription
+		var err error
+		for attempt := 0; ; attempt++ {
+			desc, err = describeGroup(ctx, max(time.Until(deadline), time.Millisecond), p.brokers, client, g)
+			if err == nil || !kafka.Retriable(err) || !kafka.RetryWait(ctx, attempt, deadline) {
+				break
+			}
+		}
 		switch {
 		case err == nil:
 			lacks(desc.AuthorizedOperations, need[ResourceGroup+" "+g])
@@ -576,6 +558,41 @@ func (p *pipelineRun) checkACLs(ctx context.Context) error {
 		return nil
 	}
 	return missingACLsError(p.t.name, missing)
+}
+
+// describeGroup describes group g with its authorized operations: one find-coordinator request (not
+// client.Coordinator: sarama retries a refused one) and one describe-groups request, within timeout.
+func describeGroup(ctx context.Context, timeout time.Duration, brokers []string, client sarama.Client, g string) (*sarama.GroupDescription, error) {
+	return kafka.Within(ctx, timeout, brokers, fmt.Sprintf("a describe-groups request for group %q", g),
+		func() (*sarama.GroupDescription, error) {
+			// One find-coordinator request, not client.Coordinator: sarama retries a refused one.
+			b := client.LeastLoadedBroker()
+			if b == nil {
+				return nil, sarama.ErrOutOfBrokers
+			}
+			found, err := b.FindCoordinator(&sarama.FindCoordinatorRequest{Version: 2, CoordinatorKey: g, CoordinatorType: sarama.CoordinatorGroup})
+			if err != nil {
+				return nil, err
+			}
+			if found.Err != sarama.ErrNoError {
+				return nil, found.Err
+			}
+			coordinator, err := client.Broker(found.Coordinator.ID())
+			if err != nil {
+				return nil, err
+			}
+			resp, err := coordinator.DescribeGroups(&sarama.DescribeGroupsRequest{Version: 3, Groups: []string{g}, IncludeAuthorizedOperations: true})
+			if err != nil {
+				return nil, err
+			}
+			if len(resp.Groups) != 1 {
+				return nil, fmt.Errorf("Kafka described %d groups for %q", len(resp.Groups), g)
+			}
+			if resp.Groups[0].Err != sarama.ErrNoError {
+				return nil, resp.Groups[0].Err
+			}
+			return resp.Groups[0], nil
+		}, nil)
 }
 
 // missingACLsError names each missing ACL with the command that adds it.
