@@ -57,6 +57,9 @@ func (f *kafkaFlags) connect(ctx context.Context) (sarama.Client, []string, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := kafka.CheckAuth(ctx, addrs, auth, f.timeout); err != nil { // wrong credentials: at once, named
+		return nil, nil, err
+	}
 	cfg := kafka.StartupConfig(kafka.SaramaConfig(kafka.Settings{Brokers: addrs, ClientID: "sluice-cli", Auth: auth}), f.timeout)
 	cfg.Net.ReadTimeout = f.timeout
 	cfg.Net.WriteTimeout = f.timeout
