@@ -40,6 +40,8 @@
 //   - config.go: Config, DefaultConfig, ConfigFromEnv.
 //   - names.go: every engine name (groups, control, table, loop and output topics), EngineNames, and the
 //     collisions Validate refuses.
+//   - acls.go: the Kafka ACLs a pipeline needs (Topology.ACLs, GET /pipelines/{name}/acls), the start-up
+//     check of the principal's authorized operations, and authorization failures named as missing ACLs.
 //   - deadletter.go: dead-letter declarations and headers, and the one dead-letter path every runner uses.
 //   - positions.go: Positions, a source's saved task positions read from outside a pipeline.
 //   - signal.go: SignalContext.
