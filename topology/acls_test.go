@@ -259,6 +259,8 @@ func checkExactACLs(t *testing.T, k aclKafka) {
 				t.Errorf("without %s: RunWith returned nil", missing)
 			case !errors.Is(err, topology.ErrNotAuthorized):
 				t.Errorf("without %s: the error does not say Kafka refused an ACL: %v", missing, err)
+			case strings.Count(err.Error(), " lacks ") != 1:
+				t.Errorf("without %s: the error names %d missing ACLs, want 1: %v", missing, strings.Count(err.Error(), " lacks "), err)
 			case !strings.Contains(err.Error(), missing.String()):
 				t.Errorf("without %s: the error does not name it: %v", missing, err)
 			default:
