@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +25,7 @@ const defaultAPIURL = "http://127.0.0.1:8083"
 type apiFlags struct {
 	url     string
 	token   string
+	caFile  string
 	timeout time.Duration
 	output  string
 }
@@ -33,6 +36,7 @@ func (f *apiFlags) register(cmd *cobra.Command, withOutput bool) {
 		def = defaultAPIURL
 	}
 	cmd.Flags().StringVar(&f.url, "url", def, "the pipeline's operator API (default $SLUICE_API_URL or "+defaultAPIURL+")")
+	cmd.Flags().StringVar(&f.caFile, "ca-file", os.Getenv("SLUICE_API_CA_FILE"), "PEM file of the CAs that sign the API's HTTPS certificate (default $SLUICE_API_CA_FILE, else the system's roots)")
 	cmd.Flags().StringVar(&f.token, "token", "", "the API token, sent as a bearer token (default $SLUICE_API_TOKEN; prefer the variable: flags show in ps)")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 10*time.Second, "deadline of the command's calls to the API")
 	f.output = outputTable
@@ -61,7 +65,21 @@ func (f *apiFlags) client(cmd *cobra.Command) (*opsapi.Client, context.Context, 
 	if token == "" {
 		token = os.Getenv("SLUICE_API_TOKEN")
 	}
-	return &opsapi.Client{BaseURL: u, HTTP: &http.Client{}, Token: token}, ctx, cancel, nil
+	hc := &http.Client{}
+	if f.caFile != "" {
+		pem, err := os.ReadFile(f.caFile)
+		if err != nil {
+			cancel()
+			return nil, nil, nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		roots := x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			cancel()
+			return nil, nil, nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", f.caFile)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	}
+	return &opsapi.Client{BaseURL: u, HTTP: hc, Token: token}, ctx, cancel, nil
 }
 
 // call sends one request and prints the answer: with -o json the API's JSON as it is (indented), else

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -43,5 +46,32 @@ func TestAPIAuthCLIToken(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "401") || strings.Contains(err.Error(), "bad-secret") {
 		t.Errorf("--token with a wrong token: %v", err)
+	}
+}
+
+// --ca-file (default $SLUICE_API_CA_FILE) trusts the API's HTTPS certificate; without it a private CA's
+// certificate is refused.
+func TestAPIAuthCLICAFile(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pipelines" {
+			w.Write([]byte(`["p"]`))
+			return
+		}
+		w.Write([]byte(`{"name":"p"}`))
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := run(t, context.Background(), "pipelines", "--url", srv.URL); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("without --ca-file: %v, want a certificate error", err)
+	}
+	if out, err := run(t, context.Background(), "pipelines", "--url", srv.URL, "--ca-file", ca); err != nil || !strings.Contains(out, "p") {
+		t.Errorf("--ca-file: %q %v", out, err)
+	}
+	t.Setenv("SLUICE_API_CA_FILE", ca)
+	if _, err := run(t, context.Background(), "pipelines", "--url", srv.URL); err != nil {
+		t.Errorf("$SLUICE_API_CA_FILE: %v", err)
 	}
 }

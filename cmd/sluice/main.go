@@ -16,7 +16,9 @@
 //	sluice positions --brokers 127.0.0.1:9092 --pipeline file-to-file --source files
 //	sluice es serve --addr 127.0.0.1:9200 [--data-dir D]
 //
-// API commands take --url (default $SLUICE_API_URL or http://127.0.0.1:8083) and Kafka commands --brokers
+// API commands take --url (default $SLUICE_API_URL or http://127.0.0.1:8083), --token (default
+// $SLUICE_API_TOKEN, sent as a bearer token) and --ca-file for an https URL signed by a private CA (default
+// $SLUICE_API_CA_FILE), and Kafka commands --brokers
 // (default $SLUICE_BROKERS or 127.0.0.1:9092); each call has a deadline (--timeout, 10s) and Ctrl-C stops
 // it. An error answer of the API is printed as its message and the command exits with status 1.
 package main
