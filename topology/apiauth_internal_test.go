@@ -1,6 +1,9 @@
 package topology
 
 import (
+	"bytes"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,5 +76,33 @@ func TestAPIAuthConfigFromEnv(t *testing.T) {
 	t.Setenv("SLUICE_HTTP_TLS_CERT_FILE", "/c.pem")
 	if _, err := ConfigFromEnv(); err == nil || !strings.Contains(err.Error(), "SLUICE_HTTP_TLS_KEY_FILE") {
 		t.Errorf("a certificate without a key: %v", err)
+	}
+}
+
+// addrListener is a net.Listener that only reports an address, for warnOpenAPI.
+type addrListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l addrListener) Addr() net.Addr { return l.addr }
+
+// An open API warns when it listens beyond loopback, and only then.
+func TestAPIAuthOpenWarning(t *testing.T) {
+	for _, c := range []struct {
+		ip     string
+		tokens bool
+		warns  bool
+	}{{"10.1.2.3", false, true}, {"0.0.0.0", false, true}, {"127.0.0.1", false, false}, {"::1", false, false}, {"10.1.2.3", true, false}} {
+		var buf bytes.Buffer
+		p := &pipelineRun{log: slog.New(slog.NewTextHandler(&buf, nil))}
+		var a *apiAuth
+		if c.tokens {
+			a = &apiAuth{tokens: []apiToken{{name: "x"}}}
+		}
+		p.warnOpenAPI(a, addrListener{addr: &net.TCPAddr{IP: net.ParseIP(c.ip), Port: 8083}})
+		if got := strings.Contains(buf.String(), "has no token"); got != c.warns {
+			t.Errorf("%s tokens=%v: warned %v, want %v: %s", c.ip, c.tokens, got, c.warns, buf.String())
+		}
 	}
 }
