@@ -16,6 +16,7 @@ import (
 
 	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
 	filesource "github.com/sluicehq/sluice/sources/file"
@@ -220,4 +221,25 @@ func TestKafkaAuthEmbeddedBrokerTLS(t *testing.T) {
 	if _, err := os.Stat(ca); err != nil {
 		t.Fatalf("the embedded broker's CA: %v", err)
 	}
+}
+
+// clientCertificate runs a file -> file pipeline against c, whose SASL_SSL listener requires a client
+// certificate: with TLSCertFile/TLSKeyFile it runs; without, start-up fails at once naming the failed TLS
+// handshake (see TestKafkaAuthOAuthBearerAndClientCertificate).
+func clientCertificate(t *testing.T, c *kafkatest.Cluster) {
+	sec := c.ClientSecurity(kafka.SASLScramSHA512, "alice", "alice-secret")
+	sec.TLSCertFile, sec.TLSKeyFile = c.ClientKeystore(), c.ClientKeystore()
+	if err := authPipeline(t, "auth-mtls", authConfig(c.Addrs(), sec), 50); err != nil {
+		t.Fatal(err)
+	}
+	sec.TLSCertFile, sec.TLSKeyFile = "", ""
+	began := time.Now()
+	err := authPipeline(t, "auth-mtls-none", authConfig(c.Addrs(), sec), 1)
+	if err == nil || !strings.Contains(err.Error(), "TLS handshake with Kafka at") {
+		t.Fatalf("no client certificate: got %v, want a failed TLS handshake", err)
+	}
+	if took := time.Since(began); took > 10*time.Second {
+		t.Fatalf("no client certificate: start-up failed after %v, want at once", took)
+	}
+	t.Logf("without a client certificate: %v", err)
 }

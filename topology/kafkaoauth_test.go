@@ -15,11 +15,21 @@ import (
 	"github.com/sluicehq/sluice/internal/kafkatest"
 )
 
-// TestKafkaAuthOAuthBearer runs a file -> file pipeline over SASL_SSL with OAUTHBEARER against real Apache
-// Kafka (started whatever SLUICE_TEST_KAFKA says: the embedded broker does not speak OAUTHBEARER). The
-// token comes from a client-credentials grant at a test token endpoint; Kafka validates it with its default
-// (unsecured JWT) validator. Every client of the pipeline shares one cached token.
-func TestKafkaAuthOAuthBearer(t *testing.T) {
+// TestKafkaAuthOAuthBearerAndClientCertificate tests what only real Apache Kafka can (started whatever
+// SLUICE_TEST_KAFKA says: kfake speaks no OAUTHBEARER and checks no client certificate), on one cluster
+// whose SASL_SSL listener also requires a client certificate.
+func TestKafkaAuthOAuthBearerAndClientCertificate(t *testing.T) {
+	c := kafkatest.Start(t, kafkatest.Options{Security: &kafkatest.Security{TLS: true, OAuthBearer: true,
+		ClientCertificates: true, Users: map[string]string{"alice": "alice-secret"}}})
+	t.Run("OAUTHBEARER", func(t *testing.T) { oauthBearer(t, c) })
+	t.Run("client certificate", func(t *testing.T) { clientCertificate(t, c) })
+}
+
+// oauthBearer runs a file -> file pipeline over SASL_SSL with OAUTHBEARER. The token comes from a
+// client-credentials grant at a test token endpoint; Kafka validates it with its default (unsecured JWT)
+// validator. Every client of the pipeline shares one cached token; a refused client secret fails start-up
+// at once.
+func oauthBearer(t *testing.T, c *kafkatest.Cluster) {
 	var grants, refusals atomic.Int64
 	tokens := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
@@ -37,8 +47,7 @@ func TestKafkaAuthOAuthBearer(t *testing.T) {
 	}))
 	defer tokens.Close()
 
-	c := kafkatest.Start(t, kafkatest.Options{Security: &kafkatest.Security{TLS: true, OAuthBearer: true}})
-	sec := kafka.Security{TLS: true, TLSCAFile: c.CAFile(), SASLMechanism: kafka.SASLOAuthBearer,
+	sec := kafka.Security{TLS: true, TLSCAFile: c.CAFile(), TLSCertFile: c.ClientKeystore(), TLSKeyFile: c.ClientKeystore(), SASLMechanism: kafka.SASLOAuthBearer,
 		OAuthTokenURL: tokens.URL, OAuthClientID: "sluice-app", OAuthClientSecret: "app-secret", OAuthScope: "kafka"}
 	if err := authPipeline(t, "auth-oauth", authConfig(c.Addrs(), sec), 100); err != nil {
 		t.Fatal(err)

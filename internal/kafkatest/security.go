@@ -37,6 +37,9 @@ type Security struct {
 	// unsigned JWTs (header {"alg":"none"}; the principal is the "sub" claim, "exp" is required): for tests
 	// of the client side, as Kafka's own documentation describes for non-production use.
 	OAuthBearer bool
+	// ClientCertificates makes the TLS listener require a client certificate signed by a second test CA
+	// (ssl.client.auth=required, a PEM truststore); ClientKeystore is a certificate it signed.
+	ClientCertificates bool
 }
 
 // AdminUser is the superuser of a secured cluster.
@@ -48,6 +51,8 @@ type secured struct {
 	adminPassword string
 	caFile        string // PEM of the test CA, for clients
 	keystore      string // PEM private key and certificate chain of the brokers
+	clientCA      string // PEM of the CA of client certificates (ClientCertificates)
+	clientKeys    string // PEM private key and certificate of a client
 }
 
 // listenerName is the client listener's name, as in listener.security.protocol.map.
@@ -85,7 +90,17 @@ func (s *secured) prepare(dir string) error {
 	}
 	s.caFile = filepath.Join(dir, "ca.pem")
 	s.keystore = filepath.Join(dir, "broker-keystore.pem")
-	return broker.GenerateCertificates(s.caFile, s.keystore)
+	if err := broker.GenerateCertificates(s.caFile, s.keystore); err != nil {
+		return fmt.Errorf("kafkatest: %w", err)
+	}
+	if s.ClientCertificates {
+		s.clientCA = filepath.Join(dir, "client-ca.pem")
+		s.clientKeys = filepath.Join(dir, "client-keystore.pem")
+		if err := broker.GenerateCertificates(s.clientCA, s.clientKeys); err != nil {
+			return fmt.Errorf("kafkatest: %w", err)
+		}
+	}
+	return nil
 }
 
 func safeWord(w string) bool {
@@ -126,6 +141,11 @@ func (s *secured) configure(conf map[string]string, n *node) {
 		conf["listener.name."+lower+".ssl.keystore.type"] = "PEM"
 		conf["listener.name."+lower+".ssl.keystore.location"] = s.keystore
 		conf["listener.name."+lower+".ssl.client.auth"] = "none"
+		if s.ClientCertificates {
+			conf["listener.name."+lower+".ssl.client.auth"] = "required"
+			conf["listener.name."+lower+".ssl.truststore.type"] = "PEM"
+			conf["listener.name."+lower+".ssl.truststore.location"] = s.clientCA
+		}
 	}
 	if s.Authorizer {
 		conf["authorizer.class.name"] = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -173,6 +193,16 @@ func (c *Cluster) ClientSecurity(mechanism, user, password string) kafka.Securit
 		s.TLS, s.TLSCAFile = true, c.sec.caFile
 	}
 	return s
+}
+
+// ClientKeystore is a PEM file holding a client's private key and certificate, signed by the CA the
+// listener requires with Security.ClientCertificates ("" without): pass it as both TLSCertFile and
+// TLSKeyFile.
+func (c *Cluster) ClientKeystore() string {
+	if c.sec == nil {
+		return ""
+	}
+	return c.sec.clientKeys
 }
 
 // AdminSecurity is ClientSecurity of the superuser over SCRAM-SHA-512.
