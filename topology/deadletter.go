@@ -11,6 +11,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/internal/kafka"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -132,7 +133,7 @@ func deadLetterMessage(d deadLetter) kafka.Message {
 	add := func(k, v string) {
 		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
 	}
-	add(HeaderErrorReason, d.reason.Error())
+	add(HeaderErrorReason, secret.Redact(d.reason.Error())) // a dead letter holds no secret
 	add(HeaderErrorStage, d.stage)
 	if d.flow != "" {
 		add(HeaderErrorFlow, d.flow)

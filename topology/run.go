@@ -83,6 +83,9 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := t.Validate(); err != nil {
 		return err
 	}
+	if err := resolveKafkaSecrets(&cfg.Kafka); err != nil { // secrets.go
+		return err
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}

@@ -165,7 +165,7 @@ type Auth struct {
 // secret are then redacted from all output), validates sec and reads its files. It returns nil (plaintext)
 // when sec enables nothing. Errors name the field and the file.
 func NewAuth(sec Security) (*Auth, error) {
-	if err := sec.resolveSecrets(); err != nil { // ${env:}/${file:} references (secrets.go)
+	if err := sec.ResolveSecrets(); err != nil { // ${env:}/${file:} references (secrets.go)
 		return nil, err
 	}
 	if err := sec.Validate(); err != nil {

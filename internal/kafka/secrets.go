@@ -2,11 +2,13 @@ package kafka
 
 import "github.com/sluicehq/sluice/secret"
 
-// resolveSecrets expands the ${env:NAME} and ${file:PATH} references (package secret) of s's string
+// ResolveSecrets expands the ${env:NAME} and ${file:PATH} references (package secret) of s's string
 // settings in place and registers the SASL password and the OAuth client secret, however they were given,
 // as secrets, so that no log line, error or API answer prints them. An error names the field, its
-// variable and the reference, never a value.
-func (s *Security) resolveSecrets() error {
+// variable and the reference, never a value. NewAuth calls it; the pipeline calls it before it starts the
+// embedded broker (whose superuser is SASLUsername/SASLPassword). A resolved s resolves to itself unless a
+// value itself holds a reference.
+func (s *Security) ResolveSecrets() error {
 	for _, f := range []struct {
 		name    string
 		setting *string
