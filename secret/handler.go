@@ -85,9 +85,9 @@ func HTTPHandler(h http.Handler) http.Handler {
 		body := rec.body.Bytes()
 		if red := Redact(string(body)); red != string(body) {
 			body = []byte(red)
-		}
-		if w.Header().Get("Content-Length") != "" {
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			if w.Header().Get("Content-Length") != "" {
+				w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			}
 		}
 		w.WriteHeader(rec.code)
 		_, _ = w.Write(body)
