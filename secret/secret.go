@@ -181,11 +181,14 @@ func lookup(kind, arg, ref string) (string, error) {
 }
 
 // ResolveField resolves *setting in place (see Resolve); the error reads
-// "<component>: <field>: ${env:NAME} is not set". When literal is true the resolved value is registered
+// "<component>: <field>: ${env:NAME} is not set" ("<component>: ..." when field is empty). When literal is true the resolved value is registered
 // whole (a password or an API key given literally is a secret too).
 func ResolveField(component, field string, setting *string, literal bool) error {
 	v, err := Resolve(*setting)
 	if err != nil {
+		if field == "" { // the component names the setting, e.g. a command-line flag
+			return fmt.Errorf("%s: %w", component, err)
+		}
 		return fmt.Errorf("%s: %s: %w", component, field, err)
 	}
 	*setting = v

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -168,6 +169,9 @@ func (o *runOptions) validate(flags *pflag.FlagSet) error {
 		if o.mysqlDSN == "" {
 			return fmt.Errorf("--mysql-dsn is required with --from mysql, e.g. 'user:password@tcp(127.0.0.1:3306)/'")
 		}
+		if err := secret.ResolveField("--mysql-dsn", "", &o.mysqlDSN, false); err != nil { // ${env:}/${file:}
+			return err
+		}
 		if _, err := mysqldriver.ParseDSN(o.mysqlDSN); err != nil {
 			return fmt.Errorf("--mysql-dsn: %w", err)
 		}
@@ -199,9 +203,12 @@ func (o *runOptions) validate(flags *pflag.FlagSet) error {
 	}
 	switch o.to {
 	case "elasticsearch":
+		if err := secret.ResolveField("--es-url", "", &o.esURL, false); err != nil { // ${env:}/${file:}
+			return err
+		}
 		u, err := url.Parse(o.esURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--es-url %q: want http://host:port", o.esURL)
+			return fmt.Errorf("--es-url %q: want http://host:port", secret.RedactDSN(o.esURL))
 		}
 		if o.index == "" {
 			return fmt.Errorf("--index is empty: give an index name or a template such as {topic}")
