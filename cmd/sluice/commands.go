@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/internal/broker"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/topology"
 	"github.com/spf13/cobra"
 )
@@ -50,7 +51,7 @@ func brokerCommand() *cobra.Command {
 		Use:   "broker",
 		Short: "Run the embedded Kafka-protocol broker on its own, for replicas that share it (SLUICE_BROKERS)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			log := slog.New(secret.NewHandler(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 			b, err := broker.Start(broker.Config{Addr: addr, DataDir: dataDir, Logger: log})
 			if err != nil {
 				return err

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/esserver"
+	"github.com/sluicehq/sluice/secret"
 	"github.com/spf13/cobra"
 )
 
@@ -17,7 +18,7 @@ func esCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the embedded Elasticsearch-compatible server (see go doc ./esserver for where it differs)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			log := slog.New(secret.NewHandler(slog.NewTextHandler(cmd.ErrOrStderr(), nil)))
 			cfg := esserver.Config{Addr: addr, DataDir: dataDir, RefreshInterval: refresh, Logger: log}
 			srv, err := esserver.Start(cfg)
 			if err != nil {

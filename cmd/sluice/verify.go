@@ -11,6 +11,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stages"
@@ -174,10 +175,10 @@ func verifyConfig(o verifyOptions, log *slog.Logger) (verify.Config, error) {
 
 func runVerify(cmd *cobra.Command, o verifyOptions) error {
 	stderr := cmd.ErrOrStderr()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	log := slog.New(secret.NewHandler(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	tty := isTerminal(stderr)
 	if !tty {
-		log = slog.New(slog.NewTextHandler(stderr, nil)) // periodic progress lines instead of a bar
+		log = slog.New(secret.NewHandler(slog.NewTextHandler(stderr, nil))) // periodic progress lines instead of a bar
 	}
 	cfg, err := verifyConfig(o, log)
 	if err != nil {
