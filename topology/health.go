@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -262,9 +263,18 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 	_ = json.NewEncoder(w).Encode(body)
 }
 
-// serveHTTP serves /metrics, /healthz and /readyz (see health.go). Listening happens here, so a taken port fails the start.
+// serveHTTP serves /metrics, /healthz and /readyz (see health.go). Listening happens here, so a taken port
+// fails the start, except DefaultHTTPAddr while SLUICE_HTTP_ADDR is unset: that falls back to a free port
+// (see Config.HTTPAddr), logged in one INFO line naming both addresses.
 func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && addr == DefaultHTTPAddr && os.Getenv("SLUICE_HTTP_ADDR") == "" {
+		if free, ferr := net.Listen("tcp", "127.0.0.1:0"); ferr == nil {
+			p.log.Info("default HTTP address taken (another replica?), serving on a free port instead; set SLUICE_HTTP_ADDR to choose",
+				"default", addr, "addr", free.Addr().String())
+			ln, err = free, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("HTTP address %s (SLUICE_HTTP_ADDR): %w", addr, err)
 	}
