@@ -85,8 +85,8 @@ func TestBrokerAndPositions(t *testing.T) {
 			t.Fatalf("positions: %q, %v", text, err)
 		}
 	}
-	if got["task"] != "file:"+in {
-		t.Errorf("positions line %v, want task file:%s", got, in)
+	if got["task"] != "file:"+in || got["read"] != true {
+		t.Errorf("positions line %v, want task file:%s read", got, in)
 	}
 	stopPipeline()
 	if err := <-pipelineDone; err != nil {
