@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/sluicehq/sluice/esserver"
+	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -44,6 +45,12 @@ func Run(ctx context.Context, d Demo, build func(esURL string) (*topology.Topolo
 		return err
 	}
 	cfg := d.Topology
+	if cfg.Embedded() {
+		// Port 0 picks a free port: pick it now, so that the address said below is the one to use.
+		if cfg.BrokerAddr, err = broker.ResolveAddr(cfg.BrokerAddr); err != nil {
+			return fmt.Errorf("SLUICE_BROKER_ADDR: %w", err)
+		}
+	}
 	if cfg.Registerer == nil {
 		// The progress line reads this process's metrics from the registry itself: right whichever HTTP
 		// port the pipeline took, and also with SLUICE_HTTP_ADDR=off. /metrics serves the same registry.
