@@ -146,14 +146,22 @@ func TestReplicasRecipe(t *testing.T) {
 	}
 }
 
-// readmeCommand returns the command of a README sh block under section that starts with prefix.
+// readmeCommand returns the command of a README sh block under section that is prefix, or else the first
+// that starts with prefix.
 func readmeCommand(t *testing.T, section, prefix string) string {
 	t.Helper()
+	var cmds []string
 	for _, b := range sectionBlocks(t, section, "sh") {
-		for _, c := range shellCommands(b.text) {
-			if strings.HasPrefix(c, prefix) {
-				return c
-			}
+		cmds = append(cmds, shellCommands(b.text)...)
+	}
+	for _, c := range cmds {
+		if c == prefix {
+			return c
+		}
+	}
+	for _, c := range cmds {
+		if strings.HasPrefix(c, prefix) {
+			return c
 		}
 	}
 	t.Fatalf("README.md's %q section shows no command starting %q", section, prefix)
