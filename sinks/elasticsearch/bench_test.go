@@ -30,7 +30,7 @@ const benchDocs = 20_000
 // index (which indexes what the periodic refresh has not yet), checked by a _count equal to the number of
 // documents. The phases alternate their order from one iteration to the next.
 //
-//	go test -run '^$' -bench SinkVsRawBulk -benchtime 3x ./sinks/elasticsearch
+//	go test -run '^$' -bench SinkVsRawBulk -benchtime 2x ./sinks/elasticsearch
 func BenchmarkSinkVsRawBulk(b *testing.B) {
 	records := make([]stream.Record, benchDocs)
 	var bodies [][]byte
