@@ -219,16 +219,25 @@ func (p *proc) wait(timeout time.Duration) int {
 // PATH, within timeout; it returns the combined output and the error.
 func shell(t *testing.T, dir string, env []string, timeout time.Duration, command string) (string, error) {
 	t.Helper()
+	stdout, stderr, err := shellSplit(t, dir, env, timeout, command)
+	return stdout + stderr, err
+}
+
+// shellSplit is shell with the standard output and error apart.
+func shellSplit(t *testing.T, dir string, env []string, timeout time.Duration, command string) (stdout, stderr string, err error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", command)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), append([]string{"PATH=" + binaries(t) + string(os.PathListSeparator) + os.Getenv("PATH")}, env...)...)
-	out, err := cmd.CombinedOutput()
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("no end within %v: %w", timeout, ctx.Err())
 	}
-	return string(out), err
+	return out.String(), errOut.String(), err
 }
 
 // eventually runs command until check accepts its output, for at most timeout; the last output and

@@ -35,12 +35,13 @@ func TestReplicasRecipe(t *testing.T) {
 	brokerAddr, esAddr := freeAddr(t), freeAddr(t)
 	brokerCmd := readmeCommand(t, "Operator CLI", "sluice broker ")
 	brokerCmd = mustReplace(t, brokerCmd, "127.0.0.1:9092", brokerAddr)
-	start(t, "broker", dir, nil, append([]string{bins + "/sluice"}, strings.Fields(brokerCmd)[1:]...)...)
+	start(t, "broker", dir, nil, append([]string{bins + "/sluice"}, strings.Fields(brokerCmd)[1:]...)...).
+		waitLine(0, regexp.MustCompile(`^broker listening on `), 30*time.Second)
 
 	esCmd := readmeCommand(t, "Elasticsearch without Elasticsearch", "go run ./cmd/sluice es serve")
 	esCmd = mustReplace(t, esCmd, "127.0.0.1:9200", esAddr)
 	esCmd = mustReplace(t, esCmd, "/tmp/es", dir+"/es")
-	start(t, "es", dir, nil, append([]string{bins + "/sluice"}, strings.Fields(esCmd)[3:]...)...)
+	start(t, "es", dir, nil, append([]string{bins + "/sluice"}, strings.Fields(esCmd)[3:]...)...).waitLine(0, esListening, 30*time.Second)
 
 	db := mariadbtest.Start(t)
 	env := []string{"SLUICE_BROKERS=" + brokerAddr, "SLUICE_MYSQL_DSN=" + db.DSN(""), "SLUICE_ES_URL=http://" + esAddr,
