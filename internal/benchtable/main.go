@@ -4,9 +4,9 @@
 // same run, the spread (min–max) over the runs, the median rates, and the command that reproduces the row.
 // It prints the same table on standard output. `make bench` runs it (BENCH_COUNT sets -count).
 //
-// A run whose ratios are not all within ±15% of their median is reported on standard error as not
-// reproducible; the table is written anyway, with its spread, so that the README never shows a single
-// best run. With -readme "" nothing is written.
+// Each benchmark reports two ratios: of its rates (wall clock) and of its CPU times. A ratio whose runs are not
+// all within ±15% of their median is reported on standard error as not reproducible and marked in the table;
+// the table is written anyway, with its spread, so that the README never shows a single best run. With -readme "" nothing is written.
 //
 //	go run ./internal/benchtable -count 3 -readme README.md
 package main
@@ -37,7 +37,8 @@ type benchmark struct {
 	Pkg       string // package directory, e.g. ./topology
 	What      string // what it compares, as the README says it
 	Benchtime string // -benchtime: iterations per run, chosen so that a run takes seconds
-	Ratio     string // the metric unit of the ratio (subject / baseline) the benchmark reports
+	Ratio     string // the metric unit of the ratio of rates (subject / baseline) the benchmark reports
+	CPURatio  string // the metric unit of the ratio of CPU times (baseline / subject) it reports
 	Baseline  string // the metric unit of the baseline's rate
 	Subject   string // the metric unit of the measured thing's rate
 	RateUnit  string // how the rates read in the table, e.g. "records/s"
@@ -48,17 +49,17 @@ var benchmarks = []benchmark{
 	{
 		Name: "BenchmarkFileKafkaFile", Pkg: "./topology", Benchtime: "4x",
 		What:  "file -> Kafka -> file, Sluice vs hand-written sarama (no positions, no commits)",
-		Ratio: "sluice/sarama", Baseline: "sarama-records/s", Subject: "sluice-records/s", RateUnit: "records/s",
+		Ratio: "sluice/sarama", CPURatio: "sluice/sarama-cpu", Baseline: "sarama-records/s", Subject: "sluice-records/s", RateUnit: "records/s",
 	},
 	{
 		Name: "BenchmarkFusedStages", Pkg: "./topology", Benchtime: "4x",
 		What:  "a flow with five stateless stages vs none",
-		Ratio: "five/none", Baseline: "no-stages-records/s", Subject: "five-stages-records/s", RateUnit: "records/s",
+		Ratio: "five/none", CPURatio: "five/none-cpu", Baseline: "no-stages-records/s", Subject: "five-stages-records/s", RateUnit: "records/s",
 	},
 	{
 		Name: "BenchmarkSinkVsRawBulk", Pkg: "./sinks/elasticsearch", Benchtime: "2x",
 		What:  "Elasticsearch sink vs a raw loader posting pre-serialised bulks of the same shape, each into a fresh embedded server, timed until searchable",
-		Ratio: "sink/raw", Baseline: "raw-docs/s", Subject: "sink-docs/s", RateUnit: "docs/s",
+		Ratio: "sink/raw", CPURatio: "sink/raw-cpu", Baseline: "raw-docs/s", Subject: "sink-docs/s", RateUnit: "docs/s",
 	},
 }
 
@@ -99,9 +100,13 @@ func main() {
 			os.Exit(1)
 		}
 		r := summarise(bm, runs)
-		if !r.Reproducible() {
-			log.Warn("benchtable: not reproducible within ±15% of the median", "benchmark", bm.Name,
+		if !reproducible(r.Ratio) {
+			log.Warn("benchtable: ratio of rates not reproducible within ±15% of the median", "benchmark", bm.Name,
 				"ratios", fmt.Sprint(r.Ratios), "median", r.Ratio.Median)
+		}
+		if !reproducible(r.CPURatio) {
+			log.Warn("benchtable: ratio of CPU times not reproducible within ±15% of the median", "benchmark", bm.Name,
+				"ratios", fmt.Sprint(r.CPURatios), "median", r.CPURatio.Median)
 		}
 		rows = append(rows, r)
 	}
@@ -169,7 +174,7 @@ func parseRuns(out []byte, bm benchmark) ([]run, error) {
 			}
 			r[fields[i+1]] = v
 		}
-		for _, unit := range []string{bm.Ratio, bm.Baseline, bm.Subject} {
+		for _, unit := range []string{bm.Ratio, bm.CPURatio, bm.Baseline, bm.Subject} {
 			if _, ok := r[unit]; !ok {
 				return nil, fmt.Errorf("result line %q has no %s", sc.Text(), unit)
 			}
@@ -197,27 +202,40 @@ func statOf(values []float64) stat {
 
 // row is one benchmark's summary over its runs.
 type row struct {
-	bench    benchmark
-	count    int
-	Ratios   []float64
-	Ratio    stat
-	Baseline stat
-	Subject  stat
+	bench     benchmark
+	count     int
+	Ratios    []float64
+	CPURatios []float64
+	Ratio     stat
+	CPURatio  stat
+	Baseline  stat
+	Subject   stat
 }
 
 func summarise(bm benchmark, runs []run) row {
-	var ratios, base, subj []float64
+	var ratios, cpu, base, subj []float64
 	for _, r := range runs {
 		ratios = append(ratios, r[bm.Ratio])
+		cpu = append(cpu, r[bm.CPURatio])
 		base = append(base, r[bm.Baseline])
 		subj = append(subj, r[bm.Subject])
 	}
-	return row{bench: bm, count: len(runs), Ratios: ratios, Ratio: statOf(ratios), Baseline: statOf(base), Subject: statOf(subj)}
+	return row{bench: bm, count: len(runs), Ratios: ratios, CPURatios: cpu, Ratio: statOf(ratios),
+		CPURatio: statOf(cpu), Baseline: statOf(base), Subject: statOf(subj)}
 }
 
-// Reproducible reports whether every run's ratio is within ±15% of the median.
-func (r row) Reproducible() bool {
-	return r.Ratio.Min >= r.Ratio.Median*(1-tolerance) && r.Ratio.Max <= r.Ratio.Median*(1+tolerance)
+// reproducible reports whether every run's value is within ±15% of the median.
+func reproducible(s stat) bool {
+	return s.Min >= s.Median*(1-tolerance) && s.Max <= s.Median*(1+tolerance)
+}
+
+// cell prints a ratio as median (min–max), marked when its spread is over ±15%.
+func cell(s stat) string {
+	c := fmt.Sprintf("%.2fx (%.2f–%.2f)", s.Median, s.Min, s.Max)
+	if !reproducible(s) {
+		c += " spread over ±15%"
+	}
+	return c
 }
 
 // render writes the table with its markers, the lines that say how and when it was measured, and a
@@ -226,17 +244,16 @@ func render(rows []row, count int, started time.Time, loadBefore, loadAfter stri
 	var b strings.Builder
 	fmt.Fprintln(&b, startMarker)
 	fmt.Fprintf(&b, "Written by `make bench` (BENCH_COUNT=%d) on %s, %d cores, %s, load average %s before and %s after: "+
-		"each ratio is subject/baseline measured in the same run; median of the runs, their min–max in brackets.\n\n",
+		"ratios against a baseline measured in the same run, median of the runs with their min–max in brackets. "+
+		"Rates: the subject's rate over the baseline's. CPU: the baseline's CPU time (user + system of the "+
+		"benchmark process, in-process broker or server included) over the subject's, which a busy machine "+
+		"disturbs far less.\n\n",
 		count, started.Format("2006-01-02 15:04 MST"), runtime.NumCPU(), runtime.Version(), loadBefore, loadAfter)
-	fmt.Fprintln(&b, "| benchmark | what | ratio: median (min–max) | rates: median, Sluice vs baseline | reproduce |")
-	fmt.Fprintln(&b, "|---|---|---|---|---|")
+	fmt.Fprintln(&b, "| benchmark | what | rates | CPU | rates (median), subject vs baseline | reproduce |")
+	fmt.Fprintln(&b, "|---|---|---|---|---|---|")
 	for _, r := range rows {
-		note := ""
-		if !r.Reproducible() {
-			note = " (spread over ±15%)"
-		}
-		fmt.Fprintf(&b, "| `%s` | %s | %.2fx (%.2f–%.2f)%s | %s vs %s %s | `%s` |\n", r.bench.Name, r.bench.What,
-			r.Ratio.Median, r.Ratio.Min, r.Ratio.Max, note, rate(r.Subject.Median), rate(r.Baseline.Median),
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s vs %s %s | `%s` |\n", r.bench.Name, r.bench.What,
+			cell(r.Ratio), cell(r.CPURatio), rate(r.Subject.Median), rate(r.Baseline.Median),
 			r.bench.RateUnit, r.bench.command(r.count))
 	}
 	fmt.Fprintln(&b, endMarker)

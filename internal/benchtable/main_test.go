@@ -11,10 +11,10 @@ const benchOutput = `goos: linux
 goarch: amd64
 pkg: github.com/sluicehq/sluice/sinks/elasticsearch
 cpu: Intel(R) Xeon(R) Processor
-BenchmarkSinkVsRawBulk-2   	       3	15833550949 ns/op	      2181 raw-docs/s	      3033 sink-docs/s	         1.390 sink/raw
+BenchmarkSinkVsRawBulk-2   	       3	15833550949 ns/op	      2181 raw-docs/s	      3033 sink-docs/s	         1.390 sink/raw	0.50 sink/raw-cpu
 BenchmarkSinkVsRawBulk says hello
-BenchmarkSinkVsRawBulk-2   	       3	25515472370 ns/op	      1367 raw-docs/s	      1862 sink-docs/s	         1.362 sink/raw
-BenchmarkSinkVsRawBulk-2   	       3	29824034917 ns/op	      1343 raw-docs/s	      1347 sink-docs/s	         1.003 sink/raw
+BenchmarkSinkVsRawBulk-2   	       3	25515472370 ns/op	      1367 raw-docs/s	      1862 sink-docs/s	         1.362 sink/raw	0.55 sink/raw-cpu
+BenchmarkSinkVsRawBulk-2   	       3	29824034917 ns/op	      1343 raw-docs/s	      1347 sink-docs/s	         1.003 sink/raw	0.52 sink/raw-cpu
 PASS
 ok  	github.com/sluicehq/sluice/sinks/elasticsearch	217.867s
 `
@@ -46,14 +46,20 @@ func TestParseAndSummarise(t *testing.T) {
 	if r.Subject.Median != 1862 || r.Baseline.Median != 1367 {
 		t.Fatalf("rates: subject %+v baseline %+v", r.Subject, r.Baseline)
 	}
-	if r.Reproducible() {
-		t.Fatal("1.003 is more than 15% below the median 1.362, yet the row counts as reproducible")
+	if r.CPURatio != (stat{Median: 0.52, Min: 0.50, Max: 0.55}) {
+		t.Fatalf("CPU ratio %+v", r.CPURatio)
+	}
+	if reproducible(r.Ratio) {
+		t.Fatal("1.003 is more than 15% below the median 1.362, yet the ratio counts as reproducible")
+	}
+	if !reproducible(r.CPURatio) {
+		t.Fatal("0.50-0.55 around 0.52 counts as not reproducible")
 	}
 }
 
 func TestParseRefusesALineWithoutTheRatio(t *testing.T) {
 	bm := esBenchmark(t)
-	_, err := parseRuns([]byte("BenchmarkSinkVsRawBulk-2  3  100 ns/op  2181 raw-docs/s  3033 sink-docs/s\n"), bm)
+	_, err := parseRuns([]byte("BenchmarkSinkVsRawBulk-2  3  100 ns/op  2181 raw-docs/s  3033 sink-docs/s  0.5 sink/raw-cpu\n"), bm)
 	if err == nil || !strings.Contains(err.Error(), "sink/raw") {
 		t.Fatalf("err %v, want one naming the missing sink/raw", err)
 	}
@@ -84,7 +90,7 @@ func TestRewriteReplacesOnlyTheMarkedBlock(t *testing.T) {
 	if string(out) != want {
 		t.Fatalf("got\n%s\nwant\n%s", out, want)
 	}
-	for _, s := range []string{"1.36x (1.00–1.39) (spread over ±15%)", "1.9k vs 1.4k docs/s",
+	for _, s := range []string{"1.36x (1.00–1.39) spread over ±15% | 0.52x (0.50–0.55) |", "1.9k vs 1.4k docs/s",
 		"`go test -run '^$' -bench '^BenchmarkSinkVsRawBulk$' -benchtime 2x -count 3 ./sinks/elasticsearch`",
 		"2026-11-30 19:00 UTC", "load average 1.00 before and 2.00 after"} {
 		if !strings.Contains(table, s) {
