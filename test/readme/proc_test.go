@@ -17,8 +17,8 @@ import (
 	"time"
 )
 
-// bin holds the programs the README runs, built once from this tree by TestMain: mysql-to-es (the main
-// job; built rather than `go run`, since the tests signal it) and sluice (the operator CLI, as
+// bin holds the programs the README runs, built once from this tree: the examples (built rather than
+// `go run`, since the tests signal them) and sluice (the operator CLI, as
 // `go install ./cmd/sluice` would put it on PATH).
 var bin struct {
 	once sync.Once
@@ -42,7 +42,7 @@ func binaries(t *testing.T) string {
 		if bin.err != nil {
 			return
 		}
-		for _, pkg := range []string{"./examples/mysql-to-es", "./cmd/sluice"} {
+		for _, pkg := range []string{"./examples/mysql-to-es", "./examples/file-to-file", "./examples/postgres-to-es", "./cmd/sluice"} {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			cmd := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin.dir, filepath.Base(pkg)), pkg)
 			cmd.Dir = repoRoot(t)
