@@ -74,6 +74,18 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
+// baseEnv is this process's environment without SLUICE_* variables: the programs run on the README's
+// defaults plus what each test sets, whatever the shell that runs the tests exports.
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SLUICE_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment ago.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -105,7 +117,7 @@ func start(t *testing.T, name, dir string, env []string, argv ...string) *proc {
 	p := &proc{t: t, name: name, done: make(chan struct{}), notify: make(chan struct{})}
 	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Env = append(baseEnv(), env...)
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, w := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = w, w
@@ -230,7 +242,7 @@ func shellSplit(t *testing.T, dir string, env []string, timeout time.Duration, c
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", command)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), append([]string{"PATH=" + binaries(t) + string(os.PathListSeparator) + os.Getenv("PATH")}, env...)...)
+	cmd.Env = append(baseEnv(), append([]string{"PATH=" + binaries(t) + string(os.PathListSeparator) + os.Getenv("PATH")}, env...)...)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err = cmd.Run()
