@@ -16,6 +16,9 @@ import (
 
 var envName = regexp.MustCompile(`^SLUICE_[A-Z0-9_]+$`)
 
+// namePrefix is the start of a variable name that code would complete at run time ("SLUICE_ES_" + x).
+var namePrefix = regexp.MustCompile(`^SLUICE_([A-Z0-9]+_)*$`)
+
 // TestConfigurationTableMatchesCode is acceptance 3 of issue 24: every SLUICE_* variable the code reads is a
 // row of README.md's "Configuration (environment)" table, and every row is a variable the code reads.
 // "Read" means a string literal that is exactly a variable's name in a non-test Go file: the names given to
@@ -66,6 +69,14 @@ func envNamesInCode(t *testing.T, root string) map[string][]string {
 		}
 		rel, _ := filepath.Rel(root, path)
 		ast.Inspect(f, func(n ast.Node) bool {
+			// A name built at run time ("SLUICE_" + x) would escape this scan: refuse it.
+			if bin, ok := n.(*ast.BinaryExpr); ok && bin.Op == token.ADD {
+				if lit, ok := bin.X.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+					if s, err := strconv.Unquote(lit.Value); err == nil && namePrefix.MatchString(s) {
+						t.Errorf("%s builds a variable name at run time (%s + ...): write each name whole, so that this test sees it", rel, lit.Value)
+					}
+				}
+			}
 			lit, ok := n.(*ast.BasicLit)
 			if !ok || lit.Kind != token.STRING {
 				return true
