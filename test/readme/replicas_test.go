@@ -71,20 +71,30 @@ func TestReplicasRecipe(t *testing.T) {
 		}
 		owners := map[string]bool{}
 		for _, task := range shared.Tasks {
-			owners[task.Replica] = task.State == "RUNNING"
+			if task.State != "RUNNING" || task.Replica == "" {
+				return false
+			}
+			owners[task.Replica] = true
 		}
 		for _, p := range shared.Partitions {
-			if p.State != "RUNNING" {
+			if p.State != "RUNNING" || p.Replica == "" {
 				return false
 			}
 			owners[p.Replica] = true
 		}
-		return len(owners) == 2 && !owners[""] && owners[shared.Tasks[0].Replica]
+		return len(owners) == 2
 	})
 	// SIGKILL the replica that runs the change data capture task: its task and its partitions must move.
-	victim, survivor, survivorAPI := a, b, bAPI
-	if !strings.Contains(shared.Tasks[0].Replica, fmt.Sprintf("-%d-", a.cmd.Process.Pid)) {
+	owner := shared.Tasks[0].Replica
+	var victim, survivor *proc
+	var survivorAPI string
+	switch { // a replica's id names its process id
+	case strings.Contains(owner, fmt.Sprintf("-%d-", a.cmd.Process.Pid)):
+		victim, survivor, survivorAPI = a, b, bAPI
+	case strings.Contains(owner, fmt.Sprintf("-%d-", b.cmd.Process.Pid)):
 		victim, survivor, survivorAPI = b, a, aAPI
+	default:
+		t.Fatalf("task %s runs on replica %q, which names neither process (%d, %d)", shared.Tasks[0].Task, owner, a.cmd.Process.Pid, b.cmd.Process.Pid)
 	}
 	apiEnv = []string{"SLUICE_API_URL=http://" + survivorAPI}
 	t.Logf("%s runs task %s; it will be SIGKILLed", victim.name, shared.Tasks[0].Task)
