@@ -31,7 +31,7 @@ const benchLines = 200_000
 // process's CPU time (user + system, broker included) of the baseline over Sluice's, which a busy machine
 // disturbs far less than the wall-clock rates.
 //
-//	go test -run '^$' -bench FileKafkaFile -benchtime 4x ./topology
+//	go test -run '^$' -bench FileKafkaFile -benchtime 8x ./topology
 func BenchmarkFileKafkaFile(b *testing.B) {
 	dir := b.TempDir()
 	in := filepath.Join(dir, "in.log")

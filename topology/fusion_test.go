@@ -99,7 +99,7 @@ func TestFusedStagesAddNoTopic(t *testing.T) {
 // the throughput of each and their ratio (the bar: five stages cost less than 20%), and five/none-cpu:
 // the process's CPU time without stages over that with them (see BenchmarkFileKafkaFile).
 //
-//	go test -run '^$' -bench FusedStages -benchtime 4x ./topology
+//	go test -run '^$' -bench FusedStages -benchtime 8x ./topology
 func BenchmarkFusedStages(b *testing.B) {
 	const n = 200_000
 	brokers := testkit.Brokers(b, 1)
