@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench lint deps kafka-deps kafka-jars test-kafka
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -13,7 +13,15 @@ kafka-deps:
 test: deps
 	$(GO) test -count=1 -timeout 14m ./...
 
+# bench runs the benchmarks README.md quotes BENCH_COUNT times each, prints their table (median ratio and
+# min-max) and rewrites it in README.md between <!-- bench:start --> and <!-- bench:end -->. About 5 minutes.
+BENCH_COUNT ?= 3
+
 bench:
+	GO=$(GO) $(GO) run ./internal/benchtable -count $(BENCH_COUNT) -readme README.md
+
+# bench-all runs every benchmark of the module once (the micro-benchmarks too); it writes nothing.
+bench-all:
 	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./...
 
 lint:

@@ -121,5 +121,8 @@
 //   - Error positions ([line:col]) are the start of the offending JSON token; Elasticsearch's parser
 //     positions can differ by a few columns. Query parsing errors report the position of the query name.
 //   - Search hits carry _source re-encoded compactly (GET returns it byte for byte, like Elasticsearch).
+//   - ?pretty (or ?pretty=true) indents any JSON response, _source included, by two spaces with a final
+//     newline, written "key": value where Elasticsearch writes "key" : value; other common options
+//     (human, filter_path, error_trace) are ignored.
 //   - Realtime GET supports only the _source=false option (no stored_fields, _source_includes/excludes).
 package esserver

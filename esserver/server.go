@@ -1,6 +1,7 @@
 package esserver
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -11,6 +12,8 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -214,7 +217,53 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = io.NopCloser(zr)
 		r.Header.Del("Content-Encoding")
 	}
-	s.mux.ServeHTTP(w, r)
+	if !wantsPretty(r) {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	pw := &prettyWriter{ResponseWriter: w, status: http.StatusOK}
+	s.mux.ServeHTTP(pw, r)
+	pw.flush()
+}
+
+// wantsPretty reports whether a request asks for indented JSON, as Elasticsearch's ?pretty (also
+// ?pretty=true; ?pretty=false does not).
+func wantsPretty(r *http.Request) bool {
+	q := r.URL.Query()
+	if r.Method == http.MethodHead || !q.Has("pretty") {
+		return false
+	}
+	v := q.Get("pretty")
+	return v == "" || v == "true"
+}
+
+// prettyWriter holds a response back until the handler is done, then writes a JSON body indented by two
+// spaces with a final newline (as Elasticsearch's ?pretty). Bodies that are not JSON (_cat text) pass
+// unchanged.
+type prettyWriter struct {
+	http.ResponseWriter
+	status int
+	body   bytes.Buffer
+}
+
+func (p *prettyWriter) WriteHeader(status int) { p.status = status }
+
+func (p *prettyWriter) Write(b []byte) (int, error) { return p.body.Write(b) }
+
+func (p *prettyWriter) flush() {
+	out := p.body.Bytes()
+	if strings.HasPrefix(p.Header().Get("Content-Type"), "application/json") && len(out) > 0 {
+		var indented bytes.Buffer
+		if json.Indent(&indented, out, "", "  ") == nil {
+			indented.WriteByte('\n')
+			out = indented.Bytes()
+		}
+	}
+	if p.Header().Get("Content-Length") != "" {
+		p.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	p.ResponseWriter.WriteHeader(p.status)
+	_, _ = p.ResponseWriter.Write(out)
 }
 
 // createIndex creates an index and logs it. The caller holds s.mu for writing.

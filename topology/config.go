@@ -25,8 +25,10 @@ type Config struct {
 	// DataDir holds the embedded broker's topics and offsets (SLUICE_DATA_DIR, default ./sluice-data).
 	// The running process locks it.
 	DataDir string
-	// HTTPAddr serves /metrics, /healthz and /readyz (SLUICE_HTTP_ADDR, default 127.0.0.1:8083; "off"
-	// disables).
+	// HTTPAddr serves /metrics, /healthz, /readyz and the operator API (SLUICE_HTTP_ADDR, default
+	// DefaultHTTPAddr; "off" disables). An address that is taken fails start-up naming it, except the
+	// default while SLUICE_HTTP_ADDR is unset: then the pipeline listens on a free port of 127.0.0.1 and
+	// logs which ("serving metrics" with addr), so replicas started alike on one machine all run.
 	HTTPAddr string
 	// StallTimeout is how long a flow or source may have pending work without progress (a sink write that
 	// does not return, records Kafka does not acknowledge) before it counts as stalled: /readyz answers 503
@@ -162,13 +164,17 @@ func loggerFromEnv() (*slog.Logger, error) {
 // member during that wait, and two replicas then evict each other forever instead of sharing the work.
 const MinSessionTimeout = 7 * time.Second
 
+// DefaultHTTPAddr is where a pipeline serves HTTP by default; when it is taken and SLUICE_HTTP_ADDR is
+// unset, a free port of 127.0.0.1 is used instead (see Config.HTTPAddr).
+const DefaultHTTPAddr = "127.0.0.1:8083"
+
 // DefaultConfig returns the defaults: embedded broker on 127.0.0.1:9092 with ./sluice-data, HTTP on
-// 127.0.0.1:8083.
+// DefaultHTTPAddr.
 func DefaultConfig() Config {
 	return Config{
 		BrokerAddr:     "127.0.0.1:9092",
 		DataDir:        "sluice-data",
-		HTTPAddr:       "127.0.0.1:8083",
+		HTTPAddr:       DefaultHTTPAddr,
 		StallTimeout:   30 * time.Second,
 		SessionTimeout: 10 * time.Second,
 		Replication:    1,

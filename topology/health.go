@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -266,7 +267,9 @@ func writeJSON(w http.ResponseWriter, code int, body any) {
 
 // serveHTTP serves /metrics, /healthz, /readyz and the operator API, behind its tokens and audit log
 // (apiauth.go, audit.go), over HTTPS when Config.HTTPTLSCertFile and HTTPTLSKeyFile are set. Listening,
-// reading the tokens and the certificate happen here, so a taken port or a bad file fails the start.
+// reading the tokens and the certificate happen here, so a taken port or a bad file fails the start, except
+// DefaultHTTPAddr while SLUICE_HTTP_ADDR is unset: that falls back to a free port (see Config.HTTPAddr),
+// logged in one INFO line naming both addresses.
 func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	auth, err := newAPIAuth(p.cfg)
 	if err != nil {
@@ -282,6 +285,13 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	ln, err := net.Listen("tcp", addr)
+	if err != nil && addr == DefaultHTTPAddr && os.Getenv("SLUICE_HTTP_ADDR") == "" {
+		if free, ferr := net.Listen("tcp", "127.0.0.1:0"); ferr == nil {
+			p.log.Info("default HTTP address taken (another replica?), serving on a free port instead; set SLUICE_HTTP_ADDR to choose",
+				"default", addr, "addr", free.Addr().String())
+			ln, err = free, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("HTTP address %s (SLUICE_HTTP_ADDR): %w", addr, err)
 	}

@@ -72,7 +72,7 @@ func positionsCommand() *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "positions",
-		Short: "Print the stored position and owner of every task of a source, one JSON object per line",
+		Short: "Print the stored position and owner of every task of a source, one JSON object per line (\"read\": false for a task claimed that has read nothing yet)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if pipeline == "" || source == "" {
 				return fmt.Errorf("--pipeline and --source are required")
@@ -91,7 +91,9 @@ func positionsCommand() *cobra.Command {
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			for _, k := range keys {
 				st := states[k]
-				if err := enc.Encode(map[string]any{"task": k, "position": st.Position, "owner": st.Owner, "updated": st.Updated}); err != nil {
+				// "read" false: the task was claimed by a replica (its file may not exist yet) and nothing of
+				// it has been acknowledged by Kafka; position is then null.
+				if err := enc.Encode(map[string]any{"task": k, "read": st.Position != nil, "position": st.Position, "owner": st.Owner, "updated": st.Updated}); err != nil {
 					return err
 				}
 			}

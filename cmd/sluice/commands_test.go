@@ -64,6 +64,10 @@ func TestBrokerAndPositions(t *testing.T) {
 	tp := topology.New("cli")
 	lines := tp.Topic("lines", topology.ValueCodec("string"))
 	tp.Source("files", src).To(lines)
+	// A task whose file never appears: claimed, nothing read.
+	missing := filepath.Join(dir, "never.log")
+	waiting, _ := filesource.New(filesource.Config{Paths: []string{missing}})
+	tp.Source("waiting", waiting).To(lines)
 	tp.Flow("out").From(lines).To(sink)
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = []string{addr}, "off"
@@ -85,8 +89,20 @@ func TestBrokerAndPositions(t *testing.T) {
 			t.Fatalf("positions: %q, %v", text, err)
 		}
 	}
-	if got["task"] != "file:"+in {
-		t.Errorf("positions line %v, want task file:%s", got, in)
+	if got["task"] != "file:"+in || got["read"] != true {
+		t.Errorf("positions line %v, want task file:%s read", got, in)
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		text, err := run(t, ctx, "positions", "--brokers", addr, "--pipeline", "cli", "--source", "waiting")
+		if err == nil && strings.Contains(text, `"task":"file:`+missing+`"`) {
+			if !strings.Contains(text, `"read":false`) || !strings.Contains(text, `"position":null`) {
+				t.Errorf("a task that read nothing: %s", text)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("positions of the waiting source: %q, %v", text, err)
+		}
 	}
 	stopPipeline()
 	if err := <-pipelineDone; err != nil {

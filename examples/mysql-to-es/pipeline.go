@@ -71,7 +71,8 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 		}
 		defer db.Stop()
 		dsn = db.DSN("")
-		say("mysql:    private MariaDB (binlog on) in %s, %s", filepath.Join(dataDir, "mariadb"), strings.SplitN(dsn, "/", 2)[0])
+		say("mysql:    private MariaDB (binlog on) in %s, %s (the same port at each start while it is free)", filepath.Join(dataDir, "mariadb"), strings.SplitN(dsn, "/", 2)[0])
+		say("mysql:    %s", db.ClientCommand("shop"))
 	} else {
 		say("mysql:    %s", redact(dsn))
 	}

@@ -16,14 +16,20 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"syscall"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/parentdeath"
 	"github.com/sluicehq/sluice/topology"
 )
 
 func main() {
 	ctx, stop := topology.SignalContext(context.Background()) // a second signal exits at once
 	defer stop()
+	// Killing `go run` does not reach its child: stop as after Ctrl-C when the parent dies.
+	if err := parentdeath.Arm(syscall.SIGTERM); err != nil {
+		fmt.Fprintln(os.Stderr, "cannot follow the parent process:", err)
+	}
 	generateRate := flag.Int("generate", 0, "commit this many changes a second (new, updated and deleted orders, customers) to show movement")
 	progress := flag.Duration("progress", 5*time.Second, "how often to print a progress line (0: never)")
 	flag.Parse()

@@ -75,6 +75,27 @@ type Config struct {
 	Security kafka.Security
 }
 
+// ResolveAddr returns addr with a port 0 replaced by a port that is free now on the same host, so that a
+// program can say where its embedded broker will listen before starting it (another process may take the
+// port in between: starting the broker then fails naming the address). Other addresses are returned as
+// they are.
+func ResolveAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("broker address %q: %w", addr, err)
+	}
+	if port != "0" {
+		return addr, nil
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		return "", fmt.Errorf("broker address %s: finding a free port: %w", addr, err)
+	}
+	defer ln.Close()
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	return net.JoinHostPort(host, port), nil
+}
+
 // Broker is a running embedded broker.
 type Broker struct {
 	cluster *kfake.Cluster

@@ -1,6 +1,6 @@
 // Package mariadb launches a private, binlog-enabled MariaDB server from the machine's MariaDB install (the
 // Debian package mariadb-server) on a 127.0.0.1 port: in a temporary data directory that Stop removes, or in
-// a directory given with DataDir that keeps its rows across launches. The runnable examples use it when no
+// a directory given with DataDir that keeps its rows, and its port when free, across launches. The runnable examples use it when no
 // MySQL DSN is configured; tests use it through internal/mariadbtest, which adds testing.TB helpers.
 //
 // The server is started exactly as ../shared/DESIGN.md measured it (about one second):
@@ -31,9 +31,12 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -76,8 +79,9 @@ func DataDir(dir string) Option {
 	return func(o *options) { o.dataDir = dir }
 }
 
-// Port makes the server listen on port instead of a free one, e.g. to restart a server given DataDir on
-// the port its clients' DSNs name: Launch(ctx, DataDir(d), Port(old.Port)) after old.Stop().
+// Port makes the server listen on port instead of a free one. Without it, a server given DataDir listens
+// on the port it had at its last launch (kept in PortFile inside the directory) when that port is free,
+// else on a free one.
 func Port(port int) Option {
 	return func(o *options) { o.port = port }
 }
@@ -161,21 +165,56 @@ func Launch(ctx context.Context, opts ...Option) (*Server, error) {
 			return nil, fmt.Errorf("mariadb: mariadb-install-db: %v\n%s", err, out)
 		}
 	}
+	// A server given DataDir and no Port takes the port it had last time when that is free, so that the
+	// client commands and DSNs it printed stay true across restarts.
+	stored := 0
+	if keep && o.port == 0 {
+		stored = storedPort(dir)
+		o.port = stored
+	}
 	// The free port may be taken between looking and binding: try a few.
 	var lastErr error
 	for range 3 {
 		s, err := launch(ctx, mariadbd, dir, o)
 		if err == nil {
 			s.keep = keep
+			if keep {
+				// Best effort: without the file the next launch takes a free port, as before.
+				_ = os.WriteFile(filepath.Join(dir, PortFile), []byte(strconv.Itoa(s.Port)+"\n"), 0o644)
+			}
 			return s, nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
 			break
 		}
+		if stored != 0 && o.port == stored {
+			o.port = 0 // the stored port was taken meanwhile: a free one
+		}
 	}
 	remove()
 	return nil, lastErr
+}
+
+// PortFile is the file in a DataDir that holds the port its server last listened on.
+const PortFile = "sluice-mariadb.port"
+
+// storedPort is the port dir's server last listened on when it is free now, else 0.
+func storedPort(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, PortFile))
+	if err != nil {
+		return 0
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || port <= 0 || port > 65535 {
+		return 0
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return 0 // taken by someone else: a free port instead
+	}
+	ln.Close()
+	return port
 }
 
 func findMariadbd() (string, error) {
@@ -241,6 +280,16 @@ func launch(ctx context.Context, mariadbd, dir string, o options) (*Server, erro
 // and the utf8mb4 character set.
 func (s *Server) DSN(db string) string {
 	return s.UserDSN("root", "", db)
+}
+
+// ClientCommand is the mariadb command line that opens a session on the server as root with database db
+// ("" for none), ready to copy: mariadb -h 127.0.0.1 -P PORT -u root shop.
+func (s *Server) ClientCommand(db string) string {
+	cmd := fmt.Sprintf("mariadb -h 127.0.0.1 -P %d -u root", s.Port)
+	if db != "" {
+		cmd += " " + db
+	}
+	return cmd
 }
 
 // UserDSN is DSN for another user.

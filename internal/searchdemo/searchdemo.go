@@ -14,7 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/sluicehq/sluice/esserver"
+	"github.com/sluicehq/sluice/internal/broker"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -40,8 +44,36 @@ func Run(ctx context.Context, d Demo, build func(esURL string) (*topology.Topolo
 	if err != nil {
 		return err
 	}
-	start(ctx, d.Topology, sink, d.Extras, say)
-	return t.RunWith(ctx, d.Topology)
+	cfg := d.Topology
+	if cfg.Embedded() {
+		// Port 0 picks a free port: pick it now, so that the address said below is the one to use.
+		if cfg.BrokerAddr, err = broker.ResolveAddr(cfg.BrokerAddr); err != nil {
+			return fmt.Errorf("SLUICE_BROKER_ADDR: %w", err)
+		}
+	}
+	if cfg.Registerer == nil {
+		// The progress line reads this process's metrics from the registry itself: right whichever HTTP
+		// port the pipeline took, and also with SLUICE_HTTP_ADDR=off. /metrics serves the same registry.
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		cfg.Registerer = reg
+	}
+	start(ctx, cfg, sink, d.Extras, say)
+	return t.RunWith(ctx, cfg)
+}
+
+// gathererOf is what serves cfg's metrics, as topology.Config.Gatherer says; nil when none is known.
+func gathererOf(cfg topology.Config) prometheus.Gatherer {
+	if cfg.Gatherer != nil {
+		return cfg.Gatherer
+	}
+	if g, ok := cfg.Registerer.(prometheus.Gatherer); ok {
+		return g
+	}
+	if cfg.Registerer == prometheus.DefaultRegisterer {
+		return prometheus.DefaultGatherer
+	}
+	return nil
 }
 
 // startElasticsearch returns url when it is set (saying so); otherwise it starts the embedded
@@ -69,11 +101,11 @@ type Extras struct {
 	DSN      string        // the database the generator writes to
 }
 
-// start starts, until ctx ends, the progress reporter (reading cfg.HTTPAddr's /metrics and sink) and the
+// start starts, until ctx ends, the progress reporter (reading cfg's metrics registry and sink) and the
 // load generator as x asks, and says where Kafka is.
 func start(ctx context.Context, cfg topology.Config, sink *TimedSink, x Extras, say func(string, ...any)) {
 	if x.Progress > 0 {
-		go Report(ctx, x.Progress, cfg.HTTPAddr, sink, say)
+		go Report(ctx, x.Progress, gathererOf(cfg), sink, say)
 	}
 	if x.Generate > 0 {
 		say("load:     %d changes/s of orders and customers", x.Generate)

@@ -82,7 +82,8 @@ import (
 // Config configures a file source.
 type Config struct {
 	// Paths are files or glob patterns (filepath.Match syntax). A plain path that does not exist yet is
-	// waited for; a pattern must match at least one file at start-up.
+	// waited for, with a warning naming it at once and every 30 s until it appears; a pattern must match at
+	// least one file at start-up.
 	Paths []string
 	// StopAtEnd makes each task end at the end of its file instead of following appends (a batch job); a
 	// file that does not exist is then an error rather than waited for.

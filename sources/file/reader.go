@@ -36,6 +36,10 @@ type reader struct {
 	format    *formatter
 	formatErr error
 
+	// missingSince is when the task first found no file at its path (zero once one was attached), and
+	// missingWarned when it last said so (warnMissing).
+	missingSince, missingWarned time.Time
+
 	// progress is what Lag reads, from another goroutine: the file being read and the offset after the last
 	// line returned, as of the last return of Read (publish).
 	progress struct {
@@ -135,6 +139,8 @@ func (r *reader) read(ctx context.Context) ([]stream.Record, error) {
 			}
 		} else if r.cfg.StopAtEnd {
 			return nil, fmt.Errorf("file source: %s does not exist", r.path)
+		} else {
+			r.warnMissing(time.Now())
 		}
 		select {
 		case <-ctx.Done():
@@ -142,6 +148,22 @@ func (r *reader) read(ctx context.Context) ([]stream.Record, error) {
 		case <-time.After(r.cfg.PollInterval):
 		}
 	}
+}
+
+// missingWarnEvery is how often a task whose file does not exist says that it waits for it.
+const missingWarnEvery = 30 * time.Second
+
+// warnMissing logs, at the first look and then every missingWarnEvery, that the task's file does not exist
+// and the task waits for it.
+func (r *reader) warnMissing(now time.Time) {
+	if r.missingSince.IsZero() {
+		r.missingSince = now
+	} else if now.Sub(r.missingWarned) < missingWarnEvery {
+		return
+	}
+	r.missingWarned = now
+	r.log.Warn("file source: the file does not exist: waiting for it (nothing is read until it appears)",
+		"waited", now.Sub(r.missingSince).Round(time.Second).String())
 }
 
 // attachStart opens the file that r.next names: the file at the path when the position has no identity or
@@ -241,6 +263,10 @@ func (r *reader) attach(f *os.File, name string, info os.FileInfo, offset int64)
 		return fmt.Errorf("file source: seek %s to %d: %w", name, offset, err)
 	}
 	r.f, r.name, r.id, r.offset, r.buf = f, name, identityOf(info), offset, nil
+	if !r.missingSince.IsZero() {
+		r.log.Info("file source: the file exists now: reading it", "waited", time.Since(r.missingSince).Round(time.Second).String())
+		r.missingSince, r.missingWarned = time.Time{}, time.Time{}
+	}
 	if r.format != nil {
 		return r.format.attached(f, r.cfg.MaxLineBytes)
 	}

@@ -23,7 +23,8 @@ import (
 // transaction must already be in Kafka. Once the load stops, the slot passes the last transaction without
 // a restart (everything returned is saved, so the server's sent point is confirmed).
 func TestSlotAdvancesWhileRunning(t *testing.T) {
-	dsn := server.CreateDatabase(t, "progress")
+	// Its own database: TestSlotProgress leaves its slot on "progress", which blocks dropping that one.
+	dsn := server.CreateDatabase(t, "slotadvance")
 	c := connect(t, dsn)
 	execIn(t, c, "CREATE TABLE t (id int PRIMARY KEY, v text)", "INSERT INTO t VALUES (0, 'snapshot')")
 	brokers := testkit.Brokers(t, 1)
