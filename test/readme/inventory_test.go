@@ -40,6 +40,7 @@ var exercised = map[string]string{
 	"sluice offsets get shop-search":                                                                              "TestOperatorCommands",
 	"sluice offsets set shop-search --group shop-search.orders-index --topic T --partition 0 --offset 0":          "TestOperatorCommands (T: the flow's input topic)",
 	"sluice offsets set shop-search --source cdc --task mysql:sluice --position null":                             "TestOperatorCommands",
+	"sluice acls shop-search --principal User:sluice --bootstrap-server kafka:9092":                               "TestOperatorCommands",
 	"sluice offsets reset shop-search":                                                                            "TestOperatorCommands",
 	"sluice topics":                                                                                               "TestOperatorCommands",
 	"sluice tail sluice.shop.orders --codec json-schema -n 5":                                                     "TestOperatorCommands",

@@ -64,6 +64,9 @@ func TestOperatorCommands(t *testing.T) {
 		t.Fatalf("status -o json: state %s, want RUNNING", s)
 	}
 	ok(cmd("sluice offsets get shop-search"), has("cdc", "shop-search.orders-index"))
+	// The least-privilege ACLs of the running job, as kafka-acls.sh lines for the bootstrap server given.
+	ok(cmd("sluice acls shop-search"), has("kafka-acls.sh --bootstrap-server kafka:9092 --add --allow-principal User:sluice",
+		"--topic shop-search.status", "--group shop-search.orders-index"))
 	ok(cmd("sluice topics"), has("sluice.shop.orders", "sluice.shop.customers"))
 	tail := ok(cmd("sluice tail sluice.shop.orders "), has("@"))
 	if n := len(regexp.MustCompile(`(?m)^\d+@\d+`).FindAllString(tail, -1)); n != 5 {
