@@ -14,7 +14,8 @@ test: deps
 	$(GO) test -count=1 -timeout 14m ./...
 
 # bench runs the benchmarks README.md quotes BENCH_COUNT times each, prints their table (median ratio and
-# min-max) and rewrites it in README.md between <!-- bench:start --> and <!-- bench:end -->. About 5 minutes.
+# min-max) and rewrites it in README.md between <!-- bench:start --> and <!-- bench:end -->. About 4 minutes
+# on an idle machine, up to about 9 when it is busy.
 BENCH_COUNT ?= 3
 
 bench:
