@@ -267,7 +267,7 @@ func castValue(schema *stream.Schema, v any, t stream.Type) (any, error) {
 		}
 		v = timeAsNumber(schema, x)
 	default:
-		return nil, fmt.Errorf("cannot cast a value of type %s", describeValue(v))
+		return nil, fmt.Errorf("cannot cast a value of type %s", stream.TypeName(v))
 	}
 	switch t {
 	case stream.TypeInt8, stream.TypeInt16, stream.TypeInt32, stream.TypeInt64:

@@ -134,7 +134,7 @@ func (s *extractFieldStage) fromStruct(st *stream.Struct) (any, error) {
 		case *stream.Struct:
 			current = next
 		default:
-			return nil, s.target.errorf(strings.Join(s.path[:i+1], "."), "is %s, not a struct", describeValue(next))
+			return nil, s.target.errorf(strings.Join(s.path[:i+1], "."), "is %s, not a struct", stream.TypeName(next))
 		}
 		if current == nil {
 			return nil, nil
@@ -156,7 +156,7 @@ func (s *extractFieldStage) fromObject(m map[string]any) (any, error) {
 		}
 		var ok bool
 		if current, ok = objectOf(next); !ok {
-			return nil, s.target.errorf(strings.Join(s.path[:i+1], "."), "is %s, not a map", describeValue(next))
+			return nil, s.target.errorf(strings.Join(s.path[:i+1], "."), "is %s, not a map", stream.TypeName(next))
 		}
 	}
 	return current[s.path[last]], nil

@@ -4,10 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"reflect"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/sluicehq/sluice/stream"
 )
@@ -161,7 +159,7 @@ func objectOf(v any) (map[string]any, bool) {
 func (t fieldTarget) requireObject(v any) (map[string]any, error) {
 	m, ok := objectOf(v)
 	if !ok {
-		return nil, t.errorf("", "is %s; without a schema it must be a map with string keys (an object)%s", describeValue(v), parseHint(v))
+		return nil, t.errorf("", "is %s; without a schema it must be a map with string keys (an object)%s", stream.TypeName(v), parseHint(v))
 	}
 	return m, nil
 }
@@ -171,50 +169,9 @@ func (t fieldTarget) requireObject(v any) (map[string]any, error) {
 func (t fieldTarget) requireStruct(v any) (*stream.Struct, error) {
 	s, ok := v.(*stream.Struct)
 	if !ok || s == nil {
-		return nil, t.errorf("", "is %s; with a schema it must be a struct%s", describeValue(v), parseHint(v))
+		return nil, t.errorf("", "is %s; with a schema it must be a struct%s", stream.TypeName(v), parseHint(v))
 	}
 	return s, nil
-}
-
-// describeValue names what v is for error messages in the data model's words (Kafka Connect's type names,
-// as schemas are written), never a Go type: "string", "int64", "double", "map with string keys", "struct".
-// A value outside the data model is named by its Go kind only ("Go int").
-func describeValue(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "boolean"
-	case int8:
-		return "int8"
-	case int16:
-		return "int16"
-	case int32:
-		return "int32"
-	case int64:
-		return "int64"
-	case float32:
-		return "float"
-	case float64:
-		return "double"
-	case string:
-		return "string"
-	case []byte:
-		return "bytes"
-	case stream.Decimal:
-		return "Decimal"
-	case time.Time:
-		return "timestamp"
-	case []any:
-		return "array"
-	case map[string]any:
-		return "map with string keys"
-	case map[any]any:
-		return "map"
-	case *stream.Struct:
-		return "struct"
-	}
-	return "Go " + reflect.TypeOf(v).Kind().String()
 }
 
 // parseHint is the fix for text where fields are wanted: parse it first.

@@ -103,7 +103,7 @@ func (s *flattenStage) flattenObject(m map[string]any, prefix string, out map[st
 			continue
 		case nil, bool, int8, int16, int32, int64, float32, float64, string, []byte, []any, stream.Decimal, time.Time:
 		default:
-			return s.target.errorf(name, "is %s, which cannot be flattened without a schema", describeValue(v))
+			return s.target.errorf(name, "is %s, which cannot be flattened without a schema", stream.TypeName(v))
 		}
 		if _, dup := out[name]; dup {
 			return s.target.errorf(name, "two fields flatten to this name")

@@ -148,7 +148,7 @@ func (h *hdrHeaderFrom) withSchema(schema *stream.Schema, value any, added *[]st
 	st, ok := value.(*stream.Struct)
 	if !ok {
 		return nil, nil, fmt.Errorf("stages: %s %q: %w: %s with a schema must be a struct, got %s",
-			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), describeValue(value))
+			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), stream.TypeName(value))
 	}
 	for i, f := range h.fields {
 		field, ok := st.Schema().Field(f)
@@ -193,7 +193,7 @@ func (h *hdrHeaderFrom) schemaless(value any, added *[]stream.Header) (any, erro
 	m, ok := value.(map[string]any)
 	if !ok {
 		return nil, fmt.Errorf("stages: %s %q: %w: schemaless %s must be a map with string keys (an object), got %s%s",
-			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), describeValue(value), parseHint(value))
+			h.kind, h.name, stream.ErrSchemaMismatch, h.what(), stream.TypeName(value), parseHint(value))
 	}
 	for i, f := range h.fields {
 		b, err := hdrValueBytes(nil, m[f])

@@ -142,13 +142,13 @@ func (s *maskFieldStage) mask(schema *stream.Schema, v any) (any, error) {
 	case map[any]any:
 		return map[any]any{}, nil
 	}
-	return nil, fmt.Errorf("cannot mask a value of type %s", describeValue(v))
+	return nil, fmt.Errorf("cannot mask a value of type %s", stream.TypeName(v))
 }
 
 // replace returns the Replacement as a value of v's type.
 func (s *maskFieldStage) replace(schema *stream.Schema, v any) (any, error) {
 	bad := func(err error) (any, error) {
-		return nil, fmt.Errorf("replacement %q does not convert to %s: %w", s.replacement, describeValue(v), err)
+		return nil, fmt.Errorf("replacement %q does not convert to %s: %w", s.replacement, stream.TypeName(v), err)
 	}
 	parseInt := func(bits int) (int64, error) { return strconv.ParseInt(s.replacement, 10, bits) }
 	switch x := v.(type) {
@@ -204,5 +204,5 @@ func (s *maskFieldStage) replace(schema *stream.Schema, v any) (any, error) {
 		}
 		return d, nil
 	}
-	return nil, fmt.Errorf("cannot mask a value of type %s with a replacement", describeValue(v))
+	return nil, fmt.Errorf("cannot mask a value of type %s with a replacement", stream.TypeName(v))
 }

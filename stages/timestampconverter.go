@@ -274,7 +274,7 @@ func (s *timestampConverterStage) convert(v any, from TimestampType) (any, error
 		case string:
 			from = TimestampString
 		default:
-			return nil, fmt.Errorf("%s is not a timestamp: want a timestamp, an int64 or a string", describeValue(v))
+			return nil, fmt.Errorf("%s is not a timestamp: want a timestamp, an int64 or a string", stream.TypeName(v))
 		}
 	}
 	t, err := s.toTime(v, from)
@@ -301,7 +301,7 @@ func (s *timestampConverterStage) toTime(v any, from TimestampType) (time.Time, 
 	case TimestampString:
 		str, ok := v.(string)
 		if !ok {
-			return time.Time{}, fmt.Errorf("a string timestamp must be a string, not %s", describeValue(v))
+			return time.Time{}, fmt.Errorf("a string timestamp must be a string, not %s", stream.TypeName(v))
 		}
 		if s.format == nil {
 			return time.Time{}, fmt.Errorf("cannot parse string timestamp %q: the stage has no Format", str)
@@ -310,13 +310,13 @@ func (s *timestampConverterStage) toTime(v any, from TimestampType) (time.Time, 
 	case TimestampUnix:
 		n, ok := v.(int64)
 		if !ok {
-			return time.Time{}, fmt.Errorf("a unix timestamp must be an int64, not %s", describeValue(v))
+			return time.Time{}, fmt.Errorf("a unix timestamp must be an int64, not %s", stream.TypeName(v))
 		}
 		return time.UnixMilli(unixToMillis(n, s.precision)).UTC(), nil
 	}
 	t, ok := v.(time.Time)
 	if !ok {
-		return time.Time{}, fmt.Errorf("a %s must be a timestamp, not %s", from, describeValue(v))
+		return time.Time{}, fmt.Errorf("a %s must be a timestamp, not %s", from, stream.TypeName(v))
 	}
 	return time.UnixMilli(t.UnixMilli()).UTC(), nil
 }

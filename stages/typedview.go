@@ -47,7 +47,7 @@ func describeSource(v any) string {
 	case []any:
 		return "an array"
 	}
-	return "a value of the kind " + describeValue(v)
+	return "a value of the kind " + stream.TypeName(v)
 }
 
 // describeGoType names what a Go type accepts, in the user's words, with the type in parentheses.

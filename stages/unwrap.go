@@ -312,7 +312,7 @@ func (u *unwrapStage) row(ev unwrapEvent, field string, row any, deleted string)
 	if !ok {
 		if len(u.fields) > 0 {
 			return nil, nil, fmt.Errorf("stages: Unwrap %q: %w: cannot add fields to a %q row that is %s; want a map with string keys (an object)",
-				u.name, stream.ErrSchemaMismatch, field, describeValue(row))
+				u.name, stream.ErrSchemaMismatch, field, stream.TypeName(row))
 		}
 		return row, nil, nil // Debezium adds __deleted to struct rows only
 	}
@@ -336,7 +336,7 @@ func (u *unwrapStage) structRow(ev unwrapEvent, field string, row any, deleted s
 	if !ok || (len(u.fields) == 0 && deleted == "") {
 		if !ok && len(u.fields) > 0 {
 			return nil, nil, fmt.Errorf("stages: Unwrap %q: %w: cannot add fields to a %q row that is %s; want a struct",
-				u.name, stream.ErrSchemaMismatch, field, describeValue(row))
+				u.name, stream.ErrSchemaMismatch, field, stream.TypeName(row))
 		}
 		return row, ev.st.Schema().Fields[ev.index(field)].Schema, nil
 	}

@@ -22,7 +22,7 @@ func (BytesCodec) Encode(schema *Schema, v any) ([]byte, error) {
 	case []byte:
 		return x, nil
 	}
-	return nil, mismatchf("bytes codec needs bytes, got %s", typeName(v))
+	return nil, mismatchf("bytes codec needs bytes, got %s", TypeName(v))
 }
 
 // Decode returns data as optional bytes.

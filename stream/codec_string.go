@@ -47,7 +47,7 @@ func (StringCodec) Encode(_ *Schema, v any) ([]byte, error) {
 	case time.Time:
 		return x.AppendFormat(nil, time.RFC3339Nano), nil
 	}
-	return nil, mismatchf("string codec cannot encode %s", typeName(v))
+	return nil, mismatchf("string codec cannot encode %s", TypeName(v))
 }
 
 // Decode returns data as an optional string.

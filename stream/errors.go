@@ -98,10 +98,11 @@ func inElement(err error, key any) error {
 	return err
 }
 
-// typeName names what v is for error messages, in the data model's words (Kafka Connect's type names, as
+// TypeName names what v is for error messages, in the data model's words (Kafka Connect's type names, as
 // schemas are written), never a Go type: "int32", "double", "map with string keys", "struct". A value
-// outside the data model is named by its Go kind only ("Go int", "Go slice").
-func typeName(v any) string {
+// outside the data model is named by its Go kind only ("Go int", "Go slice"). Stages and connectors use it
+// so that every message names values the same way.
+func TypeName(v any) string {
 	switch v.(type) {
 	case nil:
 		return "null"

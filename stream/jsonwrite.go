@@ -189,7 +189,7 @@ func stringKeys(m any) ([]string, error) {
 		if s, ok := k.(string); ok {
 			keys = append(keys, s)
 		} else if err == nil {
-			err = inElement(mismatchf("expected string key, got %s", typeName(k)), k)
+			err = inElement(mismatchf("expected string key, got %s", TypeName(k)), k)
 		}
 	})
 	slices.Sort(keys)
@@ -311,7 +311,7 @@ func (w *jsonWriter) schemaless(v any) error {
 		}
 		return w.pairs(x.(map[any]any), nil, nil)
 	default:
-		return mismatchf("cannot encode %s: not a type of the data model", typeName(v))
+		return mismatchf("cannot encode %s: not a type of the data model", TypeName(v))
 	}
 	return nil
 }

@@ -105,7 +105,7 @@ func FieldValue[T any](s *Struct, name string) (T, error) {
 	}
 	t, ok := v.(T)
 	if !ok {
-		return zero, inField(mismatchf("value is %s, not %s", typeName(v), typeName(zero)), name)
+		return zero, inField(mismatchf("value is %s, not %s", TypeName(v), TypeName(zero)), name)
 	}
 	return t, nil
 }

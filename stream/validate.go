@@ -233,13 +233,13 @@ func validateSchemaless(v any) error {
 			}
 		}
 	default:
-		return mismatchf("%s is not a type of the data model", typeName(v))
+		return mismatchf("%s is not a type of the data model", TypeName(v))
 	}
 	return nil
 }
 
 func expected(s *Schema, v any) error {
-	return mismatchf("expected %s, got %s", s.describe(), typeName(v))
+	return mismatchf("expected %s, got %s", s.describe(), TypeName(v))
 }
 
 // describe names a schema in error messages: its type, or its logical or struct name.
