@@ -28,7 +28,7 @@ type Config struct {
 	// HTTPAddr serves /metrics, /healthz, /readyz and the operator API (SLUICE_HTTP_ADDR, default
 	// DefaultHTTPAddr; "off" disables). An address that is taken fails start-up naming it, except the
 	// default while SLUICE_HTTP_ADDR is unset: then the pipeline listens on a free port of 127.0.0.1 and
-	// logs which ("serving metrics" with addr), so replicas started alike on one machine all run.
+	// logs which ("serving metrics and the operator API" with addr), so replicas started alike on one machine all run.
 	HTTPAddr string
 	// StallTimeout is how long a flow or source may have pending work without progress (a sink write that
 	// does not return, records Kafka does not acknowledge) before it counts as stalled: /readyz answers 503

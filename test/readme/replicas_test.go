@@ -17,7 +17,7 @@ import (
 )
 
 // servingLine is the pipeline's log line naming where it serves HTTP (the operator API).
-var servingLine = regexp.MustCompile(`msg="serving metrics".* addr=(\S+)`)
+var servingLine = regexp.MustCompile(`msg="serving metrics and the operator API".* addr=(\S+)`)
 
 // TestReplicasRecipe is acceptance 1 of issue 24 for README.md's replicas recipe: "Start the same binary
 // twice with the same pipeline name and SLUICE_BROKERS", on one broker started as the README's Operator
