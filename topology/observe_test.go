@@ -1,7 +1,9 @@
 package topology_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -344,13 +346,26 @@ func TestLogFormatFromEnv(t *testing.T) {
 	}
 	for _, format := range []string{"json", "text", "JSON"} {
 		t.Setenv("SLUICE_LOG_FORMAT", format)
+		// The default logger writes to stderr (through the secret-redacting handler): read what it writes.
+		out, err := os.CreateTemp(t.TempDir(), "stderr")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr := os.Stderr
+		os.Stderr = out
 		cfg, err := topology.ConfigFromEnv()
+		os.Stderr = stderr
 		if err != nil || cfg.Logger == nil {
 			t.Fatalf("SLUICE_LOG_FORMAT=%s: %v (logger %v)", format, err, cfg.Logger)
 		}
-		_, isJSON := cfg.Logger.Handler().(*slog.JSONHandler)
-		if want := strings.EqualFold(format, "json"); isJSON != want {
-			t.Errorf("SLUICE_LOG_FORMAT=%s: handler %T", format, cfg.Logger.Handler())
+		cfg.Logger.Info("hello", "k", "v")
+		line, err := os.ReadFile(out.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		isJSON := json.Valid(bytes.TrimSpace(line))
+		if want := strings.EqualFold(format, "json"); isJSON != want || !bytes.Contains(line, []byte("hello")) {
+			t.Errorf("SLUICE_LOG_FORMAT=%s: the default logger wrote %q", format, line)
 		}
 	}
 }
