@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -44,3 +44,8 @@ $(KAFKA_LIB)/.complete: test/kafka/pom.xml
 # Every integration test that asks internal/kafkatest.Brokers runs against a real Kafka 4.4 cluster.
 test-kafka: kafka-deps kafka-jars
 	SLUICE_TEST_KAFKA=real $(GO) test -count=1 -timeout 28m ./...
+
+# Interop tests (named Test*Interop*): third-party clients (Confluent's Python client, Kafka Connect's
+# JsonConverter, Kafka's console tools) and a real OpenSearch node; each skips unless SLUICE_TEST_INTEROP=1.
+test-interop: kafka-deps kafka-jars
+	SLUICE_TEST_INTEROP=1 $(GO) test -count=1 -timeout 40m -run Interop ./...
