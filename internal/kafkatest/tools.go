@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -57,10 +58,32 @@ func (c *Cluster) javaTool(ctx context.Context, stdin string, class string, args
 // run.
 func (c *Cluster) ConsoleConsume(t testing.TB, topic string, max int, timeout time.Duration) []string {
 	t.Helper()
+	return c.consoleConsume(t, c.runningAddrs(), topic, max, timeout)
+}
+
+// ConsoleConsumeFrom is ConsoleConsume against any Kafka at brokers, the embedded broker (kfake) included:
+// it finds Java and the jars of test/kafka/lib as Start does (fetching them if missing) and fails the test
+// when it cannot.
+func ConsoleConsumeFrom(t testing.TB, brokers []string, topic string, max int, timeout time.Duration) []string {
+	t.Helper()
+	java, lib, err := tools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "tools-log4j2.yaml"), []byte(toolsLog4jConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{t: t, java: java, lib: lib, dir: dir}
+	return c.consoleConsume(t, brokers, topic, max, timeout)
+}
+
+func (c *Cluster) consoleConsume(t testing.TB, brokers []string, topic string, max int, timeout time.Duration) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+toolStartAllowance)
 	defer cancel()
 	out, errOut, err := c.javaTool(ctx, "", "org.apache.kafka.tools.consumer.ConsoleConsumer",
-		"--bootstrap-server", strings.Join(c.runningAddrs(), ","), "--topic", topic, "--from-beginning",
+		"--bootstrap-server", strings.Join(brokers, ","), "--topic", topic, "--from-beginning",
 		"--max-messages", strconv.Itoa(max), "--timeout-ms", strconv.FormatInt(timeout.Milliseconds(), 10),
 		"--formatter-property", "print.key=true", "--formatter-property", "key.separator=\t")
 	// On timeout the tool logs a TimeoutException and exits non-zero after printing what it read.

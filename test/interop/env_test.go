@@ -1,0 +1,131 @@
+package interop_test
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/topology"
+)
+
+// interopEnv turns on the tests that drive third-party clients (Java, Python).
+const interopEnv = "SLUICE_TEST_INTEROP"
+
+// deadline bounds every wait of these tests: a pipeline reaching its expected output, a client's run.
+const deadline = 2 * time.Minute
+
+// requireInterop skips t unless SLUICE_TEST_INTEROP=1.
+func requireInterop(t *testing.T) {
+	t.Helper()
+	if os.Getenv(interopEnv) != "1" {
+		t.Skip("an interop test (third-party clients): run it with `make test-interop` (SLUICE_TEST_INTEROP=1)")
+	}
+}
+
+// repoRoot is the repository's root directory (the test runs in test/interop).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// writeLines writes lines, each ended by "\n", to a new file of t's temporary directory and returns its
+// path.
+func writeLines(t *testing.T, name string, lines []string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runUntil runs the pipeline on brokers, as a user's binary runs it with SLUICE_BROKERS, until done reports
+// its output complete, then stops it as SIGTERM would. httpAddr is the operator API's address ("off" for
+// none). The test fails when the pipeline ends early, fails, or is not done within the deadline.
+func runUntil(t *testing.T, top *topology.Topology, brokers []string, httpAddr string, done func() bool) {
+	t.Helper()
+	if err := top.Validate(); err != nil {
+		t.Fatalf("pipeline %s: %v", top.Name(), err)
+	}
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, httpAddr, t.TempDir()
+	logs := &logBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ended := make(chan error, 1)
+	go func() { ended <- top.RunWith(ctx, cfg) }()
+	stop := time.Now().Add(deadline)
+	for !done() {
+		select {
+		case err := <-ended:
+			t.Fatalf("pipeline %s ended before its output was complete: %v; its log:\n%s", top.Name(), err, logs)
+		case <-time.After(50 * time.Millisecond): // polling the pipeline's output
+		}
+		if time.Now().After(stop) {
+			cancel()
+			<-ended
+			t.Fatalf("pipeline %s: output not complete after %v; its log:\n%s", top.Name(), deadline, logs)
+		}
+	}
+	cancel()
+	if err := <-ended; err != nil {
+		t.Fatalf("pipeline %s: %v", top.Name(), err)
+	}
+}
+
+// topicCount is how many records topic holds (0 before it exists).
+func topicCount(t *testing.T, brokers []string, topic string) int64 {
+	t.Helper()
+	var n int64
+	low := testkit.LowWaterMarks(t, brokers, topic)
+	for p, high := range testkit.HighWaterMarks(t, brokers, topic) {
+		n += high - low[p]
+	}
+	return n
+}
+
+// kcat runs the kcat binary against brokers with args and returns its standard output; the test fails
+// when kcat fails or outlasts the deadline.
+func kcat(t *testing.T, brokers []string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "kcat", append([]string{"-b", strings.Join(brokers, ",")}, args...)...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("kcat %s: %v: %s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String()
+}
+
+// logBuffer collects what the pipeline's goroutines log, for the failure's text.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
