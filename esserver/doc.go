@@ -37,6 +37,10 @@
 //	GET|POST /[{index}/]_search, _count      see "Search" below
 //	GET|POST /[{index}/]_refresh
 //	GET /_cat/indices[/{index}]              text (?v, ?h=) or ?format=json
+//	POST /_aliases, PUT|DELETE /{index}/_alias/{name}, GET|HEAD /_alias[/{name}], /{index}/_alias[/{name}]
+//	                                        aliases (aliases.go): atomic actions add, remove, remove_index;
+//	                                        reads through an alias see all its indices, writes go to its
+//	                                        write index (is_write_index, or its only index)
 //
 // Index expressions accept comma-separated names and * wildcards where Elasticsearch does.
 //
@@ -90,7 +94,7 @@
 //
 //   - One node, one primary shard per index, no replicas: _shards is {"total":1,"successful":1,"failed":0},
 //     health is always green, index settings in create requests (number_of_shards, refresh_interval,
-//     analysis...) are accepted and ignored. No aliases, data streams, templates, ingest pipelines
+//     analysis...) are accepted and ignored. Aliases have no filter or routing; no data streams, templates, ingest pipelines
 //     (the pipeline parameter is ignored), routing (ignored), security or snapshots.
 //   - Analysis: text fields use Unicode word segmentation plus lowercasing (Elasticsearch's standard
 //     analyzer without its max_token_length detail); mapping parameters such as analyzer, index, doc_values,

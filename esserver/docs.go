@@ -135,18 +135,19 @@ func (s *Server) handleUpdateDoc(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request) {
 	name, id := r.PathValue("index"), r.PathValue("id")
 	s.mu.RLock()
-	ix := s.indices[name]
+	ix, notFound := s.singleIndex(name) // an index or an alias of one (aliases.go)
 	var d *docEntry
 	if ix != nil {
 		d = ix.docs[id]
+		name = ix.name
 	}
 	s.mu.RUnlock()
 	if ix == nil {
 		if r.Method == http.MethodHead {
-			w.WriteHeader(http.StatusNotFound)
+			w.WriteHeader(notFound.Status)
 			return
 		}
-		writeError(w, errIndexNotFound(name))
+		writeError(w, notFound)
 		return
 	}
 	if !d.live() {
@@ -176,15 +177,16 @@ func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
 	name, id := r.PathValue("index"), r.PathValue("id")
 	s.mu.RLock()
-	ix := s.indices[name]
+	ix, notFound := s.singleIndex(name) // an index or an alias of one (aliases.go)
 	var d *docEntry
 	if ix != nil {
 		d = ix.docs[id]
+		name = ix.name
 	}
 	s.mu.RUnlock()
 	switch {
 	case ix == nil:
-		writeError(w, errIndexNotFound(name))
+		writeError(w, notFound)
 	case !d.live():
 		writeError(w, newError(http.StatusNotFound, "resource_not_found_exception",
 			"Document not found ["+name+"]/["+id+"]"))

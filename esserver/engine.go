@@ -136,7 +136,13 @@ func (s *Server) apply(op *writeOp, now time.Time, logBuf *[]byte) writeResult {
 		res.Err, res.Status = e, e.Status
 		return res
 	}
-	ix := s.indices[op.Index]
+	ix, ae := s.writeTarget(op.Index) // an index, or an alias's write index (aliases.go)
+	if ae != nil {
+		return fail(ae)
+	}
+	if ix != nil {
+		res.Index = ix.name
+	}
 	if ix == nil {
 		// Deletes with internal versioning do not auto-create the index (TransportBulkAction).
 		if op.Action == "delete" && op.VersionType == "internal" {

@@ -95,7 +95,7 @@ func (s *Server) handleGetIndex(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{}
 	for _, ix := range ixs {
 		out[ix.name] = map[string]any{
-			"aliases":  map[string]any{},
+			"aliases":  s.indexAliases(ix.name),
 			"mappings": ix.mapping,
 			"settings": map[string]any{"index": map[string]any{
 				"creation_date":      fmt.Sprint(ix.created.UnixMilli()),
@@ -132,6 +132,12 @@ func (s *Server) handleDeleteIndex(w http.ResponseWriter, r *http.Request) {
 		s.indices[name].closeSearch()
 		delete(s.indices, name)
 		logBuf = appendRecord(logBuf, &logRecord{Op: "delete_index", Index: name})
+	}
+	if len(s.aliases) > 0 { // aliases.go: an index leaves its aliases
+		for _, name := range names {
+			s.dropIndexAliases(name)
+		}
+		s.logAliases(&logBuf)
 	}
 	durable := s.commit(logBuf)
 	s.mu.Unlock()
@@ -197,7 +203,14 @@ func (s *Server) resolve(expr string) ([]*index, *esError) {
 			continue
 		}
 		if s.indices[part] == nil {
-			return nil, errIndexNotFound(part)
+			ixs := s.aliasIndices(part) // aliases.go: an alias reads every index it points to
+			if len(ixs) == 0 {
+				return nil, errIndexNotFound(part)
+			}
+			for _, ix := range ixs {
+				seen[ix.name] = true
+			}
+			continue
 		}
 		seen[part] = true
 	}

@@ -45,7 +45,8 @@ func (s *Server) routes() *http.ServeMux {
 	}
 	m.HandleFunc("GET /_cat/indices", s.handleCatIndices)
 	m.HandleFunc("GET /_cat/indices/{index}", s.handleCatIndices)
-	m.HandleFunc("/", s.handleUnknown(m))
+	s.aliasRoutes(m) // aliases.go
+	m.HandleFunc("/", s.aliasByName(s.handleUnknown(m)))
 	return m
 }
 

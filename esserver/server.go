@@ -42,7 +42,8 @@ type Server struct {
 
 	mu      sync.RWMutex // guards indices and everything inside them
 	indices map[string]*index
-	tlog    *translog // nil without DataDir
+	aliases aliasTable // alias -> index -> properties (aliases.go)
+	tlog    *translog  // nil without DataDir
 
 	faults faultPlan
 
@@ -274,6 +275,9 @@ func (s *Server) createIndex(name string, m *fieldMapping, now time.Time, logBuf
 	if ix := s.indices[name]; ix != nil {
 		return nil, errIndexExists(ix)
 	}
+	if _, isAlias := s.aliases[name]; isAlias {
+		return nil, errInvalidIndexName(name, "already exists as alias")
+	}
 	ix, err := newIndex(name, newUUID(), now, m)
 	if err != nil {
 		return nil, newError(http.StatusInternalServerError, "exception", err.Error())
@@ -387,6 +391,11 @@ func (s *Server) recover(records []logRecord) error {
 			if ix := s.indices[rec.Index]; ix != nil {
 				ix.closeSearch()
 				delete(s.indices, rec.Index)
+				s.dropIndexAliases(rec.Index)
+			}
+		case "aliases":
+			if err := s.recoverAliases(rec.Aliases); err != nil {
+				return err
 			}
 		case "index", "delete":
 			ix := s.indices[rec.Index]
@@ -431,6 +440,9 @@ func (s *Server) recover(records []logRecord) error {
 					SeqNo: d.seqNo, Time: d.deletedAt.UnixMilli()})
 			}
 		}
+	}
+	if rec := s.aliasSnapshot(); rec != nil {
+		snapshot = append(snapshot, *rec)
 	}
 	if len(records) == 0 {
 		return nil

@@ -37,7 +37,8 @@ type logRecord struct {
 	Version int64           `json:"version,omitempty"`
 	SeqNo   int64           `json:"seq_no,omitempty"`
 	Source  json.RawMessage `json:"source,omitempty"`
-	Time    int64           `json:"time,omitempty"` // delete time, unix millis (for gc_deletes)
+	Time    int64           `json:"time,omitempty"`    // delete time, unix millis (for gc_deletes)
+	Aliases json.RawMessage `json:"aliases,omitempty"` // op "aliases": the whole alias table (aliases.go)
 }
 
 // translog is the append-only write-ahead log of a durable server, like Elasticsearch's translog with
