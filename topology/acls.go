@@ -75,6 +75,9 @@ const (
 //     output) and on goka's table and loop topics (goka's topic manager reads their configuration).
 //   - every consumer group (sources, flows, stateful steps): READ, which implies DESCRIBE.
 //   - the commands topic's WRITE and the flow and step groups' DELETE (offset resets) are OperatorOnly.
+//   - when a topic's codec needs a schema registry (avro): CREATE, READ and WRITE on the embedded registry's
+//     topic _sluice_schemas (start-up skips checking them when SLUICE_SCHEMA_REGISTRY_URL names an external
+//     registry, which needs none).
 //
 // Not needed, and so not listed: IDEMPOTENT_WRITE on the cluster (the producers are idempotent, but since
 // Kafka 3.0 WRITE on any topic authorises an idempotent producer, KIP-679), DESCRIBE on the cluster (the
@@ -131,6 +134,12 @@ func (t *Topology) ACLs(principal string) []ACL {
 		// waits for (DESCRIBE, implied by WRITE), written by operator actions.
 		topic(n.Name, OpCreate, "start-up creates the "+n.Role)
 		topic(n.Name, OpWrite, "operator actions write the "+n.Role+"; start-up reads its metadata")
+	}
+	if t.usesRegistry() { // schemas.go; not needed with an external registry (SLUICE_SCHEMA_REGISTRY_URL)
+		why := "the embedded schema registry (a topic's codec needs one, SLUICE_SCHEMA_REGISTRY_URL is unset)"
+		topic(registryTopic, OpCreate, "start-up creates "+why+"'s topic")
+		topic(registryTopic, OpRead, why+" reads its schemas")
+		topic(registryTopic, OpWrite, why+" registers new schemas")
 	}
 	for _, tp := range t.topics {
 		topic(tp.name, OpCreate, "start-up creates declared topics that are missing")
@@ -472,7 +481,7 @@ func (p *pipelineRun) checkACLs(ctx context.Context) error {
 	need := map[string][]ACL{} // by resource type + name
 	var topics, groups []string
 	for _, a := range p.t.ACLs(shown) {
-		if a.OperatorOnly || a.Operation == OpCreate {
+		if a.OperatorOnly || a.Operation == OpCreate || (a.Name == registryTopic && p.cfg.SchemaRegistryURL != "") {
 			continue
 		}
 		k := a.ResourceType + " " + a.Name

@@ -82,6 +82,20 @@ type Config struct {
 	// HTTPTLSCertFile and HTTPTLSKeyFile (PEM) make the HTTP server speak HTTPS only
 	// (SLUICE_HTTP_TLS_CERT_FILE, SLUICE_HTTP_TLS_KEY_FILE; both or neither).
 	HTTPTLSCertFile, HTTPTLSKeyFile string
+
+	// SchemaRegistryURL is the Confluent-compatible schema registry that codecs such as "avro" register
+	// their schemas in (SLUICE_SCHEMA_REGISTRY_URL). Empty: the embedded registry, whose schemas live in the
+	// compacted topic _sluice_schemas of the pipeline's own Kafka cluster (created at start-up only when a
+	// topic uses such a codec) and whose REST API the operator API serves (docs/api.md).
+	SchemaRegistryURL string
+	// SchemaRegistryUsername and SchemaRegistryPassword are the HTTP Basic credentials of the external
+	// registry (SLUICE_SCHEMA_REGISTRY_USERNAME, SLUICE_SCHEMA_REGISTRY_PASSWORD; ${env:}/${file:}
+	// references resolve, and the password is redacted from every output).
+	SchemaRegistryUsername, SchemaRegistryPassword string
+	// SchemaRegistryCompatibility is the embedded registry's default compatibility level for subjects
+	// without their own: BACKWARD (when empty), BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL,
+	// FULL_TRANSITIVE or NONE (SLUICE_SCHEMA_REGISTRY_COMPATIBILITY).
+	SchemaRegistryCompatibility string
 }
 
 // KafkaSecurity says how Kafka connections are encrypted and authenticated. Validate checks the
@@ -257,6 +271,10 @@ func ConfigFromEnv() (Config, error) {
 	}
 	c.HTTPTLSCertFile = os.Getenv("SLUICE_HTTP_TLS_CERT_FILE")
 	c.HTTPTLSKeyFile = os.Getenv("SLUICE_HTTP_TLS_KEY_FILE")
+	c.SchemaRegistryURL = os.Getenv("SLUICE_SCHEMA_REGISTRY_URL")
+	c.SchemaRegistryUsername = os.Getenv("SLUICE_SCHEMA_REGISTRY_USERNAME")
+	c.SchemaRegistryPassword = os.Getenv("SLUICE_SCHEMA_REGISTRY_PASSWORD")
+	c.SchemaRegistryCompatibility = os.Getenv("SLUICE_SCHEMA_REGISTRY_COMPATIBILITY")
 	return c, c.Validate()
 }
 
@@ -306,5 +324,5 @@ func (c Config) Validate() error {
 			return fmt.Errorf("config: APIOpenPaths (SLUICE_API_OPEN_PATHS): %q is not a path (want e.g. /healthz)", p)
 		}
 	}
-	return nil
+	return c.validateSchemaRegistry() // schemas.go
 }

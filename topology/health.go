@@ -299,7 +299,8 @@ func (p *pipelineRun) serveHTTP(addr string) (func(), error) {
 	mux.Handle("GET /metrics", p.metrics.Handler())
 	mux.HandleFunc("GET /healthz", p.serveHealthz)
 	mux.HandleFunc("GET /readyz", p.serveReadyz)
-	p.apiRoutes(mux) // api.go
+	p.apiRoutes(mux)      // api.go
+	p.registryRoutes(mux) // schemas.go: the embedded schema registry's REST API
 	p.httpAddr = ln.Addr().String()
 	audit := &auditLog{p: p}
 	// Every answer (API errors, status last_error, /ui data, metric labels) passes through secret.Redact.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"sync/atomic"
 
@@ -47,6 +48,8 @@ type pipelineRun struct {
 	// this replica serves HTTP ("" when it does not).
 	status   *statusBoard
 	httpAddr string
+	// registryHandler is the embedded schema registry's REST API once it is open (schemas.go).
+	registryHandler atomic.Pointer[http.Handler]
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -84,6 +87,9 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	if err := resolveKafkaSecrets(&cfg.Kafka); err != nil { // secrets.go
+		return err
+	}
+	if err := resolveRegistrySecrets(&cfg); err != nil { // schemas.go
 		return err
 	}
 	if err := cfg.Validate(); err != nil {

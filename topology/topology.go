@@ -83,6 +83,7 @@ type Topic struct {
 	keyCodecName   string
 	valueCodecName string
 	compression    string
+	subjectNames   string // SubjectNames: the subject name strategy of a registry codec ("" = topic)
 	internal       bool   // created by the engine (a join's output)
 	step           string // the stateful step whose output the topic is (internal topics)
 
@@ -104,6 +105,12 @@ func ValueCodec(name string) TopicOption { return func(tp *Topic) { tp.valueCode
 
 // KeyCodec names the codec of record keys on this topic (default "string").
 func KeyCodec(name string) TopicOption { return func(tp *Topic) { tp.keyCodecName = name } }
+
+// SubjectNames sets how a schema-registry codec (such as "avro") names the subjects it registers this
+// topic's schemas under, as Confluent's serializers do: "topic" (the default: <topic>-key and
+// <topic>-value), "record" (the record's full name) or "topic-record" (<topic>-<record full name>).
+// Validate refuses any other value, naming the topic.
+func SubjectNames(strategy string) TopicOption { return func(tp *Topic) { tp.subjectNames = strategy } }
 
 // Compression sets how produced batches are compressed: none (default), gzip, snappy, lz4 or zstd.
 func Compression(name string) TopicOption { return func(tp *Topic) { tp.compression = name } }
@@ -241,6 +248,12 @@ func (t *Topology) Validate() error {
 		}
 		if tp.valueCodec, err = stream.LookupCodec(tp.valueCodecName); err != nil {
 			add("topic %q: ValueCodec: %w", tp.name, err)
+		}
+		switch tp.subjectNames {
+		case "", stream.SubjectTopicName, stream.SubjectRecordName, stream.SubjectTopicRecordName:
+		default:
+			add("topic %q: SubjectNames %q is not one of %s, %s, %s", tp.name, tp.subjectNames,
+				stream.SubjectTopicName, stream.SubjectRecordName, stream.SubjectTopicRecordName)
 		}
 		if _, ok := kafka.ParseCompression(tp.compression); !ok {
 			add("topic %q: Compression %q is not one of none, gzip, snappy, lz4, zstd", tp.name, tp.compression)

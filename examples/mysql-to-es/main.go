@@ -7,7 +7,10 @@
 // With no settings everything runs on this machine: a private MariaDB (binlog enabled) in the data dir, the
 // embedded Kafka broker, and the embedded Elasticsearch-compatible server on SLUICE_ES_ADDR
 // (127.0.0.1:9200), so that `curl 127.0.0.1:9200/orders/_search` works. SLUICE_MYSQL_DSN, SLUICE_BROKERS and
-// SLUICE_ES_URL point it at real servers instead; SLUICE_DATA_DIR holds all local state.
+// SLUICE_ES_URL point it at real servers instead; SLUICE_DATA_DIR holds all local state. SLUICE_CODEC=avro
+// writes every topic in Avro (Confluent's wire format) with its schemas in the schema registry (the
+// embedded one, served on the operator API, unless SLUICE_SCHEMA_REGISTRY_URL names another) instead of
+// json-schema.
 package main
 
 import (

@@ -28,6 +28,7 @@ type env struct {
 	esURL    string // SLUICE_ES_URL; empty: the embedded server on esAddr
 	esAddr   string // SLUICE_ES_ADDR
 	serverID uint32
+	codec    string        // SLUICE_CODEC: the codec of every topic's keys and values (json-schema, the default, or avro)
 	generate int           // -generate: changes per second of the built-in load generator (0: none)
 	progress time.Duration // how often to print a progress line (0: never)
 }
@@ -35,11 +36,29 @@ type env struct {
 func envFromOS() (env, error) {
 	cfg, err := topology.ConfigFromEnv()
 	e := env{topology: cfg, mysqlDSN: os.Getenv("SLUICE_MYSQL_DSN"), esURL: os.Getenv("SLUICE_ES_URL"),
-		esAddr: os.Getenv("SLUICE_ES_ADDR"), serverID: 5401}
+		esAddr: os.Getenv("SLUICE_ES_ADDR"), serverID: 5401, codec: os.Getenv("SLUICE_CODEC")}
 	if e.esAddr == "" {
 		e.esAddr = "127.0.0.1:9200"
 	}
+	if err == nil {
+		err = checkCodec(e.codec)
+	}
 	return e, err
+}
+
+// Codecs the example's topics can use (SLUICE_CODEC).
+const (
+	codecJSONSchema = "json-schema" // Kafka Connect's JSON with its schema in each record (the default)
+	codecAvro       = "avro"        // Avro in Confluent's wire format, schemas in the schema registry
+)
+
+// checkCodec refuses a SLUICE_CODEC that is neither json-schema nor avro.
+func checkCodec(codec string) error {
+	switch codec {
+	case "", codecJSONSchema, codecAvro:
+		return nil
+	}
+	return fmt.Errorf("SLUICE_CODEC: %q is neither %s (the default) nor %s", codec, codecJSONSchema, codecAvro)
 }
 
 // schema is the demo schema; it is created if missing and used as it stands otherwise.
@@ -76,6 +95,9 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 	} else {
 		say("mysql:    %s", redact(dsn))
 	}
+	if err := checkCodec(e.codec); err != nil {
+		return err
+	}
 	if err := createSchema(ctx, dsn); err != nil {
 		if ctx.Err() != nil {
 			return nil // stopped while waiting for MySQL: a stop, not a failure
@@ -86,13 +108,24 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 	demo := searchdemo.Demo{Topology: e.topology, ESURL: e.esURL, ESAddr: e.esAddr,
 		Extras: searchdemo.Extras{Progress: e.progress, Generate: e.generate, Dialect: generator, DSN: dsn}}
 	return searchdemo.Run(ctx, demo, func(esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
-		return build(dsn, e.serverID, esURL)
+		return buildWith(dsn, e.serverID, esURL, e.codec)
 	}, say)
 }
 
-// build declares the pipeline: change data capture of shop.customers and shop.orders into raw topics
-// (kept intact), then, after Kafka, each order unwrapped, joined with its customer, and indexed.
+// build declares the pipeline with the default codec (json-schema); see buildWith.
 func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
+	return buildWith(dsn, serverID, esURL, codecJSONSchema)
+}
+
+// buildWith declares the pipeline: change data capture of shop.customers and shop.orders into raw topics
+// (kept intact) whose keys and values use codec ("" is json-schema), then, after Kafka, each order
+// unwrapped, joined with its customer, and indexed. With avro, every schema is registered in the schema
+// registry under <topic>-key and <topic>-value, and a schema change that the subject's compatibility rule
+// refuses stops the source at the row that carries it (nothing after it enters Kafka).
+func buildWith(dsn string, serverID uint32, esURL, codec string) (*topology.Topology, *searchdemo.TimedSink, error) {
+	if codec == "" {
+		codec = codecJSONSchema
+	}
 	cdc, err := mysql.New(mysql.Config{DSN: dsn, ServerID: serverID, Tables: []string{"shop.customers", "shop.orders"},
 		TopicPrefix: "sluice", SnapshotMode: mysql.SnapshotInitial})
 	if err != nil {
@@ -110,10 +143,10 @@ func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *sear
 
 	t := topology.New("shop-search")
 	changes := func(name string) *topology.Topic {
-		return t.Topic(name, topology.KeyCodec("json-schema"), topology.ValueCodec("json-schema"), topology.Partitions(2))
+		return t.Topic(name, topology.KeyCodec(codec), topology.ValueCodec(codec), topology.Partitions(2))
 	}
 	customers, orders := changes(cdc.Topic("shop.customers")), changes(cdc.Topic("shop.orders"))
-	t.Topic(cdc.SchemaChangeTopic(), topology.KeyCodec("json-schema"), topology.ValueCodec("json-schema"))
+	t.Topic(cdc.SchemaChangeTopic(), topology.KeyCodec(codec), topology.ValueCodec(codec))
 	t.Source("cdc", cdc).ToRecordTopics() // each table's records go to its own topic
 
 	customerRows := t.Table("customers", customers).Via(unwrap)
