@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop connect-jars python-venv
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -47,5 +47,30 @@ test-kafka: kafka-deps kafka-jars
 
 # Interop tests (named Test*Interop*): third-party clients (Confluent's Python client, Kafka Connect's
 # JsonConverter, Kafka's console tools) and a real OpenSearch node; each skips unless SLUICE_TEST_INTEROP=1.
-test-interop: kafka-deps kafka-jars
+test-interop: kafka-deps kafka-jars connect-jars python-venv
 	SLUICE_TEST_INTEROP=1 $(GO) test -count=1 -timeout 40m -run Interop ./...
+
+# Kafka Connect's own JsonConverter for test/interop (connect-json and kafka-clients 4.4.0 of
+# test/connect/pom.xml): its jars in test/connect/lib (git-ignored), fetched again when the pom is newer.
+CONNECT_LIB := test/connect/lib
+
+connect-jars: $(CONNECT_LIB)/.complete
+
+$(CONNECT_LIB)/.complete: test/connect/pom.xml
+	rm -rf $(CONNECT_LIB).new
+	cd test/connect && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
+	touch $(CONNECT_LIB).new/.complete
+	rm -rf $(CONNECT_LIB) && mv $(CONNECT_LIB).new $(CONNECT_LIB)
+
+# Confluent's Python client for test/interop (test/python/requirements.txt) in a venv at test/python/.venv
+# (git-ignored), made again when the requirements are newer than it.
+PYTHON ?= python3
+PYTHON_VENV := test/python/.venv
+
+python-venv: $(PYTHON_VENV)/.complete
+
+$(PYTHON_VENV)/.complete: test/python/requirements.txt
+	rm -rf $(PYTHON_VENV)
+	$(PYTHON) -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/python -m pip install -q -r test/python/requirements.txt
+	touch $@
