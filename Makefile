@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop connect-jars python-venv
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -47,8 +47,21 @@ test-kafka: kafka-deps kafka-jars
 
 # Interop tests (named Test*Interop*): third-party clients (Confluent's Python client, Kafka Connect's
 # JsonConverter, Kafka's console tools) and a real OpenSearch node; each skips unless SLUICE_TEST_INTEROP=1.
-test-interop: kafka-deps kafka-jars connect-jars python-venv
+test-interop: kafka-deps kafka-jars connect-jars python-venv opensearch-jars
 	SLUICE_TEST_INTEROP=1 $(GO) test -count=1 -timeout 40m -run Interop ./...
+
+# The real OpenSearch 2.19 node of internal/opensearchtest (test/opensearch/pom.xml: the server, its Netty HTTP
+# layer, the common analyzers): its jars in test/opensearch/lib (git-ignored), fetched again when the pom is
+# newer. internal/opensearchtest does the same by itself when they are missing, and compiles the launcher.
+OPENSEARCH_LIB := test/opensearch/lib
+
+opensearch-jars: $(OPENSEARCH_LIB)/.complete
+
+$(OPENSEARCH_LIB)/.complete: test/opensearch/pom.xml
+	rm -rf $(OPENSEARCH_LIB).new
+	cd test/opensearch && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
+	touch $(OPENSEARCH_LIB).new/.complete
+	rm -rf $(OPENSEARCH_LIB) && mv $(OPENSEARCH_LIB).new $(OPENSEARCH_LIB)
 
 # Kafka Connect's own JsonConverter for test/interop (connect-json and kafka-clients 4.4.0 of
 # test/connect/pom.xml): its jars in test/connect/lib (git-ignored), fetched again when the pom is newer.
