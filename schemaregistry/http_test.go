@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -47,7 +48,7 @@ func newAPI(t *testing.T, log Log) *api {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	e, err := OpenEmbedded(ctx, log, EmbeddedOptions{})
+	e, err := OpenEmbedded(ctx, log, EmbeddedOptions{Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +105,9 @@ func (a *api) expectError(method, path, body string, code int, parts ...string) 
 	}
 	return e.Message
 }
+
+// quiet discards the registry's log lines in tests.
+var quiet = slog.New(slog.DiscardHandler)
 
 func sameJSON(a, b string) bool {
 	var x, y any
