@@ -49,12 +49,12 @@ const (
 // node is one Avro schema bound to the stream schema it maps to: it drives both the binary encoding and
 // decoding, so that the two cannot disagree.
 type node struct {
-	kind   kind
-	conv   conversion
-	schema *stream.Schema // what values of this node are in the data model (Optional for a nullable union)
-	scale  int32          // convDecimal
-	size   int            // kFixed
-	symbols []string      // kEnum
+	kind    kind
+	conv    conversion
+	schema  *stream.Schema // what values of this node are in the data model (Optional for a nullable union)
+	scale   int32          // convDecimal
+	size    int            // kFixed
+	symbols []string       // kEnum
 
 	items       *node // kArray
 	values      *node // kMap; kMapEntries: the entry's value

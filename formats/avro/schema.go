@@ -79,8 +79,8 @@ func SchemaFor(s *stream.Schema) (string, error) {
 type schemaWriter struct {
 	named     map[string]string         // full name -> definition written
 	structs   map[string]*stream.Schema // full name -> struct schema defined under it
-	anonymous int               // ConnectDefault counter
-	entries   int               // MapEntry counter
+	anonymous int                       // ConnectDefault counter
+	entries   int                       // MapEntry counter
 }
 
 // object is a JSON object whose members keep their order.
