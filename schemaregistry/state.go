@@ -95,13 +95,14 @@ type state struct {
 	subjectLevel map[string]string // subject -> level
 	ids          map[string]int    // parsedSchema.key() -> id, kept for good
 	schemas      map[int]parsedSchema
+	refs         map[int]int // id -> subject versions (soft-deleted ones included) that have it
 	nextID       int
 	subjects     map[string][]*storedVersion // ascending versions, soft-deleted ones included
 }
 
 func newState(defaultLevel string) *state {
 	return &state{defaultLevel: defaultLevel, subjectLevel: map[string]string{}, ids: map[string]int{},
-		schemas: map[int]parsedSchema{}, nextID: 1, subjects: map[string][]*storedVersion{}}
+		schemas: map[int]parsedSchema{}, refs: map[int]int{}, nextID: 1, subjects: map[string][]*storedVersion{}}
 }
 
 // level is the compatibility level that applies to subject.
@@ -172,6 +173,7 @@ func (s *state) register(subject string, p parsedSchema) (id, version int, err e
 		version = versions[len(versions)-1].Version + 1
 	}
 	s.subjects[subject] = append(versions, &storedVersion{Subject: subject, Version: version, ID: id, parsed: p})
+	s.refs[id]++
 	return id, version, nil
 }
 
@@ -190,6 +192,7 @@ func (s *state) deleteSubject(subject string, permanent bool) ([]int, error) {
 		}
 		for _, v := range versions {
 			numbers = append(numbers, v.Version)
+			s.refs[v.ID]--
 		}
 		delete(s.subjects, subject)
 		delete(s.subjectLevel, subject)
@@ -231,6 +234,7 @@ func (s *state) deleteVersion(subject string, version int, permanent bool) (int,
 			return 0, &Error{Code: CodeVersionNotSoftDeleted, Message: fmt.Sprintf(
 				"Subject '%s' Version %d was not deleted first before being permanently deleted", subject, version)}
 		}
+		s.refs[v.ID]--
 		s.subjects[subject] = slices.Delete(versions, i, i+1)
 		if len(s.subjects[subject]) == 0 {
 			delete(s.subjects, subject)
@@ -316,7 +320,7 @@ func (s *state) usedBy(id int, deleted bool) []storedVersion {
 // schemaByID returns the schema with id while some subject version (soft-deleted ones included) has it.
 func (s *state) schemaByID(id int) (parsedSchema, bool) {
 	p, ok := s.schemas[id]
-	if !ok || len(s.usedBy(id, true)) == 0 {
+	if !ok || s.refs[id] == 0 {
 		return parsedSchema{}, false
 	}
 	return p, true
