@@ -99,12 +99,12 @@ func (c *TopicCodec) Encode(schema *stream.Schema, v any) ([]byte, error) {
 		return nil, fmt.Errorf("topic %q: the avro codec needs a schema; schemaless values (%s) cannot be written as Avro: declare the value's schema or use the json codec",
 			c.binding.Topic, stream.TypeName(v))
 	}
+	if err := schema.Validate(v); err != nil {
+		return nil, fmt.Errorf("topic %q: %w", c.binding.Topic, err)
+	}
 	ws, err := c.writerSchema(schema)
 	if err != nil {
 		return nil, err
-	}
-	if err := schema.Validate(v); err != nil {
-		return nil, fmt.Errorf("topic %q: %w", c.binding.Topic, err)
 	}
 	w := writer{buf: make([]byte, 5, 64)}
 	copy(w.buf, ws.header[:])

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	hamba "github.com/hamba/avro/v2"
+
 	"github.com/sluicehq/sluice/formats/avro"
 	"github.com/sluicehq/sluice/schemaregistry"
 	"github.com/sluicehq/sluice/stream"
@@ -278,6 +280,19 @@ func TestRoundTrip(t *testing.T) {
 			}
 			if len(data) < 5 || data[0] != 0 {
 				t.Fatalf("not Confluent's wire format: % x", data)
+			}
+			// An independent Avro implementation reads the body with the registered schema.
+			written, err := avro.SchemaFor(tt.schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hs, err := hamba.ParseWithCache(written, "", &hamba.SchemaCache{})
+			if err != nil {
+				t.Fatalf("hamba/avro refuses the schema: %v\n%s", err, written)
+			}
+			var generic any
+			if err := hamba.Unmarshal(hs, data[5:], &generic); err != nil {
+				t.Errorf("hamba/avro cannot read the body % x: %v", data[5:], err)
 			}
 			schema, got, err := codec.Decode(data)
 			if err != nil {
