@@ -27,6 +27,8 @@ type searchRequest struct {
 	TrackTotalHits json.RawMessage `json:"track_total_hits"`
 	Source         json.RawMessage `json:"_source"`
 	SearchAfter    []any           `json:"search_after"`
+	Aggs           json.RawMessage `json:"aggs"`         // aggs.go
+	Aggregations   json.RawMessage `json:"aggregations"` // aggs.go
 }
 
 // sortKey is one resolved sort criterion.
@@ -73,6 +75,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	keys, e := parseSort(req.Sort, qc)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	aggs, e := parseAggs(qc, req.Aggs, req.Aggregations) // aggs.go
 	if e != nil {
 		writeError(w, e)
 		return
@@ -133,11 +140,18 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		}
 		hits["total"] = map[string]any{"value": value, "relation": rel}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	resp := map[string]any{
 		"took": time.Since(start).Milliseconds(), "timed_out": false,
 		"_shards": map[string]int{"total": len(ixs), "successful": len(ixs), "skipped": 0, "failed": 0},
 		"hits":    hits,
-	})
+	}
+	if aggs != nil {
+		if resp["aggregations"], e = aggregate(r.Context(), ixs, q, aggs); e != nil {
+			writeError(w, e)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) handleCount(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,939 @@
+package esserver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2/search/query"
+)
+
+// Aggregations: a search's "aggs" (or "aggregations") are computed over every document the query matches,
+// from the values the documents were indexed with (the same values search and sort see), after the hits.
+// Supported: the bucket aggregations terms, range and date_histogram, which take sub-aggregations, and the
+// metrics avg, sum, min, max, stats, cardinality and value_count. Responses have Elasticsearch's shapes
+// for a single shard: terms' doc_count_error_upper_bound is always 0 and cardinality is exact.
+
+// aggregation is one parsed aggregation of a search request.
+type aggregation struct {
+	name  string
+	kind  string          // "terms", "range", "date_histogram", "avg", ...
+	field string          // the field path
+	fm    *fieldMapping   // the field's mapping; nil when no index maps the field (Elasticsearch's "unmapped")
+	meta  json.RawMessage // echoed as "meta"
+	subs  []*aggregation
+
+	// terms
+	size        int
+	minDocCount int
+	order       []aggOrder
+	// range
+	ranges []aggRange
+	keyed  bool
+	// date_histogram: calendar is a unit ("minute" ... "year"), fixed a duration; format renders keys
+	calendar string
+	fixed    time.Duration
+	format   string
+}
+
+// aggOrder is one criterion of a bucket order: "_count", "_key" or the name of a single-value metric
+// sub-aggregation.
+type aggOrder struct {
+	by   string
+	desc bool
+}
+
+// aggRange is one range of a range aggregation: from inclusive, to exclusive, nil for unbounded.
+type aggRange struct {
+	key      string
+	from, to *float64
+}
+
+// aggKinds lists the aggregation types esserver implements; bucketKinds those that take sub-aggregations.
+var (
+	aggKinds    = []string{"avg", "cardinality", "date_histogram", "max", "min", "range", "stats", "sum", "terms", "value_count"}
+	bucketKinds = []string{"date_histogram", "range", "terms"}
+)
+
+// parseAggs reads a request's "aggs" or "aggregations" (nil when it has neither), resolving fields against
+// the mappings of qc.
+func parseAggs(qc *queryCompiler, aggs, aggregations json.RawMessage) ([]*aggregation, *esError) {
+	raw := bytes.TrimSpace(aggs)
+	if len(bytes.TrimSpace(aggregations)) > 0 {
+		if len(raw) > 0 {
+			return nil, errParsing("Found two aggregation definitions: [aggs] and [aggregations]")
+		}
+		raw = bytes.TrimSpace(aggregations)
+	}
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	return parseAggObject(qc, raw)
+}
+
+func parseAggObject(qc *queryCompiler, raw json.RawMessage) ([]*aggregation, *esError) {
+	var defs map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &defs); err != nil {
+		return nil, errParsing("Expected [START_OBJECT] under [aggs], but got %s", jsonTokenKind(raw))
+	}
+	var out []*aggregation
+	for _, name := range slices.Sorted(maps.Keys(defs)) {
+		a, e := parseAgg(qc, name, defs[name])
+		if e != nil {
+			return nil, e
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func parseAgg(qc *queryCompiler, name string, raw json.RawMessage) (*aggregation, *esError) {
+	var def map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &def); err != nil {
+		return nil, errParsing("Expected [START_OBJECT] under [%s], but got a %s in [%s]", name, jsonTokenKind(raw), name)
+	}
+	a := &aggregation{name: name}
+	var body, subs json.RawMessage
+	for _, k := range slices.Sorted(maps.Keys(def)) {
+		switch k {
+		case "aggs", "aggregations":
+			if subs != nil {
+				return nil, errParsing("Found two sub aggregation definitions under [%s]", name)
+			}
+			subs = def[k]
+		case "meta":
+			a.meta = def[k]
+		default:
+			if a.kind != "" {
+				return nil, errParsing("Found two aggregation type definitions in [%s]: [%s] and [%s]", name, a.kind, k)
+			}
+			if !slices.Contains(aggKinds, k) {
+				return nil, errParsing("Unknown aggregation type [%s] in [%s]: this server supports %s", k, name, strings.Join(aggKinds, ", "))
+			}
+			a.kind, body = k, def[k]
+		}
+	}
+	if a.kind == "" {
+		return nil, errParsing("Missing definition for aggregation [%s]", name)
+	}
+	if e := a.parseBody(qc, body); e != nil {
+		return nil, e
+	}
+	if subs != nil {
+		if !slices.Contains(bucketKinds, a.kind) {
+			return nil, newError(http.StatusBadRequest, "aggregation_initialization_exception",
+				fmt.Sprintf("Aggregator [%s] of type [%s] cannot accept sub-aggregations", name, a.kind))
+		}
+		var e *esError
+		if a.subs, e = parseAggObject(qc, subs); e != nil {
+			return nil, e
+		}
+	}
+	for _, o := range a.order {
+		if o.by == "_count" || o.by == "_key" {
+			continue
+		}
+		i := slices.IndexFunc(a.subs, func(s *aggregation) bool { return s.name == o.by })
+		if i < 0 || !a.subs[i].singleValue() {
+			return nil, newError(http.StatusBadRequest, "aggregation_execution_exception",
+				fmt.Sprintf("Invalid aggregation order path [%s]. The provided aggregation [%s] either does not exist, or is a "+
+					"pipeline aggregation and cannot be used to sort the buckets.", o.by, o.by))
+		}
+	}
+	return a, nil
+}
+
+// jsonTokenKind names the first JSON token of raw as Elasticsearch's parse errors do ("[START_ARRAY]").
+func jsonTokenKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "[VALUE_NULL]"
+	}
+	switch raw[0] {
+	case '{':
+		return "[START_OBJECT]"
+	case '[':
+		return "[START_ARRAY]"
+	case '"':
+		return "[VALUE_STRING]"
+	case 't', 'f':
+		return "[VALUE_BOOLEAN]"
+	case 'n':
+		return "[VALUE_NULL]"
+	}
+	return "[VALUE_NUMBER]"
+}
+
+// singleValue reports whether the aggregation is a metric with one "value" (usable in a bucket order).
+func (a *aggregation) singleValue() bool {
+	switch a.kind {
+	case "avg", "sum", "min", "max", "cardinality", "value_count":
+		return true
+	}
+	return false
+}
+
+// aggParams is the union of the parameters of the supported aggregations.
+type aggParams struct {
+	Field       string          `json:"field"`
+	Size        *int            `json:"size"`
+	ShardSize   *int            `json:"shard_size"`
+	MinDocCount *int            `json:"min_doc_count"`
+	Order       json.RawMessage `json:"order"`
+	Ranges      []struct {
+		Key  string   `json:"key"`
+		From *float64 `json:"from"`
+		To   *float64 `json:"to"`
+	} `json:"ranges"`
+	Keyed              bool   `json:"keyed"`
+	CalendarInterval   string `json:"calendar_interval"`
+	FixedInterval      string `json:"fixed_interval"`
+	Format             string `json:"format"`
+	TimeZone           string `json:"time_zone"`
+	PrecisionThreshold *int   `json:"precision_threshold"`
+}
+
+// aggParamNames lists the parameters each kind accepts; anything else is refused, as Elasticsearch refuses
+// an unknown field (and as an unsupported one would silently change the answer).
+var aggParamNames = map[string][]string{
+	"terms":          {"field", "size", "shard_size", "min_doc_count", "order"},
+	"range":          {"field", "ranges", "keyed"},
+	"date_histogram": {"field", "calendar_interval", "fixed_interval", "format", "min_doc_count", "order", "time_zone", "keyed"},
+	"avg":            {"field"},
+	"sum":            {"field"},
+	"min":            {"field"},
+	"max":            {"field"},
+	"stats":          {"field"},
+	"value_count":    {"field"},
+	"cardinality":    {"field", "precision_threshold"},
+}
+
+func (a *aggregation) parseBody(qc *queryCompiler, body json.RawMessage) *esError {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return errParsing("[%s] aggregation [%s]: expected an object, got %s", a.kind, a.name, jsonTokenKind(body))
+	}
+	for k := range fields {
+		if !slices.Contains(aggParamNames[a.kind], k) {
+			return errParsing("[%s] unknown field [%s] in aggregation [%s] (this server supports %s)",
+				a.kind, k, a.name, strings.Join(aggParamNames[a.kind], ", "))
+		}
+	}
+	var p aggParams
+	if err := json.Unmarshal(body, &p); err != nil {
+		return errParsing("[%s] aggregation [%s]: %v", a.kind, a.name, err)
+	}
+	if p.Field == "" {
+		return errIllegalArgument("Required [field] in aggregation [%s] of type [%s]", a.name, a.kind)
+	}
+	a.field = p.Field
+	a.fm = qc.field(p.Field)
+	if e := a.checkFieldType(); e != nil {
+		return e
+	}
+	switch a.kind {
+	case "terms":
+		a.size, a.minDocCount = 10, 1
+		if p.Size != nil {
+			a.size = *p.Size
+		}
+		if a.size < 1 {
+			return errIllegalArgument("[size] must be greater than 0. Found [%d] in [%s]", a.size, a.name)
+		}
+		if p.MinDocCount != nil {
+			a.minDocCount = *p.MinDocCount
+		}
+		if a.minDocCount < 1 {
+			return errIllegalArgument("terms aggregation [%s]: min_doc_count below 1 is not supported by this server", a.name)
+		}
+		a.order = []aggOrder{{by: "_count", desc: true}}
+	case "range":
+		if len(p.Ranges) == 0 {
+			return errIllegalArgument("No [ranges] specified for the [%s] aggregation", a.name)
+		}
+		for _, r := range p.Ranges {
+			a.ranges = append(a.ranges, aggRange{key: r.Key, from: r.From, to: r.To})
+		}
+		// Elasticsearch answers the ranges sorted by from, then to (unbounded first).
+		sort.SliceStable(a.ranges, func(i, j int) bool {
+			fi, fj := bound(a.ranges[i].from, math.Inf(-1)), bound(a.ranges[j].from, math.Inf(-1))
+			if fi != fj {
+				return fi < fj
+			}
+			return bound(a.ranges[i].to, math.Inf(1)) < bound(a.ranges[j].to, math.Inf(1))
+		})
+		a.keyed = p.Keyed
+	case "date_histogram":
+		if e := a.parseInterval(p.CalendarInterval, p.FixedInterval); e != nil {
+			return e
+		}
+		switch p.TimeZone {
+		case "", "UTC", "Z", "+00:00", "Etc/UTC", "GMT":
+		default:
+			return errIllegalArgument("date_histogram [%s]: time_zone [%s] is not supported by this server (UTC only)", a.name, p.TimeZone)
+		}
+		if p.MinDocCount != nil {
+			a.minDocCount = *p.MinDocCount
+		}
+		a.format = p.Format
+		a.keyed = p.Keyed
+		a.order = []aggOrder{{by: "_key"}}
+	}
+	if len(bytes.TrimSpace(p.Order)) > 0 {
+		order, e := parseAggOrder(a.name, p.Order)
+		if e != nil {
+			return e
+		}
+		a.order = order
+	}
+	return nil
+}
+
+func bound(p *float64, dflt float64) float64 {
+	if p == nil {
+		return dflt
+	}
+	return *p
+}
+
+// checkFieldType refuses the fields Elasticsearch refuses for the aggregation.
+func (a *aggregation) checkFieldType() *esError {
+	if a.fm == nil {
+		return nil
+	}
+	fam := a.fm.family()
+	if fam == "text" {
+		return errIllegalArgument("Text fields are not optimised for operations that require per-document field data "+
+			"like aggregations and sorting, so these operations are disabled by default. Please use a keyword field instead. "+
+			"Alternatively, set fielddata=true on [%s] in order to load field data by uninverting the inverted index. "+
+			"Note that this can use significant memory.", a.field)
+	}
+	var ok bool
+	switch a.kind {
+	case "terms", "cardinality", "value_count":
+		ok = fam != "binary"
+	case "range":
+		ok = fam == "integer" || fam == "float"
+	case "date_histogram":
+		ok = fam == "date"
+	default: // numeric metrics
+		ok = fam == "integer" || fam == "float" || fam == "date" || fam == "boolean"
+	}
+	if !ok {
+		return errIllegalArgument("Field [%s] of type [%s] is not supported for aggregation [%s]", a.field, a.fm.Type, a.kind)
+	}
+	return nil
+}
+
+var calendarUnits = map[string]string{
+	"1m": "minute", "minute": "minute", "1h": "hour", "hour": "hour", "1d": "day", "day": "day",
+	"1w": "week", "week": "week", "1M": "month", "month": "month", "1q": "quarter", "quarter": "quarter",
+	"1y": "year", "year": "year",
+}
+
+func (a *aggregation) parseInterval(calendar, fixed string) *esError {
+	switch {
+	case calendar != "" && fixed != "":
+		return errIllegalArgument("Cannot use [fixed_interval] with [calendar_interval] configuration option.")
+	case calendar != "":
+		unit, ok := calendarUnits[calendar]
+		if !ok {
+			return errIllegalArgument("The supplied interval [%s] could not be parsed as a calendar interval.", calendar)
+		}
+		a.calendar = unit
+	case fixed != "":
+		d, ok := parseFixedInterval(fixed)
+		if !ok {
+			return errIllegalArgument("failed to parse setting [date_histogram.fixedInterval] with value [%s] as a time value: "+
+				"unit is missing or unrecognized", fixed)
+		}
+		a.fixed = d
+	default:
+		return errIllegalArgument("Invalid interval specified, must be non-null and non-empty")
+	}
+	return nil
+}
+
+// parseFixedInterval reads a fixed interval: a positive integer and one of the units ms, s, m, h, d.
+func parseFixedInterval(s string) (time.Duration, bool) {
+	units := []struct {
+		suffix string
+		unit   time.Duration
+	}{{"ms", time.Millisecond}, {"s", time.Second}, {"m", time.Minute}, {"h", time.Hour}, {"d", 24 * time.Hour}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			n, err := strconv.ParseInt(num, 10, 64)
+			if err != nil || n <= 0 {
+				return 0, false
+			}
+			return time.Duration(n) * u.unit, true
+		}
+	}
+	return 0, false
+}
+
+// parseAggOrder reads {"_count":"desc"}, {"_key":"asc"}, {"metric":"desc"} or an array of them.
+func parseAggOrder(name string, raw json.RawMessage) ([]aggOrder, *esError) {
+	raw = bytes.TrimSpace(raw)
+	var items []json.RawMessage
+	if raw[0] == '[' {
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return nil, errParsing("[order] of aggregation [%s]: %v", name, err)
+		}
+	} else {
+		items = []json.RawMessage{raw}
+	}
+	var out []aggOrder
+	for _, item := range items {
+		var obj map[string]string
+		if err := json.Unmarshal(item, &obj); err != nil || len(obj) != 1 {
+			return nil, errParsing("[order] of aggregation [%s] must be an object with one key, such as {\"_count\": \"desc\"}", name)
+		}
+		for by, dir := range obj {
+			if dir != "asc" && dir != "desc" {
+				return nil, errParsing("Unknown order direction [%s] in aggregation [%s]", dir, name)
+			}
+			if by == "_term" {
+				by = "_key"
+			}
+			out = append(out, aggOrder{by: by, desc: dir == "desc"})
+		}
+	}
+	return out, nil
+}
+
+// aggregate runs the query over ixs without a hit limit and computes aggs over the matching documents.
+// The caller holds s.mu for reading.
+func aggregate(ctx context.Context, ixs []*index, q query.Query, aggs []*aggregation) (map[string]any, *esError) {
+	var docs []*parsedDoc
+	limit := 0
+	for _, ix := range ixs {
+		limit += ix.liveCount()
+	}
+	if limit > 0 {
+		res, err := bleveSearch(ctx, ixs, q, 0, limit, nil, nil)
+		if err != nil {
+			return nil, newError(http.StatusBadRequest, "search_phase_execution_exception", err.Error())
+		}
+		byName := map[string]*index{}
+		for _, ix := range ixs {
+			byName[ix.name] = ix
+		}
+		for _, h := range res.Hits {
+			ix := byName[h.Index]
+			if ix == nil && len(ixs) == 1 {
+				ix = ixs[0]
+			}
+			if ix == nil {
+				continue
+			}
+			if sd := ix.searchable[h.ID]; sd != nil {
+				docs = append(docs, sd.parsed)
+			}
+		}
+	}
+	return computeAggs(aggs, docs), nil
+}
+
+func computeAggs(aggs []*aggregation, docs []*parsedDoc) map[string]any {
+	out := make(map[string]any, len(aggs))
+	for _, a := range aggs {
+		r := a.compute(docs)
+		if len(a.meta) > 0 {
+			r["meta"] = a.meta
+		}
+		out[a.name] = r
+	}
+	return out
+}
+
+// values returns the document's indexed values of the aggregation's field.
+func (a *aggregation) values(d *parsedDoc) []indexedValue {
+	var out []indexedValue
+	for _, v := range d.Values {
+		if v.Path == a.field {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (a *aggregation) compute(docs []*parsedDoc) map[string]any {
+	switch a.kind {
+	case "terms":
+		return a.terms(docs)
+	case "range":
+		return a.rangeAgg(docs)
+	case "date_histogram":
+		return a.dateHistogram(docs)
+	}
+	return a.metric(docs)
+}
+
+// bucket is one bucket under construction: its key (as rendered), the value to order keys by, its docs.
+type bucket struct {
+	fields  map[string]any // key, key_as_string, from, to ...: everything but doc_count and sub-aggregations
+	sortKey indexedValue
+	docs    []*parsedDoc
+	subs    map[string]any
+}
+
+func (b *bucket) render() map[string]any {
+	out := make(map[string]any, len(b.fields)+1+len(b.subs))
+	for k, v := range b.fields {
+		out[k] = v
+	}
+	out["doc_count"] = len(b.docs)
+	for k, v := range b.subs {
+		out[k] = v
+	}
+	return out
+}
+
+// keyOf is the identity of a value for grouping.
+func keyOf(v indexedValue) string {
+	switch v.Family {
+	case "integer", "float":
+		return strconv.FormatFloat(v.Num, 'g', -1, 64)
+	case "date":
+		return strconv.FormatInt(v.Time.UnixMilli(), 10)
+	case "boolean":
+		return strconv.FormatBool(v.Bool)
+	}
+	return v.Str
+}
+
+// keyFields renders a terms bucket's key as Elasticsearch does for the field's type.
+func (a *aggregation) keyFields(v indexedValue) map[string]any {
+	switch v.Family {
+	case "integer":
+		return map[string]any{"key": int64(v.Num)}
+	case "float":
+		return map[string]any{"key": v.Num}
+	case "date":
+		return map[string]any{"key": v.Time.UnixMilli(), "key_as_string": formatDate(v.Time, a.dateFormat())}
+	case "boolean":
+		if v.Bool {
+			return map[string]any{"key": 1, "key_as_string": "true"}
+		}
+		return map[string]any{"key": 0, "key_as_string": "false"}
+	}
+	return map[string]any{"key": v.Str}
+}
+
+func (a *aggregation) terms(docs []*parsedDoc) map[string]any {
+	groups := map[string]*bucket{}
+	for _, d := range docs {
+		seen := map[string]bool{}
+		for _, v := range a.values(d) {
+			k := keyOf(v)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			b := groups[k]
+			if b == nil {
+				b = &bucket{fields: a.keyFields(v), sortKey: v}
+				groups[k] = b
+			}
+			b.docs = append(b.docs, d)
+		}
+	}
+	buckets := make([]*bucket, 0, len(groups))
+	for _, b := range groups {
+		if len(b.docs) >= a.minDocCount {
+			buckets = append(buckets, b)
+		}
+	}
+	a.computeSubs(buckets)
+	a.sortBuckets(buckets)
+	other := 0
+	if len(buckets) > a.size {
+		for _, b := range buckets[a.size:] {
+			other += len(b.docs)
+		}
+		buckets = buckets[:a.size]
+	}
+	return map[string]any{"doc_count_error_upper_bound": 0, "sum_other_doc_count": other, "buckets": renderBuckets(buckets, false)}
+}
+
+// renderBuckets renders buckets as an array, or keyed: an object by key_as_string (else the key).
+func renderBuckets(buckets []*bucket, keyed bool) any {
+	if keyed {
+		out := make(map[string]any, len(buckets))
+		for _, b := range buckets {
+			r := b.render()
+			key, ok := r["key_as_string"].(string)
+			if !ok {
+				key = fmt.Sprint(r["key"])
+			}
+			out[key] = r
+		}
+		return out
+	}
+	out := make([]any, len(buckets))
+	for i, b := range buckets {
+		out[i] = b.render()
+	}
+	return out
+}
+
+func (a *aggregation) computeSubs(buckets []*bucket) {
+	if len(a.subs) == 0 {
+		return
+	}
+	for _, b := range buckets {
+		b.subs = computeAggs(a.subs, b.docs)
+	}
+}
+
+// sortBuckets orders buckets by a.order, then by key ascending (Elasticsearch's tie-break).
+func (a *aggregation) sortBuckets(buckets []*bucket) {
+	sort.SliceStable(buckets, func(i, j int) bool {
+		for _, o := range append(slices.Clone(a.order), aggOrder{by: "_key"}) {
+			c := 0
+			switch o.by {
+			case "_count":
+				c = cmpInt(len(buckets[i].docs), len(buckets[j].docs))
+			case "_key":
+				c = cmpValue(buckets[i].sortKey, buckets[j].sortKey)
+			default:
+				c = cmpMetric(buckets[i].subs[o.by], buckets[j].subs[o.by])
+			}
+			if o.desc {
+				c = -c
+			}
+			if c != 0 {
+				return c < 0
+			}
+		}
+		return false
+	})
+}
+
+func cmpInt(a, b int) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpValue(a, b indexedValue) int {
+	if lessValue(a, b) {
+		return -1
+	}
+	if lessValue(b, a) {
+		return 1
+	}
+	return 0
+}
+
+// cmpMetric compares two single-value metric results; a missing value (null) sorts last ascending.
+func cmpMetric(a, b any) int {
+	va, _ := a.(map[string]any)["value"].(float64)
+	vb, _ := b.(map[string]any)["value"].(float64)
+	na, nb := a.(map[string]any)["value"] == nil, b.(map[string]any)["value"] == nil
+	switch {
+	case na && nb:
+		return 0
+	case na:
+		return 1
+	case nb:
+		return -1
+	case va < vb:
+		return -1
+	case va > vb:
+		return 1
+	}
+	return 0
+}
+
+func (a *aggregation) rangeAgg(docs []*parsedDoc) map[string]any {
+	buckets := make([]*bucket, len(a.ranges))
+	for i, r := range a.ranges {
+		f := map[string]any{}
+		key := r.key
+		if key == "" {
+			key = rangeBound(r.from) + "-" + rangeBound(r.to)
+		}
+		f["key"] = key
+		if r.from != nil {
+			f["from"] = *r.from
+		}
+		if r.to != nil {
+			f["to"] = *r.to
+		}
+		buckets[i] = &bucket{fields: f}
+	}
+	for _, d := range docs {
+		vals := a.values(d)
+		for i, r := range a.ranges {
+			for _, v := range vals {
+				if (r.from == nil || v.Num >= *r.from) && (r.to == nil || v.Num < *r.to) {
+					buckets[i].docs = append(buckets[i].docs, d)
+					break
+				}
+			}
+		}
+	}
+	a.computeSubs(buckets)
+	if a.keyed {
+		out := map[string]any{}
+		for _, b := range buckets {
+			r := b.render()
+			key := r["key"].(string)
+			delete(r, "key")
+			out[key] = r
+		}
+		return map[string]any{"buckets": out}
+	}
+	return map[string]any{"buckets": renderBuckets(buckets, false)}
+}
+
+// rangeBound renders a range bound in a bucket key as Java's Double.toString does, "*" when unbounded.
+func rangeBound(p *float64) string {
+	if p == nil {
+		return "*"
+	}
+	return javaDouble(*p)
+}
+
+// javaDouble formats f as Java's Double.toString: "1.0", "0.5", "1.0E7", "1.5E-4".
+func javaDouble(f float64) string {
+	abs := math.Abs(f)
+	if abs == 0 || (abs >= 1e-3 && abs < 1e7) {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return s
+	}
+	s := strconv.FormatFloat(f, 'E', -1, 64) // 1E+07, 1.5E-04
+	mant, exp, _ := strings.Cut(s, "E")
+	if !strings.Contains(mant, ".") {
+		mant += ".0"
+	}
+	e, _ := strconv.Atoi(exp)
+	return mant + "E" + strconv.Itoa(e)
+}
+
+func (a *aggregation) dateHistogram(docs []*parsedDoc) map[string]any {
+	groups := map[int64]*bucket{}
+	for _, d := range docs {
+		seen := map[int64]bool{}
+		for _, v := range a.values(d) {
+			k := a.roundDown(v.Time)
+			if seen[k.UnixMilli()] {
+				continue
+			}
+			seen[k.UnixMilli()] = true
+			b := groups[k.UnixMilli()]
+			if b == nil {
+				b = a.dateBucket(k)
+				groups[k.UnixMilli()] = b
+			}
+			b.docs = append(b.docs, d)
+		}
+	}
+	if a.minDocCount == 0 && len(groups) > 0 {
+		// Empty buckets between the first and the last, as Elasticsearch fills them.
+		first, last := int64(math.MaxInt64), int64(math.MinInt64)
+		for k := range groups {
+			first, last = min(first, k), max(last, k)
+		}
+		for t := time.UnixMilli(first).UTC(); t.UnixMilli() < last; {
+			t = a.next(t)
+			if groups[t.UnixMilli()] == nil {
+				groups[t.UnixMilli()] = a.dateBucket(t)
+			}
+		}
+	}
+	buckets := make([]*bucket, 0, len(groups))
+	for _, b := range groups {
+		if len(b.docs) >= a.minDocCount {
+			buckets = append(buckets, b)
+		}
+	}
+	a.computeSubs(buckets)
+	a.sortBuckets(buckets)
+	return map[string]any{"buckets": renderBuckets(buckets, a.keyed)}
+}
+
+func (a *aggregation) dateBucket(t time.Time) *bucket {
+	return &bucket{
+		fields:  map[string]any{"key": t.UnixMilli(), "key_as_string": formatDate(t, a.dateFormat())},
+		sortKey: indexedValue{Family: "date", Time: t},
+	}
+}
+
+// roundDown is the start of the interval holding t (UTC; weeks start on Monday; fixed intervals count from
+// the epoch, as Elasticsearch's with offset 0).
+func (a *aggregation) roundDown(t time.Time) time.Time {
+	t = t.UTC()
+	if a.fixed > 0 {
+		ms, iv := t.UnixMilli(), a.fixed.Milliseconds()
+		k := ms - ((ms%iv)+iv)%iv
+		return time.UnixMilli(k).UTC()
+	}
+	y, m, d := t.Date()
+	switch a.calendar {
+	case "minute":
+		return t.Truncate(time.Minute)
+	case "hour":
+		return t.Truncate(time.Hour)
+	case "day":
+		return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	case "week":
+		back := (int(t.Weekday()) + 6) % 7 // days since Monday
+		return time.Date(y, m, d-back, 0, 0, 0, 0, time.UTC)
+	case "month":
+		return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	case "quarter":
+		return time.Date(y, m-(m-1)%3, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// next is the start of the interval after the one starting at t.
+func (a *aggregation) next(t time.Time) time.Time {
+	if a.fixed > 0 {
+		return t.Add(a.fixed)
+	}
+	switch a.calendar {
+	case "minute":
+		return t.Add(time.Minute)
+	case "hour":
+		return t.Add(time.Hour)
+	case "day":
+		return t.AddDate(0, 0, 1)
+	case "week":
+		return t.AddDate(0, 0, 7)
+	case "month":
+		return t.AddDate(0, 1, 0)
+	case "quarter":
+		return t.AddDate(0, 3, 0)
+	}
+	return t.AddDate(1, 0, 0)
+}
+
+// dateFormat is the format of key_as_string and value_as_string: the aggregation's, else the first of the
+// field's formats.
+func (a *aggregation) dateFormat() string {
+	if a.format != "" {
+		return a.format
+	}
+	f := defaultDateFormat
+	if a.fm != nil && a.fm.Format != "" {
+		f = a.fm.Format
+	}
+	first, _, _ := strings.Cut(f, "||")
+	return strings.TrimSpace(first)
+}
+
+// formatDate renders t (UTC) with an Elasticsearch date format.
+func formatDate(t time.Time, format string) string {
+	t = t.UTC()
+	switch format {
+	case "strict_date_optional_time", "date_optional_time", "strict_date_time", "date_time",
+		"strict_date_optional_time_nanos":
+		return t.Format("2006-01-02T15:04:05.000Z")
+	case "strict_date", "date":
+		return t.Format("2006-01-02")
+	case "epoch_millis":
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	case "epoch_second":
+		return strconv.FormatInt(t.Unix(), 10)
+	}
+	return t.Format(javaToGoLayout(format))
+}
+
+// metric computes avg, sum, min, max, stats, cardinality and value_count.
+func (a *aggregation) metric(docs []*parsedDoc) map[string]any {
+	if a.kind == "cardinality" || a.kind == "value_count" {
+		count, distinct := 0, map[string]bool{}
+		for _, d := range docs {
+			for _, v := range a.values(d) {
+				count++
+				distinct[keyOf(v)] = true
+			}
+		}
+		if a.kind == "cardinality" {
+			return map[string]any{"value": len(distinct)}
+		}
+		return map[string]any{"value": count}
+	}
+	var nums []float64
+	for _, d := range docs {
+		for _, v := range a.values(d) {
+			nums = append(nums, numericValue(v))
+		}
+	}
+	count, sum := len(nums), 0.0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, n := range nums {
+		sum += n
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	value := func(f float64, ok bool) any {
+		if !ok {
+			return nil
+		}
+		return f
+	}
+	avg := value(sum/float64(count), count > 0)
+	minV, maxV := value(lo, count > 0), value(hi, count > 0)
+	isDate := a.fm != nil && a.fm.family() == "date"
+	asString := func(out map[string]any, key string, v any) {
+		if f, ok := v.(float64); ok && isDate {
+			out[key] = formatDate(time.UnixMilli(int64(f)), a.dateFormat())
+		}
+	}
+	out := map[string]any{}
+	switch a.kind {
+	case "avg":
+		out["value"] = avg
+	case "sum":
+		out["value"] = sum
+	case "min":
+		out["value"] = minV
+	case "max":
+		out["value"] = maxV
+	case "stats":
+		out["count"], out["min"], out["max"], out["avg"], out["sum"] = count, minV, maxV, avg, sum
+		if count > 0 {
+			asString(out, "min_as_string", minV)
+			asString(out, "max_as_string", maxV)
+			asString(out, "avg_as_string", avg)
+			asString(out, "sum_as_string", sum)
+		}
+		return out
+	}
+	asString(out, "value_as_string", out["value"])
+	return out
+}
+
+// numericValue is the value numeric metrics see: the number, a date's epoch milliseconds, a boolean's 0 or 1.
+func numericValue(v indexedValue) float64 {
+	switch v.Family {
+	case "date":
+		return float64(v.Time.UnixMilli())
+	case "boolean":
+		if v.Bool {
+			return 1
+		}
+		return 0
+	}
+	return v.Num
+}
