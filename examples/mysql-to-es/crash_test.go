@@ -19,6 +19,18 @@ import (
 // Acceptance 3: the example process is SIGKILLed during a load of several thousand changes and restarted;
 // Elasticsearch converges to the MySQL state exactly.
 func TestKilledDuringLoadConverges(t *testing.T) {
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	killedDuringLoadConverges(t, srv.URL(), client)
+}
+
+// killedDuringLoadConverges runs the flagship into the search engine at esURL under a load of MySQL changes,
+// SIGKILLs it three times, restarts it and checks, through client, that the index converges to MySQL.
+func killedDuringLoadConverges(t *testing.T, esURL string, client *es.Client) {
 	bin := filepath.Join(t.TempDir(), "mysql-to-es")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
@@ -28,12 +40,7 @@ func TestKilledDuringLoadConverges(t *testing.T) {
 		db.Exec(t, s)
 	}
 	db.Exec(t, "INSERT INTO shop.customers (name, email) VALUES ('c1', 'c1@example.com'), ('c2', 'c2@example.com')")
-	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	env := []string{"SLUICE_MYSQL_DSN=" + db.DSN(""), "SLUICE_ES_URL=" + srv.URL(), "SLUICE_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
+	env := []string{"SLUICE_MYSQL_DSN=" + db.DSN(""), "SLUICE_ES_URL=" + esURL, "SLUICE_DATA_DIR=" + filepath.Join(t.TempDir(), "data"),
 		"SLUICE_BROKER_ADDR=" + testkit.FreeAddr(t), "SLUICE_HTTP_ADDR=" + testkit.FreeAddr(t)}
 	// Real Kafka (SLUICE_TEST_KAFKA=real): three nodes, replication 3, running through the kills.
 	env = append(env, testkit.KafkaEnv(t, 3)...)
@@ -114,6 +121,5 @@ func TestKilledDuringLoadConverges(t *testing.T) {
 		final.Process.Signal(syscall.SIGTERM)
 		final.Wait()
 	}()
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
 	converge(t, client, fmt.Sprintf("after 3 SIGKILLs during %d changes", changes))
 }

@@ -26,6 +26,7 @@ type env struct {
 	topology topology.Config
 	mysqlDSN string // SLUICE_MYSQL_DSN; empty: a private MariaDB in the data dir
 	esURL    string // SLUICE_ES_URL; empty: the embedded server on esAddr
+	esFlavor string // SLUICE_ES_FLAVOR: elasticsearch, opensearch, or empty to detect (elasticsearch.Config.Flavor)
 	esAddr   string // SLUICE_ES_ADDR
 	serverID uint32
 	codec    string        // SLUICE_CODEC: the codec of every topic's keys and values (json-schema, the default, or avro)
@@ -36,7 +37,7 @@ type env struct {
 func envFromOS() (env, error) {
 	cfg, err := topology.ConfigFromEnv()
 	e := env{topology: cfg, mysqlDSN: os.Getenv("SLUICE_MYSQL_DSN"), esURL: os.Getenv("SLUICE_ES_URL"),
-		esAddr: os.Getenv("SLUICE_ES_ADDR"), serverID: 5401, codec: os.Getenv("SLUICE_CODEC")}
+		esFlavor: os.Getenv("SLUICE_ES_FLAVOR"), esAddr: os.Getenv("SLUICE_ES_ADDR"), serverID: 5401, codec: os.Getenv("SLUICE_CODEC")}
 	if e.esAddr == "" {
 		e.esAddr = "127.0.0.1:9200"
 	}
@@ -108,21 +109,22 @@ func run(ctx context.Context, e env, say func(string, ...any)) error {
 	demo := searchdemo.Demo{Topology: e.topology, ESURL: e.esURL, ESAddr: e.esAddr,
 		Extras: searchdemo.Extras{Progress: e.progress, Generate: e.generate, Dialect: generator, DSN: dsn}}
 	return searchdemo.Run(ctx, demo, func(esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
-		return buildWith(dsn, e.serverID, esURL, e.codec)
+		return buildWith(dsn, e.serverID, esURL, e.codec, elasticsearch.Flavor(e.esFlavor))
 	}, say)
 }
 
 // build declares the pipeline with the default codec (json-schema); see buildWith.
 func build(dsn string, serverID uint32, esURL string) (*topology.Topology, *searchdemo.TimedSink, error) {
-	return buildWith(dsn, serverID, esURL, codecJSONSchema)
+	return buildWith(dsn, serverID, esURL, codecJSONSchema, elasticsearch.FlavorDetect)
 }
 
 // buildWith declares the pipeline: change data capture of shop.customers and shop.orders into raw topics
 // (kept intact) whose keys and values use codec ("" is json-schema), then, after Kafka, each order
 // unwrapped, joined with its customer, and indexed. With avro, every schema is registered in the schema
 // registry under <topic>-key and <topic>-value, and a schema change that the subject's compatibility rule
-// refuses stops the source at the row that carries it (nothing after it enters Kafka).
-func buildWith(dsn string, serverID uint32, esURL, codec string) (*topology.Topology, *searchdemo.TimedSink, error) {
+// refuses stops the source at the row that carries it (nothing after it enters Kafka). esFlavor is the
+// search engine's (elasticsearch.Config.Flavor; FlavorDetect asks it).
+func buildWith(dsn string, serverID uint32, esURL, codec string, esFlavor elasticsearch.Flavor) (*topology.Topology, *searchdemo.TimedSink, error) {
 	if codec == "" {
 		codec = codecJSONSchema
 	}
@@ -135,7 +137,7 @@ func buildWith(dsn string, serverID uint32, esURL, codec string) (*topology.Topo
 	if err != nil {
 		return nil, nil, err
 	}
-	es, err := elasticsearch.New(elasticsearch.Config{URLs: []string{esURL}, Index: "orders"})
+	es, err := elasticsearch.New(elasticsearch.Config{URLs: []string{esURL}, Index: "orders", Flavor: esFlavor})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/esserver"
 	"github.com/sluicehq/sluice/internal/kafkatest"
 	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/opensearchtest"
 	"github.com/sluicehq/sluice/internal/searchdemotest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/topology"
@@ -30,6 +31,7 @@ func TestMain(m *testing.M) {
 	db = srv
 	code := m.Run()
 	srv.Stop()
+	opensearchtest.Stop()
 	os.Exit(code)
 }
 

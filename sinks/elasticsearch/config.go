@@ -56,6 +56,10 @@ func (c *Config) resolveSecrets() error {
 type Config struct {
 	// URLs of Elasticsearch nodes (default http://127.0.0.1:9200).
 	URLs []string
+	// Flavor is the engine at URLs: "" (FlavorDetect, default) asks GET / at Open, FlavorElasticsearch or
+	// FlavorOpenSearch require that engine and fail Open naming this field when another one answers. Both
+	// get the same writes and guarantees (see Flavor); the examples read it from SLUICE_ES_FLAVOR.
+	Flavor Flavor
 	// Index names the target index: "{topic}" is replaced by the record's topic and "{field:PATH}" by a field
 	// of the record value, e.g. "orders-{field:region}" (default "{topic}"). Names are lower-cased, as
 	// Elasticsearch requires; a record without the field is rejected (dead-letter topic).
@@ -141,6 +145,9 @@ func (c *Config) setDefaults() error {
 		if pw, ok := parsed.User.Password(); ok {
 			secret.Register(pw)
 		}
+	}
+	if err := c.Flavor.validate(); err != nil {
+		return err
 	}
 	if c.Index == "" {
 		c.Index = "{topic}"

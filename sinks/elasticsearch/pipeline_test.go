@@ -19,7 +19,7 @@ import (
 
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
-	"github.com/sluicehq/sluice/esserver"
+	"github.com/sluicehq/sluice/internal/opensearchtest"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
 	"github.com/sluicehq/sluice/stream"
@@ -153,19 +153,27 @@ func (a *ackRecorder) firstUnacked(partition int32) int64 {
 // compares committed offsets with what the sink acknowledged, so that it sends no requests of its own to the
 // server (they would shift which requests the storm rejects); the documents are checked after it.
 func Test429StormLosesNothing(t *testing.T) {
+	test429Storm(t, embeddedTarget(t))
+}
+
+// The storm against a real OpenSearch node comes from a proxy in front of it (see target.storm).
+func Test429StormLosesNothingInteropOpenSearch(t *testing.T) {
+	test429Storm(t, openSearchTarget(t, "orders"))
+}
+
+func test429Storm(t *testing.T, tg target) {
 	const n = 3000
 	brokers := testkit.Brokers(t, 1)
-	srv := startServer(t)
 	produceOrders(t, brokers, "orders", 0, n, orderJSON)
 	var recorder *ackRecorder
-	tp, sink, err := esPipeline("storm", "orders", srv.URL(), func(s *elasticsearch.Sink) sinksSink {
+	stormURL, calm := tg.storm(t, 2, 3)
+	tp, sink, err := esPipeline("storm", "orders", stormURL, func(s *elasticsearch.Sink) sinksSink {
 		recorder = &ackRecorder{Sink: s, acked: map[int32]map[int64]bool{}}
 		return recorder
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.SetFaults(esserver.Faults{RejectEvery: 2, RejectItemEvery: 3})
 	stop := runPipeline(t, tp, brokers)
 	hwm := testkit.HighWaterMarks(t, brokers, "orders")
 	deadline := time.Now().Add(2 * time.Minute)
@@ -191,8 +199,8 @@ func Test429StormLosesNothing(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	stop()
-	srv.SetFaults(esserver.Faults{})
-	es, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	calm()
+	es := tg.client(t)
 	if got := countDocs(t, es, "orders"); got != n {
 		t.Fatalf("%d documents after the storm, want %d", got, n)
 	}
@@ -203,7 +211,7 @@ func Test429StormLosesNothing(t *testing.T) {
 		}
 	}
 	st := sink.Stats()
-	t.Logf("429 storm: %d documents, %d commit checks, sink stats %+v", n, checks, st)
+	t.Logf("429 storm on %s: %d documents, %d commit checks, sink stats %+v", tg.name, n, checks, st)
 	if st.Retries == 0 {
 		t.Error("no retries counted: the faults did not bite")
 	}
@@ -222,20 +230,27 @@ func readKeys(t testing.TB, brokers []string, topic string) map[int32][]string {
 // Acceptance 5: a document with a field that conflicts with the mapping goes to the dead-letter topic with
 // the reason; the rest of its batch is indexed.
 func TestMappingConflictGoesToDeadLetterTopic(t *testing.T) {
+	testMappingConflictGoesToDeadLetterTopic(t, embeddedTarget(t))
+}
+
+func TestMappingConflictGoesToDeadLetterTopicInteropOpenSearch(t *testing.T) {
+	testMappingConflictGoesToDeadLetterTopic(t, openSearchTarget(t, "orders"))
+}
+
+func testMappingConflictGoesToDeadLetterTopic(t *testing.T, tg target) {
 	brokers := testkit.Brokers(t, 1)
-	srv := startServer(t)
 	produceOrders(t, brokers, "orders", 0, 50, func(i int) string {
 		if i == 17 {
 			return `{"id":17,"amount":"seventeen","status":"new"}`
 		}
 		return orderJSON(i)
 	})
-	tp, _, err := esPipeline("strict", "orders", srv.URL(), nil)
+	tp, _, err := esPipeline("strict", "orders", tg.url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Establish the mapping (amount: long) before the pipeline runs, as an index template would.
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	client := tg.client(t)
 	res, err := client.Indices.Create("orders", client.Indices.Create.WithBody(strings.NewReader(`{"mappings":{"properties":{"amount":{"type":"long"}}}}`)))
 	if err != nil || res.IsError() {
 		t.Fatalf("create index: %v %v", err, res)
@@ -248,7 +263,7 @@ func TestMappingConflictGoesToDeadLetterTopic(t *testing.T) {
 	for _, rh := range dl.Headers {
 		h[string(rh.Key)] = string(rh.Value)
 	}
-	if string(dl.Key) != "order-17" || !strings.Contains(h[topology.HeaderErrorReason], "document_parsing_exception") ||
+	if string(dl.Key) != "order-17" || !strings.Contains(h[topology.HeaderErrorReason], tg.parseError) ||
 		h[topology.HeaderErrorStage] != topology.StageSink || h[elasticsearch.HeaderIndex] != "orders" || h[elasticsearch.HeaderID] != "order-17" {
 		t.Fatalf("dead letter %s=%s with headers %v", dl.Key, dl.Value, h)
 	}
@@ -292,7 +307,9 @@ func (k *killAfterAck) Write(ctx context.Context, batch []stream.Record) error {
 // TestMain doubles as the crash test's child process: with SLUICE_ES_CHILD set it runs the pipeline.
 func TestMain(m *testing.M) {
 	if os.Getenv("SLUICE_ES_CHILD") == "" {
-		os.Exit(m.Run())
+		code := m.Run()
+		opensearchtest.Stop()
+		os.Exit(code)
 	}
 	killAt, _ := strconv.Atoi(os.Getenv("SLUICE_ES_KILL_AT"))
 	tp, _, err := esPipeline("crash", "orders", os.Getenv("SLUICE_ES_URL"), func(s *elasticsearch.Sink) sinksSink {
@@ -318,9 +335,16 @@ func TestMain(m *testing.M) {
 // Acceptance 4: the sink process is SIGKILLed between the Elasticsearch acknowledgement and the offset
 // commit; after a restart the document count and contents are exact.
 func TestKillBetweenAckAndCommit(t *testing.T) {
+	testKillBetweenAckAndCommit(t, embeddedTarget(t))
+}
+
+func TestKillBetweenAckAndCommitInteropOpenSearch(t *testing.T) {
+	testKillBetweenAckAndCommit(t, openSearchTarget(t, "orders"))
+}
+
+func testKillBetweenAckAndCommit(t *testing.T, tg target) {
 	const n = 2000
 	brokers := testkit.Brokers(t, 1)
-	srv := startServer(t)
 	produceOrders(t, brokers, "orders", 0, n, orderJSON)
 	// Updates of the first 500 orders after the creates: a replay must not bring old amounts back.
 	produceOrders(t, brokers, "orders", 0, 500, func(i int) string { return fmt.Sprintf(`{"id":%d,"amount":%d,"status":"paid"}`, i, i*3+1) })
@@ -328,7 +352,7 @@ func TestKillBetweenAckAndCommit(t *testing.T) {
 	child := func(killAt int) error {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), "SLUICE_ES_CHILD=1", "SLUICE_ES_KILL_AT="+strconv.Itoa(killAt),
-			"SLUICE_ES_URL="+srv.URL(), "SLUICE_BROKERS="+strings.Join(brokers, ","))
+			"SLUICE_ES_URL="+tg.url, "SLUICE_BROKERS="+strings.Join(brokers, ","))
 		var out strings.Builder
 		cmd.Stderr = &out
 		if err := cmd.Start(); err != nil {
@@ -342,7 +366,7 @@ func TestKillBetweenAckAndCommit(t *testing.T) {
 			}
 			return nil
 		}
-		client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+		client := tg.client(t)
 		deadline := time.Now().Add(2 * time.Minute)
 		for !allPaid(client) {
 			if time.Now().After(deadline) {
@@ -359,7 +383,7 @@ func TestKillBetweenAckAndCommit(t *testing.T) {
 	if err := child(0); err != nil {
 		t.Fatalf("final run: %v", err)
 	}
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	client := tg.client(t)
 	if got := countDocs(t, client, "orders"); got != n {
 		t.Fatalf("%d documents after kills and restart, want %d", got, n)
 	}

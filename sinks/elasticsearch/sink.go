@@ -91,6 +91,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/elastic/elastic-transport-go/v8/elastictransport"
 	es "github.com/elastic/go-elasticsearch/v8"
 	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/stream"
@@ -110,6 +111,9 @@ type Sink struct {
 	lastRetryLog   atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
 	mappings       indexMappings
 	id             *idTemplate // Config.ID compiled
+
+	// openSearch: Open found OpenSearch (see Flavor); opened: Open has run its detection.
+	openSearch, opened atomic.Bool
 }
 
 type stats struct {
@@ -150,6 +154,9 @@ func New(cfg Config) (*Sink, error) {
 		// cut off at the transport.
 		Transport: newTransport(cfg),
 	}
+	s := &Sink{cfg: cfg}
+	// OpenSearch answers without the product header the client insists on (see Flavor).
+	esCfg.Interceptors = []elastictransport.InterceptorFunc{s.openSearchInterceptor}
 	if cfg.CACertFile != "" {
 		ca, err := os.ReadFile(cfg.CACertFile)
 		if err != nil {
@@ -170,7 +177,8 @@ func New(cfg Config) (*Sink, error) {
 		parsed, _ := url.Parse(u) // validated by setDefaults
 		hosts = append(hosts, parsed.Host)
 	}
-	return &Sink{cfg: cfg, client: client, json: codec, hosts: strings.Join(hosts, ","), pipelineLogger: pipelineLogger, id: id}, nil
+	s.client, s.json, s.hosts, s.pipelineLogger, s.id = client, codec, strings.Join(hosts, ","), pipelineLogger, id
+	return s, nil
 }
 
 // newTransport is the HTTP transport of the sink's client: Go's default (30s to connect) with
@@ -220,15 +228,10 @@ func (s *Sink) Open(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
-	res, err := s.client.Info(s.client.Info.WithContext(ctx))
-	if err != nil {
-		return fmt.Errorf("elasticsearch sink: cannot reach %s: %w", s.cfg.printableURLs(), err)
+	if err := s.detectFlavor(ctx); err != nil {
+		return err
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.IsError() {
-		return fmt.Errorf("elasticsearch sink: %s answered %s: %s", s.cfg.printableURLs(), res.Status(), body)
-	}
+	s.opened.Store(true)
 	if len(s.cfg.Mappings) == 0 {
 		return nil
 	}
@@ -244,12 +247,12 @@ func (s *Sink) Open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err = s.client.Indices.Create(s.cfg.Index, s.client.Indices.Create.WithBody(bytes.NewReader(create)),
+	res, err := s.client.Indices.Create(s.cfg.Index, s.client.Indices.Create.WithBody(bytes.NewReader(create)),
 		s.client.Indices.Create.WithContext(ctx))
 	if err != nil {
 		return fmt.Errorf("elasticsearch sink: create index %s: %w", s.cfg.Index, err)
 	}
-	body, _ = io.ReadAll(res.Body)
+	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	if res.IsError() && !strings.Contains(string(body), "resource_already_exists_exception") {
 		return fmt.Errorf("elasticsearch sink: create index %s: %s: %s", s.cfg.Index, res.Status(), body)

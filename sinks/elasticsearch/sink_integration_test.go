@@ -109,9 +109,16 @@ func retopic(recs []stream.Record, topic string) []stream.Record {
 // Acceptance 2: the same Kafka range delivered twice, and a range delivered out of order (older after
 // newer), leave the index identical to a single in-order delivery.
 func TestReplayAndReorderLeaveIndexIdentical(t *testing.T) {
-	srv := startServer(t)
-	s := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}})
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	testReplayAndReorder(t, embeddedTarget(t))
+}
+
+func TestReplayAndReorderLeaveIndexIdenticalInteropOpenSearch(t *testing.T) {
+	testReplayAndReorder(t, openSearchTarget(t, "once", "twice", "shuffled"))
+}
+
+func testReplayAndReorder(t *testing.T, tg target) {
+	s := tg.newSink(t, elasticsearch.Config{})
+	client := tg.client(t)
 	const docs, events = 40, 400
 	history := changes("x", docs, events, 1)
 
@@ -160,9 +167,16 @@ func sorted(m map[string]string) []string {
 // Acceptance 6: delete events and tombstones remove documents; a delete replayed before its create does not
 // resurrect the document.
 func TestDeletesAndTombstones(t *testing.T) {
-	srv := startServer(t)
-	s := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "people"})
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	testDeletesAndTombstones(t, embeddedTarget(t))
+}
+
+func TestDeletesAndTombstonesInteropOpenSearch(t *testing.T) {
+	testDeletesAndTombstones(t, openSearchTarget(t, "people"))
+}
+
+func testDeletesAndTombstones(t *testing.T, tg target) {
+	s := tg.newSink(t, elasticsearch.Config{Index: "people"})
+	client := tg.client(t)
 	doc := func(off int64, id string) stream.Record {
 		return stream.Record{Offset: off, Key: id, Operation: stream.OpCreate, Value: map[string]any{"name": id}}
 	}
@@ -189,8 +203,15 @@ func TestDeletesAndTombstones(t *testing.T) {
 
 // A record that cannot become a document is rejected alone; the rest of its batch is indexed.
 func TestBadRecordsAreRejectedAlone(t *testing.T) {
-	srv := startServer(t)
-	s := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "orders", Refresh: "true"})
+	testBadRecordsAreRejectedAlone(t, embeddedTarget(t))
+}
+
+func TestBadRecordsAreRejectedAloneInteropOpenSearch(t *testing.T) {
+	testBadRecordsAreRejectedAlone(t, openSearchTarget(t, "orders"))
+}
+
+func testBadRecordsAreRejectedAlone(t *testing.T, tg target) {
+	s := tg.newSink(t, elasticsearch.Config{Index: "orders", Refresh: "true"})
 	batch := []stream.Record{
 		{Offset: 0, Key: "1", Value: map[string]any{"amount": int64(10)}},
 		{Offset: 1, Key: "2", Value: map[string]any{"amount": "lots"}}, // conflicts with the long mapping
@@ -209,11 +230,11 @@ func TestBadRecordsAreRejectedAlone(t *testing.T) {
 	for _, r := range rej.Rejections {
 		reasons[r.Index] = r.Reason.Error()
 	}
-	if len(reasons) != 3 || !strings.Contains(reasons[1], "document_parsing_exception") ||
+	if len(reasons) != 3 || !strings.Contains(reasons[1], tg.parseError) ||
 		!strings.Contains(reasons[2], "no key") || !strings.Contains(reasons[3], "not a JSON object") {
 		t.Fatalf("rejections %v", reasons)
 	}
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	client := tg.client(t)
 	res, err := client.Count(client.Count.WithIndex("orders"))
 	if err != nil {
 		t.Fatal(err)
@@ -227,9 +248,16 @@ func TestBadRecordsAreRejectedAlone(t *testing.T) {
 
 // With Update, records carry partial documents that are merged into the stored one (doc_as_upsert).
 func TestPartialUpdates(t *testing.T) {
-	srv := startServer(t)
-	s := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "profiles", Update: true})
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	testPartialUpdates(t, embeddedTarget(t))
+}
+
+func TestPartialUpdatesInteropOpenSearch(t *testing.T) {
+	testPartialUpdates(t, openSearchTarget(t, "profiles"))
+}
+
+func testPartialUpdates(t *testing.T, tg target) {
+	s := tg.newSink(t, elasticsearch.Config{Index: "profiles", Update: true})
+	client := tg.client(t)
 	writeAll(t, s, []stream.Record{
 		{Offset: 0, Key: "doc-0", Value: map[string]any{"name": "Ann", "plan": "free"}},
 		{Offset: 1, Key: "doc-0", Value: map[string]any{"plan": "pro"}}, // same batch: merged in order
