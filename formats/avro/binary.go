@@ -218,6 +218,9 @@ func (r *reader) decode(n *node) (any, error) {
 			if err != nil {
 				return nil, err
 			}
+			if v == nil {
+				v = n.schema.Fields[i].Schema.Default // as for a union's null
+			}
 			if err := st.Put(n.fieldNames[i], v); err != nil {
 				return nil, err
 			}
@@ -232,7 +235,12 @@ func (r *reader) decode(n *node) (any, error) {
 			return nil, r.fail(fmt.Sprintf("union branch %d of %d", i, len(n.branches)))
 		}
 		v, err := r.decode(n.branches[i])
-		if err != nil || !n.unionStruct || v == nil {
+		if err == nil && v == nil {
+			// A null stands for the default where there is one, as Connect's Struct.get reads it and as the
+			// encoder writes a nil value.
+			return n.schema.Default, nil
+		}
+		if err != nil || !n.unionStruct {
 			return v, err
 		}
 		return n.unionValue(int(i), v)

@@ -81,13 +81,23 @@ func StreamSchema(avroJSON string) (*stream.Schema, error) {
 	return n.schema, nil
 }
 
-var parseCache = func() *avro.SchemaCache { return &avro.SchemaCache{} }
+// parseAvro parses a schema with hamba/avro in a cache of its own (hamba's default cache is global, and
+// would let one schema's named types leak into the next). hamba/avro v2.31.0 panics on some invalid
+// schemas (an empty union with a default): that is reported as an error.
+func parseAvro(text string) (s avro.Schema, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s, err = nil, fmt.Errorf("hamba/avro failed on it: %v", p)
+		}
+	}()
+	return avro.ParseWithCache(text, "", &avro.SchemaCache{})
+}
 
 // parseNode parses an Avro schema with hamba/avro (which checks names, references, logical types and
 // defaults) and binds it to the data model. Properties and defaults are read from the JSON text itself,
 // with exact numbers.
 func parseNode(avroJSON string) (*node, error) {
-	hs, err := avro.ParseWithCache(avroJSON, "", parseCache())
+	hs, err := parseAvro(avroJSON)
 	if err != nil {
 		return nil, fmt.Errorf("avro: invalid Avro schema: %w", err)
 	}
