@@ -848,6 +848,9 @@ func formatDate(t time.Time, format string) string {
 	switch format {
 	case "strict_date_optional_time", "date_optional_time", "strict_date_time", "date_time",
 		"strict_date_optional_time_nanos":
+		if t.Year() > 9999 {
+			return "+" + t.Format("2006-01-02T15:04:05.000Z") // java.time's sign for years beyond four digits
+		}
 		return t.Format("2006-01-02T15:04:05.000Z")
 	case "strict_date", "date":
 		return t.Format("2006-01-02")
@@ -894,10 +897,23 @@ func (a *aggregation) metric(docs []*parsedDoc) map[string]any {
 	}
 	avg := value(sum/float64(count), count > 0)
 	minV, maxV := value(lo, count > 0), value(hi, count > 0)
-	isDate := a.fm != nil && a.fm.family() == "date"
+	family := ""
+	if a.fm != nil {
+		family = a.fm.family()
+	}
+	// Dates and booleans have a formatted value besides the number, as Elasticsearch's DocValueFormat gives:
+	// a date string; for booleans "true" or "false" (value != 0) in value_as_string, and a JSON boolean in
+	// stats' *_as_string.
 	asString := func(out map[string]any, key string, v any) {
-		if f, ok := v.(float64); ok && isDate {
+		f, ok := v.(float64)
+		switch {
+		case !ok:
+		case family == "date":
 			out[key] = formatDate(time.UnixMilli(int64(f)), a.dateFormat())
+		case family == "boolean" && key == "value_as_string":
+			out[key] = strconv.FormatBool(f != 0)
+		case family == "boolean":
+			out[key] = f != 0
 		}
 	}
 	out := map[string]any{}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/elastic/go-elasticsearch/v8"
 	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/sluicehq/sluice/internal/opensearchtest"
 )
 
 // childEnv makes the test binary run a server instead of the tests (see durability_test.go).
@@ -25,7 +27,9 @@ func TestMain(m *testing.M) {
 		runChild(dir)
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	opensearchtest.Stop() // the real OpenSearch node of the interop tests, if one was started
+	os.Exit(code)
 }
 
 // runChild serves on a free port with DataDir dir and prints its URL on stdout.
