@@ -51,6 +51,12 @@ func roundTripCases(t testing.TB) []roundTripCase {
 	minDec := bigDec(t, "-"+strings.Repeat("9", 65), 30)
 	selfDefault := NewStruct("self").Field("x", Int32Schema()).MustBuild()
 	selfDefault.Default = structOf(t, selfDefault, "x", int32(-1))
+	nines38 := strings.Repeat("9", 38)
+	dec38 := func(scale int) *Schema {
+		return DecimalSchema(scale).WithParameter("connect.decimal.precision", "38")
+	}
+	microTimestamp := Int64Schema().WithName("io.debezium.time.MicroTimestamp")
+	mapsOfStructs := MapOf(StringSchema(), MapOf(StringSchema(), address))
 
 	return []roundTripCase{
 		{"int8 min", Int8Schema(), int8(math.MinInt8)},
@@ -103,6 +109,16 @@ func roundTripCases(t testing.TB) []roundTripCase {
 		{"decimal tiny", DecimalSchema(30), bigDec(t, "1", 30)},
 		{"decimal zero", DecimalSchema(30), bigDec(t, "0", 30)},
 		{"decimal negative scale", DecimalSchema(-3), NewDecimal(-12, -3)},
+		{"decimal 38,0 max", dec38(0), bigDec(t, nines38, 0)},
+		{"decimal 38,0 min", dec38(0), bigDec(t, "-"+nines38, 0)},
+		{"decimal 38,10 max", dec38(10), bigDec(t, nines38, 10)},
+		{"decimal 38,10 negative", dec38(10), bigDec(t, "-1", 10)},
+		{"decimal 38,38 max", dec38(38), bigDec(t, nines38, 38)},
+		{"decimal 38,38 min", dec38(38), bigDec(t, "-"+nines38, 38)},
+		{"micro timestamp", microTimestamp, int64(1700000000123456)},
+		{"micro timestamp before epoch", microTimestamp, int64(-1)},
+		{"micro timestamp min", microTimestamp, int64(math.MinInt64)},
+		{"nested maps of structs", mapsOfStructs, map[string]any{"eu": map[string]any{"home": addr, "": addr}, "us": map[string]any{}}},
 		{"decimal -128", DecimalSchema(0), NewDecimal(-128, 0)},
 		{"date epoch", DateSchema(), time.Unix(0, 0).UTC()},
 		{"date min", DateSchema(), dateFromDays(math.MinInt32)},
@@ -184,6 +200,36 @@ func TestJSONMatchesEnvelopePayload(t *testing.T) {
 		if !bytes.Equal(plain, parts.Payload) {
 			t.Errorf("%s: json %s, envelope payload %s", tt.name, plain, parts.Payload)
 		}
+	}
+}
+
+// TestJSONRoundTrip writes the table with the plain "json" codec and reads each payload back with its
+// schema (the schema travels outside the record, as with a schema registry): the same value comes back.
+func TestJSONRoundTrip(t *testing.T) {
+	for _, tt := range roundTripCases(t) {
+		if tt.schema == nil {
+			continue // schemaless values are TestJSONSchemaRoundTrip's and the json codec tests'
+		}
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := JSONCodec{}.Encode(tt.schema, tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := DecodeJSONValue(tt.schema, data)
+			if err != nil {
+				t.Fatalf("DecodeJSONValue(%s): %v", data, err)
+			}
+			want := tt.v
+			if want == nil {
+				want = tt.schema.Default
+			}
+			if st, ok := want.(*Struct); ok {
+				want = withDefaults(st)
+			}
+			if !EqualValues(v, want) {
+				t.Errorf("value changed:\n got %v\nwant %v\njson %s", v, want, data)
+			}
+		})
 	}
 }
 
