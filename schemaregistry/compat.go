@@ -2,6 +2,7 @@ package schemaregistry
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -96,7 +97,8 @@ func (c *avroChecker) fail(format string, args ...any) {
 
 // matches reports whether reader can read writer, without recording anything.
 func (c *avroChecker) matches(reader, writer avro.Schema) bool {
-	trial := &avroChecker{readerNew: c.readerNew, prev: c.prev, seen: c.seen, dryRun: true}
+	// A copy of seen: what the trial checks must not count as checked for the real check that may follow.
+	trial := &avroChecker{readerNew: c.readerNew, prev: c.prev, seen: maps.Clone(c.seen), dryRun: true}
 	trial.check(reader, writer, "")
 	return len(trial.issues) == 0
 }
@@ -145,10 +147,22 @@ func (c *avroChecker) check(reader, writer avro.Schema, where string) {
 	if wu, ok := writer.(*avro.UnionSchema); ok {
 		if ru, ok := reader.(*avro.UnionSchema); ok {
 			for _, wt := range wu.Types() {
-				if !slices.ContainsFunc(ru.Types(), func(rt avro.Schema) bool { return c.matches(rt, wt) }) {
-					c.fail("%s: the branch %s of %s's union has no matching branch in %s's union",
-						where, typeName(deref(wt)), c.side(false), c.side(true))
+				if slices.ContainsFunc(ru.Types(), func(rt avro.Schema) bool { return c.matches(rt, wt) }) {
+					continue
 				}
+				// Avro resolves a named branch to the reader's branch of the same name: what keeps that one
+				// from reading it (a record's field, say) is the issue to name.
+				if wn, ok := deref(wt).(avro.NamedSchema); ok {
+					if i := slices.IndexFunc(ru.Types(), func(rt avro.Schema) bool {
+						rn, ok := deref(rt).(avro.NamedSchema)
+						return ok && rn.FullName() == wn.FullName()
+					}); i >= 0 {
+						c.check(ru.Types()[i], wt, where)
+						continue
+					}
+				}
+				c.fail("%s: the branch %s of %s's union has no matching branch in %s's union",
+					where, typeName(deref(wt)), c.side(false), c.side(true))
 			}
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sluicehq/sluice/stream"
@@ -36,6 +37,9 @@ type Embedded struct {
 	next    int64                   // offset after the last applied record
 	applied chan struct{}           // closed and replaced after each applied record
 	waiters map[string]chan outcome // attempt -> the appender waiting for its outcome
+
+	parsed      sync.Map // schema type and text as given -> parsedSchema (parsing is a pure function)
+	parsedCount atomic.Int64
 
 	cancel    context.CancelFunc
 	done      chan struct{}
@@ -114,7 +118,7 @@ func (e *Embedded) apply(offset int64, key, value []byte) error {
 	if offset < e.next { // delivered again after a failed read
 		return nil
 	}
-	attempt, out, ok := e.st.apply(key, value)
+	attempt, out, ok := e.st.apply(key, value, e.parse)
 	if !ok {
 		e.logger.Warn("skipping a record that is not the schema registry's", "offset", offset)
 	}
@@ -186,6 +190,28 @@ func (e *Embedded) submit(ctx context.Context, op string, v recordValue) (outcom
 	}
 }
 
+// maxParsedCache bounds the parse cache; past it the cache starts again empty.
+const maxParsedCache = 10000
+
+// parse is parseSchema with a cache: a pipeline registers the same schema text for every record batch, and
+// parsing an Avro schema costs far more than the rest of a lookup.
+func (e *Embedded) parse(s stream.RegisteredSchema) (parsedSchema, error) {
+	key := s.Type + "\x00" + s.Schema
+	if p, ok := e.parsed.Load(key); ok {
+		return p.(parsedSchema), nil
+	}
+	p, err := parseSchema(s)
+	if err != nil {
+		return p, err
+	}
+	if e.parsedCount.Add(1) > maxParsedCache {
+		e.parsed.Clear()
+		e.parsedCount.Store(1)
+	}
+	e.parsed.Store(key, p)
+	return p, nil
+}
+
 func streamSchema(typ, text string) stream.RegisteredSchema {
 	return stream.RegisteredSchema{Type: typ, Schema: text}
 }
@@ -203,7 +229,7 @@ func (e *Embedded) register(ctx context.Context, subject string, schema stream.R
 	if subject == "" {
 		return 0, 0, &Error{Code: CodeInvalidSchema, Message: "Invalid schema: the subject name is empty"}
 	}
-	p, err := parseSchema(schema)
+	p, err := e.parse(schema)
 	if err != nil {
 		return 0, 0, err
 	}

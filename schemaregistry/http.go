@@ -239,7 +239,7 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) {
 		replyError(w, err)
 		return
 	}
-	p, err := parseSchema(streamSchema(req.SchemaType, req.Schema))
+	p, err := h.e.parse(streamSchema(req.SchemaType, req.Schema))
 	if err != nil {
 		replyError(w, err)
 		return
@@ -357,7 +357,7 @@ func (h *handler) compatibility(w http.ResponseWriter, r *http.Request) {
 		replyError(w, err)
 		return
 	}
-	p, err := parseSchema(streamSchema(req.SchemaType, req.Schema))
+	p, err := h.e.parse(streamSchema(req.SchemaType, req.Schema))
 	if err != nil {
 		replyError(w, err)
 		return

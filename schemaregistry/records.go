@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+
+	"github.com/sluicehq/sluice/stream"
 )
 
 // The log's records. Every record has a key of its own ({"op":...,"attempt":<random>}), so compaction of
@@ -48,9 +50,9 @@ func newAttempt() string {
 	return hex.EncodeToString(b[:])
 }
 
-// apply applies one record to st and returns its attempt id and outcome; ok is false for a record that is
+// apply applies one record to st, parsing schemas with parse (parseSchema or a cache of it), and returns its attempt id and outcome; ok is false for a record that is
 // not the registry's (it is skipped, as every replica skips it).
-func (st *state) apply(key, value []byte) (attempt string, out outcome, ok bool) {
+func (st *state) apply(key, value []byte, parse func(stream.RegisteredSchema) (parsedSchema, error)) (attempt string, out outcome, ok bool) {
 	var k recordKey
 	var v recordValue
 	if json.Unmarshal(key, &k) != nil || json.Unmarshal(value, &v) != nil {
@@ -58,7 +60,7 @@ func (st *state) apply(key, value []byte) (attempt string, out outcome, ok bool)
 	}
 	switch k.Op {
 	case opRegister:
-		p, err := parseSchema(streamSchema(v.SchemaType, v.Schema))
+		p, err := parse(streamSchema(v.SchemaType, v.Schema))
 		if err != nil {
 			return k.Attempt, outcome{err: err}, true
 		}

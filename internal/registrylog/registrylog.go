@@ -27,6 +27,7 @@ const RequestTimeout = 30 * time.Second
 type Log struct {
 	topic    string
 	brokers  []string
+	cfg      *sarama.Config
 	client   sarama.Client
 	producer sarama.SyncProducer
 	logger   *slog.Logger
@@ -60,6 +61,8 @@ func Open(ctx context.Context, settings kafka.Settings, topic string, replicatio
 		return nil, fmt.Errorf("schema registry topic %q: %w", topic, kafka.ExplainAuth(err, brokers, settings.Auth))
 	}
 	cfg = kafka.StartupConfig(cfg, RequestTimeout)
+	// A registration waits for its record: send it at once instead of lingering for a batch.
+	cfg.Producer.Flush.Frequency, cfg.Producer.Flush.Bytes, cfg.Producer.Flush.MaxMessages = 0, 0, 0
 	client, err := kafka.Within(ctx, RequestTimeout, brokers, "a metadata request",
 		func() (sarama.Client, error) { return sarama.NewClient(brokers, cfg) },
 		func(c sarama.Client) { _ = c.Close() })
@@ -73,7 +76,7 @@ func Open(ctx context.Context, settings kafka.Settings, topic string, replicatio
 		_ = client.Close()
 		return nil, fmt.Errorf("schema registry topic %q: start a producer at %s: %w", topic, strings.Join(brokers, ","), err)
 	}
-	return &Log{topic: topic, brokers: brokers, client: client, producer: producer,
+	return &Log{topic: topic, brokers: brokers, cfg: cfg, client: client, producer: producer,
 		logger: slog.Default().With("component", "schema-registry", "topic", topic)}, nil
 }
 
@@ -105,7 +108,12 @@ func (l *Log) End(ctx context.Context) (int64, error) {
 // fn for each record in order until ctx ends or fn fails. Errors the consumer reports while it retries
 // (a broker restarting) are logged; it keeps reading.
 func (l *Log) Read(ctx context.Context, from int64, fn func(offset int64, key, value []byte) error) error {
-	consumer, err := sarama.NewConsumerFromClient(l.client)
+	// A client of its own: a fetch parks on the broker for up to MaxWaitTime, and requests on one
+	// connection are answered in order, so a shared connection would hold every Append and End behind it
+	// (measured: 200 ms per append on kfake instead of 7 ms).
+	consumer, err := kafka.Within(ctx, RequestTimeout, l.brokers, "a metadata request",
+		func() (sarama.Consumer, error) { return sarama.NewConsumer(l.brokers, l.cfg) },
+		func(c sarama.Consumer) { _ = c.Close() })
 	if err != nil {
 		return fmt.Errorf("read topic %q at %s: %w", l.topic, strings.Join(l.brokers, ","), err)
 	}

@@ -193,3 +193,41 @@ func TestKafkaLogTwoReplicasAgree(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRegister measures one new registration (append, read back, apply) and one cached lookup on a
+// registry on a Kafka topic, and the replay of everything registered by a newly opened registry.
+func BenchmarkRegister(b *testing.B) {
+	dir := b.TempDir()
+	br, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", DataDir: dir, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer br.Close()
+	ctx := context.Background()
+	open := func() *schemaregistry.Embedded {
+		log, err := Open(ctx, kafka.Settings{Brokers: br.Addrs()}, "", 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		e, err := schemaregistry.OpenEmbedded(ctx, log, schemaregistry.EmbeddedOptions{Logger: quiet, DefaultCompatibility: "NONE"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return e
+	}
+	e := open()
+	defer e.Close()
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		if _, err := e.Register(ctx, fmt.Sprintf("s-%d", i), version(i%50+1)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Microseconds())/float64(b.N), "µs/register")
+	b.StopTimer()
+	replayStart := time.Now()
+	again := open()
+	b.ReportMetric(float64(time.Since(replayStart).Milliseconds()), "ms-replay")
+	_ = again.Close()
+}
