@@ -85,6 +85,21 @@
 // min/max for arrays), _score and _id; from/size (default 10, max_result_window 10,000);
 // track_total_hits true, false or a number (default 10,000, relation "eq" or "gte").
 //
+// # Aggregations
+//
+// A search's "aggs" (or "aggregations") run over every document its query matches, "size": 0 included,
+// with Elasticsearch's response shapes (aggs.go; compared with a real OpenSearch 2.19 node on the same data
+// by TestAggregationsInteropMatchOpenSearch): terms (field, size, min_doc_count >= 1, order by _count,
+// _key or a single-value metric sub-aggregation, ties by key ascending; buckets with key and doc_count,
+// key_as_string for dates and booleans, doc_count_error_upper_bound always 0, sum_other_doc_count), range
+// (numeric fields; from inclusive, to exclusive; buckets sorted by from then to, keys as "1.0-5.0" with
+// Java's double notation, keyed), date_histogram (calendar_interval minute to year, weeks from Monday,
+// fixed_interval in ms/s/m/h/d counted from the epoch; format, min_doc_count with empty buckets filled
+// between the first and last, order, keyed) and the metrics avg, sum, min, max, stats (value_as_string,
+// *_as_string for dates and booleans), cardinality (exact) and value_count. terms, range and
+// date_histogram take sub-aggregations; "meta" is echoed. A field no index maps aggregates as
+// Elasticsearch's unmapped fields do (no buckets, null avg/min/max, sum 0).
+//
 // # Faults
 //
 // SetFaults injects failures for retry tests: whole-request 429 es_rejected_execution_exception, 503,
@@ -112,10 +127,16 @@
 //   - Sorting on _id is allowed (Elasticsearch 8 disallows it unless indices.id_field_data.enabled is set);
 //     ties are broken by bleve's internal order, not by shard/doc order. For a document missing a float sort
 //     field the sort value shown is ±Double.MAX_VALUE (Elasticsearch shows ±Infinity, which JSON lacks).
-//   - _source filtering supports only "_source": false; aggregations, highlighting, suggesters, scroll,
+//   - _source filtering supports only "_source": false; highlighting, suggesters, scroll,
 //     point in time, knn, runtime fields, script queries and scripted updates (400) are absent.
 //     search_after works after _id and keyword sort values only (others: 400).
 //     URI search supports only q=* and q=field:value.
+//   - Aggregations: only those listed under "Aggregations", with only the parameters listed there
+//     (shard_size and precision_threshold are accepted and ignored; any other, such as include/exclude,
+//     missing, script, extended_bounds, offset or a time_zone other than UTC, is a 400 naming it); no
+//     pipeline aggregations, no terms with min_doc_count 0, no range on dates (date_range) and no other
+//     bucket types. Results are exact (one shard): cardinality never approximates, terms never has a count
+//     error.
 //   - Tombstones are pruned lazily (at refresh and when the id is written again) once older than 60s, and
 //     survive a restart with their original delete time.
 //   - Request bodies are not checked against Content-Type, and JSON responses are always
