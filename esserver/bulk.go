@@ -14,7 +14,7 @@ var bulkParams = map[string]bool{
 	"_index": true, "_id": true, "version": true, "version_type": true, "if_seq_no": true,
 	"if_primary_term": true, "routing": true, "pipeline": true, "require_alias": true,
 	"retry_on_conflict": true, "_source": true, "dynamic_templates": true, "require_data_stream": true,
-	"list_executed_pipelines": true,
+	"list_executed_pipelines": true, "op_type": true,
 }
 
 // handleBulk is the bulk API: NDJSON action lines, each followed by a source line for index, create and
@@ -36,9 +36,12 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	applyBulkDefaults(r, ops) // bulkitems.go
 	var problems []string
 	for _, op := range ops {
-		problems = append(problems, op.validate()...)
+		if op.itemError == nil {
+			problems = append(problems, op.validate()...)
+		}
 	}
 	if len(ops) == 0 {
 		problems = append(problems, "no requests added")
@@ -108,6 +111,9 @@ func parseBulk(body []byte, defaultIndex string) ([]*writeOp, *esError) {
 			return nil, errIllegalArgument("Malformed action/metadata line [%d], expected START_OBJECT but found [%s]",
 				lineNo, tokenName(line))
 		}
+		if len(action) == 0 {
+			return nil, errIllegalArgument("Malformed action/metadata line [%d], expected FIELD_NAME but found [END_OBJECT]", lineNo)
+		}
 		if len(action) != 1 {
 			return nil, errIllegalArgument("Malformed action/metadata line [%d], expected a simple value for field [%s] but found [START_OBJECT]", lineNo, "action")
 		}
@@ -136,8 +142,11 @@ func parseBulk(body []byte, defaultIndex string) ([]*writeOp, *esError) {
 			case "_id":
 				op.ID, e = stringParam(v, k, lineNo)
 				if e == nil && op.ID == "" {
-					return nil, errValidation("if _id is specified it must not be empty")
+					// Elasticsearch fails this item alone (bulkitems.go).
+					op.itemError = errIllegalArgument("if _id is specified it must not be empty")
 				}
+			case "op_type", "require_alias":
+				e = bulkItemOption(op, k, v, lineNo) // bulkitems.go
 			case "version_type":
 				op.VersionType, e = stringParam(v, k, lineNo)
 			case "version":

@@ -53,7 +53,12 @@ func (s *Server) runSingle(w http.ResponseWriter, r *http.Request, op *writeOp) 
 		writeError(w, res.Err)
 		return
 	}
-	writeJSON(w, res.Status, res.body())
+	body := res.body()
+	if refresh == "true" && res.Result != "noop" {
+		body["forced_refresh"] = true
+	}
+	s.addUpdateGet(r, op, body) // update's ?_source: the document after the update (getopts.go)
+	writeJSON(w, res.Status, body)
 }
 
 func (s *Server) readSource(w http.ResponseWriter, r *http.Request, op *writeOp) bool {
@@ -134,11 +139,12 @@ func (s *Server) handleUpdateDoc(w http.ResponseWriter, r *http.Request) {
 // refreshed or not.
 func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request) {
 	name, id := r.PathValue("index"), r.PathValue("id")
+	s.refreshBeforeGet(r, name) // ?refresh=true (getopts.go)
 	s.mu.RLock()
 	ix, notFound := s.singleIndex(name) // an index or an alias of one (aliases.go)
 	var d *docEntry
 	if ix != nil {
-		d = ix.docs[id]
+		d = getEntry(r, ix, id) // realtime, or ?realtime=false (getopts.go)
 		name = ix.name
 	}
 	s.mu.RUnlock()
@@ -158,15 +164,27 @@ func (s *Server) handleGetDoc(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"_index": name, "_id": id, "found": false})
 		return
 	}
+	if e := checkGetVersion(r.URL.Query(), ix, id, d); e != nil { // ?version, ?version_type (getopts.go)
+		if r.Method == http.MethodHead {
+			w.WriteHeader(e.Status)
+			return
+		}
+		writeError(w, e)
+		return
+	}
 	if r.Method == http.MethodHead {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
 	out, _ := json.Marshal(map[string]any{"_index": name, "_id": id, "_version": d.version, "_seq_no": d.seqNo,
 		"_primary_term": 1, "found": true})
-	if v := r.URL.Query().Get("_source"); v != "false" {
-		// The source is returned byte for byte as it was indexed, as Elasticsearch does.
-		out = append(append(append(out[:len(out)-1], `,"_source":`...), d.source...), '}')
+	// Unfiltered, the source is returned byte for byte as it was indexed, as Elasticsearch does.
+	if src, ok := sourceFilterFromQuery(r.URL.Query(), nil).apply(d.source); ok && getShowsSource(r.URL.Query()) {
+		out = append(append(append(out[:len(out)-1], `,"_source":`...), src...), '}')
+	}
+	if fields := storedFields(r.URL.Query(), ix, d); len(fields) > 0 { // ?stored_fields (getopts.go)
+		fj, _ := json.Marshal(fields)
+		out = append(append(append(out[:len(out)-1], `,"fields":`...), fj...), '}')
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
 	w.WriteHeader(http.StatusOK)
@@ -191,7 +209,8 @@ func (s *Server) handleGetSource(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusNotFound, "resource_not_found_exception",
 			"Document not found ["+name+"]/["+id+"]"))
 	default:
+		src, _ := sourceFilterFromQuery(r.URL.Query(), nil).apply(d.source)
 		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(d.source)
+		_, _ = w.Write(src)
 	}
 }

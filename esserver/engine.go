@@ -22,6 +22,11 @@ type writeOp struct {
 	Source        json.RawMessage
 	Update        *updateRequest
 	autoID        bool
+	// itemError fails this bulk item alone (without running it), for problems Elasticsearch reports per
+	// item rather than for the whole request (an empty _id, require_alias on a name that is no alias).
+	itemError       *esError
+	requireAlias    bool // the bulk item's require_alias: the target must be an existing alias
+	requireAliasSet bool // the item set require_alias itself (the request's default does not apply)
 }
 
 // updateRequest is the body of an update: a partial document to merge, with upsert options.
@@ -135,6 +140,14 @@ func (s *Server) apply(op *writeOp, now time.Time, logBuf *[]byte) writeResult {
 	fail := func(e *esError) writeResult {
 		res.Err, res.Status = e, e.Status
 		return res
+	}
+	if op.itemError != nil {
+		return fail(op.itemError)
+	}
+	if op.requireAlias {
+		if e := s.checkRequireAlias(op.Index); e != nil { // bulkitems.go
+			return fail(e)
+		}
 	}
 	ix, ae := s.writeTarget(op.Index) // an index, or an alias's write index (aliases.go)
 	if ae != nil {

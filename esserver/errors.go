@@ -21,8 +21,8 @@ func (e *esError) Error() string { return e.Type + ": " + e.Reason }
 
 // body renders the exception object the way ElasticsearchException.toXContent does: type, reason, the
 // metadata, then caused_by.
-func (e *esError) body() map[string]any {
-	m := map[string]any{"type": e.Type, "reason": e.Reason}
+func (e *esError) body() exceptionBody {
+	m := exceptionBody{"type": e.Type, "reason": e.Reason}
 	for k, v := range e.Extra {
 		m[k] = v
 	}
@@ -126,7 +126,7 @@ func errRejected(what string) *esError {
 // writeJSON answers with status and v encoded as JSON. Headers common to every response were set by the
 // server's middleware.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
+	body, err := marshalJSON(v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		body, _ = json.Marshal(newError(status, "exception", err.Error()).response())

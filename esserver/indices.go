@@ -50,6 +50,10 @@ func (s *Server) handleCreateIndex(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if e := validateCreateIndexBody(body); e != nil { // indexsettings.go
+		writeError(w, e)
+		return
+	}
 	m, e := parseMappings(req.Mappings)
 	if e != nil {
 		writeError(w, e)
@@ -58,6 +62,12 @@ func (s *Server) handleCreateIndex(w http.ResponseWriter, r *http.Request) {
 	var logBuf []byte
 	s.mu.Lock()
 	_, e = s.createIndex(name, m, time.Now(), &logBuf)
+	if e == nil {
+		if e = s.createIndexAliases(name, body, &logBuf); e != nil { // indexsettings.go
+			s.dropCreatedIndex(name)
+			logBuf = nil
+		}
+	}
 	durable := s.commit(logBuf)
 	s.mu.Unlock()
 	if e != nil {
@@ -151,7 +161,7 @@ func (s *Server) handleDeleteIndex(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleGetMapping(w http.ResponseWriter, r *http.Request) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	ixs, e := s.resolve(r.PathValue("index"))
+	ixs, e := s.resolveWithOptions(r, r.PathValue("index")) // ignore_unavailable, allow_no_indices
 	if e != nil {
 		writeError(w, e)
 		return

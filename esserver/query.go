@@ -49,12 +49,12 @@ func (c *queryCompiler) compile(raw json.RawMessage) (query.Query, *esError) {
 			return c.boolQuery(body)
 		case "ids":
 			var b struct {
-				Values []string `json:"values"`
+				Values []any `json:"values"`
 			}
-			if err := json.Unmarshal(body, &b); err != nil {
+			if err := decodeNumber(body, &b); err != nil {
 				return nil, c.parsingError("[ids] "+err.Error(), typ)
 			}
-			return query.NewDocIDQuery(b.Values), nil
+			return idsQuery(b.Values), nil // idquery.go: numbers are ids too
 		case "exists":
 			var b struct {
 				Field string `json:"field"`
@@ -237,6 +237,9 @@ func (c *queryCompiler) fieldQuery(typ string, body json.RawMessage) (query.Quer
 	}
 	if field == "" {
 		return nil, c.parsingError(fmt.Sprintf("[%s] query malformed, no field", typ), typ)
+	}
+	if field == "_id" {
+		return c.idFieldQuery(typ, spec) // idquery.go
 	}
 	fm := c.field(field)
 	switch typ {

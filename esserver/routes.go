@@ -46,6 +46,7 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /_cat/indices", s.handleCatIndices)
 	m.HandleFunc("GET /_cat/indices/{index}", s.handleCatIndices)
 	s.aliasRoutes(m) // aliases.go
+	s.restRoutes(m)  // mget.go: _mget, _cluster/health, scroll
 	m.HandleFunc("/", s.aliasByName(s.handleUnknown(m)))
 	return m
 }

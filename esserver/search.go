@@ -39,6 +39,10 @@ type sortKey struct {
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("scroll") {
+		s.handleScrollStart(w, r) // scroll.go
+		return
+	}
 	start := time.Now()
 	req, body, e := readSearchRequest(r)
 	if e != nil {
@@ -63,6 +67,11 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	trackLimit, e := parseTrackTotalHits(req.TrackTotalHits)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	srcFilter, e := searchSourceFilter(r, req.Source, body) // sourcefilter.go
 	if e != nil {
 		writeError(w, e)
 		return
@@ -120,8 +129,8 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 			if scored {
 				hit["_score"] = h.Score
 			}
-			if string(bytes.TrimSpace(req.Source)) != "false" {
-				hit["_source"] = sd.source
+			if src, ok := srcFilter.apply(sd.source); ok {
+				hit["_source"] = src
 			}
 			if len(keys) > 0 {
 				hit["sort"] = sortValues(keys, h, sd)
@@ -133,7 +142,9 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	hits := map[string]any{"max_score": maxScore, "hits": hitsOut}
-	if trackLimit != 0 {
+	if restTotalHitsAsInt(r) {
+		hits["total"] = total // rest_total_hits_as_int: the exact count as a number (see readSearchRequest)
+	} else if trackLimit != 0 {
 		rel, value := "eq", total
 		if trackLimit > 0 && total > uint64(trackLimit) {
 			rel, value = "gte", uint64(trackLimit)
@@ -192,6 +203,9 @@ func readSearchRequest(r *http.Request) (*searchRequest, []byte, *esError) {
 		if err := json.Unmarshal(body, req); err != nil {
 			return nil, nil, newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] "+err.Error())
 		}
+	}
+	if e := validateSearchParams(r, body); e != nil { // sourcefilter.go
+		return nil, nil, e
 	}
 	qs := r.URL.Query()
 	for _, p := range []struct {

@@ -55,6 +55,8 @@ type Server struct {
 	closeOnce sync.Once
 	closeErr  error
 	clusterID string
+
+	scrolls scrollStore // open scroll contexts (scroll.go)
 }
 
 // Start recovers the state from cfg.DataDir (if set), starts listening and serves in the background
