@@ -22,19 +22,21 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// cluster is the Kafka of a test: real Kafka under SLUICE_TEST_KAFKA=real, else the embedded broker on a
-// data directory, which restart stops and starts again on the same address (a no-op on real Kafka).
+// cluster is the Kafka of a test: a 1-node real Kafka under SLUICE_TEST_KAFKA=real, else the embedded broker
+// on a data directory; restart stops it and starts it again on the same address and data.
 type cluster struct {
 	t       *testing.T
 	brokers []string
 	b       *broker.Broker
+	real    *kafkatest.Cluster
 	dir     string
 }
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	if real := kafkatest.Brokers(t, 1); real != nil {
-		return &cluster{t: t, brokers: real}
+	if kafkatest.Real() {
+		real := kafkatest.Start(t, kafkatest.Options{Nodes: 1})
+		return &cluster{t: t, brokers: real.Addrs(), real: real}
 	}
 	c := &cluster{t: t, dir: t.TempDir()}
 	var err error
@@ -47,10 +49,11 @@ func startCluster(t *testing.T) *cluster {
 }
 
 func (c *cluster) restart() {
-	if c.b == nil {
+	c.t.Helper()
+	if c.real != nil {
+		c.real.Restart(0)
 		return
 	}
-	c.t.Helper()
 	if err := c.b.Close(); err != nil {
 		c.t.Fatal(err)
 	}
