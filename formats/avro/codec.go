@@ -197,6 +197,8 @@ func recordName(n *node) string {
 		return ns + "." + name
 	case kEnum, kFixed:
 		return n.schema.Name
+	case kMapEntries:
+		return "array"
 	}
 	return n.kindName()
 }

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/big"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -355,5 +357,38 @@ func TestSchemaForRefuses(t *testing.T) {
 		if _, err := avro.SchemaFor(tt.schema); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v; want an error containing %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	codec := bind(t, openRegistry(t, ""), "orders", false, "")
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 50 {
+				o, _ := stream.NewStructValue(orderV1)
+				_ = o.Put("id", int64(g*1000+i))
+				data, err := codec.Encode(orderV1, o)
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, v, err := codec.Decode(data)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !stream.EqualValues(v, o) {
+					errs <- fmt.Errorf("decoded %v, wrote %v", v, o)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -56,6 +56,10 @@
 //	long local-timestamp-*, other logical      int64 with parameter avro.logicalType
 //	types the data model lacks
 //
+// Values map as the table says, in the Go types of stream.Schema's table. A nil value where the schema has
+// a default is written as the default, and a null read where the field has a default reads as the default,
+// as Connect's Struct.get does.
+//
 // Not supported: recursive records, the null type outside a union, map keys of type bytes, array or map,
 // struct field names that are not Avro names, NaN or infinite defaults, and properties other than the
 // connect.* ones (they are dropped). Defaults given in connect.default are exact; numbers are never
