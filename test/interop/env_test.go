@@ -56,33 +56,67 @@ func writeLines(t *testing.T, name string, lines []string) string {
 // none). The test fails when the pipeline ends early, fails, or is not done within the deadline.
 func runUntil(t *testing.T, top *topology.Topology, brokers []string, httpAddr string, done func() bool) {
 	t.Helper()
+	p := startPipeline(t, top, brokers, httpAddr)
+	p.waitFor(t, "its output complete", done)
+	p.stop(t)
+}
+
+// runningPipeline is a pipeline running in the test's process.
+type runningPipeline struct {
+	top    *topology.Topology
+	cancel context.CancelFunc
+	ended  chan error
+	logs   *logBuffer
+}
+
+// startPipeline starts the pipeline on brokers with its operator API at httpAddr ("off" for none); the
+// test must stop it.
+func startPipeline(t *testing.T, top *topology.Topology, brokers []string, httpAddr string) *runningPipeline {
+	t.Helper()
 	if err := top.Validate(); err != nil {
 		t.Fatalf("pipeline %s: %v", top.Name(), err)
 	}
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, httpAddr, t.TempDir()
-	logs := &logBuffer{}
-	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	p := &runningPipeline{top: top, ended: make(chan error, 1), logs: &logBuffer{}}
+	cfg.Logger = slog.New(slog.NewTextHandler(p.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ended := make(chan error, 1)
-	go func() { ended <- top.RunWith(ctx, cfg) }()
+	p.cancel = cancel
+	go func() { p.ended <- top.RunWith(ctx, cfg) }()
+	t.Cleanup(func() { // a test that failed before stop
+		if p.cancel != nil {
+			p.cancel()
+			<-p.ended
+		}
+	})
+	return p
+}
+
+// waitFor polls cond until it holds; the test fails when the pipeline ends first or cond does not hold
+// within the deadline. what names the condition in the failure.
+func (p *runningPipeline) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
 	stop := time.Now().Add(deadline)
-	for !done() {
+	for !cond() {
 		select {
-		case err := <-ended:
-			t.Fatalf("pipeline %s ended before its output was complete: %v; its log:\n%s", top.Name(), err, logs)
+		case err := <-p.ended:
+			p.cancel = nil
+			t.Fatalf("pipeline %s ended before %s: %v; its log:\n%s", p.top.Name(), what, err, p.logs)
 		case <-time.After(50 * time.Millisecond): // polling the pipeline's output
 		}
 		if time.Now().After(stop) {
-			cancel()
-			<-ended
-			t.Fatalf("pipeline %s: output not complete after %v; its log:\n%s", top.Name(), deadline, logs)
+			t.Fatalf("pipeline %s: not %s after %v; its log:\n%s", p.top.Name(), what, deadline, p.logs)
 		}
 	}
-	cancel()
-	if err := <-ended; err != nil {
-		t.Fatalf("pipeline %s: %v", top.Name(), err)
+}
+
+// stop stops the pipeline as SIGTERM would; the test fails if it returns an error.
+func (p *runningPipeline) stop(t *testing.T) {
+	t.Helper()
+	p.cancel()
+	p.cancel = nil
+	if err := <-p.ended; err != nil {
+		t.Fatalf("pipeline %s: %v; its log:\n%s", p.top.Name(), err, p.logs)
 	}
 }
 
