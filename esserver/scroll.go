@@ -121,8 +121,18 @@ func (s *Server) handleScrollStart(w http.ResponseWriter, r *http.Request) {
 		}
 		size = n
 	}
+	var problems []string
+	if q.Get("request_cache") == "true" {
+		problems = append(problems, "[request_cache] cannot be used in a scroll context")
+	}
 	if (sized.From != nil && *sized.From > 0) || (q.Has("from") && q.Get("from") != "0") {
-		writeError(w, errValidation("using [from] is not allowed in a scroll context"))
+		problems = append(problems, "using [from] is not allowed in a scroll context")
+	}
+	if size == 0 {
+		problems = append(problems, "[size] cannot be [0] in a scroll context")
+	}
+	if len(problems) > 0 {
+		writeError(w, errValidation(problems...))
 		return
 	}
 	q.Del("scroll")
@@ -173,7 +183,7 @@ func (s *Server) writeScrollPage(w http.ResponseWriter, id string, c *scrollCont
 		"_shards": c.shards, "hits": hits})
 }
 
-// scrollIDs reads scroll_id from the body ({"scroll_id": "x"} or ["x","y"]), the path or the URL.
+// scrollRequest reads scroll_id from the body ({"scroll_id": "x"} or ["x","y"]), the path or the URL.
 func scrollRequest(r *http.Request) (ids []string, keep string, e *esError) {
 	body, e := readBody(r)
 	if e != nil {
@@ -188,6 +198,13 @@ func scrollRequest(r *http.Request) (ids []string, keep string, e *esError) {
 			return nil, "", newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] "+err.Error())
 		}
 	}
+	// Body parameters override the path and the query string, as in Elasticsearch.
+	if v := r.URL.Query().Get("scroll_id"); v != "" {
+		ids = splitList(v)
+	}
+	if v := r.PathValue("scroll_id"); v != "" {
+		ids = splitList(v)
+	}
 	var one string
 	var many []string
 	switch {
@@ -196,15 +213,9 @@ func scrollRequest(r *http.Request) (ids []string, keep string, e *esError) {
 	case json.Unmarshal(req.ScrollID, &many) == nil:
 		ids = many
 	}
-	if v := r.PathValue("scroll_id"); v != "" {
-		ids = splitList(v)
-	}
-	if v := r.URL.Query().Get("scroll_id"); v != "" {
-		ids = splitList(v)
-	}
-	keep = req.Scroll
-	if v := r.URL.Query().Get("scroll"); v != "" {
-		keep = v
+	keep = r.URL.Query().Get("scroll")
+	if req.Scroll != "" {
+		keep = req.Scroll
 	}
 	return ids, keep, nil
 }
