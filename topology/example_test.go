@@ -85,7 +85,7 @@ func ExampleTopology_Validate() {
 	fmt.Println(err)
 	// Output:
 	// true
-	// invalid topology "orders": topic "orders.raw": ValueCodec: stream: unknown codec "avrro" (registered: bytes, json, json-schema, string)
+	// invalid topology "orders": topic "orders.raw": ValueCodec: stream: unknown codec "avrro" (registered: avro, bytes, json, json-schema, string)
 	// flow "index": no sink (call To or ToTopic)
 }
 

@@ -172,6 +172,13 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := p.ensureTopics(ctx, joins); err != nil {
 		return err
 	}
+	// schemas.go: before anything encodes or decodes; closed after the producers and processors, whose
+	// closing is deferred later and so runs earlier.
+	closeRegistry, err := p.openRegistry(ctx)
+	if err != nil {
+		return err
+	}
+	defer closeRegistry()
 	if err := p.checkACLs(ctx); err != nil { // acls.go
 		return err
 	}
@@ -210,6 +217,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		sinksRun = append(sinksRun, r)
 		p.units[r.group] = r.unit()
 	}
+	defer p.startRebuilds(ctx, sinksRun)() // rebuild.go: stops running rebuilds before the sinks close
 	var joinsRun []processorRunner
 	for _, j := range joins {
 		var r processorRunner

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,7 +9,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
+	_ "github.com/sluicehq/sluice/formats/avro" // the "avro" codec is always available to topics
+	"github.com/sluicehq/sluice/internal/registrylog"
+	"github.com/sluicehq/sluice/schemaregistry"
 	"github.com/sluicehq/sluice/secret"
 
 	"github.com/sluicehq/sluice/stream"
@@ -158,4 +163,62 @@ func resolveRegistrySecrets(c *Config) error {
 
 // registryTopic is the embedded schema registry's compacted topic (schemaregistry.DefaultTopic), shared by
 // every pipeline of the cluster.
-const registryTopic = "_sluice_schemas"
+const registryTopic = schemaregistry.DefaultTopic
+
+// openRegistry opens the run's schema registry when a declared topic's codec needs one, and binds every
+// topic's registry codecs to it (bindTopicCodecs). With Config.SchemaRegistryURL it is that external
+// registry, asked for its global compatibility level at once so that an unreachable registry or refused
+// credentials fail start-up naming the URL; else the embedded registry on the pipeline's Kafka cluster
+// (topic _sluice_schemas, created when missing), which it replays before returning and whose REST API the
+// operator API serves from then on. Each step is bounded by StartupTimeout. It returns what closes the
+// registry (after the run's producers and processors are done with it).
+func (p *pipelineRun) openRegistry(ctx context.Context) (func(), error) {
+	if !p.t.usesRegistry() {
+		return func() {}, p.bindTopicCodecs(nil)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.StartupTimeout)
+	defer cancel()
+	var reg stream.SchemaRegistry
+	closeRegistry := func() {}
+	if u := p.cfg.SchemaRegistryURL; u != "" {
+		c, err := schemaregistry.NewClient(u, schemaregistry.ClientOptions{Username: p.cfg.SchemaRegistryUsername,
+			Password: p.cfg.SchemaRegistryPassword, Timeout: registryRequestTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("config: SchemaRegistryURL (SLUICE_SCHEMA_REGISTRY_URL): %w", err)
+		}
+		level, err := c.Compatibility(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("schema registry at %s (SLUICE_SCHEMA_REGISTRY_URL): %w", secret.RedactDSN(u), err)
+		}
+		p.log.Info("schema registry: external", "url", secret.RedactDSN(u), "compatibility", level)
+		reg = c
+	} else {
+		settings := p.settings
+		settings.Brokers, settings.ClientID = p.brokers, "sluice-schema-registry"
+		log, err := registrylog.Open(ctx, settings, schemaregistry.DefaultTopic, int16(p.cfg.Replication))
+		if err != nil {
+			return nil, err
+		}
+		e, err := schemaregistry.OpenEmbedded(ctx, log, schemaregistry.EmbeddedOptions{
+			DefaultCompatibility: p.cfg.SchemaRegistryCompatibility, Logger: p.log})
+		if err != nil {
+			return nil, fmt.Errorf("embedded schema registry on topic %s: %w", schemaregistry.DefaultTopic, err)
+		}
+		h := e.Handler()
+		p.registryHandler.Store(&h)
+		closeRegistry = func() {
+			p.registryHandler.Store(nil)
+			_ = e.Close()
+		}
+		p.log.Info("schema registry: embedded", "topic", schemaregistry.DefaultTopic, "api", p.httpAddr)
+		reg = e
+	}
+	if err := p.bindTopicCodecs(reg); err != nil {
+		closeRegistry()
+		return nil, err
+	}
+	return closeRegistry, nil
+}
+
+// registryRequestTimeout bounds each request to an external schema registry.
+const registryRequestTimeout = 10 * time.Second

@@ -65,6 +65,9 @@ type sinkRunner struct {
 
 	// retryError is the last error of a sink write being retried, "" once a write succeeded (status); mu.
 	retryError string
+	// rebuild is set on a rebuild's copy of the flow (rebuild.go): its failure fails the rebuild, not the
+	// pipeline, and what the live flow set aside is skipped rather than dead-lettered again.
+	rebuild *rebuildRun
 }
 
 // sinkItem is one consumed Kafka record: what the stages made of it, how to commit it, and the record as
@@ -89,7 +92,7 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		sink:   f.sink,
 	}
 	if f.toTopic != nil {
-		r.sink = &topicSink{p: p, to: f.toTopic, from: f.from.name}
+		r.sink = &topicSink{p: p, to: f.toTopic, from: f.from.name, stopAtRejection: f.deadLetter == nil}
 	}
 	r.sinkName = describeSink(f, r.sink)
 	r.health = p.stalls.component("flow", f.name)
@@ -392,7 +395,11 @@ func (r *sinkRunner) awaitCommit() {
 // commits nothing: records still arriving or queued are handed back to goka with the failure.
 func (r *sinkRunner) fail(err error, attrs ...any) {
 	r.failOnce.Do(func() {
-		r.failErr = r.p.failProcessing(err, append([]any{"flow", r.f.name}, attrs...)...)
+		if r.rebuild != nil {
+			r.failErr = r.rebuild.copyFailed(err)
+		} else {
+			r.failErr = r.p.failProcessing(err, append([]any{"flow", r.f.name}, attrs...)...)
+		}
 		close(r.failed)
 	})
 }
