@@ -251,8 +251,8 @@ func (h *handler) lookup(w http.ResponseWriter, r *http.Request) {
 		if len(versions) == 0 || (!deleted && len(live(versions)) == 0) {
 			return subjectNotFound(subject)
 		}
-		for _, v := range versions {
-			if (deleted || !v.Deleted) && v.parsed.key() == p.key() {
+		for i := len(versions) - 1; i >= 0; i-- { // the latest version with the schema
+			if v := versions[i]; (deleted || !v.Deleted) && v.parsed.key() == p.key() {
 				found = *v
 				return nil
 			}

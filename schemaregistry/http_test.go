@@ -273,6 +273,9 @@ func TestAPIDeletes(t *testing.T) {
 	a.expectError("GET", "/subjects/payments-value/versions", "", 40401)
 	a.expect("GET", "/subjects", "", 200, `["other"]`)
 	a.expect("GET", "/subjects?deleted=true", "", 200, `["other","payments-value"]`)
+	a.expectError("POST", "/subjects/payments-value", body(paymentV1), 40401)
+	a.expect("POST", "/subjects/payments-value?deleted=true", body(paymentV1), 200,
+		`{"subject":"payments-value","id":1,"version":2,"schema":`+jsonString(paymentV1Text)+`}`)
 	a.expect("DELETE", "/subjects/payments-value?permanent=true", "", 200, `[1,2]`)
 	a.expect("GET", "/subjects?deleted=true", "", 200, `["other"]`)
 	a.expectError("DELETE", "/subjects/payments-value", "", 40401)
