@@ -392,3 +392,34 @@ func TestConcurrentUse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAvroDataSchema maps a schema as Confluent's AvroConverter writes it for a Debezium change event's
+// value (connect.* properties, a Decimal with its parameters, a Debezium MicroTimestamp without a logical
+// type, an int16) to the schema Debezium declared.
+func TestAvroDataSchema(t *testing.T) {
+	text := `{"type":"record","name":"Value","namespace":"dbserver1.inventory.customers","fields":[
+		{"name":"id","type":"int"},
+		{"name":"created","type":{"type":"long","connect.version":1,"connect.name":"io.debezium.time.MicroTimestamp"}},
+		{"name":"price","type":["null",{"type":"bytes","scale":2,"precision":10,"connect.version":1,"connect.parameters":{"scale":"2","connect.decimal.precision":"10"},"connect.name":"org.apache.kafka.connect.data.Decimal","logicalType":"decimal"}],"default":null},
+		{"name":"small","type":{"type":"int","connect.type":"int16"}},
+		{"name":"born","type":["null",{"type":"int","connect.version":1,"connect.name":"org.apache.kafka.connect.data.Date","logicalType":"date"}],"default":null}
+	],"connect.name":"dbserver1.inventory.customers.Value"}`
+	got, err := avro.StreamSchema(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := stream.NewStruct("dbserver1.inventory.customers.Value").
+		Field("id", stream.Int32Schema()).
+		Field("created", stream.Int64Schema().WithName(avro.MicroTimestampName).WithVersion(1)).
+		Field("price", stream.DecimalSchema(2).WithParameter("connect.decimal.precision", "10").AsOptional()).
+		Field("small", stream.Int16Schema()).
+		Field("born", stream.DateSchema().AsOptional()).
+		MustBuild()
+	if !got.Equal(want) {
+		for i, f := range got.Fields {
+			t.Logf("%s: %+v", f.Name, f.Schema)
+			t.Logf("%s: %+v (want)", want.Fields[i].Name, want.Fields[i].Schema)
+		}
+		t.Fatal("schema differs")
+	}
+}
