@@ -26,7 +26,8 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(pipelinesCommand(), statusCommand(), offsetsCommand(), topicsCommand(), tailCommand())
 	root.AddCommand(controlCommands()...)
 	root.AddCommand(runCommand())
-	root.AddCommand(aclsCommand()) // acls.go
+	root.AddCommand(aclsCommand())    // acls.go
+	root.AddCommand(schemasCommand()) // schemas.go
 	return root
 }
 

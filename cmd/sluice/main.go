@@ -9,7 +9,8 @@
 //	sluice restart NAME [--flow F | --source S [--task T]]
 //	sluice offsets get|set|reset NAME
 //	sluice topics [--brokers 127.0.0.1:9092]
-//	sluice tail TOPIC [--codec json] [-f] [--from beginning|end] [-n 10]
+//	sluice tail TOPIC [--codec json|avro] [-f] [--from beginning|end] [-n 10] [--registry URL|kafka]
+//	sluice schemas subjects|versions S|get S [V]|config [S [LEVEL]] [--registry URL|kafka]
 //	sluice run --name orders-es --from mysql --mysql-dsn 'user:pw@tcp(127.0.0.1:3306)/' --tables shop.orders \
 //	    --to elasticsearch --es-url http://127.0.0.1:9200 --index orders
 //	sluice broker --addr 127.0.0.1:9092 --data-dir ./sluice-data

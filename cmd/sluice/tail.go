@@ -27,6 +27,7 @@ type tailOptions struct {
 	from     string
 	count    int
 	output   string
+	registry registryFlags // codecs that need a schema registry (avro): schemas.go
 }
 
 func tailCommand() *cobra.Command {
@@ -46,6 +47,7 @@ records. Partitions are read at once; records of one partition print in offset o
 		},
 	}
 	o.kafka.register(cmd)
+	o.registry.register(cmd)
 	cmd.Flags().StringVar(&o.codec, "codec", "string", "value codec: "+strings.Join(stream.CodecNames(), ", "))
 	cmd.Flags().StringVar(&o.keyCodec, "key-codec", "", "key codec (default: --codec)")
 	cmd.Flags().BoolVarP(&o.follow, "follow", "f", false, "keep printing new records until Ctrl-C")
@@ -98,6 +100,9 @@ func runTail(cmd *cobra.Command, topic string, o tailOptions) error {
 	}
 	ctx, cancel := context.WithCancel(cmd.Context())
 	defer cancel()
+	if keyCodec, valueCodec, err = bindTailCodecs(ctx, topic, &o, keyCodec, valueCodec); err != nil {
+		return err
+	}
 	client, addrs, err := o.kafka.connect(ctx)
 	if err != nil {
 		return err
@@ -295,6 +300,48 @@ func (p *tailPrinter) render(codec stream.Codec, data []byte) (rendered, error) 
 		return rendered{}, fmt.Errorf("as JSON: %w", err)
 	}
 	return rendered{text: string(b), json: b}, nil
+}
+
+// bindTailCodecs binds codecs that need a schema registry (stream.TopicCodec, such as avro) to the topic,
+// with the registry that --registry names; other codecs are returned as they are.
+func bindTailCodecs(ctx context.Context, topic string, o *tailOptions, key, value stream.Codec) (stream.Codec, stream.Codec, error) {
+	_, keyTC := key.(stream.TopicCodec)
+	_, valueTC := value.(stream.TopicCodec)
+	if !keyTC && !valueTC {
+		return key, value, nil
+	}
+	if o.kafka.timeout <= 0 {
+		return nil, nil, fmt.Errorf("--timeout %v: want a positive duration", o.kafka.timeout)
+	}
+	openCtx, cancel := context.WithTimeout(ctx, o.kafka.timeout)
+	defer cancel()
+	conn, err := o.registry.open(openCtx, &o.kafka)
+	if err != nil {
+		return nil, nil, err
+	}
+	context.AfterFunc(ctx, conn.close) // the registry serves the whole tail
+	reg, err := conn.client(o.kafka.timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	bind := func(c stream.Codec, isKey bool, flag string) (stream.Codec, error) {
+		tc, ok := c.(stream.TopicCodec)
+		if !ok {
+			return c, nil
+		}
+		bound, err := tc.ForTopic(stream.TopicBinding{Topic: topic, Key: isKey, Registry: reg})
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: %w", flag, c.Name(), err)
+		}
+		return bound, nil
+	}
+	if key, err = bind(key, true, "--key-codec"); err != nil {
+		return nil, nil, err
+	}
+	if value, err = bind(value, false, "--codec"); err != nil {
+		return nil, nil, err
+	}
+	return key, value, nil
 }
 
 func quoteIfNeeded(s string) string {
