@@ -234,3 +234,29 @@ func BenchmarkRegister(b *testing.B) {
 	b.ReportMetric(float64(time.Since(replayStart).Milliseconds()), "ms-replay")
 	_ = again.Close()
 }
+
+// TestKafkaLogSurvivesBrokerRestart: a registry that stays open while its Kafka restarts keeps serving and
+// registering once Kafka is back (its reader and producer reconnect).
+func TestKafkaLogSurvivesBrokerRestart(t *testing.T) {
+	c := startCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	e := c.open(ctx, "")
+	defer e.Close()
+	id1, err := e.Register(ctx, "s", version(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.restart()
+	start := time.Now()
+	id2, err := e.Register(ctx, "s", version(2))
+	if err != nil || id2 != id1+1 {
+		t.Fatalf("register after the restart: id %d, %v; want %d", id2, err, id1+1)
+	}
+	t.Logf("first registration after the restart took %v", time.Since(start).Round(time.Millisecond))
+	other := c.open(ctx, "")
+	defer other.Close()
+	if s, err := other.SchemaByID(ctx, id2); err != nil || s.Schema == "" {
+		t.Errorf("a new replica after the restart: schema %d: %v", id2, err)
+	}
+}
