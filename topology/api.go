@@ -9,5 +9,6 @@ import "net/http"
 func (p *pipelineRun) apiRoutes(mux *http.ServeMux) {
 	p.statusRoutes(mux)
 	p.controlRoutes(mux)
+	p.rebuildRoutes(mux) // rebuild.go
 	p.uiRoutes(mux)
 }

@@ -195,6 +195,9 @@ func (p *pipelineRun) sendDeadLetter(ctx context.Context, d deadLetter) error {
 
 // sendDeadLetter sets aside o, which the flow's sink processor failed on at stage.
 func (r *sinkRunner) sendDeadLetter(o origin, stage string, reason error, extra []stream.Header) error {
+	if r.rebuild != nil {
+		return nil // a rebuild's copy: the live flow set this record aside already (rebuild.go)
+	}
 	return r.p.sendDeadLetter(context.Background(), deadLetter{
 		msg:    kafka.Message{Topic: r.f.deadLetter.name, Key: o.key, Value: o.value, Headers: o.headers, Timestamp: o.timestamp},
 		reason: reason, stage: stage, flow: r.f.name, extra: extra,

@@ -64,6 +64,14 @@ type Config struct {
 	// of the record value, e.g. "orders-{field:region}" (default "{topic}"). Names are lower-cased, as
 	// Elasticsearch requires; a record without the field is rejected (dead-letter topic).
 	Index string
+	// Alias makes the sink write through an index alias of that name instead of into Index (set one of
+	// the two): at Open, if neither an alias nor an index of that name exists, the sink creates the index
+	// <Alias>-000001 (with Mappings, if set) and points the alias to it. An alias of one index, or with a
+	// write index, takes writes; searches of the alias see its index. Writing through an alias is what
+	// makes a zero-downtime rebuild possible (topology.Rebuild, `sluice rebuild`): a new index is filled
+	// from the flow's topic while the old one serves, then the alias moves over atomically (see alias.go).
+	// An existing index named Alias is refused: it cannot become an alias.
+	Alias string
 	// ID is the document id, a template: "{key}" is the record key (strings as they are, numbers in
 	// decimal, a struct key's fields joined by "+", as a Debezium key of several columns), "{field:PATH}" a
 	// field of the record value (nested by dots, e.g. {field:user.id}), "{topic}", "{partition}" and
@@ -148,6 +156,15 @@ func (c *Config) setDefaults() error {
 	}
 	if err := c.Flavor.validate(); err != nil {
 		return err
+	}
+	if c.Alias != "" {
+		if c.Index != "" && c.Index != c.Alias {
+			return fmt.Errorf("elasticsearch sink: set Alias (%q) or Index (%q), not both", c.Alias, c.Index)
+		}
+		if strings.Contains(c.Alias, "{") || c.Alias != strings.ToLower(c.Alias) {
+			return fmt.Errorf("elasticsearch sink: Alias %q must be a fixed lower-case name, not a template", c.Alias)
+		}
+		c.Index = c.Alias // documents are written to the alias
 	}
 	if c.Index == "" {
 		c.Index = "{topic}"

@@ -111,6 +111,8 @@ type Sink struct {
 	lastRetryLog   atomic.Int64 // UnixNano of the last retry warning, shared by a write's lanes
 	mappings       indexMappings
 	id             *idTemplate // Config.ID compiled
+	// createIndex: Open creates Config.Index and fails if it exists (a sink made by Retarget, alias.go).
+	createIndex bool
 
 	// openSearch: Open found OpenSearch (see Flavor); opened: Open has run its detection.
 	openSearch, opened atomic.Bool
@@ -232,6 +234,12 @@ func (s *Sink) Open(ctx context.Context) error {
 		return err
 	}
 	s.opened.Store(true)
+	switch { // alias.go
+	case s.cfg.Alias != "":
+		return s.openAlias(ctx)
+	case s.createIndex:
+		return s.createDestination(ctx, s.cfg.Index)
+	}
 	if len(s.cfg.Mappings) == 0 {
 		return nil
 	}
