@@ -9,8 +9,7 @@
 //	sluice restart NAME [--flow F | --source S [--task T]]
 //	sluice offsets get|set|reset NAME
 //	sluice topics [--brokers 127.0.0.1:9092]
-//	sluice tail TOPIC [--codec json|avro] [-f] [--from beginning|end] [-n 10] [--registry URL|kafka]
-//	sluice schemas subjects|versions S|get S [V]|config [S [LEVEL]] [--registry URL|kafka]
+//	sluice tail TOPIC [--codec json] [-f] [--from beginning|end] [-n 10]
 //	sluice run --name orders-es --from mysql --mysql-dsn 'user:pw@tcp(127.0.0.1:3306)/' --tables shop.orders \
 //	    --to elasticsearch --es-url http://127.0.0.1:9200 --index orders
 //	sluice broker --addr 127.0.0.1:9092 --data-dir ./sluice-data
@@ -22,6 +21,12 @@
 // $SLUICE_API_CA_FILE), and Kafka commands --brokers
 // (default $SLUICE_BROKERS or 127.0.0.1:9092); each call has a deadline (--timeout, 10s) and Ctrl-C stops
 // it. An error answer of the API is printed as its message and the command exits with status 1.
+//
+// Schema registry commands (`sluice schemas subjects`, `versions SUBJECT`, `get SUBJECT [VERSION]`,
+// `get --id ID`, `config [SUBJECT [LEVEL]]`) and `sluice tail --codec avro` take --registry: a registry's URL
+// (default $SLUICE_SCHEMA_REGISTRY_URL, else the pipeline's operator API, which serves the embedded
+// registry), or "kafka" for the embedded registry's topic _sluice_schemas read and written through Kafka at
+// --brokers, which needs no running pipeline.
 package main
 
 import (
