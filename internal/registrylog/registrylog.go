@@ -40,7 +40,8 @@ var _ schemaregistry.Log = (*Log)(nil)
 // Open connects to the Kafka cluster of settings (brokers, TLS and SASL, as the pipeline's own clients),
 // creates topic (default schemaregistry.DefaultTopic) with one partition, cleanup.policy=compact and the
 // given replication factor when it is missing, and returns its log. An existing topic with another
-// partition count is refused. Every request is bounded by RequestTimeout and ctx.
+// partition count is refused; credentials the brokers refuse fail at once (kafka.CheckAuth), naming the
+// user. Every request is bounded by RequestTimeout and ctx.
 func Open(ctx context.Context, settings kafka.Settings, topic string, replication int16) (schemaregistry.Log, error) {
 	if topic == "" {
 		topic = schemaregistry.DefaultTopic
@@ -55,6 +56,10 @@ func Open(ctx context.Context, settings kafka.Settings, topic string, replicatio
 		settings.ClientID = "sluice-schema-registry"
 	}
 	brokers := settings.Brokers
+	// Wrong credentials fail at once, naming the user, instead of every request retrying them.
+	if err := kafka.CheckAuth(ctx, brokers, settings.Auth, RequestTimeout); err != nil {
+		return nil, fmt.Errorf("schema registry topic %q: %w", topic, err)
+	}
 	cfg := kafka.SaramaConfig(settings)
 	if err := kafka.EnsureTopicsWithin(ctx, RequestTimeout, brokers, kafka.SaramaConfig(settings), replication,
 		[]kafka.TopicSpec{{Name: topic, Partitions: 1, Compact: true}}); err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -258,5 +259,48 @@ func TestKafkaLogSurvivesBrokerRestart(t *testing.T) {
 	defer other.Close()
 	if s, err := other.SchemaByID(ctx, id2); err != nil || s.Schema == "" {
 		t.Errorf("a new replica after the restart: schema %d: %v", id2, err)
+	}
+}
+
+// TestKafkaLogSASLSSL opens the registry's log on a broker that requires TLS and SCRAM-SHA-512, as the
+// pipeline's own clients reach it; wrong credentials fail at once, naming the user.
+func TestKafkaLogSASLSSL(t *testing.T) {
+	sec := kafka.Security{TLS: true, SASLMechanism: kafka.SASLScramSHA512, SASLUsername: "registry", SASLPassword: "registry-secret"}
+	b, err := broker.Start(broker.Config{Addr: "127.0.0.1:0", Security: sec, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	settings := func(s kafka.Security) kafka.Settings {
+		auth, err := kafka.NewAuth(b.ClientSecurity(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return kafka.Settings{Brokers: b.Addrs(), Auth: auth}
+	}
+	log, err := Open(ctx, settings(sec), "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := schemaregistry.OpenEmbedded(ctx, log, schemaregistry.EmbeddedOptions{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if id, err := e.Register(ctx, "s", version(1)); err != nil || id != 1 {
+		t.Fatalf("register over SASL_SSL: %d, %v", id, err)
+	}
+
+	wrong := sec
+	wrong.SASLPassword = "guess"
+	start := time.Now()
+	_, err = Open(ctx, settings(wrong), "", 1)
+	if err == nil || !strings.Contains(err.Error(), `user "registry"`) {
+		t.Errorf("wrong password: %v; want an error naming the user", err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("wrong password took %v to fail", took)
 	}
 }
