@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 
 import org.opensearch.action.admin.cluster.health.ClusterHealthResponse;
 import org.opensearch.analysis.common.CommonAnalysisPlugin;
+import org.opensearch.index.mapper.MapperExtrasPlugin;
 import org.opensearch.common.logging.LogConfigurator;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.common.unit.TimeValue;
@@ -93,7 +94,7 @@ public final class Launcher {
         LogConfigurator.configure(env);
 
         long started = System.nanoTime();
-        Node node = new ClasspathNode(env, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class));
+        Node node = new ClasspathNode(env, List.of(Netty4Plugin.class, CommonAnalysisPlugin.class, MapperExtrasPlugin.class));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> closeQuietly(node), "launcher-shutdown"));
         node.start();
         ClusterHealthResponse health = node.client().admin().cluster().prepareHealth()
