@@ -78,6 +78,7 @@ func (s *Server) handleBulk(w http.ResponseWriter, r *http.Request) {
 			next++
 			item = res.body()
 			item["status"] = res.Status
+			s.addBulkUpdateGet(r, op, res, item) // getopts.go
 			if res.Err != nil {
 				hasErrors = true
 			}
@@ -145,7 +146,7 @@ func parseBulk(body []byte, defaultIndex string) ([]*writeOp, *esError) {
 					// Elasticsearch fails this item alone (bulkitems.go).
 					op.itemError = errIllegalArgument("if _id is specified it must not be empty")
 				}
-			case "op_type", "require_alias":
+			case "op_type", "require_alias", "_source":
 				e = bulkItemOption(op, k, v, lineNo) // bulkitems.go
 			case "version_type":
 				op.VersionType, e = stringParam(v, k, lineNo)

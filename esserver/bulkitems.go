@@ -24,6 +24,8 @@ func bulkItemOption(op *writeOp, k string, v json.RawMessage, line int) *esError
 		default:
 			return errIllegalArgument("opType must be 'create' or 'index', found: [%s]", s)
 		}
+	case "_source":
+		op.sourceSpec = append(json.RawMessage(nil), v...)
 	case "require_alias":
 		var b bool
 		if err := json.Unmarshal(v, &b); err != nil {

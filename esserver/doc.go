@@ -52,11 +52,11 @@
 // # Conformance
 //
 // TestYAMLRESTSuite runs Elasticsearch's own YAML REST tests for these APIs (47 files vendored under
-// testdata/rest-api-spec, see its README) against the server: of 131 tests, 110 are claimed and 107 of
-// those pass (97.3%); 5 skip themselves (capabilities, pre-8 clusters) and 16 are not claimed (other APIs:
-// get_settings, get_alias, put_alias, close, exists_alias; docvalue_fields; sparse_vector; the
-// index.max_result_window setting). testdata/rest-api-spec/differences.tsv lists every exception with its
-// reason; the three failures come from the one-shard model (below).
+// testdata/rest-api-spec, see its README) against the server: of 142 tests in 51 files, 118 are claimed
+// and 114 of those pass (96.6%); 5 skip themselves (capabilities, pre-8 clusters) and 19 are not claimed
+// (other APIs: get_settings, get_alias, put_alias, close, exists_alias; docvalue_fields; sparse and dense
+// vectors; the index.max_result_window setting). testdata/rest-api-spec/differences.tsv lists every
+// exception with its reason; three failures come from the one-shard model (below), one from sort formats.
 //
 // # Semantics
 //
@@ -146,7 +146,8 @@
 //     update's "get"; docvalue_fields, fields and script_fields are not (hits carry no "fields"), and
 //     stored_fields works on get only (fields mapped "store": true). Highlighting, suggesters, point in
 //     time, knn, runtime fields, script queries and scripted updates (400) are absent.
-//     search_after works after _id and keyword sort values only (others: 400).
+//     search_after takes ids, keywords, numbers and dates (epoch milliseconds, nanoseconds for date_nanos,
+//     or a string in the field's format); a sort's "format" is not applied (sort values stay numbers).
 //     URI search supports only q=* and q=field:value. term, terms and match on _id are ids queries; prefix
 //     on _id is refused (400).
 //   - Scroll keeps a point-in-time copy of at most 10,000 hits (max_result_window), rendered when the

@@ -126,6 +126,10 @@ func (s *Server) handleUpdateDoc(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := checkUpdateFields(body); e != nil { // getopts.go: "did you mean"
+		writeError(w, e)
+		return
+	}
 	var u updateRequest
 	if err := json.Unmarshal(body, &u); err != nil {
 		writeError(w, newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] "+err.Error()))

@@ -25,8 +25,9 @@ type writeOp struct {
 	// itemError fails this bulk item alone (without running it), for problems Elasticsearch reports per
 	// item rather than for the whole request (an empty _id, require_alias on a name that is no alias).
 	itemError       *esError
-	requireAlias    bool // the bulk item's require_alias: the target must be an existing alias
-	requireAliasSet bool // the item set require_alias itself (the request's default does not apply)
+	requireAlias    bool            // the bulk item's require_alias: the target must be an existing alias
+	requireAliasSet bool            // the item set require_alias itself (the request's default does not apply)
+	sourceSpec      json.RawMessage // a bulk update's action-line _source (see addBulkUpdateGet)
 }
 
 // updateRequest is the body of an update: a partial document to merge, with upsert options.
@@ -36,6 +37,8 @@ type updateRequest struct {
 	Upsert      json.RawMessage `json:"upsert"`
 	DetectNoop  *bool           `json:"detect_noop"`
 	Script      json.RawMessage `json:"script"`
+	// Source asks for the updated document in the response's "get" (true, false, fields, includes/excludes).
+	Source json.RawMessage `json:"_source"`
 }
 
 // writeResult is the outcome of one writeOp, rendered as a single-document response or a bulk item.

@@ -69,13 +69,49 @@ func checkGetVersion(q url.Values, ix *index, id string, d *docEntry) *esError {
 }
 
 // addUpdateGet adds the "get" object of an update response when the request asked for the source
-// (?_source, ?_source_includes, ?_source_excludes): the document as the update left it, filtered.
+// (?_source, ?_source_includes, ?_source_excludes, or the body's "_source"): the document as the update
+// left it, filtered.
 func (s *Server) addUpdateGet(r *http.Request, op *writeOp, body map[string]any) {
-	q := r.URL.Query()
-	if op.Action != "update" || !(q.Has("_source") || q.Has("_source_includes") || q.Has("_source_excludes")) {
+	if op.Action != "update" {
 		return
 	}
-	if q.Get("_source") == "false" {
+	s.addGet(op, updateSourceFilter(r, nil, op.Update), body)
+}
+
+// addBulkUpdateGet does the same for a bulk update item: its source line's "_source", else its action
+// line's, else the request's parameters.
+func (s *Server) addBulkUpdateGet(r *http.Request, op *writeOp, res writeResult, item map[string]any) {
+	if op.Action != "update" || res.Err != nil {
+		return
+	}
+	s.addGet(op, updateSourceFilter(r, op.sourceSpec, op.Update), item)
+}
+
+// updateSourceFilter picks an update's _source request; nil means no "get" in the response.
+func updateSourceFilter(r *http.Request, actionLine json.RawMessage, u *updateRequest) *sourceFilter {
+	spec := actionLine
+	if u != nil && len(u.Source) > 0 {
+		spec = u.Source
+	}
+	if len(spec) > 0 {
+		f, e := parseSourceSpec(spec)
+		if e != nil {
+			return nil
+		}
+		if f == nil {
+			return &sourceFilter{} // _source: true
+		}
+		return f
+	}
+	q := r.URL.Query()
+	if !(q.Has("_source") || q.Has("_source_includes") || q.Has("_source_excludes")) {
+		return nil
+	}
+	return sourceFilterFromQuery(q, &sourceFilter{})
+}
+
+func (s *Server) addGet(op *writeOp, f *sourceFilter, body map[string]any) {
+	if f == nil || f.disabled {
 		return
 	}
 	s.mu.RLock()
@@ -89,10 +125,61 @@ func (s *Server) addUpdateGet(r *http.Request, op *writeOp, body map[string]any)
 		return
 	}
 	get := map[string]any{"_seq_no": d.seqNo, "_primary_term": 1, "found": true}
-	if src, ok := sourceFilterFromQuery(q, nil).apply(d.source); ok {
+	if src, ok := f.apply(d.source); ok {
 		get["_source"] = json.RawMessage(src)
 	}
 	body["get"] = get
+}
+
+// updateFields are the fields of an update request body (UpdateRequest's parser).
+var updateFields = []string{"doc", "upsert", "doc_as_upsert", "detect_noop", "script", "scripted_upsert", "_source"}
+
+// checkUpdateFields refuses an unknown field of an update body as Elasticsearch's ObjectParser does,
+// suggesting a known field that is one or two edits away.
+func checkUpdateFields(body []byte) *esError {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(body, &obj) != nil {
+		return nil // reported by the decoder
+	}
+	for k := range obj {
+		known := false
+		for _, f := range updateFields {
+			known = known || f == k
+		}
+		if known {
+			continue
+		}
+		reason := "[UpdateRequest] unknown field [" + k + "]"
+		for _, f := range updateFields {
+			if editDistance(k, f) <= 2 {
+				reason += " did you mean [" + f + "]?"
+				break
+			}
+		}
+		return newError(http.StatusBadRequest, "x_content_parse_exception", "[1:2] "+reason)
+	}
+	return nil
+}
+
+// editDistance is the Levenshtein distance of two short strings.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // storedFields answers a get's ?stored_fields: the values of the listed fields whose mapping has

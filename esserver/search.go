@@ -36,6 +36,8 @@ type sortKey struct {
 	field  string // "_score", "_id" or a field path
 	desc   bool
 	family string // the field's type family
+	typ    string // the field's mapping type (date_nanos sorts in nanoseconds)
+	format string // the field's date format, for search_after values given as dates
 }
 
 func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
@@ -334,6 +336,9 @@ func parseSort(raw json.RawMessage, qc *queryCompiler) ([]sortKey, *esError) {
 		if order != "asc" && order != "desc" {
 			return nil, errIllegalArgument("Unknown SortOrder [%s]", order)
 		}
+		if name == "_shard_doc" {
+			return nil, errIllegalArgument("[_shard_doc] sort field cannot be used without [point in time]")
+		}
 		if name != "_score" && name != "_id" && name != "_doc" {
 			fm := qc.field(name)
 			if fm == nil {
@@ -348,7 +353,7 @@ func parseSort(raw json.RawMessage, qc *queryCompiler) ([]sortKey, *esError) {
 		}
 		key := sortKey{field: name, desc: order == "desc"}
 		if fm := qc.field(name); fm != nil {
-			key.family = fm.family()
+			key.family, key.typ, key.format = fm.family(), fm.Type, fm.Format
 		}
 		keys = append(keys, key)
 	}
@@ -369,10 +374,9 @@ func searchAfter(req *searchRequest, keys []sortKey, from int) ([]string, *esErr
 	}
 	out := make([]string, len(keys))
 	for i, k := range keys {
-		v, ok := req.SearchAfter[i].(string)
-		if !ok || (k.field != "_id" && k.family != "keyword") {
-			return nil, errIllegalArgument("search_after is supported after _id and keyword sort values only (this server), got %v for [%s]",
-				req.SearchAfter[i], k.field)
+		v, e := searchAfterValue(k, req.SearchAfter[i]) // searchafter.go
+		if e != nil {
+			return nil, e
 		}
 		out[i] = v
 	}
@@ -451,6 +455,10 @@ func sortValues(keys []sortKey, h *search.DocumentMatch, sd *searchDoc) []any {
 		}
 		if best == nil {
 			out = append(out, missingSortValue(k))
+			continue
+		}
+		if k.typ == "date_nanos" {
+			out = append(out, best.Time.UnixNano()) // Elasticsearch sorts date_nanos in nanoseconds
 			continue
 		}
 		out = append(out, best.sortValue())

@@ -7,8 +7,8 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esapi"
 )
 
-// search_after pages through every id sorted by _id (and by a keyword field); it refuses a from other than
-// 0, a count of values other than the sort's, and sorts it cannot take it after, as 400s.
+// search_after pages through every id sorted by _id (and by a keyword field, and after a number); it
+// refuses a from other than 0 and a count of values other than the sort's, as 400s.
 func TestSearchAfter(t *testing.T) {
 	_, es := start(t, Config{})
 	seed(t, es)
@@ -33,10 +33,13 @@ func TestSearchAfter(t *testing.T) {
 	if !slices.Equal(ids, []string{"5", "3", "4"}) {
 		t.Errorf("after (animal, 2) by tag.keyword, _id: %v", ids)
 	}
+	ids, _ = searchIDs(t, es, "s", `{"size":10,"sort":["price"],"search_after":[10]}`)
+	if !slices.Equal(ids, []string{"4", "2", "5"}) {
+		t.Errorf("after price 10: %v", ids)
+	}
 	for _, q := range []string{
 		`{"from":1,"sort":["_id"],"search_after":["1"]}`,
 		`{"sort":["_id"],"search_after":["1","2"]}`,
-		`{"sort":["price"],"search_after":[10]}`,
 	} {
 		expect(t, call(t, es, esapi.SearchRequest{Index: []string{"s"}, Body: body(q)}), 400, "error.type", "illegal_argument_exception")
 	}
