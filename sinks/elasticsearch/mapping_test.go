@@ -148,8 +148,15 @@ func searchIDs(t *testing.T, client *es.Client, index, query string) []string {
 // (the table in the package documentation), writes values that mapping parses without loss, and range
 // queries on the dates and the scaled_float work.
 func TestSchemaMappingEveryLogicalType(t *testing.T) {
-	srv := startServer(t)
-	sink := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "{topic}", Refresh: "true"})
+	testSchemaMappingEveryLogicalType(t, embeddedTarget(t))
+}
+
+func TestSchemaMappingEveryLogicalTypeInteropOpenSearch(t *testing.T) {
+	testSchemaMappingEveryLogicalType(t, openSearchTarget(t, "every"))
+}
+
+func testSchemaMappingEveryLogicalType(t *testing.T, tg target) {
+	sink := tg.newSink(t, elasticsearch.Config{Index: "{topic}", Refresh: "true"})
 	schema := everySchema()
 	now := time.Now().UTC()
 	recs := []stream.Record{
@@ -160,7 +167,7 @@ func TestSchemaMappingEveryLogicalType(t *testing.T) {
 	if err := sink.Write(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	client := tg.client(t)
 	m := getJSON(t, client, "GET", "/every/_mapping", "")
 	want := map[string]string{
 		"id": "long", "i8": "byte", "i16": "short", "i32": "integer", "f32": "float", "f64": "double",
@@ -182,7 +189,8 @@ func TestSchemaMappingEveryLogicalType(t *testing.T) {
 			t.Errorf("%s mapped %v, want %s", field, got, typ)
 		}
 	}
-	if got := at(m, "every.mappings.properties.amount.scaling_factor"); got != json.Number("100") {
+	// Elasticsearch answers 100, OpenSearch 100.0: the same number.
+	if got, _ := at(m, "every.mappings.properties.amount.scaling_factor").(json.Number); got.String() != "100" && got.String() != "100.0" {
 		t.Errorf("amount scaling_factor %v, want 100", got)
 	}
 	if got := at(m, "every.mappings.properties.name.fields.keyword.ignore_above"); got != json.Number("256") {
@@ -227,12 +235,19 @@ func TestSchemaMappingEveryLogicalType(t *testing.T) {
 // the index was built from, here epoch microseconds into a long), so that no document is refused; fields
 // the index lacks are added.
 func TestSchemaMappingChecksExistingIndex(t *testing.T) {
-	srv := startServer(t)
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	testSchemaMappingChecksExistingIndex(t, embeddedTarget(t))
+}
+
+func TestSchemaMappingChecksExistingIndexInteropOpenSearch(t *testing.T) {
+	testSchemaMappingChecksExistingIndex(t, openSearchTarget(t, "every"))
+}
+
+func testSchemaMappingChecksExistingIndex(t *testing.T, tg target) {
+	client := tg.client(t)
 	getJSON(t, client, "PUT", "/every", `{"mappings":{"properties":{"amount":{"type":"float"},"created_at":{"type":"long"},"id":{"type":"long"}}}}`)
 	var logs testkit.LogBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	sink := newSink(t, elasticsearch.Config{URLs: []string{srv.URL()}, Index: "{topic}", Logger: logger})
+	sink := tg.newSink(t, elasticsearch.Config{Index: "{topic}", Logger: logger})
 	schema := stream.NewStruct("s").Field("id", stream.Int64Schema()).
 		Field("amount", stream.DecimalSchema(2).WithParameter("connect.decimal.precision", "12")).
 		Field("day", stream.DateSchema()).

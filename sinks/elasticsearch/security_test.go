@@ -110,8 +110,15 @@ func TestOpenFailsClearly(t *testing.T) {
 
 // With Mappings, Open creates the index with them when it is missing.
 func TestOpenCreatesIndexWithMappings(t *testing.T) {
-	srv := startServer(t)
-	s, err := elasticsearch.New(elasticsearch.Config{URLs: []string{srv.URL()}, Index: "orders",
+	testOpenCreatesIndexWithMappings(t, embeddedTarget(t))
+}
+
+func TestOpenCreatesIndexWithMappingsInteropOpenSearch(t *testing.T) {
+	testOpenCreatesIndexWithMappings(t, openSearchTarget(t, "orders"))
+}
+
+func testOpenCreatesIndexWithMappings(t *testing.T, tg target) {
+	s, err := elasticsearch.New(elasticsearch.Config{URLs: []string{tg.url}, Index: "orders",
 		Mappings: []byte(`{"properties":{"status":{"type":"keyword"},"amount":{"type":"double"}}}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -122,7 +129,7 @@ func TestOpenCreatesIndexWithMappings(t *testing.T) {
 	if err := s.Open(context.Background()); err != nil { // already there: fine
 		t.Fatal(err)
 	}
-	client, _ := es.NewClient(es.Config{Addresses: []string{srv.URL()}})
+	client := tg.client(t)
 	res, err := client.Indices.GetMapping(client.Indices.GetMapping.WithIndex("orders"))
 	if err != nil {
 		t.Fatal(err)
