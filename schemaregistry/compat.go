@@ -81,7 +81,6 @@ type avroChecker struct {
 	prev      int  // the previous version's number
 	issues    []string
 	seen      map[[2]*avro.RecordSchema]bool // record pairs under check (recursive types)
-	dryRun    bool
 }
 
 func (c *avroChecker) side(reader bool) string {
@@ -98,7 +97,7 @@ func (c *avroChecker) fail(format string, args ...any) {
 // matches reports whether reader can read writer, without recording anything.
 func (c *avroChecker) matches(reader, writer avro.Schema) bool {
 	// A copy of seen: what the trial checks must not count as checked for the real check that may follow.
-	trial := &avroChecker{readerNew: c.readerNew, prev: c.prev, seen: maps.Clone(c.seen), dryRun: true}
+	trial := &avroChecker{readerNew: c.readerNew, prev: c.prev, seen: maps.Clone(c.seen)}
 	trial.check(reader, writer, "")
 	return len(trial.issues) == 0
 }
