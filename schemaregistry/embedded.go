@@ -67,11 +67,16 @@ func OpenEmbedded(ctx context.Context, log Log, opts EmbeddedOptions) (*Embedded
 	follow, cancel := context.WithCancel(context.Background())
 	e := &Embedded{log: log, logger: logger.With("component", "schema-registry"), st: newState(level),
 		applied: make(chan struct{}), waiters: map[string]chan outcome{}, cancel: cancel, done: make(chan struct{})}
+	started := time.Now()
 	go e.follow(follow)
 	if err := e.catchUp(ctx); err != nil {
 		_ = e.Close()
 		return nil, fmt.Errorf("schema registry: replaying its log: %w", err)
 	}
+	e.mu.Lock()
+	e.logger.Info("schema registry log replayed", "offset", e.next, "schemas", len(e.st.schemas),
+		"subjects", len(e.st.subjects), "took", time.Since(started).Round(time.Millisecond))
+	e.mu.Unlock()
 	return e, nil
 }
 
