@@ -73,6 +73,10 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if e := checkRestTotalHits(r, req.TrackTotalHits); e != nil { // sourcefilter.go
+		writeError(w, e)
+		return
+	}
 	srcFilter, e := searchSourceFilter(r, req.Source, body) // sourcefilter.go
 	if e != nil {
 		writeError(w, e)
@@ -145,7 +149,7 @@ func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	hits := map[string]any{"max_score": maxScore, "hits": hitsOut}
 	if restTotalHitsAsInt(r) {
-		hits["total"] = total // rest_total_hits_as_int: the exact count as a number (see readSearchRequest)
+		hits["total"] = restTotalHits(trackLimit, total) // rest_total_hits_as_int (sourcefilter.go)
 	} else if trackLimit != 0 {
 		rel, value := "eq", total
 		if trackLimit > 0 && total > uint64(trackLimit) {

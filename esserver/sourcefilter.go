@@ -260,6 +260,29 @@ func searchSourceFilter(r *http.Request, bodySource json.RawMessage, body []byte
 	return sourceFilterFromQuery(r.URL.Query(), f), nil
 }
 
+// checkRestTotalHits refuses rest_total_hits_as_int with a track_total_hits limit, as Elasticsearch does:
+// the 6.x number shape cannot say "at least".
+func checkRestTotalHits(r *http.Request, trackTotalHits json.RawMessage) *esError {
+	if !restTotalHitsAsInt(r) {
+		return nil
+	}
+	switch v := strings.TrimSpace(string(trackTotalHits)); v {
+	case "", "true", "false", "-1":
+		return nil
+	default:
+		return errIllegalArgument("[rest_total_hits_as_int] cannot be used if the tracking of total hits is not accurate, got %s", v)
+	}
+}
+
+// restTotalHits is hits.total under rest_total_hits_as_int: the exact count, or -1 when
+// track_total_hits is false.
+func restTotalHits(trackLimit int, total uint64) any {
+	if trackLimit == 0 {
+		return -1
+	}
+	return total
+}
+
 // restTotalHitsAsInt reports ?rest_total_hits_as_int=true: hits.total is then the exact count as a
 // number, the 6.x response shape.
 func restTotalHitsAsInt(r *http.Request) bool {

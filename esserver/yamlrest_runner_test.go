@@ -39,7 +39,7 @@ const restRunnerVersion = Version
 // runner implements; a test that needs any other is skipped, as Elasticsearch's runner does.
 var restRunnerFeatures = map[string]bool{
 	"headers": true, "allowed_warnings": true, "allowed_warnings_regex": true, "default_shards": true,
-	"stash_in_path": true, "arbitrary_key": false, "contains": false, "warnings": false, "warnings_regex": false,
+	"stash_in_path": true, "arbitrary_key": false, "contains": false, "warnings": true, "warnings_regex": true,
 	"capabilities": false, "node_selector": false, "transform_and_set": false, "yaml": false, "close_to": false,
 	"is_after": false, "stash_path_replace": false, "embedded_stash_key": false, "stash_in_key": false,
 }
@@ -420,6 +420,14 @@ func (r *restRun) do(do map[string]any) error {
 	var params map[string]any
 	catch, _ := do["catch"].(string)
 	headers := http.Header{}
+	var warnings, warningsRegex []string
+	for key, dst := range map[string]*[]string{"warnings": &warnings, "warnings_regex": &warningsRegex} {
+		if list, ok := do[key].([]any); ok {
+			for _, w := range list {
+				*dst = append(*dst, fmt.Sprint(w))
+			}
+		}
+	}
 	for k, v := range do {
 		switch k {
 		case "catch", "warnings", "allowed_warnings", "allowed_warnings_regex", "warnings_regex", "node_selector":
@@ -538,6 +546,18 @@ func (r *restRun) do(do map[string]any) error {
 		r.body = v
 	default:
 		r.body = string(raw)
+	}
+	// warnings: each expected deprecation warning must be in a Warning header of the response.
+	got := strings.Join(resp.Header.Values("Warning"), "\n")
+	for _, w := range warnings {
+		if !strings.Contains(got, w) {
+			return fmt.Errorf("%s %s: expected warning %q, got %q", method, u, w, got)
+		}
+	}
+	for _, w := range warningsRegex {
+		if re, err := regexp.Compile(w); err != nil || !re.MatchString(got) {
+			return fmt.Errorf("%s %s: expected a warning matching %q, got %q", method, u, w, got)
+		}
 	}
 	failed := resp.StatusCode >= 400 && !(method == http.MethodHead && resp.StatusCode == 404)
 	switch {
