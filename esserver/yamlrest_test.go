@@ -191,3 +191,77 @@ func runRestTest(t *testing.T, rt *restTest, apis map[string][]restAPIPath) rest
 	defer run.client.CloseIdleConnections()
 	return run.runTest(rt)
 }
+
+// TestYAMLRESTRunnerFails shows that the runner reports what Elasticsearch's runner would: a wrong match,
+// a missing error, an unexpected error and a wrong regex all fail the test, and a skip section skips it.
+func TestYAMLRESTRunnerFails(t *testing.T) {
+	const file = `---
+"passes":
+  - do:
+      index: { index: t, id: "1", refresh: true, body: { foo: bar } }
+  - match: { result: created }
+  - do:
+      search: { index: t, rest_total_hits_as_int: true, body: { query: { term: { _id: 1 } } } }
+  - match: { hits.total: 1 }
+---
+"wrong match":
+  - do:
+      index: { index: t, id: "1", body: { foo: bar } }
+  - match: { result: updated }
+---
+"missing error":
+  - do:
+      catch: conflict
+      index: { index: t, id: "1", body: { foo: bar } }
+---
+"unexpected error":
+  - do:
+      get: { index: missing, id: "1" }
+---
+"wrong regex":
+  - do:
+      catch: /no such thing/
+      get: { index: missing, id: "1" }
+---
+"skipped":
+  - skip:
+      version: "all"
+      reason: always
+  - do:
+      get: { index: missing, id: "1" }
+`
+	path := filepath.Join(t.TempDir(), "runner.yml")
+	if err := os.WriteFile(path, []byte(file), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests, err := loadRestFile(path, "runner.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join("testdata", "rest-api-spec", "api", "paths.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &table); err != nil {
+		t.Fatal(err)
+	}
+	apis := map[string][]restAPIPath{}
+	for name, v := range table {
+		var paths []restAPIPath
+		if json.Unmarshal(v, &paths) == nil {
+			apis[name] = paths
+		}
+	}
+	want := map[string]string{"passes": "passed", "wrong match": "failed", "missing error": "failed",
+		"unexpected error": "failed", "wrong regex": "failed", "skipped": "skipped"}
+	if len(tests) != len(want) {
+		t.Fatalf("parsed %d tests, want %d", len(tests), len(want))
+	}
+	for _, rt := range tests {
+		got := runRestTest(t, rt, apis)
+		if got.Status != want[rt.Name] {
+			t.Errorf("%q: %s (%s), want %s", rt.Name, got.Status, got.Reason, want[rt.Name])
+		}
+	}
+}
