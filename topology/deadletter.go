@@ -34,6 +34,26 @@ const (
 	// before Kafka (an ETL stage).
 	HeaderErrorSource   = "sluice.errors.source"
 	HeaderErrorPosition = "sluice.errors.position"
+	// HeaderErrorPipeline is the pipeline's name.
+	HeaderErrorPipeline = "sluice.errors.pipeline"
+	// HeaderErrorClass is the kind of failure, one of the ErrorClass values ("decode", "stage", ...).
+	HeaderErrorClass = "sluice.errors.class"
+	// HeaderErrorFirstFailure is when the record first failed (RFC 3339, UTC, milliseconds); a redriven
+	// record that fails again keeps it.
+	HeaderErrorFirstFailure = "sluice.errors.first.failure"
+	// HeaderErrorAttempts is how many times the record has failed (1 the first time); each failed redrive
+	// raises it, and a record whose attempts reach the redrive limit is quarantined.
+	HeaderErrorAttempts = "sluice.errors.attempts"
+)
+
+// Values of HeaderErrorClass.
+const (
+	ErrorClassDecode   = "decode"   // the record's key or value could not be decoded with its topic's codecs
+	ErrorClassStage    = "stage"    // a stage (ETL or ELT) refused the record
+	ErrorClassStep     = "step"     // a stateful step (a join, a keyed step) failed on the record
+	ErrorClassEncode   = "encode"   // the record could not be encoded for its topic (schema, registry refusal)
+	ErrorClassOversize = "oversize" // the encoded record is larger than its topic takes
+	ErrorClassRejected = "rejected" // the sink refused the record (a document Elasticsearch rejects)
 )
 
 // DeadLetter sends the source records that an ETL stage refuses, that cannot be encoded for their topic, or
