@@ -168,7 +168,8 @@ func rejectionError(err error, rej *sinks.RejectedError, items []sinkItem, owner
 		fmt.Fprintf(&b, "; %d more records of the batch rejected", more)
 	}
 	b.WriteString(" (give the flow a dead-letter topic to set rejected records aside)")
-	return &describedError{text: b.String(), err: err}
+	// errors.Is sees the first rejection's reason too (stream.ErrIncompatibleSchema, say).
+	return &describedError{text: b.String(), err: errors.Join(err, first.Reason)}
 }
 
 // describedError replaces the text of err, which it wraps.
