@@ -316,3 +316,25 @@ func readFile(path string) []byte {
 	b, _ := os.ReadFile(path)
 	return b
 }
+
+// A topology with an avro topic needs the embedded registry's topic (CREATE, READ, WRITE); one without any
+// registry codec needs nothing of it.
+func TestACLsOfTheRegistryTopic(t *testing.T) {
+	registryACLs := func(codec string) []string {
+		tp := topology.New("p")
+		tp.Source("files", nopSource{}).To(tp.Topic("lines", topology.ValueCodec(codec)))
+		var ops []string
+		for _, a := range tp.ACLs("User:sluice") {
+			if a.Name == schemaregistry.DefaultTopic {
+				ops = append(ops, a.Operation)
+			}
+		}
+		return ops
+	}
+	if got := registryACLs("avro"); fmt.Sprint(got) != "[CREATE READ WRITE]" {
+		t.Errorf("ACLs on %s with an avro topic: %v, want [CREATE READ WRITE]", schemaregistry.DefaultTopic, got)
+	}
+	if got := registryACLs("json"); len(got) != 0 {
+		t.Errorf("ACLs on %s without an avro topic: %v, want none", schemaregistry.DefaultTopic, got)
+	}
+}
