@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -336,5 +338,106 @@ func TestACLsOfTheRegistryTopic(t *testing.T) {
 	}
 	if got := registryACLs("json"); len(got) != 0 {
 		t.Errorf("ACLs on %s without an avro topic: %v, want none", schemaregistry.DefaultTopic, got)
+	}
+}
+
+// With SchemaRegistryURL the pipeline registers its schemas in that registry (here a registry's REST API
+// on its own HTTP server, reached with the configured basic credentials), creates no registry topic and
+// serves no registry API; a registry that does not answer fails start-up naming its URL.
+func TestExternalSchemaRegistry(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	reg, err := schemaregistry.OpenEmbedded(context.Background(), schemaregistry.NewMemoryLog(), schemaregistry.EmbeddedOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	var sawUser atomic.Value
+	external := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, _, ok := r.BasicAuth(); ok {
+			sawUser.Store(user)
+		}
+		reg.Handler().ServeHTTP(w, r)
+	}))
+	defer external.Close()
+
+	dir := t.TempDir()
+	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.jsonl")
+	if err := os.WriteFile(in, []byte("v1 1\nv1 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := func() *topology.Topology {
+		src, err := filesource.New(filesource.Config{Paths: []string{in}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sink, err := filesink.New(filesink.Config{Path: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := topology.New("avro-ext")
+		orders := tp.Topic("avro-ext.orders", topology.ValueCodec("avro"), topology.SubjectNames("record"))
+		tp.Source("lines", src).Via(orderShape()).To(orders)
+		tp.Flow("out").From(orders).To(sink)
+		return tp
+	}
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr = brokers, testkit.FreeAddr(t)
+	cfg.SchemaRegistryURL, cfg.SchemaRegistryUsername = external.URL, "ann"
+	t.Setenv("H3_REGISTRY_PW", "registry-secret-pw")
+	cfg.SchemaRegistryPassword = "${env:H3_REGISTRY_PW}"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- build().RunWith(ctx, cfg) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for strings.Count(string(readFile(out)), "\n") < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("2 orders not delivered within 60s: %q", readFile(out))
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("RunWith: %v", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	res, err := http.Get("http://" + cfg.HTTPAddr + "/subjects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), "external schema registry at "+external.URL) {
+		t.Errorf("operator API GET /subjects with an external registry: %d %s", res.StatusCode, body)
+	}
+	res, err = http.Get(external.URL + "/subjects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if strings.TrimSpace(string(body)) != `["shop.Order"]` {
+		t.Errorf("the external registry's subjects: %s, want the record name shop.Order (SubjectNames(\"record\"))", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.SchemaByID(context.Background(), 1); err != nil {
+		t.Errorf("the external registry holds no schema 1: %v", err)
+	}
+	if u, _ := sawUser.Load().(string); u != "ann" {
+		t.Errorf("the registry saw basic-auth user %q, want ann", u)
+	}
+	for _, m := range testkit.Topics(t, brokers) {
+		if m == schemaregistry.DefaultTopic {
+			t.Errorf("topic %s created although the registry is external", m)
+		}
+	}
+
+	external.Close()
+	cfg.StartupTimeout = 5 * time.Second
+	err = build().RunWith(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "schema registry at "+external.URL+" (SLUICE_SCHEMA_REGISTRY_URL)") {
+		t.Errorf("RunWith with the registry gone: %v", err)
 	}
 }
