@@ -15,6 +15,10 @@
 //   - Within a batch only the last operation per document is sent (every one, in order, with Update), and a
 //     document id is never in two requests at once, though several requests of a batch are in flight.
 //
+// OpenSearch: the sink writes to OpenSearch (tested against 2.19) the same way, with the same guarantees.
+// Open asks GET / which engine answers (Config.Flavor can require one), logs the flavour and version, and
+// for OpenSearch lets the go-elasticsearch client accept answers without X-Elastic-Product (see Flavor).
+//
 // Errors: 429s and 5xx answers (of a whole request or of single items), requests without an answer within
 // RequestTimeout and connection failures are retried with exponential backoff and jitter
 // (github.com/cenkalti/backoff/v4) until RetryTimeout, with a warning on the first failure and then every
