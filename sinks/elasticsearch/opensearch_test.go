@@ -124,3 +124,15 @@ func TestFlavorMismatchFailsOpen(t *testing.T) {
 		t.Fatalf("New with Flavor solr = %v", err)
 	}
 }
+
+// go-elasticsearch's compatibility mode (ELASTIC_CLIENT_APIVERSIONING=true) sends Elasticsearch's
+// versioned media type, which OpenSearch refuses; against OpenSearch the sink sends plain JSON instead.
+func TestCompatibilityModeInteropOpenSearch(t *testing.T) {
+	tg := openSearchTarget(t, "compat")
+	t.Setenv("ELASTIC_CLIENT_APIVERSIONING", "true")
+	s := tg.newSink(t, elasticsearch.Config{Index: "compat", Mappings: []byte(`{"properties":{"name":{"type":"keyword"}}}`)})
+	writeAll(t, s, []stream.Record{{Offset: 1, Key: "ann", Value: map[string]any{"name": "Ann"}}}, 1)
+	if doc, ok := getDoc(tg.client(t), "compat", "ann"); !ok || doc["name"] != "Ann" {
+		t.Fatalf("document written in compatibility mode = %v", doc)
+	}
+}
