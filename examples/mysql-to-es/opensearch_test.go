@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"testing"
 
@@ -15,15 +14,8 @@ import (
 // deletes, restarts, and the orders index equals MySQL.
 func TestFlagshipInteropOpenSearchSurvivesSIGKILL(t *testing.T) {
 	url := opensearchtest.Start(t)
-	req, _ := http.NewRequest(http.MethodDelete, url+"/orders?ignore_unavailable=true", nil)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("delete the orders index left by an earlier test: %s %s", res.Status, body)
+	if status, body := opensearchtest.Do(t, url, http.MethodDelete, "/orders?ignore_unavailable=true", ""); status != http.StatusOK {
+		t.Fatalf("delete the orders index left by an earlier test: HTTP %d %s", status, body)
 	}
 	// The checking client reads OpenSearch's answers as the sink does: go-elasticsearch refuses a server
 	// without X-Elastic-Product, which OpenSearch never sends.

@@ -46,15 +46,8 @@ func embeddedTarget(t *testing.T) target {
 func openSearchTarget(t *testing.T, indices ...string) target {
 	tg := target{name: "OpenSearch", url: opensearchtest.Start(t), flavor: elasticsearch.FlavorOpenSearch, parseError: "mapper_parsing_exception"}
 	for _, index := range indices {
-		req, _ := http.NewRequest(http.MethodDelete, tg.url+"/"+index+"?ignore_unavailable=true", nil)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("delete index %s on OpenSearch: %v", index, err)
-		}
-		body, _ := io.ReadAll(res.Body)
-		res.Body.Close()
-		if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNotFound {
-			t.Fatalf("delete index %s on OpenSearch: %s %s", index, res.Status, body)
+		if status, body := opensearchtest.Do(t, tg.url, http.MethodDelete, "/"+index+"?ignore_unavailable=true", ""); status != http.StatusOK {
+			t.Fatalf("delete index %s on OpenSearch: HTTP %d %s", index, status, body)
 		}
 	}
 	return tg
