@@ -11,7 +11,6 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/sluicehq/sluice/internal/kafka"
-	"github.com/sluicehq/sluice/secret"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -144,16 +143,20 @@ type deadLetter struct {
 	read     *recordRef
 	position []byte
 	extra    []stream.Header
+	// pipeline is the pipeline's name (HeaderErrorPipeline); class, when set, the failure's
+	// HeaderErrorClass, which is otherwise derived from stage and reason (errorClass, lineage.go).
+	pipeline string
+	class    string
 }
 
-// deadLetterMessage is d's message with the headers that say why and where.
+// deadLetterMessage is d's message with the headers that say why and where, and its lineage (lineage.go).
 func deadLetterMessage(d deadLetter) kafka.Message {
 	msg := d.msg
-	msg.Headers = append([]sarama.RecordHeader(nil), d.msg.Headers...)
+	msg.Headers = ownHeaders(d.msg.Headers) // an earlier failure's sluice.errors.* give way to this one's
 	add := func(k, v string) {
 		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(k), Value: []byte(v)})
 	}
-	add(HeaderErrorReason, secret.Redact(d.reason.Error())) // a dead letter holds no secret
+	add(HeaderErrorReason, reasonText(d)) // a dead letter holds no secret and no part of the value
 	add(HeaderErrorStage, d.stage)
 	if d.flow != "" {
 		add(HeaderErrorFlow, d.flow)
@@ -167,9 +170,8 @@ func deadLetterMessage(d deadLetter) kafka.Message {
 	} else {
 		add(HeaderErrorPosition, string(d.position))
 	}
-	for _, h := range d.extra {
-		msg.Headers = append(msg.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
-	}
+	msg.Headers = append(msg.Headers, lineageHeaders(d, time.Now())...)
+	msg.Headers = append(msg.Headers, extraHeaders(d.extra)...)
 	return msg
 }
 
@@ -187,11 +189,13 @@ func (p *pipelineRun) deadLettered(d deadLetter) {
 	} else {
 		attrs = append(attrs, "position", string(d.position))
 	}
-	p.log.Warn("record sent to the dead-letter topic", append(attrs, "dead_letter_topic", d.msg.Topic, "reason", d.reason)...)
+	p.log.Warn("record sent to the dead-letter topic",
+		append(attrs, "class", errorClass(d), "dead_letter_topic", d.msg.Topic, "reason", reasonText(d))...)
 }
 
 // sendDeadLetter produces d to its dead-letter topic and waits for Kafka's acknowledgement or ctx's end.
 func (p *pipelineRun) sendDeadLetter(ctx context.Context, d deadLetter) error {
+	d.pipeline = p.t.name
 	msg := deadLetterMessage(d)
 	acked := make(chan error, 1)
 	where := "a record"
@@ -275,6 +279,8 @@ func (r *joinRunner) setAside(ctx goka.Context, rec recordRef, err error) {
 		d.stage = se.stage
 	case errors.As(err, &de):
 		d.stage = StageDecode
+	default:
+		d.class = ErrorClassStep // the step itself failed
 	}
 	// Not the callback's context: it ends when the processor stops, and a dead letter abandoned then would
 	// fail a clean shutdown; the producer's own timeouts bound the wait (as for the sink processor's).

@@ -327,7 +327,7 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 	if encErr != nil {
 		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, encErr)
 	}
-	d := deadLetter{msg: dl, reason: err, stage: stage, source: r.n.name, position: rec.Position}
+	d := deadLetter{msg: dl, reason: err, stage: stage, source: r.n.name, position: rec.Position, pipeline: r.p.t.name}
 	dl = deadLetterMessage(d)
 	if sizeErr := r.checkSize(dl); sizeErr != nil {
 		return nil, fmt.Errorf("%w (and the record cannot go to the dead-letter topic: %v)", err, sizeErr)

@@ -37,7 +37,7 @@ func (s *topicSink) Write(ctx context.Context, batch []stream.Record) error {
 		}
 		msg, err := s.p.encode(rec, name)
 		if err != nil {
-			rejected = append(rejected, sinks.Rejection{Index: i, Reason: err})
+			rejected = append(rejected, sinks.Rejection{Index: i, Reason: withClass(ErrorClassEncode, err)})
 			if s.stopAtRejection {
 				break
 			}
