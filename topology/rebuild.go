@@ -75,8 +75,9 @@ type rebuilder struct {
 	ctx   context.Context // ends when the pipeline stops
 	wg    sync.WaitGroup
 
-	mu   sync.Mutex
-	last map[string]*rebuildRun // the last rebuild of each flow
+	mu     sync.Mutex
+	last   map[string]*rebuildRun // the last rebuild of each flow
+	closed bool                   // the pipeline stops: no new rebuild starts
 }
 
 // startRebuilds makes the running flows rebuildable (Topology.Rebuild, the API) until the returned function
@@ -92,6 +93,9 @@ func (p *pipelineRun) startRebuilds(ctx context.Context, flows []*sinkRunner) fu
 	return func() {
 		runningRebuilders.Delete(p.t)
 		runningRebuilders.Delete(p)
+		rb.mu.Lock()
+		rb.closed = true
+		rb.mu.Unlock()
 		cancel()
 		rb.wg.Wait()
 	}
@@ -111,7 +115,6 @@ func (t *Topology) Rebuild(ctx context.Context, flow string, opts RebuildOptions
 	if err != nil {
 		return RebuildStatus{}, err
 	}
-	rb.wg.Add(1)
 	runCtx, cancel := context.WithCancel(rb.ctx)
 	stop := context.AfterFunc(ctx, cancel)
 	defer stop()
@@ -147,7 +150,8 @@ func (r *rebuildRun) update(f func(st *opsapi.RebuildStatus)) {
 	r.mu.Unlock()
 }
 
-// prepare checks that flow can be rebuilt now and names the indices; nothing is created yet.
+// prepare checks that flow can be rebuilt now and names the indices; nothing is created yet. The caller
+// must then call execute (prepare counted it in rb.wg).
 func (rb *rebuilder) prepare(ctx context.Context, flow string, opts RebuildOptions) (*rebuildRun, error) {
 	p := rb.p
 	live, ok := rb.flows[flow]
@@ -190,6 +194,9 @@ func (rb *rebuilder) prepare(ctx context.Context, flow string, opts RebuildOptio
 	}}
 	rb.mu.Lock()
 	defer rb.mu.Unlock()
+	if rb.closed {
+		return nil, &rebuildRefused{status: http.StatusServiceUnavailable, text: fmt.Sprintf("rebuild flow %q: pipeline %s is stopping", flow, p.t.name)}
+	}
 	if prev := rb.last[flow]; prev != nil {
 		select {
 		case <-prev.done:
@@ -198,6 +205,7 @@ func (rb *rebuilder) prepare(ctx context.Context, flow string, opts RebuildOptio
 		}
 	}
 	rb.last[flow] = run
+	rb.wg.Add(1) // done by execute
 	return run, nil
 }
 
@@ -209,7 +217,7 @@ type rebuildRefused struct {
 
 func (e *rebuildRefused) Error() string { return e.text }
 
-// execute runs a prepared rebuild to its end (DONE or FAILED); rb.wg was incremented for it.
+// execute runs a prepared rebuild to its end (DONE or FAILED); prepare counted it in rb.wg.
 func (rb *rebuilder) execute(ctx context.Context, run *rebuildRun) {
 	defer rb.wg.Done()
 	defer close(run.done)
@@ -263,8 +271,13 @@ func (rb *rebuilder) copyAndSwap(ctx context.Context, run *rebuildRun, log inter
 	}
 	deleteGroup() // left over from an earlier rebuild into the same index that failed: start from the earliest offsets
 
-	copyRunner, err := rb.newCopy(ctx, run)
+	copyRunner, opened, err := rb.newCopy(ctx, run)
 	if err != nil {
+		if opened { // the new index was created: it goes again
+			if derr := run.rt.Drop(context.Background(), st.NewIndex); derr != nil {
+				log.Warn("rebuild: could not delete the new index after the failure; delete it by hand", "err", derr)
+			}
+		}
 		return fmt.Errorf("the alias stays on %s: %w", st.OldIndex, err)
 	}
 	procCtx, stopProc := context.WithCancel(context.Background())
@@ -427,8 +440,8 @@ func (rb *rebuilder) copyAndSwap(ctx context.Context, run *rebuildRun, log inter
 }
 
 // newCopy builds the rebuild's copy of the live flow: its decoding and stateless stages, the retargeted
-// sink (opened here, which creates the new index) and a processor in the copy's group.
-func (rb *rebuilder) newCopy(ctx context.Context, run *rebuildRun) (*sinkRunner, error) {
+// sink (opened here, which creates the new index: opened) and a processor in the copy's group.
+func (rb *rebuilder) newCopy(ctx context.Context, run *rebuildRun) (_ *sinkRunner, opened bool, _ error) {
 	p, live := rb.p, run.live
 	st := run.status()
 	r := &sinkRunner{
@@ -450,13 +463,13 @@ func (rb *rebuilder) newCopy(ctx context.Context, run *rebuildRun) (*sinkRunner,
 	openCtx, cancel := context.WithTimeout(ctx, p.cfg.StartupTimeout)
 	defer cancel()
 	if err := run.target.Open(metrics.WithEnv(openCtx, r.env)); err != nil {
-		return nil, fmt.Errorf("open the sink of the new index: %w", err)
+		return nil, false, fmt.Errorf("open the sink of the new index: %w", err)
 	}
 	if err := r.newProcessor(); err != nil {
 		_ = run.target.Close()
-		return nil, err
+		return nil, true, err
 	}
-	return r, nil
+	return r, true, nil
 }
 
 // copyFailed is sinkRunner.fail for a rebuild's copy: the failure is the rebuild's, not the pipeline's.
@@ -517,7 +530,6 @@ func (p *pipelineRun) serveRebuild(w http.ResponseWriter, r *http.Request) {
 		writeOpsError(w, status, "%v", err)
 		return
 	}
-	rb.wg.Add(1)
 	go rb.execute(rb.ctx, run)
 	writeJSON(w, http.StatusAccepted, run.status())
 }

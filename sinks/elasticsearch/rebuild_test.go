@@ -298,3 +298,100 @@ func sameJSON(a, b string) bool {
 	ya, _ := json.Marshal(y)
 	return string(xa) == string(ya)
 }
+
+// A rebuild that fails before the swap (here: its caller gives up while the copy, slowed by the server's
+// latency, is still behind) leaves the alias on the old index, deletes the new index and the copy's
+// consumer group, and says why; the next rebuild then succeeds. Driven through the Go
+// API, topology.Rebuild, as issue 14's rewind will drive it.
+func TestRebuildFailureLeavesAliasOnOldIndex(t *testing.T) {
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	const alias = "rbf-orders"
+	brokers := testkit.Brokers(t, 1)
+	topic := fmt.Sprintf("rebuild-fail-%d", time.Now().UnixNano())
+	testkit.CreateTopic(t, brokers, topic, 1)
+	testkit.ProduceN(t, brokers, topic, 300, func(i int) (string, string) {
+		return fmt.Sprintf("k%d", i), fmt.Sprintf(`{"n":%d}`, i)
+	})
+	sink, err := elasticsearch.New(elasticsearch.Config{URLs: []string{srv.URL()}, Alias: alias, ID: elasticsearch.DefaultID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := topology.New("rebuildfail")
+	tp.Flow("index").From(tp.Topic(topic, topology.ValueCodec("json"))).To(sink, topology.BatchSize(50))
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, testkit.FreeAddr(t), t.TempDir()
+	logs := &testkit.LogBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("pipeline log:\n%s", logs.String())
+		}
+	})
+	group := "rebuildfail.index"
+	poll(t, done, "the live flow indexes the topic", func() bool {
+		return testkit.CommittedOffsets(t, brokers, group, topic)[0] == 300
+	})
+	if _, err := tp.Rebuild(context.Background(), "nosuch", topology.RebuildOptions{}); err == nil || !strings.Contains(err.Error(), `pipeline rebuildfail has no flow "nosuch"`) {
+		t.Fatalf("Rebuild of an unknown flow: %v", err)
+	}
+
+	srv.SetFaults(esserver.Faults{Latency: 300 * time.Millisecond}) // 6 bulk requests: the copy takes 1.8 s or more
+	api := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr}
+	giveUp, stopWaiting := context.WithCancel(context.Background())
+	result := make(chan error, 1)
+	var st topology.RebuildStatus
+	go func() {
+		var err error
+		st, err = tp.Rebuild(giveUp, "index", topology.RebuildOptions{DropOld: true})
+		result <- err
+	}()
+	poll(t, done, "the copy writes into the new index", func() bool {
+		cur, err := api.RebuildStatus(context.Background(), "rebuildfail", "index")
+		return err == nil && cur.State == opsapi.RebuildCopying && cur.Records > 0 && cur.Lag > 0
+	})
+	stopWaiting()
+	err = <-result
+	srv.SetFaults(esserver.Faults{})
+	if err == nil || !strings.Contains(err.Error(), "the alias stays on "+alias+"-000001: stopped while the copy caught up") {
+		t.Fatalf("Rebuild after its caller gave up: %v (status %+v)", err, st)
+	}
+	if st.State != opsapi.RebuildFailed || st.Error != err.Error() {
+		t.Fatalf("status after the failure: %+v", st)
+	}
+	status, body := httpDo(t, srv.URL(), http.MethodGet, "/_alias/"+alias, "")
+	if status != 200 || !strings.Contains(string(body), `"`+alias+`-000001"`) || strings.Contains(string(body), "000002") {
+		t.Fatalf("alias after the failure: %d %s", status, body)
+	}
+	if status, _ := httpDo(t, srv.URL(), http.MethodHead, "/"+alias+"-000002", ""); status != http.StatusNotFound {
+		t.Fatalf("the new index is left after the failure: %d", status)
+	}
+	if got, ok := testkit.CommittedOffsets(t, brokers, st.Group, topic)[0]; ok {
+		t.Fatalf("the copy's group %s still has offset %d committed", st.Group, got)
+	}
+	if lines := logs.Lines("rebuild failed", "the alias stays on"); len(lines) != 1 {
+		t.Fatalf("want one 'rebuild failed' line naming where the alias stays, got %q", lines)
+	}
+
+	// Again, to the end (into another index: a consumer group of the same name as the one just deleted
+	// waits about 5 s for the departed member before it assigns partitions).
+	st, err = tp.Rebuild(context.Background(), "index", topology.RebuildOptions{Index: alias + "-v3", DropOld: true})
+	if err != nil || st.State != opsapi.RebuildDone || st.NewIndex != alias+"-v3" || st.Records != 300 {
+		t.Fatalf("second Rebuild: %+v, %v", st, err)
+	}
+	httpDo(t, srv.URL(), http.MethodPost, "/"+alias+"/_refresh", "")
+	status, body = httpDo(t, srv.URL(), http.MethodGet, "/"+alias+"/_count", "")
+	if status != 200 || !strings.Contains(string(body), `"count":300`) {
+		t.Fatalf("count through the alias after the rebuild: %d %s", status, body)
+	}
+}
