@@ -23,9 +23,10 @@ import (
 // The reason (HeaderErrorReason, and the log line of every dead letter) holds neither a connection's secret
 // (secret.Redact: DSN and URL passwords, registered secrets) nor the record's value: a quoted fragment of
 // the reason (between two ', " or ` characters) of at least minWithheldFragment bytes that occurs in the
-// record's value and not in its key, such as Elasticsearch's "Preview of field's value: '...'" or a
-// stage's fmt.Errorf("status %q", v), is replaced by withheldValue. Keys and document ids stay: they name
-// the record, as errors should.
+// record's value, such as Elasticsearch's "Preview of field's value: '...'" or a stage's
+// fmt.Errorf("status %q", v), is replaced by withheldValue. Kept are fragments that are part of the record's
+// key (a document id) or of the failing stage's, flow's or source's name, and JSON member names: they say
+// which record failed where, as errors should.
 
 // withheldValue replaces, in a dead letter's reason, a quoted fragment of the record's value.
 const withheldValue = "…"
@@ -134,7 +135,7 @@ func ownHeaders(headers []sarama.RecordHeader) []sarama.RecordHeader {
 // reasonText is d's reason as a dead letter's header and log line say it: without secrets and without
 // fragments of the record's value (see the lineage notes above).
 func reasonText(d deadLetter) string {
-	return withholdValue(secret.Redact(d.reason.Error()), d.msg.Value, d.msg.Key)
+	return withholdValue(secret.Redact(d.reason.Error()), d.msg.Value, string(d.msg.Key), d.stage, d.flow, d.source)
 }
 
 // extraHeaders are the headers a sink added to a rejected record (e.g. the index and document id), with
@@ -149,9 +150,10 @@ func extraHeaders(extra []stream.Header) []sarama.RecordHeader {
 
 // withholdValue replaces each quoted fragment of reason (between two equal quote characters, ' " or `,
 // not necessarily adjacent ones: "field's value: 'v'" holds the fragment v) of at least
-// minWithheldFragment bytes that occurs in value by withheldValue, longest first. A fragment that occurs in
-// the record's key is kept: a key or document id names the record, as errors should.
-func withholdValue(reason string, value, key []byte) string {
+// minWithheldFragment bytes that occurs in value by withheldValue, longest first. A fragment that is part of
+// one of names (the record's key, the stage, flow or source) is kept: those name the record and where it
+// failed, as errors should; so is a field name (one that occurs in value only as a JSON member name).
+func withholdValue(reason string, value []byte, names ...string) string {
 	if len(value) < minWithheldFragment {
 		return reason
 	}
@@ -166,7 +168,7 @@ func withholdValue(reason string, value, key []byte) string {
 		for a := 0; a < len(at); a++ {
 			for b := len(at) - 1; b > a; b-- { // the longest fragment from at[a] first
 				frag := reason[at[a]+1 : at[b]]
-				if len(frag) >= minWithheldFragment && bytes.Contains(value, []byte(frag)) && !bytes.Contains(key, []byte(frag)) {
+				if len(frag) >= minWithheldFragment && inValue(value, []byte(frag)) && !partOfAny(names, frag) {
 					found = append(found, frag)
 					break
 				}
@@ -178,4 +180,32 @@ func withholdValue(reason string, value, key []byte) string {
 		}
 	}
 	return reason
+}
+
+// partOfAny reports whether frag is part of one of names.
+func partOfAny(names []string, frag string) bool {
+	for _, n := range names {
+		if strings.Contains(n, frag) {
+			return true
+		}
+	}
+	return false
+}
+
+// inValue reports whether frag occurs in value other than as a JSON member name ("frag":).
+func inValue(value, frag []byte) bool {
+	for from := 0; ; {
+		i := bytes.Index(value[from:], frag)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(frag)
+		rest := value[end:]
+		isName := start > 0 && value[start-1] == '"' && len(rest) > 0 && rest[0] == '"' &&
+			bytes.HasPrefix(bytes.TrimLeft(rest[1:], " \t\r\n"), []byte(":"))
+		if !isName {
+			return true
+		}
+		from = start + 1
+	}
 }
