@@ -46,19 +46,41 @@ func aggregate(ctx context.Context, ixs []*index, q query.Query, aggs []*aggrega
 			}
 		}
 	}
-	return computeAggs(aggs, docs), nil
+	return computeAggs(&aggRun{}, aggs, docs)
 }
 
-func computeAggs(aggs []*aggregation, docs []*parsedDoc) map[string]any {
+// maxBuckets is search.max_buckets' default in Elasticsearch 8: a response with more buckets (all
+// aggregations and levels together) fails with too_many_buckets_exception.
+const maxBuckets = 65536
+
+// aggRun is the state of one search's aggregations: the buckets created so far.
+type aggRun struct{ buckets int }
+
+// add counts n more buckets, failing past maxBuckets.
+func (run *aggRun) add(n int) *esError {
+	run.buckets += n
+	if run.buckets > maxBuckets {
+		return newError(http.StatusBadRequest, "too_many_buckets_exception", fmt.Sprintf(
+			"Trying to create too many buckets. Must be less than or equal to: [%d] but this number of buckets was exceeded. "+
+				"This limit can be set by changing the [search.max_buckets] cluster level setting.", maxBuckets)).
+			with("max_buckets", maxBuckets)
+	}
+	return nil
+}
+
+func computeAggs(run *aggRun, aggs []*aggregation, docs []*parsedDoc) (map[string]any, *esError) {
 	out := make(map[string]any, len(aggs))
 	for _, a := range aggs {
-		r := a.compute(docs)
+		r, e := a.compute(run, docs)
+		if e != nil {
+			return nil, e
+		}
 		if len(a.meta) > 0 {
 			r["meta"] = a.meta
 		}
 		out[a.name] = r
 	}
-	return out
+	return out, nil
 }
 
 // values returns the document's indexed values of the aggregation's field.
@@ -72,16 +94,16 @@ func (a *aggregation) values(d *parsedDoc) []indexedValue {
 	return out
 }
 
-func (a *aggregation) compute(docs []*parsedDoc) map[string]any {
+func (a *aggregation) compute(run *aggRun, docs []*parsedDoc) (map[string]any, *esError) {
 	switch a.kind {
 	case "terms":
-		return a.terms(docs)
+		return a.terms(run, docs)
 	case "range":
-		return a.rangeAgg(docs)
+		return a.rangeAgg(run, docs)
 	case "date_histogram":
-		return a.dateHistogram(docs)
+		return a.dateHistogram(run, docs)
 	}
-	return a.metric(docs)
+	return a.metric(docs), nil
 }
 
 // bucket is one bucket under construction: its key (as rendered), the value to order keys by, its docs.
@@ -135,7 +157,7 @@ func (a *aggregation) keyFields(v indexedValue) map[string]any {
 	return map[string]any{"key": v.Str}
 }
 
-func (a *aggregation) terms(docs []*parsedDoc) map[string]any {
+func (a *aggregation) terms(run *aggRun, docs []*parsedDoc) (map[string]any, *esError) {
 	groups := map[string]*bucket{}
 	for _, d := range docs {
 		seen := map[string]bool{}
@@ -159,7 +181,9 @@ func (a *aggregation) terms(docs []*parsedDoc) map[string]any {
 			buckets = append(buckets, b)
 		}
 	}
-	a.computeSubs(buckets)
+	if e := a.computeSubs(run, buckets); e != nil {
+		return nil, e
+	}
 	a.sortBuckets(buckets)
 	other := 0
 	if len(buckets) > a.size {
@@ -168,7 +192,10 @@ func (a *aggregation) terms(docs []*parsedDoc) map[string]any {
 		}
 		buckets = buckets[:a.size]
 	}
-	return map[string]any{"doc_count_error_upper_bound": 0, "sum_other_doc_count": other, "buckets": renderBuckets(buckets, false)}
+	if e := run.add(len(buckets)); e != nil {
+		return nil, e
+	}
+	return map[string]any{"doc_count_error_upper_bound": 0, "sum_other_doc_count": other, "buckets": renderBuckets(buckets, false)}, nil
 }
 
 // renderBuckets renders buckets as an array, or keyed: an object by key_as_string (else the key).
@@ -192,13 +219,18 @@ func renderBuckets(buckets []*bucket, keyed bool) any {
 	return out
 }
 
-func (a *aggregation) computeSubs(buckets []*bucket) {
+// computeSubs computes the sub-aggregations of every bucket (before any cut, as an order may use them).
+func (a *aggregation) computeSubs(run *aggRun, buckets []*bucket) *esError {
 	if len(a.subs) == 0 {
-		return
+		return nil
 	}
 	for _, b := range buckets {
-		b.subs = computeAggs(a.subs, b.docs)
+		var e *esError
+		if b.subs, e = computeAggs(run, a.subs, b.docs); e != nil {
+			return e
+		}
 	}
+	return nil
 }
 
 // sortBuckets orders buckets by a.order, then by key ascending (Elasticsearch's tie-break).
@@ -265,7 +297,7 @@ func cmpMetric(a, b any) int {
 	return 0
 }
 
-func (a *aggregation) rangeAgg(docs []*parsedDoc) map[string]any {
+func (a *aggregation) rangeAgg(run *aggRun, docs []*parsedDoc) (map[string]any, *esError) {
 	buckets := make([]*bucket, len(a.ranges))
 	for i, r := range a.ranges {
 		f := map[string]any{}
@@ -293,7 +325,12 @@ func (a *aggregation) rangeAgg(docs []*parsedDoc) map[string]any {
 			}
 		}
 	}
-	a.computeSubs(buckets)
+	if e := run.add(len(buckets)); e != nil {
+		return nil, e
+	}
+	if e := a.computeSubs(run, buckets); e != nil {
+		return nil, e
+	}
 	if a.keyed {
 		out := map[string]any{}
 		for _, b := range buckets {
@@ -302,9 +339,9 @@ func (a *aggregation) rangeAgg(docs []*parsedDoc) map[string]any {
 			delete(r, "key")
 			out[key] = r
 		}
-		return map[string]any{"buckets": out}
+		return map[string]any{"buckets": out}, nil
 	}
-	return map[string]any{"buckets": renderBuckets(buckets, false)}
+	return map[string]any{"buckets": renderBuckets(buckets, false)}, nil
 }
 
 // rangeBound renders a range bound in a bucket key as Java's Double.toString does, "*" when unbounded.
@@ -334,7 +371,7 @@ func javaDouble(f float64) string {
 	return mant + "E" + strconv.Itoa(e)
 }
 
-func (a *aggregation) dateHistogram(docs []*parsedDoc) map[string]any {
+func (a *aggregation) dateHistogram(run *aggRun, docs []*parsedDoc) (map[string]any, *esError) {
 	groups := map[int64]*bucket{}
 	for _, d := range docs {
 		seen := map[int64]bool{}
@@ -361,6 +398,9 @@ func (a *aggregation) dateHistogram(docs []*parsedDoc) map[string]any {
 		for t := time.UnixMilli(first).UTC(); t.UnixMilli() < last; {
 			t = a.next(t)
 			if groups[t.UnixMilli()] == nil {
+				if len(groups) >= maxBuckets {
+					return nil, run.add(len(groups) + 1) // fails: stop before building them all
+				}
 				groups[t.UnixMilli()] = a.dateBucket(t)
 			}
 		}
@@ -371,9 +411,14 @@ func (a *aggregation) dateHistogram(docs []*parsedDoc) map[string]any {
 			buckets = append(buckets, b)
 		}
 	}
-	a.computeSubs(buckets)
+	if e := run.add(len(buckets)); e != nil {
+		return nil, e
+	}
+	if e := a.computeSubs(run, buckets); e != nil {
+		return nil, e
+	}
 	a.sortBuckets(buckets)
-	return map[string]any{"buckets": renderBuckets(buckets, a.keyed)}
+	return map[string]any{"buckets": renderBuckets(buckets, a.keyed)}, nil
 }
 
 func (a *aggregation) dateBucket(t time.Time) *bucket {

@@ -190,7 +190,7 @@ func jsonNum(n int64) string { b, _ := json.Marshal(n); return string(b) }
 func TestAggregationErrors(t *testing.T) {
 	s, _ := start(t, Config{})
 	url := s.URL()
-	loadAggDocs(t, url, "aggerr", []map[string]any{{"cat": "a", "n": 1, "title": "x"}})
+	loadAggDocs(t, url, "aggerr", []map[string]any{{"cat": "a", "n": 1, "title": "x", "ts": "2024-01-01"}, {"ts": "2024-01-02"}})
 	cases := []struct{ aggs, typ, reason string }{
 		{`{"x":{"nope":{"field":"n"}}}`, "parsing_exception", "Unknown aggregation type [nope]"},
 		{`{"x":{"avg":{"field":"n"},"sum":{"field":"n"}}}`, "parsing_exception", "Found two aggregation type definitions in [x]: [avg] and [sum]"},
@@ -200,6 +200,9 @@ func TestAggregationErrors(t *testing.T) {
 		{`{"x":{"date_histogram":{"field":"ts","calendar_interval":"2d"}}}`, "illegal_argument_exception", "could not be parsed as a calendar interval"},
 		{`{"x":{"terms":{"field":"cat","include":"a.*"}}}`, "parsing_exception", "unknown field [include]"},
 		{`{"x":{"terms":{"field":"cat","order":{"nope":"asc"}}}}`, "aggregation_execution_exception", "Invalid aggregation order path [nope]"},
+		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"1s"}}}`, "too_many_buckets_exception", "Trying to create too many buckets. Must be less than or equal to: [65536]"},
+		// 43,201 and 28,801 buckets: each within the limit, together beyond it.
+		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"2s"}},"y":{"date_histogram":{"field":"ts","fixed_interval":"3s"}}}`, "too_many_buckets_exception", "[search.max_buckets]"},
 	}
 	for _, c := range cases {
 		st, out := doJSON(t, http.MethodPost, url, "/aggerr/_search", `{"size":0,"aggs":`+c.aggs+`}`)

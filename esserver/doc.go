@@ -112,7 +112,8 @@
 // between the first and last, order, keyed) and the metrics avg, sum, min, max, stats (value_as_string,
 // *_as_string for dates and booleans), cardinality (exact) and value_count. terms, range and
 // date_histogram take sub-aggregations; "meta" is echoed. A field no index maps aggregates as
-// Elasticsearch's unmapped fields do (no buckets, null avg/min/max, sum 0).
+// Elasticsearch's unmapped fields do (no buckets, null avg/min/max, sum 0). More than 65,536 buckets in a
+// response (search.max_buckets' default) fail the search with 400 too_many_buckets_exception.
 //
 // # Faults
 //
