@@ -16,6 +16,8 @@ if ! { command -v initdb >/dev/null 2>&1 && command -v postgres >/dev/null 2>&1;
 if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1; then need+=(chromium); fi
 if [ "${1:-}" = kafka ]; then
   command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)
+  # javac: internal/opensearchtest compiles test/opensearch/src/Launcher.java (the JDK brings java too)
+  command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null 2>&1 || need+=(maven)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
