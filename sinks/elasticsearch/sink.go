@@ -29,6 +29,14 @@
 // the sink. Write returns only when every record is acknowledged, so offsets are committed after
 // Elasticsearch acknowledged the writes.
 //
+// # Writing through an alias
+//
+// With Config.Alias the sink writes through an index alias (creating <alias>-000001 behind it on first
+// start), and implements sinks.Retargeter, so that topology.Rebuild (`sluice rebuild`, POST
+// /pipelines/{name}/flows/{flow}/rebuild) can fill a new index from the flow's topic while the old one
+// serves searches, then move the alias in one atomic _aliases call, after refreshing the new index (see
+// alias.go).
+//
 // # Mappings from the schema
 //
 // A record whose value is a struct with a schema (as the json-schema and avro codecs decode Debezium's
