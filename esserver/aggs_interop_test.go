@@ -15,7 +15,7 @@ import (
 
 // interopAggDocs are the documents of TestAggregationsInteropMatchOpenSearch: 400 documents whose fields
 // take few distinct values (cardinality stays below OpenSearch's precision threshold, where it is exact),
-// prices in quarters (sums are exact in binary floating point whatever the order of addition), dates every
+// a dynamically mapped string, prices in quarters (sums are exact in binary floating point whatever the order of addition), dates every
 // 7h13m from 2024-01-29 (month, quarter and year boundaries inside), some fields missing and some arrays.
 func interopAggDocs() []map[string]any {
 	cats := []string{"books", "games", "music", "films", "garden", "tools", "toys"}
@@ -28,6 +28,7 @@ func interopAggDocs() []map[string]any {
 			"price": float64((i*53)%997) / 4,
 			"ts":    base.Add(time.Duration(i) * (7*time.Hour + 13*time.Minute)).Format(time.RFC3339),
 			"flag":  i%3 == 0,
+			"label": fmt.Sprintf("L%d", i%9), // not in the mapping: dynamic text with a keyword sub-field
 		}
 		switch i % 5 {
 		case 0:
@@ -61,6 +62,7 @@ var interopAggRequests = []string{
 	`{"aggs":{"t":{"terms":{"field":"n","size":5}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"price","size":4,"order":{"_key":"desc"}}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"flag"}}}}`,
+	`{"aggs":{"t":{"terms":{"field":"label.keyword","size":4}},"c":{"cardinality":{"field":"label.keyword"}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"ts","size":3,"order":{"_key":"asc"}}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"cat","min_doc_count":60}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"cat","order":{"p":"desc"}},"aggs":{"p":{"avg":{"field":"price"}},"s":{"stats":{"field":"n"}}}}}}`,

@@ -178,6 +178,12 @@ func TestAggregations(t *testing.T) {
 	if st != 200 || !reflect.DeepEqual(out["aggregations"], mustJSON(t, `{"s":{"value":3}}`)) {
 		t.Fatalf("aggs under a query: HTTP %d %v", st, out)
 	}
+	// Several indices: one set of buckets over the documents of all.
+	loadAggDocs(t, url, "aggs2", []map[string]any{{"cat": "a", "n": 10}, {"cat": "d", "n": 20}})
+	if got := aggsOf(t, url, "aggs,aggs2", `{"t":{"terms":{"field":"cat","size":2}},"s":{"sum":{"field":"n"}}}`); !reflect.DeepEqual(any(got), mustJSON(t,
+		`{"t":{"doc_count_error_upper_bound":0,"sum_other_doc_count":2,"buckets":[{"key":"a","doc_count":3},{"key":"b","doc_count":2}]},"s":{"value":45}}`)) {
+		t.Fatalf("aggs over two indices: %v", got)
+	}
 	// Hits and aggregations together.
 	st, out = doJSON(t, http.MethodPost, url, "/aggs/_search", `{"size":2,"sort":["n"],"aggs":{"c":{"cardinality":{"field":"cat"}}}}`)
 	if st != 200 || len(out["hits"].(map[string]any)["hits"].([]any)) != 2 || !reflect.DeepEqual(out["aggregations"], mustJSON(t, `{"c":{"value":3}}`)) {
