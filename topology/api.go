@@ -10,5 +10,6 @@ func (p *pipelineRun) apiRoutes(mux *http.ServeMux) {
 	p.statusRoutes(mux)
 	p.controlRoutes(mux)
 	p.rebuildRoutes(mux) // rebuild.go
+	p.redriveRoutes(mux) // redrive.go
 	p.uiRoutes(mux)
 }

@@ -47,6 +47,10 @@ type Config struct {
 	// restart, a leader change, a moved group coordinator) before it gives up and stops with an error
 	// naming the brokers (SLUICE_RETRY_TIMEOUT, default 5m).
 	RetryTimeout time.Duration
+	// DLQMaxAttempts is how many times a dead letter may fail (its first failure and each failed replay)
+	// before it is quarantined: a replay then leaves it alone unless asked (SLUICE_DLQ_MAX_ATTEMPTS;
+	// 0: DefaultDLQMaxAttempts, 3). See redrive.go.
+	DLQMaxAttempts int
 	// Logger receives the pipeline's logs, goka's and the connectors' included, every message and attribute
 	// passed through secret.Redact (resolved ${env:}/${file:} values, passwords, API keys and DSN passwords
 	// become ****) (the MySQL source's binlog
@@ -275,6 +279,9 @@ func ConfigFromEnv() (Config, error) {
 	c.SchemaRegistryUsername = os.Getenv("SLUICE_SCHEMA_REGISTRY_USERNAME")
 	c.SchemaRegistryPassword = os.Getenv("SLUICE_SCHEMA_REGISTRY_PASSWORD")
 	c.SchemaRegistryCompatibility = os.Getenv("SLUICE_SCHEMA_REGISTRY_COMPATIBILITY")
+	if err := dlqMaxAttemptsFromEnv(&c); err != nil { // redrive.go
+		return c, err
+	}
 	return c, c.Validate()
 }
 

@@ -627,6 +627,7 @@ func (p *pipelineRun) ensureTopics(ctx context.Context, joins []*joinSpec) error
 	}
 	specs = append(specs, kafka.TopicSpec{Name: commandsTopic(p.t.name), Partitions: 1, Compact: true})
 	specs = append(specs, kafka.TopicSpec{Name: auditTopic(p.t.name), Partitions: 1, Compact: true})
+	specs = append(specs, p.redriveTopicSpecs()...) // redrive.go
 	for _, j := range joins {
 		specs = append(specs,
 			kafka.TopicSpec{Name: j.out.name, Partitions: j.partitions, MaxMessageBytes: p.topicMaxBytes(j.out.name)},

@@ -76,6 +76,7 @@ type sinkItem struct {
 	records []stream.Record
 	commit  func(error)
 	origin  origin
+	redrive *redriven // a record of the flow's redrive topic (redrive.go), else nil
 }
 
 func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, error) {
@@ -111,7 +112,11 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 
 // newProcessor builds the flow's goka processor.
 func (r *sinkRunner) newProcessor() error {
-	g := goka.DefineGroup(goka.Group(r.group), goka.Input(goka.Stream(r.f.from.name), new(codec.Bytes), r.consume))
+	edges := []goka.Edge{goka.Input(goka.Stream(r.f.from.name), new(codec.Bytes), r.consume)}
+	if in := r.redriveInput(); in != nil { // redrive.go
+		edges = append(edges, in)
+	}
+	g := goka.DefineGroup(goka.Group(r.group), edges...)
 	opts := append(r.p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess),
 		goka.WithConsumerGroupBuilder(r.committer.builder(r.p.consumerGroupBuilder))) // replaces the shared builder
 	proc, err := goka.NewProcessor(r.p.brokers, g, opts...)
@@ -149,10 +154,12 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	for k, v := range ctx.Headers() {
 		o.headers = append(o.headers, sarama.RecordHeader{Key: []byte(k), Value: v})
 	}
+	red := r.redriveOf(ctx, &rec, &o) // redrive.go: a redriven record is read as at its origin
 	r.counters.consumed(o)
 	commit := ctx.DeferCommit()
 	var out []stream.Record
 	err := r.decode(ctx, &rec, value)
+	red.clean(&rec)
 	if err == nil {
 		out, err = r.stages.run(ctx.Context(), rec)
 	}
@@ -160,7 +167,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 		// The record is set aside, and its (empty) item still goes through the queue so that its offset is
 		// committed in order.
 		if dlErr := r.sendDeadLetter(o, stageOf(err), err, nil); dlErr == nil {
-			err, out = nil, nil
+			err, out, red = nil, nil, nil // a redriven record's new dead letter replaces the old one
 		} else {
 			err = dlErr
 		}
@@ -179,7 +186,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	}
 	// Blocks while the batcher is behind: that is the flow's backpressure, and Kafka holds the backlog.
 	select {
-	case r.queue <- sinkItem{records: out, commit: commit, origin: o}:
+	case r.queue <- sinkItem{records: out, commit: commit, origin: o, redrive: red}:
 	case <-r.failed:
 		commit(r.failErr)
 	}
@@ -294,6 +301,7 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 			return
 		}
 	}
+	var rejected map[int]bool
 	if len(records) > 0 {
 		what := fmt.Sprintf("sink write of %s to %s", countRecords(len(records)), r.sinkName)
 		r.health.wait(batcherHolder, what)
@@ -301,7 +309,6 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 			r.health.wait(batcherHolder, fmt.Sprintf("%s (attempt %d: %v)", what, attempt, err))
 		})
 		delivered := len(records)
-		var rejected map[int]bool
 		if err := r.writeRetrying(ctx, writeCtx, records, what); err != nil {
 			if writeCtx.Err() != nil {
 				r.abandon(sess, items, len(records))
@@ -324,9 +331,12 @@ func (r *sinkRunner) write(items []sinkItem, records []stream.Record, owners []i
 		r.p.metrics.SinkBatches.WithLabelValues(r.labels...).Inc()
 		r.written.Add(int64(delivered))
 	}
+	r.markRedriven(items, owners, rejected) // redrive.go: before the redrive offsets are committed
 	r.mu.Lock()
 	for _, it := range items {
-		r.next[it.origin.partition] = it.origin.offset + 1
+		if it.redrive == nil {
+			r.next[it.origin.partition] = it.origin.offset + 1
+		}
 	}
 	r.mu.Unlock()
 	for _, it := range items {

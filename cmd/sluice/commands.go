@@ -28,6 +28,7 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(runCommand())
 	root.AddCommand(aclsCommand())    // acls.go
 	root.AddCommand(schemasCommand()) // schemas.go
+	root.AddCommand(dlqCommand())     // dlq.go
 	return root
 }
 
