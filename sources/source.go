@@ -159,3 +159,16 @@ type TopicShaper interface {
 	// none there.
 	TopicShape(topic string) (stream.Shape, bool)
 }
+
+// Bounded is implemented by a source that can read a bounded part of its input, for a batch run of the
+// pipeline (topology's ModeBatch): each task reads from its saved position up to the end of its input as
+// the task finds it (a file's end, a table's last row), and then Read returns ErrEndOfInput, instead of
+// waiting for more. A source that cannot bound itself (a change log that has no end) does not implement
+// it, and a batch run of a pipeline with such a source fails at start-up naming the source.
+type Bounded interface {
+	Source
+	// Bounded returns the source as it reads in a batch run: the same tasks (the same keys, so the same
+	// saved positions) and the same resources as the receiver (the engine closes the receiver, not the
+	// returned source), each task ending with ErrEndOfInput at the end of its input.
+	Bounded() Source
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// restart, a leader change, a moved group coordinator) before it gives up and stops with an error
 	// naming the brokers (SLUICE_RETRY_TIMEOUT, default 5m).
 	RetryTimeout time.Duration
+	// Mode is how the pipeline runs (SLUICE_MODE): ModeStream (the default, also "") until it is stopped,
+	// or ModeBatch: everything up to the end offsets present at start, then RunWith returns with a summary
+	// logged (see batch.go and RunBatch).
+	Mode Mode
 	// DLQMaxAttempts is how many times a dead letter may fail (its first failure and each failed replay)
 	// before it is quarantined: a replay then leaves it alone unless asked (SLUICE_DLQ_MAX_ATTEMPTS;
 	// 0: DefaultDLQMaxAttempts, 3). See redrive.go.
@@ -282,6 +286,9 @@ func ConfigFromEnv() (Config, error) {
 	if err := dlqMaxAttemptsFromEnv(&c); err != nil { // redrive.go
 		return c, err
 	}
+	if err := modeFromEnv(&c); err != nil { // batch.go
+		return c, err
+	}
 	return c, c.Validate()
 }
 
@@ -330,6 +337,9 @@ func (c Config) Validate() error {
 		if !strings.HasPrefix(p, "/") {
 			return fmt.Errorf("config: APIOpenPaths (SLUICE_API_OPEN_PATHS): %q is not a path (want e.g. /healthz)", p)
 		}
+	}
+	if err := c.Mode.validate(); err != nil { // batch.go
+		return fmt.Errorf("config: Mode (SLUICE_MODE): %w", err)
 	}
 	return c.validateSchemaRegistry() // schemas.go
 }

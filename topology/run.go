@@ -50,6 +50,8 @@ type pipelineRun struct {
 	httpAddr string
 	// registryHandler is the embedded schema registry's REST API once it is open (schemas.go).
 	registryHandler atomic.Pointer[http.Handler]
+	// batch is the state of a batch run (batch.go), nil in a real-time run.
+	batch *batchRun
 }
 
 // Run runs the topology with the configuration from the environment (ConfigFromEnv) until ctx ends or
@@ -95,6 +97,10 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	batch, err := newBatchRun(ctx, t, cfg) // batch.go: nil unless cfg.Mode is ModeBatch
+	if err != nil {
+		return err
+	}
 	if cfg.Logger != nil {
 		// Every log line of the run, the connectors' and goka's included, passes through secret.Redact.
 		cfg.Logger = slog.New(secret.NewHandler(cfg.Logger.Handler()))
@@ -123,6 +129,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		p.log = slog.New(secret.NewHandler(slog.NewTextHandler(os.Stderr, nil)))
 	}
 	p.log = p.log.With("pipeline", t.name)
+	p.batch = batch
 	defer func() { err = t.missingACL(err, p.principal()) }() // a refused ACL is named (acls.go)
 	if cfg.Registerer == nil {
 		p.metrics = metrics.New()
@@ -239,7 +246,7 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 			err = cerr
 		}
 	}()
-	for _, n := range t.sources {
+	for _, n := range p.batch.sources(t.sources) { // a batch run reads its sources bounded (batch.go)
 		r, err := p.newSourceRunner(ctx, n)
 		if err != nil {
 			return err
@@ -260,6 +267,9 @@ func (t *Topology) RunWith(ctx context.Context, cfg Config) (err error) {
 		}
 	}()
 	started = true
+	if p.batch != nil {
+		return p.runBatch(ctx, sourcesRun, sinksRun, joinsRun) // batch.go
+	}
 	return p.run(ctx, sourcesRun, sinksRun, joinsRun)
 }
 

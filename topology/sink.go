@@ -118,7 +118,7 @@ func (r *sinkRunner) newProcessor() error {
 	}
 	g := goka.DefineGroup(goka.Group(r.group), edges...)
 	opts := append(r.p.gokaOptions(storage.MemoryBuilder()), goka.WithNilHandling(goka.NilProcess),
-		goka.WithConsumerGroupBuilder(r.committer.builder(r.p.consumerGroupBuilder))) // replaces the shared builder
+		goka.WithConsumerGroupBuilder(r.committer.builder(r.p.batch.builder(r.p.consumerGroupBuilder)))) // replaces the shared builder; batch.go
 	proc, err := goka.NewProcessor(r.p.brokers, g, opts...)
 	if err != nil {
 		return fmt.Errorf("flow %q: create processor: %w", r.f.name, err)
@@ -140,6 +140,9 @@ func (r *sinkRunner) renew() error {
 
 // consume is the processor callback for one Kafka record.
 func (r *sinkRunner) consume(ctx goka.Context, msg any) {
+	if r.p.batch.skip(r.group, string(ctx.Topic()), ctx.Partition(), ctx.Offset()) {
+		return // past a batch run's end offsets: left alone, its offset is not committed (batch.go)
+	}
 	value, _ := msg.([]byte)
 	rec := stream.Record{
 		Topic:     string(ctx.Topic()),
