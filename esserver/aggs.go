@@ -127,7 +127,8 @@ func parseAgg(qc *queryCompiler, name string, raw json.RawMessage) (*aggregation
 	}
 	if subs != nil {
 		if !slices.Contains(bucketKinds, a.kind) {
-			return nil, newError(http.StatusBadRequest, "aggregation_initialization_exception",
+			// 500, as Elasticsearch answers this (AggregationInitializationException has no status of its own).
+			return nil, newError(http.StatusInternalServerError, "aggregation_initialization_exception",
 				fmt.Sprintf("Aggregator [%s] of type [%s] cannot accept sub-aggregations", name, a.kind))
 		}
 		var e *esError
@@ -270,7 +271,7 @@ func (a *aggregation) parseBody(qc *queryCompiler, body json.RawMessage) *esErro
 		})
 		a.keyed = p.Keyed
 	case "date_histogram":
-		if e := a.parseInterval(p.CalendarInterval, p.FixedInterval); e != nil {
+		if e := a.parseInterval(qc, p.CalendarInterval, p.FixedInterval); e != nil {
 			return e
 		}
 		switch p.TimeZone {
@@ -337,27 +338,48 @@ var calendarUnits = map[string]string{
 	"1y": "year", "year": "year",
 }
 
-func (a *aggregation) parseInterval(calendar, fixed string) *esError {
+// parseInterval reads calendar_interval or fixed_interval. A value that is not an interval fails as
+// Elasticsearch's parser fails it: x_content_parse_exception at the value, caused by the reason.
+func (a *aggregation) parseInterval(qc *queryCompiler, calendar, fixed string) *esError {
+	fieldError := func(field string, cause *esError) *esError {
+		return newError(http.StatusBadRequest, "x_content_parse_exception",
+			fmt.Sprintf("[%s] [date_histogram] failed to parse field [%s]", valueLocation(qc.body, field), field)).withCause(cause)
+	}
 	switch {
 	case calendar != "" && fixed != "":
 		return errIllegalArgument("Cannot use [fixed_interval] with [calendar_interval] configuration option.")
 	case calendar != "":
 		unit, ok := calendarUnits[calendar]
 		if !ok {
-			return errIllegalArgument("The supplied interval [%s] could not be parsed as a calendar interval.", calendar)
+			return fieldError("calendar_interval", errIllegalArgument("The supplied interval [%s] could not be parsed as a calendar interval.", calendar))
 		}
 		a.calendar = unit
 	case fixed != "":
 		d, ok := parseFixedInterval(fixed)
 		if !ok {
-			return errIllegalArgument("failed to parse setting [date_histogram.fixedInterval] with value [%s] as a time value: "+
-				"unit is missing or unrecognized", fixed)
+			return fieldError("fixed_interval", errIllegalArgument("failed to parse setting [date_histogram.fixedInterval] with value [%s] "+
+				"as a time value: unit is missing or unrecognized", fixed))
 		}
 		a.fixed = d
 	default:
 		return errIllegalArgument("Invalid interval specified, must be non-null and non-empty")
 	}
 	return nil
+}
+
+// valueLocation is the line:column of the value of the first "key": in body (1:1 when absent).
+func valueLocation(body []byte, key string) string {
+	i := bytes.Index(body, []byte(`"`+key+`"`))
+	if i < 0 {
+		return "1:1"
+	}
+	i += len(key) + 2
+	for i < len(body) && (body[i] == ':' || body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+		i++
+	}
+	line := 1 + bytes.Count(body[:i], []byte("\n"))
+	col := i - bytes.LastIndexByte(body[:i], '\n')
+	return fmt.Sprintf("%d:%d", line, col)
 }
 
 // parseFixedInterval reads a fixed interval: a positive integer and one of the units ms, s, m, h, d.

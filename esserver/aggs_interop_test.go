@@ -197,3 +197,48 @@ func compact(v any) string {
 	}
 	return string(b)
 }
+
+// TestAggregationErrorsInteropMatchOpenSearch: requests both servers refuse are refused with the same status
+// and the same root cause (type and reason). The top-level error may differ where Elasticsearch wraps a
+// shard's failure in search_phase_execution_exception "all shards failed" (esserver answers the cause
+// itself; see the package doc).
+func TestAggregationErrorsInteropMatchOpenSearch(t *testing.T) {
+	osURL := opensearchtest.Start(t)
+	s, _ := start(t, Config{})
+	const index = "aggs-errors-interop"
+	docs := []map[string]any{{"cat": "a", "n": 1, "title": "x", "ts": "2024-01-01"}}
+	opensearchtest.Do(t, osURL, http.MethodDelete, "/"+index, "")
+	loadAggDocs(t, osURL, index, docs)
+	loadAggDocs(t, s.URL(), index, docs)
+	t.Cleanup(func() { opensearchtest.Do(t, osURL, http.MethodDelete, "/"+index, "") })
+	for _, aggs := range []string{
+		`{"x":{"nope":{"field":"n"}}}`,
+		`{"x":{"avg":{"field":"n"},"sum":{"field":"n"}}}`,
+		`{"x":{"avg":{"field":"n"},"aggs":{"y":{"sum":{"field":"n"}}}}}`,
+		`{"x":{"terms":{"field":"title"}}}`,
+		`{"x":{"avg":{"field":"cat"}}}`,
+		`{"x":{"sum":{"field":"cat"}}}`,
+		`{"x":{"date_histogram":{"field":"ts","calendar_interval":"2d"}}}`,
+		`{"x":{"date_histogram":{"field":"ts","fixed_interval":"1M"}}}`,
+	} {
+		body := `{"size":0,"aggs":` + aggs + `}`
+		stOS, fromOS := doJSON(t, http.MethodPost, osURL, "/"+index+"/_search", body)
+		stES, fromES := doJSON(t, http.MethodPost, s.URL(), "/"+index+"/_search", body)
+		rootOS, rootES := rootCause(fromOS), rootCause(fromES)
+		// Unknown aggregation types: OpenSearch names only the type; esserver adds the list it supports.
+		if stOS != stES || rootOS["type"] != rootES["type"] || !strings.HasPrefix(fmt.Sprint(rootES["reason"]), fmt.Sprint(rootOS["reason"])) {
+			t.Errorf("aggs %s:\nOpenSearch HTTP %d root cause %v\nesserver   HTTP %d root cause %v", aggs, stOS, rootOS, stES, rootES)
+		}
+	}
+}
+
+// rootCause is error.root_cause[0] of a failed response (nil when there is none).
+func rootCause(resp map[string]any) map[string]any {
+	e, _ := resp["error"].(map[string]any)
+	rc, _ := e["root_cause"].([]any)
+	if len(rc) == 0 {
+		return nil
+	}
+	m, _ := rc[0].(map[string]any)
+	return m
+}

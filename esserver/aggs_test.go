@@ -197,24 +197,31 @@ func TestAggregationErrors(t *testing.T) {
 	s, _ := start(t, Config{})
 	url := s.URL()
 	loadAggDocs(t, url, "aggerr", []map[string]any{{"cat": "a", "n": 1, "title": "x", "ts": "2024-01-01"}, {"ts": "2024-01-02"}})
-	cases := []struct{ aggs, typ, reason string }{
-		{`{"x":{"nope":{"field":"n"}}}`, "parsing_exception", "Unknown aggregation type [nope]"},
-		{`{"x":{"avg":{"field":"n"},"sum":{"field":"n"}}}`, "parsing_exception", "Found two aggregation type definitions in [x]: [avg] and [sum]"},
-		{`{"x":{"avg":{"field":"n"},"aggs":{"y":{"sum":{"field":"n"}}}}}`, "aggregation_initialization_exception", "Aggregator [x] of type [avg] cannot accept sub-aggregations"},
-		{`{"x":{"terms":{"field":"title"}}}`, "illegal_argument_exception", "Text fields are not optimised"},
-		{`{"x":{"avg":{"field":"cat"}}}`, "illegal_argument_exception", "Field [cat] of type [keyword] is not supported for aggregation [avg]"},
-		{`{"x":{"date_histogram":{"field":"ts","calendar_interval":"2d"}}}`, "illegal_argument_exception", "could not be parsed as a calendar interval"},
-		{`{"x":{"terms":{"field":"cat","include":"a.*"}}}`, "parsing_exception", "unknown field [include]"},
-		{`{"x":{"terms":{"field":"cat","order":{"nope":"asc"}}}}`, "aggregation_execution_exception", "Invalid aggregation order path [nope]"},
-		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"1s"}}}`, "too_many_buckets_exception", "Trying to create too many buckets. Must be less than or equal to: [65536]"},
+	cases := []struct {
+		aggs, typ, reason string
+		status            int // 0: 400
+	}{
+		{`{"x":{"nope":{"field":"n"}}}`, "parsing_exception", "Unknown aggregation type [nope]", 0},
+		{`{"x":{"avg":{"field":"n"},"sum":{"field":"n"}}}`, "parsing_exception", "Found two aggregation type definitions in [x]: [avg] and [sum]", 0},
+		{`{"x":{"avg":{"field":"n"},"aggs":{"y":{"sum":{"field":"n"}}}}}`, "aggregation_initialization_exception", "Aggregator [x] of type [avg] cannot accept sub-aggregations", 500},
+		{`{"x":{"terms":{"field":"title"}}}`, "illegal_argument_exception", "Text fields are not optimised", 0},
+		{`{"x":{"avg":{"field":"cat"}}}`, "illegal_argument_exception", "Field [cat] of type [keyword] is not supported for aggregation [avg]", 0},
+		{`{"x":{"date_histogram":{"field":"ts","calendar_interval":"2d"}}}`, "x_content_parse_exception", "[1:75] [date_histogram] failed to parse field [calendar_interval]", 0},
+		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"1M"}}}`, "x_content_parse_exception", "[1:72] [date_histogram] failed to parse field [fixed_interval]", 0},
+		{`{"x":{"terms":{"field":"cat","include":"a.*"}}}`, "parsing_exception", "unknown field [include]", 0},
+		{`{"x":{"terms":{"field":"cat","order":{"nope":"asc"}}}}`, "aggregation_execution_exception", "Invalid aggregation order path [nope]", 0},
+		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"1s"}}}`, "too_many_buckets_exception", "Trying to create too many buckets. Must be less than or equal to: [65536]", 0},
 		// 43,201 and 28,801 buckets: each within the limit, together beyond it.
-		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"2s"}},"y":{"date_histogram":{"field":"ts","fixed_interval":"3s"}}}`, "too_many_buckets_exception", "[search.max_buckets]"},
+		{`{"x":{"date_histogram":{"field":"ts","fixed_interval":"2s"}},"y":{"date_histogram":{"field":"ts","fixed_interval":"3s"}}}`, "too_many_buckets_exception", "[search.max_buckets]", 0},
 	}
 	for _, c := range cases {
 		st, out := doJSON(t, http.MethodPost, url, "/aggerr/_search", `{"size":0,"aggs":`+c.aggs+`}`)
 		e, _ := out["error"].(map[string]any)
-		if st != 400 || e == nil || e["type"] != c.typ || !strings.Contains(e["reason"].(string), c.reason) {
-			t.Errorf("aggs %s: HTTP %d %v; want 400 %s containing %q", c.aggs, st, out, c.typ, c.reason)
+		if c.status == 0 {
+			c.status = 400
+		}
+		if st != c.status || e == nil || e["type"] != c.typ || !strings.Contains(e["reason"].(string), c.reason) {
+			t.Errorf("aggs %s: HTTP %d %v; want %d %s containing %q", c.aggs, st, out, c.status, c.typ, c.reason)
 		}
 	}
 }

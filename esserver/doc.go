@@ -162,7 +162,10 @@
 //     missing, script, extended_bounds, offset or a time_zone other than UTC, is a 400 naming it); no
 //     pipeline aggregations, no terms with min_doc_count 0, no range on dates (date_range) and no other
 //     bucket types. Results are exact (one shard): cardinality never approximates, terms never has a count
-//     error.
+//     error. Failures Elasticsearch raises on a shard (a text field, a keyword field where a number is
+//     needed, an order path that names no metric) are answered with that cause as the error itself (the
+//     same root_cause), not wrapped in search_phase_execution_exception "all shards failed"; the order path
+//     one is a 400 (OpenSearch 2.19 answers 500).
 //   - Tombstones are pruned lazily (at refresh and when the id is written again) once older than 60s, and
 //     survive a restart with their original delete time.
 //   - Request bodies are not checked against Content-Type, and JSON responses are always
