@@ -16,7 +16,33 @@ import (
 
 // Headers of a dead-letter record, in the manner of Kafka Connect's __connect.errors.* headers. The record
 // itself is the original Kafka record, key, value and headers byte for byte, so that it can be replayed
-// into its topic once the cause is fixed.
+// into its topic once the cause is fixed. Every dead letter, wherever it was set aside, carries:
+//
+//	header                       value                                                 on
+//	sluice.errors.pipeline       the pipeline's name                                   every dead letter
+//	sluice.errors.class          decode | stage | step | encode | oversize | rejected  every dead letter
+//	sluice.errors.stage          decode, encode, produce, sink, or a stage's name      every dead letter
+//	sluice.errors.reason         the error, without secrets or fragments of the value  every dead letter
+//	sluice.errors.first.failure  first failure, RFC 3339 UTC ms (kept on a redrive)    every dead letter
+//	sluice.errors.attempts       1, or the redriven record's attempts + 1              every dead letter
+//	sluice.errors.flow           the flow's name                                       after Kafka (a flow)
+//	sluice.errors.topic          topic the record was read from                        after Kafka
+//	sluice.errors.partition      its partition                                         after Kafka
+//	sluice.errors.offset         its offset                                            after Kafka
+//	sluice.errors.source         the source's name                                     before Kafka (a source)
+//	sluice.errors.position       the record's source position                          before Kafka
+//
+// plus, for a record a sink rejected, the sink's own headers (the Elasticsearch sink's
+// sluice.errors.es.index, .id and .status). Which class each path sets: a value or key its topic's codecs
+// cannot decode, decode (stage decode); a stateless stage's refusal, before or after Kafka or in a table,
+// stage; a failure in a join or keyed step itself, step (stage: the step's name); a record its topic's
+// codecs or the schema registry refuse, encode (a source's stage encode; a flow to topics, stage sink); a
+// source record larger than its topic takes, oversize (stage produce); a sink's rejection, rejected (stage
+// sink). The reason (and the dead letter's log line) holds no connection secret (redacted as the logs are)
+// and no quoted fragment of the record's value (replaced by "…": an Elasticsearch "Preview of field's
+// value", a stage's error quoting a field's value); the record's key, document id, stage, flow and source
+// names and JSON member names stay. Dead letters hold the record itself, so they are as sensitive as the
+// topics they come from.
 const (
 	// HeaderErrorReason is the error, as text.
 	HeaderErrorReason = "sluice.errors.reason"
@@ -101,7 +127,9 @@ func (e *stageError) Unwrap() error { return e.err }
 
 // DeadLetter sends the records this flow cannot handle to topic, with the reason and where in headers
 // (HeaderErrorReason, HeaderErrorStage, HeaderErrorFlow, HeaderErrorTopic, HeaderErrorPartition,
-// HeaderErrorOffset), and goes on: the record's offset counts as done once Kafka has its dead letter. That
+// HeaderErrorOffset) and their lineage (HeaderErrorPipeline, HeaderErrorClass, HeaderErrorFirstFailure,
+// HeaderErrorAttempts; see the header table above HeaderErrorReason), and goes on: the record's offset
+// counts as done once Kafka has its dead letter. That
 // holds wherever the record fails: undecodable, refused by a stateless stage, by a table's stage, by a join
 // or a keyed step (Join, Keyed) or by the stages between them, or rejected by the sink as bad data. A record
 // that failed before a step's loop topic (decoding, the stages before the step, a table's stages) is the
