@@ -216,6 +216,7 @@ func (t *Topology) ACLs(principal string) []ACL {
 			topic(f.deadLetter.name, OpWrite, who+" sets records aside")
 		}
 	}
+	t.redriveACLs(topic, func(name, op, why string) { add(ResourceTopic, name, op, why, true) }) // redrive.go
 	slices.SortStableFunc(out, func(a, b ACL) int {
 		if c := strings.Compare(resourceOrder(a.ResourceType), resourceOrder(b.ResourceType)); c != 0 {
 			return c

@@ -137,6 +137,7 @@ func (t *Topology) EngineNames() []EngineName {
 	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "status topic", statusTopic(t.name))
 	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "commands topic", commandsTopic(t.name))
 	add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "audit topic", auditTopic(t.name))
+	t.redriveEngineNames(add) // redrive.go
 	return out
 }
 

@@ -122,6 +122,49 @@ func (p *pipelineRun) redriveTopicSpecs() []kafka.TopicSpec {
 	return specs
 }
 
+// redriveEngineNames adds the redrive topics of the flows with a dead-letter topic and the pipeline's
+// dead-letter state topic to EngineNames.
+func (t *Topology) redriveEngineNames(add func(o nameOwner, kind NameKind, role, name string)) {
+	hasDLQ := false
+	for _, f := range t.flows {
+		if f.deadLetter != nil {
+			add(nameOwner{kind: "flow", name: f.name}, TopicName, "redrive topic", redriveTopic(t.name, f.name))
+			hasDLQ = true
+		}
+	}
+	if hasDLQ {
+		add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "dead-letter state topic", dlqStateTopic(t.name))
+	}
+}
+
+// redriveACLs adds the ACLs redrive needs (ACLs): the operator API reads every dead-letter topic and the
+// state topic; each flow with a dead-letter topic reads its redrive topic, which start-up creates and
+// replays write; the flows write DONE marks into the state topic (its CREATE and WRITE come with the
+// pipeline's topics of EngineNames).
+func (t *Topology) redriveACLs(topic, operator func(name, op, why string)) {
+	for _, s := range t.sources {
+		if s.deadLetter != nil {
+			operator(s.deadLetter.name, OpRead, "the operator API's dlq routes read the dead letters")
+		}
+	}
+	flows := false
+	for _, f := range t.flows {
+		if f.deadLetter == nil {
+			continue
+		}
+		flows = true
+		who := fmt.Sprintf("flow %q", f.name)
+		rt := redriveTopic(t.name, f.name)
+		operator(f.deadLetter.name, OpRead, "the operator API's dlq routes read the dead letters")
+		topic(rt, OpCreate, "start-up creates "+who+"'s redrive topic")
+		topic(rt, OpRead, who+": its processor reads redriven records")
+		operator(rt, OpWrite, "the operator API's dlq replay re-injects dead letters")
+	}
+	if flows {
+		operator(dlqStateTopic(t.name), OpRead, "the operator API's dlq routes read the dead letters' state")
+	}
+}
+
 // redriveInput is the flow processor's second input, its redrive topic; nil for a flow without a
 // dead-letter topic and for a rebuild's copy (which reads the flow's topic from the start anyway).
 func (r *sinkRunner) redriveInput() goka.Edge {
