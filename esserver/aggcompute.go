@@ -277,17 +277,16 @@ func cmpValue(a, b indexedValue) int {
 	return 0
 }
 
-// cmpMetric compares two single-value metric results; a missing value (null) sorts last ascending.
+// cmpMetric compares two single-value metric results; a missing value (null) sorts after any number.
 func cmpMetric(a, b any) int {
-	va, _ := a.(map[string]any)["value"].(float64)
-	vb, _ := b.(map[string]any)["value"].(float64)
-	na, nb := a.(map[string]any)["value"] == nil, b.(map[string]any)["value"] == nil
+	va, okA := metricValue(a)
+	vb, okB := metricValue(b)
 	switch {
-	case na && nb:
+	case !okA && !okB:
 		return 0
-	case na:
+	case !okA:
 		return 1
-	case nb:
+	case !okB:
 		return -1
 	case va < vb:
 		return -1
@@ -295,6 +294,19 @@ func cmpMetric(a, b any) int {
 		return 1
 	}
 	return 0
+}
+
+// metricValue is the "value" of a single-value metric result (float64 for avg, sum, min and max; int for
+// cardinality and value_count), false when it is null.
+func metricValue(result any) (float64, bool) {
+	m, _ := result.(map[string]any)
+	switch v := m["value"].(type) {
+	case float64:
+		return v, true
+	case int:
+		return float64(v), true
+	}
+	return 0, false
 }
 
 func (a *aggregation) rangeAgg(run *aggRun, docs []*parsedDoc) (map[string]any, *esError) {

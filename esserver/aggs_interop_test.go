@@ -66,6 +66,7 @@ var interopAggRequests = []string{
 	`{"aggs":{"t":{"terms":{"field":"ts","size":3,"order":{"_key":"asc"}}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"cat","min_doc_count":60}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"cat","order":{"p":"desc"}},"aggs":{"p":{"avg":{"field":"price"}},"s":{"stats":{"field":"n"}}}}}}`,
+	`{"aggs":{"t":{"terms":{"field":"cat","order":{"c":"desc"}},"aggs":{"c":{"cardinality":{"field":"tags"}}}},"u":{"terms":{"field":"tags","order":{"v":"asc"}},"aggs":{"v":{"value_count":{"field":"n"}}}}}}`,
 	`{"aggs":{"t":{"terms":{"field":"cat","size":2,"order":[{"m":"asc"},{"_key":"desc"}]},"aggs":{"m":{"max":{"field":"n"}},"d":{"date_histogram":{"field":"ts","calendar_interval":"month"}}}}}}`,
 	`{"aggs":{"r":{"range":{"field":"price","ranges":[{"from":200},{"to":50},{"from":50,"to":200},{"from":100,"to":150,"key":"mid"}]},"aggs":{"c":{"terms":{"field":"cat","size":2}},"a":{"avg":{"field":"n"}}}}}}`,
 	// Integer bounds on the long field: OpenSearch 2.19 truncates a fractional bound there (40.5 acts as 40),
