@@ -166,6 +166,8 @@
 //     needed, an order path that names no metric) are answered with that cause as the error itself (the
 //     same root_cause), not wrapped in search_phase_execution_exception "all shards failed"; the order path
 //     one is a 400 (OpenSearch 2.19 answers 500).
+//     float and half_float values aggregate at double precision (Elasticsearch rounds them to their type
+//     first: a float 1.1 is the key 1.100000023841858 there).
 //   - Tombstones are pruned lazily (at refresh and when the id is written again) once older than 60s, and
 //     survive a restart with their original delete time.
 //   - Request bodies are not checked against Content-Type, and JSON responses are always
