@@ -52,7 +52,7 @@ func TestPoisonRecordsOfEveryKindAreDeadLettered(t *testing.T) {
 
 	const pipeline = "lineage"
 	const orders, payments, customers = "lineage-orders", "lineage-payments", "lineage-customers"
-	const flowDLQ, sourceDLQ = "lineage.dlq", "lineage.source.dlq"
+	const flowDLQ, sourceDLQ = "lineage.dead-letters", "lineage.source.dead-letters"
 	run := rand.Uint64()
 	marker := func(kind string) string { return fmt.Sprintf("POISON-%s-%x", kind, run) }
 	markers := []string{marker("decode"), marker("stage"), marker("rejected"), marker("oversize"), marker("step")}

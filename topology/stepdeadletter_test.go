@@ -193,6 +193,17 @@ func TestStatefulStepsDeadLetter(t *testing.T) {
 		if got := h(topology.HeaderErrorFlow); got != "index" {
 			t.Errorf("%s: flow header %q", f.stage, got)
 		}
+		class := topology.ErrorClassStage // a stateless stage's refusal
+		switch f.stage {
+		case topology.StageDecode:
+			class = topology.ErrorClassDecode
+		case "with-customer", "sum":
+			class = topology.ErrorClassStep // the join or keyed step itself
+		}
+		if got := h(topology.HeaderErrorClass); got != class || h(topology.HeaderErrorAttempts) != "1" || h(topology.HeaderErrorPipeline) != pipeline {
+			t.Errorf("%s: class %q attempts %q pipeline %q, want %s, 1, %s", f.stage, got, h(topology.HeaderErrorAttempts),
+				h(topology.HeaderErrorPipeline), class, pipeline)
+		}
 		if got := h(topology.HeaderErrorReason); !strings.Contains(got, f.reason) {
 			t.Errorf("%s: reason %q, want it to say %q", f.stage, got, f.reason)
 		}
