@@ -37,8 +37,12 @@ const withheldValue = "…"
 const minWithheldFragment = 4
 
 // maxReasonQuotes bounds the quote characters of a reason that are paired up when looking for fragments
-// of the value (the search is quadratic in them).
-const maxReasonQuotes = 64
+// of the value, and quoteWindow how far apart two paired quotes may be ('it's' holds one inside): each
+// pair costs a scan of the value (about 1 ms per 16 MiB).
+const (
+	maxReasonQuotes = 64
+	quoteWindow     = 3
+)
 
 // classedError is a failure that says its HeaderErrorClass (e.g. an encoding refused by a topic sink).
 type classedError struct {
@@ -148,8 +152,8 @@ func extraHeaders(extra []stream.Header) []sarama.RecordHeader {
 	return out
 }
 
-// withholdValue replaces each quoted fragment of reason (between two equal quote characters, ' " or `,
-// not necessarily adjacent ones: "field's value: 'v'" holds the fragment v) of at least
+// withholdValue replaces each quoted fragment of reason (between two equal quote characters, ' " or `, at
+// most quoteWindow quotes apart: "value 'it's'" holds the fragment it's) of at least
 // minWithheldFragment bytes that occurs in value by withheldValue, longest first. A fragment that is part of
 // one of names (the record's key, the stage, flow or source) is kept: those name the record and where it
 // failed, as errors should; so is a field name (one that occurs in value only as a JSON member name).
@@ -166,7 +170,7 @@ func withholdValue(reason string, value []byte, names ...string) string {
 		}
 		var found []string
 		for a := 0; a < len(at); a++ {
-			for b := len(at) - 1; b > a; b-- { // the longest fragment from at[a] first
+			for b := min(a+quoteWindow, len(at)-1); b > a; b-- { // the longest fragment from at[a] first
 				frag := reason[at[a]+1 : at[b]]
 				if len(frag) >= minWithheldFragment && inValue(value, []byte(frag)) && !partOfAny(names, frag) {
 					found = append(found, frag)
