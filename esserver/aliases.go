@@ -140,19 +140,58 @@ func (s *Server) indexAliases(name string) map[string]any {
 type aliasAction struct {
 	kind         string // add, remove, remove_index
 	indices      []string
+	indexExprs   []string // indices as the request wrote them, for action_results
 	aliases      []string
 	isWriteIndex *bool
 	mustExist    *bool
 }
 
-// aliasActionBody is the JSON of one action.
+// aliasActionBody is the JSON of one action. Each of index, indices, alias and aliases takes a string or
+// a list of strings, as Elasticsearch's parser does.
 type aliasActionBody struct {
-	Index        string   `json:"index"`
-	Indices      []string `json:"indices"`
-	Alias        string   `json:"alias"`
-	Aliases      []string `json:"aliases"`
-	IsWriteIndex *bool    `json:"is_write_index"`
-	MustExist    *bool    `json:"must_exist"`
+	Index        stringList `json:"index"`
+	Indices      stringList `json:"indices"`
+	Alias        stringList `json:"alias"`
+	Aliases      stringList `json:"aliases"`
+	IsWriteIndex *bool      `json:"is_write_index"`
+	MustExist    *bool      `json:"must_exist"`
+}
+
+// stringList is a JSON string or array of strings.
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = stringList{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("want a string or a list of strings, got %s", b)
+	}
+	*l = many
+	return nil
+}
+
+// aliasResult is the outcome of one action of POST /_aliases, for action_results.
+type aliasResult struct {
+	act    aliasAction
+	status int
+	err    *esError
+}
+
+func (r aliasResult) body() map[string]any {
+	indices := r.act.indexExprs
+	if indices == nil {
+		indices = r.act.indices
+	}
+	out := map[string]any{"action": map[string]any{"type": r.act.kind, "indices": indices, "aliases": r.act.aliases},
+		"status": r.status}
+	if r.err != nil {
+		out["error"] = r.err.body()
+	}
+	return out
 }
 
 func parseAliasActions(body []byte) ([]aliasAction, *esError) {
@@ -174,16 +213,18 @@ func parseAliasActions(body []byte) ([]aliasAction, *esError) {
 			if kind != "add" && kind != "remove" && kind != "remove_index" {
 				return nil, errIllegalArgument("Unsupported action [%s]", kind)
 			}
+			if e := refuseUnsupported(raw); e != nil {
+				return nil, e
+			}
 			var b aliasActionBody
 			if err := json.Unmarshal(raw, &b); err != nil {
 				return nil, newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] ["+kind+"] failed to parse: "+err.Error())
 			}
-			act := aliasAction{kind: kind, isWriteIndex: b.IsWriteIndex, mustExist: b.MustExist, indices: b.Indices, aliases: b.Aliases}
-			if b.Index != "" {
-				act.indices = append(act.indices, b.Index)
-			}
-			if b.Alias != "" {
-				act.aliases = append(act.aliases, b.Alias)
+			act := aliasAction{kind: kind, isWriteIndex: b.IsWriteIndex, mustExist: b.MustExist,
+				indices: append(append([]string(nil), b.Index...), b.Indices...), aliases: append(append([]string(nil), b.Alias...), b.Aliases...)}
+			act.indexExprs = act.indices
+			if b.MustExist != nil && kind != "remove" {
+				return nil, errIllegalArgument("[must_exist] is unsupported for [%s]", kind)
 			}
 			if len(act.indices) == 0 {
 				return nil, errValidation("One of [index] or [indices] is required")
@@ -197,16 +238,34 @@ func parseAliasActions(body []byte) ([]aliasAction, *esError) {
 	return out, nil
 }
 
-// applyAliasActions validates actions against a copy of the table and, only if every one succeeds,
-// installs the copy, deletes the indices of remove_index actions and logs the new table. Callers hold s.mu
-// for writing.
+// applyAliasActions is applyAliasResults for callers that only add aliases (index creation).
 func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esError {
+	_, e := s.applyAliasResults(actions, logBuf)
+	return e
+}
+
+// applyAliasResults validates actions against a copy of the table and, only if none fails the request,
+// installs the copy, deletes the indices of remove_index actions and logs the new table. A remove that
+// finds no alias fails the request with must_exist: true; without must_exist (or false) it is reported in
+// its result (404) and the other actions apply, as Elasticsearch 8.14+ does. An alias may take the name of
+// an index that a remove_index action of the same request deletes. Callers hold s.mu for writing.
+func (s *Server) applyAliasResults(actions []aliasAction, logBuf *[]byte) ([]aliasResult, *esError) {
 	next := aliasTable{}
 	for a, members := range s.aliases {
 		next[a] = maps.Clone(members)
 	}
+	removed := map[string]bool{} // indices of remove_index actions
+	for _, act := range actions {
+		if act.kind == "remove_index" {
+			for _, n := range act.indices {
+				removed[n] = true
+			}
+		}
+	}
+	results := make([]aliasResult, 0, len(actions))
 	var dropIndices []string
 	for _, act := range actions {
+		res := aliasResult{act: act, status: http.StatusOK}
 		var names []string
 		for _, expr := range act.indices {
 			if strings.ContainsAny(expr, "*?") {
@@ -219,9 +278,9 @@ func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esErr
 			}
 			if s.indices[expr] == nil {
 				if _, isAlias := s.aliases[expr]; isAlias && act.kind == "remove_index" {
-					return errIllegalArgument("The provided expression [%s] matches an alias, specify the corresponding concrete indices instead.", expr)
+					return nil, errIllegalArgument("The provided expression [%s] matches an alias, specify the corresponding concrete indices instead.", expr)
 				}
-				return errIndexNotFound(expr)
+				return nil, errIndexNotFound(expr)
 			}
 			names = append(names, expr)
 		}
@@ -232,10 +291,10 @@ func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esErr
 		case "add":
 			for _, alias := range act.aliases {
 				if e := validateAliasName(alias); e != nil {
-					return e
+					return nil, e
 				}
-				if s.indices[alias] != nil {
-					return newError(http.StatusBadRequest, "invalid_alias_name_exception",
+				if s.indices[alias] != nil && !removed[alias] {
+					return nil, newError(http.StatusBadRequest, "invalid_alias_name_exception",
 						fmt.Sprintf("Invalid alias name [%s]: an index or data stream exists with the same name as the alias", alias)).
 						with("index_uuid", "_na_").with("index", alias)
 				}
@@ -248,7 +307,7 @@ func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esErr
 			}
 		case "remove":
 			for _, alias := range act.aliases {
-				removed := false
+				removed := false // shadows the indices of remove_index actions: here, whether an alias was removed
 				for a, members := range next {
 					if ok, _ := path.Match(alias, a); !ok {
 						continue
@@ -263,11 +322,16 @@ func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esErr
 						delete(next, a)
 					}
 				}
-				if !removed && (act.mustExist == nil || *act.mustExist) {
-					return errAliasesMissing(alias)
+				switch {
+				case removed:
+				case act.mustExist != nil && *act.mustExist:
+					return nil, errAliasesMissing(alias)
+				default:
+					res.status, res.err = http.StatusNotFound, errAliasesMissing(alias)
 				}
 			}
 		}
+		results = append(results, res)
 	}
 	for _, n := range dropIndices {
 		for a, members := range next {
@@ -286,7 +350,7 @@ func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esErr
 		}
 		if len(writers) > 1 {
 			slices.Sort(writers)
-			return newError(http.StatusBadRequest, "illegal_state_exception",
+			return nil, newError(http.StatusBadRequest, "illegal_state_exception",
 				fmt.Sprintf("alias [%s] has more than one write index [%s]", a, strings.Join(writers, ",")))
 		}
 	}
@@ -300,7 +364,7 @@ func (s *Server) applyAliasActions(actions []aliasAction, logBuf *[]byte) *esErr
 		}
 	}
 	s.logAliases(logBuf)
-	return nil
+	return results, nil
 }
 
 // logAliases appends the whole alias table to the translog: recovery replays the last one.
@@ -338,11 +402,28 @@ func (s *Server) aliasSnapshot() *logRecord {
 	return &logRecord{Op: "aliases", Aliases: table}
 }
 
+// validateAliasName applies the rules of index names except lower case, as Elasticsearch's
+// validateIndexOrAliasName, and words the refusal as InvalidAliasNameException does.
 func validateAliasName(name string) *esError {
-	if e := validateIndexName(name); e != nil {
-		e.Type = "invalid_alias_name_exception"
-		e.Reason = strings.Replace(e.Reason, "Invalid index name", "Invalid alias name", 1)
-		return e
+	if e := validateIndexName(strings.ToLower(name)); e != nil {
+		why := strings.TrimPrefix(e.Reason, "Invalid index name ["+strings.ToLower(name)+"], ")
+		return newError(http.StatusBadRequest, "invalid_alias_name_exception",
+			fmt.Sprintf("Invalid alias name [%s]: %s", name, why)).with("index_uuid", "_na_").with("index", name)
+	}
+	return nil
+}
+
+// refuseUnsupported answers the alias properties esserver does not implement (filters, routing) with a
+// 400 instead of ignoring them: a filtered alias that does not filter would show documents it must hide.
+func refuseUnsupported(raw []byte) *esError {
+	var props map[string]json.RawMessage
+	if json.Unmarshal(raw, &props) != nil {
+		return nil
+	}
+	for _, k := range []string{"filter", "routing", "index_routing", "search_routing", "is_hidden"} {
+		if _, ok := props[k]; ok {
+			return errIllegalArgument("esserver does not support alias property [%s] (aliases here have no filter, routing or hidden flag)", k)
+		}
 	}
 	return nil
 }
@@ -400,7 +481,7 @@ func (s *Server) handleAliases(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeAliases(w http.ResponseWriter, actions []aliasAction) {
 	var logBuf []byte
 	s.mu.Lock()
-	e := s.applyAliasActions(actions, &logBuf)
+	results, e := s.applyAliasResults(actions, &logBuf)
 	durable := s.commit(logBuf)
 	s.mu.Unlock()
 	if e != nil {
@@ -411,7 +492,20 @@ func (s *Server) writeAliases(w http.ResponseWriter, actions []aliasAction) {
 		writeError(w, newError(http.StatusInternalServerError, "exception", err.Error()))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true, "errors": false})
+	out := map[string]any{"acknowledged": true, "errors": false}
+	for _, r := range results {
+		if r.err != nil {
+			out["errors"] = true
+		}
+	}
+	if out["errors"] == true { // action_results only when an action failed, as Elasticsearch 8.14+
+		list := make([]any, len(results))
+		for i, r := range results {
+			list[i] = r.body()
+		}
+		out["action_results"] = list
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // handlePutAlias is PUT /{index}/_alias/{name}, an add action.
@@ -429,6 +523,10 @@ func (s *Server) handlePutAlias(w http.ResponseWriter, r *http.Request) {
 			writeError(w, newError(http.StatusBadRequest, "x_content_parse_exception", "[1:1] "+err.Error()))
 			return
 		}
+		if e := refuseUnsupported(body); e != nil {
+			writeError(w, e)
+			return
+		}
 	}
 	s.writeAliases(w, []aliasAction{{kind: "add", indices: strings.Split(r.PathValue("index"), ","),
 		aliases: strings.Split(r.PathValue("name"), ","), isWriteIndex: opts.IsWriteIndex}})
@@ -436,8 +534,9 @@ func (s *Server) handlePutAlias(w http.ResponseWriter, r *http.Request) {
 
 // handleDeleteAlias is DELETE /{index}/_alias/{name}, a remove action that must find the alias.
 func (s *Server) handleDeleteAlias(w http.ResponseWriter, r *http.Request) {
+	mustExist := true
 	s.writeAliases(w, []aliasAction{{kind: "remove", indices: strings.Split(r.PathValue("index"), ","),
-		aliases: strings.Split(r.PathValue("name"), ",")}})
+		aliases: strings.Split(r.PathValue("name"), ","), mustExist: &mustExist}})
 }
 
 // handleGetAlias answers GET /_alias[/{name}] and /{index}/_alias[/{name}] (and HEAD for existence):

@@ -64,11 +64,36 @@ func TestAliases(t *testing.T) {
 	expect(t, call(t, es, esapi.IndicesCreateRequest{Index: "live"}), 400,
 		"error.type", "invalid_index_name_exception", "error.reason", "Invalid index name [live], already exists as alias")
 	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[]}`)}), 400, "error.type", "action_request_validation_exception")
+	expect(t, call(t, es, esapi.IndicesPutAliasRequest{Index: []string{"v1"}, Name: "test_*"}), 400,
+		"error.type", "invalid_alias_name_exception",
+		"error.reason", `Invalid alias name [test_*]: must not contain the following characters [ , ", *, \, <, |, ,, >, /, ?]`)
+	expect(t, call(t, es, esapi.IndicesPutAliasRequest{Index: []string{"v1"}, Name: "filtered", Body: body(`{"filter":{"term":{"n":1}}}`)}), 400,
+		"error.type", "illegal_argument_exception")
+	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[{"add":{"index":"v1","alias":"r","routing":"1"}}]}`)}), 400,
+		"error.type", "illegal_argument_exception")
+
+	// A remove that finds nothing: with must_exist it fails the request (nothing applies), without it the
+	// other actions apply and its result says 404 (Elasticsearch 8.14+).
+	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[
+		{"remove":{"index":"v1","alias":"gone","must_exist":true}},{"add":{"index":"v1","aliases":"extra"}}]}`)}), 404,
+		"error.type", "aliases_not_found_exception")
+	expect(t, call(t, es, esapi.IndicesExistsAliasRequest{Name: []string{"extra"}}), 404)
+	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[
+		{"add":{"index":"v1","aliases":"extra"}},{"remove":{"index":"v1","aliases":["gone"]}}]}`)}), 200,
+		"errors", true, "action_results.0.status", 200, "action_results.1.status", 404,
+		"action_results.1.error.type", "aliases_not_found_exception", "action_results.1.action.type", "remove")
+	expect(t, call(t, es, esapi.IndicesExistsAliasRequest{Name: []string{"extra"}}), 200)
+	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[{"add":{"index":"v1","alias":"x","must_exist":true}}]}`)}), 400)
 
 	// remove_index, in the same atomic call as the alias moving away from it.
 	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[
 		{"remove":{"index":"v1","alias":"live"}},{"remove_index":{"index":"v1"}}]}`)}), 200)
 	expect(t, call(t, es, esapi.IndicesExistsRequest{Index: []string{"v1"}}), 404)
+	// An alias may take the name of an index that the same request removes.
+	expect(t, call(t, es, esapi.IndicesCreateRequest{Index: "old"}), 200)
+	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[
+		{"add":{"index":"v2","aliases":["old","old_write"]}},{"remove_index":{"index":"old"}}]}`)}), 200, "errors", false)
+	hasKeys(t, call(t, es, esapi.IndicesGetRequest{Index: []string{"old"}}), 200, "v2")
 
 	// A restart recovers the aliases from the translog.
 	if err := s.Close(); err != nil {
