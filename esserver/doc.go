@@ -124,8 +124,9 @@
 //
 //   - One node, one primary shard per index, no replicas: _shards is {"total":1,"successful":1,"failed":0},
 //     health is always green, index settings in create requests (number_of_shards, refresh_interval,
-//     analysis...) are accepted and ignored. Aliases have no filter or routing; no data streams, templates, ingest pipelines
-//     (the pipeline parameter is ignored), routing (ignored), security or snapshots.
+//     analysis...) are accepted and ignored. Aliases have no filter, routing or hidden flag (refused,
+//     400); no data streams, templates, ingest pipelines (the pipeline parameter is ignored), routing
+//     (ignored), security or snapshots.
 //   - Analysis: text fields use Unicode word segmentation plus lowercasing (Elasticsearch's standard
 //     analyzer without its max_token_length detail); mapping parameters such as analyzer, index, doc_values,
 //     copy_to or fielddata are stored and echoed but not interpreted. Keyword normalizers are not supported.
