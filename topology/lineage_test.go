@@ -95,6 +95,14 @@ func TestPoisonRecordsOfEveryKindAreDeadLettered(t *testing.T) {
 			line(map[string]any{"to": payments, "id": "p-step", "customer_id": map[string]any{"ref": "", "note": marker("step")}, "amount": 1})
 		}
 	}
+	// The oversize line's source position: the byte offset after it, where the task resumes.
+	var oversizeEnd int
+	for _, l := range lines {
+		oversizeEnd += len(l) + 1
+		if strings.Contains(l, marker("oversize")) {
+			break
+		}
+	}
 	in := filepath.Join(t.TempDir(), "in.jsonl")
 	if err := os.WriteFile(in, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -266,6 +274,10 @@ func TestPoisonRecordsOfEveryKindAreDeadLettered(t *testing.T) {
 		if h(topology.HeaderErrorSource) != "lines" || h(topology.HeaderErrorPosition) == "" || h(topology.HeaderErrorFlow) != "" {
 			t.Errorf("oversize: source %q position %q flow %q, want source lines and its position",
 				h(topology.HeaderErrorSource), h(topology.HeaderErrorPosition), h(topology.HeaderErrorFlow))
+		}
+		var pos struct{ Offset int }
+		if err := json.Unmarshal([]byte(h(topology.HeaderErrorPosition)), &pos); err != nil || pos.Offset != oversizeEnd {
+			t.Errorf("oversize: position %q (%v), want the file offset %d after the line", h(topology.HeaderErrorPosition), err, oversizeEnd)
 		}
 		if !strings.Contains(string(m.Value), marker("oversize")) {
 			t.Errorf("oversize: the dead letter is not the source record: %.200s", m.Value)
