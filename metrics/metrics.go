@@ -119,6 +119,12 @@ type Metrics struct {
 	DeadLetters          *prometheus.CounterVec
 	Stalled              *prometheus.GaugeVec
 
+	// The backpressure counters (BackpressureNames) have series only for flows with a DROP, LATEST or BUFFER
+	// policy; labels BackpressureLabels.
+	BackpressureDropped   *prometheus.CounterVec
+	BackpressureCoalesced *prometheus.CounterVec
+	BackpressureSpilled   *prometheus.CounterVec
+
 	// registered is what Close unregisters (the sluice_* collectors, plus what connectors registered through
 	// Registerer).
 	registered *trackingRegisterer
@@ -214,6 +220,15 @@ func NewOn(reg prometheus.Registerer, gatherer prometheus.Gatherer) (*Metrics, e
 		Stalled: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "sluice_stalled", Help: "1 while a component (flow/<name>, source/<name>) has pending work and made no progress for the stall timeout, else 0.",
 		}, []string{"pipeline", "component"}),
+		BackpressureDropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_backpressure_dropped_total", Help: "Records a DROP backpressure policy (or BUFFER then DROP) discarded because too many were pending on the edge.",
+		}, BackpressureLabels),
+		BackpressureCoalesced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_backpressure_coalesced_total", Help: "Pending records a LATEST backpressure policy replaced with a newer record of the same key.",
+		}, BackpressureLabels),
+		BackpressureSpilled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sluice_backpressure_spilled_total", Help: "Records a BUFFER backpressure policy wrote to its spill files because memory was full.",
+		}, BackpressureLabels),
 	}
 	m.registered = &trackingRegisterer{reg: reg}
 	for _, c := range m.collectors() {
@@ -242,10 +257,22 @@ func (m *Metrics) collectors() []prometheus.Collector {
 		m.StageRecordsIn, m.StageRecordsOut,
 		m.SinkConsumedRecords, m.SinkConsumedBytes, m.SinkRecords, m.SinkBytes, m.SinkBatches, m.SinkWriteSeconds, m.SinkRetries,
 		m.EndToEndSeconds, m.ConsumerLag, m.Rebalances, m.DeadLetters, m.Stalled,
+		m.BackpressureDropped, m.BackpressureCoalesced, m.BackpressureSpilled,
 	}
 }
 
-// Names lists the names of the engine's own metrics (the sluice_* metrics above, without the connectors').
+// BackpressureLabels are the labels of the sluice_backpressure_* counters: edge is "kafka-sink" (the edge
+// between a flow's topic and its sink), flow names the flow.
+var BackpressureLabels = []string{"pipeline", "edge", "flow"}
+
+// BackpressureNames lists the backpressure counters, which Names leaves out: they have series only for flows
+// with a DROP, LATEST or BUFFER policy.
+func BackpressureNames() []string {
+	return []string{"sluice_backpressure_dropped_total", "sluice_backpressure_coalesced_total", "sluice_backpressure_spilled_total"}
+}
+
+// Names lists the names of the engine's own metrics (the sluice_* metrics above, without the connectors'),
+// except the backpressure counters (BackpressureNames), which exist only for flows with such a policy.
 func Names() []string {
 	return []string{
 		"sluice_source_records_total", "sluice_source_records_acked_total", "sluice_source_bytes_total",

@@ -92,16 +92,17 @@ type flowSession struct {
 	drain     *time.Timer
 	ending    chan struct{} // closed when the session begins to end (goka's Cleanup)
 	abandoned atomic.Bool
+	held      heldMarks // marks of records only a BUFFER spill holds, passed on once written (backpressure.go)
 }
 
 func (s *flowSession) MarkOffset(topic string, partition int32, offset int64, metadata string) {
-	if !s.abandoned.Load() {
+	if !s.abandoned.Load() && !s.held.swallow(topic, partition, offset-1) {
 		s.ConsumerGroupSession.MarkOffset(topic, partition, offset, metadata)
 	}
 }
 
 func (s *flowSession) MarkMessage(msg *sarama.ConsumerMessage, metadata string) {
-	if !s.abandoned.Load() {
+	if !s.abandoned.Load() && !s.held.swallow(msg.Topic, msg.Partition, msg.Offset) {
 		s.ConsumerGroupSession.MarkMessage(msg, metadata)
 	}
 }

@@ -68,6 +68,8 @@ type sinkRunner struct {
 	// rebuild is set on a rebuild's copy of the flow (rebuild.go): its failure fails the rebuild, not the
 	// pipeline, and what the live flow set aside is skipped rather than dead-lettered again.
 	rebuild *rebuildRun
+	// edge buffers between consume and the batcher under a DROP, LATEST or BUFFER policy (backpressure.go).
+	edge *sinkEdge
 }
 
 // sinkItem is one consumed Kafka record: what the stages made of it, how to commit it, and the record as
@@ -106,6 +108,10 @@ func (p *pipelineRun) newSinkRunner(ctx context.Context, f *Flow) (*sinkRunner, 
 		_ = r.sink.Close()
 		return nil, err
 	}
+	if err := r.setBackpressure(); err != nil {
+		_ = r.sink.Close()
+		return nil, err
+	}
 	p.log.Info("flow ready", "flow", f.name, "topic", f.from.name, "group", r.group)
 	return r, nil
 }
@@ -135,6 +141,9 @@ func (r *sinkRunner) renew() error {
 	r.stop = make(chan struct{})
 	r.exited = make(chan struct{})
 	r.pendingCommit = nil
+	if err := r.setBackpressure(); err != nil {
+		return err
+	}
 	return r.newProcessor()
 }
 
@@ -187,12 +196,9 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 		commit(r.failErr)
 		return
 	}
-	// Blocks while the batcher is behind: that is the flow's backpressure, and Kafka holds the backlog.
-	select {
-	case r.queue <- sinkItem{records: out, commit: commit, origin: o, redrive: red}:
-	case <-r.failed:
-		commit(r.failErr)
-	}
+	// The flow's backpressure policy (backpressure.go); by default this blocks while the batcher is behind
+	// and Kafka holds the backlog.
+	r.enqueue(sinkItem{records: out, commit: commit, origin: o, redrive: red})
 }
 
 func (r *sinkRunner) decode(ctx goka.Context, rec *stream.Record, value []byte) error {
@@ -217,6 +223,7 @@ func (r *sinkRunner) decode(ctx goka.Context, rec *stream.Record, value []byte) 
 // batch runs the flow's batcher until stop is closed and the queue is empty.
 func (r *sinkRunner) batch() {
 	defer close(r.exited)
+	defer r.runPump()() // a DROP, LATEST or BUFFER edge's pump (backpressure.go)
 	linger := r.f.linger
 	var (
 		items   []sinkItem

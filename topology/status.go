@@ -119,6 +119,9 @@ func (p *pipelineRun) replicaStatus(ctx context.Context) opsapi.ReplicaStatus {
 		}
 	}
 	for _, s := range parts.snks {
+		if bs, ok := s.backpressureStatus(); ok {
+			st.Backpressure = append(st.Backpressure, bs)
+		}
 		claimed, next, lastErr := s.partitionSnapshot()
 		stalled := s.health.stalledHolders()[batcherHolder]
 		for _, part := range claimed {

@@ -169,6 +169,8 @@ type Flow struct {
 	batchSize  int
 	linger     time.Duration
 	deadLetter *Topic
+	// backpressure is the Kafka -> sink edge's policy (backpressure.go); nil is BLOCK.
+	backpressure *BackpressurePolicy
 }
 
 // From sets the topic the flow consumes.
@@ -320,6 +322,7 @@ func (t *Topology) Validate() error {
 		if f.linger < 0 {
 			add("flow %q: Linger must not be negative, got %v", f.name, f.linger)
 		}
+		f.validateBackpressure(add)
 		checkStages(statelessStages(f.steps), "flow", f.name, add)
 	}
 	t.validateJoins(declared, add)

@@ -106,6 +106,21 @@ type ReplicaStatus struct {
 	Error      string            `json:"error,omitempty"`
 	Tasks      []TaskStatus      `json:"tasks,omitempty"`
 	Partitions []PartitionStatus `json:"partitions,omitempty"`
+	// Backpressure has one entry per flow with a backpressure policy other than BLOCK (issue 14).
+	Backpressure []BackpressureStatus `json:"backpressure,omitempty"`
+}
+
+// BackpressureStatus is what a flow's backpressure policy did on one replica since it started: records
+// dropped (DROP, BUFFER then DROP), coalesced (LATEST) and spilled to disk (BUFFER), and what waits now.
+type BackpressureStatus struct {
+	Flow           string `json:"flow"`
+	Edge           string `json:"edge"` // "kafka-sink": between the flow's topic and its sink
+	Mode           string `json:"mode"` // ERROR, DROP, LATEST or BUFFER
+	Dropped        int64  `json:"dropped"`
+	Coalesced      int64  `json:"coalesced"`
+	Spilled        int64  `json:"spilled"`
+	Pending        int    `json:"pending"`         // records waiting in memory
+	SpilledPending int    `json:"spilled_pending"` // records waiting in spill files
 }
 
 // TaskStatus is one source task.
