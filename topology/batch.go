@@ -156,7 +156,7 @@ type batchFlow struct {
 	fedBySources bool
 	fedByFlows   []string
 	end          map[int32]int64 // nil until captured
-	from         map[int32]int64 // the group's position when end was captured, for progress
+	from         map[int32]int64 // the group's position when the run started, for progress
 	seen         map[int32]int64 // the highest offset counted, per partition
 	records      int64
 	done         bool
@@ -179,8 +179,8 @@ func newBatchRun(ctx context.Context, t *Topology, cfg Config) (*batchRun, error
 	for _, n := range t.sources {
 		bs, ok := n.src.(sources.Bounded)
 		if !ok {
-			return nil, fmt.Errorf("batch mode: source %q (%T) cannot bound its input (it does not implement sources.Bounded): run this pipeline in stream mode",
-				n.name, n.src)
+			return nil, fmt.Errorf("batch mode: source %q cannot bound its input (it reads a change log or a stream without an end): run this pipeline in stream mode",
+				n.name)
 		}
 		b.bounded[n.name] = bs.Bounded()
 	}
@@ -305,6 +305,10 @@ func (p *pipelineRun) runBatch(ctx context.Context, srcs []*sourceRunner, snks [
 		b.flows[s.group] = f
 	}
 	for _, f := range b.sortedFlows() {
+		// Where each flow's group starts, for the progress lines' totals.
+		if err := w.start(ctx, f); err != nil {
+			return err
+		}
 		if !f.fedBySources && len(f.fedByFlows) == 0 {
 			if err := w.capture(ctx, f); err != nil {
 				return err
@@ -389,22 +393,38 @@ func (w *batchWatch) capture(ctx context.Context, f *batchFlow) error {
 	if err != nil {
 		return fmt.Errorf("batch: flow %q: %w", f.r.f.name, err)
 	}
-	from, err := w.position(ctx, f, ends)
-	if err != nil {
-		return err
-	}
 	var total int64
 	for part, end := range ends {
-		if d := end - from[part]; d > 0 {
+		if _, ok := f.from[part]; !ok {
+			f.from[part] = 0 // a partition added since the run started
+		}
+		if d := end - f.from[part]; d > 0 {
 			total += d
 		}
 	}
 	w.b.mu.Lock()
-	f.end, f.from = ends, from
+	f.end = ends
 	w.b.mu.Unlock()
 	p.log.Info("batch end offsets captured", "flow", f.r.f.name, "topic", f.topic, "group", f.r.group,
 		"end_offsets", offsetsText(ends), "records_to_process", total)
 	return nil
+}
+
+// start records where f's group starts: its position on every partition of its topic.
+func (w *batchWatch) start(ctx context.Context, f *batchFlow) error {
+	parts, err := kafka.Within(ctx, offsetsTimeout, w.p.brokers, "the partitions of topic "+f.topic, func() (map[int32]int64, error) {
+		list, err := w.client.Partitions(f.topic)
+		out := map[int32]int64{}
+		for _, part := range list {
+			out[part] = 0
+		}
+		return out, err
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("batch: flow %q: %w", f.r.f.name, err)
+	}
+	f.from, err = w.position(ctx, f, parts)
+	return err
 }
 
 // position returns f's group's next offset per partition of parts: its commit, else the partition's
