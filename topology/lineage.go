@@ -2,6 +2,7 @@ package topology
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"sort"
 	"strconv"
@@ -26,7 +27,8 @@ import (
 // record's value, such as Elasticsearch's "Preview of field's value: '...'" or a stage's
 // fmt.Errorf("status %q", v), is replaced by withheldValue. Kept are fragments that are part of the record's
 // key (a document id) or of the failing stage's, flow's or source's name, and JSON member names: they say
-// which record failed where, as errors should.
+// which record failed where, as errors should. A JSON value's strings of at least minUnquotedFragment
+// bytes are withheld unquoted too (a stage's fmt.Errorf("bad record %v", value)).
 
 // withheldValue replaces, in a dead letter's reason, a quoted fragment of the record's value.
 const withheldValue = "…"
@@ -183,7 +185,62 @@ func withholdValue(reason string, value []byte, names ...string) string {
 			reason = strings.ReplaceAll(reason, frag, withheldValue)
 		}
 	}
+	// Unquoted, as fmt's %v prints a map or struct: the value's JSON strings.
+	var found []string
+	for _, text := range jsonStrings(value) {
+		if len(text) >= minUnquotedFragment && strings.Contains(reason, text) && !partOfAny(names, text) {
+			found = append(found, text)
+		}
+	}
+	sort.Slice(found, func(i, j int) bool { return len(found[i]) > len(found[j]) })
+	for _, text := range found {
+		reason = strings.ReplaceAll(reason, text, withheldValue)
+	}
 	return reason
+}
+
+// minUnquotedFragment is the shortest string of a JSON value that is withheld wherever it occurs in a
+// reason, quoted or not: shorter ones are too likely to be words of the error itself ("long", "string").
+const minUnquotedFragment = 8
+
+// maxJSONValue bounds the values whose JSON strings are looked for in a reason unquoted.
+const maxJSONValue = 1 << 20
+
+// jsonStrings are the strings of value, if it is JSON (a json-schema envelope's payload only: its schema
+// holds names and types), at most maxJSONValue bytes; object member names are not among them.
+func jsonStrings(value []byte) []string {
+	if len(value) > maxJSONValue || !json.Valid(value) {
+		return nil
+	}
+	var v any
+	if err := json.Unmarshal(value, &v); err != nil {
+		return nil
+	}
+	if m, ok := v.(map[string]any); ok && len(m) == 2 {
+		if payload, ok := m["payload"]; ok {
+			if _, ok := m["schema"]; ok {
+				v = payload
+			}
+		}
+	}
+	var out []string
+	var walk func(any)
+	walk = func(x any) {
+		switch x := x.(type) {
+		case string:
+			out = append(out, x)
+		case map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return out
 }
 
 // partOfAny reports whether frag is part of one of names.

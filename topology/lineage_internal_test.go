@@ -123,6 +123,7 @@ func TestDeadLetterReasonWithholdsSecretsAndValue(t *testing.T) {
 		{`dial mysql://cdc:hunter2-lineage@db:3306/shop: refused`, `dial mysql://cdc:****@db:3306/shop: refused`},
 		{"value `abc-secret-value` and 'amount'", "value `…` and 'amount'"},
 		{"note 'it's' is not allowed", "note '…' is not allowed"},
+		{"bad record map[amount:abc-secret-value id:doc-17]", "bad record map[amount:… id:doc-17]"},
 	} {
 		d := deadLetter{msg: kafka.Message{Key: []byte(`"doc-17"`), Value: value}, reason: errors.New(c.reason), stage: "check", flow: "f",
 			extra: []stream.Header{{Key: "sluice.errors.es.url", Value: []byte("http://u:hunter2-lineage@es:9200")}}}
