@@ -377,3 +377,61 @@ func fieldOf(value any, name string) any {
 	v, _ := stream.FieldOf(value, name)
 	return v
 }
+
+// A record that already failed before (a redriven dead letter carries its lineage headers) and fails again
+// keeps its first failure, has its attempts raised, and its dead letter holds this failure's
+// sluice.errors.* headers, once each; the record's own headers stay.
+func TestLineageOfARecordFailingAgain(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	const in = "again-orders"
+	firstFailure := time.Now().Add(-72 * time.Hour).UTC().Format("2006-01-02T15:04:05.000Z")
+	testkit.CreateTopic(t, brokers, in, 1)
+	testkit.Produce(t, brokers, in,
+		testkit.Message{Partition: 0, Key: []byte("k1"), Value: []byte(`{"id":"k1","ok":true}`)},
+		testkit.Message{Partition: 0, Key: []byte("k2"), Value: []byte(`{"id":"k2","ok":false}`), Headers: []stream.Header{
+			{Key: "trace", Value: []byte("t-2")},
+			{Key: topology.HeaderErrorReason, Value: []byte("the first failure's reason")},
+			{Key: topology.HeaderErrorStage, Value: []byte("an-old-stage")},
+			{Key: topology.HeaderErrorClass, Value: []byte(topology.ErrorClassRejected)},
+			{Key: topology.HeaderErrorFirstFailure, Value: []byte(firstFailure)},
+			{Key: topology.HeaderErrorAttempts, Value: []byte("2")},
+		}})
+	tp := topology.New("again")
+	sink := &recordingSink{}
+	tp.Flow("index").From(tp.Topic(in, topology.Partitions(1))).
+		Via(stages.Map("check", func(r stream.Record) (stream.Record, error) {
+			if fieldOf(r.Value, "ok") != true {
+				return r, fmt.Errorf("record %v is not ok", fieldOf(r.Value, "id"))
+			}
+			return r, nil
+		})).
+		To(sink).
+		DeadLetter(tp.Topic("again.dead-letters", topology.ValueCodec("bytes")))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, quietConfig(brokers)) }()
+	dead := testkit.WaitRecords(t, brokers, "again.dead-letters", 1, time.Minute)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("RunWith: %v", err)
+	}
+	if len(dead) != 1 || string(dead[0].Key) != "k2" {
+		t.Fatalf("dead letters %v, want k2's", dead)
+	}
+	m := dead[0]
+	t.Logf("dead letter %s: %s", m.Key, headerList(m))
+	count := map[string]int{}
+	for _, h := range m.Headers {
+		count[h.Key]++
+	}
+	h := func(k string) string { v, _ := m.Header(k); return v }
+	for k, want := range map[string]string{
+		topology.HeaderErrorFirstFailure: firstFailure, topology.HeaderErrorAttempts: "3", topology.HeaderErrorStage: "check",
+		topology.HeaderErrorClass: topology.ErrorClassStage, topology.HeaderErrorReason: `stage "check": record k2 is not ok`,
+		topology.HeaderErrorPipeline: "again", topology.HeaderErrorTopic: in, topology.HeaderErrorOffset: "1", "trace": "t-2",
+	} {
+		if got := h(k); got != want || count[k] != 1 {
+			t.Errorf("%s = %q (%d times), want %q once", k, got, count[k], want)
+		}
+	}
+}
