@@ -42,6 +42,7 @@ import (
 // A failure before the swap (the copy failed, the sink refused, the pipeline stopped) stops the copy,
 // deletes its group and the new index, leaves the alias on the old index and says why (status, log).
 // Records the live flow set aside in its dead-letter topic are skipped by the copy, not sent there again.
+// The copy blocks when the new index is behind (backpressure BLOCK), whatever the flow's policy.
 // Progress (state, records written, lag) is logged every 5 s and served by
 // GET /pipelines/{name}/flows/{flow}/rebuild.
 //
@@ -444,8 +445,13 @@ func (rb *rebuilder) copyAndSwap(ctx context.Context, run *rebuildRun, log inter
 func (rb *rebuilder) newCopy(ctx context.Context, run *rebuildRun) (_ *sinkRunner, opened bool, _ error) {
 	p, live := rb.p, run.live
 	st := run.status()
+	// The copy blocks when the new index is behind, whatever the flow's backpressure policy: dropping,
+	// coalescing or failing on its edge would leave the new index incomplete or fail the rebuild for
+	// nothing (Kafka holds the backlog).
+	f := *live.f
+	f.backpressure = nil
 	r := &sinkRunner{
-		p: p, f: live.f,
+		p: p, f: &f,
 		group:   st.Group,
 		labels:  []string{p.t.name, live.f.name + "/rebuild"},
 		queue:   make(chan sinkItem, 2*live.f.batchSize),
