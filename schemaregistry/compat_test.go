@@ -14,6 +14,14 @@ func record(fields ...string) string {
 	return `{"type":"record","name":"Value","namespace":"shop.orders","fields":[` + strings.Join(fields, ",") + `]}`
 }
 
+// envelope is a Debezium change event's value schema whose row (before and after) has fields.
+func envelope(fields ...string) string {
+	return `{"type":"record","name":"Envelope","namespace":"shop.orders","fields":[` +
+		`{"name":"before","type":["null",{"type":"record","name":"Value","fields":[` + strings.Join(fields, ",") + `]}],"default":null},` +
+		`{"name":"after","type":["null","Value"],"default":null},` +
+		`{"name":"op","type":"string"},{"name":"ts_ms","type":["null","long"],"default":null}]}`
+}
+
 const (
 	fID        = `{"name":"id","type":"long"}`
 	fIDInt     = `{"name":"id","type":"int"}`
@@ -58,6 +66,14 @@ func TestCompatibilityRules(t *testing.T) {
 			record(`{"name":"customer","type":["null",{"type":"record","name":"Customer","fields":[{"name":"name","type":"string"}]}]}`),
 			record(`{"name":"customer","type":["null",{"type":"record","name":"Customer","fields":[{"name":"name","type":"string"},{"name":"email","type":"string"}]}]}`),
 			`field "email" (in record shop.orders.Customer) was added without a default`},
+		// A Debezium-style envelope: before and after are both ["null", Value], Value defined in the first
+		// and referenced by name in the second; Avro resolves each union's Value branch field by field.
+		{"envelope value drops a required field, forward", Forward,
+			envelope(fID, fNote), envelope(fID),
+			`field "note" (in record shop.orders.Value) was removed and has no default in the previous version 1`},
+		{"envelope value adds an optional field, backward", Backward, envelope(fID), envelope(fID, fNoteOpt), ""},
+		{"envelope value adds a required field, backward", Backward, envelope(fID), envelope(fID, fNote),
+			`field "note" (in record shop.orders.Value) was added without a default`},
 		{"optional made required, forward", Forward, record(fID, fNoteOpt), record(fID, fNote), ""},
 		{"required made optional, forward", Forward, record(fID, fNote), record(fID, fNoteOpt),
 			`field "note" (in record shop.orders.Value) has type null in the new schema and string in the previous version 1, which Avro cannot resolve`},

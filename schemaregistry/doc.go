@@ -10,8 +10,10 @@
 // and waits until it has read the log up to that record; applying the records in log order decides the
 // id and the version, and whether the compatibility rule refuses the schema ("the first record wins").
 // Identical schema text has one id in every subject, as in Confluent's registry; the text is compared in
-// a normalized form (for AVRO the full JSON form as github.com/hamba/avro writes it: full names, no
-// whitespace, docs, defaults, aliases and properties kept), which is also the text the API serves.
+// a normalized form, which is also the text the API serves: for AVRO the full JSON form as
+// github.com/hamba/avro writes it (full names, no whitespace, docs, aliases and properties kept) with every
+// default exactly as registered (longs beyond 2^53, bytes, decimal and fixed defaults included), as
+// Confluent's registry serves Java Avro's JSON form with the registered defaults.
 //
 // # Compatibility
 //
@@ -38,6 +40,8 @@
 //     the replica's copy after catching up with the log's end.
 //   - GET /config/{subject} without a subject-level level answers 40408 unless ?defaultToGlobal=true, as
 //     Confluent Platform 7 does.
-//   - Modes (READONLY, IMPORT), contexts, metadata and rule sets are not implemented.
+//   - Modes other than READWRITE (READONLY, READONLY_OVERRIDE, IMPORT) are not implemented: GET /mode
+//     answers READWRITE and PUT /mode refuses any other mode (42205). Contexts, metadata and rule sets are
+//     not implemented.
 //   - Every replica on one log must be given the same EmbeddedOptions.DefaultCompatibility.
 package schemaregistry

@@ -22,6 +22,8 @@ const (
 	CodeInvalidSchema              = 42201
 	CodeInvalidVersion             = 42202
 	CodeInvalidCompatibility       = 42203
+	CodeInvalidMode                = 42204
+	CodeOperationNotPermitted      = 42205
 	CodeStoreError                 = 50001
 	CodeTimeout                    = 50002
 	CodeForwardingError            = 50003

@@ -18,6 +18,8 @@ func FuzzApplyRecord(f *testing.F) {
 	f.Add([]byte(`{"op":"config","attempt":"c"}`), []byte(`{"subject":"s"}`))
 	f.Add([]byte(`{"op":"register","attempt":"d"}`), []byte(`{"subject":"s","schemaType":"JSON","schema":"{}"}`))
 	f.Add([]byte(`not json`), []byte(nil))
+	// A schema that panics hamba/avro v2.31.0's parser (an empty union with a default).
+	f.Add([]byte(`{"op":"register","attempt":"e"}`), []byte(`{"subject":"s","schemaType":"AVRO","schema":"{\"type\":\"record\",\"name\":\"A\",\"fields\":[{\"name\":\"a\",\"type\":[],\"default\":\"\"}]}"}`))
 	first, _ := json.Marshal(recordValue{Subject: "s", SchemaType: TypeAvro, Schema: paymentV1})
 	f.Fuzz(func(t *testing.T, key, value []byte) {
 		var states [2]*state

@@ -35,6 +35,8 @@ const maxRequestBytes = 8 << 20
 //	GET    /config, /config/{s}[?defaultToGlobal=true] {"compatibilityLevel"}
 //	PUT    /config, /config/{s}                      {"compatibility"} -> the same
 //	DELETE /config/{s}                               {"compatibilityLevel"} (the level it had)
+//	GET    /mode, /mode/{s}                          {"mode":"READWRITE"} (the only mode)
+//	PUT    /mode, /mode/{s}                          {"mode":"READWRITE"} -> the same; any other mode refused
 //
 // Errors are {"error_code":N,"message":...} with Confluent's codes (see the Code constants), with the HTTP
 // status of the code's first three digits. Schema references are not supported (42201).
@@ -62,6 +64,10 @@ func (e *Embedded) Handler() http.Handler {
 	mux.HandleFunc("PUT /config", h.putConfig)
 	mux.HandleFunc("PUT /config/{subject}", h.putConfig)
 	mux.HandleFunc("DELETE /config/{subject}", h.deleteConfig)
+	mux.HandleFunc("GET /mode", getMode)
+	mux.HandleFunc("GET /mode/{subject}", getMode)
+	mux.HandleFunc("PUT /mode", putMode)
+	mux.HandleFunc("PUT /mode/{subject}", putMode)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		replyError(w, &Error{Code: http.StatusNotFound, Message: "HTTP 404 Not Found"})
 	})
@@ -448,4 +454,38 @@ func (h *handler) deleteConfig(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	reply(w, http.StatusOK, map[string]string{"compatibilityLevel": out.level})
+}
+
+// modeReadWrite is the only mode the embedded registry has: every replica accepts reads and writes.
+const modeReadWrite = "READWRITE"
+
+// getMode answers the registry's (or a subject's) mode, which is always READWRITE.
+func getMode(w http.ResponseWriter, r *http.Request) {
+	reply(w, http.StatusOK, map[string]string{"mode": modeReadWrite})
+}
+
+// putMode accepts READWRITE (a no-op) and refuses every other mode as Confluent's registry refuses a mode
+// it cannot take: 42204 for a value that is no mode, 42205 for READONLY, READONLY_OVERRIDE and IMPORT,
+// which the embedded registry does not implement.
+func putMode(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Mode string `json:"mode"`
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes))
+	if err == nil {
+		err = json.Unmarshal(body, &req)
+	}
+	mode := strings.ToUpper(req.Mode)
+	switch {
+	case err != nil:
+		replyError(w, &Error{Code: CodeInvalidMode, Message: "Invalid mode: the request is not JSON of the form {\"mode\": ...}"})
+	case mode == modeReadWrite:
+		reply(w, http.StatusOK, map[string]string{"mode": modeReadWrite})
+	case mode == "READONLY" || mode == "READONLY_OVERRIDE" || mode == "IMPORT":
+		replyError(w, &Error{Code: CodeOperationNotPermitted, Message: fmt.Sprintf(
+			"Operation not permitted: mode %s is not supported by Sluice's embedded registry (only READWRITE)", mode)})
+	default:
+		replyError(w, &Error{Code: CodeInvalidMode, Message: fmt.Sprintf(
+			"Invalid mode %q. Valid values are READWRITE, READONLY, READONLY_OVERRIDE and IMPORT; Sluice's embedded registry supports READWRITE only", req.Mode)})
+	}
 }

@@ -241,6 +241,23 @@ func TestAPICompatibility(t *testing.T) {
 	a.expect("GET", "/config/payments-value?defaultToGlobal=true", "", 200, `{"compatibilityLevel":"FULL_TRANSITIVE"}`)
 }
 
+// TestAPIMode: the embedded registry is always READWRITE (GET /mode, /mode/{s}); PUT accepts READWRITE and
+// refuses the modes it does not implement with Confluent's codes.
+func TestAPIMode(t *testing.T) {
+	a := newAPI(t, nil)
+	a.expect("GET", "/mode", "", 200, `{"mode":"READWRITE"}`)
+	a.expect("GET", "/mode/payments-value", "", 200, `{"mode":"READWRITE"}`)
+	a.expect("PUT", "/mode", `{"mode":"READWRITE"}`, 200, `{"mode":"READWRITE"}`)
+	a.expect("PUT", "/mode/payments-value", `{"mode": "readwrite"}`, 200, `{"mode":"READWRITE"}`)
+	a.expectError("PUT", "/mode", `{"mode":"READONLY"}`, CodeOperationNotPermitted, "READONLY", "only READWRITE")
+	a.expectError("PUT", "/mode/payments-value", `{"mode":"IMPORT"}`, CodeOperationNotPermitted, "IMPORT")
+	a.expectError("PUT", "/mode", `{"mode":"SIDEWAYS"}`, CodeInvalidMode, `Invalid mode "SIDEWAYS"`)
+	a.expectError("PUT", "/mode", `not json`, CodeInvalidMode)
+	a.expect("GET", "/mode", "", 200, `{"mode":"READWRITE"}`)
+	// Registration still works: nothing changed.
+	a.expect("POST", "/subjects/payments-value/versions", body(paymentV1), 200, `{"id":1}`)
+}
+
 func TestAPIDeletes(t *testing.T) {
 	a := newAPI(t, nil)
 	a.expect("POST", "/subjects/payments-value/versions", body(paymentV1), 200, `{"id":1}`)

@@ -30,8 +30,9 @@ type parsedSchema struct {
 func (p parsedSchema) key() string { return p.Type + "\x00" + p.Text }
 
 // parseSchema validates s and normalizes its text: an AVRO schema becomes its full JSON form as hamba/avro
-// writes it (names resolved to full names; docs, defaults, aliases and properties kept; no whitespace),
-// a JSON schema its compacted JSON.
+// writes it (names resolved to full names; docs, aliases and properties kept; no whitespace) with every
+// default exactly as s writes it (see normalizeAvro), a JSON schema its compacted JSON. A schema hamba/avro
+// cannot parse, even one that makes it panic, is refused with CodeInvalidSchema naming the problem.
 func parseSchema(s stream.RegisteredSchema) (parsedSchema, error) {
 	typ := strings.ToUpper(s.Type)
 	if typ == "" {
@@ -39,25 +40,15 @@ func parseSchema(s stream.RegisteredSchema) (parsedSchema, error) {
 	}
 	switch typ {
 	case TypeAvro:
-		parsed, err := avro.ParseWithCache(s.Schema, "", &avro.SchemaCache{})
+		parsed, err := parseAvro(s.Schema)
 		if err != nil {
 			return parsedSchema{}, invalidSchema("%v", err)
 		}
-		text, err := json.Marshal(parsed)
-		if err == nil {
-			// Keep the normalized text only when it means the same schema, defaults included.
-			if again, perr := avro.ParseWithCache(string(text), "", &avro.SchemaCache{}); perr != nil || again.Fingerprint() != parsed.Fingerprint() {
-				err = fmt.Errorf("normalized form differs")
-			}
-		}
+		text, err := normalizeAvro(s.Schema, parsed)
 		if err != nil {
-			var buf bytes.Buffer
-			if cerr := json.Compact(&buf, []byte(s.Schema)); cerr != nil {
-				return parsedSchema{}, invalidSchema("%v", cerr)
-			}
-			text = buf.Bytes()
+			return parsedSchema{}, invalidSchema("%v", err)
 		}
-		return parsedSchema{Type: typ, Text: string(text), avro: parsed}, nil
+		return parsedSchema{Type: typ, Text: text, avro: parsed}, nil
 	case TypeJSON:
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, []byte(s.Schema)); err != nil {
@@ -75,6 +66,18 @@ func parseSchema(s stream.RegisteredSchema) (parsedSchema, error) {
 		return parsedSchema{Type: typ, Text: buf.String()}, nil
 	}
 	return parsedSchema{}, invalidSchema("schema type %q is not supported (supported: AVRO, JSON)", s.Type)
+}
+
+// parseAvro is hamba/avro's parser, which panics on some malformed schemas (v2.31.0: a field whose type is
+// the empty union [] and that has a default): a panic is returned as an error, so that neither a request
+// nor a record of the log can bring a replica down.
+func parseAvro(text string) (schema avro.Schema, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			schema, err = nil, fmt.Errorf("the schema cannot be parsed (%v)", r)
+		}
+	}()
+	return avro.ParseWithCache(text, "", &avro.SchemaCache{})
 }
 
 // storedVersion is one version of a subject.
