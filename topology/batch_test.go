@@ -69,7 +69,7 @@ func batchChild() {
 	}
 	tp := topology.New("events-batch")
 	events := tp.Topic("events", topology.ValueCodec("json"), topology.Partitions(3))
-	dlq := tp.Topic("events-batch.dlq", topology.ValueCodec("bytes"), topology.Partitions(1))
+	dlq := tp.Topic("events-batch.dead-letters", topology.ValueCodec("bytes"), topology.Partitions(1))
 	tp.Flow("copy").From(events).To(out, topology.BatchSize(50)).DeadLetter(dlq)
 	if err := tp.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "batch child:", err)
@@ -205,7 +205,7 @@ func TestBatchDrainsTopicAndExits(t *testing.T) {
 			t.Errorf("record %d written by the batch; it was not among the %d good records present at its start", i, n-poison)
 		}
 	}
-	if dl := testkit.WaitRecords(t, brokers, "events-batch.dlq", poison, 10*time.Second); len(dl) != poison {
+	if dl := testkit.WaitRecords(t, brokers, "events-batch.dead-letters", poison, 10*time.Second); len(dl) != poison {
 		t.Errorf("dead-letter topic holds %d records, want %d", len(dl), poison)
 	}
 	// Committed exactly to the end offsets present at its start.
