@@ -121,6 +121,8 @@ func TestDeadLetterReasonWithholdsSecretsAndValue(t *testing.T) {
 		{`stage "check": amount "abc-secret-value" is not a number`, `stage "check": amount "…" is not a number`},
 		{"invalid character 'a' looking for beginning of value", "invalid character 'a' looking for beginning of value"},
 		{`dial mysql://cdc:hunter2-lineage@db:3306/shop: refused`, `dial mysql://cdc:****@db:3306/shop: refused`},
+		{`lookup: open cdc:pw-not-registered@tcp(db:3306)/shop: refused`, `lookup: open cdc:****@tcp(db:3306)/shop: refused`},
+		{`GET http://es:pw-not-registered@es:9200/x: 401`, `GET http://es:****@es:9200/x: 401`},
 		{"value `abc-secret-value` and 'amount'", "value `…` and 'amount'"},
 		{"note 'it's' is not allowed", "note '…' is not allowed"},
 		{"bad record map[amount:abc-secret-value id:doc-17]", "bad record map[amount:… id:doc-17]"},
