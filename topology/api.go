@@ -11,5 +11,6 @@ func (p *pipelineRun) apiRoutes(mux *http.ServeMux) {
 	p.controlRoutes(mux)
 	p.rebuildRoutes(mux) // rebuild.go
 	p.redriveRoutes(mux) // redrive.go
+	p.rewindRoutes(mux)  // rewind.go
 	p.uiRoutes(mux)
 }

@@ -171,15 +171,9 @@ func (p *pipelineRun) serveOffsets(w http.ResponseWriter, r *http.Request) {
 
 // requireStopped answers 409 unless this replica and every live replica are STOPPED.
 func (p *pipelineRun) requireStopped(w http.ResponseWriter) bool {
-	if s := p.ctl.state(); s != opsapi.StateStopped {
-		writeOpsError(w, http.StatusConflict, "pipeline %s is %s on replica %s: stop it first (PUT /pipelines/%s/stop)", p.t.name, s, p.replicaID, p.t.name)
+	if err := p.stoppedEverywhere(); err != nil { // rewind.go
+		writeOpsError(w, http.StatusConflict, "%v", err)
 		return false
-	}
-	for _, rs := range p.liveReplicas() {
-		if rs.State != opsapi.StateStopped {
-			writeOpsError(w, http.StatusConflict, "pipeline %s is %s on replica %s: stop it first (PUT /pipelines/%s/stop)", p.t.name, rs.State, rs.ID, p.t.name)
-			return false
-		}
 	}
 	return true
 }

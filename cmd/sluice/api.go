@@ -300,6 +300,7 @@ func controlCommands() []*cobra.Command {
 		stateChangeCommand("stop", "Stop a pipeline's processors on every replica (offsets can then be changed)"),
 		restartCommand(),
 		rebuildCommand(), // rebuild.go
+		rewindCommand(),  // rewind.go
 	}
 }
 
