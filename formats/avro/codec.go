@@ -49,13 +49,12 @@ func (Codec) Decode([]byte) (*stream.Schema, any, error) {
 // the subject that b.SubjectNames names. It fails when the binding has no registry or an unknown strategy.
 func (Codec) ForTopic(b stream.TopicBinding) (stream.Codec, error) {
 	if b.Registry == nil {
-		return nil, fmt.Errorf("topic %q: the avro codec needs a schema registry, and the pipeline has none", b.Topic)
+		return nil, errors.New("the avro codec needs a schema registry, and the pipeline has none")
 	}
 	switch b.SubjectNames {
 	case "", stream.SubjectTopicName, stream.SubjectRecordName, stream.SubjectTopicRecordName:
 	default:
-		return nil, fmt.Errorf("topic %q: unknown subject name strategy %q (want %q, %q or %q)", b.Topic,
-			b.SubjectNames, stream.SubjectTopicName, stream.SubjectRecordName, stream.SubjectTopicRecordName)
+		return nil, fmt.Errorf("unknown subject name strategy %q (want %q, %q or %q)", b.SubjectNames, stream.SubjectTopicName, stream.SubjectRecordName, stream.SubjectTopicRecordName)
 	}
 	return &TopicCodec{binding: b, bySchema: make(map[*stream.Schema]*writerSchema),
 		byText: make(map[string]*writerSchema), byID: make(map[int]*node)}, nil
@@ -87,7 +86,8 @@ const cacheLimit = 4096
 func (c *TopicCodec) Name() string { return Name }
 
 // Encode validates v against schema, registers the schema's Avro form under the topic's subject (once per
-// schema), and returns Confluent's wire format. A nil v encodes to nil (a tombstone). A value that does not
+// schema: the writer's own text for a schema that a TopicCodec's Decode returned, else SchemaFor's), and
+// returns Confluent's wire format. A nil v encodes to nil (a tombstone). A value that does not
 // match its schema fails and is never written; so does a schema the subject's compatibility rule refuses,
 // with an error wrapping stream.ErrIncompatibleSchema that names the subject and keeps the registry's
 // words (field and rule).
@@ -96,11 +96,11 @@ func (c *TopicCodec) Encode(schema *stream.Schema, v any) ([]byte, error) {
 		return nil, nil
 	}
 	if schema == nil {
-		return nil, fmt.Errorf("topic %q: the avro codec needs a schema; schemaless values (%s) cannot be written as Avro: declare the value's schema or use the json codec",
-			c.binding.Topic, stream.TypeName(v))
+		return nil, fmt.Errorf("the avro codec needs a schema; schemaless values (%s) cannot be written as Avro: declare the value's schema or use the json codec",
+			stream.TypeName(v))
 	}
 	if err := schema.Validate(v); err != nil {
-		return nil, fmt.Errorf("topic %q: %w", c.binding.Topic, err)
+		return nil, err
 	}
 	ws, err := c.writerSchema(schema)
 	if err != nil {
@@ -109,7 +109,7 @@ func (c *TopicCodec) Encode(schema *stream.Schema, v any) ([]byte, error) {
 	w := writer{buf: make([]byte, 5, 64)}
 	copy(w.buf, ws.header[:])
 	if err := w.encode(ws.node, v); err != nil {
-		return nil, fmt.Errorf("topic %q: avro: %w", c.binding.Topic, err)
+		return nil, fmt.Errorf("avro: %w", err)
 	}
 	return w.buf, nil
 }
@@ -121,9 +121,12 @@ func (c *TopicCodec) writerSchema(schema *stream.Schema) (*writerSchema, error) 
 	if ws != nil {
 		return ws, nil
 	}
-	text, err := SchemaFor(schema)
-	if err != nil {
-		return nil, fmt.Errorf("topic %q: %w", c.binding.Topic, err)
+	text, ok := writtenAs(schema)
+	if !ok {
+		var err error
+		if text, err = SchemaFor(schema); err != nil {
+			return nil, err
+		}
 	}
 	c.mu.Lock()
 	ws = c.byText[text]
@@ -131,17 +134,17 @@ func (c *TopicCodec) writerSchema(schema *stream.Schema) (*writerSchema, error) 
 	if ws == nil {
 		n, err := cachedNode(text)
 		if err != nil {
-			return nil, fmt.Errorf("topic %q: %w", c.binding.Topic, err)
+			return nil, err
 		}
 		subject := c.subject(n)
 		ctx, cancel := context.WithTimeout(context.Background(), RegistryTimeout)
 		id, err := c.binding.Registry.Register(ctx, subject, stream.RegisteredSchema{Type: "AVRO", Schema: text})
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("topic %q: registering the schema under subject %q: %w", c.binding.Topic, subject, err)
+			return nil, fmt.Errorf("registering the schema under subject %q: %w", subject, err)
 		}
 		if id < 0 || id > 1<<31-1 {
-			return nil, fmt.Errorf("topic %q: the registry gave subject %q schema id %d, which the wire format cannot carry", c.binding.Topic, subject, id)
+			return nil, fmt.Errorf("the registry gave subject %q schema id %d, which the wire format cannot carry", subject, id)
 		}
 		ws = &writerSchema{node: n, id: id}
 		binary.BigEndian.PutUint32(ws.header[1:], uint32(id))
@@ -211,10 +214,10 @@ func (c *TopicCodec) Decode(data []byte) (*stream.Schema, any, error) {
 		return nil, nil, nil
 	}
 	if len(data) < 5 {
-		return nil, nil, fmt.Errorf("topic %q: avro: %d bytes are too short for Confluent's wire format (magic byte 0 and a 4-byte schema id)", c.binding.Topic, len(data))
+		return nil, nil, fmt.Errorf("avro: %d bytes are too short for Confluent's wire format (magic byte 0 and a 4-byte schema id)", len(data))
 	}
 	if data[0] != magicByte {
-		return nil, nil, fmt.Errorf("topic %q: avro: first byte is %d, not Confluent's magic byte 0: not written by an Avro serializer with a schema registry", c.binding.Topic, data[0])
+		return nil, nil, fmt.Errorf("avro: first byte is %d, not Confluent's magic byte 0: not written by an Avro serializer with a schema registry", data[0])
 	}
 	id := int(binary.BigEndian.Uint32(data[1:5]))
 	n, err := c.readerNode(id)
@@ -224,10 +227,10 @@ func (c *TopicCodec) Decode(data []byte) (*stream.Schema, any, error) {
 	r := reader{data: data[5:], budget: len(data) + 1<<20}
 	v, err := r.decode(n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("topic %q: avro: schema id %d: %w", c.binding.Topic, id, err)
+		return nil, nil, fmt.Errorf("avro: schema id %d: %w", id, err)
 	}
 	if r.pos != len(r.data) {
-		return nil, nil, fmt.Errorf("topic %q: avro: schema id %d: %d bytes left after the value", c.binding.Topic, id, len(r.data)-r.pos)
+		return nil, nil, fmt.Errorf("avro: schema id %d: %d bytes left after the value", id, len(r.data)-r.pos)
 	}
 	return n.schema, v, nil
 }
@@ -243,14 +246,14 @@ func (c *TopicCodec) readerNode(id int) (*node, error) {
 	rs, err := c.binding.Registry.SchemaByID(ctx, id)
 	cancel()
 	if err != nil {
-		return nil, fmt.Errorf("topic %q: avro: fetching writer schema id %d: %w", c.binding.Topic, id, err)
+		return nil, fmt.Errorf("avro: fetching writer schema id %d: %w", id, err)
 	}
 	if rs.Type != "" && rs.Type != "AVRO" {
-		return nil, fmt.Errorf("topic %q: avro: schema id %d is a %s schema, not Avro", c.binding.Topic, id, rs.Type)
+		return nil, fmt.Errorf("avro: schema id %d is a %s schema, not Avro", id, rs.Type)
 	}
 	n, err = cachedNode(rs.Schema)
 	if err != nil {
-		return nil, fmt.Errorf("topic %q: avro: writer schema id %d: %w", c.binding.Topic, id, err)
+		return nil, fmt.Errorf("avro: writer schema id %d: %w", id, err)
 	}
 	c.mu.Lock()
 	if len(c.byID) >= cacheLimit {
@@ -261,10 +264,25 @@ func (c *TopicCodec) readerNode(id int) (*node, error) {
 	return n, nil
 }
 
-// nodes caches bound schemas by their Avro JSON, shared by every topic codec (nodes are immutable).
+// nodes caches bound schemas by their Avro JSON, shared by every topic codec (nodes are immutable), and
+// remembers the Avro JSON each node's stream schema came from.
 var nodes struct {
 	sync.Mutex
-	m map[string]*node
+	m     map[string]*node
+	texts map[*stream.Schema]string
+}
+
+// writtenAs returns the Avro JSON that schema was decoded from (a writer schema a TopicCodec read, by any
+// topic codec of the process), if it was. Encoding that same *stream.Schema (schemas are immutable and
+// shared) writes the writer's own schema text again, so that a record read from one Avro topic and written
+// to another keeps its schema and its id instead of registering SchemaFor's mapping of it (which adds
+// connect.* properties and spells types its own way). A schema a stage built or changed is another pointer
+// and is written with SchemaFor.
+func writtenAs(schema *stream.Schema) (string, bool) {
+	nodes.Lock()
+	defer nodes.Unlock()
+	text, ok := nodes.texts[schema]
+	return text, ok
 }
 
 func cachedNode(text string) (*node, error) {
@@ -281,8 +299,13 @@ func cachedNode(text string) (*node, error) {
 	nodes.Lock()
 	if nodes.m == nil || len(nodes.m) >= cacheLimit {
 		nodes.m = make(map[string]*node)
+		nodes.texts = make(map[*stream.Schema]string)
+	}
+	if prev := nodes.m[text]; prev != nil { // parsed meanwhile by another goroutine: keep one node per text
+		n = prev
 	}
 	nodes.m[text] = n
+	nodes.texts[n.schema] = text
 	nodes.Unlock()
 	return n, nil
 }

@@ -90,8 +90,8 @@ func TestTombstoneAndNilSchema(t *testing.T) {
 		t.Fatalf("Decode(nil) = %v, %v, %v; want nils", s, v, err)
 	}
 	_, err = codec.Encode(nil, "schemaless")
-	if err == nil || !strings.Contains(err.Error(), "the avro codec needs a schema") || !strings.Contains(err.Error(), `"orders"`) {
-		t.Fatalf("schemaless value: %v; want an error saying the avro codec needs a schema, naming the topic", err)
+	if err == nil || !strings.Contains(err.Error(), "the avro codec needs a schema") || strings.Contains(err.Error(), `"orders"`) {
+		t.Fatalf("schemaless value: %v; want an error saying the avro codec needs a schema, leaving the topic to the engine", err)
 	}
 }
 
@@ -164,8 +164,8 @@ func TestSubjectNameStrategies(t *testing.T) {
 		t.Errorf("unknown strategy: %v", err)
 	}
 	if _, err := c.(stream.TopicCodec).ForTopic(stream.TopicBinding{Topic: "orders"}); err == nil ||
-		!strings.Contains(err.Error(), `"orders"`) || !strings.Contains(err.Error(), "schema registry") {
-		t.Errorf("no registry: %v; want an error naming the topic and the missing registry", err)
+		strings.Contains(err.Error(), `"orders"`) || !strings.Contains(err.Error(), "schema registry") {
+		t.Errorf("no registry: %v; want an error naming the missing registry (the engine names the topic)", err)
 	}
 	if _, err := c.Encode(orderV1, order(t, 1)); err == nil {
 		t.Error("the unbound codec encoded a value")
@@ -202,8 +202,10 @@ func TestDecodeErrors(t *testing.T) {
 		{"union branch", append(bytes.Clone(good[:len(good)-1]), 8), "union branch 4"},
 	} {
 		_, _, err := codec.Decode(tt.data)
-		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), `"orders"`) {
-			t.Errorf("%s: %v; want an error naming the topic and containing %q", tt.name, err, tt.want)
+		// The engine names the topic, partition and offset (topology's decode errors); the codec does not
+		// repeat the topic.
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), `"orders"`) {
+			t.Errorf("%s: %v; want an error containing %q and not naming the topic", tt.name, err, tt.want)
 		}
 	}
 }

@@ -9,7 +9,10 @@
 // schema once under the subject of the topic's strategy (topic: "<topic>-key"/"<topic>-value"; record: the
 // Avro record's full name; topic-record: "<topic>-<full name>"), and refuses a schema the subject's
 // compatibility rule refuses (the error wraps stream.ErrIncompatibleSchema). A nil value is a tombstone
-// (nil bytes). Schemaless values cannot be written as Avro.
+// (nil bytes). Schemaless values cannot be written as Avro. A schema that Decode returned (the same
+// *stream.Schema value) is written with the writer's own Avro schema text, so that records read from an Avro
+// topic and written to another keep their schema and its id; any other schema is written as SchemaFor maps
+// it. Errors do not name the topic: the engine adds it (with partition and offset where there are some).
 //
 // # Mapping
 //
