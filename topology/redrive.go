@@ -37,21 +37,29 @@ import (
 // were read at its origin; its offset in the redrive topic is committed in order like any other.
 //
 // The state of every dead letter lives in Kafka, so that every replica and a restart agree: the
-// dead-letter topics themselves, and the compacted topic <pipeline>.dlq keyed by the dead letter
-// (topic/partition@offset) with the last thing that happened to it: REPLAYING (written by the replay
-// before it re-injects the record) or DONE (written by the flow after the sink acknowledged the record,
-// before its redrive offset is committed). A re-injected record that fails again is dead-lettered again,
-// with HeaderRedriveOf naming the dead letter it replaces (FAILED_AGAIN) and its attempts raised; once a
-// dead letter's attempts reach Config.DLQMaxAttempts it is QUARANTINED: a replay leaves it alone unless
-// asked to include quarantined records. A replay selects only PENDING (and, asked, QUARANTINED) dead
-// letters, never REPLAYING ones: a record is never re-injected twice by one mistake, and a record that
-// keeps failing stops at the limit.
+// dead-letter topics themselves, and the compacted topic <pipeline>.dlq-state (not <pipeline>.dlq, a
+// natural name for a user's own dead-letter topic, which Validate would then refuse) keyed by the dead
+// letter (topic/partition@offset) with the last thing that happened to it: REPLAYING (written by the
+// replay before it re-injects the record) or DONE (written by the flow after the sink acknowledged the
+// record, before its redrive offset is committed). A re-injected record that fails again is dead-lettered
+// again, with HeaderRedriveOf naming the dead letter it replaces (FAILED_AGAIN) and its attempts raised;
+// once a dead letter's attempts reach Config.DLQMaxAttempts it is QUARANTINED: a replay leaves it alone
+// unless asked to include quarantined records. A replay selects only PENDING (and, asked, QUARANTINED)
+// dead letters, never REPLAYING ones: a record is never re-injected twice by one mistake, and a record
+// that keeps failing stops at the limit.
+//
+// A source's dead letter (an ETL stage, the encoding or the topic's size limit refused it, before Kafka)
+// is replayed by the replica that answers the replay, there and then: decoded with the dead-letter topic's
+// codecs, through the source's ETL stages (the same stage values its tasks run), encoded for the source's
+// topic and produced to it; DONE once Kafka acknowledged it, or dead-lettered again. The flows reading
+// that topic then take it like any record.
 //
 // Guarantees: at least once. A replica that stops between the sink's acknowledgement and the DONE mark
-// writes the record again when the redrive offset is read again (sinks are idempotent by document id);
-// a DONE mark that Kafka refuses leaves the dead letter REPLAYING and is logged. Not redriven (the replay
-// reports them as not_redrivable): dead letters of a source (set aside before Kafka) and those a stateful
-// step's group set aside (a join or keyed step): they would have to enter elsewhere.
+// writes the record again when the redrive offset is read again (sinks are idempotent by document id); a
+// DONE mark that Kafka refuses leaves the dead letter REPLAYING and is logged. Not redriven (the replay
+// reports them as not_redrivable): dead letters a stateful step's group set aside (a join or keyed step),
+// which would have to enter that group, and those of a source that sends each record to the topic it
+// names (ToRecordTopics), whose dead letter does not keep the topic.
 
 // Headers of a redrive message and of a dead letter that a redriven record became.
 const (
@@ -71,7 +79,7 @@ const DefaultDLQMaxAttempts = 3
 func redriveTopic(pipeline, flow string) string { return flowGroup(pipeline, flow) + ".redrive" }
 
 // dlqStateTopic is the compacted topic holding the state of the pipeline's dead letters.
-func dlqStateTopic(pipeline string) string { return pipeline + ".dlq" }
+func dlqStateTopic(pipeline string) string { return pipeline + ".dlq-state" }
 
 // dlqMaxAttemptsFromEnv reads SLUICE_DLQ_MAX_ATTEMPTS into c.
 func dlqMaxAttemptsFromEnv(c *Config) error {
@@ -107,15 +115,29 @@ func (p *pipelineRun) redrivableFlows() map[string]*Topic {
 	return out
 }
 
-// redriveTopicSpecs are the redrive topics and the state topic, for ensureTopics; none when no flow has a
+// hasDeadLetters reports whether a source or a flow of t has a dead-letter topic.
+func (t *Topology) hasDeadLetters() bool {
+	for _, s := range t.sources {
+		if s.deadLetter != nil {
+			return true
+		}
+	}
+	for _, f := range t.flows {
+		if f.deadLetter != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// redriveTopicSpecs are the redrive topics and the state topic, for ensureTopics; none when nothing has a
 // dead-letter topic.
 func (p *pipelineRun) redriveTopicSpecs() []kafka.TopicSpec {
-	flows := p.redrivableFlows()
-	if len(flows) == 0 {
+	if !p.t.hasDeadLetters() {
 		return nil
 	}
 	specs := []kafka.TopicSpec{{Name: dlqStateTopic(p.t.name), Partitions: 1, Compact: true}}
-	for name, in := range flows {
+	for name, in := range p.redrivableFlows() {
 		specs = append(specs, kafka.TopicSpec{Name: redriveTopic(p.t.name, name), Partitions: in.partitions,
 			MaxMessageBytes: kafka.TopicMaxMessageBytes(kafka.DeadLetterMaxMessageBytes)})
 	}
@@ -125,34 +147,31 @@ func (p *pipelineRun) redriveTopicSpecs() []kafka.TopicSpec {
 // redriveEngineNames adds the redrive topics of the flows with a dead-letter topic and the pipeline's
 // dead-letter state topic to EngineNames.
 func (t *Topology) redriveEngineNames(add func(o nameOwner, kind NameKind, role, name string)) {
-	hasDLQ := false
 	for _, f := range t.flows {
 		if f.deadLetter != nil {
 			add(nameOwner{kind: "flow", name: f.name}, TopicName, "redrive topic", redriveTopic(t.name, f.name))
-			hasDLQ = true
 		}
 	}
-	if hasDLQ {
+	if t.hasDeadLetters() {
 		add(nameOwner{kind: "pipeline", name: t.name}, TopicName, "dead-letter state topic", dlqStateTopic(t.name))
 	}
 }
 
 // redriveACLs adds the ACLs redrive needs (ACLs): the operator API reads every dead-letter topic and the
 // state topic; each flow with a dead-letter topic reads its redrive topic, which start-up creates and
-// replays write; the flows write DONE marks into the state topic (its CREATE and WRITE come with the
-// pipeline's topics of EngineNames).
+// replays write; the flows and replays write marks into the state topic (its CREATE and WRITE come with
+// the pipeline's topics of EngineNames); a replay of a source's dead letters writes the source's topic,
+// which the source writes anyway.
 func (t *Topology) redriveACLs(topic, operator func(name, op, why string)) {
 	for _, s := range t.sources {
 		if s.deadLetter != nil {
 			operator(s.deadLetter.name, OpRead, "the operator API's dlq routes read the dead letters")
 		}
 	}
-	flows := false
 	for _, f := range t.flows {
 		if f.deadLetter == nil {
 			continue
 		}
-		flows = true
 		who := fmt.Sprintf("flow %q", f.name)
 		rt := redriveTopic(t.name, f.name)
 		operator(f.deadLetter.name, OpRead, "the operator API's dlq routes read the dead letters")
@@ -160,7 +179,7 @@ func (t *Topology) redriveACLs(topic, operator func(name, op, why string)) {
 		topic(rt, OpRead, who+": its processor reads redriven records")
 		operator(rt, OpWrite, "the operator API's dlq replay re-injects dead letters")
 	}
-	if flows {
+	if t.hasDeadLetters() {
 		operator(dlqStateTopic(t.name), OpRead, "the operator API's dlq routes read the dead letters' state")
 	}
 }
@@ -350,7 +369,7 @@ func (p *pipelineRun) scanDLQ(ctx context.Context) ([]*deadLetterEntry, error) {
 		}
 	}
 	states := map[string]dlqState{}
-	if len(p.redrivableFlows()) > 0 {
+	if p.t.hasDeadLetters() {
 		err := readToEnd(ctx, client, consumer, dlqStateTopic(p.t.name), func(m *sarama.ConsumerMessage) {
 			var st dlqState
 			if m.Value == nil {
@@ -717,8 +736,7 @@ func (p *pipelineRun) replay(ctx context.Context, f opsapi.DLQFilter) (opsapi.DL
 				continue
 			}
 		}
-		in, ok := flows[e.rec.Flow]
-		if !ok || e.rec.Flow == "" || e.rec.OriginTopic != in.name {
+		if !p.redrivable(e, flows) {
 			out.Skipped["not_redrivable"]++
 			continue
 		}
@@ -742,31 +760,147 @@ func (p *pipelineRun) replay(ctx context.Context, f opsapi.DLQFilter) (opsapi.DL
 	if err := p.writeDLQStates(ctx, pr, refs, ids, opsapi.DeadLetterReplaying); err != nil {
 		return out, err
 	}
-	acks := make(chan error, len(selected))
+	var toFlows []kafka.Message
+	state := map[*deadLetterEntry]string{}
 	for _, e := range selected {
-		msg := redriveMessage(redriveTopic(p.t.name, e.rec.Flow), e, out.ID)
-		if err := pr.Send(ctx, msg, func(_ int32, _ int64, err error) { acks <- err }); err != nil {
-			return out, fmt.Errorf("re-inject dead letter %s into %s: %w", e.ref(), msg.Topic, err)
+		if e.rec.Flow != "" {
+			toFlows = append(toFlows, redriveMessage(redriveTopic(p.t.name, e.rec.Flow), e, out.ID))
+			state[e] = opsapi.DeadLetterReplaying
+			continue
 		}
+		st, err := p.redriveSourceRecord(ctx, pr, e, out.ID) // before Kafka: here and now
+		if err != nil {
+			return out, err
+		}
+		state[e] = st
 	}
-	for range selected {
-		select {
-		case err := <-acks:
-			if err != nil {
-				return out, fmt.Errorf("re-inject a dead letter: %w", err)
-			}
-		case <-ctx.Done():
-			return out, fmt.Errorf("re-inject dead letters: %w", ctx.Err())
-		}
+	if err := sendAll(ctx, pr, toFlows); err != nil {
+		return out, fmt.Errorf("re-inject dead letters into their flows: %w", err)
 	}
 	for _, e := range selected {
 		rec := e.rec
-		rec.State, rec.Redrive = opsapi.DeadLetterReplaying, out.ID
+		rec.State, rec.Redrive = state[e], out.ID
 		out.Records = append(out.Records, rec)
 	}
 	out.Selected = len(selected)
 	p.log.Info("dead letters re-injected", "redrive", out.ID, "records", out.Selected, "skipped", out.Skipped)
 	return out, nil
+}
+
+// redrivable reports whether a replay can re-inject e: a flow's dead letter that its sink processor set
+// aside (the record was read from the topic that processor reads), or a source's dead letter whose source
+// sends to one topic (To) and declares the dead-letter topic's codecs.
+func (p *pipelineRun) redrivable(e *deadLetterEntry, flows map[string]*Topic) bool {
+	if e.rec.Flow != "" {
+		in, ok := flows[e.rec.Flow]
+		return ok && e.rec.OriginTopic == in.name
+	}
+	n := p.sourceNode(e.rec.Source)
+	return n != nil && n.to != nil && n.deadLetter != nil && n.deadLetter.name == e.rec.Topic
+}
+
+func (p *pipelineRun) sourceNode(name string) *SourceNode {
+	for _, n := range p.t.sources {
+		if name != "" && n.name == name {
+			return n
+		}
+	}
+	return nil
+}
+
+// redriveSourceRecord re-injects a source's dead letter where it failed, before Kafka: it decodes it with
+// the dead-letter topic's codecs, runs the source's ETL stages, encodes the results for the source's topic
+// and produces them; once Kafka acknowledged them the dead letter is DONE. A record that fails again (a
+// stage, the encoding, the topic's size limit) goes to the dead-letter topic again, replacing this one,
+// with its attempts raised (FAILED_AGAIN). It returns the dead letter's new state; an error only when Kafka
+// did not take what it sent.
+func (p *pipelineRun) redriveSourceRecord(ctx context.Context, pr *kafka.Producer, e *deadLetterEntry, id string) (string, error) {
+	n := p.sourceNode(e.rec.Source)
+	dlTopic := p.topics[n.deadLetter.name]
+	rec := stream.Record{Timestamp: e.ts, Position: stream.Position(e.rec.Position)}
+	for _, h := range e.headers {
+		if h != nil && !isLineageHeader(string(h.Key)) {
+			rec.Headers = append(rec.Headers, stream.Header{Key: string(h.Key), Value: h.Value})
+		}
+	}
+	var msgs []kafka.Message
+	stage := StageDecode
+	var err error
+	if e.key != nil {
+		rec.KeySchema, rec.Key, err = dlTopic.keyCodec.Decode(e.key)
+	}
+	if err == nil && e.value != nil {
+		rec.ValueSchema, rec.Value, err = dlTopic.valueCodec.Decode(e.value)
+	}
+	if err == nil {
+		var out []stream.Record
+		if out, err = p.redriveStageChain(n).run(ctx, rec); err != nil {
+			stage = stageOf(err)
+		}
+		for _, o := range out {
+			if o.Topic == "" {
+				o.Topic = n.to.name
+			}
+			msg, encErr := p.encode(o, o.Topic)
+			if encErr != nil {
+				err, stage = encErr, "encode"
+				break
+			}
+			if size, limit := kafka.MessageBytes(msg), p.recordLimit(msg.Topic); size > limit {
+				err, stage = &recordTooLargeError{topic: msg.Topic, size: size, limit: limit}, StageProduce
+				break
+			}
+			msgs = append(msgs, msg)
+		}
+	}
+	if err != nil {
+		d := deadLetter{msg: redriveMessage(n.deadLetter.name, e, id), reason: err, stage: stage, source: n.name,
+			position: []byte(e.rec.Position), pipeline: p.t.name}
+		if serr := sendAll(ctx, pr, []kafka.Message{deadLetterMessage(d)}); serr != nil {
+			return "", fmt.Errorf("dead letter %s failed again and cannot go to %s: %w", e.ref(), n.deadLetter.name, serr)
+		}
+		p.deadLettered(d)
+		return opsapi.DeadLetterFailedAgain, nil
+	}
+	if err := sendAll(ctx, pr, msgs); err != nil {
+		return "", fmt.Errorf("re-inject dead letter %s into topic %s: %w", e.ref(), n.to.name, err)
+	}
+	if err := p.writeDLQStates(ctx, pr, []string{e.ref()}, []string{id}, opsapi.DeadLetterDone); err != nil {
+		return "", err
+	}
+	return opsapi.DeadLetterDone, nil
+}
+
+// redriveStageChain is the source's ETL stages for a replay: the same stage values the source's tasks run
+// (opened with the pipeline), counted in the same metrics.
+func (p *pipelineRun) redriveStageChain(n *SourceNode) stageChain {
+	chain := make(stageChain, len(n.stages))
+	for i, s := range n.stages {
+		chain[i] = chainedStage{stage: s, log: p.log}
+		chain[i].in, chain[i].out = p.stageCounters(stageScope{source: n.name}, s.Name())
+	}
+	return chain
+}
+
+// sendAll produces msgs and waits for every acknowledgement or ctx's end.
+func sendAll(ctx context.Context, pr *kafka.Producer, msgs []kafka.Message) error {
+	acks := make(chan error, len(msgs))
+	for _, m := range msgs {
+		if err := pr.Send(ctx, m, func(_ int32, _ int64, err error) { acks <- err }); err != nil {
+			return err
+		}
+	}
+	for range msgs {
+		select {
+		case err := <-acks:
+			if err != nil {
+				return err
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // redriveProducer connects a producer for one replay, within StartupTimeout.
@@ -803,7 +937,9 @@ func redriveMessage(topic string, e *deadLetterEntry, id string) kafka.Message {
 	add(HeaderErrorFirstFailure, firstFailure)
 	add(HeaderErrorAttempts, []byte(strconv.Itoa(e.rec.Attempts)))
 	add(HeaderRedriveOf, []byte(e.ref()))
-	add(HeaderRedriveOrigin, []byte(formatRecordRef(e.rec.OriginTopic, e.rec.OriginPartition, e.rec.OriginOffset)))
+	if e.rec.OriginTopic != "" { // a flow's record; a source's has its position
+		add(HeaderRedriveOrigin, []byte(formatRecordRef(e.rec.OriginTopic, e.rec.OriginPartition, e.rec.OriginOffset)))
+	}
 	add(HeaderRedriveID, []byte(id))
 	return msg
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/elasticsearch"
+	"github.com/sluicehq/sluice/sources/file"
 	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
@@ -212,4 +215,115 @@ func esCount(t *testing.T, base, index string) int {
 		t.Fatal(err)
 	}
 	return c.Count
+}
+
+// A source's dead letters (an ETL stage refused them before Kafka) are replayed through the source's
+// stages into the source's topic, and from there reach the sink like any record; one that keeps failing
+// is quarantined after the limit.
+func TestDLQReplaySourceRecords(t *testing.T) {
+	const good, bad, limit = 8, 3, 2
+	srv, err := esserver.Start(esserver.Config{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	brokers := testkit.Brokers(t, 1)
+	suffix := time.Now().UnixNano()
+	dir := t.TempDir()
+	var lines strings.Builder
+	for i := range good + bad + 1 {
+		kind := "good"
+		switch {
+		case i == good+bad:
+			kind = "poison"
+		case i >= good:
+			kind = "bad"
+		}
+		fmt.Fprintf(&lines, `{"id":%d,"kind":%q}`+"\n", i, kind)
+	}
+	path := filepath.Join(dir, "in.jsonl")
+	if err := os.WriteFile(path, []byte(lines.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := file.New(file.Config{Paths: []string{path}, Format: file.JSONLines})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID, err := stages.ValueToKey("key", []string{"id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fixed atomic.Bool
+	check := stages.Map("check", func(r stream.Record) (stream.Record, error) {
+		v, _ := r.Value.(map[string]any)
+		if v["kind"] == "poison" || (v["kind"] == "bad" && !fixed.Load()) {
+			return r, fmt.Errorf("%v record refused", v["kind"])
+		}
+		return r, nil
+	})
+	index := fmt.Sprintf("dlq-src-%d", suffix)
+	sink, err := elasticsearch.New(elasticsearch.Config{URLs: []string{srv.URL()}, Index: index, ID: elasticsearch.DefaultID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := topology.New(fmt.Sprintf("dlqsrc%d", suffix))
+	records := tp.Topic(fmt.Sprintf("dlq-src-records-%d", suffix), topology.KeyCodec("json"))
+	tp.Source("lines", src).Via(byID, check).To(records).DeadLetter(tp.Topic(fmt.Sprintf("dlq-src-dead-%d", suffix), topology.KeyCodec("json")))
+	tp.Flow("index").From(records).To(sink, topology.BatchSize(10), topology.Linger(5*time.Millisecond))
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, testkit.FreeAddr(t), t.TempDir()
+	cfg.DLQMaxAttempts = limit
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith: %v", err)
+		}
+	}()
+	c := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr}
+	name := fmt.Sprintf("dlqsrc%d", suffix)
+	count := func() opsapi.DLQTopicCount {
+		t.Helper()
+		s, err := c.DLQ(context.Background(), name)
+		if err != nil || len(s.Topics) != 1 {
+			t.Fatalf("GET dlq: %v %+v", err, s)
+		}
+		return s.Topics[0]
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		s, err := c.DLQ(context.Background(), name)
+		if err == nil && len(s.Topics) == 1 && s.Topics[0].Records == bad+1 && esCount(t, srv.URL(), index) == good {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %d documents and %d dead letters: %+v %v", good, bad+1, s, err)
+		}
+	}
+	if s := count(); s.Pending != bad+1 || s.ByStage["check"] != bad+1 {
+		t.Fatalf("before the fix: %+v", s)
+	}
+	fixed.Store(true)
+	out, err := run(t, context.Background(), "dlq", "replay", name, "--wait", "--url", c.BaseURL)
+	if err != nil || !strings.Contains(out, fmt.Sprintf("%d dead letters re-injected", bad+1)) ||
+		!strings.Contains(out, fmt.Sprintf("finished: %d written by the sink, 1 failed again (1 of them now quarantined)", bad)) {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(time.Minute); esCount(t, srv.URL(), index) != good+bad; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the index holds %d documents, want %d", esCount(t, srv.URL(), index), good+bad)
+		}
+	}
+	if s := count(); s.Records != bad+2 || s.Pending != 0 || s.Done != bad || s.FailedAgain != 1 || s.Quarantined != 1 {
+		t.Fatalf("after the replay: %+v", s)
+	}
+	recs, err := c.DLQRecords(context.Background(), name, opsapi.DLQFilter{Error: "poison"}, false)
+	if err != nil || len(recs.Records) != 2 {
+		t.Fatalf("the poison record's dead letters: %v %+v", err, recs)
+	}
+	if last := recs.Records[1]; last.State != opsapi.DeadLetterQuarantined || last.Attempts != limit || last.Source != "lines" || last.Position == "" {
+		t.Fatalf("the poison record after the replay: %+v", last)
+	}
 }

@@ -24,8 +24,8 @@ const (
 	DeadLetterQuarantined = "QUARANTINED"
 )
 
-// DLQSummary is the answer of GET /pipelines/{name}/dlq: every dead-letter topic of the pipeline's flows,
-// as Kafka holds it when the request is answered.
+// DLQSummary is the answer of GET /pipelines/{name}/dlq: every dead-letter topic of the pipeline (its
+// flows' and its sources'), as Kafka holds it when the request is answered.
 type DLQSummary struct {
 	Pipeline string `json:"pipeline"`
 	// MaxAttempts is the limit at which a dead letter is quarantined (SLUICE_DLQ_MAX_ATTEMPTS).
@@ -142,7 +142,8 @@ type DLQRecords struct {
 }
 
 // DLQReplay is the answer of POST /pipelines/{name}/dlq/replay (202): what the replay re-injected and
-// what the filter matched but the replay left alone.
+// what the filter matched but the replay left alone. A flow's records are REPLAYING in it (the flow
+// finishes them later); a source's are replayed before the answer, DONE or FAILED_AGAIN.
 type DLQReplay struct {
 	Pipeline string    `json:"pipeline"`
 	ID       string    `json:"id"`
@@ -151,8 +152,8 @@ type DLQReplay struct {
 	Selected int                `json:"selected"`
 	Records  []DeadLetterRecord `json:"records"`
 	// Skipped counts the matching records left alone: "quarantined" (without include_quarantined),
-	// "replaying" (a replay's re-injection still in flight), "not_redrivable" (failed inside a stateful
-	// step or before Kafka: not yet supported).
+	// "replaying" (a replay's re-injection still in flight), "not_redrivable" (set aside by a stateful
+	// step, or by a source that sends each record to the topic it names: not supported).
 	Skipped map[string]int `json:"skipped,omitempty"`
 }
 
