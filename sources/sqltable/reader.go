@@ -21,6 +21,7 @@ type reader struct {
 	pos  Position
 
 	caughtUp  bool      // the last query returned a short page: wait PollInterval before the next
+	stopAtEnd bool      // end once caught up, as with Config.StopAtEnd (a batch run: bounded.go)
 	lastQuery time.Time // when the last query started
 
 	// The row schema, rebuilt when the result's columns change.
@@ -40,7 +41,7 @@ func (r *reader) Read(ctx context.Context) ([]stream.Record, error) {
 	cfg := &r.src.cfg
 	for {
 		if r.caughtUp {
-			if cfg.StopAtEnd {
+			if cfg.StopAtEnd || r.stopAtEnd {
 				return nil, sources.ErrEndOfInput
 			}
 			wait := time.Until(r.lastQuery.Add(cfg.PollInterval))
