@@ -270,11 +270,15 @@ func (s *Server) applyAliasResults(actions []aliasAction, logBuf *[]byte) ([]ali
 		for _, expr := range act.indices {
 			if strings.ContainsAny(expr, "*?") {
 				for n := range s.indices {
-					if ok, _ := path.Match(expr, n); ok {
+					if ok, _ := path.Match(expr, n); ok && (act.kind == "remove_index" || !removed[n]) {
 						names = append(names, n)
 					}
 				}
 				continue
+			}
+			if removed[expr] && act.kind != "remove_index" {
+				// Elasticsearch deletes the indices of remove_index actions first, then applies the others.
+				return nil, errIndexNotFound(expr)
 			}
 			if s.indices[expr] == nil {
 				if _, isAlias := s.aliases[expr]; isAlias && act.kind == "remove_index" {
@@ -350,7 +354,7 @@ func (s *Server) applyAliasResults(actions []aliasAction, logBuf *[]byte) ([]ali
 		}
 		if len(writers) > 1 {
 			slices.Sort(writers)
-			return nil, newError(http.StatusBadRequest, "illegal_state_exception",
+			return nil, newError(http.StatusInternalServerError, "illegal_state_exception", // as Elasticsearch answers it
 				fmt.Sprintf("alias [%s] has more than one write index [%s]", a, strings.Join(writers, ",")))
 		}
 	}

@@ -55,7 +55,7 @@ func TestAliases(t *testing.T) {
 	expect(t, call(t, es, esapi.IndexRequest{Index: "live", DocumentID: "4", Body: body(`{"n":4}`)}), 201, "_index", "v2")
 	expect(t, call(t, es, esapi.IndicesGetAliasRequest{Index: []string{"v2"}}), 200, "v2.aliases.live.is_write_index", true)
 	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[
-		{"add":{"index":"v1","alias":"live","is_write_index":true}}]}`)}), 400, "error.type", "illegal_state_exception")
+		{"add":{"index":"v1","alias":"live","is_write_index":true}}]}`)}), 500, "error.type", "illegal_state_exception")
 
 	// Error shapes of the other failure cases.
 	expect(t, call(t, es, esapi.IndicesDeleteAliasRequest{Index: []string{"v1"}, Name: []string{"other"}}), 404,
@@ -85,9 +85,12 @@ func TestAliases(t *testing.T) {
 	expect(t, call(t, es, esapi.IndicesExistsAliasRequest{Name: []string{"extra"}}), 200)
 	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[{"add":{"index":"v1","alias":"x","must_exist":true}}]}`)}), 400)
 
-	// remove_index, in the same atomic call as the alias moving away from it.
+	// remove_index deletes first: another action naming that index in the same call finds no index (and
+	// nothing applies); alone, it deletes the index and takes it out of its aliases.
 	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[
-		{"remove":{"index":"v1","alias":"live"}},{"remove_index":{"index":"v1"}}]}`)}), 200)
+		{"remove":{"index":"v1","alias":"live"}},{"remove_index":{"index":"v1"}}]}`)}), 404, "error.type", "index_not_found_exception")
+	expect(t, call(t, es, esapi.IndicesExistsRequest{Index: []string{"v1"}}), 200)
+	expect(t, call(t, es, esapi.IndicesUpdateAliasesRequest{Body: body(`{"actions":[{"remove_index":{"index":"v1"}}]}`)}), 200)
 	expect(t, call(t, es, esapi.IndicesExistsRequest{Index: []string{"v1"}}), 404)
 	// An alias may take the name of an index that the same request removes.
 	expect(t, call(t, es, esapi.IndicesCreateRequest{Index: "old"}), 200)
