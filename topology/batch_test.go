@@ -235,12 +235,12 @@ func TestBatchDrainsTopicAndExits(t *testing.T) {
 }
 
 // TestBatchFileSourceToFile: in batch mode a file source reads its file to the end and ends, the flow that
-// reads the source's topic drains what the source wrote, and RunBatch returns a summary counting it. A
-// second run reads only what was appended since.
+// reads the source's topic drains what the source wrote, a flow reading the topic that flow writes drains
+// what it wrote, and RunBatch returns a summary counting it. A second run reads only what was appended since.
 func TestBatchFileSourceToFile(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
 	dir := t.TempDir()
-	in, out := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log")
+	in, out, out2 := filepath.Join(dir, "in.log"), filepath.Join(dir, "out.log"), filepath.Join(dir, "out2.log")
 	appendLines := func(from, to int) {
 		f, err := os.OpenFile(in, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 		if err != nil {
@@ -267,6 +267,13 @@ func TestBatchFileSourceToFile(t *testing.T) {
 		lines := tp.Topic("batch-lines", topology.Partitions(2))
 		tp.Source("files", src).To(lines)
 		tp.Flow("out").From(lines).To(sink)
+		sink2, err := filesink.New(filesink.Config{Path: out2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := tp.Topic("batch-lines-copy", topology.Partitions(3))
+		tp.Flow("copy").From(lines).ToTopic(copied)
+		tp.Flow("out2").From(copied).To(sink2)
 		rc := topology.DefaultConfig()
 		rc.Brokers, rc.HTTPAddr = brokers, "off"
 		rc.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -279,20 +286,27 @@ func TestBatchFileSourceToFile(t *testing.T) {
 		return s
 	}
 	s := run()
-	if s.SourceRecords != 300 || s.Records != 300 || s.Written != 300 || s.Flows["out"].Records != 300 || s.Sources["files"].Tasks != 1 {
-		t.Fatalf("first run: summary %+v; want 300 lines read, processed and written", s)
+	for _, f := range []string{"out", "copy", "out2"} {
+		if s.Flows[f].Records != 300 || s.Flows[f].Written != 300 {
+			t.Errorf("first run: flow %s: %+v; want 300 records processed and written", f, s.Flows[f])
+		}
+	}
+	if s.SourceRecords != 300 || s.Records != 900 || s.Sources["files"].Tasks != 1 {
+		t.Fatalf("first run: summary %+v; want 300 lines read, 3x300 processed", s)
 	}
 	appendLines(300, 420)
 	s = run()
-	if s.SourceRecords != 120 || s.Records != 120 || s.Written != 120 {
-		t.Fatalf("second run: summary %+v; want the 120 appended lines only", s)
+	if s.SourceRecords != 120 || s.Records != 360 || s.Written != 360 {
+		t.Fatalf("second run: summary %+v; want the 120 appended lines only, in each of 3 flows", s)
 	}
-	data, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Count(string(data), "\n"); got != 420 {
-		t.Errorf("output has %d lines, want 420", got)
+	for _, path := range []string{out, out2} {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Count(string(data), "\n"); got != 420 {
+			t.Errorf("%s has %d lines, want 420", filepath.Base(path), got)
+		}
 	}
 }
 
