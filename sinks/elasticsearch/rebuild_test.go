@@ -360,6 +360,11 @@ func TestRebuildFailureLeavesAliasOnOldIndex(t *testing.T) {
 		cur, err := api.RebuildStatus(context.Background(), "rebuildfail", "index")
 		return err == nil && cur.State == opsapi.RebuildCopying && cur.Records > 0 && cur.Lag > 0
 	})
+	// One rebuild of a flow at a time.
+	if _, err := api.Rebuild(context.Background(), "rebuildfail", "index", opsapi.RebuildRequest{}); err == nil ||
+		!strings.Contains(err.Error(), "a rebuild into index "+alias+"-000002 is running (COPYING); wait for it") || !strings.Contains(err.Error(), "409") {
+		t.Fatalf("a second rebuild while one runs: %v", err)
+	}
 	stopWaiting()
 	err = <-result
 	srv.SetFaults(esserver.Faults{})
