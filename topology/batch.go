@@ -32,8 +32,8 @@ import (
 //     (or to whatever else consumes the topic).
 //   - The run is over once every source task ended and every flow's group committed its end offsets (the
 //     sink acknowledged everything before them, dead letters included). Then the pipeline stops as on a
-//     stop, logs a summary ("batch finished" with records, written, dead_letters and duration, and a
-//     "batch flow finished" line per flow) and RunWith returns nil.
+//     stop, logs a summary ("batch finished" with records, written, dead_letters and duration, a "batch flow
+//     finished" line per flow and a "batch source finished" line per source) and RunWith returns nil.
 //
 // A batch run uses the pipeline's own consumer groups and source positions, like a real-time run of the
 // same pipeline: the next batch run of it goes on where this one ended. Give a batch pipeline its own name:
@@ -44,7 +44,8 @@ import (
 // waited for): run a batch pipeline as one process.
 //
 // While it runs, a "batch progress" line every batchProgressEvery gives, per flow, the records processed of
-// those up to the end offsets (and the source records read, until the sources ended). When ctx ends first,
+// those up to the end offsets (and the source records read, until the sources ended), and the pipeline's
+// state: a batch paused or stopped through the operator API waits until it is resumed. When ctx ends first,
 // or the pipeline fails, RunWith returns an error naming how far the batch got; what was committed stays
 // committed, and the next run goes on from there.
 
@@ -523,7 +524,9 @@ func (w *batchWatch) watch(ctx context.Context) error {
 		}
 		if time.Since(lastProgress) >= batchProgressEvery {
 			lastProgress = time.Now()
-			w.p.log.Info("batch progress", "done", w.progressText(), "elapsed", time.Since(w.b.started).Round(time.Second).String())
+			// A batch the operator paused or stopped (control.go) waits for a resume, and says so here.
+			w.p.log.Info("batch progress", "done", w.progressText(), "elapsed", time.Since(w.b.started).Round(time.Second).String(),
+				"state", w.p.ctl.state())
 		}
 	}
 }
@@ -620,6 +623,7 @@ func (w *batchWatch) summarize() {
 		s.Sources[r.n.name] = ss
 		s.SourceRecords += ss.Records
 		s.DeadLetters += ss.DeadLetters
+		p.log.Info("batch source finished", "source", r.n.name, "tasks", ss.Tasks, "records", ss.Records, "dead_letters", ss.DeadLetters)
 	}
 }
 
