@@ -152,8 +152,8 @@ type batchRun struct {
 type batchFlow struct {
 	r     *sinkRunner
 	topic string
-	// fedBy names what of the pipeline writes topic (sources, flows): its end offsets are captured once
-	// they finished. Empty: captured at start-up.
+	// fedBySources and fedByFlows (consumer groups) say what of the pipeline writes topic: its end offsets
+	// are captured once those finished. Neither: captured at start-up, before any processor runs.
 	fedBySources bool
 	fedByFlows   []string
 	end          map[int32]int64 // nil until captured
