@@ -274,6 +274,11 @@ func TestDLQReplaySourceRecords(t *testing.T) {
 	cfg.Brokers, cfg.HTTPAddr, cfg.DataDir = brokers, testkit.FreeAddr(t), t.TempDir()
 	cfg.DLQMaxAttempts = limit
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	const adminToken, readerToken = "admin-token-0123456789", "reader-token-0123456789"
+	cfg.APITokensFile = filepath.Join(dir, "tokens")
+	if err := os.WriteFile(cfg.APITokensFile, []byte("ops admin "+adminToken+"\nviewer read-only "+readerToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, cfg) }()
@@ -283,7 +288,7 @@ func TestDLQReplaySourceRecords(t *testing.T) {
 			t.Errorf("RunWith: %v", err)
 		}
 	}()
-	c := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr}
+	c := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr, Token: adminToken}
 	name := fmt.Sprintf("dlqsrc%d", suffix)
 	count := func() opsapi.DLQTopicCount {
 		t.Helper()
@@ -305,8 +310,31 @@ func TestDLQReplaySourceRecords(t *testing.T) {
 	if s := count(); s.Pending != bad+1 || s.ByStage["check"] != bad+1 {
 		t.Fatalf("before the fix: %+v", s)
 	}
+	// The values are the user's data: only with ?values=true, and only for an admin token.
+	reader := &opsapi.Client{BaseURL: c.BaseURL, Token: readerToken}
+	if recs, err := reader.DLQRecords(context.Background(), name, opsapi.DLQFilter{}, false); err != nil || len(recs.Records) != bad+1 || recs.Records[0].Value != nil {
+		t.Fatalf("records for a read-only token: %v %+v", err, recs)
+	}
+	if _, err := reader.DLQRecords(context.Background(), name, opsapi.DLQFilter{}, true); err == nil || !strings.Contains(err.Error(), "need an admin token") {
+		t.Fatalf("values for a read-only token: %v", err)
+	}
+	if _, err := reader.DLQReplay(context.Background(), name, opsapi.DLQFilter{}); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("replay with a read-only token: %v", err)
+	}
+	if recs, err := c.DLQRecords(context.Background(), name, opsapi.DLQFilter{Limit: 1}, true); err != nil || len(recs.Records) != 1 || recs.Records[0].Value == nil || !strings.Contains(*recs.Records[0].Value, `"kind":"bad"`) {
+		t.Fatalf("values for the admin token: %v %+v", err, recs)
+	}
+	for _, f := range []opsapi.DLQFilter{{Since: time.Now().Add(time.Hour)}, {Until: time.Now().Add(-time.Hour)}, {Stage: "decode"}, {Error: "no such reason"}} {
+		if recs, err := c.DLQRecords(context.Background(), name, f, false); err != nil || len(recs.Records) != 0 {
+			t.Fatalf("filter %+v selected %v %+v", f, err, recs)
+		}
+	}
+	if _, err := c.DLQRecords(context.Background(), name, opsapi.DLQFilter{Topic: "nosuch"}, false); err == nil || !strings.Contains(err.Error(), `has no dead-letter topic "nosuch"`) {
+		t.Fatalf("an unknown topic: %v", err)
+	}
+
 	fixed.Store(true)
-	out, err := run(t, context.Background(), "dlq", "replay", name, "--wait", "--url", c.BaseURL)
+	out, err := run(t, context.Background(), "dlq", "replay", name, "--wait", "--url", c.BaseURL, "--token", adminToken)
 	if err != nil || !strings.Contains(out, fmt.Sprintf("%d dead letters re-injected", bad+1)) ||
 		!strings.Contains(out, fmt.Sprintf("finished: %d written by the sink, 1 failed again (1 of them now quarantined)", bad)) {
 		t.Fatalf("replay: %v\n%s", err, out)
