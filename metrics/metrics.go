@@ -120,7 +120,7 @@ type Metrics struct {
 	Stalled              *prometheus.GaugeVec
 
 	// The backpressure counters (BackpressureNames) have series only for flows with a DROP, LATEST or BUFFER
-	// policy; labels BackpressureLabels.
+	// policy and sources with a DROP policy; labels BackpressureLabels.
 	BackpressureDropped   *prometheus.CounterVec
 	BackpressureCoalesced *prometheus.CounterVec
 	BackpressureSpilled   *prometheus.CounterVec
@@ -261,12 +261,13 @@ func (m *Metrics) collectors() []prometheus.Collector {
 	}
 }
 
-// BackpressureLabels are the labels of the sluice_backpressure_* counters: edge is "kafka-sink" (the edge
-// between a flow's topic and its sink), flow names the flow.
-var BackpressureLabels = []string{"pipeline", "edge", "flow"}
+// BackpressureLabels are the labels of the sluice_backpressure_* counters: edge is "kafka-sink" (between a
+// flow's topic and its sink; flow names the flow, source is "") or "source-kafka" (between a source and
+// Kafka; source names the source, flow is "").
+var BackpressureLabels = []string{"pipeline", "edge", "source", "flow"}
 
 // BackpressureNames lists the backpressure counters, which Names leaves out: they have series only for flows
-// with a DROP, LATEST or BUFFER policy.
+// with a DROP, LATEST or BUFFER policy and sources with a DROP policy.
 func BackpressureNames() []string {
 	return []string{"sluice_backpressure_dropped_total", "sluice_backpressure_coalesced_total", "sluice_backpressure_spilled_total"}
 }

@@ -307,7 +307,7 @@ func (e *sinkEdge) offer(it sinkItem) {
 					old.it, old.bytes = it, size
 					e.mu.Unlock()
 					e.coalesced.Add(1)
-					r.p.metrics.BackpressureCoalesced.WithLabelValues(r.p.t.name, backpressureEdge, r.f.name).Inc()
+					r.p.metrics.BackpressureCoalesced.WithLabelValues(r.p.t.name, backpressureEdge, "", r.f.name).Inc()
 					superseded.commit(nil)
 					return
 				}
@@ -340,7 +340,7 @@ func (e *sinkEdge) offer(it sinkItem) {
 					signal(e.arrived)
 					e.mu.Unlock()
 					e.spilled.Add(1)
-					r.p.metrics.BackpressureSpilled.WithLabelValues(r.p.t.name, backpressureEdge, r.f.name).Inc()
+					r.p.metrics.BackpressureSpilled.WithLabelValues(r.p.t.name, backpressureEdge, "", r.f.name).Inc()
 					it.commit(nil) // goka lets go of the record; its mark is held until the sink wrote it
 					return
 				}
@@ -380,7 +380,7 @@ func (e *sinkEdge) push(ei *edgeItem) {
 
 func (e *sinkEdge) drop(it sinkItem) {
 	e.dropped.Add(1)
-	e.r.p.metrics.BackpressureDropped.WithLabelValues(e.r.p.t.name, backpressureEdge, e.r.f.name).Inc()
+	e.r.p.metrics.BackpressureDropped.WithLabelValues(e.r.p.t.name, backpressureEdge, "", e.r.f.name).Inc()
 	it.commit(nil)
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -481,6 +482,27 @@ func (rb *rebuilder) newCopy(ctx context.Context, run *rebuildRun) (_ *sinkRunne
 // copyFailed is sinkRunner.fail for a rebuild's copy: the failure is the rebuild's, not the pipeline's.
 func (r *rebuildRun) copyFailed(err error) error {
 	return fmt.Errorf("rebuild into %s: %w", r.status().NewIndex, err)
+}
+
+// rebuildStatuses returns the last rebuild of each flow on this replica, by flow, for its status.
+func (p *pipelineRun) rebuildStatuses() []opsapi.RebuildStatus {
+	v, ok := runningRebuilders.Load(p)
+	if !ok {
+		return nil
+	}
+	rb := v.(*rebuilder)
+	rb.mu.Lock()
+	runs := make([]*rebuildRun, 0, len(rb.last))
+	for _, run := range rb.last {
+		runs = append(runs, run)
+	}
+	rb.mu.Unlock()
+	out := make([]opsapi.RebuildStatus, 0, len(runs))
+	for _, run := range runs {
+		out = append(out, run.status())
+	}
+	slices.SortFunc(out, func(a, b opsapi.RebuildStatus) int { return strings.Compare(a.Flow, b.Flow) })
+	return out
 }
 
 // rebuildRoutes registers POST and GET /pipelines/{name}/flows/{flow}/rebuild.

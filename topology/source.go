@@ -72,6 +72,7 @@ type sourceRunner struct {
 	read, acked               atomic.Int64  // for progress lines
 	health                    *component    // stall tracking: records read and not yet acknowledged by Kafka
 	observer                  *taskObserver // task states and lags (observe.go)
+	edge                      *sourceEdge   // an ERROR or DROP policy on the source -> Kafka edge (backpressure_source.go)
 
 	mu       sync.Mutex
 	claims   map[string]chan stream.Position
@@ -134,6 +135,7 @@ func (p *pipelineRun) newSourceRunner(ctx context.Context, n *SourceNode) (*sour
 	r.recordsAcked = p.metrics.SourceRecordsAcked.WithLabelValues(r.labels...)
 	r.health = p.stalls.component("source", n.name)
 	r.observer = p.newTaskObserver(n.name)
+	r.edge = r.newSourceEdge()
 	if err := r.newProcessor(); err != nil {
 		return nil, err
 	}

@@ -102,6 +102,10 @@ func (p *pipelineRun) replicaStatus(ctx context.Context) opsapi.ReplicaStatus {
 		workState = opsapi.StateRunning // the task or partition runs; the replica waits for others
 	}
 	for _, s := range parts.srcs {
+		if c, mode, ok := s.backpressureStatus(); ok { // backpressure_source.go
+			st.Backpressure = append(st.Backpressure, opsapi.BackpressureStatus{Source: s.n.name, Edge: sourceBackpressureEdge,
+				Mode: mode, Dropped: c.Dropped, Pending: c.Pending})
+		}
 		stalled := s.health.stalledHolders()
 		for _, h := range s.liveTasks() {
 			ts := opsapi.TaskStatus{Source: s.n.name, Task: h.task.Key, State: workState, Replica: p.replicaID,

@@ -214,6 +214,11 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 			if err != nil {
 				return r.recordError(h, rec.Position, after, err)
 			}
+			if r.edge.drop(msgs) { // DROP (backpressure_source.go): done at once, in order
+				tr.add(rec.Position, 0)
+				prev = rec.Position
+				continue
+			}
 			seq := tr.add(rec.Position, len(msgs))
 			for _, msg := range msgs {
 				if tr.failure() != nil {
@@ -222,7 +227,7 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 				}
 				// Sends are not cancelled by ctx: a batch that was read is handed to Kafka whole, so that the
 				// final position can cover it.
-				err = r.p.producerFor(msg.Topic).Send(context.Background(), msg, func(_ int32, _ int64, err error) {
+				err = r.edge.send(r.p.producerFor(msg.Topic), msg, func(_ int32, _ int64, err error) {
 					if err != nil {
 						tr.done(seq, r.recordError(h, rec.Position, after, produceFailure(err)))
 						return
@@ -234,6 +239,9 @@ func (r *sourceRunner) pump(ctx context.Context, reader sources.Reader, tr *ackT
 				})
 				if err != nil {
 					tr.truncate(seq)
+					if errors.Is(err, ErrBackpressure) {
+						return r.recordError(h, rec.Position, after, err)
+					}
 					return err
 				}
 			}

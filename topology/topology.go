@@ -125,6 +125,8 @@ type SourceNode struct {
 	controlPartitions int32
 	deadLetter        *Topic
 	recordTopics      bool // ToRecordTopics: no To topic, each record names its own
+	// backpressure is the source -> Kafka edge's policy (backpressure_source.go); nil is BLOCK.
+	backpressure *BackpressurePolicy
 }
 
 // SourceOption configures a declared source.
@@ -290,6 +292,7 @@ func (t *Topology) Validate() error {
 		if s.controlPartitions < 1 {
 			add("source %q: TaskSlots must be at least 1, got %d", s.name, s.controlPartitions)
 		}
+		s.validateBackpressure(add)
 		checkStages(s.stages, "source", s.name, add)
 	}
 	for _, f := range t.flows {

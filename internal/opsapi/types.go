@@ -108,18 +108,21 @@ type ReplicaStatus struct {
 	Partitions []PartitionStatus `json:"partitions,omitempty"`
 	// Backpressure has one entry per flow with a backpressure policy other than BLOCK (issue 14).
 	Backpressure []BackpressureStatus `json:"backpressure,omitempty"`
+	// Rebuilds has the last rebuild of each flow this replica ran since it started (rebuild.go).
+	Rebuilds []RebuildStatus `json:"rebuilds,omitempty"`
 }
 
 // BackpressureStatus is what a flow's backpressure policy did on one replica since it started: records
 // dropped (DROP, BUFFER then DROP), coalesced (LATEST) and spilled to disk (BUFFER), and what waits now.
 type BackpressureStatus struct {
-	Flow           string `json:"flow"`
-	Edge           string `json:"edge"` // "kafka-sink": between the flow's topic and its sink
-	Mode           string `json:"mode"` // ERROR, DROP, LATEST or BUFFER
+	Flow           string `json:"flow,omitempty"`   // the flow, on edge "kafka-sink"
+	Source         string `json:"source,omitempty"` // the source, on edge "source-kafka"
+	Edge           string `json:"edge"`             // "kafka-sink" (a flow's topic to its sink) or "source-kafka"
+	Mode           string `json:"mode"`             // ERROR, DROP, LATEST or BUFFER
 	Dropped        int64  `json:"dropped"`
 	Coalesced      int64  `json:"coalesced"`
 	Spilled        int64  `json:"spilled"`
-	Pending        int    `json:"pending"`         // records waiting in memory
+	Pending        int    `json:"pending"`         // records waiting in memory (a source's: messages Kafka has not answered)
 	SpilledPending int    `json:"spilled_pending"` // records waiting in spill files
 }
 

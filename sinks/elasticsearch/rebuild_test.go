@@ -233,6 +233,11 @@ func rebuildUnderSearchLoad(t *testing.T, esURL string) {
 			t.Errorf("document %s is in the index, but deleted in the topic", k)
 		}
 	}
+	// The replica's status shows the rebuild too.
+	status2, err := api.Status(context.Background(), pipeline)
+	if err != nil || len(status2.Replicas) != 1 || len(status2.Replicas[0].Rebuilds) != 1 || status2.Replicas[0].Rebuilds[0].State != opsapi.RebuildDone {
+		t.Errorf("status after the rebuild: %+v, %v", status2.Replicas, err)
+	}
 	if lines := logs.Lines("rebuild done"); len(lines) != 1 {
 		t.Errorf("want one 'rebuild done' log line, got %q", lines)
 	}
