@@ -16,6 +16,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -50,6 +51,9 @@ type binlogReader struct {
 	skip *Position
 	// delivered is set once Read returned records.
 	delivered bool
+	// end, in a batch run (bounded.go), is the GTID position the server had reached when the task opened:
+	// once every transaction up to it was read, Read returns sources.ErrEndOfInput. Nil: no end.
+	end *gomysql.MariadbGTIDSet
 	// lag is what the task's Lag reads (the task's reader sets its own before each Read).
 	lag *binlogLag
 }
@@ -217,9 +221,12 @@ func oldestBinlogPosition(ctx context.Context, pool *sql.DB) string {
 // Read blocks until the binlog has at least one row change of a captured table, then returns the changes
 // that are ready (up to about ChunkSize records, waiting at most batchWait for more).
 func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
+	if r.reachedEnd() {
+		return nil, sources.ErrEndOfInput
+	}
 	var recs []stream.Record
 	waitCtx := ctx
-	for len(recs) < r.cfg.ChunkSize {
+	for len(recs) < r.cfg.ChunkSize && !r.reachedEnd() {
 		ev, err := r.nextEvent(ctx, waitCtx)
 		if err != nil {
 			if len(recs) > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/sluicehq/sluice/metrics"
@@ -150,7 +151,8 @@ type taskReader struct {
 
 	snap   *snapshotReader
 	stream *binlogReader
-	lag    binlogLag // the stream's, kept across streams opened by this reader
+	end    *gomysql.MariadbGTIDSet // a batch run's end (bounded.go); nil: none
+	lag    binlogLag               // the stream's, kept across streams opened by this reader
 }
 
 // Lag is how many seconds the task's binlog stream is behind the server (sources.Lagger, see binlogLag):
@@ -187,6 +189,7 @@ func (r *taskReader) read(ctx context.Context) ([]stream.Record, error) {
 		return nil, sources.ErrEndOfInput
 	}
 	r.stream.lag = &r.lag
+	r.stream.end = r.end // a batch run's end (bounded.go)
 	recs, err := r.stream.Read(ctx)
 	if errors.Is(err, ErrPositionPurged) && r.cfg.SnapshotMode == SnapshotWhenNeeded && !r.stream.delivered {
 		return r.resnapshot(ctx, err)
