@@ -26,8 +26,9 @@ import (
 //     pipeline's own sources (or another of its flows, writing to a topic) write, once those finished, so
 //     that the run carries what its sources read through to the sinks.
 //   - Each source reads its tasks up to the end of their input and ends (sources.Bounded): a file source
-//     reads its files to their end. A source that cannot bound itself (a binlog) fails the run at start-up,
-//     naming the source.
+//     reads its files to their end, a sqltable source its tables until caught up, the MySQL source the
+//     binlog up to the server's GTID position when the task opened. A source that cannot bound itself
+//     (PostgreSQL's logical replication, as built today) fails the run at start-up, naming the source.
 //   - Records past a flow's end offsets are neither processed nor committed: they are left to the next run
 //     (or to whatever else consumes the topic).
 //   - The run is over once every source task ended and every flow's group committed its end offsets (the
