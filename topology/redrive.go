@@ -197,21 +197,35 @@ func (r *sinkRunner) redriveInput() goka.Edge {
 type redriven struct {
 	deadLetter string // the dead letter it re-injects, topic/partition@offset
 	id         string // the replay's id
+	// topic, partition and offset say where the record was read before it first failed (ok: known).
+	topic     string
+	partition int32
+	offset    int64
+	ok        bool
 }
 
-// redriveOf returns what a record read from the flow's redrive topic re-injects, and makes rec and o say
-// where the record was first read, as if it were read there; nil for a record of the flow's topic.
-func (r *sinkRunner) redriveOf(ctx goka.Context, rec *stream.Record, o *origin) *redriven {
+// redriveOf returns what a record read from the flow's redrive topic re-injects, and makes rec say where
+// the record was first read, so that the flow's stages see it as they saw it then; nil for a record of
+// the flow's topic. The record's origin (for commits, lag and backpressure) stays where Kafka holds it.
+func (r *sinkRunner) redriveOf(ctx goka.Context, rec *stream.Record) *redriven {
 	if r.f.deadLetter == nil || string(ctx.Topic()) != redriveTopic(r.p.t.name, r.f.name) {
 		return nil
 	}
 	h := ctx.Headers()
 	red := &redriven{deadLetter: string(h[HeaderRedriveOf]), id: string(h[HeaderRedriveID])}
-	if topic, part, off, ok := parseRecordRef(string(h[HeaderRedriveOrigin])); ok {
-		o.topic, o.partition, o.offset = topic, part, off
-		rec.Topic, rec.Partition, rec.Offset = topic, part, off
+	red.topic, red.partition, red.offset, red.ok = parseRecordRef(string(h[HeaderRedriveOrigin]))
+	if red.ok {
+		rec.Topic, rec.Partition, rec.Offset = red.topic, red.partition, red.offset
 	}
 	return red
+}
+
+// at is o as a dead letter names it: for a redriven record, where it was read before it first failed.
+func (red *redriven) at(o origin) origin {
+	if red != nil && red.ok {
+		o.topic, o.partition, o.offset = red.topic, red.partition, red.offset
+	}
+	return o
 }
 
 // clean drops the engine's redrive headers from a redriven record before the flow's stages see it.

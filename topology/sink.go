@@ -166,7 +166,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	for k, v := range ctx.Headers() {
 		o.headers = append(o.headers, sarama.RecordHeader{Key: []byte(k), Value: v})
 	}
-	red := r.redriveOf(ctx, &rec, &o) // redrive.go: a redriven record is read as at its origin
+	red := r.redriveOf(ctx, &rec) // redrive.go: the stages see a redriven record as read at its origin
 	r.counters.consumed(o)
 	commit := ctx.DeferCommit()
 	var out []stream.Record
@@ -178,7 +178,7 @@ func (r *sinkRunner) consume(ctx goka.Context, msg any) {
 	if err != nil && r.f.deadLetter != nil {
 		// The record is set aside, and its (empty) item still goes through the queue so that its offset is
 		// committed in order.
-		if dlErr := r.sendDeadLetter(o, stageOf(err), err, nil); dlErr == nil {
+		if dlErr := r.sendDeadLetter(red.at(o), stageOf(err), err, nil); dlErr == nil {
 			err, out, red = nil, nil, nil // a redriven record's new dead letter replaces the old one
 		} else {
 			err = dlErr
@@ -395,7 +395,8 @@ func (r *sinkRunner) deadLetterRejected(err error, items []sinkItem, owners []in
 		if x.Index < 0 || x.Index >= len(owners) {
 			return nil, fmt.Errorf("sink rejected record %d of a batch of %d: %w", x.Index, len(owners), err)
 		}
-		if dlErr := r.sendDeadLetter(items[owners[x.Index]].origin, StageSink, x.Reason, x.Headers); dlErr != nil {
+		it := items[owners[x.Index]]
+		if dlErr := r.sendDeadLetter(it.redrive.at(it.origin), StageSink, x.Reason, x.Headers); dlErr != nil {
 			return nil, dlErr
 		}
 		rejected[x.Index] = true

@@ -26,7 +26,8 @@ import (
 )
 
 // Issue 14, acceptance 2: after the failing stage is fixed, `sluice dlq replay` moves every dead-lettered
-// record to the sink; counts match at each step; a record that keeps failing is quarantined after the
+// record to the sink (those a stage refused, and one the sink rejected, which the fixed stage now
+// corrects: it re-enters before the stages); counts match at each step; a record that keeps failing is quarantined after the
 // limit, with attempts = limit, and a later replay leaves it alone. The commands run through the CLI's
 // own code (newRootCommand, as a user's shell would) against the running pipeline's operator API.
 func TestDLQReplayAfterTheFix(t *testing.T) {
@@ -40,17 +41,24 @@ func TestDLQReplayAfterTheFix(t *testing.T) {
 	suffix := time.Now().UnixNano()
 	topic, dead, index := fmt.Sprintf("dlq-orders-%d", suffix), fmt.Sprintf("dlq-dead-%d", suffix), fmt.Sprintf("dlq-orders-%d", suffix)
 	testkit.CreateTopic(t, brokers, topic, 2)
-	// good records, bad ones (refused until the fix), and one poison record the fix does not cover.
-	testkit.ProduceN(t, brokers, topic, good+bad+1, func(i int) (string, string) {
-		kind := "good"
+	// good records, bad ones (refused until the fix), one the index rejects (n is mapped as a number), and
+	// one poison record the fix does not cover.
+	testkit.ProduceN(t, brokers, topic, good+bad+2, func(i int) (string, string) {
 		switch {
 		case i == good+bad:
-			kind = "poison"
+			return fmt.Sprintf("k%02d", i), `{"n":"twenty-five","kind":"mistyped"}`
+		case i == good+bad+1:
+			return fmt.Sprintf("k%02d", i), fmt.Sprintf(`{"n":%d,"kind":"poison"}`, i)
 		case i%5 == 4:
-			kind = "bad"
+			return fmt.Sprintf("k%02d", i), fmt.Sprintf(`{"n":%d,"kind":"bad"}`, i)
 		}
-		return fmt.Sprintf("k%02d", i), fmt.Sprintf(`{"n":%d,"kind":%q}`, i, kind)
+		return fmt.Sprintf("k%02d", i), fmt.Sprintf(`{"n":%d,"kind":"good"}`, i)
 	})
+	req, _ := http.NewRequest(http.MethodPut, srv.URL()+"/"+index, strings.NewReader(`{"mappings":{"properties":{"n":{"type":"long"}}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("create index %s: %v %v", index, res, err)
+	}
 
 	var fixed atomic.Bool // "the user fixed the stage"
 	check := stages.Map("check", func(r stream.Record) (stream.Record, error) {
@@ -61,6 +69,10 @@ func TestDLQReplayAfterTheFix(t *testing.T) {
 		case "bad":
 			if !fixed.Load() {
 				return r, errors.New("bad record refused until the fix")
+			}
+		case "mistyped":
+			if fixed.Load() {
+				v["n"] = "25" // the fix corrects it (a numeric string, which a long field takes); before, the index rejects it
 			}
 		}
 		return r, nil
@@ -127,23 +139,24 @@ func TestDLQReplayAfterTheFix(t *testing.T) {
 		return err == nil
 	})
 
-	waitFor(fmt.Sprintf("%d documents and %d dead letters", good, bad+1), func() bool {
-		return esCount(t, srv.URL(), index) == good && summary().Records == bad+1
+	waitFor(fmt.Sprintf("%d documents and %d dead letters", good, bad+2), func() bool {
+		return esCount(t, srv.URL(), index) == good && summary().Records == bad+2
 	})
 	s := summary()
-	if s.Pending != bad+1 || s.Done != 0 || s.Quarantined != 0 || s.ByStage["check"] != bad+1 || s.ByClass["stage"] != bad+1 {
+	if s.Pending != bad+2 || s.Done != 0 || s.Quarantined != 0 || s.ByStage["check"] != bad+1 || s.ByStage["sink"] != 1 ||
+		s.ByClass["stage"] != bad+1 || s.ByClass["rejected"] != 1 {
 		t.Fatalf("before the fix: %+v", s)
 	}
-	if out := dlq("list", "dlqcli"); !strings.Contains(out, dead) || !strings.Contains(out, "check=6") || !strings.Contains(out, "quarantined after 3 attempts") {
+	if out := dlq("list", "dlqcli"); !strings.Contains(out, dead) || !strings.Contains(out, "check=6 sink=1") || !strings.Contains(out, "quarantined after 3 attempts") {
 		t.Fatalf("dlq list printed:\n%s", out)
 	}
 	recs := records()
 	for _, r := range recs {
-		if r.Value != nil || r.State != opsapi.DeadLetterPending || r.Attempts != 1 || r.Stage != "check" || r.Flow != "index" || r.OriginTopic != topic {
+		if r.Value != nil || r.State != opsapi.DeadLetterPending || r.Attempts != 1 || (r.Stage != "check" && r.Stage != "sink") || r.Flow != "index" || r.OriginTopic != topic {
 			t.Fatalf("dead letter before the fix: %+v", r)
 		}
 	}
-	if out := dlq("show", "dlqcli", "--error", "POISON"); !strings.Contains(out, "k25") || !strings.Contains(out, "1 dead letters") || strings.Contains(out, `"kind"`) {
+	if out := dlq("show", "dlqcli", "--error", "POISON"); !strings.Contains(out, "k26") || !strings.Contains(out, "1 dead letters") || strings.Contains(out, `"kind"`) {
 		t.Fatalf("dlq show --error POISON printed (no value without --values):\n%s", out)
 	}
 	if out := dlq("show", "dlqcli", "--error", "poison", "--values"); !strings.Contains(out, `"kind":"poison"`) {
@@ -153,14 +166,17 @@ func TestDLQReplayAfterTheFix(t *testing.T) {
 	fixed.Store(true)
 	out := dlq("replay", "dlqcli", "--wait")
 	t.Logf("sluice dlq replay dlqcli --wait:\n%s", out)
-	if !strings.Contains(out, fmt.Sprintf("%d dead letters re-injected", bad+1)) ||
-		!strings.Contains(out, fmt.Sprintf("finished: %d written by the sink, 1 failed again (0 of them now quarantined)", bad)) {
-		t.Fatalf("first replay printed:\n%s", out)
+	if !strings.Contains(out, fmt.Sprintf("%d dead letters re-injected", bad+2)) ||
+		!strings.Contains(out, fmt.Sprintf("finished: %d written by the sink, 1 failed again (0 of them now quarantined)", bad+1)) {
+		t.Fatalf("first replay printed:\n%s\n%s", out, dlq("show", "dlqcli"))
 	}
-	if n := esCount(t, srv.URL(), index); n != good+bad {
-		t.Fatalf("after the first replay the index holds %d documents, want %d", n, good+bad)
+	if n := esCount(t, srv.URL(), index); n != good+bad+1 {
+		t.Fatalf("after the first replay the index holds %d documents, want %d", n, good+bad+1)
 	}
-	if s := summary(); s.Records != bad+2 || s.Pending != 1 || s.Replaying != 0 || s.Done != bad || s.FailedAgain != 1 || s.Quarantined != 0 {
+	if doc := esGet(t, srv.URL(), index, "k25"); doc["n"] != "25" || doc["kind"] != "mistyped" {
+		t.Fatalf("the rejected record after the replay: %v", doc)
+	}
+	if s := summary(); s.Records != bad+3 || s.Pending != 1 || s.Replaying != 0 || s.Done != bad+1 || s.FailedAgain != 1 || s.Quarantined != 0 {
 		t.Fatalf("after the first replay: %+v", s)
 	}
 	again := records("--error", "poison")
@@ -176,7 +192,7 @@ func TestDLQReplayAfterTheFix(t *testing.T) {
 	t.Logf("sluice dlq list dlqcli:\n%s", dlq("list", "dlqcli"))
 	t.Logf("sluice dlq show dlqcli --error poison:\n%s", dlq("show", "dlqcli", "--error", "poison"))
 	s = summary()
-	if s.Records != bad+3 || s.Pending != 0 || s.Done != bad || s.FailedAgain != 2 || s.Quarantined != 1 {
+	if s.Records != bad+4 || s.Pending != 0 || s.Done != bad+1 || s.FailedAgain != 2 || s.Quarantined != 1 {
 		t.Fatalf("after the second replay: %+v", s)
 	}
 	q := records("--error", "poison")
@@ -187,9 +203,26 @@ func TestDLQReplayAfterTheFix(t *testing.T) {
 	if !strings.Contains(out, "0 dead letters re-injected (left alone: quarantined=1)") {
 		t.Fatalf("a replay after the quarantine printed:\n%s", out)
 	}
-	if n := esCount(t, srv.URL(), index); n != good+bad {
-		t.Fatalf("in the end the index holds %d documents, want %d", n, good+bad)
+	if n := esCount(t, srv.URL(), index); n != good+bad+1 {
+		t.Fatalf("in the end the index holds %d documents, want %d", n, good+bad+1)
 	}
+}
+
+// esGet returns the _source of document id.
+func esGet(t *testing.T, base, index, id string) map[string]any {
+	t.Helper()
+	res, err := http.Get(base + "/" + index + "/_doc/" + id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var doc struct {
+		Source map[string]any `json:"_source"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Source
 }
 
 // esCount refreshes index and returns its document count.
