@@ -312,15 +312,20 @@ func TestDLQReplaySourceRecords(t *testing.T) {
 	if err := os.WriteFile(cfg.APITokensFile, []byte("ops admin "+adminToken+"\nviewer read-only "+readerToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tp.RunWith(ctx, cfg) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunWith: %v", err)
+	var stop func()
+	start := func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tp.RunWith(ctx, cfg) }()
+		stop = func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("RunWith: %v", err)
+			}
 		}
-	}()
+	}
+	start()
+	defer func() { stop() }()
 	c := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr, Token: adminToken}
 	name := fmt.Sprintf("dlqsrc%d", suffix)
 	count := func() opsapi.DLQTopicCount {
@@ -386,5 +391,24 @@ func TestDLQReplaySourceRecords(t *testing.T) {
 	}
 	if last := recs.Records[1]; last.State != opsapi.DeadLetterQuarantined || last.Attempts != limit || last.Source != "lines" || last.Position == "" {
 		t.Fatalf("the poison record after the replay: %+v", last)
+	}
+
+	// A restart agrees: the states live in Kafka.
+	before := count()
+	stop()
+	start()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := c.DLQ(context.Background(), name); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the restarted pipeline's API: %v", err)
+		}
+	}
+	if after := count(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Fatalf("after a restart the counts are %+v, were %+v", after, before)
+	}
+	res, err := c.DLQReplay(context.Background(), name, opsapi.DLQFilter{})
+	if err != nil || res.Selected != 0 || res.Skipped["quarantined"] != 1 {
+		t.Fatalf("a replay after the restart: %v %+v", err, res)
 	}
 }
