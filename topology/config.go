@@ -341,5 +341,8 @@ func (c Config) Validate() error {
 	if err := c.Mode.validate(); err != nil { // batch.go
 		return fmt.Errorf("config: Mode (SLUICE_MODE): %w", err)
 	}
+	if c.DLQMaxAttempts < 0 {
+		return fmt.Errorf("config: DLQMaxAttempts (SLUICE_DLQ_MAX_ATTEMPTS) must be at least 1 (0: the default, %d), got %d", DefaultDLQMaxAttempts, c.DLQMaxAttempts)
+	}
 	return c.validateSchemaRegistry() // schemas.go
 }
