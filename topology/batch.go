@@ -341,6 +341,7 @@ func (p *pipelineRun) runBatch(ctx context.Context, srcs []*sourceRunner, snks [
 			"source_records", s.SourceRecords, "duration", s.Duration.Round(time.Millisecond).String())
 		return nil
 	case ctx.Err() != nil:
+		w.refreshPositions() // what the stop committed last
 		return fmt.Errorf("batch of pipeline %q stopped before it reached its end offsets: %s", p.t.name, w.progressText())
 	default:
 		p.log.Error("batch failed", "err", watchErr)
@@ -528,6 +529,21 @@ func (w *batchWatch) watch(ctx context.Context) error {
 			// A batch the operator paused or stopped (control.go) waits for a resume, and says so here.
 			w.p.log.Info("batch progress", "done", w.progressText(), "elapsed", time.Since(w.b.started).Round(time.Second).String(),
 				"state", w.p.ctl.state())
+		}
+	}
+}
+
+// refreshPositions reads the committed offsets of every flow whose end is known once more, within
+// offsetsTimeout, for the error of an interrupted batch; a failure leaves the last positions read.
+func (w *batchWatch) refreshPositions() {
+	ctx, cancel := context.WithTimeout(context.Background(), offsetsTimeout)
+	defer cancel()
+	for _, f := range w.b.sortedFlows() {
+		if f.end == nil {
+			continue
+		}
+		if at, err := w.position(ctx, f, f.end); err == nil {
+			w.positions[f.r.group] = at
 		}
 	}
 }
