@@ -2,6 +2,7 @@ package topology_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/file"
 	"github.com/sluicehq/sluice/topology"
@@ -114,5 +116,97 @@ func TestRewindTimestampLookup(t *testing.T) {
 		if _, err := topology.Rewind(ctx, cfg, tp, bad.flow, bad.to); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("rewind %s to %+v: %v, want %q", bad.flow, bad.to, err, bad.want)
 		}
+	}
+}
+
+// Rewind refuses while a replica runs, whether the pipeline runs in this process (its own control state)
+// or in another one (a second *Topology of the same declaration stands for it: Rewind then reads the
+// replicas' status from <pipeline>.status), and goes ahead once every replica is STOPPED, or none runs.
+func TestRewindRefusedWhileRunning(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	topic := fmt.Sprintf("rewind-running-%d", time.Now().UnixNano())
+	testkit.CreateTopic(t, brokers, topic, 1)
+	testkit.ProduceN(t, brokers, topic, 20, func(i int) (string, string) { return fmt.Sprintf("k%d", i), fmt.Sprintf(`{"n":%d}`, i) })
+	declare := func() *topology.Topology {
+		sink, err := file.New(file.Config{Path: filepath.Join(t.TempDir(), "out.jsonl")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := topology.New("rwrunning")
+		tp.Flow("copy").From(tp.Topic(topic, topology.ValueCodec("json"))).To(sink)
+		return tp
+	}
+	tp, other := declare(), declare()
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.DataDir, cfg.HTTPAddr = brokers, t.TempDir(), testkit.FreeAddr(t)
+	logs := &testkit.LogBuffer{}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	defer func() {
+		cancel()
+		if t.Failed() {
+			t.Logf("pipeline log:\n%s", logs.String())
+		}
+	}()
+	// lastStatus is the state the replica last published on the status topic ("" before any).
+	lastStatus := func() string {
+		state := ""
+		for _, m := range testkit.ReadTopic(t, brokers, "rwrunning.status") {
+			var st struct {
+				State string `json:"state"`
+			}
+			state = ""
+			if m.Value != nil && json.Unmarshal(m.Value, &st) == nil {
+				state = st.State
+			}
+		}
+		return state
+	}
+	waitUntil := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+			select {
+			case err := <-done:
+				t.Fatalf("the pipeline ended before %s: %v", what, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("not after a minute: %s", what)
+			}
+		}
+	}
+	waitUntil("the replica published RUNNING", func() bool { return lastStatus() == "RUNNING" })
+	waitUntil("the flow committed its 20 records", func() bool { return testkit.CommittedOffsets(t, brokers, "rwrunning.copy", topic)[0] == 20 })
+	latest := topology.RewindTarget{Latest: true, DryRun: true}
+	for name, tpx := range map[string]*topology.Topology{"in this process": tp, "from another process": other} {
+		_, err := topology.Rewind(ctx, cfg, tpx, "copy", latest)
+		if err == nil || !strings.Contains(err.Error(), "pipeline rwrunning is RUNNING on replica") || !strings.Contains(err.Error(), "stop it first") {
+			t.Errorf("rewind %s while running: %v", name, err)
+		}
+	}
+
+	api := &opsapi.Client{BaseURL: "http://" + cfg.HTTPAddr}
+	if _, err := api.Stop(ctx, "rwrunning"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil("the replica published STOPPED", func() bool { return lastStatus() == "STOPPED" })
+	for name, tpx := range map[string]*topology.Topology{"in this process": tp, "from another process": other} {
+		if res, err := topology.Rewind(ctx, cfg, tpx, "copy", latest); err != nil || len(res.Partitions) != 1 || res.Partitions[0].New != 20 {
+			t.Errorf("rewind %s while stopped: %+v %v", name, res, err)
+		}
+	}
+
+	cancel() // a clean end: the replica's status is a tombstone, none runs
+	if err := <-done; err != nil {
+		t.Fatalf("RunWith: %v", err)
+	}
+	res, err := topology.Rewind(context.Background(), cfg, other, "copy", topology.RewindTarget{Earliest: true})
+	if err != nil || res.Partitions[0].Old == nil || *res.Partitions[0].Old != 20 || res.Partitions[0].New != 0 {
+		t.Fatalf("rewind after the pipeline ended: %+v %v", res, err)
+	}
+	if got := testkit.CommittedOffsets(t, brokers, "rwrunning.copy", topic); got[0] != 0 {
+		t.Fatalf("committed after the rewind: %v", got)
 	}
 }
