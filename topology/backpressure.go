@@ -243,7 +243,8 @@ func (r *sinkRunner) enqueue(it sinkItem) {
 	switch {
 	case r.edge != nil:
 		r.edge.offer(it)
-	case r.f.backpressure != nil && r.f.backpressure.Mode == BackpressureError:
+	case r.f.backpressure != nil && r.f.backpressure.Mode == BackpressureError && r.rebuild == nil:
+		// (A rebuild's copy of the flow reads history at full speed: it always blocks.)
 		r.enqueueWithin(it, r.f.backpressure.effective("", "", "").Wait, "ERROR")
 	default:
 		// BLOCK: waits while the batcher is behind; Kafka holds the backlog.
@@ -264,11 +265,16 @@ func (r *sinkRunner) enqueueWithin(it sinkItem, wait time.Duration, mode string)
 	case <-r.failed:
 		it.commit(r.failErr)
 	case <-timer.C:
-		r.fail(fmt.Errorf("flow %q: %w %s on the edge topic %q -> %s: the sink has not taken a record for %v (record at topic %q partition %d offset %d); the flow stops and commits nothing from that record on",
-			r.f.name, ErrBackpressure, mode, r.f.from.name, r.sinkName, wait, it.origin.topic, it.origin.partition, it.origin.offset),
-			"edge", backpressureEdge)
-		it.commit(r.failErr)
+		r.failBackpressure(it, wait, mode)
 	}
+}
+
+// failBackpressure fails the flow because the sink has not taken it for wait (ErrBackpressure).
+func (r *sinkRunner) failBackpressure(it sinkItem, wait time.Duration, mode string) {
+	r.fail(fmt.Errorf("flow %q: %w %s on the edge topic %q -> %s: the sink has not taken a record for %v (record at topic %q partition %d offset %d); the flow stops and commits nothing from that record on",
+		r.f.name, ErrBackpressure, mode, r.f.from.name, r.sinkName, wait, it.origin.topic, it.origin.partition, it.origin.offset),
+		"edge", backpressureEdge)
+	it.commit(r.failErr)
 }
 
 // offer adds a consumed record to the edge, or drops it, coalesces it or waits, as the policy says. A
@@ -399,13 +405,16 @@ func (e *sinkEdge) waitOrFail(it sinkItem) {
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			e.r.enqueueWithin(it, 0, "BUFFER then ERROR")
+			e.r.failBackpressure(it, e.pol.Wait, "BUFFER then ERROR (memory and spill files full)")
 			return
 		}
 		timer := time.NewTimer(left)
 		select {
 		case <-moved:
 		case <-e.r.failed:
+			timer.Stop()
+			it.commit(e.r.failErr)
+			return
 		case <-timer.C:
 		}
 		timer.Stop()
@@ -478,6 +487,9 @@ func (e *sinkEdge) pump(queue chan<- sinkItem, stop <-chan struct{}, done chan<-
 		it, ok, err := e.take()
 		if err != nil {
 			r.fail(fmt.Errorf("flow %q: Backpressure BUFFER: %w", r.f.name, err), "edge", backpressureEdge)
+			e.mu.Lock()
+			e.discardSpill() // nothing of it is committed: Kafka delivers it again after the restart
+			e.mu.Unlock()
 			continue
 		}
 		if !ok {

@@ -43,6 +43,8 @@ var bpPolicies = map[string]topology.BackpressurePolicy{
 	"LATEST":    {Mode: topology.BackpressureLatest, MaxRecords: bpKeys},
 	"BUFFER":    {Mode: topology.BackpressureBuffer, MaxRecords: 200, MaxBytes: 1 << 20, MaxDiskBytes: 256 << 20},
 	"UNBOUNDED": {Mode: topology.BackpressureBuffer, MaxRecords: 100000, MaxBytes: 1 << 30, MaxDiskBytes: 256 << 20},
+	// BUFFER then DROP: 8 MiB of spill files (about a thousand records) and then the newest are discarded.
+	"BUFFERDROP": {Mode: topology.BackpressureBuffer, MaxRecords: 200, MaxBytes: 1 << 20, MaxDiskBytes: 8 << 20, Then: topology.BackpressureDrop},
 }
 
 // bpResult is what the child reports.
@@ -153,13 +155,13 @@ func TestBackpressurePolicies(t *testing.T) {
 	}
 	wg.Wait()
 	bounds := map[string]float64{"BLOCK": blockBound, "ERROR": blockBound}
-	for _, mode := range []string{"DROP", "LATEST", "BUFFER", "UNBOUNDED"} {
+	for _, mode := range []string{"DROP", "LATEST", "BUFFER", "BUFFERDROP", "UNBOUNDED"} {
 		bounds[mode] = blockBound + allowance
 		if o := results["BLOCK"]; o != nil && o.peak > 0 {
 			bounds[mode] = min(bounds[mode], o.peak+allowance)
 		}
 	}
-	for _, mode := range []string{"BLOCK", "ERROR", "DROP", "LATEST", "BUFFER", "UNBOUNDED"} {
+	for _, mode := range []string{"BLOCK", "ERROR", "DROP", "LATEST", "BUFFER", "BUFFERDROP", "UNBOUNDED"} {
 		if results[mode] == nil {
 			continue
 		}
@@ -180,9 +182,9 @@ func TestBackpressurePolicies(t *testing.T) {
 		if o.peak == 0 || o.peak > bounds[mode] {
 			t.Errorf("%s: peak VmRSS %.1f MiB, bound %.0f MiB", mode, o.peak, bounds[mode])
 		}
-		if s := r.Status; mode == "DROP" || mode == "LATEST" || mode == "BUFFER" {
-			if s == nil || s.Mode != mode || s.Edge != "kafka-sink" || s.Dropped != r.Dropped || s.Coalesced != r.Coalesced || s.Spilled != r.Spilled {
-				t.Errorf("%s: status backpressure %+v, want mode %s and the metrics' counts", mode, s, mode)
+		if s, want := r.Status, bpPolicies[mode].Mode.String(); mode != "BLOCK" && mode != "ERROR" {
+			if s == nil || s.Mode != want || s.Edge != "kafka-sink" || s.Dropped != r.Dropped || s.Coalesced != r.Coalesced || s.Spilled != r.Spilled {
+				t.Errorf("%s: status backpressure %+v, want mode %s and the metrics' counts", mode, s, want)
 			}
 		}
 		switch mode {
@@ -207,6 +209,10 @@ func TestBackpressurePolicies(t *testing.T) {
 				if want := newestSeq(k); r.Last[key] != want {
 					t.Errorf("LATEST: key %s ends with value %d in the sink, want the newest %d", key, r.Last[key], want)
 				}
+			}
+		case "BUFFERDROP":
+			if r.Spilled == 0 || r.Dropped == 0 || r.Written+r.Dropped != bpRecords {
+				t.Errorf("BUFFER then DROP: written %d + dropped %d != produced %d, or nothing spilled (%d) or dropped", r.Written, r.Dropped, bpRecords, r.Spilled)
 			}
 		case "BUFFER":
 			if r.Written != bpRecords || r.Dropped != 0 {
