@@ -410,15 +410,7 @@ func (rb *rebuilder) copyAndSwap(ctx context.Context, run *rebuildRun, log inter
 	run.update(func(s *opsapi.RebuildStatus) { s.State, s.Swapped = opsapi.RebuildSwapped, time.Now().UTC() })
 	log.Info("rebuild swapped the alias to the new index; the copy runs on past the topic's end offsets as of the swap")
 	ends, err := kafka.Within(ctx, offsetsTimeout, p.brokers, "the end offsets of topic "+topic, func() (map[int32]int64, error) {
-		out := map[int32]int64{}
-		for _, part := range partitions {
-			end, err := client.GetOffset(topic, part, sarama.OffsetNewest)
-			if err != nil {
-				return nil, err
-			}
-			out[part] = end
-		}
-		return out, nil
+		return topicOffsets(client, topic, partitions, sarama.OffsetNewest) // rewind.go
 	}, nil)
 	if err == nil {
 		err = await("passed the topic's end offsets as of the swap", func() (map[int32]int64, error) { return ends, nil })
