@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -182,6 +183,22 @@ func TestBackpressurePolicies(t *testing.T) {
 		if o.peak == 0 || o.peak > bounds[mode] {
 			t.Errorf("%s: peak VmRSS %.1f MiB, bound %.0f MiB", mode, o.peak, bounds[mode])
 		}
+		// Offsets: every record was written, dropped or coalesced, so the flow's group committed them all (a
+		// spilled record's offset only once it was written); ERROR's commit stays before the record it names.
+		name := "bp-" + strings.ToLower(mode)
+		committed := testkit.CommittedOffset(t, brokers, name+".slow", name, 0)
+		if mode == "ERROR" {
+			var at int64 = -1
+			if m := regexp.MustCompile(`partition 0 offset (\d+)\)`).FindStringSubmatch(r.Err); m != nil {
+				at, _ = strconv.ParseInt(m[1], 10, 64)
+			}
+			if at < 0 || committed > at {
+				t.Errorf("ERROR: committed offset %d passes the record the error names (offset %d)", committed, at)
+			}
+		} else if committed != bpRecords {
+			t.Errorf("%s: committed offset %d, want %d", mode, committed, bpRecords)
+		}
+		t.Logf("%-6s committed offset %d", mode, committed)
 		if s, want := r.Status, bpPolicies[mode].Mode.String(); mode != "BLOCK" && mode != "ERROR" {
 			if s == nil || s.Mode != want || s.Edge != "kafka-sink" || s.Dropped != r.Dropped || s.Coalesced != r.Coalesced || s.Spilled != r.Spilled {
 				t.Errorf("%s: status backpressure %+v, want mode %s and the metrics' counts", mode, s, want)
