@@ -29,8 +29,9 @@ import (
 // A rewind needs the pipeline stopped: every live replica STOPPED (PUT /pipelines/{name}/stop), or none
 // running. It commits offsets for the flow's group as a client outside the group (the group is empty while
 // the pipeline is stopped), on the flow's declared input topic. For a flow with stateful steps that is the
-// first step's group; the steps after it read the engine's topics on from where they are, so that they see
-// the replayed records once (a join looks them up again; a keyed aggregate counts them again).
+// first step's group; the steps after it read the engine's topics on from where they are. A join looks the
+// replayed records up again; a keyed step does not apply an input record twice (it keeps the last offset it
+// applied per partition) and emits each key's latest output again, as after DELETE /offsets.
 //
 // Timestamps are Kafka record timestamps (the producer's CreateTime, or the broker's LogAppendTime when the
 // topic says so), looked up with ListOffsets by time as Kafka's own tools do: per partition, the earliest

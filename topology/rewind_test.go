@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/internal/opsapi"
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/sinks/file"
+	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -41,8 +42,18 @@ func TestRewindTimestampLookup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	count, err := stages.Count("count")
+	if err != nil {
+		t.Fatal(err)
+	}
 	tp := topology.New("rwlookup")
-	tp.Flow("copy").From(tp.Topic(topic, topology.ValueCodec("json"), topology.Partitions(2))).To(sink)
+	in := tp.Topic(topic, topology.ValueCodec("json"), topology.Partitions(2))
+	tp.Flow("copy").From(in).To(sink)
+	counted, err := file.New(file.Config{Path: filepath.Join(t.TempDir(), "counts.jsonl")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.Flow("counts").From(in).Keyed(count).To(counted)
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.DataDir = brokers, t.TempDir()
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -104,12 +115,18 @@ func TestRewindTimestampLookup(t *testing.T) {
 		t.Fatalf("committed after the rewind to earliest: %v", got)
 	}
 
+	// A flow with a stateful step: the step's group reads the declared topic.
+	if res, err := topology.Rewind(ctx, cfg, tp, "counts", topology.RewindTarget{Timestamp: hour(3), DryRun: true}); err != nil ||
+		res.Group != "rwlookup.counts.count" || res.Topic != topic || res.Partitions[0].New != 3 || res.Partitions[1].New != 2 {
+		t.Errorf("rewind of a flow with a keyed step: %+v %v", res, err)
+	}
+
 	for _, bad := range []struct {
 		flow string
 		to   topology.RewindTarget
 		want string
 	}{
-		{"nosuch", topology.RewindTarget{Latest: true}, `pipeline rwlookup has no flow "nosuch" (its flows: ["copy"])`},
+		{"nosuch", topology.RewindTarget{Latest: true}, `pipeline rwlookup has no flow "nosuch" (its flows: ["copy" "counts"])`},
 		{"copy", topology.RewindTarget{}, "name exactly one of"},
 		{"copy", topology.RewindTarget{Latest: true, Earliest: true}, "name exactly one of"},
 	} {
