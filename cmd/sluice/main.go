@@ -27,6 +27,10 @@
 // (default $SLUICE_SCHEMA_REGISTRY_URL, else the pipeline's operator API, which serves the embedded
 // registry), or "kafka" for the embedded registry's topic _sluice_schemas read and written through Kafka at
 // --brokers, which needs no running pipeline.
+//
+// Dead-letter commands (`sluice dlq list NAME`, `show NAME [--stage S] [--error TEXT] [--since T] [--values]`,
+// `replay NAME [filters] [--include-quarantined] [--wait]`) count a pipeline's dead letters by state, list
+// their lineage, and re-inject them where they failed once the cause is fixed, through the operator API.
 package main
 
 import (
