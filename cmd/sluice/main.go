@@ -31,6 +31,11 @@
 // Dead-letter commands (`sluice dlq list NAME`, `show NAME [--stage S] [--error TEXT] [--since T] [--values]`,
 // `replay NAME [filters] [--include-quarantined] [--wait]`) count a pipeline's dead letters by state, list
 // their lineage, and re-inject them where they failed once the cause is fixed, through the operator API.
+//
+// `sluice rebuild NAME --flow F` refills a flow's index behind its alias without downtime; `sluice rewind
+// NAME --flow F (--to-time T | --to-offset N | --to earliest|latest) [--dry-run]` sets a stopped flow back
+// to an offset or a time (Kafka's ListOffsets by timestamp), so that it processes its topic again from there
+// once resumed.
 package main
 
 import (
