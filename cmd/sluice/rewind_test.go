@@ -28,9 +28,10 @@ import (
 // ago, the realistic "found bad days later" whose repair is a rewind. The test recreates the index with
 // the live mappings and writes into it what it held at that time (per key, the last record before
 // now-3 days, with its version), which also drops the tombstones of documents deleted since: a repair that
-// deleted documents by hand instead would leave tombstones at higher versions than the replayed records,
-// and Elasticsearch would refuse them (409), as it would refuse a replay over documents a buggy stage wrote
-// at the same versions; those need `sluice rebuild` (a new index), not a rewind.
+// deleted documents by hand instead leaves tombstones at versions above the replayed records', which
+// Elasticsearch keeps for index.gc_deletes (60 s) and refuses older writes against (409): a test cannot
+// wait for them to go. A replay over documents a buggy stage wrote at the same versions is refused for good;
+// those need `sluice rebuild` (a new index), not a rewind.
 //
 // Then through the CLI as an operator would: `sluice rewind` is refused while the pipeline runs,
 // `sluice stop --wait`, `sluice rewind --to-time now-3d --dry-run` (commits nothing), `sluice rewind`,
