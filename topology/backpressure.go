@@ -36,7 +36,7 @@ import (
 //     value, never loses it. The right choice in front of an upsert sink: it ends with the newest value of
 //     every key, having written fewer of the intermediate ones.
 //   - BUFFER: up to MaxRecords records and MaxBytes bytes wait in memory; beyond that, records are appended
-//     to segment files in SpillDir (default <DataDir>/backpressure/<pipeline>/<flow>), at most
+//     to segment files in SpillDir (default <DataDir>/backpressure/<pipeline>/<flow>/pid-<pid>), at most
 //     MaxDiskBytes of them, and read back in order when the memory drains. A spilled record keeps nothing
 //     in memory: its offset's mark is held back in the consumer-group session (flowSession.held) until
 //     the sink wrote it, so the committed offset never passes a record that is only on disk, and a crash
@@ -100,8 +100,10 @@ type BackpressurePolicy struct {
 	Wait time.Duration
 	// Then is what BUFFER does once memory and disk are full: BLOCK (default), ERROR or DROP.
 	Then BackpressureMode
-	// SpillDir is where BUFFER writes its segment files; default <DataDir>/backpressure/<pipeline>/<flow>.
-	// The directory is the flow's alone: files left in it from an earlier run are removed at start.
+	// SpillDir is where BUFFER writes its segment files; default <DataDir>/backpressure/<pipeline>/<flow>/
+	// pid-<process id> (so that replicas sharing a data dir do not share it; the directories of processes
+	// that are gone are removed at start). A SpillDir that is set must be this replica's alone: segment
+	// files left in it from an earlier run are removed at start.
 	SpillDir string
 	// MaxDiskBytes bounds what BUFFER keeps in SpillDir.
 	MaxDiskBytes int64
@@ -224,6 +226,13 @@ func itemBytes(it sinkItem) int64 { return int64(len(it.origin.key) + len(it.ori
 // newSinkEdge makes the edge of a flow whose policy is not BLOCK or ERROR, and clears its spill directory.
 func (r *sinkRunner) newSinkEdge() (*sinkEdge, error) {
 	pol := r.f.backpressure.effective(r.p.cfg.DataDir, r.p.t.name, r.f.name)
+	if pol.Mode == BackpressureBuffer && r.f.backpressure.SpillDir == "" {
+		dir, err := processSpillDir(pol.SpillDir)
+		if err != nil {
+			return nil, fmt.Errorf("flow %q: Backpressure BUFFER: spill directory: %w", r.f.name, err)
+		}
+		pol.SpillDir = dir
+	}
 	e := &sinkEdge{r: r, pol: pol, moved: make(chan struct{}), arrived: make(chan struct{}, 1)}
 	if pol.Mode == BackpressureLatest {
 		e.byKey = map[edgeKey]*edgeItem{}

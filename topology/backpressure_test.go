@@ -137,6 +137,9 @@ func TestBackpressurePolicies(t *testing.T) {
 				select {
 				case err := <-exited:
 					o.err, o.out = err, buf.String()
+					if segs, _ := filepath.Glob(filepath.Join(spillDir, "spill-*.seg")); len(segs) > 0 && o.err == nil {
+						o.err = fmt.Errorf("segment files left after everything was written: %v", segs)
+					}
 					if b, rerr := os.ReadFile(resFile); rerr == nil {
 						_ = json.Unmarshal(b, &o.res)
 					} else if o.err == nil {

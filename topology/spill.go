@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -51,6 +55,27 @@ func newSpillQueue(dir string) (*spillQueue, error) {
 		}
 	}
 	return &spillQueue{dir: dir}, nil
+}
+
+// processSpillDir returns base/pid-<this process>, after removing the pid-N directories in base of processes
+// that no longer run (their records were never committed: Kafka delivers them again).
+func processSpillDir(base string) (string, error) {
+	entries, err := os.ReadDir(base)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(strings.TrimPrefix(e.Name(), "pid-"))
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "pid-") || err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			if err := os.RemoveAll(filepath.Join(base, e.Name())); err != nil {
+				return "", err
+			}
+		}
+	}
+	return filepath.Join(base, fmt.Sprintf("pid-%d", os.Getpid())), nil
 }
 
 func (q *spillQueue) count() int   { return q.entries }

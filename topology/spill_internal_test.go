@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -81,5 +82,38 @@ func TestSpillQueueRoundTrip(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
 		t.Fatalf("files left after everything was read: %v", left)
+	}
+}
+
+// TestProcessSpillDir: the default spill directory is per process; those of processes that are gone are
+// removed, those of live ones kept.
+func TestProcessSpillDir(t *testing.T) {
+	base := t.TempDir()
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	stale := filepath.Join(base, fmt.Sprintf("pid-%d", gone.Process.Pid))
+	live := filepath.Join(base, fmt.Sprintf("pid-%d", os.Getppid()))
+	for _, d := range []string{stale, live} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "spill-000001.seg"), []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := processSpillDir(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(base, fmt.Sprintf("pid-%d", os.Getpid())); dir != want {
+		t.Errorf("spill dir %s, want %s", dir, want)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the directory of a process that is gone is still there (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(live, "spill-000001.seg")); err != nil {
+		t.Errorf("the directory of a live process was touched: %v", err)
 	}
 }
