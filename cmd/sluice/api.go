@@ -186,7 +186,10 @@ func printStatus(cmd *cobra.Command, st opsapi.Status) error {
 		t.row(p.Flow, p.Step, p.Topic, strconv.Itoa(int(p.Partition)), p.State, p.Replica,
 			strconv.FormatInt(p.Offset, 10), strconv.FormatInt(p.Lag, 10), yesNo(p.Stalled), p.LastError)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	return printBackpressure(w, st) // backpressure.go
 }
 
 // stateChangeCommand is pause, resume and stop: one PUT each.
