@@ -159,6 +159,7 @@ func (p *pipelineRun) replicaStatus(ctx context.Context) opsapi.ReplicaStatus {
 			st.Partitions = append(st.Partitions, out)
 		}
 	}
+	st.Rebuilds = p.rebuildStatuses() // rebuild.go
 	sortTasks(st.Tasks)
 	sortPartitions(st.Partitions)
 	return st
