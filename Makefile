@@ -65,6 +65,7 @@ $(OPENSEARCH_LIB)/.complete: test/opensearch/pom.xml
 
 # Kafka Connect's own JsonConverter for test/interop (connect-json and kafka-clients 4.4.0 of
 # test/connect/pom.xml): its jars in test/connect/lib (git-ignored), fetched again when the pom is newer.
+# test/interop does the same by itself (internal/mavenjars) when they are missing, and compiles the program.
 CONNECT_LIB := test/connect/lib
 
 connect-jars: $(CONNECT_LIB)/.complete

@@ -82,6 +82,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/dbserver"
 )
 
 // EnvVar selects the broker of integration tests: "real" runs them against real Kafka (Brokers starts a
@@ -261,7 +262,7 @@ func (c *Cluster) format(nd *node) error {
 	out, err := exec.CommandContext(ctx, c.java, args...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("kafkatest: formatting the storage of node %d (%s) failed: %v\n%s",
-			nd.id, filepath.Join(nd.dir, "data"), err, lastLines(string(out), 30))
+			nd.id, filepath.Join(nd.dir, "data"), err, dbserver.LastLines(string(out), 30))
 	}
 	return nil
 }

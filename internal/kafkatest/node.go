@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/dbserver"
 )
 
 // stopTimeout bounds a clean shutdown (SIGTERM) before the node is killed.
@@ -230,7 +232,7 @@ func (n *node) logTail(lines int) string {
 		if err != nil {
 			continue
 		}
-		fmt.Fprintf(&b, "--- node %d: last lines of %s\n%s\n", n.id, path, lastLines(string(data), lines))
+		fmt.Fprintf(&b, "--- node %d: last lines of %s\n%s\n", n.id, path, dbserver.LastLines(string(data), lines))
 	}
 	return b.String()
 }

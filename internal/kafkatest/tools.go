@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/dbserver"
 )
 
 // toolStartAllowance is added to a console tool's own timeout: a JVM takes seconds to start on two cores.
@@ -88,7 +89,7 @@ func (c *Cluster) consoleConsume(t testing.TB, brokers []string, topic string, m
 		"--formatter-property", "print.key=true", "--formatter-property", "key.separator=\t")
 	// On timeout the tool logs a TimeoutException and exits non-zero after printing what it read.
 	if err != nil && !strings.Contains(errOut, "TimeoutException") {
-		t.Fatalf("kafkatest: console consumer on topic %q: %v\n%s", topic, err, lastLines(errOut, 30))
+		t.Fatalf("kafkatest: console consumer on topic %q: %v\n%s", topic, err, dbserver.LastLines(errOut, 30))
 	}
 	out = strings.TrimSuffix(out, "\n")
 	if out == "" {
@@ -114,10 +115,10 @@ func (c *Cluster) ConsoleProduce(t testing.TB, topic string, lines []string) {
 		// every one of them: 200 lines took 200 s.
 		"--timeout", "0")
 	if err != nil {
-		t.Fatalf("kafkatest: console producer on topic %q: %v\n%s", topic, err, lastLines(errOut, 30))
+		t.Fatalf("kafkatest: console producer on topic %q: %v\n%s", topic, err, dbserver.LastLines(errOut, 30))
 	}
 	if strings.Contains(errOut, "ERROR") {
-		t.Fatalf("kafkatest: console producer on topic %q reported errors:\n%s", topic, lastLines(errOut, 30))
+		t.Fatalf("kafkatest: console producer on topic %q reported errors:\n%s", topic, dbserver.LastLines(errOut, 30))
 	}
 }
 

@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sluicehq/sluice/internal/dbserver"
 )
 
 // InteropEnv is the variable that enables interop tests; `make test-interop` sets it.
@@ -197,7 +199,7 @@ func (n *node) logTail(lines int) string {
 	if err != nil {
 		return fmt.Sprintf("(no log: %v)", err)
 	}
-	return fmt.Sprintf("--- last lines of %s\n%s", path, lastLines(string(data), lines))
+	return fmt.Sprintf("--- last lines of %s\n%s", path, dbserver.LastLines(string(data), lines))
 }
 
 // Do sends one request with a JSON body (none when body is empty; NDJSON when path starts with /_bulk or

@@ -16,11 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/mavenjars"
 	"github.com/sluicehq/sluice/internal/testkit"
-	"github.com/sluicehq/sluice/sources/file"
-	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
-	"github.com/sluicehq/sluice/topology"
 )
 
 // The records of the JsonConverter test: one struct schema with every type of Sluice's data model (Kafka
@@ -163,32 +161,6 @@ end`, "Grüße 日本語 🚀", "{\"json\":[1,2]}", strings.Repeat("long ", 200)
 	return v
 }
 
-// everythingPipeline reads a file whose lines are record numbers and writes, for each, everything(i) to
-// the topic "everything" with the json-schema codec (Kafka Connect's JSON with schema and payload).
-func everythingPipeline(t *testing.T) *topology.Topology {
-	t.Helper()
-	lines := make([]string, everythingRecords)
-	for i := range lines {
-		lines[i] = strconv.Itoa(i)
-	}
-	src, err := file.New(file.Config{Paths: []string{writeLines(t, "ids.txt", lines)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	typed := stages.Map("everything", func(r stream.Record) (stream.Record, error) {
-		i, err := strconv.Atoi(r.Value.(string))
-		if err != nil {
-			return r, err
-		}
-		r.ValueSchema, r.Value = everythingSchema, everything(i)
-		return r, nil
-	})
-	top := topology.New("connect-json")
-	topic := top.Topic("everything", topology.ValueCodec("json-schema"))
-	top.Source("ids", src).Via(typed).To(topic)
-	return top
-}
-
 // TestInteropConnectJsonConverterReadsJSONSchemaTopic: a pipeline writes records of every type with the
 // json-schema codec; Kafka Connect's own JsonConverter (connect-json 4.4.0, schemas.enable=true), in a
 // small Java program, converts each to Connect's schema and data, and its rendering equals what the
@@ -197,7 +169,7 @@ func TestInteropConnectJsonConverterReadsJSONSchemaTopic(t *testing.T) {
 	requireInterop(t)
 	brokers := testkit.Brokers(t, 1)
 	dump := compileJsonConverterDump(t)
-	top := everythingPipeline(t)
+	top := numberedPipeline(t, "connect-json", "everything", "json-schema", everythingSchema, everything)
 	runUntil(t, top, brokers, "off", func() bool { return topicCount(t, brokers, "everything") >= everythingRecords })
 
 	got := dump(brokers, "everything", everythingRecords)
@@ -218,29 +190,30 @@ func TestInteropConnectJsonConverterReadsJSONSchemaTopic(t *testing.T) {
 	}
 }
 
-// compileJsonConverterDump compiles test/connect/src/JsonConverterDump.java against test/connect/lib
-// (make connect-jars) and returns a function that runs it: it reads n records of topic from its start and
-// returns the program's lines.
+// compileJsonConverterDump compiles test/connect/src/JsonConverterDump.java against test/connect/lib (fetched
+// by internal/mavenjars when missing or older than test/connect/pom.xml, as `make connect-jars` does; the
+// classes are cached under lib by source hash) and returns a function that runs it: it reads n records of
+// topic from its start and returns the program's lines.
 func compileJsonConverterDump(t *testing.T) func(brokers []string, topic string, n int) []string {
 	t.Helper()
-	root := repoRoot(t)
-	lib := filepath.Join(root, "test", "connect", "lib")
-	if _, err := os.Stat(filepath.Join(lib, ".complete")); err != nil {
-		t.Fatalf("Kafka Connect's jars are missing in %s: run `make connect-jars` (make test-interop does)", lib)
-	}
-	classes := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "javac", "-d", classes, "-cp", filepath.Join(lib, "*"),
-		filepath.Join(root, "test", "connect", "src", "JsonConverterDump.java")).CombinedOutput()
+	java, err := mavenjars.Java()
 	if err != nil {
-		t.Fatalf("javac JsonConverterDump.java: %v\n%s", err, out)
+		t.Fatalf("Kafka Connect's JsonConverter: %v", err)
+	}
+	dir := filepath.Join(repoRoot(t), "test", "connect")
+	lib, err := mavenjars.Ensure(t.Context(), dir)
+	if err != nil {
+		t.Fatalf("Kafka Connect's jars: %v", err)
+	}
+	classes, err := mavenjars.Compile(t.Context(), lib, filepath.Join(dir, "src"))
+	if err != nil {
+		t.Fatalf("JsonConverterDump: %v", err)
 	}
 	return func(brokers []string, topic string, n int) []string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), deadline)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, "java", "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classes+":"+filepath.Join(lib, "*"),
+		cmd := exec.CommandContext(ctx, java, "-Xmx256m", "-XX:TieredStopAtLevel=1", "-cp", classes+string(os.PathListSeparator)+filepath.Join(lib, "*"),
 			"JsonConverterDump", strings.Join(brokers, ","), topic, strconv.Itoa(n), "60000")
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

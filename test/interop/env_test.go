@@ -7,12 +7,17 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/mavenjars"
 	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/sources/file"
+	"github.com/sluicehq/sluice/stages"
+	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
 
@@ -33,7 +38,7 @@ func requireInterop(t *testing.T) {
 // repoRoot is the repository's root directory (the test runs in test/interop).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := mavenjars.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +54,32 @@ func writeLines(t *testing.T, name string, lines []string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// numberedPipeline is the pipeline name that reads a file whose lines are the record numbers 0 to
+// everythingRecords-1 and writes, for each number i, value(i) of schema to topic with the value codec
+// codec.
+func numberedPipeline(t *testing.T, name, topic, codec string, schema *stream.Schema, value func(i int) *stream.Struct) *topology.Topology {
+	t.Helper()
+	lines := make([]string, everythingRecords)
+	for i := range lines {
+		lines[i] = strconv.Itoa(i)
+	}
+	src, err := file.New(file.Config{Paths: []string{writeLines(t, "ids.txt", lines)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	typed := stages.Map(topic, func(r stream.Record) (stream.Record, error) {
+		i, err := strconv.Atoi(r.Value.(string))
+		if err != nil {
+			return r, err
+		}
+		r.ValueSchema, r.Value = schema, value(i)
+		return r, nil
+	})
+	top := topology.New(name)
+	top.Source("ids", src).Via(typed).To(top.Topic(topic, topology.ValueCodec(codec)))
+	return top
 }
 
 // runUntil runs the pipeline on brokers, as a user's binary runs it with SLUICE_BROKERS, until done reports

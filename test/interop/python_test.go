@@ -21,8 +21,6 @@ import (
 	"github.com/sluicehq/sluice/formats/avro"
 	"github.com/sluicehq/sluice/internal/testkit"
 	filesink "github.com/sluicehq/sluice/sinks/file"
-	"github.com/sluicehq/sluice/sources/file"
-	"github.com/sluicehq/sluice/stages"
 	"github.com/sluicehq/sluice/stream"
 	"github.com/sluicehq/sluice/topology"
 )
@@ -112,30 +110,12 @@ func TestInteropPythonConsumesSluiceAvroTopic(t *testing.T) {
 	brokers := testkit.Brokers(t, 1)
 	httpAddr := testkit.FreeAddr(t)
 
-	lines := make([]string, everythingRecords)
-	for i := range lines {
-		lines[i] = strconv.Itoa(i)
-	}
-	src, err := file.New(file.Config{Paths: []string{writeLines(t, "ids.txt", lines)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	typed := stages.Map("avro-everything", func(r stream.Record) (stream.Record, error) {
-		i, err := strconv.Atoi(r.Value.(string))
-		if err != nil {
-			return r, err
-		}
-		r.ValueSchema, r.Value = avroEverythingSchema, avroEverything(i)
-		return r, nil
-	})
-	top := topology.New("avro-out")
-	topic := top.Topic("avro-everything", topology.ValueCodec("avro"))
-	top.Source("ids", src).Via(typed).To(topic)
-
+	const topic = "avro-everything"
+	top := numberedPipeline(t, "avro-out", topic, "avro", avroEverythingSchema, avroEverything)
 	p := startPipeline(t, top, brokers, httpAddr)
-	p.waitFor(t, "the topic complete", func() bool { return topicCount(t, brokers, topic.Name()) >= everythingRecords })
+	p.waitFor(t, "the topic complete", func() bool { return topicCount(t, brokers, topic) >= everythingRecords })
 	p.waitFor(t, "its registry served", func() bool { return registryServed(httpAddr) })
-	out := runPython(t, "consume", strings.Join(brokers, ","), topic.Name(), "http://"+httpAddr, strconv.Itoa(everythingRecords), "60")
+	out := runPython(t, "consume", strings.Join(brokers, ","), topic, "http://"+httpAddr, strconv.Itoa(everythingRecords), "60")
 	p.stop(t)
 
 	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
