@@ -14,5 +14,7 @@
 //
 // Tests named Test...Interop... need Java, Maven or Python and run only with SLUICE_TEST_INTEROP=1
 // (`make test-interop`, which first runs `make connect-jars` and `make python-venv`); otherwise they skip,
-// naming that command. The kcat test on the embedded broker runs in `make test`.
+// naming that command. Run by themselves, the Java ones fetch test/connect/lib with Maven when it is missing
+// or older than its pom (internal/mavenjars, as `make connect-jars` does); the Python ones fail naming
+// `make python-venv` when the venv is missing. The kcat test on the embedded broker runs in `make test`.
 package interop
