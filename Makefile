@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop connect-jars python-venv opensearch-jars
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop fuzz connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -10,8 +10,28 @@ deps:
 kafka-deps:
 	@bash test/deps.sh kafka
 
+# Four test packages at a time: most integration tests wait on servers (a whole run uses about 0.6 of one
+# core with the default of two), so this halves the wall time. Then every decoder is fuzzed briefly.
+TEST_P ?= 4
+
 test: deps
-	$(GO) test -count=1 -timeout 14m ./...
+	$(GO) test -count=1 -p $(TEST_P) -timeout 14m ./...
+	@$(MAKE) --no-print-directory fuzz
+
+# fuzz runs each decoder's fuzz target for FUZZTIME (make test: 3s each; longer by hand, e.g. FUZZTIME=5m).
+# A failing input is written under the package's testdata/fuzz and fails the run.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := ./stream:FuzzJSONSchemaDecode ./formats/avro:FuzzDecode ./formats/avro:FuzzStreamSchema \
+	./schemaregistry:FuzzApplyRecord ./schemaregistry:FuzzRegisterRequest ./stages:FuzzParseJSON \
+	./stages:FuzzParseCSV ./sources/file:FuzzReadLines ./sources/postgres:FuzzConvert
+
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg > /tmp/sluice-fuzz.$$$$.log 2>&1 || { cat /tmp/sluice-fuzz.$$$$.log; rm -f /tmp/sluice-fuzz.$$$$.log; exit 1; }; \
+		rm -f /tmp/sluice-fuzz.$$$$.log; \
+	done
 
 # bench runs the benchmarks README.md quotes BENCH_COUNT times each, prints their table (median ratio and
 # min-max) and rewrites it in README.md between <!-- bench:start --> and <!-- bench:end -->. About 4 minutes
