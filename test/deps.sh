@@ -3,7 +3,7 @@
 # MariaDB server and client (private servers for the MySQL source and the main job), PostgreSQL's initdb and
 # postgres (private servers for the PostgreSQL sources, found in PATH or /usr/lib/postgresql/<version>/bin as
 # internal/postgres finds them), Chromium (headless, for the status page test in topology) and, with
-# "kafka", Java for real Apache Kafka brokers. Missing ones are installed with apt-get when this runs as root on Debian;
+# "kafka", Java, Maven and Python's venv for real Apache Kafka brokers and the interop tests. Missing ones are installed with apt-get when this runs as root on Debian;
 # otherwise it stops at once with the one command that installs them.
 set -euo pipefail
 
@@ -19,6 +19,8 @@ if [ "${1:-}" = kafka ]; then
   # javac: internal/opensearchtest compiles test/opensearch/src/Launcher.java (the JDK brings java too)
   command -v javac >/dev/null 2>&1 || need+=(openjdk-17-jdk-headless)
   command -v mvn >/dev/null 2>&1 || need+=(maven)
+  # python3 -m venv (make python-venv: Confluent's Python client for the interop tests) needs ensurepip
+  python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
