@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop fuzz connect-jars python-venv opensearch-jars
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop test-long fuzz connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -69,6 +69,11 @@ test-kafka: kafka-deps kafka-jars
 # JsonConverter, Kafka's console tools) and a real OpenSearch node; each skips unless SLUICE_TEST_INTEROP=1.
 test-interop: kafka-deps kafka-jars connect-jars python-venv opensearch-jars
 	SLUICE_TEST_INTEROP=1 $(GO) test -count=1 -timeout 40m -run Interop ./...
+
+# Long tests (named Test*Long*, minutes each: a 10-minute quiet table with heartbeats, an incremental snapshot
+# of 1,000,000 rows under load); each skips unless SLUICE_TEST_LONG=1.
+test-long: deps
+	SLUICE_TEST_LONG=1 $(GO) test -count=1 -timeout 40m -run Long ./...
 
 # The real OpenSearch 2.19 node of internal/opensearchtest (test/opensearch/pom.xml: the server, its Netty HTTP
 # layer, the common analyzers): its jars in test/opensearch/lib (git-ignored), fetched again when the pom is
