@@ -9,8 +9,9 @@ import "net/http"
 func (p *pipelineRun) apiRoutes(mux *http.ServeMux) {
 	p.statusRoutes(mux)
 	p.controlRoutes(mux)
-	p.rebuildRoutes(mux) // rebuild.go
-	p.redriveRoutes(mux) // redrive.go
-	p.rewindRoutes(mux)  // rewind.go
+	p.rebuildRoutes(mux)  // rebuild.go
+	p.redriveRoutes(mux)  // redrive.go
+	p.rewindRoutes(mux)   // rewind.go
+	p.snapshotRoutes(mux) // snapshot.go
 	p.uiRoutes(mux)
 }
