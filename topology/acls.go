@@ -71,6 +71,8 @@ const (
 //     a flow's output topic, step outputs, goka's table and loop topics, control and status topics): WRITE.
 //     Kafka implies DESCRIBE from READ and WRITE, so DESCRIBE is never listed beside them (listing it would
 //     be an entry whose removal changes nothing).
+//   - for a source's ToRecordTopics NewTopics prefix: CREATE and WRITE on the prefix, PREFIXED (the topics
+//     are created at run time; start-up does not check these entries).
 //   - DESCRIBE_CONFIGS on the topics whose max.message.bytes start-up reads (every declared topic and step
 //     output) and on goka's table and loop topics (goka's topic manager reads their configuration).
 //   - every consumer group (sources, flows, stateful steps): READ, which implies DESCRIBE.
@@ -164,6 +166,12 @@ func (t *Topology) ACLs(principal string) []ACL {
 			for _, tp := range t.topics {
 				if !deadLetters[tp] {
 					topic(tp.name, OpWrite, who+" writes each record to the topic it names")
+				}
+			}
+			for _, nt := range s.newTopics { // newtopics.go: topics created at run time under the prefix
+				for _, op := range []string{OpCreate, OpWrite} {
+					out = append(out, ACL{ResourceType: ResourceTopic, PatternType: PatternPrefixed, Name: nt.prefix, Operation: op,
+						Permission: "ALLOW", Principal: principal, Host: "*", Why: who + " creates and writes the topics its records name under the NewTopics prefix"})
 				}
 			}
 		}
@@ -482,7 +490,7 @@ func (p *pipelineRun) checkACLs(ctx context.Context) error {
 	need := map[string][]ACL{} // by resource type + name
 	var topics, groups []string
 	for _, a := range p.t.ACLs(shown) {
-		if a.OperatorOnly || a.Operation == OpCreate || (a.Name == registryTopic && p.cfg.SchemaRegistryURL != "") {
+		if a.OperatorOnly || a.Operation == OpCreate || a.PatternType == PatternPrefixed || (a.Name == registryTopic && p.cfg.SchemaRegistryURL != "") {
 			continue
 		}
 		k := a.ResourceType + " " + a.Name

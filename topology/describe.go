@@ -26,6 +26,9 @@ func (t *Topology) describe() opsapi.Pipeline {
 					src.Topics = append(src.Topics, tp.name)
 				}
 			}
+			for _, nt := range s.newTopics { // created at run time (newtopics.go): shown as "prefix*"
+				src.Topics = append(src.Topics, nt.template.name)
+			}
 		}
 		out.Sources = append(out.Sources, src)
 	}

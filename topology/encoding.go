@@ -15,7 +15,10 @@ import (
 func (p *pipelineRun) encode(rec stream.Record, name string) (kafka.Message, error) {
 	tp := p.topics[name]
 	if tp == nil {
-		return kafka.Message{}, fmt.Errorf("record for topic %q, which the topology does not declare", name)
+		tp = p.runtime.topic(name) // created at run time for NewTopics (newtopics.go)
+	}
+	if tp == nil {
+		return kafka.Message{}, fmt.Errorf("record for topic %q, which the topology does not declare (declare it, or give the source's ToRecordTopics a NewTopics prefix it starts with)", name)
 	}
 	key, err := tp.keyCodec.Encode(rec.KeySchema, rec.Key)
 	if err != nil {

@@ -32,6 +32,7 @@ type pipelineRun struct {
 	controlProducer *kafka.Producer
 	producers       map[string]*kafka.Producer // by topic
 	recordLimits    map[string]int             // largest message sent, by topic (see limits.go)
+	runtime         runtimeTopics              // topics created at run time for NewTopics (newtopics.go)
 
 	stalls  *stallTracker // see health.go
 	running atomic.Bool   // every processor reached its running state once (/readyz)
@@ -672,9 +673,15 @@ func (p *pipelineRun) openProducers(ctx context.Context) error {
 	return nil
 }
 
-func (p *pipelineRun) producerFor(topic string) *kafka.Producer { return p.producers[topic] }
+func (p *pipelineRun) producerFor(topic string) *kafka.Producer {
+	if pr := p.producers[topic]; pr != nil {
+		return pr
+	}
+	return p.runtime.producer(topic) // newtopics.go
+}
 
 func (p *pipelineRun) closeProducers() {
+	p.runtime.close()
 	for _, pr := range p.producers {
 		if pr != nil {
 			_ = pr.Close()

@@ -35,7 +35,7 @@ func (t *Topology) usesRegistry() bool {
 			return true
 		}
 	}
-	return false
+	return t.usesRegistryForNewTopics() // newtopics.go
 }
 
 // registryCodec reports whether the topic's key or value codec is a stream.TopicCodec.
@@ -54,6 +54,7 @@ func (tp *Topic) registryCodec() bool {
 // by the codec it returns for that topic (ForTopic), bound to reg. It fails naming the topic and the
 // field when a codec refuses its binding (no registry, say).
 func (p *pipelineRun) bindTopicCodecs(reg stream.SchemaRegistry) error {
+	p.runtime.registry = reg // for the topics NewTopics creates later (newtopics.go)
 	for _, name := range sortedTopicNames(p.topics) {
 		tp := p.topics[name]
 		for _, side := range []struct {

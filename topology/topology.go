@@ -83,9 +83,10 @@ type Topic struct {
 	keyCodecName   string
 	valueCodecName string
 	compression    string
-	subjectNames   string // SubjectNames: the subject name strategy of a registry codec ("" = topic)
-	internal       bool   // created by the engine (a join's output)
-	step           string // the stateful step whose output the topic is (internal topics)
+	subjectNames   string         // SubjectNames: the subject name strategy of a registry codec ("" = topic)
+	internal       bool           // created by the engine (a join's output)
+	rule           *newTopicsRule // the NewTopics that created it at run time (newtopics.go), else nil
+	step           string         // the stateful step whose output the topic is (internal topics)
 
 	keyCodec, valueCodec stream.Codec
 }
@@ -124,7 +125,8 @@ type SourceNode struct {
 	to                *Topic
 	controlPartitions int32
 	deadLetter        *Topic
-	recordTopics      bool // ToRecordTopics: no To topic, each record names its own
+	recordTopics      bool             // ToRecordTopics: no To topic, each record names its own
+	newTopics         []*newTopicsRule // ToRecordTopics' NewTopics: undeclared topics created at run time
 	// backpressure is the source -> Kafka edge's policy (backpressure_source.go); nil is BLOCK.
 	backpressure *BackpressurePolicy
 }
@@ -152,11 +154,16 @@ func (s *SourceNode) To(topic *Topic) *SourceNode {
 
 // ToRecordTopics declares, instead of To, that each record goes to the topic it names (stream.Record.Topic),
 // as a multi-topic source's records do (the MySQL source's: one topic per table), so that no topic has to
-// be singled out with To. Every topic the records name must be declared; a record that names no topic, or
-// one the topology does not declare, fails like a record that cannot be encoded: it goes to the source's
-// dead-letter topic if it has one, and otherwise stops the task naming the source and position.
-func (s *SourceNode) ToRecordTopics() *SourceNode {
+// be singled out with To. Every topic the records name must be declared, or start with the prefix of one of
+// opts (NewTopics: such a topic is created at run time, before its first record); a record that names no
+// topic, or one the topology neither declares nor covers by a NewTopics prefix, fails like a record that
+// cannot be encoded: it goes to the source's dead-letter topic if it has one, and otherwise stops the task
+// naming the source and position.
+func (s *SourceNode) ToRecordTopics(opts ...RecordTopicsOption) *SourceNode {
 	s.recordTopics = true
+	for _, o := range opts {
+		o(s)
+	}
 	return s
 }
 
@@ -293,6 +300,7 @@ func (t *Topology) Validate() error {
 			add("source %q: TaskSlots must be at least 1, got %d", s.name, s.controlPartitions)
 		}
 		s.validateBackpressure(add)
+		s.validateNewTopics(add) // newtopics.go
 		checkStages(s.stages, "source", s.name, add)
 	}
 	for _, f := range t.flows {

@@ -158,6 +158,9 @@ func uiGraphOf(t *Topology) *uiGraph {
 					edge(prev, topic(tp))
 				}
 			}
+			for _, nt := range s.newTopics { // created at run time (newtopics.go): one node "prefix*"
+				edge(prev, topic(nt.template))
+			}
 		}
 	}
 	for _, tb := range t.tables {

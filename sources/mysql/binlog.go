@@ -44,8 +44,10 @@ type binlogReader struct {
 	trxFile    string
 	trxPos     uint64 // offset of the current transaction's GTID event
 	trxGTID    string
-	standalone bool // the transaction is one statement (DDL) that ends with its Query event
-	rowsEvents int  // rows events of the current transaction seen so far
+	standalone bool           // the transaction is one statement (DDL) that ends with its Query event
+	rowsEvents int            // rows events and DDL statements of the current transaction seen so far (ddl.go)
+	ddlTrx     ddlTrxState    // what ddl.go needs to know of the current transaction
+	discovery  tableDiscovery // tables that start or stop being captured while streaming (newtables.go)
 
 	// skip, when resuming inside a transaction, is what the first transaction already emitted.
 	skip *Position
@@ -285,26 +287,11 @@ func (r *binlogReader) handle(ctx context.Context, ev *replication.BinlogEvent, 
 		r.trxGTID = e.GTID.String()
 		r.standalone = e.IsStandalone()
 		r.rowsEvents = 0
+		r.ddlTrx.mariadb = true
 	case *replication.XIDEvent:
 		return recs, r.commit()
 	case *replication.QueryEvent:
-		if strings.EqualFold(strings.TrimSpace(string(e.Query)), "COMMIT") {
-			return recs, r.commit()
-		}
-		if r.standalone {
-			// A DDL statement is a transaction of its own: published after it is part of the position.
-			gtid := r.trxGTID
-			if err := r.commit(); err != nil {
-				return nil, err
-			}
-			rec, ok, err := r.schemaChange(ev, e, gtid)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				recs = append(recs, rec)
-			}
-		}
+		return r.query(ev, e, recs) // ddl.go: COMMIT, BEGIN, DDL statements
 	case *replication.RowsEvent:
 		return r.rows(ctx, ev, e, recs)
 	}
@@ -319,6 +306,7 @@ func (r *binlogReader) commit() error {
 		}
 	}
 	r.trxGTID, r.standalone, r.rowsEvents, r.skip = "", false, 0, nil
+	r.ddlTrx = ddlTrxState{}
 	return nil
 }
 
@@ -331,7 +319,7 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 		return recs, nil
 	}
 	name := tableName{DB: string(e.Table.Schema), Table: string(e.Table.Table)}
-	if !r.include[name] {
+	if !r.captured(name) { // newtables.go: a new table matching Config.Tables is captured from here on
 		return recs, nil
 	}
 	t, err := r.schemas.forTableMap(ctx, name, e.Table)

@@ -239,15 +239,125 @@ func sqlTokens(q string, max int) []sqlToken {
 	return out
 }
 
-// schemaChange returns the schema-change record of a DDL Query event on a captured database, in Debezium's
-// shape, on topic TopicPrefix, keyed by the database name. gtid is the DDL's own GTID; the record's
-// position is after the DDL (r.gtid already includes it).
-func (r *binlogReader) schemaChange(ev *replication.BinlogEvent, e *replication.QueryEvent, gtid string) (stream.Record, bool, error) {
-	if !r.cfg.schemaChanges() {
-		return stream.Record{}, false, nil
+// ddlTrxState is what the Query events of the current transaction said: reset at each transaction's end.
+type ddlTrxState struct {
+	mariadb  bool // the transaction began with MariaDB's GTID event (whose standalone flag is authoritative)
+	sawBegin bool // a BEGIN Query event opened it
+}
+
+// query handles a Query event: COMMIT and ROLLBACK end the transaction, BEGIN opens it, XA and savepoint
+// statements are transaction control, and any other statement is a statement of its own. A DDL statement
+// on a captured database is published as a schema-change record at its place (schemaChange), wherever it
+// is:
+//
+//   - a statement that is a transaction of its own (MariaDB's GTID event has the standalone flag; MySQL's
+//     DDL is a GTID event and the Query event, without BEGIN): the transaction ends with it, and the
+//     record's position is after it, so a task reopened there resumes with the next transaction;
+//   - a statement inside a transaction (MariaDB's CREATE TABLE ... SELECT: GTID, Query(CREATE TABLE), rows,
+//     XID; MySQL 8's: GTID, BEGIN, Query(CREATE TABLE), rows, XID): the statement counts as one of the
+//     transaction's events, like a rows event (Position.EventsSkip), and the record's position is the
+//     transaction's start with the events up to and including it skipped, so that a task reopened there
+//     neither loses nor repeats the record nor the rows around it.
+//
+// Either way the statement's effect on the set of captured tables (CREATE, RENAME, DROP: newtables.go)
+// applies first, also when a resumed position skips its record, so that the rows that follow it in the
+// same transaction (CREATE TABLE ... SELECT) are captured.
+func (r *binlogReader) query(ev *replication.BinlogEvent, e *replication.QueryEvent, recs []stream.Record) ([]stream.Record, error) {
+	text := string(e.Query)
+	switch transactionControl(text) {
+	case "COMMIT", "ROLLBACK":
+		return recs, r.commit()
+	case "BEGIN":
+		r.ddlTrx.sawBegin = true
+		return recs, nil
+	case "OTHER":
+		return recs, nil
 	}
-	st, ok := parseDDL(string(e.Query), string(e.Schema))
-	if !ok || !r.databases[st.database] {
+	st, isDDL := parseDDL(text, string(e.Schema))
+	if isDDL {
+		r.discovery.apply(r, st, text, string(e.Schema))
+	}
+	if r.standalone || (!r.ddlTrx.mariadb && !r.ddlTrx.sawBegin) {
+		// A statement that is a transaction of its own: published after it is part of the position.
+		gtid := r.trxGTID
+		if err := r.commit(); err != nil {
+			return nil, err
+		}
+		if !isDDL {
+			return recs, nil
+		}
+		// Resume after the DDL: the GTID position includes it, and File/Pos is the end of its Query event.
+		after := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.file, Pos: uint64(ev.Header.LogPos)}
+		return r.appendSchemaChange(ev, e, st, gtid, after, recs)
+	}
+	if !isDDL {
+		return recs, nil
+	}
+	idx := r.rowsEvents
+	r.rowsEvents++
+	if r.skip != nil && idx < r.skip.EventsSkip {
+		return recs, nil // published before the task was reopened
+	}
+	// Resume after this statement, inside its transaction: from the transaction's start, skipping it.
+	after := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx + 1}
+	return r.appendSchemaChange(ev, e, st, r.trxGTID, after, recs)
+}
+
+// transactionControl classifies a Query event's statement: "BEGIN" (BEGIN, START TRANSACTION, XA START),
+// "COMMIT" or "ROLLBACK" (of the whole transaction; XA COMMIT and XA ROLLBACK, which MySQL logs as a
+// transaction of their own, too), "OTHER" for the other transaction-control statements (SAVEPOINT,
+// ROLLBACK TO, RELEASE SAVEPOINT, XA END), "" for any other statement.
+func transactionControl(query string) string {
+	toks := sqlTokens(query, 3)
+	if len(toks) == 0 || toks[0].quoted {
+		return ""
+	}
+	first := strings.ToUpper(toks[0].text)
+	switch first {
+	case "BEGIN", "COMMIT":
+		return first
+	case "START":
+		if len(toks) > 1 && strings.EqualFold(toks[1].text, "TRANSACTION") {
+			return "BEGIN"
+		}
+	case "ROLLBACK":
+		if len(toks) > 1 && strings.EqualFold(toks[1].text, "TO") {
+			return "OTHER"
+		}
+		return "ROLLBACK"
+	case "XA":
+		if len(toks) > 1 {
+			switch second := strings.ToUpper(toks[1].text); second {
+			case "START", "BEGIN":
+				return "BEGIN"
+			case "COMMIT", "ROLLBACK":
+				return second
+			}
+		}
+		return "OTHER"
+	case "SAVEPOINT", "RELEASE":
+		return "OTHER"
+	}
+	return ""
+}
+
+// appendSchemaChange appends the schema-change record of st (see schemaChange), if it is published.
+func (r *binlogReader) appendSchemaChange(ev *replication.BinlogEvent, e *replication.QueryEvent, st ddlStatement, gtid string, after Position, recs []stream.Record) ([]stream.Record, error) {
+	rec, ok, err := r.schemaChange(ev, e, st, gtid, after)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		recs = append(recs, rec)
+	}
+	return recs, nil
+}
+
+// schemaChange returns the schema-change record of the DDL statement st (a Query event) on a captured
+// database, in Debezium's shape, on topic TopicPrefix, keyed by the database name. gtid is the GTID of the
+// statement's transaction; after is the record's position, where a reopened task resumes.
+func (r *binlogReader) schemaChange(ev *replication.BinlogEvent, e *replication.QueryEvent, st ddlStatement, gtid string, after Position) (stream.Record, bool, error) {
+	if !r.cfg.schemaChanges() || !r.databases[st.database] {
 		return stream.Record{}, false, nil
 	}
 	ts := time.Unix(int64(ev.Header.Timestamp), 0)
@@ -294,8 +404,7 @@ func (r *binlogReader) schemaChange(ev *replication.BinlogEvent, e *replication.
 	if err := key.Put("databaseName", st.database); err != nil {
 		return stream.Record{}, false, err
 	}
-	// Resume after the DDL: the GTID position includes it, and File/Pos is the end of its Query event.
-	pos, err := json.Marshal(Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.file, Pos: uint64(ev.Header.LogPos)})
+	pos, err := json.Marshal(after)
 	if err != nil {
 		return stream.Record{}, false, fmt.Errorf("mysql source: position: %w", err)
 	}

@@ -17,7 +17,8 @@
 // A source has one task, keyed "mysql:<TopicPrefix>" (Source.TaskKey): one snapshot transaction for all
 // tables and one binlog connection for the server, as Debezium's MySQL connector has one task. Records of
 // db.table go to topic "<TopicPrefix>.<db>.<table>" (Record.Topic is set; declare one topic per table in
-// the topology, e.g. with Source.Topic). A record is:
+// the topology, e.g. with Source.Topic, or let the topology create the topics of tables created later with
+// topology.NewTopics, see "New tables" below). A record is:
 //
 //   - Key: the primary key as a struct, schema "<prefix>.<db>.<table>.Key".
 //   - Value: the envelope, schema "<prefix>.<db>.<table>.Envelope", with fields before and after (the row
@@ -112,8 +113,31 @@
 // ALTER or DROP and "db"."table"; CREATE/DROP INDEX is an ALTER of its table, RENAME TABLE a TO b an ALTER
 // of b; TRUNCATE and database/view/routine statements have none. Debezium's Change.table (the full column
 // list) is not included: the change events' own schemas carry it. The database is the statement's
-// qualified name, else the Query event's current database. The record's position is just after the
-// statement, so a task reopened there resumes with the next transaction.
+// qualified name, else the Query event's current database. A statement that is a transaction
+// of its own (MariaDB's standalone GTID flag; on MySQL a GTID event and the statement without BEGIN) has
+// the position just after it, so a task reopened there resumes with the next transaction. A statement
+// inside a transaction (MariaDB's and MySQL 8's CREATE TABLE ... SELECT: the statement, then the rows it
+// inserted, then the commit) is published at its place, before those rows, and counts as one of the
+// transaction's events (Position.EventsSkip), so that a task reopened at any record of that transaction
+// repeats and loses neither the statement's record nor the rows. Transaction control (BEGIN, COMMIT,
+// ROLLBACK, SAVEPOINT, XA) is never published.
+//
+// # New tables
+//
+// A table created while the task streams (CREATE TABLE, CREATE TABLE ... SELECT, RENAME TABLE to a
+// matching name) whose name Tables matches and Exclude does not is captured from its creation on, without
+// a snapshot (its rows all arrive through the binlog after its creation), logged once at Info ("mysql
+// source: captured new table", table, topic); so is a table first seen through its rows. A dropped table
+// is no longer captured (no error). Its records go to "<TopicPrefix>.<db>.<table>" like the others: a
+// topology declares that topic in advance, or gives ToRecordTopics a topology.NewTopics prefix (e.g.
+// "sluice.shop.") under which it creates the topic at run time. After a restart the table is one of the
+// resolved tables; when the saved position is a stream position (or a finished snapshot's), it is not
+// snapshotted: a table created while the task was down was created after the saved position, so its
+// CREATE and every row arrive from the binlog. A table that existed before the saved position and is
+// captured only because Tables or Exclude changed (or that is renamed from an uncaptured name) is
+// streamed from then on without its earlier rows; the source warns, naming it: copy them with an
+// incremental snapshot of that table, as Debezium does for tables added to its include list. See
+// newtables.go.
 //
 // # Purged positions
 //
@@ -127,11 +151,9 @@
 //
 // # Not yet done
 //
-//   - DDL statements inside a multi-statement transaction (CREATE TABLE ... SELECT) are not published; a
-//     DDL statement is recognised by its leading keywords, not fully parsed.
+//   - A DDL statement is recognised by its leading keywords, not fully parsed.
 //   - MariaDB's UUID, INET4 and INET6 columns: the binlog gives their binary form (16 or 4 bytes), which is
 //     not yet converted to the text the snapshot reads.
-//   - Tables created after Open are not captured until the task is reopened (and are not snapshotted then).
 //   - MySQL's binlog (GTIDs as UUID sets) is not supported yet: streaming from MySQL fails at Open.
 //   - Positions advance only with records of captured tables: after a long quiet period for them, a restart
 //     re-reads the binlog of other tables from the last record's transaction (nothing is emitted twice).

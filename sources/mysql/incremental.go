@@ -2,13 +2,629 @@ package mysql
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-mysql-org/go-mysql/replication"
+
+	"github.com/sluicehq/sluice/stream"
 )
 
+// DefaultIncrementalChunkSize is Config.IncrementalChunkSize's default, Debezium's
+// incremental.snapshot.chunk.size.
+const DefaultIncrementalChunkSize = 1024
+
+// incrementalQueryTimeout bounds each query of an incremental snapshot (watermark inserts, chunk and
+// max-key selects), which run on the query pool while the binlog connection keeps streaming.
+const incrementalQueryTimeout = time.Minute
+
+// incrementalProgressEvery is how often a running incremental snapshot logs its progress.
+const incrementalProgressEvery = 10 * time.Second
+
+// IncrementalPosition is the state of an incremental snapshot, carried in Position.Incremental of every
+// record read after the snapshot started (and until it ended), so that a restart continues it:
+//
+//	{"id":"5c1f…","tables":["shop.orders","shop.items"],"conditions":{"shop.orders":"id > 100"},
+//	 "last_key":{"id":2048},"max_key":{"id":1000000}}
+//
+// Tables are the tables left, the one being copied first; LastKey is the primary key of the last row of
+// that table's last chunk whose rows were emitted (nil: none yet), MaxKey the table's largest key read when
+// its copy started (rows inserted after that come from the stream); Conditions are the additional
+// conditions (SQL boolean expressions) by table. Paused is set by a pause-snapshot signal.
+type IncrementalPosition struct {
+	ID         string                     `json:"id"`
+	Tables     []string                   `json:"tables"`
+	Conditions map[string]string          `json:"conditions,omitempty"`
+	LastKey    map[string]json.RawMessage `json:"last_key,omitempty"`
+	MaxKey     map[string]json.RawMessage `json:"max_key,omitempty"`
+	Paused     bool                       `json:"paused,omitempty"`
+	Reason     string                     `json:"reason,omitempty"`
+}
+
+// testHookChunkSelected, set by tests only, runs after a chunk's SELECT and before its close watermark,
+// with the table and the chunk's keys (stream.KeyString): a change made then falls inside the window.
+var testHookChunkSelected func(table string, keys []string)
+
+// incremental is a binlog reader's incremental-snapshot machinery: the signal table it watches, and the
+// snapshot under way (nil state: none).
+type incremental struct {
+	signal tableName
+	pool   *sql.DB
+	log    *slog.Logger
+	chunk  int
+	// topicPrefix is Config.TopicPrefix, for the records' schemas and topics.
+	topicPrefix string
+
+	state *IncrementalPosition
+	tbl   *table // metadata of state.Tables[0]; nil: not loaded yet
+	win   *incrementalChunk
+
+	emitted      int64 // rows emitted for the current table
+	estimated    int64
+	tableStarted time.Time
+	lastProgress time.Time
+}
+
+// incrementalChunk is a chunk read between its watermarks and not emitted yet.
+type incrementalChunk struct {
+	id      string // watermark rows are id+"-open" and id+"-close"
+	open    bool   // the open watermark was read from the binlog
+	rows    []chunkRow
+	byKey   map[string]int
+	lastKey map[string]json.RawMessage // the chunk's last key (dropped or not)
+	last    bool                       // the table's last chunk
+}
+
+type chunkRow struct {
+	key     *stream.Struct
+	after   *stream.Struct
+	lastKey map[string]json.RawMessage
+	dropped bool
+}
+
+// newIncremental returns the machinery of a reader whose start position carried resume (nil: no snapshot
+// under way), or nil when no signal table is configured.
+func newIncremental(cfg Config, pool *sql.DB, log *slog.Logger, resume *IncrementalPosition) *incremental {
+	if cfg.SignalTable == "" {
+		return nil
+	}
+	db, name, _ := strings.Cut(cfg.SignalTable, ".")
+	inc := &incremental{signal: tableName{DB: db, Table: name}, pool: pool, log: log, chunk: cfg.IncrementalChunkSize, topicPrefix: cfg.TopicPrefix}
+	if inc.chunk <= 0 {
+		inc.chunk = DefaultIncrementalChunkSize
+	}
+	if resume != nil && len(resume.Tables) > 0 {
+		st := *resume
+		inc.state = &st
+		log.Info("incremental snapshot resumed", "snapshot_id", st.ID, "tables", st.Tables, "after_key", string(mustJSON(st.LastKey)))
+	}
+	return inc
+}
+
 // requestIncrementalSnapshot queues an incremental snapshot of tables, as if an execute-snapshot signal
-// naming them had arrived: their rows are read again in primary-key chunks between watermarks while the
-// stream goes on (see doc.go, "Incremental snapshots"). reason is logged. It needs Config.SignalTable (the
-// watermarks are rows written there).
+// naming them had arrived (tables already queued are not added twice): their rows are read again in
+// primary-key chunks between watermarks while the stream goes on (see the package doc, "Incremental
+// snapshots"). reason is logged. It needs Config.SignalTable: the watermarks are rows written there.
 func (r *binlogReader) requestIncrementalSnapshot(ctx context.Context, tables []tableName, reason string) error {
-	return errors.New("mysql source: incremental snapshots are not implemented yet")
+	if r.incr == nil {
+		return errors.New("mysql source: an incremental snapshot needs Config.SignalTable (its watermarks are rows written there): set it to a table like Debezium's debezium_signal")
+	}
+	names := make([]string, len(tables))
+	for i, t := range tables {
+		names[i] = t.String()
+	}
+	r.incr.start(ctx, names, nil, reason)
+	return nil
+}
+
+// position returns the incremental state to carry in the positions of the records read now (nil: none).
+func (inc *incremental) position() *IncrementalPosition {
+	if inc == nil || inc.state == nil {
+		return nil
+	}
+	st := *inc.state
+	return &st
+}
+
+// start adds tables (with their conditions) to the snapshot under way, or starts one. Keyless tables are
+// refused with a log line naming them.
+func (inc *incremental) start(ctx context.Context, tables []string, conditions map[string]string, reason string) {
+	var accepted []string
+	for _, name := range tables {
+		db, tbl, _ := strings.Cut(name, ".")
+		ctx, cancel := context.WithTimeout(ctx, incrementalQueryTimeout)
+		t, err := loadTable(ctx, inc.pool, tableName{DB: db, Table: tbl}, "")
+		cancel()
+		switch {
+		case err != nil:
+			inc.log.Warn("incremental snapshot: table refused", "table", name, "error", err)
+			continue
+		case len(t.pk) == 0:
+			inc.log.Warn("incremental snapshot: table refused: it has no primary key, and an incremental snapshot reads by primary-key chunks (Debezium refuses it too)", "table", name)
+			continue
+		}
+		if inc.state != nil && slices.Contains(inc.state.Tables, name) {
+			continue
+		}
+		accepted = append(accepted, name)
+	}
+	if len(accepted) == 0 {
+		return
+	}
+	if inc.state == nil {
+		inc.state = &IncrementalPosition{ID: newUUID(), Reason: reason}
+	}
+	inc.state.Tables = append(inc.state.Tables, accepted...)
+	for _, name := range accepted {
+		if c := conditions[name]; c != "" {
+			if inc.state.Conditions == nil {
+				inc.state.Conditions = map[string]string{}
+			}
+			inc.state.Conditions[name] = c
+		}
+	}
+	inc.log.Info("incremental snapshot requested", "snapshot_id", inc.state.ID, "tables", accepted,
+		"conditions", conditions, "reason", reason, "queue", inc.state.Tables)
+}
+
+// stop removes tables (all when empty) from the snapshot under way.
+func (inc *incremental) stop(tables []string) {
+	if inc.state == nil {
+		return
+	}
+	if len(tables) == 0 {
+		inc.log.Info("incremental snapshot stopped", "snapshot_id", inc.state.ID, "tables_left", inc.state.Tables)
+		inc.state, inc.tbl, inc.win = nil, nil, nil
+		return
+	}
+	cur := inc.state.Tables[0]
+	inc.state.Tables = slices.DeleteFunc(inc.state.Tables, func(s string) bool { return slices.Contains(tables, s) })
+	inc.log.Info("incremental snapshot: tables removed", "snapshot_id", inc.state.ID, "tables", tables, "tables_left", inc.state.Tables)
+	if len(inc.state.Tables) == 0 || inc.state.Tables[0] != cur {
+		inc.nextTable()
+	}
+}
+
+// nextTable forgets the current table's progress (the caller removed it from state.Tables, or is about to).
+func (inc *incremental) nextTable() {
+	inc.tbl, inc.win = nil, nil
+	inc.state.LastKey, inc.state.MaxKey = nil, nil
+	inc.emitted = 0
+	if len(inc.state.Tables) == 0 {
+		inc.log.Info("incremental snapshot done", "snapshot_id", inc.state.ID)
+		inc.state = nil
+	}
+}
+
+// step starts the next chunk when a snapshot is under way and no chunk is between its watermarks: it
+// writes the open watermark, reads the chunk, and writes the close watermark, all on the query pool.
+func (r *binlogReader) incrementalStep(ctx context.Context) error {
+	inc := r.incr
+	for inc != nil && inc.state != nil && !inc.state.Paused && inc.win == nil {
+		done, err := inc.readChunk(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if !done {
+			return nil
+		}
+	}
+	return nil
+}
+
+// readChunk reads the next chunk of the current table between watermarks; done reports that the table had
+// no rows left (it moved to the next table without a window).
+func (inc *incremental) readChunk(ctx context.Context) (done bool, err error) {
+	st := inc.state
+	name := st.Tables[0]
+	ctx, cancel := context.WithTimeout(ctx, incrementalQueryTimeout)
+	defer cancel()
+	if inc.tbl == nil {
+		db, tbl, _ := strings.Cut(name, ".")
+		if inc.tbl, err = loadTable(ctx, inc.pool, tableName{DB: db, Table: tbl}, inc.prefix()); err != nil {
+			return false, fmt.Errorf("mysql source: incremental snapshot %s: %w", name, err)
+		}
+		if len(inc.tbl.pk) == 0 {
+			inc.log.Warn("incremental snapshot: table skipped: it has no primary key", "table", name)
+			st.Tables = st.Tables[1:]
+			inc.nextTable()
+			return true, nil
+		}
+		var estimate sql.NullInt64
+		_ = inc.pool.QueryRowContext(ctx, "SELECT TABLE_ROWS FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+			db, tbl).Scan(&estimate)
+		inc.estimated = estimate.Int64
+		inc.tableStarted, inc.lastProgress = time.Now(), time.Now()
+		if st.MaxKey == nil {
+			if st.MaxKey, err = inc.maxKey(ctx, st.Conditions[name]); err != nil {
+				return false, fmt.Errorf("mysql source: incremental snapshot %s: largest key: %w", name, err)
+			}
+		}
+		inc.log.Info("incremental snapshot of table started", "snapshot_id", st.ID, "table", name,
+			"estimated_rows", inc.estimated, "max_key", string(mustJSON(st.MaxKey)), "after_key", string(mustJSON(st.LastKey)),
+			"condition", st.Conditions[name])
+	}
+	if st.MaxKey == nil { // empty table (or no row matches the condition)
+		inc.finishTable()
+		return true, nil
+	}
+	id := newUUID()
+	if err := inc.watermark(ctx, id+"-open", "snapshot-window-open"); err != nil {
+		return false, err
+	}
+	raw, err := inc.fetch(ctx, st.Conditions[name])
+	if err != nil {
+		return false, fmt.Errorf("mysql source: incremental snapshot %s: chunk after %s: %w", name, mustJSON(st.LastKey), err)
+	}
+	if len(raw) == 0 {
+		inc.finishTable()
+		return true, nil
+	}
+	w := &incrementalChunk{id: id, byKey: make(map[string]int, len(raw)), last: len(raw) < inc.chunk}
+	for _, row := range raw {
+		cr, err := inc.chunkRow(row)
+		if err != nil {
+			return false, err
+		}
+		ks, err := keyID(cr.key)
+		if err != nil {
+			return false, fmt.Errorf("mysql source: incremental snapshot %s: key: %w", name, err)
+		}
+		w.byKey[ks] = len(w.rows)
+		w.rows = append(w.rows, cr)
+	}
+	w.lastKey = w.rows[len(w.rows)-1].lastKey
+	if testHookChunkSelected != nil {
+		keys := make([]string, len(w.rows))
+		for i := range w.rows {
+			keys[i], _ = stream.KeyString(w.rows[i].key)
+		}
+		testHookChunkSelected(name, keys)
+	}
+	if string(mustJSON(w.lastKey)) == string(mustJSON(st.MaxKey)) {
+		w.last = true
+	}
+	if err := inc.watermark(ctx, id+"-close", "snapshot-window-close"); err != nil {
+		return false, err
+	}
+	inc.win = w
+	return false, nil
+}
+
+func (inc *incremental) finishTable() {
+	st := inc.state
+	inc.log.Info("incremental snapshot of table done", "snapshot_id", st.ID, "table", st.Tables[0], "rows", inc.emitted,
+		"seconds", time.Since(inc.tableStarted).Round(time.Millisecond).Seconds())
+	st.Tables = st.Tables[1:]
+	inc.nextTable()
+}
+
+// prefix is the topic prefix of the records (the binlog reader's).
+func (inc *incremental) prefix() string { return inc.topicPrefix }
+
+// watermark inserts a watermark row into the signal table (autocommit: one binlog transaction).
+func (inc *incremental) watermark(ctx context.Context, id, typ string) error {
+	data := fmt.Sprintf(`{"openWindowTimestamp":%q}`, time.Now().UTC().Format(time.RFC3339Nano))
+	if typ == "snapshot-window-close" {
+		data = fmt.Sprintf(`{"closeWindowTimestamp":%q}`, time.Now().UTC().Format(time.RFC3339Nano))
+	}
+	if _, err := inc.pool.ExecContext(ctx, "INSERT INTO "+inc.signal.quoted()+" (id, type, data) VALUES (?, ?, ?)", id, typ, data); err != nil {
+		return fmt.Errorf("mysql source: incremental snapshot: write the %s watermark into signal table %s (the source's user needs INSERT on it): %w", typ, inc.signal, err)
+	}
+	return nil
+}
+
+// keyGreater returns the condition "key > (placeholders)" of t's primary key, as chunkQueries writes it,
+// and its arguments for key.
+func keyGreater(t *table, key map[string]json.RawMessage) (string, []any, error) {
+	vals := make([]any, len(t.pk))
+	cols := make([]string, len(t.pk))
+	for i, c := range t.pk {
+		ct := &t.columns[c]
+		cols[i] = quoteIdent(ct.Name)
+		v, err := pkArg(ct, key[ct.Name])
+		if err != nil {
+			return "", nil, fmt.Errorf("key column %s: %w", ct.Name, err)
+		}
+		vals[i] = v
+	}
+	var ors []string
+	var args []any
+	for i := range t.pk {
+		var ands []string
+		for j := 0; j <= i; j++ {
+			op := " = "
+			if j == i {
+				op = " > "
+			}
+			ands = append(ands, cols[j]+op+keysetPlaceholder(&t.columns[t.pk[j]]))
+		}
+		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
+		args = append(args, vals[:i+1]...)
+	}
+	return "(" + strings.Join(ors, " OR ") + ")", args, nil
+}
+
+// maxKey reads the table's largest primary key (among the rows matching condition); nil: no rows.
+func (inc *incremental) maxKey(ctx context.Context, condition string) (map[string]json.RawMessage, error) {
+	t := inc.tbl
+	order := make([]string, len(t.pk))
+	desc := make([]string, len(t.pk))
+	for i, c := range t.pk {
+		order[i] = quoteIdent(t.columns[c].Name)
+		desc[i] = order[i] + " DESC"
+	}
+	q := "SELECT " + strings.Join(order, ", ") + " FROM " + t.name.quoted()
+	if condition != "" {
+		q += " WHERE (" + condition + ")"
+	}
+	q += " ORDER BY " + strings.Join(desc, ", ") + " LIMIT 1"
+	vals := make([]any, len(t.pk))
+	ptrs := make([]any, len(t.pk))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := inc.pool.QueryRowContext(ctx, q).Scan(ptrs...); errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	key := make(map[string]json.RawMessage, len(t.pk))
+	for i, c := range t.pk {
+		j, err := pkJSON(&t.columns[c], vals[i])
+		if err != nil {
+			return nil, err
+		}
+		key[t.columns[c].Name] = j
+	}
+	return key, nil
+}
+
+// fetch selects the next chunk: keys after LastKey, up to MaxKey, matching condition, in key order.
+func (inc *incremental) fetch(ctx context.Context, condition string) ([][]any, error) {
+	t, st := inc.tbl, inc.state
+	cols := make([]string, len(t.columns))
+	for i := range t.columns {
+		cols[i] = quoteIdent(t.columns[i].Name)
+	}
+	order := make([]string, len(t.pk))
+	for i, c := range t.pk {
+		order[i] = quoteIdent(t.columns[c].Name)
+	}
+	upTo, args, err := keyGreater(t, st.MaxKey)
+	if err != nil {
+		return nil, err
+	}
+	where := []string{"NOT " + upTo}
+	if st.LastKey != nil {
+		after, afterArgs, err := keyGreater(t, st.LastKey)
+		if err != nil {
+			return nil, err
+		}
+		where = append(where, after)
+		args = append(args, afterArgs...)
+	}
+	if condition != "" {
+		where = append(where, "("+condition+")")
+	}
+	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + t.name.quoted() + " WHERE " + strings.Join(where, " AND ") +
+		" ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
+	args = append(args, inc.chunk)
+	rows, err := inc.pool.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(t.columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		out = append(out, vals)
+	}
+	return out, rows.Err()
+}
+
+// chunkRow converts a selected row as the initial snapshot does.
+func (inc *incremental) chunkRow(row []any) (chunkRow, error) {
+	t := inc.tbl
+	after := mustStruct(t.valueSchema)
+	for i := range t.columns {
+		v, err := t.columns[i].convert(row[i])
+		if err == nil {
+			err = after.Put(t.columns[i].Name, v)
+		}
+		if err != nil {
+			return chunkRow{}, fmt.Errorf("mysql source: incremental snapshot %s: %w", t.name, err)
+		}
+	}
+	key, err := t.key(after)
+	if err != nil {
+		return chunkRow{}, err
+	}
+	lastKey := make(map[string]json.RawMessage, len(t.pk))
+	for _, c := range t.pk {
+		j, err := pkJSON(&t.columns[c], row[c])
+		if err != nil {
+			return chunkRow{}, fmt.Errorf("mysql source: incremental snapshot %s: key column %s: %w", t.name, t.columns[c].Name, err)
+		}
+		lastKey[t.columns[c].Name] = j
+	}
+	return chunkRow{key: key, after: after, lastKey: lastKey}, nil
+}
+
+// sawRows drops from the chunk between its watermarks every key that streamed records (recs, of table
+// name) touch: the stream's change is newer than (or the same as) the chunk's copy of the row.
+func (inc *incremental) sawRows(name tableName, recs []stream.Record) {
+	if inc == nil || inc.win == nil || !inc.win.open || inc.tbl == nil || inc.tbl.name != name {
+		return
+	}
+	for _, rec := range recs {
+		ks, err := keyID(rec.Key)
+		if err != nil {
+			continue
+		}
+		if i, ok := inc.win.byKey[ks]; ok {
+			inc.win.rows[i].dropped = true
+		}
+	}
+}
+
+// signalRows handles a rows event of the signal table (idx: its index in the transaction): a watermark of
+// the chunk under way opens or closes its window (at the close, the chunk's remaining rows are appended to
+// recs); a Debezium signal (execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, log) acts;
+// anything else is logged and ignored. Nothing of the signal table is published.
+func (r *binlogReader) signalRows(ctx context.Context, ev *replication.BinlogEvent, e *replication.RowsEvent, idx int, recs []stream.Record) ([]stream.Record, error) {
+	inc := r.incr
+	if e.Type() != replication.EnumRowsEventTypeInsert {
+		return recs, nil
+	}
+	col := map[string]int{"id": 0, "type": 1, "data": 2}
+	for i, n := range e.Table.ColumnNameString() {
+		if _, ok := col[strings.ToLower(n)]; ok {
+			col[strings.ToLower(n)] = i
+		}
+	}
+	text := func(row []any, name string) string {
+		i := col[name]
+		if i >= len(row) {
+			return ""
+		}
+		switch v := row[i].(type) {
+		case string:
+			return v
+		case []byte:
+			return string(v)
+		}
+		return ""
+	}
+	for _, row := range e.Rows {
+		id, typ, data := text(row, "id"), text(row, "type"), text(row, "data")
+		switch typ {
+		case "snapshot-window-open":
+			if inc.win != nil && id == inc.win.id+"-open" {
+				inc.win.open = true
+			}
+		case "snapshot-window-close":
+			if inc.win != nil && id == inc.win.id+"-close" {
+				var err error
+				if recs, err = r.emitChunk(ev, idx, recs); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			r.handleSignal(ctx, id, typ, data)
+		}
+	}
+	return recs, nil
+}
+
+// emitChunk appends the rows of the chunk whose window just closed that no streamed change touched, as
+// op "r" records with source.snapshot "incremental", and moves on.
+func (r *binlogReader) emitChunk(ev *replication.BinlogEvent, idx int, recs []stream.Record) ([]stream.Record, error) {
+	inc := r.incr
+	w, st := inc.win, inc.state
+	inc.win = nil
+	ch := change{
+		t: inc.tbl, serverID: int64(ev.Header.ServerID), ts: time.Unix(int64(ev.Header.Timestamp), 0), now: time.Now(),
+		gtid: r.trxGTID, file: r.trxFile, pos: int64(ev.Header.LogPos) - int64(ev.Header.EventSize),
+	}
+	base := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx + 1}
+	var kept []int
+	for i := range w.rows {
+		if !w.rows[i].dropped {
+			kept = append(kept, i)
+		}
+	}
+	for n, i := range kept {
+		cr := w.rows[i]
+		rec, err := ch.record(stream.OpRead, cr.key, nil, cr.after)
+		if err != nil {
+			return nil, err
+		}
+		if src, ok := rec.Value.(*stream.Struct).Get("source").(*stream.Struct); ok {
+			if err := src.Put("snapshot", "incremental"); err != nil {
+				return nil, fmt.Errorf("mysql source: %s: source block: %w", inc.tbl.name, err)
+			}
+		}
+		if !r.cfg.NoVersionHeader {
+			// The close watermark's version: newer than every change before it, older than every one after.
+			if v, err := recordVersion(r.trxGTID, 0, r.file, uint64(ch.pos)); err == nil {
+				setVersionHeader(&rec, v)
+			}
+		}
+		st.LastKey = cr.lastKey
+		if n == len(kept)-1 {
+			st.LastKey = w.lastKey
+		}
+		p := base
+		p.Incremental = inc.position()
+		if n == len(kept)-1 && w.last {
+			// The table's last row: the position says the table is done.
+			next := *st
+			next.Tables, next.LastKey, next.MaxKey = st.Tables[1:], nil, nil
+			p.Incremental = &next
+			if len(next.Tables) == 0 {
+				p.Incremental = nil
+			}
+		}
+		if rec.Position, err = json.Marshal(p); err != nil {
+			return nil, fmt.Errorf("mysql source: position: %w", err)
+		}
+		recs = append(recs, rec)
+	}
+	st.LastKey = w.lastKey
+	inc.emitted += int64(len(kept))
+	if time.Since(inc.lastProgress) >= incrementalProgressEvery {
+		inc.lastProgress = time.Now()
+		inc.log.Info("incremental snapshot progress", "snapshot_id", st.ID, "table", st.Tables[0], "rows_emitted", inc.emitted,
+			"estimated_rows", inc.estimated, "dropped_in_chunk", len(w.rows)-len(kept))
+	}
+	if w.last {
+		inc.finishTable()
+	}
+	return recs, nil
+}
+
+// keyID identifies a row's key: stream.KeyString of each part, length-prefixed (KeyString joins a
+// composite key's parts with "+", which a string part may contain).
+func keyID(key any) (string, error) {
+	s, ok := key.(*stream.Struct)
+	if !ok {
+		return stream.KeyString(key)
+	}
+	var b strings.Builder
+	for _, f := range s.Schema().Fields {
+		p, err := stream.KeyString(s.Get(f.Name))
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%d:%s", len(p), p)
+	}
+	return b.String(), nil
+}
+
+// newUUID returns a random (version 4) UUID in its text form, 36 characters: a watermark id plus "-close"
+// fits Debezium's VARCHAR(42) id column.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

@@ -24,7 +24,8 @@ import (
 //
 // GTID is the GTID position (MariaDB: domain-server-seq per domain) up to and including the last COMPLETED
 // transaction; File and Pos are where the current transaction starts (its GTID event); EventsSkip is the
-// number of rows events of that transaction already handled completely, RowsSkip the number of rows of the
+// number of rows events and DDL statements (a CREATE TABLE ... SELECT's, published as a schema-change
+// record at its place) of that transaction already handled completely, RowsSkip the number of rows of the
 // next rows event already emitted, and RowRecords the number of records of the row after those already
 // emitted (a delete is two records: the delete and its tombstone). Reopening starts the binlog at the
 // transaction's start (from GTID, or from File/Pos when the GTID position is empty) and skips exactly what

@@ -1,0 +1,451 @@
+package mysql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/internal/testkit"
+	"github.com/sluicehq/sluice/sources"
+	"github.com/sluicehq/sluice/stream"
+)
+
+// signalTableDDL is Debezium's signal table.
+const signalTableDDL = "CREATE TABLE %s.debezium_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048))"
+
+// incrementalFixture is a database with table items (id, v, note) of rows rows, a sentinel table and
+// Debezium's signal table, and a source streaming it from the current position (SnapshotMode never: the
+// rows already there reach the reader only through incremental snapshots).
+type incrementalFixture struct {
+	db   string
+	src  *Source
+	log  *testkit.LogBuffer
+	rows int
+}
+
+func newIncrementalFixture(t testing.TB, db string, rows, chunk int) *incrementalFixture {
+	t.Helper()
+	server.CreateDatabase(t, db)
+	server.Exec(t, "CREATE TABLE "+db+".items (id INT PRIMARY KEY, v INT NOT NULL, note VARCHAR(40) NOT NULL)",
+		"CREATE TABLE "+db+".sentinel (id INT PRIMARY KEY)", fmt.Sprintf(signalTableDDL, db))
+	for start := 1; start <= rows; start += 5000 {
+		var values []string
+		for i := start; i < start+5000 && i <= rows; i++ {
+			values = append(values, fmt.Sprintf("(%d, 0, 'initial')", i))
+		}
+		server.Exec(t, "INSERT INTO "+db+".items VALUES "+strings.Join(values, ", "))
+	}
+	log := &testkit.LogBuffer{}
+	off := false
+	src, err := New(Config{DSN: server.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{db + ".items", db + ".sentinel"},
+		SnapshotMode: SnapshotNever, SchemaChanges: &off, SignalTable: db + ".debezium_signal", IncrementalChunkSize: chunk,
+		Logger: slog.New(slog.NewTextHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { src.Close() })
+	return &incrementalFixture{db: db, src: src, log: log, rows: rows}
+}
+
+// tableState is a table's rows as "v/note" by key string.
+type tableState map[string]string
+
+// apply applies change events in order, last write wins, as a compacted topic or a sink keyed by the row's
+// key would: a read, create or update sets the key's row, a delete or tombstone removes it.
+func (m tableState) apply(t testing.TB, recs []stream.Record) {
+	t.Helper()
+	for _, rec := range recs {
+		k, err := stream.KeyString(rec.Key)
+		if err != nil {
+			t.Fatalf("record without key: %v", err)
+		}
+		if rec.Value == nil || rec.Operation == stream.OpDelete {
+			delete(m, k)
+			continue
+		}
+		row := after(t, rec)
+		m[k] = fmt.Sprintf("%v/%v", row.Get("v"), row.Get("note"))
+	}
+}
+
+// items reads the table as a tableState.
+func (f *incrementalFixture) items(t testing.TB, where string) tableState {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rows, err := server.DB().QueryContext(ctx, "SELECT id, v, note FROM "+f.db+".items"+where)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	m := tableState{}
+	for rows.Next() {
+		var id, v int
+		var note string
+		if err := rows.Scan(&id, &v, &note); err != nil {
+			t.Fatal(err)
+		}
+		m[strconv.Itoa(id)] = fmt.Sprintf("%d/%s", v, note)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// writer changes random rows of items (updates, deletes, re-inserts) until stop is called, pacing itself
+// at about one statement per millisecond; changes is the number of statements that changed a row (each is one
+// streamed change event).
+type writer struct {
+	changes atomic.Int64
+	stop    func()
+	wg      sync.WaitGroup
+	err     error
+}
+
+func startWriter(t testing.TB, db string, maxID int) *writer {
+	w := &writer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stopped atomic.Bool
+	w.stop = func() { stopped.Store(true); w.wg.Wait(); cancel() }
+	t.Cleanup(w.stop)
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for !stopped.Load() {
+			id := 1 + rand.IntN(maxID)
+			q, args := "UPDATE "+db+".items SET v = v + 1, note = 'updated' WHERE id = ?", []any{id}
+			switch n := rand.IntN(10); {
+			case n == 0:
+				q = "DELETE FROM " + db + ".items WHERE id = ?"
+			case n == 1:
+				q = "INSERT INTO " + db + ".items VALUES (?, 1000, 'reinserted') ON DUPLICATE KEY UPDATE v = v + 1"
+			}
+			// Not cancelled by stop: a statement the server ran is always counted.
+			qctx, qcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			res, err := server.DB().ExecContext(qctx, q, args...)
+			qcancel()
+			if err != nil {
+				w.err = err
+				return
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				w.changes.Add(1)
+			}
+			select {
+			case <-ctx.Done():
+			case <-tick.C:
+			}
+		}
+	}()
+	return w
+}
+
+// incrementalRun reads a reader and tracks what an incremental snapshot did.
+type incrementalRun struct {
+	state            tableState
+	reads, streamed  int
+	lastPos          stream.Position
+	started, done    bool
+	sentinel         bool
+	incrementalTable map[string]bool // keys emitted as incremental reads
+	log              *testkit.LogBuffer
+}
+
+// read reads r until stop says so (checked after each Read), applying the records to run.state.
+func (run *incrementalRun) read(t testing.TB, ctx context.Context, r sources.Reader, stop func() bool) {
+	t.Helper()
+	for !stop() {
+		read, err := r.Read(ctx)
+		if err != nil {
+			t.Fatalf("Read: %v (%d incremental reads, %d streamed)\n%s", err, run.reads, run.streamed, run.log)
+		}
+		var recs []stream.Record
+		for _, rec := range read {
+			if strings.HasSuffix(rec.Topic, ".sentinel") {
+				run.sentinel = true
+				continue
+			}
+			recs = append(recs, rec)
+			if rec.Operation == stream.OpRead {
+				run.reads++
+				k, _ := stream.KeyString(rec.Key)
+				run.incrementalTable[k] = true
+				src, _ := rec.Value.(*stream.Struct).GetStruct("source")
+				if s := src.Get("snapshot"); s != "incremental" {
+					t.Fatalf("incremental read has source.snapshot %v, want incremental", s)
+				}
+				if _, ok := rec.Header(VersionHeader); !ok {
+					t.Fatalf("incremental read has no %s header", VersionHeader)
+				}
+			} else if rec.Value != nil {
+				run.streamed++
+			}
+			pos, err := parsePosition(rec.Position)
+			if err != nil {
+				t.Fatalf("position %s: %v", rec.Position, err)
+			}
+			if pos.Incremental != nil {
+				run.started = true
+			} else if run.started {
+				run.done = true
+			}
+			run.lastPos = rec.Position
+		}
+		run.state.apply(t, recs)
+	}
+}
+
+func openAt(t testing.TB, ctx context.Context, src *Source, pos stream.Position) sources.Reader {
+	t.Helper()
+	r, err := src.Open(ctx, sources.Task{Key: src.TaskKey()}, pos)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestIncrementalSnapshotSignalUnderLoad requests an incremental snapshot of a 10,000-row table through a
+// signal row while another connection updates, deletes and re-inserts random rows of it: the change events
+// applied in order (last write wins) equal the table at the end, so no snapshot row overwrote a newer
+// streamed change, and every streamed change arrived.
+func TestIncrementalSnapshotSignalUnderLoad(t *testing.T) {
+	f := newIncrementalFixture(t, "d_inc1", 10000, 500)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	defer r.Close()
+	w := startWriter(t, f.db, f.rows+200)
+	server.Exec(t, `INSERT INTO d_inc1.debezium_signal VALUES ('sig-1', 'execute-snapshot', '{"data-collections": ["d_inc1\\\\.it.*"], "type": "incremental"}')`)
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.done })
+	w.stop()
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	server.Exec(t, "INSERT INTO d_inc1.sentinel VALUES (1)")
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+
+	want := f.items(t, "")
+	assertSameState(t, run.state, want)
+	if int64(run.streamed) != w.changes.Load() {
+		t.Errorf("streamed %d change events, the writer made %d changes", run.streamed, w.changes.Load())
+	}
+	if run.reads < f.rows/2 {
+		t.Errorf("only %d incremental reads for %d rows", run.reads, f.rows)
+	}
+	t.Logf("%d incremental reads, %d streamed changes during the snapshot", run.reads, run.streamed)
+	for _, line := range []string{"incremental snapshot requested", "incremental snapshot of table started", "incremental snapshot of table done", "incremental snapshot done"} {
+		if !strings.Contains(f.log.String(), line) {
+			t.Errorf("log lacks %q:\n%s", line, f.log)
+		}
+	}
+}
+
+// TestIncrementalSnapshotResumesWithCondition requests an incremental snapshot through Source.Snapshot
+// with an additional condition, closes the reader in the middle of the snapshot, under load, and reopens it
+// at the last record's position: the snapshot continues from its chunk (no row is read twice but those of
+// the chunk under way), only rows matching the condition are read, and the rows it covers equal the table.
+func TestIncrementalSnapshotResumesWithCondition(t *testing.T) {
+	f := newIncrementalFixture(t, "d_inc2", 10000, 400)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	w := startWriter(t, f.db, f.rows)
+	if err := f.src.Snapshot(ctx, sources.SnapshotRequest{Tables: []string{"d_inc2.items"}, Conditions: map[string]string{"d_inc2.items": "id > 5000"}}); err != nil {
+		t.Fatal(err)
+	}
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.reads >= 1500 })
+	if run.done {
+		t.Fatal("the snapshot ended before the restart")
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	readsBefore := run.reads
+	r = openAt(t, ctx, f.src, run.lastPos)
+	defer r.Close()
+	run.read(t, ctx, r, func() bool { return run.done })
+	w.stop()
+	if w.err != nil {
+		t.Fatal(w.err)
+	}
+	server.Exec(t, "INSERT INTO d_inc2.sentinel VALUES (1)")
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+
+	for k := range run.incrementalTable {
+		if id, _ := strconv.Atoi(k); id <= 5000 {
+			t.Fatalf("incremental read of %s, which the condition id > 5000 excludes", k)
+		}
+	}
+	got := tableState{}
+	for k, v := range run.state {
+		if id, _ := strconv.Atoi(k); id > 5000 {
+			got[k] = v
+		}
+	}
+	assertSameState(t, got, f.items(t, " WHERE id > 5000"))
+	// At most the chunk under way at the restart is read again.
+	if run.reads > 5000+400 {
+		t.Errorf("%d incremental reads for 5,000 rows and a chunk of 400: the restart did not resume from its chunk", run.reads)
+	}
+	t.Logf("%d incremental reads (%d before the restart), %d streamed changes", run.reads, readsBefore, run.streamed)
+}
+
+// TestIncrementalSnapshotRefusesKeylessTable: a signal naming a table without a primary key is refused
+// with a log line naming the table, and nothing is read.
+func TestIncrementalSnapshotRefusesKeylessTable(t *testing.T) {
+	f := newIncrementalFixture(t, "d_inc3", 10, 100)
+	server.Exec(t, "CREATE TABLE d_inc3.keyless (v INT)", "INSERT INTO d_inc3.keyless VALUES (1), (2)")
+	// A source that captures the keyless table too (keyless capture may be refused at start: then the
+	// refusal is the signal's table not being captured, logged with its name all the same).
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	defer r.Close()
+	server.Exec(t, `INSERT INTO d_inc3.debezium_signal VALUES ('sig-k', 'execute-snapshot', '{"data-collections": ["d_inc3.keyless"], "type": "incremental"}')`,
+		`INSERT INTO d_inc3.debezium_signal VALUES ('sig-u', 'no-such-signal', '{}')`,
+		"INSERT INTO d_inc3.sentinel VALUES (1)")
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+	if run.reads != 0 || run.started {
+		t.Fatalf("%d incremental reads (started %v) for a refused table", run.reads, run.started)
+	}
+	logs := f.log.String()
+	if !strings.Contains(logs, "d_inc3.keyless") {
+		t.Errorf("no log line names the refused table:\n%s", logs)
+	}
+	if !strings.Contains(logs, "no-such-signal") {
+		t.Errorf("the unknown signal was not logged:\n%s", logs)
+	}
+}
+
+// TestIncrementalSnapshotKeylessCaptured: with the keyless table captured, the refusal says it has no
+// primary key.
+func TestIncrementalSnapshotKeylessCaptured(t *testing.T) {
+	server.CreateDatabase(t, "d_inc4")
+	server.Exec(t, "CREATE TABLE d_inc4.keyless (v INT)", "CREATE TABLE d_inc4.sentinel (id INT PRIMARY KEY)", fmt.Sprintf(signalTableDDL, "d_inc4"))
+	log := &testkit.LogBuffer{}
+	off := false
+	src, err := New(Config{DSN: server.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"d_inc4.keyless", "d_inc4.sentinel"},
+		SnapshotMode: SnapshotNever, SchemaChanges: &off, SignalTable: "d_inc4.debezium_signal", Logger: slog.New(slog.NewTextHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := src.Open(ctx, sources.Task{Key: src.TaskKey()}, nil)
+	if err != nil {
+		if strings.Contains(err.Error(), "no primary key") {
+			t.Skipf("keyless tables cannot be captured yet (helper B): %v", err)
+		}
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := src.Snapshot(ctx, sources.SnapshotRequest{Tables: []string{"d_inc4.keyless"}}); err != nil {
+		t.Fatal(err)
+	}
+	server.Exec(t, "INSERT INTO d_inc4.sentinel VALUES (1)")
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: log}
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+	if run.reads != 0 || run.started {
+		t.Fatalf("%d incremental reads for a keyless table", run.reads)
+	}
+	if !strings.Contains(log.String(), "no primary key") || !strings.Contains(log.String(), "d_inc4.keyless") {
+		t.Errorf("no refusal naming the keyless table:\n%s", log)
+	}
+}
+
+// TestSnapshotWithoutSignalTable: Source.Snapshot fails naming SignalTable when it is not set.
+func TestSnapshotWithoutSignalTable(t *testing.T) {
+	src := newSource(t, 10, "d_none.t")
+	err := src.Snapshot(context.Background(), sources.SnapshotRequest{Tables: []string{"d_none.t"}})
+	if !errors.Is(err, sources.ErrSnapshotUnsupported) || !strings.Contains(err.Error(), "SignalTable") {
+		t.Fatalf("err = %v, want ErrSnapshotUnsupported naming SignalTable", err)
+	}
+}
+
+func assertSameState(t testing.TB, got, want tableState) {
+	t.Helper()
+	var diffs []string
+	for k, v := range want {
+		if got[k] != v {
+			diffs = append(diffs, fmt.Sprintf("%s: got %q, table has %q", k, got[k], v))
+		}
+	}
+	for k, v := range got {
+		if _, ok := want[k]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: got %q, not in the table", k, v))
+		}
+	}
+	if len(diffs) > 0 {
+		if len(diffs) > 20 {
+			diffs = append(diffs[:20], fmt.Sprintf("... %d more", len(diffs)-20))
+		}
+		t.Fatalf("change events applied in order differ from the table (%d rows):\n%s", len(want), strings.Join(diffs, "\n"))
+	}
+}
+
+
+// TestIncrementalSnapshotWindowDropsChangedKeys changes two rows of every chunk after the chunk's SELECT
+// and before its close watermark (one updated, one deleted): their stream events fall inside the window,
+// so the chunk's older copies of those rows are dropped (exactly two per chunk), and the events applied
+// in order equal the table. Emitting them instead would put the older copies after the newer changes.
+func TestIncrementalSnapshotWindowDropsChangedKeys(t *testing.T) {
+	const rows, chunk = 2000, 100
+	f := newIncrementalFixture(t, "d_inc5", rows, chunk)
+	hookErr := make(chan error, 1)
+	testHookChunkSelected = func(table string, keys []string) {
+		if table != "d_inc5.items" || len(keys) < 2 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, q := range []string{"UPDATE d_inc5.items SET v = v + 100, note = 'in window' WHERE id = " + keys[0],
+			"DELETE FROM d_inc5.items WHERE id = " + keys[1]} {
+			if _, err := server.DB().ExecContext(ctx, q); err != nil {
+				select {
+				case hookErr <- err:
+				default:
+				}
+			}
+		}
+	}
+	defer func() { testHookChunkSelected = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	defer r.Close()
+	if err := f.src.Snapshot(ctx, sources.SnapshotRequest{Tables: []string{"d_inc5.items"}}); err != nil {
+		t.Fatal(err)
+	}
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.done || len(run.incrementalTable) >= rows-2*rows/chunk })
+	testHookChunkSelected = nil
+	server.Exec(t, "INSERT INTO d_inc5.sentinel VALUES (1)")
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+	select {
+	case err := <-hookErr:
+		t.Fatal(err)
+	default:
+	}
+	if want := rows - 2*rows/chunk; run.reads != want {
+		t.Errorf("%d incremental reads, want %d (two rows of each of %d chunks changed inside its window)", run.reads, want, rows/chunk)
+	}
+	if run.streamed != 2*rows/chunk {
+		t.Errorf("%d streamed changes, want %d", run.streamed, 2*rows/chunk)
+	}
+	assertSameState(t, run.state, f.items(t, ""))
+}
