@@ -49,6 +49,12 @@ type Header struct {
 	Value []byte
 }
 
+// VersionHeader is the header of a record's version: a decimal int64 that only grows for a key along its
+// source (a CDC source sets it from the binlog position of the change). Sinks that keep the newest version
+// of each document (sinks/elasticsearch) use it instead of the Kafka offset, so a replay or a stale producer
+// never makes a document older; a join's output carries the greater version of its two sides.
+const VersionHeader = "sluice.version"
+
 // Position is a source's own description of where a record came from (a byte offset, a primary-key cursor,
 // a binlog GTID set), as JSON so that operators can read and edit it. The engine stores the Position of the
 // highest contiguous record Kafka acknowledged, and hands it back to the source when its task reopens.

@@ -71,6 +71,8 @@ type joinMessage struct {
 	Row     wireValue       `json:"row,omitempty"`
 	HasRow  bool            `json:"has_row,omitempty"`
 	Headers []stream.Header `json:"headers,omitempty"`
+	// RowVersion is the row's version (joinversion.go): of a table row, and in a refresh.
+	RowVersion int64 `json:"row_version,omitempty"`
 }
 
 // joinState is the group table's value: a home (Record, FK, Row, Answered) or a row state (Row, Refs).
@@ -82,6 +84,12 @@ type joinState struct {
 	HasRow   bool            `json:"has_row,omitempty"`
 	Answered bool            `json:"answered,omitempty"`
 	Refs     map[string]bool `json:"refs,omitempty"`
+	// RowVersion is the version of Row; RecordVersion, at a home, the version of the last record applied
+	// (kept after a delete, so that older copies stay refused), and Emitted that of its last output
+	// (joinversion.go).
+	RowVersion    int64 `json:"row_version,omitempty"`
+	RecordVersion int64 `json:"record_version,omitempty"`
+	Emitted       int64 `json:"emitted,omitempty"`
 }
 
 type joinRunner struct {
@@ -158,7 +166,7 @@ func (r *joinRunner) onTable(ctx goka.Context, msg any) {
 		return
 	}
 	for _, o := range outs {
-		m := joinMessage{Kind: joinRow}
+		m := joinMessage{Kind: joinRow, RowVersion: recordVersion(o.rec.Headers)}
 		if !deleted(o.rec) {
 			var err error
 			if m.Row, err = r.envelope.Encode(o.rec.ValueSchema, o.rec.Value); err != nil {
@@ -182,13 +190,21 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 	}
 	switch m.Kind {
 	case joinRecord: // at the record's home
+		if staleRecord(&st, m.Record) { // joinversion.go: older than the record applied here
+			return
+		}
 		prev := st.FK
 		if prev != "" && prev != m.FK {
 			ctx.Loopback(rowPrefix+prev, &joinMessage{Kind: joinUnindex, Key: m.Key})
 		}
 		if m.Record.Value == nil || m.Record.Operation == stream.OpDelete {
-			ctx.Delete()
-			r.emit(ctx, m.Key, m.Record, nil, false, true)
+			_, headers := nextVersion(&st, m.Record)
+			if st.RecordVersion > 0 { // keep the versions, so that an older copy of the record stays refused
+				ctx.SetValue(&joinState{RecordVersion: st.RecordVersion, Emitted: st.Emitted})
+			} else {
+				ctx.Delete()
+			}
+			r.emit(ctx, m.Key, m.Record, headers, nil, false, true)
 			return
 		}
 		st.Record = m.Record
@@ -198,17 +214,22 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 		// (a replayed record then finds its foreign key already stored), and a row state answers every request.
 		// Meanwhile nothing is emitted, so the record never appears joined with no row while its row exists.
 		if m.FK != prev || !r.spec.join.ForeignKey() || (m.FK != "" && !st.Answered) {
-			st.FK, st.Row, st.HasRow, st.Answered = m.FK, nil, false, false
+			st.FK, st.Row, st.HasRow, st.Answered, st.RowVersion = m.FK, nil, false, false, 0
+			var headers []stream.Header
+			if m.FK == "" {
+				_, headers = nextVersion(&st, st.Record)
+			}
 			ctx.SetValue(&st)
 			if m.FK == "" {
-				r.emit(ctx, m.Key, st.Record, nil, false, false)
+				r.emit(ctx, m.Key, st.Record, headers, nil, false, false)
 			} else {
 				ctx.Loopback(rowPrefix+m.FK, &joinMessage{Kind: joinIndex, Key: m.Key})
 			}
 			return
 		}
+		_, headers := nextVersion(&st, st.Record)
 		ctx.SetValue(&st)
-		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
+		r.emit(ctx, m.Key, st.Record, headers, st.Row, st.HasRow, false)
 	case joinRefresh: // at the record's home
 		if st.Record == nil || st.FK != m.FK {
 			// The record moved on or is gone: a newer refresh or none applies. In a foreign-key join the row
@@ -220,9 +241,10 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 			}
 			return
 		}
-		st.Row, st.HasRow, st.Answered = m.Row, m.HasRow, true
+		st.Row, st.HasRow, st.Answered, st.RowVersion = m.Row, m.HasRow, true, m.RowVersion
+		_, headers := nextVersion(&st, st.Record)
 		ctx.SetValue(&st)
-		r.emit(ctx, m.Key, st.Record, st.Row, st.HasRow, false)
+		r.emit(ctx, m.Key, st.Record, headers, st.Row, st.HasRow, false)
 	case joinIndex: // at a row state
 		if r.spec.join.ForeignKey() { // a lookup join's row state answers but keeps no referrers
 			if st.Refs == nil {
@@ -231,23 +253,27 @@ func (r *joinRunner) onLoop(ctx goka.Context, msg any) {
 			st.Refs[m.Key] = true
 			ctx.SetValue(&st)
 		}
-		ctx.Loopback(homePrefix+m.Key, &joinMessage{Kind: joinRefresh, Key: m.Key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
+		ctx.Loopback(homePrefix+m.Key, &joinMessage{Kind: joinRefresh, Key: m.Key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow, RowVersion: st.RowVersion})
 	case joinUnindex:
 		delete(st.Refs, m.Key)
 		ctx.SetValue(&st)
 	case joinRow:
-		st.Row, st.HasRow = m.Row, m.HasRow
+		if m.RowVersion > 0 && m.RowVersion < st.RowVersion {
+			return // joinversion.go: an older copy of the row than the one applied here
+		}
+		st.Row, st.HasRow, st.RowVersion = m.Row, m.HasRow, m.RowVersion
 		ctx.SetValue(&st)
 		for key := range st.Refs { // only a foreign-key join has referrers: each is joined and sent again
-			ctx.Loopback(homePrefix+key, &joinMessage{Kind: joinRefresh, Key: key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow})
+			ctx.Loopback(homePrefix+key, &joinMessage{Kind: joinRefresh, Key: key, FK: rowKey(ctx.Key()), Row: st.Row, HasRow: st.HasRow, RowVersion: st.RowVersion})
 		}
 	}
 }
 
 func rowKey(stateKey string) string { return stateKey[len(rowPrefix):] }
 
-// emit writes the joined record (or a tombstone) to the join's output, keyed by the record's key string.
-func (r *joinRunner) emit(ctx goka.Context, key string, rec *wireRecord, row wireValue, hasRow, tombstone bool) {
+// emit writes the joined record (or a tombstone) to the join's output, keyed by the record's key string,
+// with headers (rec's, with the output's version: nextVersion).
+func (r *joinRunner) emit(ctx goka.Context, key string, rec *wireRecord, headers []stream.Header, row wireValue, hasRow, tombstone bool) {
 	var value []byte
 	if !tombstone {
 		_, v, err := r.envelope.Decode(rec.Value)
@@ -272,11 +298,11 @@ func (r *joinRunner) emit(ctx goka.Context, key string, rec *wireRecord, row wir
 			return
 		}
 	}
-	headers := goka.Headers{}
-	for _, h := range rec.Headers {
-		headers[h.Key] = h.Value
+	out := goka.Headers{}
+	for _, h := range headers {
+		out[h.Key] = h.Value
 	}
-	ctx.Emit(r.outTopic, key, value, goka.WithCtxEmitHeaders(headers))
+	ctx.Emit(r.outTopic, key, value, goka.WithCtxEmitHeaders(out))
 }
 
 // asObject turns a struct or JSON object value into a schemaless object.

@@ -9,10 +9,15 @@ import (
 	"github.com/sluicehq/sluice/stream"
 )
 
-// VersionHeader, when a record carries it (a decimal int64), is the document's external version. Sources
-// that know a monotonic position (a binlog position, say) set it; otherwise the record's Kafka offset is the
-// version, which only grows for a key, since a key stays on one partition.
-const VersionHeader = "sluice.version"
+// VersionHeader (stream.VersionHeader), when a record carries it (a decimal int64), is the document's
+// external version. Sources that know a monotonic position set it: sources/mysql sets it on every record
+// from the binlog position of the change (snapshot rows: the snapshot's position), and a topology's join
+// passes on the greater version of its two sides. Otherwise the record's Kafka offset is the version, which
+// only grows for a key, since a key stays on one partition. Source versions are far larger than offsets
+// (sources/mysql's are the GTID sequence number times 2^24), so an index written with offset versions is
+// upgraded in place by the first sourced change of each document; the other way (going back to offsets) needs a rebuild into a new
+// index (sluice rebuild), since every offset write would be refused as older.
+const VersionHeader = stream.VersionHeader
 
 // action is one bulk operation derived from a record.
 type action struct {
