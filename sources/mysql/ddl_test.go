@@ -214,7 +214,8 @@ func TestTableMapTypesMatchInformationSchema(t *testing.T) {
 		if !sameMapping(want, &fromTM) {
 			t.Errorf("column %s: TableMap gives %+v, information_schema %+v", c.Name, fromTM.Column, want.Column)
 		}
-		if want.JSON != !fromTM.schema.Equal(want.schema) {
+		// JSON, UUID, INET4 and INET6 are what a TableMap cannot say: the current definition adds them.
+		if (want.JSON || nativeByteLength(want.DataType) > 0) != !fromTM.schema.Equal(want.schema) {
 			t.Errorf("column %s: schema from the TableMap %v, from information_schema %v", c.Name, fromTM.schema, want.schema)
 		}
 	}

@@ -20,7 +20,9 @@
 // the topology, e.g. with Source.Topic, or let the topology create the topics of tables created later with
 // topology.NewTopics, see "New tables" below). A record is:
 //
-//   - Key: the primary key as a struct, schema "<prefix>.<db>.<table>.Key".
+//   - Key: the primary key as a struct, schema "<prefix>.<db>.<table>.Key"; for a table without primary
+//     key, its first UNIQUE index of NOT NULL columns; for a table with neither, a null key (nil Key and
+//     KeySchema): see "Tables without primary key".
 //   - Value: the envelope, schema "<prefix>.<db>.<table>.Envelope", with fields before and after (the row
 //     images, schema "<prefix>.<db>.<table>.Value"; before is null for snapshot rows and inserts, after is
 //     null for deletes), source (schema io.debezium.connector.mysql.Source: version, connector "mysql",
@@ -37,7 +39,7 @@
 // (seconds resolution, as the binlog has it; also the record's Timestamp), gtid the transaction's GTID, file
 // and pos the binlog file and offset of the rows event, row the row's index in that event, server_id the
 // server that wrote the event. A delete is followed by a tombstone (same key, nil value and schema,
-// Operation OpDelete) unless Config.Tombstones is false. An update that changes the primary key becomes a
+// Operation OpDelete) unless Config.Tombstones is false or the table has no key. An update that changes the primary key becomes a
 // delete of the old key (and its tombstone) and a create of the new one, as Debezium does.
 //
 // # Snapshot
@@ -50,8 +52,26 @@
 // and per Read, with keyset pagination (WHERE a > ? OR (a = ? AND b > ?) ... ORDER BY a, b LIMIT n), so
 // composite keys work and no query rescans what was copied. Progress (rows copied / estimated from
 // information_schema.TABLES) is logged per chunk. With initial, the binlog is then read from the snapshot's
-// position, so every change committed after the snapshot is streamed, none before. Tables without a primary
-// key are not supported yet.
+// position, so every change committed after the snapshot is streamed, none before. A table without key is
+// read with one SELECT (see "Tables without primary key").
+//
+// # Tables without primary key
+//
+// A table without PRIMARY KEY is captured, as Debezium captures it. Its first UNIQUE index whose columns
+// are all NOT NULL (in the server's index order, SHOW CREATE TABLE's) is then the message key, in the
+// snapshot and the binlog alike (MariaDB promotes that index to primary key, and the binlog's TableMap
+// names it so). A table with neither is keyless: its records have a null key (Record.Key and KeySchema
+// nil; every codec writes a Kafka null key, as Kafka Connect's JsonConverter does), updates are "u" events
+// (binlog rows are full images), deletes "d" events without tombstone. Its snapshot is one SELECT without
+// ORDER BY, read ChunkSize rows at a time from one cursor inside the consistent snapshot; its records'
+// positions carry "rows" (copied so far) instead of last_pk, and "table_done" on the table's last row. A
+// task reopened in the middle of a keyless table copies it again from its first row: after a crash during
+// that table's snapshot its rows may repeat, and there is no key to deduplicate them on. Caveats: Kafka's
+// default partitioner (sarama's too) sends a null-key record to a random partition, so a keyless table's
+// changes lose their order across the partitions of a topic with more than one (Debezium's caveat too:
+// give such a topic one partition); the Elasticsearch sink's default document id ("{key}") refuses a
+// null-key record with an error naming its topic, partition and offset: set its ID to
+// "{topic}+{partition}+{offset}" or "{field:...}" for such a table. Incremental snapshots need a key.
 //
 // # Positions and resume
 //
@@ -152,8 +172,6 @@
 // # Not yet done
 //
 //   - A DDL statement is recognised by its leading keywords, not fully parsed.
-//   - MariaDB's UUID, INET4 and INET6 columns: the binlog gives their binary form (16 or 4 bytes), which is
-//     not yet converted to the text the snapshot reads.
 //   - MySQL's binlog (GTIDs as UUID sets) is not supported yet: streaming from MySQL fails at Open.
 //   - Positions advance only with records of captured tables: after a long quiet period for them, a restart
 //     re-reads the binlog of other tables from the last record's transaction (nothing is emitted twice).
@@ -203,15 +221,31 @@
 //	BIT(1)                       boolean                                       bool
 //	BIT(n), n > 1                bytes, io.debezium.data.Bits (length)         []byte, little-endian as
 //	                                                                           Debezium (SELECT shows big-endian)
-//	UUID, INET4, INET6 (MariaDB) string                                        string
+//	UUID (MariaDB)               string, io.debezium.data.Uuid                 string, "aabbccdd-eeff-...", lower case
+//	INET4, INET6 (MariaDB)       string                                        string, as SELECT shows it
+//	                                                                           ("10.1.2.3", "::ffff:1.2.3.4")
+//	POINT                        struct io.debezium.data.geometry.Point        *stream.Struct {x, y float64,
+//	                                                                           wkb []byte, srid int32 or nil}
+//	GEOMETRY, LINESTRING,        struct io.debezium.data.geometry.Geometry     *stream.Struct {wkb []byte,
+//	  POLYGON, MULTI*,             (always optional)                           srid int32 or nil}
+//	  GEOMETRYCOLLECTION
 //
 // Binlog rows give exactly the same values as snapshot rows (checked field by field in the tests): the
 // binlog decoder's integers of each width and signedness, DECIMAL text, date and time text (timestamps in
-// UTC), ENUM indexes, SET bitmasks, BIT integers and BINARY values without their trailing zero bytes are
-// normalised to the values above.
+// UTC), ENUM indexes, SET bitmasks, BIT integers, BINARY values without their trailing zero bytes and the
+// stored bytes of UUID, INET4 and INET6 are normalised to the values above. A binlog TableMap shows UUID,
+// INET4 and INET6 as BINARY(16), BINARY(4) and BINARY(16): the column's current information_schema
+// DATA_TYPE (same name, length and nullability) says which it is.
 //
 // Zero dates ('0000-00-00', '0000-00-00 00:00:00', or any date with a zero month or day) become nil in a
 // nullable column and the epoch (1970-01-01, 0 µs, "1970-01-01T00:00:00Z") in a NOT NULL one, as Debezium
-// does. Unlike Debezium's adaptive time precision, DATETIME is MicroTimestamp whatever its fsp. Spatial
-// types are not supported yet: a table with one fails at Open naming the column.
+// does. Unlike Debezium's adaptive time precision, DATETIME is MicroTimestamp whatever its fsp.
+//
+// Spatial values are stored as a 4-byte little-endian SRID followed by the OGC WKB, which SELECT and the
+// binlog both return: the struct's wkb is that WKB, srid the SRID (nil when 0, as Debezium's
+// BinlogGeometry), and a Point's x and y its coordinates (a POINT column's value must be a 2D point). The
+// schemas are Debezium 3.6.1's: Geometry version 1 {wkb bytes, srid optional int32}, always optional (its
+// builder is), and Point version 1 {x, y float64, wkb optional bytes, srid optional int32}. Debezium 3.6.1
+// has no mapping for INET4 and INET6 (its MariaDB DDL grammar does not know them): Sluice emits the text
+// SELECT returns, as for other strings.
 package mysql

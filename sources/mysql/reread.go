@@ -70,9 +70,13 @@ func NewRereader(ctx context.Context, cfg Config, table string) (*Rereader, erro
 		r.pool.Close()
 		return nil, err
 	}
+	if r.t.keyless() { // keyless.go
+		r.pool.Close()
+		return nil, fmt.Errorf("mysql reread: %s has no primary key and no UNIQUE index of NOT NULL columns: its rows cannot be read again by key", r.t.name)
+	}
 	for _, c := range r.t.pk {
 		switch r.t.columns[c].kind {
-		case kindInt16, kindInt32, kindInt64, kindUint64Decimal, kindDecimal, kindString, kindYear:
+		case kindInt16, kindInt32, kindInt64, kindUint64Decimal, kindDecimal, kindString, kindNative, kindYear:
 		default:
 			r.pool.Close()
 			return nil, fmt.Errorf("mysql reread: %s: primary-key column %s is %s: only integer, DECIMAL and string keys are supported",

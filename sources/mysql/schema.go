@@ -99,9 +99,8 @@ func (s *rowSchemas) build(ctx context.Context, name tableName, tm *replication.
 		}
 		t.pk = append(t.pk, int(i))
 	}
-	if len(t.pk) == 0 {
-		return nil, fmt.Errorf("mysql source: table %s has no primary key in the binlog's TableMap; tables without one are not supported yet (add a PRIMARY KEY or Exclude it)", name)
-	}
+	// No primary key in the TableMap (MariaDB names a UNIQUE index of NOT NULL columns as one when there is
+	// no PRIMARY KEY): a keyless table, whose records have a null key (keyless.go).
 	if err := t.buildSchemas(s.prefix); err != nil {
 		return nil, err
 	}
@@ -149,6 +148,9 @@ func (t *table) column(name string) *columnType {
 // sameMapping reports whether the information_schema column cur maps as the TableMap's column fromTM does,
 // JSON aside: same data type, signedness, nullability, precision, scale, fsp, length and values.
 func sameMapping(cur, fromTM *columnType) bool {
+	if same, decided := sameNativeType(cur, fromTM); decided { // UUID, INET4, INET6 (types_native.go)
+		return same
+	}
 	if cur.DataType != fromTM.DataType || cur.Nullable != fromTM.Nullable || cur.Unsigned() != fromTM.Unsigned() ||
 		cur.FSP != fromTM.FSP || !slices.Equal(cur.values, fromTM.values) {
 		return false
@@ -180,6 +182,7 @@ func tableMapColumns(tm *replication.TableMapEvent) ([]Column, error) {
 	unsigned := tm.UnsignedMap()
 	collations := tm.CollationMap()
 	enums, sets := tm.EnumStrValueMap(), tm.SetStrValueMap()
+	geometries := tm.GeometryTypeMap()
 	cols := make([]Column, tm.ColumnCount)
 	for i := range cols {
 		c := Column{Name: names[i]}
@@ -271,8 +274,15 @@ func tableMapColumns(tm *replication.TableMapEvent) ([]Column, error) {
 		case gomysql.MYSQL_TYPE_BIT:
 			c.Precision = int(meta>>8)*8 + int(meta&0xff)
 			c.DataType, c.ColumnType = "bit", fmt.Sprintf("bit(%d)", c.Precision)
+		case gomysql.MYSQL_TYPE_GEOMETRY:
+			// The GEOMETRY_TYPE metadata (binlog_row_metadata=FULL) says which spatial type (types_native.go).
+			c.DataType = "geometry"
+			if g := geometries[i]; g < uint64(len(geometryDataTypes)) {
+				c.DataType = geometryDataTypes[g]
+			}
+			c.ColumnType = c.DataType
 		default:
-			// GEOMETRY and the like: mapColumn names the column and says the type is not supported.
+			// Types this mapping does not know: mapColumn names the column and says the type is not supported.
 			c.DataType, c.ColumnType = "binlog type "+strconv.Itoa(int(typ)), "binlog type "+strconv.Itoa(int(typ))
 		}
 		cols[i] = c

@@ -27,6 +27,7 @@ type snapshotReader struct {
 
 	first, next *sql.Stmt // chunk queries of tbl: from the start, and after a primary key
 	lastPK      map[string]json.RawMessage
+	keyless     *keylessCursor // the cursor of tbl when it has no key (keyless.go); nil until its first chunk
 
 	// Where the rows come from (this snapshot) and where streaming must start (the task's first snapshot).
 	serverID          int64
@@ -50,7 +51,7 @@ func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, names []tableNa
 		}
 	}()
 	for _, name := range names {
-		if resume != nil && name.String() < resume.Table {
+		if resume != nil && (name.String() < resume.Table || name.String() == resume.Table && resume.TableDone) {
 			continue // copied before the restart
 		}
 		// Read the tables' metadata outside the snapshot transaction: information_schema is not versioned.
@@ -94,6 +95,11 @@ func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, names []tableNa
 			r.lastPK = resume.LastPK
 		}
 		resumed = resume.Table + " after " + string(mustJSON(resume.LastPK))
+		if len(r.tables) > 0 && r.tables[0].name.String() == resume.Table && r.tables[0].keyless() {
+			resumed = resume.Table + " from its first row (no key to continue after)"
+			r.log.Warn("snapshot of a table without key restarts from its first row: its rows copied before the restart are sent again",
+				"table", resume.Table, "rows_sent_again", resume.Rows)
+		}
 	}
 	r.cur = -1
 	if err := r.nextTable(ctx); err != nil {
@@ -113,6 +119,8 @@ func (r *snapshotReader) nextTable(ctx context.Context) error {
 		}
 	}
 	r.first, r.next = nil, nil
+	r.keyless.close()
+	r.keyless = nil
 	if r.cur >= 0 {
 		r.lastPK = nil
 	}
@@ -122,6 +130,9 @@ func (r *snapshotReader) nextTable(ctx context.Context) error {
 		return nil
 	}
 	r.tbl = r.tables[r.cur]
+	if r.tbl.keyless() {
+		return nil // one cursor, opened by the first fetch (keyless.go)
+	}
 	first, next := chunkQueries(r.tbl)
 	var err error
 	if r.first, err = r.conn.PrepareContext(ctx, first); err != nil {
@@ -270,6 +281,9 @@ func (r *snapshotReader) Read(ctx context.Context) ([]stream.Record, error) {
 
 // fetch runs the chunk query and returns up to ChunkSize+1 rows as the driver returned them.
 func (r *snapshotReader) fetch(ctx context.Context) ([][]any, error) {
+	if r.tbl.keyless() {
+		return r.fetchKeyless(ctx)
+	}
 	stmt, args := r.first, []any(nil)
 	if r.lastPK != nil {
 		var err error
@@ -314,7 +328,10 @@ func (r *snapshotReader) record(rec *stream.Record, row []any, lastOfTable, done
 			return fmt.Errorf("mysql source: %s: %w", t.name, err)
 		}
 	}
-	key := mustStruct(t.keySchema)
+	var key *stream.Struct
+	if !t.keyless() {
+		key = mustStruct(t.keySchema)
+	}
 	lastPK := make(map[string]json.RawMessage, len(t.pk))
 	for _, c := range t.pk {
 		ct := &t.columns[c]
@@ -358,14 +375,19 @@ func (r *snapshotReader) record(rec *stream.Record, row []any, lastOfTable, done
 		}
 	}
 	start := r.start
-	pos, err := json.Marshal(Position{Phase: PhaseSnapshot, Table: t.name.String(), LastPK: lastPK, Done: done, Start: &start})
+	p := Position{Phase: PhaseSnapshot, Table: t.name.String(), LastPK: lastPK, Done: done, Start: &start}
+	if t.keyless() { // no last_pk: how many rows were copied, and whether the table is done (keyless.go)
+		r.keyless.copied++
+		p.Rows, p.TableDone = r.keyless.copied, lastOfTable
+	}
+	pos, err := json.Marshal(p)
 	if err != nil {
 		return fmt.Errorf("mysql source: %s: position: %w", t.name, err)
 	}
 	*rec = stream.Record{
 		Topic:       schemaPrefix(r.cfg.TopicPrefix, t.name),
 		KeySchema:   t.keySchema,
-		Key:         key,
+		Key:         recordKey(key),
 		ValueSchema: t.envelopeSchema,
 		Value:       env,
 		Timestamp:   now,
@@ -383,10 +405,16 @@ func (r *snapshotReader) Close() error {
 			errs = append(errs, st.Close())
 		}
 	}
+	interrupted := r.keyless.close() // cancels a keyless table's unfinished SELECT rather than reading the rest of it
+	r.keyless = nil
 	if r.conn != nil {
 		// A cancelled query may have broken the connection; the rollback error is then irrelevant.
 		_, _ = r.conn.ExecContext(context.Background(), "ROLLBACK")
-		errs = append(errs, r.conn.Close())
+		err := r.conn.Close()
+		if interrupted && errors.Is(err, sql.ErrConnDone) {
+			err = nil // the cancelled keyless SELECT closed the connection (keyless.go)
+		}
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -19,17 +19,18 @@ func (t tableName) quoted() string { return quoteIdent(t.DB) + "." + quoteIdent(
 
 func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
-// table is a table's columns, primary key and schemas.
+// table is a table's columns, message key and schemas.
 type table struct {
 	name    tableName
 	columns []columnType
-	pk      []int // indexes into columns, in key order
+	pk      []int // the message key's columns (keyless.go), indexes into columns in key order; empty: keyless
 
 	keySchema, valueSchema, envelopeSchema, sourceSchema *stream.Schema
 	topic, prefix                                        string // "<prefix>.<db>.<table>"; Config.TopicPrefix
 }
 
-// loadTable reads the table's columns and primary key from information_schema and builds its schemas.
+// loadTable reads the table's columns and message key (keyColumns) from information_schema and builds its
+// schemas.
 func loadTable(ctx context.Context, db queryer, name tableName, prefix string) (*table, error) {
 	rows, err := db.QueryContext(ctx, `
 		SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), c.COLUMN_TYPE, c.IS_NULLABLE = 'YES',
@@ -45,7 +46,6 @@ func loadTable(ctx context.Context, db queryer, name tableName, prefix string) (
 	}
 	defer rows.Close()
 	t := &table{name: name}
-	byName := map[string]int{}
 	for rows.Next() {
 		var c Column
 		if err := rows.Scan(&c.Name, &c.DataType, &c.ColumnType, &c.Nullable, &c.Precision, &c.Scale, &c.FSP, &c.JSON); err != nil {
@@ -55,7 +55,6 @@ func loadTable(ctx context.Context, db queryer, name tableName, prefix string) (
 		if err != nil {
 			return nil, fmt.Errorf("mysql source: table %s: %w", name, err)
 		}
-		byName[c.Name] = len(t.columns)
 		t.columns = append(t.columns, ct)
 	}
 	if err := rows.Err(); err != nil {
@@ -64,26 +63,9 @@ func loadTable(ctx context.Context, db queryer, name tableName, prefix string) (
 	if len(t.columns) == 0 {
 		return nil, fmt.Errorf("mysql source: table %s does not exist (or the user cannot see it)", name)
 	}
-	pkRows, err := db.QueryContext(ctx, `
-		SELECT COLUMN_NAME FROM information_schema.STATISTICS
-		WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'
-		ORDER BY SEQ_IN_INDEX`, name.DB, name.Table)
-	if err != nil {
-		return nil, fmt.Errorf("mysql source: primary key of %s: %w", name, err)
-	}
-	defer pkRows.Close()
-	for pkRows.Next() {
-		var col string
-		if err := pkRows.Scan(&col); err != nil {
-			return nil, fmt.Errorf("mysql source: primary key of %s: %w", name, err)
-		}
-		t.pk = append(t.pk, byName[col])
-	}
-	if err := pkRows.Err(); err != nil {
-		return nil, fmt.Errorf("mysql source: primary key of %s: %w", name, err)
-	}
-	if len(t.pk) == 0 {
-		return nil, fmt.Errorf("mysql source: table %s has no primary key; tables without one are not supported yet (add a PRIMARY KEY or Exclude it)", name)
+	// The message key: the primary key, else the first UNIQUE index of NOT NULL columns, else none (keyless.go).
+	if t.pk, err = keyColumns(ctx, db, name, t.columns); err != nil {
+		return nil, err
 	}
 	if err := t.buildSchemas(prefix); err != nil {
 		return nil, err
@@ -108,12 +90,15 @@ func (t *table) buildSchemas(prefix string) error {
 	for _, i := range t.pk {
 		key.Field(t.columns[i].Name, t.columns[i].schema.AsRequired())
 	}
+	keyless := len(t.pk) == 0
 	value := stream.NewStruct(stem + ".Value").Optional()
 	for i := range t.columns {
 		value.Field(t.columns[i].Name, t.columns[i].schema)
 	}
 	var err error
-	if t.keySchema, err = key.Build(); err != nil {
+	if keyless {
+		t.keySchema = nil // records of a keyless table have a null key and no key schema (keyless.go)
+	} else if t.keySchema, err = key.Build(); err != nil {
 		return fmt.Errorf("mysql source: key schema of %s: %w", t.name, err)
 	}
 	if t.valueSchema, err = value.Build(); err != nil {

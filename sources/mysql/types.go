@@ -69,6 +69,9 @@ const (
 	kindBytes
 	kindBool
 	kindBits
+	kindNative   // MariaDB's UUID, INET4, INET6: text (types_native.go)
+	kindGeometry // GEOMETRY, LINESTRING, POLYGON, MULTI*, GEOMETRYCOLLECTION: Debezium's Geometry struct
+	kindPoint    // POINT: Debezium's Point struct
 )
 
 // columnType is a column with its schema and converter.
@@ -125,7 +128,15 @@ func mapColumn(c Column) (columnType, error) {
 		ct.kind, s = kindTimestamp, stream.StringSchema().WithName(ZonedTimestampName)
 	case "year":
 		ct.kind, s = kindYear, stream.Int32Schema().WithName(YearName)
-	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext", "uuid", "inet4", "inet6":
+	case "uuid":
+		ct.kind, s = kindNative, stream.StringSchema().WithName(UUIDName).WithVersion(1)
+	case "inet4", "inet6":
+		ct.kind, s = kindNative, stream.StringSchema()
+	case "point":
+		ct.kind, s = kindPoint, pointSchema
+	case "geometry", "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection", "geomcollection":
+		ct.kind, s = kindGeometry, geometrySchema
+	case "char", "varchar", "tinytext", "text", "mediumtext", "longtext":
 		ct.kind, s = kindString, stream.StringSchema()
 		if c.JSON {
 			s = s.WithName(JSONName)
@@ -153,7 +164,7 @@ func mapColumn(c Column) (columnType, error) {
 	default:
 		return ct, fmt.Errorf("column %s: type %s is not supported yet", c.Name, c.ColumnType)
 	}
-	if c.Nullable {
+	if c.Nullable || ct.kind == kindGeometry { // Debezium's Geometry schema is optional whatever the column
 		s = s.AsOptional()
 	}
 	ct.schema = s
@@ -286,8 +297,10 @@ func (ct *columnType) convertValue(v any) (any, error) {
 	case kindYear:
 		n, err := asInt(v, 0, 9999)
 		return int32(n), err
-	case kindString:
+	case kindString, kindNative:
 		return asText(v), nil
+	case kindGeometry, kindPoint:
+		return ct.spatialValue(v)
 	case kindBytes:
 		return asBytes(v), nil
 	case kindBool:
@@ -524,6 +537,13 @@ func (ct *columnType) convertBinlog(v any) (any, error) {
 			}
 			v = b[:]
 		}
+	case ct.kind == kindNative:
+		// The binlog carries the stored bytes (BINARY(16) or (4) to the TableMap); SELECT returns text.
+		text, err := ct.nativeText(v)
+		if err != nil {
+			return nil, fmt.Errorf("column %s (%s): %w", ct.Name, ct.ColumnType, err)
+		}
+		v = text
 	case ct.kind == kindBytes && ct.DataType == "binary":
 		// The binlog drops BINARY(n)'s trailing zero bytes; SELECT returns all n.
 		b := asBytes(v)

@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"math"
@@ -22,7 +23,9 @@ const allTypesDDL = `CREATE TABLE types.all_types (
 	dt DATE, tm TIME, tm6 TIME(6), dtm DATETIME(6), dtm0 DATETIME, ts TIMESTAMP(3) NULL, yr YEAR,
 	c CHAR(10), vc VARCHAR(100), tx TEXT, bn BINARY(4), vb VARBINARY(10), bl BLOB,
 	j JSON, e ENUM('small','medium','large'), st SET('a','b','c'), b1 BIT(1), b10 BIT(10),
-	dtnn DATE NOT NULL DEFAULT '2000-01-01', dtmnn DATETIME NOT NULL DEFAULT '2000-01-01 00:00:00'
+	dtnn DATE NOT NULL DEFAULT '2000-01-01', dtmnn DATETIME NOT NULL DEFAULT '2000-01-01 00:00:00',
+	u UUID, i4 INET4, i6 INET6, g GEOMETRY, pt POINT, ls LINESTRING, pg POLYGON, mpt MULTIPOINT,
+	mls MULTILINESTRING, mpg MULTIPOLYGON, gc GEOMETRYCOLLECTION
 )`
 
 var allTypesRows = []string{
@@ -30,18 +33,32 @@ var allTypesRows = []string{
 	 99999999999999999999999999999999999.999999999999999999999999999999, 12345678.90, 3.14159, 2.718281828459045,
 	 '9999-12-31', '838:59:59', '-00:00:00.000001', '9999-12-31 23:59:59.999999', '1000-01-01 00:00:00',
 	 '2038-01-19 03:14:07.999', 2155, 'abc', '😀 emoji ünïcödé 𝄞', REPEAT('x', 3000), x'00010203', x'ff00', x'deadbeef',
-	 '{"a": [1, 2, {"b": null}], "ü": "😀"}', 'large', 'a,c', b'1', b'1000000001', '0000-00-00', '0000-00-00 00:00:00')`,
+	 '{"a": [1, 2, {"b": null}], "ü": "😀"}', 'large', 'a,c', b'1', b'1000000001', '0000-00-00', '0000-00-00 00:00:00',
+	 'aabbccdd-eeff-1122-8344-556677889900', '10.1.2.3', '2001:db8::ff00:42:8329',
+	 ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))', 4326), POINT(1.5, -2.25), ST_GeomFromText('LINESTRING(0 0,1 1,2 0)'),
+	 ST_GeomFromText('POLYGON((0 0,4 0,4 4,0 4,0 0),(1 1,2 1,2 2,1 1))'), ST_GeomFromText('MULTIPOINT(1 1,2 2)'),
+	 ST_GeomFromText('MULTILINESTRING((0 0,1 1),(2 2,3 3))'), ST_GeomFromText('MULTIPOLYGON(((0 0,1 0,1 1,0 0)),((5 5,6 5,6 6,5 5)))'),
+	 ST_GeomFromText('GEOMETRYCOLLECTION(POINT(1 2),LINESTRING(0 0,1 1))'))`,
 	`(2, -128, 0, -32768, 0, -8388608, 0, -2147483648, 0, -9223372036854775808, 0,
 	 -99999999999999999999999999999999999.999999999999999999999999999999, -0.01, -1.5e-10, -1e308,
 	 '0000-00-00', '-838:59:59', '-838:59:58.999999', '1000-01-01 00:00:00.000001', '0000-00-00 00:00:00',
 	 '1970-01-01 00:00:01.000', 1901, '', '', '', x'00000000', '', '', '[]', 'small', '', b'0', b'0',
-	 '1999-12-31', '1999-12-31 23:59:59')`,
+	 '1999-12-31', '1999-12-31 23:59:59',
+	 '00000000-0000-0000-0000-000000000000', '0.0.0.0', '::', POINT(0, 0), ST_GeomFromText('POINT(-180 90)', 4326),
+	 ST_GeomFromText('LINESTRING(-1.5 1e300,0 -0)', 3857), ST_GeomFromText('POLYGON((0 0,1 0,0 1,0 0))', 4326),
+	 ST_GeomFromText('MULTIPOINT(0 0)'), ST_GeomFromText('MULTILINESTRING((0 0,1 1))'),
+	 ST_GeomFromText('MULTIPOLYGON(((0 0,1 0,1 1,0 0)))'), ST_GeomFromText('GEOMETRYCOLLECTION EMPTY'))`,
 	`(3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-	 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-29', '2024-02-29 12:00:00')`,
+	 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, '2024-02-29', '2024-02-29 12:00:00',
+	 NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
 	`(4, 0, 1, 0, 1, 0, 1, 0, 1, 0, 9223372036854775808, 0.000000000000000000000000000001, 0, 0, 0,
 	 '1000-01-01', '00:00:00', '12:34:56.789', '2024-02-29 12:34:56.5', '2024-02-29 12:34:56',
 	 '2024-02-29 12:34:56.123', 0, 'x', 'a\'b"c\\\\', 'tab\there', x'ff', x'00', x'00', 'null', 'medium', 'a,b,c', b'1', b'1111111111',
-	 '2024-01-01', '2024-01-01 00:00:00')`,
+	 '2024-01-01', '2024-01-01 00:00:00',
+	 'ffffffff-ffff-ffff-ffff-ffffffffffff', '255.255.255.255', '::ffff:1.2.3.4', ST_GeomFromText('LINESTRING(1 2,3 4)', 4326),
+	 ST_GeomFromText('POINT(1e-300 -0.5)', 4326), ST_GeomFromText('LINESTRING(0 0,0 1)'), ST_GeomFromText('POLYGON((0 0,2 0,2 2,0 0))'),
+	 ST_GeomFromText('MULTIPOINT(3 3,4 4,5 5)'), ST_GeomFromText('MULTILINESTRING((0 0,1 1,2 2))'),
+	 ST_GeomFromText('MULTIPOLYGON(((1 1,2 1,2 2,1 1)))'), ST_GeomFromText('GEOMETRYCOLLECTION(POINT(0 0))'))`,
 }
 
 // TestAllTypes snapshots a table with every supported type, edge values included, and checks each field of
@@ -113,8 +130,8 @@ func selectValue(t *testing.T, ct *columnType, id int32) string {
 	switch ct.kind {
 	case kindFloat32:
 		expr = "CAST(" + col + " AS DOUBLE)"
-	case kindBytes:
-		expr = "HEX(" + col + ")"
+	case kindBytes, kindGeometry, kindPoint:
+		expr = "HEX(" + col + ")" // spatial: the stored SRID + WKB
 	case kindBits, kindBool:
 		expr = col + " + 0"
 	case kindTimestamp:
@@ -169,8 +186,10 @@ func canonical(t *testing.T, ct *columnType, v any) string {
 		return strconv.FormatFloat(float64(v.(float32)), 'g', -1, 64)
 	case kindFloat64:
 		return strconv.FormatFloat(v.(float64), 'g', -1, 64)
-	case kindString:
+	case kindString, kindNative:
 		return v.(string)
+	case kindGeometry, kindPoint:
+		return spatialHex(t, v.(*stream.Struct))
 	case kindBytes:
 		return strings.ToUpper(hex.EncodeToString(v.([]byte)))
 	case kindBool:
@@ -209,4 +228,26 @@ func canonical(t *testing.T, ct *columnType, v any) string {
 	}
 	t.Fatalf("no canonical form for kind %d", ct.kind)
 	return ""
+}
+
+// spatialHex turns a Geometry or Point struct back into the stored form's hex (SRID little-endian, then the
+// WKB), as HEX(col) shows it; for a Point it also checks that x and y are the WKB's coordinates.
+func spatialHex(t *testing.T, g *stream.Struct) string {
+	t.Helper()
+	wkb, err := g.GetBytes("wkb")
+	if err != nil {
+		t.Fatalf("wkb: %v", err)
+	}
+	var srid uint32
+	if v := g.Get("srid"); v != nil {
+		srid = uint32(v.(int32))
+	}
+	if g.Schema().Name == PointName {
+		x, _ := g.GetFloat64("x")
+		y, _ := g.GetFloat64("y")
+		if wx, wy := math.Float64frombits(binary.LittleEndian.Uint64(wkb[5:])), math.Float64frombits(binary.LittleEndian.Uint64(wkb[13:])); wx != x || wy != y {
+			t.Errorf("point x, y = %v, %v; its WKB says %v, %v", x, y, wx, wy)
+		}
+	}
+	return strings.ToUpper(hex.EncodeToString(binary.LittleEndian.AppendUint32(nil, srid)) + hex.EncodeToString(wkb))
 }
