@@ -34,6 +34,8 @@ type snapshotReader struct {
 	snap, start       BinlogPosition
 	snapshotMillis    int64
 	copied, estimated int64
+	// version is the rows' sluice.version header (version.go); -1: none.
+	version int64
 }
 
 // openSnapshot loads the tables' metadata, then starts a consistent snapshot on a connection of its own.
@@ -81,6 +83,7 @@ func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, names []tableNa
 		return nil, fmt.Errorf("mysql source: snapshot: %w", err)
 	}
 	r.start = r.snap
+	r.version = snapshotVersion(ctx, r.log, conn, r.snap) // version.go: the rows' sluice.version
 	resumed := ""
 	if resume != nil {
 		r.start = *resume.Start
@@ -394,6 +397,7 @@ func (r *snapshotReader) record(rec *stream.Record, row []any, lastOfTable, done
 		Operation:   stream.OpRead,
 		Position:    pos,
 	}
+	r.setVersion(rec) // version.go: the sluice.version header
 	return nil
 }
 

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/sluicehq/sluice/stream"
 )
 
-// VersionHeader is the record header that carries a change event's source-position version, a decimal
-// int64 (the same name as sinks/elasticsearch.VersionHeader, which uses it as the document's external
-// version). Every record the source emits carries it: snapshot rows, inserts, updates, deletes and
+// VersionHeader ("sluice.version", stream.VersionHeader) is the record header that carries a change event's
+// source-position version, a decimal int64, which sinks/elasticsearch uses as the document's external
+// version. Every record the source emits carries it: snapshot rows, inserts, updates, deletes and
 // tombstones.
 //
 // # The version
@@ -33,12 +34,18 @@ import (
 //     index 3 × (the row's index in the event) + (0, 1, 2 as above).
 //   - Snapshot rows carry the version of the snapshot's binlog position: (seq+1)<<24 - 1 for the GTID
 //     position's seq (greater than every record of the transactions the snapshot contains, smaller than
-//     every record of a later one), fileIndex<<47 | pos<<15 without GTIDs. Incremental-snapshot rows take
-//     the version of their chunk's closing watermark.
+//     every record of a later one), fileIndex<<47 | pos<<15 without GTIDs. Snapshot rows are therefore
+//     newer than every change the snapshot contains and older than every change streamed after it. A
+//     snapshot resumed after a restart takes the version of its own (new) position, while streaming
+//     resumes at the first snapshot's: the changes streamed in between are older than the rows copied
+//     after the restart, which already contain them, and are refused as such. Incremental-snapshot rows
+//     take the version of their chunk's closing watermark (recordVersion).
+//   - Schema-change records (DDL) carry none: they describe tables, not documents.
 //
-// Both forms are positive and fit in 63 bits. Versions are larger than any Kafka offset a topic reaches
-// in practice (the first transaction of a server is 2^24), so an Elasticsearch index written before
-// sources set this header (versioned by offsets) is upgraded by the first change of each document.
+// Both forms are positive and fit in 63 bits. A version grows by 2^24 per transaction, so versions are
+// larger than the Kafka offsets of the topic (unless it holds more than 2^24 records per transaction of
+// the server), and an Elasticsearch index written before sources set this header (versioned by offsets)
+// is upgraded in place by the first change of each document.
 //
 // # Limits
 //
@@ -54,7 +61,7 @@ import (
 //     header off with Config.NoVersionHeader.
 //   - A server that switches gtid_mode, or a binlog whose base name changes, changes the form or restarts
 //     the file index: the same applies.
-const VersionHeader = "sluice.version"
+const VersionHeader = stream.VersionHeader
 
 const (
 	versionIndexBits = 24 // GTID form: the record's index within the transaction
@@ -231,41 +238,67 @@ func setVersionHeader(rec *stream.Record, v int64) {
 
 // binlogVersions gives the binlog reader's records their versions: it counts the rows of the current
 // transaction's rows events (captured tables or not, skipped on resume or not, so that a record's index
-// depends only on the binlog).
+// depends only on the binlog), and the rows of the events at one offset (the inner events of a MySQL
+// compressed transaction all carry the payload event's offset).
 type binlogVersions struct {
-	trxGTID string
-	trxFile string
-	trxPos  uint64
-	rows    int // rows of the transaction's rows events before the current one
-	warned  bool
+	trxGTID   string
+	trxFile   string
+	trxPos    uint64
+	trxRows   int // rows of the transaction's rows events before the current one
+	eventFile string
+	eventPos  uint64
+	eventRows int // rows of the earlier rows events at eventFile:eventPos
+	warned    bool
 }
 
-// rowsEvent counts the rows of a rows event of the transaction (gtid, file, pos) and returns the ordinal,
-// within the transaction, of the event's first row.
-func (v *binlogVersions) rowsEvent(gtid, trxFile string, trxPos uint64, rows int) int {
-	if gtid != v.trxGTID || trxFile != v.trxFile || trxPos != v.trxPos {
-		v.trxGTID, v.trxFile, v.trxPos, v.rows = gtid, trxFile, trxPos, 0
-	}
-	first := v.rows
-	v.rows += rows
-	return first
+// rowsVersionBase is what the versions of one rows event's records derive from.
+type rowsVersionBase struct {
+	gtid     string
+	trxRow   int // ordinal of the event's first row in its transaction
+	file     string
+	eventPos uint64
+	eventRow int // ordinal of the event's first row among the rows at file:eventPos
 }
 
-// set gives rec the version of record k (0: delete, update or insert; 1: tombstone; 2: the create of an
-// update that changed the key) of the row whose ordinal in the transaction is trxRow and whose index in
-// its rows event (at eventPos of binlog file) is eventRow. A version that cannot be formed (see
-// VersionHeader's limits) leaves rec without the header, with one warning per reader.
-func (v *binlogVersions) set(log *slog.Logger, rec *stream.Record, gtid string, trxRow, eventRow, k int, file string, eventPos uint64) {
-	index := trxRow*recordsPerRow + k
-	if gtid == "" {
-		index = eventRow*recordsPerRow + k
+// rowsEvent counts the rows of rows event ev (e) of the reader's current transaction and returns the base
+// of its records' versions. It is called for every rows event, captured or not.
+func (r *binlogReader) rowsEvent(ev *replication.BinlogEvent, e *replication.RowsEvent) rowsVersionBase {
+	v := &r.versions
+	if r.trxGTID != v.trxGTID || r.trxFile != v.trxFile || r.trxPos != v.trxPos {
+		v.trxGTID, v.trxFile, v.trxPos, v.trxRows = r.trxGTID, r.trxFile, r.trxPos, 0
 	}
-	ver, err := recordVersion(gtid, index, file, eventPos)
+	pos := uint64(ev.Header.LogPos) - uint64(ev.Header.EventSize)
+	if r.file != v.eventFile || pos != v.eventPos {
+		v.eventFile, v.eventPos, v.eventRows = r.file, pos, 0
+	}
+	rows := len(e.Rows)
+	if e.Type() == replication.EnumRowsEventTypeUpdate {
+		rows /= 2
+	}
+	base := rowsVersionBase{gtid: r.trxGTID, trxRow: v.trxRows, file: r.file, eventPos: pos, eventRow: v.eventRows}
+	v.trxRows += rows
+	v.eventRows += rows
+	return base
+}
+
+// setVersion gives rec the version of record k (0: the delete, update or insert; 1: a delete's tombstone;
+// 2: the create of an update that changed the key) of row j of the rows event of base. A version that
+// cannot be formed (see VersionHeader's limits) leaves rec without the header, with one warning per reader;
+// Config.NoVersionHeader leaves every record without it.
+func (r *binlogReader) setVersion(rec *stream.Record, base rowsVersionBase, j, k int) {
+	if r.cfg.NoVersionHeader {
+		return
+	}
+	index := (base.trxRow+j)*recordsPerRow + k
+	if base.gtid == "" {
+		index = (base.eventRow+j)*recordsPerRow + k
+	}
+	ver, err := recordVersion(base.gtid, index, base.file, base.eventPos)
 	if err != nil {
-		if !v.warned {
-			v.warned = true
-			log.Warn("change records get no "+VersionHeader+" header: sinks version them by Kafka offset", "gtid", gtid,
-				"binlog_file", file, "binlog_pos", eventPos, "error", err)
+		if !r.versions.warned {
+			r.versions.warned = true
+			r.log.Warn("change records get no "+VersionHeader+" header: sinks version them by Kafka offset", "gtid", base.gtid,
+				"binlog_file", base.file, "binlog_pos", base.eventPos, "error", err)
 		}
 		return
 	}
@@ -292,4 +325,13 @@ func snapshotVersion(ctx context.Context, log *slog.Logger, conn *sql.Conn, b Bi
 		return -1
 	}
 	return v
+}
+
+// setVersion gives a snapshot row the snapshot's version (see VersionHeader), unless Config.NoVersionHeader
+// is set or the version could not be formed.
+func (r *snapshotReader) setVersion(rec *stream.Record) {
+	if r.cfg.NoVersionHeader || r.version < 0 {
+		return
+	}
+	setVersionHeader(rec, r.version)
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/go-mysql-org/go-mysql/replication"
 )
 
 func mustVersion(t *testing.T, gtid string, index int, file string, pos uint64) int64 {
@@ -135,14 +137,22 @@ func TestVersionSnapshotBelowStream(t *testing.T) {
 }
 
 func TestBinlogVersionsCountRowsPerTransaction(t *testing.T) {
-	var v binlogVersions
-	if first := v.rowsEvent("0-1-5", "bin.000001", 100, 10); first != 0 {
-		t.Fatalf("first event: %d", first)
+	r := &binlogReader{file: "bin.000001", trxGTID: "0-1-5", trxFile: "bin.000001", trxPos: 100}
+	event := func(pos uint32, rows int) (*replication.BinlogEvent, *replication.RowsEvent) {
+		return &replication.BinlogEvent{Header: &replication.EventHeader{LogPos: pos + 50, EventSize: 50}},
+			&replication.RowsEvent{Rows: make([][]any, rows)}
 	}
-	if first := v.rowsEvent("0-1-5", "bin.000001", 100, 3); first != 10 {
-		t.Fatalf("second event: %d, want 10", first)
+	check := func(what string, got rowsVersionBase, trxRow, eventRow int) {
+		t.Helper()
+		if got.trxRow != trxRow || got.eventRow != eventRow {
+			t.Fatalf("%s: trxRow %d eventRow %d, want %d and %d", what, got.trxRow, got.eventRow, trxRow, eventRow)
+		}
 	}
-	if first := v.rowsEvent("0-1-6", "bin.000001", 900, 3); first != 0 {
-		t.Fatalf("next transaction: %d, want 0", first)
-	}
+	check("first event", r.rowsEvent(event(200, 10)), 0, 0)
+	check("second event", r.rowsEvent(event(300, 3)), 10, 0)
+	// Inner events of a compressed transaction share the payload's offset: their rows are counted on.
+	check("first inner event", r.rowsEvent(event(400, 2)), 13, 0)
+	check("second inner event", r.rowsEvent(event(400, 2)), 15, 2)
+	r.trxGTID, r.trxPos = "0-1-6", 900
+	check("next transaction", r.rowsEvent(event(1000, 3)), 0, 0)
 }
