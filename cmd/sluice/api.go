@@ -302,8 +302,9 @@ func controlCommands() []*cobra.Command {
 		stateChangeCommand("resume", "Resume a paused or stopped pipeline on every replica"),
 		stateChangeCommand("stop", "Stop a pipeline's processors on every replica (offsets can then be changed)"),
 		restartCommand(),
-		rebuildCommand(), // rebuild.go
-		rewindCommand(),  // rewind.go
+		rebuildCommand(),  // rebuild.go
+		rewindCommand(),   // rewind.go
+		snapshotCommand(), // snapshot.go
 	}
 }
 

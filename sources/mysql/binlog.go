@@ -58,8 +58,8 @@ type binlogReader struct {
 	end *gomysql.MariadbGTIDSet
 	// lag is what the task's Lag reads (the task's reader sets its own before each Read).
 	lag *binlogLag
-	// versions counts what the records' sluice.version headers derive from (version.go).
-	versions binlogVersions
+	// incr runs incremental snapshots (incremental.go, signal.go); nil: Config.SignalTable is empty.
+	incr *incremental
 }
 
 // binlogLag is how far a binlog stream is behind its server, for sources.Lagger: seconds from the last
@@ -127,6 +127,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File, lag: new(binlogLag),
 	}
 	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)
+	r.incr = newIncremental(cfg, pool, r.log, start.Incremental)
 	for _, n := range names {
 		r.include[n] = true
 		r.databases[n.DB] = true
@@ -231,6 +232,9 @@ func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
 	var recs []stream.Record
 	waitCtx := ctx
 	for len(recs) < r.cfg.ChunkSize && !r.reachedEnd() {
+		if err := r.incrementalStep(ctx); err != nil { // the next chunk between watermarks (incremental.go)
+			return nil, err
+		}
 		ev, err := r.nextEvent(ctx, waitCtx)
 		if err != nil {
 			if len(recs) > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
@@ -317,11 +321,14 @@ func (r *binlogReader) commit() error {
 func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e *replication.RowsEvent, recs []stream.Record) ([]stream.Record, error) {
 	idx := r.rowsEvents
 	r.rowsEvents++
-	verBase := r.rowsEvent(ev, e) // version.go: counted for every rows event, captured or not
 	if r.skip != nil && idx < r.skip.EventsSkip {
 		return recs, nil
 	}
 	name := tableName{DB: string(e.Table.Schema), Table: string(e.Table.Table)}
+	if r.incr != nil && name == r.incr.signal { // signals and watermarks, never published (signal.go)
+		return r.signalRows(ctx, ev, e, idx, recs)
+	}
+	first := len(recs)
 	if !r.captured(name) { // newtables.go: a new table matching Config.Tables is captured from here on
 		return recs, nil
 	}
@@ -342,7 +349,8 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 		t: t, serverID: int64(ev.Header.ServerID), ts: time.Unix(int64(ev.Header.Timestamp), 0), now: time.Now(),
 		gtid: r.trxGTID, file: r.trxFile, pos: int64(ev.Header.LogPos) - int64(ev.Header.EventSize),
 	}
-	position := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx}
+	position := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx,
+		Incremental: r.incr.position()}
 	for j := 0; j*step < len(e.Rows); j++ {
 		if j < rowSkip {
 			continue
@@ -375,10 +383,10 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 			if out[k].Position, err = json.Marshal(p); err != nil {
 				return nil, fmt.Errorf("mysql source: position: %w", err)
 			}
-			r.setVersion(&out[k], verBase, j, k) // version.go: the sluice.version header
 			recs = append(recs, out[k])
 		}
 	}
+	r.incr.sawRows(name, recs[first:]) // a streamed change wins over the chunk's copy (incremental.go)
 	return recs, nil
 }
 
@@ -428,7 +436,7 @@ func (c *change) records(beforeRaw, afterRaw []any, tombstones bool) ([]stream.R
 			return err
 		}
 		out = append(out, rec)
-		if tombstones && beforeKey != nil { // no tombstone for a keyless table's null key (keyless.go)
+		if tombstones {
 			out = append(out, stream.Record{Topic: rec.Topic, KeySchema: c.t.keySchema, Key: beforeKey, Timestamp: c.ts, Operation: stream.OpDelete})
 		}
 		return nil
@@ -466,9 +474,6 @@ func (c *change) records(beforeRaw, afterRaw []any, tombstones bool) ([]stream.R
 }
 
 func sameKey(a, b *stream.Struct) bool {
-	if a == nil && b == nil {
-		return true // a keyless table's update (keyless.go)
-	}
 	ka, err1 := stream.KeyString(a)
 	kb, err2 := stream.KeyString(b)
 	return err1 == nil && err2 == nil && ka == kb
@@ -534,7 +539,7 @@ func (c *change) record(op stream.Operation, key, before, after *stream.Struct) 
 	return stream.Record{
 		Topic:       t.topic,
 		KeySchema:   t.keySchema,
-		Key:         recordKey(key), // nil for a keyless table (keyless.go)
+		Key:         key,
 		ValueSchema: t.envelopeSchema,
 		Value:       env,
 		Timestamp:   c.ts,
@@ -544,11 +549,8 @@ func (c *change) record(op stream.Operation, key, before, after *stream.Struct) 
 
 func (c *change) cfgName() string { return c.t.prefix }
 
-// key returns the message-key struct of a row (nil for a keyless table).
+// key returns the primary-key struct of a row.
 func (t *table) key(row *stream.Struct) (*stream.Struct, error) {
-	if t.keyless() {
-		return nil, nil
-	}
 	key := mustStruct(t.keySchema)
 	for _, c := range t.pk {
 		name := t.columns[c].Name

@@ -59,11 +59,6 @@ type Config struct {
 	// Tombstones, when nil or true, follows each delete event with a tombstone (same key, nil value) so
 	// that compaction removes the row's key, as Debezium's tombstones.on.delete (default true).
 	Tombstones *bool
-	// NoVersionHeader, when true, leaves records without the sluice.version header (see VersionHeader), so
-	// that sinks version documents by Kafka offset: for servers whose versions are not comparable (several
-	// GTID domains written concurrently, a MySQL failover to a new server UUID). Default false: every
-	// snapshot row, change event and tombstone carries its source-position version.
-	NoVersionHeader bool
 	// SchemaChanges, when nil or true, publishes a schema-change record per DDL statement on a captured
 	// database to topic TopicPrefix (see Source.SchemaChangeTopic, which the topology must then declare), as
 	// Debezium's include.schema.changes (default true). False publishes none; rows still decode with their
@@ -72,6 +67,16 @@ type Config struct {
 	// ChunkSize is the number of rows per snapshot query and per Read, and the most binlog rows per Read
 	// (default 1024).
 	ChunkSize int
+	// SignalTable ("db.table", Debezium's signal.data.collection) enables incremental snapshots on demand:
+	// a table the source's user can INSERT into, created as Debezium's
+	// CREATE TABLE debezium_signal (id VARCHAR(42) PRIMARY KEY, type VARCHAR(32) NOT NULL, data VARCHAR(2048)).
+	// Its inserted rows are read from the binlog (whether or not Tables names it) and never published:
+	// execute-snapshot, stop-snapshot, pause-snapshot and resume-snapshot signals, and the watermarks the
+	// source writes around each chunk. Empty: no incremental snapshots (Source.Snapshot fails).
+	SignalTable string
+	// IncrementalChunkSize is the number of rows per chunk of an incremental snapshot (default 1024,
+	// Debezium's incremental.snapshot.chunk.size).
+	IncrementalChunkSize int
 	// ConnectTimeout bounds each connection attempt (default 10s).
 	ConnectTimeout time.Duration
 	// TLS encrypts the queries' and the binlog's connections (see TLSConfig); the zero value follows the
@@ -139,6 +144,17 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ChunkSize == 0 {
 		cfg.ChunkSize = DefaultChunkSize
+	}
+	if cfg.SignalTable != "" {
+		if err := signalTableCheck(cfg.SignalTable); err != nil {
+			return fmt.Errorf("mysql source: SignalTable: %w", err)
+		}
+	}
+	if cfg.IncrementalChunkSize < 0 {
+		return fmt.Errorf("mysql source: IncrementalChunkSize %d is negative", cfg.IncrementalChunkSize)
+	}
+	if cfg.IncrementalChunkSize == 0 {
+		cfg.IncrementalChunkSize = DefaultIncrementalChunkSize
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second

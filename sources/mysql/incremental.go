@@ -562,7 +562,7 @@ func (r *binlogReader) emitChunk(ev *replication.BinlogEvent, idx int, recs []st
 				return nil, fmt.Errorf("mysql source: %s: source block: %w", inc.tbl.name, err)
 			}
 		}
-		if !r.cfg.NoVersionHeader {
+		if true {
 			// The close watermark's version: newer than every change before it, older than every one after.
 			if v, err := recordVersion(r.trxGTID, 0, r.file, uint64(ch.pos)); err == nil {
 				setVersionHeader(&rec, v)

@@ -398,7 +398,6 @@ func assertSameState(t testing.TB, got, want tableState) {
 	}
 }
 
-
 // TestIncrementalSnapshotWindowDropsChangedKeys changes two rows of every chunk after the chunk's SELECT
 // and before its close watermark (one updated, one deleted): their stream events fall inside the window,
 // so the chunk's older copies of those rows are dropped (exactly two per chunk), and the events applied

@@ -38,11 +38,6 @@ type Position struct {
 	LastPK map[string]json.RawMessage `json:"last_pk,omitempty"`
 	Done   bool                       `json:"done,omitempty"`
 	Start  *BinlogPosition            `json:"start,omitempty"`
-	// Rows and TableDone mark the snapshot of a table without key (keyless.go), which has no LastPK: Rows
-	// is how many of Table's rows were copied, TableDone is set on its last row. Reopened at a position
-	// without TableDone, such a table is copied again from its first row.
-	Rows      int64 `json:"rows,omitempty"`
-	TableDone bool  `json:"table_done,omitempty"`
 
 	GTID       string `json:"gtid,omitempty"`
 	File       string `json:"file,omitempty"`
@@ -50,6 +45,10 @@ type Position struct {
 	EventsSkip int    `json:"events_skip,omitempty"`
 	RowsSkip   int    `json:"rows_skip,omitempty"`
 	RowRecords int    `json:"row_records,omitempty"`
+
+	// Incremental is the incremental snapshot under way (see IncrementalPosition), carried by every record
+	// read while one runs; nil: none.
+	Incremental *IncrementalPosition `json:"incremental,omitempty"`
 }
 
 // Phases of Position.

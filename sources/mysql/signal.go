@@ -180,4 +180,3 @@ func signalTableCheck(name string) error {
 	}
 	return nil
 }
-
