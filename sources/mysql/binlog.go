@@ -58,6 +58,8 @@ type binlogReader struct {
 	end *gomysql.MariadbGTIDSet
 	// lag is what the task's Lag reads (the task's reader sets its own before each Read).
 	lag *binlogLag
+	// versions counts what the records' sluice.version headers derive from (version.go).
+	versions binlogVersions
 	// incr runs incremental snapshots (incremental.go, signal.go); nil: Config.SignalTable is empty.
 	incr *incremental
 }
@@ -321,6 +323,7 @@ func (r *binlogReader) commit() error {
 func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e *replication.RowsEvent, recs []stream.Record) ([]stream.Record, error) {
 	idx := r.rowsEvents
 	r.rowsEvents++
+	verBase := r.rowsEvent(ev, e) // version.go: counted for every rows event, captured or not
 	if r.skip != nil && idx < r.skip.EventsSkip {
 		return recs, nil
 	}
@@ -383,6 +386,7 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 			if out[k].Position, err = json.Marshal(p); err != nil {
 				return nil, fmt.Errorf("mysql source: position: %w", err)
 			}
+			r.setVersion(&out[k], verBase, j, k) // version.go: the sluice.version header
 			recs = append(recs, out[k])
 		}
 	}

@@ -59,6 +59,11 @@ type Config struct {
 	// Tombstones, when nil or true, follows each delete event with a tombstone (same key, nil value) so
 	// that compaction removes the row's key, as Debezium's tombstones.on.delete (default true).
 	Tombstones *bool
+	// NoVersionHeader, when true, leaves records without the sluice.version header (see VersionHeader), so
+	// that sinks version documents by Kafka offset: for servers whose versions are not comparable (several
+	// GTID domains written concurrently, a MySQL failover to a new server UUID). Default false: every
+	// snapshot row, change event and tombstone carries its source-position version.
+	NoVersionHeader bool
 	// SchemaChanges, when nil or true, publishes a schema-change record per DDL statement on a captured
 	// database to topic TopicPrefix (see Source.SchemaChangeTopic, which the topology must then declare), as
 	// Debezium's include.schema.changes (default true). False publishes none; rows still decode with their
