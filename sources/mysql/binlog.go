@@ -440,7 +440,7 @@ func (c *change) records(beforeRaw, afterRaw []any, tombstones bool) ([]stream.R
 			return err
 		}
 		out = append(out, rec)
-		if tombstones {
+		if tombstones && beforeKey != nil { // no tombstone for a keyless table's null key (keyless.go)
 			out = append(out, stream.Record{Topic: rec.Topic, KeySchema: c.t.keySchema, Key: beforeKey, Timestamp: c.ts, Operation: stream.OpDelete})
 		}
 		return nil
@@ -478,6 +478,9 @@ func (c *change) records(beforeRaw, afterRaw []any, tombstones bool) ([]stream.R
 }
 
 func sameKey(a, b *stream.Struct) bool {
+	if a == nil && b == nil {
+		return true // a keyless table's update (keyless.go)
+	}
 	ka, err1 := stream.KeyString(a)
 	kb, err2 := stream.KeyString(b)
 	return err1 == nil && err2 == nil && ka == kb
@@ -543,7 +546,7 @@ func (c *change) record(op stream.Operation, key, before, after *stream.Struct) 
 	return stream.Record{
 		Topic:       t.topic,
 		KeySchema:   t.keySchema,
-		Key:         key,
+		Key:         recordKey(key), // nil for a keyless table (keyless.go)
 		ValueSchema: t.envelopeSchema,
 		Value:       env,
 		Timestamp:   c.ts,
@@ -553,8 +556,11 @@ func (c *change) record(op stream.Operation, key, before, after *stream.Struct) 
 
 func (c *change) cfgName() string { return c.t.prefix }
 
-// key returns the primary-key struct of a row.
+// key returns the message-key struct of a row (nil for a keyless table).
 func (t *table) key(row *stream.Struct) (*stream.Struct, error) {
+	if t.keyless() {
+		return nil, nil
+	}
 	key := mustStruct(t.keySchema)
 	for _, c := range t.pk {
 		name := t.columns[c].Name
