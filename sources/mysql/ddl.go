@@ -287,7 +287,8 @@ func (r *binlogReader) query(ev *replication.BinlogEvent, e *replication.QueryEv
 			return recs, nil
 		}
 		// Resume after the DDL: the GTID position includes it, and File/Pos is the end of its Query event.
-		after := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.file, Pos: uint64(ev.Header.LogPos)}
+		after := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.file, Pos: uint64(ev.Header.LogPos),
+			Incremental: r.incr.position()}
 		return r.appendSchemaChange(ev, e, st, gtid, after, recs)
 	}
 	if !isDDL {
@@ -299,7 +300,8 @@ func (r *binlogReader) query(ev *replication.BinlogEvent, e *replication.QueryEv
 		return recs, nil // published before the task was reopened
 	}
 	// Resume after this statement, inside its transaction: from the transaction's start, skipping it.
-	after := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx + 1}
+	after := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx + 1,
+		Incremental: r.incr.position()}
 	return r.appendSchemaChange(ev, e, st, r.trxGTID, after, recs)
 }
 
