@@ -1,13 +1,17 @@
 package mysql
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stream"
+	"github.com/sluicehq/sluice/topology"
 )
 
 // TestKeylessTableEveryType: a table without primary key, with every supported column type (the every-type
@@ -253,4 +257,77 @@ func TestKeylessSnapshotRestartsTheTable(t *testing.T) {
 	if len(rest) != 3 || rest[0].Topic != "sluice.b_kresume.b" {
 		t.Fatalf("reopened after the keyless table's last row: %d records, first on %s; want b's 3", len(rest), rest[0].Topic)
 	}
+}
+
+// TestKeylessThroughTopology: a keyless table's records cross Kafka with a null key (json-schema codecs) on
+// a topic of two partitions: the sink gets every record with a nil key and key schema, the null keys were
+// spread over both partitions (the producer's partitioner picks one at random: the documented loss of
+// order), and the streamed delete has no tombstone.
+func TestKeylessThroughTopology(t *testing.T) {
+	server.CreateDatabase(t, "b_ktopo")
+	const rows = 200
+	var values []string
+	for i := 1; i <= rows; i++ {
+		values = append(values, fmt.Sprintf("(%d, 'row %d')", i, i))
+	}
+	server.Exec(t, "CREATE TABLE b_ktopo.log (n INT, v VARCHAR(20))", "INSERT INTO b_ktopo.log VALUES "+strings.Join(values, ", "))
+	src, err := New(Config{DSN: server.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"b_ktopo.log"}, SnapshotMode: SnapshotInitial,
+		ChunkSize: 64, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	tp := topology.New("mysql-keyless")
+	topic := tp.Topic(src.Topic("b_ktopo.log"), topology.KeyCodec("json-schema"), topology.ValueCodec("json-schema"), topology.Partitions(2))
+	tp.Source("cdc", src).To(topic)
+	sink := &recordingSink{}
+	tp.Flow("log").From(topic).To(sink)
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr, cfg.Logger = testkit.Brokers(t, 1), testkit.FreeAddr(t), quiet
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith: %v", err)
+		}
+	}()
+	waitFor := func(what string, n int) []stream.Record {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if recs := sink.records(); len(recs) >= n {
+				return recs
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the sink got %d records after 60s, want %d", what, len(sink.records()), n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("snapshot", rows)
+	server.Exec(t, "UPDATE b_ktopo.log SET v = 'updated' WHERE n = 1", "DELETE FROM b_ktopo.log WHERE n = 2",
+		"INSERT INTO b_ktopo.log VALUES (999, 'last')")
+	recs := waitFor("stream", rows+3)
+	partitions := map[int32]int{}
+	ops := map[string]int{}
+	for _, rec := range recs {
+		if rec.Key != nil || rec.KeySchema != nil {
+			t.Fatalf("record at %s/%d/%d: key %v (schema %v), want null", rec.Topic, rec.Partition, rec.Offset, rec.Key, rec.KeySchema)
+		}
+		if rec.Value == nil {
+			t.Fatalf("record at %s/%d/%d is a tombstone: a keyless table's delete has none", rec.Topic, rec.Partition, rec.Offset)
+		}
+		partitions[rec.Partition]++
+		op, _ := rec.Value.(*stream.Struct).GetString("op")
+		ops[op]++
+	}
+	if len(partitions) != 2 {
+		t.Errorf("null-key records on partitions %v, want both of the topic's 2 (random partitioner)", partitions)
+	}
+	if ops["r"] != rows || ops["u"] != 1 || ops["d"] != 1 || ops["c"] != 1 || len(recs) != rows+3 {
+		t.Errorf("ops %v in %d records", ops, len(recs))
+	}
+	t.Logf("%d null-key records spread over partitions %v", len(recs), partitions)
 }
