@@ -79,6 +79,10 @@
 //	sluice_elasticsearch_requests_total{pipeline,flow}            bulk requests sent
 //	sluice_elasticsearch_retries_total{pipeline,flow}             bulk requests or items sent again
 //	sluice_elasticsearch_documents_total{pipeline,flow,result}    documents by result: indexed, deleted, conflict, rejected
+//
+// and the MySQL source's
+//
+//	sluice_mysql_binlog_retention_margin_seconds{pipeline,source,task}  seconds until the binlog holding the task's position is purged
 package metrics
 
 import (

@@ -160,6 +160,16 @@ type TopicShaper interface {
 	TopicShape(topic string) (stream.Shape, bool)
 }
 
+// TopicRequirer is implemented by a source whose configuration makes it write topics that the topology
+// must declare whatever the data (the MySQL source's heartbeat topic, with heartbeats on). The topology's
+// Validate fails before anything runs, naming each such topic that it does not declare and why the source
+// needs it.
+type TopicRequirer interface {
+	// RequiredTopics maps each topic the source will write to what needs it, e.g.
+	// "HeartbeatTopic: Config.HeartbeatInterval is set".
+	RequiredTopics() map[string]string
+}
+
 // Bounded is implemented by a source that can read a bounded part of its input, for a batch run of the
 // pipeline (topology's ModeBatch): each task reads from its saved position up to the end of its input as
 // the task finds it (a file's end, a table's last row), and then Read returns ErrEndOfInput, instead of

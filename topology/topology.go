@@ -301,6 +301,7 @@ func (t *Topology) Validate() error {
 		}
 		s.validateBackpressure(add)
 		s.validateNewTopics(add) // newtopics.go
+		t.validateRequiredTopics(s, add)
 		checkStages(s.stages, "source", s.name, add)
 	}
 	for _, f := range t.flows {

@@ -58,6 +58,8 @@ type binlogReader struct {
 	end *gomysql.MariadbGTIDSet
 	// lag is what the task's Lag reads (the task's reader sets its own before each Read).
 	lag *binlogLag
+	// beat is where a heartbeat may point and when it is due (heartbeat.go).
+	beat heartbeatState
 	// versions counts what the records' sluice.version headers derive from (version.go).
 	versions binlogVersions
 	// incr runs incremental snapshots (incremental.go, signal.go); nil: Config.SignalTable is empty.
@@ -237,7 +239,11 @@ func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
 		if err := r.incrementalStep(ctx); err != nil { // the next chunk between watermarks (incremental.go)
 			return nil, err
 		}
-		ev, err := r.nextEvent(ctx, waitCtx)
+		ev, err := r.awaitEvent(ctx, waitCtx, len(recs) == 0) // nextEvent, or a heartbeat when due (heartbeat.go)
+		if errors.Is(err, errHeartbeatDue) {
+			hb, err := r.heartbeat(ctx)
+			return []stream.Record{hb}, err
+		}
 		if err != nil {
 			if len(recs) > 0 && (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
 				break
@@ -258,6 +264,7 @@ func (r *binlogReader) Read(ctx context.Context) ([]stream.Record, error) {
 		}
 	}
 	r.delivered = r.delivered || len(recs) > 0
+	r.beatSent(len(recs))
 	return recs, nil
 }
 
@@ -353,7 +360,7 @@ func (r *binlogReader) rows(ctx context.Context, ev *replication.BinlogEvent, e 
 		gtid: r.trxGTID, file: r.trxFile, pos: int64(ev.Header.LogPos) - int64(ev.Header.EventSize),
 	}
 	position := Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.trxFile, Pos: r.trxPos, EventsSkip: idx,
-		Incremental: r.incr.position()}
+		Incremental: r.incr.position(), TS: int64(ev.Header.Timestamp)}
 	for j := 0; j*step < len(e.Rows); j++ {
 		if j < rowSkip {
 			continue

@@ -24,8 +24,11 @@ const (
 	SnapshotInitialOnly SnapshotMode = "initial_only"
 	// SnapshotNever streams the binlog only, from the server's current position at the first start.
 	SnapshotNever SnapshotMode = "never"
-	// SnapshotWhenNeeded is initial, and also takes a new snapshot (then streams from its position) when the
-	// saved binlog position is no longer on the server (its binlog files were purged), saying so in the log.
+	// SnapshotWhenNeeded is initial, and also re-snapshots when the saved binlog position is no longer on
+	// the server (its binlog files were purged), saying so in the log: with SignalTable set, incrementally
+	// and only the tables that changed since, while streaming from the server's current position; else a
+	// new snapshot of every table, then the stream from its position (see the package doc, "Purged
+	// positions").
 	SnapshotWhenNeeded SnapshotMode = "when_needed"
 )
 
@@ -91,6 +94,25 @@ type Config struct {
 	// library's (go-mysql's) own logs. Default: the logger of the pipeline that opens the task (metrics.From
 	// of Open's context: the pipeline's handler, text or JSON), or slog.Default() outside a pipeline.
 	Logger *slog.Logger
+
+	// HeartbeatInterval, when positive, makes the binlog stream emit a heartbeat record to
+	// Source.HeartbeatTopic whenever that long passed without a record (Debezium's heartbeat.interval.ms;
+	// 0, the default, sends none). Its position is the stream's, past every event read (of other tables
+	// and databases too), so that the saved position follows the server on a quiet captured table and a
+	// restart does not need binlogs purged meanwhile. Declare the topic in the topology. At least 100ms.
+	HeartbeatInterval time.Duration
+	// HeartbeatQuery, if set, is a statement run on the query connection before each heartbeat, within the
+	// interval (at most 10 s), e.g. "INSERT INTO hb.beat (id, ts) VALUES (1, NOW(6)) ON DUPLICATE KEY
+	// UPDATE ts = NOW(6)" (Debezium's heartbeat.action.query), so that a server with no traffic at all
+	// still writes binlog events for the heartbeats' positions to move past. A failure is logged as a
+	// warning. Needs HeartbeatInterval.
+	HeartbeatQuery string
+	// RetentionCheckInterval is how often the binlog-retention guard compares the binlogs the server keeps
+	// with the task's position (retention.go; default 1 minute).
+	RetentionCheckInterval time.Duration
+	// RetentionWarnMargin: the guard logs a warning when the binlog file holding the task's position will
+	// be purged in less than this (default 1 hour), or already was.
+	RetentionWarnMargin time.Duration
 
 	tlsConfig   *tls.Config // built from TLS by Validate; nil: the DSN's tls= parameter decides
 	tlsFallback bool        // TLS.Mode preferred: plaintext when the server offers no TLS
@@ -163,6 +185,24 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.ConnectTimeout <= 0 {
 		cfg.ConnectTimeout = 10 * time.Second
+	}
+	if cfg.HeartbeatInterval < 0 || (cfg.HeartbeatInterval > 0 && cfg.HeartbeatInterval < 100*time.Millisecond) {
+		return fmt.Errorf("mysql source: HeartbeatInterval %s: give 0 (no heartbeats) or at least 100ms", cfg.HeartbeatInterval)
+	}
+	if strings.TrimSpace(cfg.HeartbeatQuery) != "" && cfg.HeartbeatInterval == 0 {
+		return errors.New("mysql source: HeartbeatQuery is set but HeartbeatInterval is 0: the query runs before each heartbeat; set HeartbeatInterval")
+	}
+	if cfg.RetentionCheckInterval < 0 {
+		return fmt.Errorf("mysql source: RetentionCheckInterval %s is negative", cfg.RetentionCheckInterval)
+	}
+	if cfg.RetentionCheckInterval == 0 {
+		cfg.RetentionCheckInterval = DefaultRetentionCheckInterval
+	}
+	if cfg.RetentionWarnMargin < 0 {
+		return fmt.Errorf("mysql source: RetentionWarnMargin %s is negative", cfg.RetentionWarnMargin)
+	}
+	if cfg.RetentionWarnMargin == 0 {
+		cfg.RetentionWarnMargin = DefaultRetentionWarnMargin
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

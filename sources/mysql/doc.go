@@ -164,17 +164,60 @@
 // A stream position whose binlog files were purged fails the first Read (ERROR 1236) with an error
 // wrapping ErrPositionPurged that names the missing position (gtid, file, pos) and the oldest one available
 // (the first binlog file and the GTID position at its start), for initial and never. when_needed instead
-// logs a warning saying that the saved position is no longer on the server and that it takes a new
-// snapshot, takes a consistent snapshot of every captured table and streams from that snapshot's position.
-// As with Debezium, rows deleted while the position was lost get no delete event: a consumer that must drop
-// them rebuilds from the new snapshot (its records have op "r").
+// recovers, saying so in a warning. With Config.SignalTable set (incremental snapshots, see
+// IncrementalPosition) it re-snapshots only what may have changed: it streams on from the server's CURRENT
+// binlog position (what happened between the lost position and now is in no binlog any more; streaming
+// from the oldest file left would only replay part of it) and requests an incremental snapshot of the
+// captured tables whose information_schema.TABLES.UPDATE_TIME is at or after the lost position's binlog
+// time (Position.TS) minus a second, or unknown (NULL: InnoDB forgets it at a server restart; every table
+// when the position carries no time); the warning names these tables and why. Without SignalTable, or
+// when such a table has no primary key, it takes a consistent snapshot of every captured table and streams
+// from that snapshot's position, and the warning names the setting that would have avoided it. As with
+// Debezium, rows deleted while the position was lost get no delete event: a consumer that must drop them
+// rebuilds from the new snapshot (its records have op "r").
+//
+// # Heartbeats
+//
+// Positions are saved with records, so on a quiet captured table the saved position would stay where the
+// last change was while the server writes binlogs for other tables, and a restart could need a binlog
+// purged meanwhile. With Config.HeartbeatInterval (Debezium's heartbeat.interval.ms), whenever that long
+// passes without a record Read returns a heartbeat record instead of waiting on (it does not block in the
+// binlog past the interval): topic Source.HeartbeatTopic, "__sluice-heartbeat.<TopicPrefix>" (Debezium's
+// is "__debezium-heartbeat.<prefix>"); key io.debezium.connector.common.ServerNameKey {serverName:
+// TopicPrefix}; value io.debezium.connector.common.Heartbeat {ts_ms}; Operation stream.OpNone. Its
+// position is the stream's: the GTID position of the last completed transaction and the file and offset
+// just past it, or past the last event read between transactions (events of other databases and the
+// server's binlog heartbeats advance it), with nothing to skip; none is sent while the stream is inside a
+// transaction. The engine saves it once Kafka acknowledged the heartbeat, so the saved position follows
+// the server. Config.HeartbeatQuery (Debezium's heartbeat.action.query) runs before each heartbeat, so a
+// server without any traffic still writes events to move past. Declare the topic in the topology:
+// Validate fails naming HeartbeatTopic when it is missing (sources.TopicRequirer).
+//
+// # Binlog retention
+//
+// While a task is open, a guard on a goroutine of its own compares, every Config.RetentionCheckInterval
+// (default 1 minute), the binlog file holding the task's position (the file the stream reads, or the
+// snapshot's binlog position) with SHOW BINARY LOGS and the server's expiry (binlog_expire_logs_seconds,
+// else expire_logs_days). The margin is how long until that file is purged: expiry minus the file's age,
+// where the age is taken from the binlog time of the last transaction event read (the file was last
+// written at or after it, so the margin is a lower bound); +Inf for the file being written or with expiry
+// off; 0 once the file was purged; unknown (NaN) before the stream read a transaction. It is exported as
+// the gauge sluice_mysql_binlog_retention_margin_seconds{pipeline,source,task} (through the registerer of
+// metrics.From), and a warning naming the file, the margin, the expiry and the fix (speed up the pipeline,
+// raise binlog_expire_logs_seconds) is logged at each check while the margin is below
+// Config.RetentionWarnMargin (default 1 hour: time to react when the expiry is days; with a short expiry,
+// set a fraction of it; with expiry off only an actual purge warns). A file that is the oldest kept is
+// reported "at_risk": a manual PURGE or the next expiry removes it first. The guard reports the position
+// the task reads, not the one last saved, which may be older while Kafka has not acknowledged the latest
+// records.
 //
 // # Not yet done
 //
 //   - A DDL statement is recognised by its leading keywords, not fully parsed.
 //   - MySQL's binlog (GTIDs as UUID sets) is not supported yet: streaming from MySQL fails at Open.
-//   - Positions advance only with records of captured tables: after a long quiet period for them, a restart
-//     re-reads the binlog of other tables from the last record's transaction (nothing is emitted twice).
+//   - Without HeartbeatInterval, positions advance only with records of captured tables: after a long
+//     quiet period for them, a restart re-reads the binlog of other tables from the last record's
+//     transaction (nothing is emitted twice).
 //   - When never starts without a stored position and no record is emitted before a restart, the restart
 //     starts at the then current position again.
 //

@@ -43,11 +43,6 @@ type Position struct {
 	// without TableDone, such a table is copied again from its first row.
 	Rows      int64 `json:"rows,omitempty"`
 	TableDone bool  `json:"table_done,omitempty"`
-	// Rows and TableDone mark the snapshot of a table without key (keyless.go), which has no LastPK: Rows
-	// is how many of Table's rows were copied, TableDone is set on its last row. Reopened at a position
-	// without TableDone, such a table is copied again from its first row.
-	Rows      int64 `json:"rows,omitempty"`
-	TableDone bool  `json:"table_done,omitempty"`
 
 	GTID       string `json:"gtid,omitempty"`
 	File       string `json:"file,omitempty"`
@@ -59,6 +54,10 @@ type Position struct {
 	// Incremental is the incremental snapshot under way (see IncrementalPosition), carried by every record
 	// read while one runs; nil: none.
 	Incremental *IncrementalPosition `json:"incremental,omitempty"`
+	// TS is the binlog time (unix seconds, the event header's) of the transaction the stream position is in,
+	// or of the last event read before it (a heartbeat's); 0 when unknown. when_needed compares it with the
+	// tables' UPDATE_TIME to re-snapshot only the tables that changed since (retention_resnapshot.go).
+	TS int64 `json:"ts,omitempty"`
 }
 
 // Phases of Position.

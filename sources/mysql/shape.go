@@ -24,6 +24,12 @@ func (s *Source) Shape() stream.Shape {
 // database, which identifies no record).
 func (s *Source) TopicShape(topic string) (stream.Shape, bool) {
 	switch {
+	case topic == s.HeartbeatTopic(): // heartbeat.go
+		return stream.Shape{
+			Value:  stream.StructuredValue,
+			Fields: []string{"ts_ms"},
+			From:   "heartbeats of a MySQL source (key serverName, value ts_ms)",
+		}, true
 	case topic == s.cfg.TopicPrefix:
 		return stream.Shape{
 			Value:  stream.StructuredValue,

@@ -128,6 +128,9 @@ func (s *Source) open(ctx context.Context, task sources.Task, pos stream.Positio
 			return nil, err
 		}
 	}
+	if cfg.SnapshotMode != SnapshotInitialOnly {
+		r.startRetentionGuard(ctx) // retention.go
+	}
 	return r, nil
 }
 
@@ -136,6 +139,9 @@ func (r *taskReader) openStream(ctx context.Context, start Position) error {
 	var err error
 	r.stream, err = openBinlog(ctx, r.cfg, r.pool, r.tables, start)
 	if errors.Is(err, ErrPositionPurged) && r.cfg.SnapshotMode == SnapshotWhenNeeded {
+		if handled, herr := r.resnapshotAffected(ctx, start, err); handled || herr != nil {
+			return herr // retention_resnapshot.go
+		}
 		r.logResnapshot(start, err)
 		r.snap, err = openSnapshot(ctx, r.cfg, r.pool, r.tables, nil)
 	}
@@ -153,6 +159,7 @@ type taskReader struct {
 	stream *binlogReader
 	end    *gomysql.MariadbGTIDSet // a batch run's end (bounded.go); nil: none
 	lag    binlogLag               // the stream's, kept across streams opened by this reader
+	guard  *retentionGuard         // the binlog-retention guard (retention.go)
 }
 
 // Lag is how many seconds the task's binlog stream is behind the server (sources.Lagger, see binlogLag):
@@ -167,6 +174,7 @@ func (r *taskReader) Read(ctx context.Context) ([]stream.Record, error) {
 }
 
 func (r *taskReader) read(ctx context.Context) ([]stream.Record, error) {
+	r.trackRetention() // retention.go
 	if r.snap != nil {
 		recs, err := r.snap.Read(ctx)
 		if !errors.Is(err, sources.ErrEndOfInput) {
@@ -206,6 +214,13 @@ func (r *taskReader) resnapshot(ctx context.Context, purged error) ([]stream.Rec
 	if cerr != nil {
 		return nil, cerr
 	}
+	// Only the tables that changed, incrementally, when Config.SignalTable allows (retention_resnapshot.go).
+	if handled, err := r.resnapshotAffected(ctx, from, purged); handled || err != nil {
+		if err != nil {
+			return nil, err
+		}
+		return r.read(ctx)
+	}
 	r.logResnapshot(from, purged)
 	r.lag.streaming.Store(false) // a snapshot again: the binlog lag is not known until it streams
 	var err error
@@ -216,6 +231,7 @@ func (r *taskReader) resnapshot(ctx context.Context, purged error) ([]stream.Rec
 }
 
 func (r *taskReader) Close() error {
+	r.stopRetentionGuard() // retention.go
 	var errs []error
 	if r.snap != nil {
 		errs = append(errs, r.snap.Close())
