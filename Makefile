@@ -23,7 +23,8 @@ test: deps
 FUZZTIME ?= 3s
 FUZZ_TARGETS := ./stream:FuzzJSONSchemaDecode ./formats/avro:FuzzDecode ./formats/avro:FuzzStreamSchema \
 	./schemaregistry:FuzzApplyRecord ./schemaregistry:FuzzRegisterRequest ./stages:FuzzParseJSON \
-	./stages:FuzzParseCSV ./sources/file:FuzzReadLines ./sources/postgres:FuzzConvert
+	./stages:FuzzParseCSV ./sources/file:FuzzReadLines ./sources/postgres:FuzzConvert \
+	./sources/mysql:FuzzBinlogNative
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
