@@ -101,11 +101,13 @@ func TestStartupChecks(t *testing.T) {
 		expect(t, tasks(t, server.DSN(""), "nodb.*"), ErrUnknownTable, `Tables[0] "nodb.*" matches no table`)
 	})
 	t.Run("no primary key", func(t *testing.T) {
+		// Not refused any more: captured with a null key (keyless.go, TestKeylessTableEveryType).
 		src := newSource(t, 10, "chk.nopk")
-		_, err := src.Open(t.Context(), sources.Task{Key: src.TaskKey()}, nil)
-		if err == nil || !strings.Contains(err.Error(), "has no primary key") {
-			t.Fatalf("Open: %v", err)
+		r, err := src.Open(t.Context(), sources.Task{Key: src.TaskKey()}, nil)
+		if err != nil {
+			t.Fatalf("Open of a table without primary key: %v", err)
 		}
+		r.Close()
 	})
 }
 
