@@ -43,16 +43,6 @@ type Position struct {
 	// without TableDone, such a table is copied again from its first row.
 	Rows      int64 `json:"rows,omitempty"`
 	TableDone bool  `json:"table_done,omitempty"`
-	// Rows and TableDone mark the snapshot of a table without key (keyless.go), which has no LastPK: Rows
-	// is how many of Table's rows were copied, TableDone is set on its last row. Reopened at a position
-	// without TableDone, such a table is copied again from its first row.
-	Rows      int64 `json:"rows,omitempty"`
-	TableDone bool  `json:"table_done,omitempty"`
-	// Rows and TableDone mark the snapshot of a table without key (keyless.go), which has no LastPK: Rows
-	// is how many of Table's rows were copied, TableDone is set on its last row. Reopened at a position
-	// without TableDone, such a table is copied again from its first row.
-	Rows      int64 `json:"rows,omitempty"`
-	TableDone bool  `json:"table_done,omitempty"`
 
 	GTID       string `json:"gtid,omitempty"`
 	File       string `json:"file,omitempty"`
