@@ -68,7 +68,8 @@
 //     keyed.go (a keyed step), commitorder.go (offsets committed in order, which their replays rely on).
 //   - stagechain.go: the stage chain: stateless stages run fused, one record at a time, panics caught.
 //   - encoding.go: records encoded with their topic's codecs, and the JSON codec of the engine's own
-//     messages.
+//     messages. newtopics.go: ToRecordTopics' NewTopics, the record topics a source's task creates at run
+//     time under a prefix (their codecs, producer and ACLs).
 //   - failure.go: how failures are described and reported (which record, which stage, in the user's words).
 //   - health.go: the HTTP server (/metrics, /healthz, /readyz) and the stall tracker behind /readyz.
 //   - status.go: the operator API's read side (GET /, /pipelines, /pipelines/{name}, its status; JSON 404

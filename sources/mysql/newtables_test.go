@@ -1,14 +1,19 @@
 package mysql
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/sluicehq/sluice/internal/testkit"
 	"github.com/sluicehq/sluice/stream"
+	"github.com/sluicehq/sluice/topology"
 )
 
 // summary is a record in one line: a row's describe (topic/key/op), or "ddl <statement's first three
@@ -139,6 +144,116 @@ func TestDDLInTransactionExactResume(t *testing.T) {
 		r.Close()
 		if !slices.Equal(got, want[i+1:]) {
 			t.Errorf("reopened at record %d (%s) position %s: got %q, want %q", i, want[i], all[i].Position, got, want[i+1:])
+		}
+	}
+}
+
+// TestNewTableThroughTopology: a pipeline on the embedded broker whose source sends each table's records to
+// a topic it creates at run time (ToRecordTopics with NewTopics "c3.c_db3.", 2 partitions): a table created
+// while it runs gets its topic, with its inserts, update, delete and tombstone, and the rows of a
+// CREATE TABLE ... SELECT; after a restart on the same data directory the tables are streamed on from the
+// saved position: no snapshot again, no record twice.
+func TestNewTableThroughTopology(t *testing.T) {
+	server.CreateDatabase(t, "c_db3")
+	server.Exec(t, "CREATE TABLE c_db3.seed (id INT PRIMARY KEY, note VARCHAR(20))", "INSERT INTO c_db3.seed VALUES (1, 'seed')")
+	log := &testkit.LogBuffer{}
+	logger := slog.New(slog.NewTextHandler(log, nil))
+	serverID := serverIDs.Add(1)
+	dataDir, brokerAddr := filepath.Join(t.TempDir(), "data"), testkit.FreeAddr(t)
+	brokers := []string{brokerAddr}
+	start := func() (stop func()) {
+		src, err := New(Config{DSN: server.DSN(""), ServerID: serverID, Tables: []string{"c_db3.*"}, TopicPrefix: "c3", Logger: logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp := topology.New("c3-newtables")
+		tp.Topic(src.SchemaChangeTopic(), topology.KeyCodec("json"), topology.ValueCodec("json"))
+		tp.Source("cdc", src).ToRecordTopics(topology.NewTopics("c3.c_db3.", topology.Partitions(2),
+			topology.KeyCodec("json"), topology.ValueCodec("json")))
+		cfg := topology.DefaultConfig()
+		cfg.DataDir, cfg.BrokerAddr, cfg.HTTPAddr, cfg.Logger = dataDir, brokerAddr, "off", logger // the embedded broker
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- tp.RunWith(ctx, cfg) }()
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("RunWith: %v", err)
+				}
+			})
+		}
+		t.Cleanup(stop) // also when the test fails before it stops the pipeline
+		return stop
+	}
+	// ops lists the records of a topic as "key:op", sorted (two partitions: no order across keys).
+	ops := func(msgs []testkit.Message) []string {
+		var out []string
+		for _, m := range msgs {
+			op := "tomb"
+			if len(m.Value) > 0 {
+				var env struct{ Op string }
+				if err := json.Unmarshal(m.Value, &env); err != nil {
+					t.Fatalf("%s: %v", m, err)
+				}
+				op = env.Op
+			}
+			out = append(out, string(m.Key)+":"+op)
+		}
+		slices.Sort(out)
+		return out
+	}
+	stop := start()
+	testkit.WaitRecords(t, brokers, "c3.c_db3.seed", 1, 30*time.Second)
+	server.Exec(t,
+		"CREATE TABLE c_db3.late (id INT PRIMARY KEY, note VARCHAR(20))",
+		"INSERT INTO c_db3.late VALUES (1, 'a'), (2, 'b')",
+		"UPDATE c_db3.late SET note = 'c' WHERE id = 1",
+		"DELETE FROM c_db3.late WHERE id = 2",
+		"CREATE TABLE c_db3.copied (PRIMARY KEY (id)) SELECT id, note FROM c_db3.late")
+	late := ops(testkit.WaitRecords(t, brokers, "c3.c_db3.late", 5, 30*time.Second))
+	want := []string{`{"id":1}:c`, `{"id":1}:u`, `{"id":2}:c`, `{"id":2}:d`, `{"id":2}:tomb`}
+	if !slices.Equal(late, want) {
+		t.Errorf("topic c3.c_db3.late: %q, want %q", late, want)
+	}
+	copied := ops(testkit.WaitRecords(t, brokers, "c3.c_db3.copied", 1, 30*time.Second))
+	if !slices.Equal(copied, []string{`{"id":1}:c`}) {
+		t.Errorf("topic c3.c_db3.copied: %q", copied)
+	}
+	if n := len(testkit.HighWaterMarks(t, brokers, "c3.c_db3.late")); n != 2 {
+		t.Errorf("topic c3.c_db3.late has %d partitions, want the 2 of NewTopics", n)
+	}
+	var ddl []string
+	for _, m := range testkit.WaitRecords(t, brokers, "c3", 2, 30*time.Second) {
+		var v struct{ DDL string }
+		if err := json.Unmarshal(m.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		ddl = append(ddl, strings.Join(strings.Fields(v.DDL)[:3], " "))
+	}
+	if want := []string{"CREATE TABLE c_db3.late", "CREATE TABLE `c_db3`.`copied`"}; !slices.Equal(ddl, want) {
+		t.Errorf("schema changes: %q, want %q", ddl, want)
+	}
+	stop()
+
+	stop = start()
+	server.Exec(t, "INSERT INTO c_db3.late VALUES (3, 'after')", "INSERT INTO c_db3.seed VALUES (2, 'end')")
+	testkit.WaitRecords(t, brokers, "c3.c_db3.late", 6, 30*time.Second)
+	testkit.WaitRecords(t, brokers, "c3.c_db3.seed", 2, 30*time.Second)
+	for topic, want := range map[string][]string{
+		"c3.c_db3.seed":   {`{"id":1}:r`, `{"id":2}:c`},
+		"c3.c_db3.late":   append(slices.Clone(want), `{"id":3}:c`),
+		"c3.c_db3.copied": {`{"id":1}:c`},
+	} {
+		slices.Sort(want)
+		if got := ops(testkit.ReadTopic(t, brokers, topic)); !slices.Equal(got, want) {
+			t.Errorf("after the restart, topic %s: %q, want %q", topic, got, want)
+		}
+	}
+	for _, table := range []string{"c_db3.late", "c_db3.copied"} {
+		if n := len(log.Lines("captured new table", "table="+table+" ")); n != 1 {
+			t.Errorf("%s: %d \"captured new table\" lines over both runs, want 1", table, n)
 		}
 	}
 }
