@@ -170,7 +170,8 @@
 // from the oldest file left would only replay part of it) and requests an incremental snapshot of the
 // captured tables whose information_schema.TABLES.UPDATE_TIME is at or after the lost position's binlog
 // time (Position.TS) minus a second, or unknown (NULL: InnoDB forgets it at a server restart; every table
-// when the position carries no time); the warning names these tables and why. Without SignalTable, or
+// when the position carries no time; MySQL 8's cached statistics are read fresh, with
+// information_schema_stats_expiry 0); the warning names these tables and why. Without SignalTable, or
 // when such a table has no primary key, it takes a consistent snapshot of every captured table and streams
 // from that snapshot's position, and the warning names the setting that would have avoided it. As with
 // Debezium, rows deleted while the position was lost get no delete event: a consumer that must drop them

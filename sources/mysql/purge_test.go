@@ -107,6 +107,9 @@ func TestPurgedPosition(t *testing.T) {
 	if !strings.Contains(logs.String(), "snapshot mode when_needed: the saved binlog position is no longer on the server") {
 		t.Errorf("no log line says why the task re-snapshots; logs:\n%s", logs.String())
 	}
+	if !strings.Contains(logs.String(), "Set SignalTable to re-snapshot only the tables that changed") {
+		t.Errorf("no log line names SignalTable, the setting that re-snapshots only the tables that changed (retention_resnapshot.go); logs:\n%s", logs.String())
+	}
 	want := map[string]string{}
 	rows, err := srv.DB().Query("SELECT id, v FROM pg.t")
 	if err != nil {

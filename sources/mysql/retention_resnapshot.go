@@ -86,8 +86,17 @@ func affectedTables(ctx context.Context, pool *sql.DB, names []tableName, since 
 	}
 	qctx, cancel := context.WithTimeout(ctx, retentionQueryTimeout)
 	defer cancel()
+	conn, err := pool.Conn(qctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("mysql source: when_needed: read UPDATE_TIME: %w", err)
+	}
+	defer conn.Close()
+	// MySQL 8 caches information_schema.TABLES' statistics, UPDATE_TIME included, for
+	// information_schema_stats_expiry (a day by default): read them fresh. MariaDB has no such cache (nor the
+	// variable: its error is ignored).
+	conn.ExecContext(qctx, "SET SESSION information_schema_stats_expiry = 0")
 	for db := range dbs {
-		rows, err := pool.QueryContext(qctx, "SELECT TABLE_NAME, UPDATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)
+		rows, err := conn.QueryContext(qctx, "SELECT TABLE_NAME, UPDATE_TIME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?", db)
 		if err != nil {
 			return nil, "", fmt.Errorf("mysql source: when_needed: read UPDATE_TIME of database %s: %w", db, err)
 		}

@@ -107,7 +107,20 @@ func TestRetentionGuardAndWhenNeeded(t *testing.T) {
 	}), false)
 	srv.Exec(t, "UPDATE e_ret.b SET v = 'b2 streamed' WHERE id = 2")
 	apply(readUntil(t, r, isRow("e_ret.b", "2")), false)
-	time.Sleep(2100 * time.Millisecond) // b's last change must be over a second older than the position (binlog time has 1 s steps)
+	// b's last change must be more than a second older than the position (binlog times and UPDATE_TIME
+	// have one-second steps): wait until the server's clock is two seconds past it.
+	for waited := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		var later bool
+		if err := srv.DB().QueryRow("SELECT NOW() >= UPDATE_TIME + INTERVAL 2 SECOND FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'e_ret' AND TABLE_NAME = 'b'").Scan(&later); err != nil {
+			t.Fatal(err)
+		}
+		if later {
+			break
+		}
+		if time.Since(waited) > 10*time.Second {
+			t.Fatal("e_ret.b's UPDATE_TIME is not two seconds in the past after 10 s")
+		}
+	}
 	srv.Exec(t, "UPDATE e_ret.a SET v = 'a1 streamed' WHERE id = 1")
 	recs := readUntil(t, r, isRow("e_ret.a", "1"))
 	apply(recs, false)
