@@ -44,6 +44,7 @@ type retentionGuard struct {
 
 	mu     sync.Mutex
 	file   string  // binlog file holding the task's position ("" unknown)
+	gtid   string  // the position's GTID position, for the warning
 	margin float64 // seconds; +Inf never purged (expiry off, or the file being written); NaN unknown
 
 	reg    prometheus.Registerer
@@ -78,6 +79,7 @@ func (r *taskReader) startRetentionGuard(ctx context.Context) {
 	runCtx, cancel := context.WithCancel(context.Background())
 	g.cancel = cancel
 	r.guard = g
+	r.trackRetention()
 	go g.run(runCtx)
 }
 
@@ -102,8 +104,15 @@ func (r *taskReader) trackRetention() {
 		return
 	}
 	if file := r.positionFile(); file != "" {
+		gtid := ""
+		switch {
+		case r.stream != nil && r.stream.gtid != nil:
+			gtid = r.stream.gtid.String()
+		case r.snap != nil:
+			gtid = r.snap.start.GTID
+		}
 		r.guard.mu.Lock()
-		r.guard.file = file
+		r.guard.file, r.guard.gtid = file, gtid
 		r.guard.mu.Unlock()
 	}
 }
@@ -158,7 +167,7 @@ type retentionState struct {
 // check runs one comparison, sets the gauge and logs a warning when the margin is short.
 func (g *retentionGuard) check(ctx context.Context) {
 	g.mu.Lock()
-	file := g.file
+	file, gtid := g.file, g.gtid
 	g.mu.Unlock()
 	if file == "" {
 		return // no position yet (a first snapshot that has not started)
@@ -177,15 +186,15 @@ func (g *retentionGuard) check(ctx context.Context) {
 	switch {
 	case st.purged:
 		g.log.Warn("mysql source: binlog retention: the binlog file holding the task's position was purged: the task cannot resume there (when_needed re-snapshots the tables that changed; other modes fail). Speed up the pipeline, or raise binlog_expire_logs_seconds",
-			"task", g.task, "binlog_file", file, "oldest_binlog_file", st.oldest, "margin", "0s")
+			"task", g.task, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin", "0s")
 	case st.margin < warn:
 		g.log.Warn(fmt.Sprintf("mysql source: binlog retention: the binlog file holding the task's position is purged in about %s (less than RetentionWarnMargin %s): speed up the pipeline, or raise binlog_expire_logs_seconds on the server",
 			time.Duration(st.margin*float64(time.Second)).Round(time.Second), g.cfg.RetentionWarnMargin),
-			"task", g.task, "binlog_file", file, "oldest_binlog_file", st.oldest, "margin_seconds", math.Round(st.margin),
+			"task", g.task, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin_seconds", math.Round(st.margin),
 			"binlog_expire_logs_seconds", st.expire, "at_risk", st.atRisk)
 	case math.IsNaN(st.margin) && st.atRisk:
 		g.log.Warn("mysql source: binlog retention: the binlog file holding the task's position is the oldest the server keeps, and its age is not known yet: the next purge removes it",
-			"task", g.task, "binlog_file", file, "binlog_expire_logs_seconds", st.expire, "why_unknown", st.unknown)
+			"task", g.task, "binlog_file", file, "gtid", gtid, "binlog_expire_logs_seconds", st.expire, "why_unknown", st.unknown)
 	}
 }
 
