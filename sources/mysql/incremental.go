@@ -25,6 +25,10 @@ const DefaultIncrementalChunkSize = 1024
 // max-key selects), which run on the query pool while the binlog connection keeps streaming.
 const incrementalQueryTimeout = time.Minute
 
+// incrementalWindowWarn is how long a chunk may wait for its watermarks to come back through the binlog
+// before a warning says so.
+const incrementalWindowWarn = time.Minute
+
 // incrementalProgressEvery is how often a running incremental snapshot logs its progress.
 const incrementalProgressEvery = 10 * time.Second
 
@@ -80,6 +84,8 @@ type incrementalChunk struct {
 	byKey   map[string]int
 	lastKey map[string]json.RawMessage // the chunk's last key (dropped or not)
 	last    bool                       // the table's last chunk
+	written time.Time                  // when the close watermark was written
+	warned  bool                       // a warning said the watermarks do not come back
 }
 
 type chunkRow struct {
@@ -207,6 +213,12 @@ func (inc *incremental) nextTable() {
 // writes the open watermark, reads the chunk, and writes the close watermark, all on the query pool.
 func (r *binlogReader) incrementalStep(ctx context.Context) error {
 	inc := r.incr
+	if inc != nil && inc.win != nil && !inc.win.warned && time.Since(inc.win.written) > incrementalWindowWarn {
+		inc.win.warned = true
+		inc.log.Warn("incremental snapshot: the chunk's watermark rows have not come back through the binlog: is the signal table's database filtered out of the binlog (binlog-ignore-db, replicate filters)?",
+			"snapshot_id", inc.state.ID, "table", inc.state.Tables[0], "signal_table", inc.signal.String(), "watermark_id", inc.win.id,
+			"seen_open", inc.win.open, "waiting", time.Since(inc.win.written).Round(time.Second).String())
+	}
 	for inc != nil && inc.state != nil && !inc.state.Paused && inc.win == nil {
 		done, err := inc.readChunk(ctx)
 		if err != nil {
@@ -297,6 +309,7 @@ func (inc *incremental) readChunk(ctx context.Context) (done bool, err error) {
 	if err := inc.watermark(ctx, id+"-close", "snapshot-window-close"); err != nil {
 		return false, err
 	}
+	w.written = time.Now()
 	inc.win = w
 	return false, nil
 }
@@ -562,7 +575,7 @@ func (r *binlogReader) emitChunk(ev *replication.BinlogEvent, idx int, recs []st
 				return nil, fmt.Errorf("mysql source: %s: source block: %w", inc.tbl.name, err)
 			}
 		}
-		if true {
+		if !r.cfg.NoVersionHeader {
 			// The close watermark's version: newer than every change before it, older than every one after.
 			if v, err := recordVersion(r.trxGTID, 0, r.file, uint64(ch.pos)); err == nil {
 				setVersionHeader(&rec, v)

@@ -71,6 +71,15 @@ func (m tableState) apply(t testing.TB, recs []stream.Record) {
 			delete(m, k)
 			continue
 		}
+		if env, ok := rec.Value.(map[string]any); ok { // read back through Kafka with the json codec
+			row, _ := env["after"].(map[string]any)
+			if row == nil {
+				delete(m, k)
+				continue
+			}
+			m[k] = fmt.Sprintf("%v/%v", row["v"], row["note"])
+			continue
+		}
 		row := after(t, rec)
 		m[k] = fmt.Sprintf("%v/%v", row.Get("v"), row.Get("note"))
 	}
@@ -159,6 +168,7 @@ type incrementalRun struct {
 	started, done    bool
 	sentinel         bool
 	incrementalTable map[string]bool // keys emitted as incremental reads
+	all              []stream.Record // every record read but the sentinel's, in order
 	log              *testkit.LogBuffer
 }
 
@@ -170,40 +180,47 @@ func (run *incrementalRun) read(t testing.TB, ctx context.Context, r sources.Rea
 		if err != nil {
 			t.Fatalf("Read: %v (%d incremental reads, %d streamed)\n%s", err, run.reads, run.streamed, run.log)
 		}
-		var recs []stream.Record
-		for _, rec := range read {
-			if strings.HasSuffix(rec.Topic, ".sentinel") {
-				run.sentinel = true
-				continue
-			}
-			recs = append(recs, rec)
-			if rec.Operation == stream.OpRead {
-				run.reads++
-				k, _ := stream.KeyString(rec.Key)
-				run.incrementalTable[k] = true
-				src, _ := rec.Value.(*stream.Struct).GetStruct("source")
-				if s := src.Get("snapshot"); s != "incremental" {
-					t.Fatalf("incremental read has source.snapshot %v, want incremental", s)
-				}
-				if _, ok := rec.Header(VersionHeader); !ok {
-					t.Fatalf("incremental read has no %s header", VersionHeader)
-				}
-			} else if rec.Value != nil {
-				run.streamed++
-			}
-			pos, err := parsePosition(rec.Position)
-			if err != nil {
-				t.Fatalf("position %s: %v", rec.Position, err)
-			}
-			if pos.Incremental != nil {
-				run.started = true
-			} else if run.started {
-				run.done = true
-			}
-			run.lastPos = rec.Position
-		}
-		run.state.apply(t, recs)
+		run.add(t, read)
 	}
+}
+
+// add accounts for records read, in order, and applies them to run.state.
+func (run *incrementalRun) add(t testing.TB, read []stream.Record) {
+	t.Helper()
+	var recs []stream.Record
+	for _, rec := range read {
+		if strings.HasSuffix(rec.Topic, ".sentinel") {
+			run.sentinel = true
+			continue
+		}
+		recs = append(recs, rec)
+		if rec.Operation == stream.OpRead {
+			run.reads++
+			k, _ := stream.KeyString(rec.Key)
+			run.incrementalTable[k] = true
+			src, _ := rec.Value.(*stream.Struct).GetStruct("source")
+			if s := src.Get("snapshot"); s != "incremental" {
+				t.Fatalf("incremental read has source.snapshot %v, want incremental", s)
+			}
+			if _, ok := rec.Header(VersionHeader); !ok {
+				t.Fatalf("incremental read has no %s header", VersionHeader)
+			}
+		} else if rec.Value != nil {
+			run.streamed++
+		}
+		pos, err := parsePosition(rec.Position)
+		if err != nil {
+			t.Fatalf("position %s: %v", rec.Position, err)
+		}
+		if pos.Incremental != nil {
+			run.started = true
+		} else if run.started {
+			run.done = true
+		}
+		run.lastPos = rec.Position
+	}
+	run.all = append(run.all, recs...)
+	run.state.apply(t, recs)
 }
 
 func openAt(t testing.TB, ctx context.Context, src *Source, pos stream.Position) sources.Reader {
@@ -273,6 +290,17 @@ func TestIncrementalSnapshotResumesWithCondition(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The task stops in the middle of the last chunk read (a crash after Kafka acknowledged part of a
+	// batch): the next run starts from the position of a record 150 before that chunk's end, with what was
+	// acknowledged up to it.
+	cut := len(run.all) - 1
+	for run.all[cut].Operation != stream.OpRead {
+		cut--
+	}
+	cut -= 150
+	acked := run.all[:cut+1]
+	run = &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.add(t, acked)
 	readsBefore := run.reads
 	r = openAt(t, ctx, f.src, run.lastPos)
 	defer r.Close()
@@ -296,9 +324,10 @@ func TestIncrementalSnapshotResumesWithCondition(t *testing.T) {
 		}
 	}
 	assertSameState(t, got, f.items(t, " WHERE id > 5000"))
-	// At most the chunk under way at the restart is read again.
-	if run.reads > 5000+400 {
-		t.Errorf("%d incremental reads for 5,000 rows and a chunk of 400: the restart did not resume from its chunk", run.reads)
+	// The snapshot resumed after the last key acknowledged: no key is read twice (chunks cover disjoint
+	// key ranges), and the rows not read are those the writer changed inside a window or deleted.
+	if run.reads != len(run.incrementalTable) || run.reads > 5000 || run.reads < 4500 {
+		t.Errorf("%d incremental reads of %d keys (rows id > 5000: 5,000): the restart did not resume from its chunk", run.reads, len(run.incrementalTable))
 	}
 	t.Logf("%d incremental reads (%d before the restart), %d streamed changes", run.reads, readsBefore, run.streamed)
 }
