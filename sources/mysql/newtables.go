@@ -217,11 +217,18 @@ func renames(query, defaultDB string) []rename {
 	return out
 }
 
-// isTemporary reports whether a CREATE or DROP statement is of a TEMPORARY table (not captured).
+// isTemporary reports whether a CREATE or DROP statement is of a TEMPORARY table (not captured): the word
+// stands between the verb and TABLE.
 func isTemporary(query string) bool {
-	for _, t := range sqlTokens(query, 4) {
-		if !t.quoted && strings.EqualFold(t.text, "TEMPORARY") {
+	toks := sqlTokens(query, 6)
+	for _, t := range toks[min(1, len(toks)):] {
+		switch {
+		case t.quoted:
+			return false
+		case strings.EqualFold(t.text, "TEMPORARY"):
 			return true
+		case strings.EqualFold(t.text, "TABLE"):
+			return false
 		}
 	}
 	return false

@@ -70,6 +70,8 @@ func TestNewTablesCapturedWhileStreaming(t *testing.T) {
 		"CREATE TABLE c_db1.made (PRIMARY KEY (id)) SELECT id, note FROM c_db1.fresh",
 		"RENAME TABLE c_db1.made TO c_db1.renamed",
 		"INSERT INTO c_db1.renamed VALUES (5, 'r')",
+		"ALTER TABLE c_db1.renamed RENAME TO c_db1.skip_renamed", // renamed out of the captured set
+		"INSERT INTO c_db1.skip_renamed VALUES (6, 's')",
 		"DROP TABLE c_db1.fresh",
 		"CREATE TABLE c_db1.fresh (id INT PRIMARY KEY, other INT)", // again: captured again, its new schema
 		"INSERT INTO c_db1.fresh VALUES (7, 70)",
@@ -85,6 +87,7 @@ func TestNewTablesCapturedWhileStreaming(t *testing.T) {
 		"c1.c_db1.made/1/c",
 		"ddl RENAME TABLE c_db1.made",
 		"c1.c_db1.renamed/5/c",
+		"ddl ALTER TABLE c_db1.renamed",
 		"ddl DROP TABLE `c_db1`.`fresh`",
 		"ddl CREATE TABLE c_db1.fresh",
 		"c1.c_db1.fresh/7/c",
@@ -98,8 +101,48 @@ func TestNewTablesCapturedWhileStreaming(t *testing.T) {
 			t.Errorf("%s: %d \"captured new table\" lines, want %d:\n%s", table, len(lines), n, log)
 		}
 	}
-	if lines := log.Lines("table no longer captured", "table=c_db1.fresh"); len(lines) != 1 {
-		t.Errorf("%d \"table no longer captured\" lines for c_db1.fresh, want 1:\n%s", len(lines), log)
+	for _, table := range []string{"c_db1.fresh", "c_db1.made", "c_db1.renamed"} {
+		if lines := log.Lines("table no longer captured", "table="+table+" "); len(lines) != 1 {
+			t.Errorf("%d \"table no longer captured\" lines for %s, want 1:\n%s", len(lines), table, log)
+		}
+	}
+}
+
+func TestRenamesAndTransactionControl(t *testing.T) {
+	for q, want := range map[string]string{
+		"RENAME TABLE a TO b":                               "d.a>d.b",
+		"rename table `x`.`a` to y.b, c TO `d e`":           "x.a>y.b d.c>d.d e",
+		"ALTER TABLE a RENAME TO b":                         "d.a>d.b",
+		"ALTER ONLINE TABLE x.a ADD c INT, RENAME AS x.b":   "x.a>x.b",
+		"ALTER TABLE a RENAME COLUMN c TO e":                "",
+		"ALTER TABLE a RENAME INDEX i TO j":                 "",
+		"ALTER TABLE a ADD COLUMN `rename` INT":             "",
+		"/* comment */ RENAME TABLE a TO b -- and a remark": "d.a>d.b",
+	} {
+		var got []string
+		for _, rn := range renames(q, "d") {
+			got = append(got, rn.from.String()+">"+rn.to.String())
+		}
+		if strings.Join(got, " ") != want {
+			t.Errorf("renames(%q) = %q, want %q", q, got, want)
+		}
+	}
+	for q, want := range map[string]string{
+		"BEGIN": "BEGIN", "START TRANSACTION": "BEGIN", "XA START 'x'": "BEGIN", "COMMIT": "COMMIT", "commit /* x */": "COMMIT",
+		"XA COMMIT 'x'": "COMMIT", "ROLLBACK": "ROLLBACK", "XA ROLLBACK 'x'": "ROLLBACK", "ROLLBACK TO SAVEPOINT s": "OTHER",
+		"SAVEPOINT s": "OTHER", "RELEASE SAVEPOINT s": "OTHER", "XA END 'x'": "OTHER", "CREATE TABLE t (id INT)": "",
+		"`BEGIN`": "",
+	} {
+		if got := transactionControl(q); got != want {
+			t.Errorf("transactionControl(%q) = %q, want %q", q, got, want)
+		}
+	}
+	for q, want := range map[string]bool{"CREATE TEMPORARY TABLE t (id INT)": true, "DROP TEMPORARY TABLE IF EXISTS t": true,
+		"CREATE OR REPLACE TEMPORARY TABLE t (id INT)": true, "CREATE TABLE temporary (id INT)": false,
+		"CREATE TABLE `temporary` (id INT)": false, "CREATE TABLE t (id INT)": false, "": false} {
+		if got := isTemporary(q); got != want {
+			t.Errorf("isTemporary(%q) = %v, want %v", q, got, want)
+		}
 	}
 }
 
