@@ -275,12 +275,12 @@ func tableMapColumns(tm *replication.TableMapEvent) ([]Column, error) {
 			c.Precision = int(meta>>8)*8 + int(meta&0xff)
 			c.DataType, c.ColumnType = "bit", fmt.Sprintf("bit(%d)", c.Precision)
 		case gomysql.MYSQL_TYPE_GEOMETRY:
-			// The GEOMETRY_TYPE metadata (binlog_row_metadata=FULL) says which spatial type (types_native.go).
-			c.DataType = "geometry"
-			if g := geometries[i]; g < uint64(len(geometryDataTypes)) {
-				c.DataType = geometryDataTypes[g]
+			// The GEOMETRY_TYPE metadata (binlog_row_metadata=FULL) says which spatial type; without it (Dolt's
+			// TableMaps) the current definition does (types_native.go).
+			c.DataType, c.ColumnType = "geometry", spatialSubtypeUnknown
+			if g, ok := geometries[i]; ok && g < uint64(len(geometryDataTypes)) {
+				c.DataType, c.ColumnType = geometryDataTypes[g], geometryDataTypes[g]
 			}
-			c.ColumnType = c.DataType
 		default:
 			// Types this mapping does not know: mapColumn names the column and says the type is not supported.
 			c.DataType, c.ColumnType = "binlog type "+strconv.Itoa(int(typ)), "binlog type "+strconv.Itoa(int(typ))

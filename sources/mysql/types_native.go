@@ -46,6 +46,11 @@ var spatialDataTypes = map[string]bool{
 	"multilinestring": true, "multipolygon": true, "geometrycollection": true, "geomcollection": true,
 }
 
+// spatialSubtypeUnknown is the COLUMN_TYPE given to a binlog GEOMETRY column whose TableMap has no
+// GEOMETRY_TYPE metadata (Dolt writes none): it maps as GEOMETRY unless the current definition of the
+// column (same name, a spatial type, same nullability) says which spatial type it is.
+const spatialSubtypeUnknown = "geometry (no GEOMETRY_TYPE in the binlog TableMap)"
+
 // geometryDataTypes is the DATA_TYPE of a binlog GEOMETRY column by the TableMap's GEOMETRY_TYPE metadata
 // (MariaDB's and MySQL's Field::geometry_type).
 var geometryDataTypes = []string{"geometry", "point", "linestring", "polygon", "multipoint", "multilinestring",
@@ -64,11 +69,16 @@ func nativeByteLength(dataType string) int {
 }
 
 // sameNativeType decides sameMapping for the types a binlog TableMap cannot name: MariaDB's UUID, INET4 and
-// INET6 arrive as BINARY(16), BINARY(4) and BINARY(16). The current definition cur (information_schema)
+// INET6 arrive as BINARY(16), BINARY(4) and BINARY(16), and a spatial column of a TableMap without
+// GEOMETRY_TYPE metadata as a GEOMETRY of unknown subtype (spatialSubtypeUnknown). The current definition cur (information_schema)
 // is taken for such a TableMap column fromTM when the byte length and nullability agree. decided is false
 // for every other type (sameMapping then compares as usual). A column changed from BINARY(16) to UUID
 // since a row was written decodes that row as a UUID: the TableMap cannot tell them apart.
 func sameNativeType(cur, fromTM *columnType) (same, decided bool) {
+	if fromTM.ColumnType == spatialSubtypeUnknown {
+		// A spatial column whose TableMap lacks GEOMETRY_TYPE: every spatial type is stored alike.
+		return spatialDataTypes[cur.DataType] && cur.Nullable == fromTM.Nullable, true
+	}
 	n := nativeByteLength(cur.DataType)
 	if n == 0 {
 		return false, false
