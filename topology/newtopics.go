@@ -19,9 +19,11 @@ import (
 // NewTopics options: partitions, key and value codecs (a schema-registry codec is bound to the created
 // topic as to a declared one), subject name strategy and compression. The topic is created explicitly,
 // like every topic of the engine (never by Kafka's auto-creation), with the data topics' max.message.bytes;
-// its records are limited as those of a declared data topic are. A record for an undeclared topic under
-// no prefix fails as before: it goes to the source's dead-letter topic if it has one, else it stops the
-// task.
+// its records are limited as those of a declared data topic are. A topic that cannot be created (no answer
+// within Config.StartupTimeout, CREATE refused) stops the task naming the topic and the record's position:
+// it is Kafka's failure, not the record's, so the record never goes to a dead-letter topic for it. A record
+// for an undeclared topic under no prefix fails as before: it goes to the source's dead-letter topic if it
+// has one, else it stops the task.
 //
 // Such topics are not declared: no flow can read them in the same topology (declare the topics a flow
 // reads), the start-up checks (partitioning, max.message.bytes) do not cover them, and Topology.ACLs
@@ -142,7 +144,8 @@ func (rt *runtimeTopics) close() {
 // ensureRecordTopic makes sure the topic a record of source n names exists: a declared topic, a topic
 // this run created, or, when a NewTopics of n covers it, a topic it creates now (in Kafka, with its codecs
 // bound, and its rule's producer connected), each step bounded by Config.StartupTimeout and ctx. A topic
-// that no NewTopics covers is left to encode, which refuses it.
+// that no NewTopics covers is left to encode, which refuses it. Creations are serialised (they are rare);
+// a topic is created at most once per run.
 func (p *pipelineRun) ensureRecordTopic(ctx context.Context, n *SourceNode, name string) error {
 	if name == "" || p.topics[name] != nil {
 		return nil

@@ -313,7 +313,14 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 		stage = stageOf(err)
 	} else {
 		for _, o := range out {
-			msg, encErr := r.encode(ctx, o)
+			// A topic NewTopics covers is created first (newtopics.go); failing to create it is Kafka's
+			// failure, not the record's: it stops the task instead of sending the record to a dead letter.
+			if err := r.p.ensureRecordTopic(ctx, r.n, o.Topic); err != nil {
+				return nil, err
+			}
+		}
+		for _, o := range out {
+			msg, encErr := r.encode(o)
 			if encErr != nil {
 				err, stage = encErr, "encode"
 				break
@@ -346,10 +353,7 @@ func (r *sourceRunner) messages(ctx context.Context, rec stream.Record) ([]kafka
 
 // encode turns a record into a Kafka message with its topic's codecs; records without a topic go to the
 // source's topic.
-func (r *sourceRunner) encode(ctx context.Context, rec stream.Record) (kafka.Message, error) {
-	if err := r.p.ensureRecordTopic(ctx, r.n, rec.Topic); err != nil { // NewTopics (newtopics.go)
-		return kafka.Message{}, err
-	}
+func (r *sourceRunner) encode(rec stream.Record) (kafka.Message, error) {
 	name := rec.Topic
 	if name == "" {
 		if r.n.to == nil {
