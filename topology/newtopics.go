@@ -143,9 +143,9 @@ func (rt *runtimeTopics) close() {
 
 // ensureRecordTopic makes sure the topic a record of source n names exists: a declared topic, a topic
 // this run created, or, when a NewTopics of n covers it, a topic it creates now (in Kafka, with its codecs
-// bound, and its rule's producer connected), each step bounded by Config.StartupTimeout and ctx. A topic
-// that no NewTopics covers is left to encode, which refuses it. Creations are serialised (they are rare);
-// a topic is created at most once per run.
+// bound, and its rule's producer connected), each step bounded by Config.StartupTimeout and not cancelled
+// with ctx, as sends are not (see pump). A topic that no NewTopics covers is left to encode, which refuses
+// it. Creations are serialised (they are rare); a topic is created at most once per run.
 func (p *pipelineRun) ensureRecordTopic(ctx context.Context, n *SourceNode, name string) error {
 	if name == "" || p.topics[name] != nil {
 		return nil
@@ -165,6 +165,9 @@ func (p *pipelineRun) ensureRecordTopic(ctx context.Context, n *SourceNode, name
 	}
 	tp := *nt.template
 	tp.name, tp.rule = name, nt
+	// Like the sends, the creation is not cancelled when the pipeline stops: a batch that was read is handed
+	// to Kafka whole, so that the final position can cover it. Each step stays bounded by StartupTimeout.
+	ctx = context.WithoutCancel(ctx)
 	spec := kafka.TopicSpec{Name: name, Partitions: tp.partitions, MaxMessageBytes: p.topicMaxBytes(name)}
 	if err := kafka.EnsureTopicsWithin(ctx, p.cfg.StartupTimeout, p.brokers, p.saramaConfig("sluice-admin"), int16(p.cfg.Replication), []kafka.TopicSpec{spec}); err != nil {
 		return fmt.Errorf("topic %q (NewTopics %q): create: %w", name, nt.prefix, err)
