@@ -83,6 +83,8 @@
 // and the MySQL source's
 //
 //	sluice_mysql_binlog_retention_margin_seconds{pipeline,source,task}  seconds until the binlog holding the task's position is purged
+//	sluice_mysql_incremental_snapshot_rows_total{pipeline,source,task,table}  rows incremental snapshots emitted
+//	sluice_mysql_incremental_snapshot_tables_remaining{pipeline,source,task}  tables the incremental snapshot has left
 package metrics
 
 import (

@@ -131,7 +131,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File, lag: new(binlogLag),
 	}
 	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)
-	r.incr = newIncremental(cfg, pool, r.log, start.Incremental)
+	r.incr = newIncremental(ctx, cfg, pool, r.log, start.Incremental)
 	for _, n := range names {
 		r.include[n] = true
 		r.databases[n.DB] = true

@@ -10,10 +10,13 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-mysql-org/go-mysql/replication"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sluicehq/sluice/metrics"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -70,6 +73,9 @@ type incremental struct {
 	tbl   *table // metadata of state.Tables[0]; nil: not loaded yet
 	win   *incrementalChunk
 
+	rowsMetric *prometheus.CounterVec // rows emitted, by table; nil: not registered
+	remaining  atomic.Int64           // tables left, for the gauge (read on the scrape's goroutine)
+
 	emitted      int64 // rows emitted for the current table
 	estimated    int64
 	tableStarted time.Time
@@ -97,7 +103,7 @@ type chunkRow struct {
 
 // newIncremental returns the machinery of a reader whose start position carried resume (nil: no snapshot
 // under way), or nil when no signal table is configured.
-func newIncremental(cfg Config, pool *sql.DB, log *slog.Logger, resume *IncrementalPosition) *incremental {
+func newIncremental(ctx context.Context, cfg Config, pool *sql.DB, log *slog.Logger, resume *IncrementalPosition) *incremental {
 	if cfg.SignalTable == "" {
 		return nil
 	}
@@ -111,7 +117,61 @@ func newIncremental(cfg Config, pool *sql.DB, log *slog.Logger, resume *Incremen
 		inc.state = &st
 		log.Info("incremental snapshot resumed", "snapshot_id", st.ID, "tables", st.Tables, "after_key", string(mustJSON(st.LastKey)))
 	}
+	inc.registerMetrics(metrics.From(ctx).Registerer, "mysql:"+cfg.TopicPrefix)
+	inc.remaining.Store(int64(len(inc.tablesLeft())))
 	return inc
+}
+
+// Metrics of incremental snapshots (labels pipeline and source added by the engine, task here).
+const (
+	incrementalRowsMetric   = "sluice_mysql_incremental_snapshot_rows_total"
+	incrementalTablesMetric = "sluice_mysql_incremental_snapshot_tables_remaining"
+)
+
+// registerMetrics registers the counter of rows emitted (kept across reopened readers of the task) and the
+// gauge of tables left (the newest reader's).
+func (inc *incremental) registerMetrics(reg prometheus.Registerer, task string) {
+	rows := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name:        incrementalRowsMetric,
+		Help:        "Rows the MySQL source's incremental snapshots emitted (op r), by table.",
+		ConstLabels: prometheus.Labels{"task": task},
+	}, []string{"table"})
+	if err := reg.Register(rows); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		existing, ok := prometheus.Collector(nil), false
+		if errors.As(err, &are) {
+			existing = are.ExistingCollector
+			rows, ok = existing.(*prometheus.CounterVec)
+		}
+		if !ok {
+			inc.log.Warn("mysql source: incremental snapshots: metric not registered", "metric", incrementalRowsMetric, "error", err)
+			rows = nil
+		}
+	}
+	inc.rowsMetric = rows
+	tables := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        incrementalTablesMetric,
+		Help:        "Tables the MySQL source's incremental snapshot still has to copy, the one being copied included (0: none under way).",
+		ConstLabels: prometheus.Labels{"task": task},
+	}, func() float64 { return float64(inc.remaining.Load()) })
+	if err := reg.Register(tables); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) { // a reopened task: the new reader's gauge replaces the old one's
+			reg.Unregister(are.ExistingCollector)
+			err = reg.Register(tables)
+		}
+		if err != nil {
+			inc.log.Warn("mysql source: incremental snapshots: metric not registered", "metric", incrementalTablesMetric, "error", err)
+		}
+	}
+}
+
+// tablesLeft is the snapshot's tables left (nil: none under way).
+func (inc *incremental) tablesLeft() []string {
+	if inc.state == nil {
+		return nil
+	}
+	return inc.state.Tables
 }
 
 // requestIncrementalSnapshot queues an incremental snapshot of tables, as if an execute-snapshot signal
@@ -176,6 +236,7 @@ func (inc *incremental) start(ctx context.Context, tables []string, conditions m
 			inc.state.Conditions[name] = c
 		}
 	}
+	inc.remaining.Store(int64(len(inc.state.Tables)))
 	inc.log.Info("incremental snapshot requested", "snapshot_id", inc.state.ID, "tables", accepted,
 		"conditions", conditions, "reason", reason, "queue", inc.state.Tables)
 }
@@ -188,6 +249,7 @@ func (inc *incremental) stop(tables []string) {
 	if len(tables) == 0 {
 		inc.log.Info("incremental snapshot stopped", "snapshot_id", inc.state.ID, "tables_left", inc.state.Tables)
 		inc.state, inc.tbl, inc.win = nil, nil, nil
+		inc.remaining.Store(0)
 		return
 	}
 	cur := inc.state.Tables[0]
@@ -203,6 +265,7 @@ func (inc *incremental) nextTable() {
 	inc.tbl, inc.win = nil, nil
 	inc.state.LastKey, inc.state.MaxKey = nil, nil
 	inc.emitted = 0
+	inc.remaining.Store(int64(len(inc.state.Tables)))
 	if len(inc.state.Tables) == 0 {
 		inc.log.Info("incremental snapshot done", "snapshot_id", inc.state.ID)
 		inc.state = nil
@@ -603,6 +666,9 @@ func (r *binlogReader) emitChunk(ev *replication.BinlogEvent, idx int, recs []st
 	}
 	st.LastKey = w.lastKey
 	inc.emitted += int64(len(kept))
+	if inc.rowsMetric != nil {
+		inc.rowsMetric.WithLabelValues(st.Tables[0]).Add(float64(len(kept)))
+	}
 	if time.Since(inc.lastProgress) >= incrementalProgressEvery {
 		inc.lastProgress = time.Now()
 		inc.log.Info("incremental snapshot progress", "snapshot_id", st.ID, "table", st.Tables[0], "rows_emitted", inc.emitted,

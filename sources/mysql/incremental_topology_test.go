@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +122,21 @@ func TestIncrementalSnapshotThroughOperatorAPI(t *testing.T) {
 		}
 	}
 	assertSameState(t, got, f.items(t, " WHERE id <= 600"))
+
+	// The rows emitted are counted in the pipeline's /metrics, by table; no table is left.
+	res2, err := http.Get("http://" + cfg.HTTPAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res2.Body)
+	res2.Body.Close()
+	rowsLine := regexp.MustCompile(`(?m)^sluice_mysql_incremental_snapshot_rows_total\{[^}]*table="d_inc6\.items"[^}]*\} (\d+)$`).FindSubmatch(body)
+	if rowsLine == nil || string(rowsLine[1]) != strconv.Itoa(reads()) {
+		t.Errorf("/metrics: rows counter %q, want %d reads", rowsLine, reads())
+	}
+	if !regexp.MustCompile(`(?m)^sluice_mysql_incremental_snapshot_tables_remaining\{[^}]*\} 0$`).Match(body) {
+		t.Errorf("/metrics has no sluice_mysql_incremental_snapshot_tables_remaining 0")
+	}
 
 	var apiErr *opsapi.Error
 	_, err = api.Snapshot(ctx, "d-inc6", "idle", opsapi.SnapshotRequest{Tables: []string{"x.y"}})
