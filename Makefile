@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop test-long fuzz connect-jars python-venv opensearch-jars
+.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -75,6 +75,24 @@ test-interop: kafka-deps kafka-jars connect-jars python-venv opensearch-jars
 # of 1,000,000 rows under load); each skips unless SLUICE_TEST_LONG=1.
 test-long: deps
 	SLUICE_TEST_LONG=1 $(GO) test -count=1 -timeout 40m -run Long ./...
+
+# The MySQL 8 binlog primary of internal/dolttest: Dolt, built from the Go module proxy at the version pinned in
+# internal/dolttest (cgo: g++ and libicu-dev; about 5 minutes on two cores, 165 MB) into test/dolt/bin/<version>/
+# (git-ignored). internal/dolttest builds it by itself when it is missing.
+DOLT_VERSION := $(shell sed -n 's/^\tVersion = "\(.*\)"$$/\1/p' internal/dolttest/dolttest.go)
+DOLT_BIN := test/dolt/bin/$(DOLT_VERSION)/dolt
+
+dolt: $(DOLT_BIN)
+
+$(DOLT_BIN):
+	rm -rf $(@D).new && mkdir -p $(@D).new
+	GOBIN=$(abspath $(@D).new) GOFLAGS=-mod=mod CGO_ENABLED=1 $(GO) install github.com/dolthub/dolt/go/cmd/dolt@$(DOLT_VERSION)
+	mkdir -p $(@D) && mv $(@D).new/dolt $@ && rm -rf $(@D).new
+
+# The MySQL-flavour tests of sources/mysql (named Test*MySQL8*) against Dolt as a MySQL 8 primary; each skips
+# unless SLUICE_TEST_MYSQL8=1.
+test-mysql8: deps dolt
+	SLUICE_TEST_MYSQL8=1 $(GO) test -count=1 -timeout 20m -run MySQL8 ./sources/mysql/...
 
 # The real OpenSearch 2.19 node of internal/opensearchtest (test/opensearch/pom.xml: the server, its Netty HTTP
 # layer, the common analyzers): its jars in test/opensearch/lib (git-ignored), fetched again when the pom is

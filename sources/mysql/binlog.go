@@ -24,7 +24,7 @@ import (
 const batchWait = 5 * time.Millisecond
 
 // binlogReader streams the row changes of the captured tables from the binlog, as a replica with
-// Config.ServerID, with go-mysql's raw BinlogSyncer (flavor mariadb).
+// Config.ServerID, with go-mysql's raw BinlogSyncer (flavor mariadb or mysql: see flavor.go).
 type binlogReader struct {
 	cfg     Config
 	log     *slog.Logger
@@ -37,10 +37,14 @@ type binlogReader struct {
 	syncer   *replication.BinlogSyncer
 	streamer *replication.BinlogStreamer
 	from     Position // where the stream was opened, for error messages
+	flavor   flavor   // MariaDB or MySQL (flavor.go)
 
 	// The position of the transaction being read.
-	gtid       *gomysql.MariadbGTIDSet // up to the last completed transaction
-	file       string                  // current binlog file
+	gtid       gomysql.GTIDSet // up to the last completed transaction (the flavor's kind of set)
+	trackGTID  bool            // positions carry gtid: false on MySQL when the stream started by file and offset
+	file       string          // current binlog file
+	logPos     uint64          // end of the last event read in file (bounded.go)
+	inTrx      bool            // between a transaction's GTID event and its end
 	trxFile    string
 	trxPos     uint64 // offset of the current transaction's GTID event
 	trxGTID    string
@@ -55,7 +59,7 @@ type binlogReader struct {
 	delivered bool
 	// end, in a batch run (bounded.go), is the GTID position the server had reached when the task opened:
 	// once every transaction up to it was read, Read returns sources.ErrEndOfInput. Nil: no end.
-	end *gomysql.MariadbGTIDSet
+	end *binlogEnd
 	// lag is what the task's Lag reads (the task's reader sets its own before each Read).
 	lag *binlogLag
 	// beat is where a heartbeat may point and when it is due (heartbeat.go).
@@ -93,7 +97,8 @@ func (l *binlogLag) Lag() (value float64, unit string, ok bool) {
 // saw records an event read from the stream: a transaction event's timestamp, and that more may follow.
 func (l *binlogLag) saw(ev *replication.BinlogEvent) {
 	switch ev.Event.(type) {
-	case *replication.MariadbGTIDEvent, *replication.RowsEvent, *replication.QueryEvent, *replication.XIDEvent:
+	case *replication.MariadbGTIDEvent, *replication.RowsEvent, *replication.QueryEvent, *replication.XIDEvent,
+		*replication.GTIDEvent, *replication.GtidTaggedLogEvent, *replication.TransactionPayloadEvent:
 	default:
 		return // rotate, format and heartbeat events carry no change time (or the binlog file's)
 	}
@@ -107,12 +112,9 @@ func (l *binlogLag) saw(ev *replication.BinlogEvent) {
 
 // openBinlog connects as a replica and starts the binlog at start, a stream position (see Position).
 func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName, start Position) (_ *binlogReader, err error) {
-	var version string
-	if err := pool.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return nil, fmt.Errorf("mysql source: read server version: %w", err)
-	}
-	if !strings.Contains(strings.ToLower(version), "mariadb") {
-		return nil, fmt.Errorf("mysql source: server %s is MySQL: binlog streaming supports MariaDB only so far (use SnapshotMode %q)", version, SnapshotInitialOnly)
+	fl, err := detectFlavor(ctx, pool)
+	if err != nil {
+		return nil, err
 	}
 	dc := cfg.driverConfig()
 	if dc.Net != "tcp" {
@@ -129,25 +131,31 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 	r := &binlogReader{
 		cfg: cfg, log: cfg.Logger.With("connector", "mysql", "name", cfg.TopicPrefix), pool: pool,
 		include: map[tableName]bool{}, databases: map[string]bool{}, from: start, file: start.File, lag: new(binlogLag),
+		flavor: fl, trackGTID: !fl.mysql() || start.GTID != "",
 	}
 	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)
-	r.incr = newIncremental(ctx, cfg, pool, r.log, start.Incremental)
+	r.incr = newIncremental(cfg, pool, r.log, start.Incremental)
 	for _, n := range names {
 		r.include[n] = true
 		r.databases[n.DB] = true
 	}
-	gset, err := gomysql.ParseMariadbGTIDSet(start.GTID)
+	gset, err := fl.parseGTID(start.GTID)
 	if err != nil {
-		return nil, fmt.Errorf("mysql source: position gtid %q: %w", start.GTID, err)
+		return nil, fmt.Errorf("mysql source: position gtid %q (%s): %w", start.GTID, fl, err)
 	}
-	r.gtid = gset.(*gomysql.MariadbGTIDSet)
+	r.gtid = gset
+	if gone, err := fl.purged(ctx, pool, start); err != nil {
+		return nil, err
+	} else if gone {
+		return nil, r.purgedError(ctx, errors.New("the server no longer has the binlog the position needs (checked before streaming: gtid_purged or SHOW BINARY LOGS)"))
+	}
 	if start.EventsSkip > 0 || start.RowsSkip > 0 || start.RowRecords > 0 {
 		skip := start
 		r.skip = &skip
 	}
 	r.syncer = replication.NewBinlogSyncer(replication.BinlogSyncerConfig{
 		ServerID:                cfg.ServerID,
-		Flavor:                  gomysql.MariaDBFlavor,
+		Flavor:                  fl.name,
 		Host:                    host,
 		Port:                    uint16(port),
 		User:                    dc.User,
@@ -158,7 +166,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		DisableRetrySync:        true, // a restart resumes from the saved position, with exact skips
 		HeartbeatPeriod:         30 * time.Second,
 		ReadTimeout:             90 * time.Second, // three missed heartbeats: the connection is dead
-		Dialer:                  (&net.Dialer{Timeout: cfg.ConnectTimeout}).DialContext,
+		Dialer:                  fl.dialer((&net.Dialer{Timeout: cfg.ConnectTimeout}).DialContext),
 		Logger:                  cfg.Logger,
 		TLSConfig:               dc.TLS, // TLS options or the DSN's tls= parameter, as the queries use (tls.go)
 	})
@@ -175,7 +183,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 	if err != nil {
 		return nil, r.explain(ctx, err)
 	}
-	r.log.Info("binlog streaming started", "gtid", start.GTID, "binlog_file", start.File, "binlog_pos", start.Pos,
+	r.log.Info("binlog streaming started", "server", fl.String(), "gtid", start.GTID, "binlog_file", start.File, "binlog_pos", start.Pos,
 		"events_skip", start.EventsSkip, "rows_skip", start.RowsSkip, "row_records", start.RowRecords, "server_id", cfg.ServerID)
 	return r, nil
 }
@@ -190,41 +198,21 @@ func (r *binlogReader) explain(ctx context.Context, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "1236"):
-		oldest := oldestBinlogPosition(ctx, r.pool)
-		return fmt.Errorf("mysql source: %w: gtid %q file %s pos %d (were its binlog files purged?); the oldest binlog file is %s: set SnapshotMode %q to take a new snapshot then, or reset the task's position: %w",
-			ErrPositionPurged, r.from.GTID, r.from.File, r.from.Pos, oldest, SnapshotWhenNeeded, err)
+		return r.purgedError(ctx, err)
+	case strings.Contains(msg, "1047") && r.from.GTID == "":
+		return fmt.Errorf("mysql source: %s does not serve its binlog by file and offset (COM_BINLOG_DUMP: ERROR 1047), which positions need with gtid_mode=OFF: turn gtid_mode ON (Dolt serves its binlog by GTID set only): %w", r.flavor, err)
 	case strings.Contains(msg, "4052"):
 		return fmt.Errorf("mysql source: another replica connected with server_id %d: give Config.ServerID a value no other replica uses: %w", r.cfg.ServerID, err)
 	}
 	return fmt.Errorf("mysql source: binlog stream: %w", err)
 }
 
-// oldestBinlogPosition describes the oldest position the server still has: its first binlog file (SHOW
-// BINARY LOGS) and the GTID position at that file's start, as "bin.000007 (gtid 0-1-42)".
-func oldestBinlogPosition(ctx context.Context, pool *sql.DB) string {
-	rows, err := pool.QueryContext(ctx, "SHOW BINARY LOGS")
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	file := ""
-	cols, _ := rows.Columns()
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if rows.Next() && rows.Scan(ptrs...) == nil {
-		file = string(vals[0])
-	}
-	rows.Close()
-	if file == "" {
-		return "unknown"
-	}
-	var gtid sql.NullString
-	if err := pool.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, 4)", file).Scan(&gtid); err != nil || !gtid.Valid {
-		return file
-	}
-	return fmt.Sprintf("%s (gtid %q)", file, gtid.String)
+// purgedError is ErrPositionPurged for the stream's start position, naming the oldest position the server
+// still has (flavor.oldestPosition).
+func (r *binlogReader) purgedError(ctx context.Context, err error) error {
+	oldest := r.flavor.oldestPosition(ctx, r.pool)
+	return fmt.Errorf("mysql source: %w: gtid %q file %s pos %d (were its binlog files purged?); the oldest binlog file is %s: set SnapshotMode %q to take a new snapshot then, or reset the task's position: %w",
+		ErrPositionPurged, r.from.GTID, r.from.File, r.from.Pos, oldest, SnapshotWhenNeeded, err)
 }
 
 // Read blocks until the binlog has at least one row change of a captured table, then returns the changes
@@ -294,15 +282,25 @@ func (r *binlogReader) nextEvent(ctx, waitCtx context.Context) (*replication.Bin
 
 // handle tracks the position through ev and appends the records of its rows.
 func (r *binlogReader) handle(ctx context.Context, ev *replication.BinlogEvent, recs []stream.Record) ([]stream.Record, error) {
+	if ev.Header.LogPos > 0 {
+		r.logPos = uint64(ev.Header.LogPos) // the end of this event; a rotation starts the next file
+	}
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
-		r.file = string(e.NextLogName)
+		r.file, r.logPos = rotateName(ev, e), e.Position
 	case *replication.MariadbGTIDEvent:
 		r.trxFile, r.trxPos = r.file, uint64(ev.Header.LogPos)-uint64(ev.Header.EventSize)
 		r.trxGTID = e.GTID.String()
 		r.standalone = e.IsStandalone()
 		r.rowsEvents = 0
 		r.ddlTrx.mariadb = true
+		r.inTrx = true
+	case *replication.GTIDEvent:
+		return recs, r.mysqlTransaction(ev, e)
+	case *replication.GtidTaggedLogEvent:
+		return recs, r.mysqlTransaction(ev, &e.GTIDEvent)
+	case *replication.TransactionPayloadEvent:
+		return r.payload(ctx, ev, e, recs) // flavor.go: MySQL 8.0.20+ binlog transaction compression
 	case *replication.XIDEvent:
 		return recs, r.commit()
 	case *replication.QueryEvent:
@@ -315,12 +313,12 @@ func (r *binlogReader) handle(ctx context.Context, ev *replication.BinlogEvent, 
 
 // commit ends the current transaction: its GTID joins the completed position.
 func (r *binlogReader) commit() error {
-	if r.trxGTID != "" {
+	if r.trxGTID != "" && r.trackGTID {
 		if err := r.gtid.Update(r.trxGTID); err != nil {
 			return fmt.Errorf("mysql source: gtid %s: %w", r.trxGTID, err)
 		}
 	}
-	r.trxGTID, r.standalone, r.rowsEvents, r.skip = "", false, 0, nil
+	r.trxGTID, r.standalone, r.rowsEvents, r.skip, r.inTrx = "", false, 0, nil, false
 	r.ddlTrx = ddlTrxState{}
 	return nil
 }
@@ -578,34 +576,13 @@ func (t *table) key(row *stream.Struct) (*stream.Struct, error) {
 	return key, nil
 }
 
-// currentBinlogPosition returns the server's current binlog position (SHOW MASTER STATUS and
-// BINLOG_GTID_POS), where never starts streaming.
+// currentBinlogPosition returns the server's current binlog position (flavor.currentPosition: MariaDB's
+// SHOW MASTER STATUS and BINLOG_GTID_POS, MySQL's status statement and Executed_Gtid_Set), where never
+// starts streaming.
 func currentBinlogPosition(ctx context.Context, pool *sql.DB) (BinlogPosition, error) {
-	var b BinlogPosition
-	rows, err := pool.QueryContext(ctx, "SHOW MASTER STATUS")
+	fl, err := detectFlavor(ctx, pool)
 	if err != nil {
-		return b, fmt.Errorf("mysql source: SHOW MASTER STATUS: %w", err)
+		return BinlogPosition{}, err
 	}
-	cols, _ := rows.Columns()
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	if rows.Next() {
-		if err := rows.Scan(ptrs...); err == nil && len(vals) >= 2 {
-			b.File = string(vals[0])
-			b.Pos, _ = strconv.ParseUint(string(vals[1]), 10, 64)
-		}
-	}
-	rows.Close()
-	if b.File == "" {
-		return b, fmt.Errorf("mysql source: %w: SHOW MASTER STATUS reports no binlog file (is log_bin on?)", ErrBinlogConfig)
-	}
-	var gtid sql.NullString
-	if err := pool.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", b.File, b.Pos).Scan(&gtid); err != nil {
-		return b, fmt.Errorf("mysql source: BINLOG_GTID_POS(%s, %d): %w", b.File, b.Pos, err)
-	}
-	b.GTID = gtid.String
-	return b, nil
+	return fl.currentPosition(ctx, pool)
 }

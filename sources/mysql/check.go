@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"sort"
 	"strings"
@@ -26,7 +27,11 @@ var (
 )
 
 // Check verifies, in this order, that the server is reachable; that binary logging is on with
-// binlog_format=ROW, binlog_row_image=FULL and binlog_row_metadata=FULL; that the user holds REPLICATION
+// binlog_format=ROW, binlog_row_image=FULL and binlog_row_metadata=FULL, and on MySQL that gtid_mode is ON
+// or OFF (ON_PERMISSIVE and OFF_PERMISSIVE are logged as warnings: transactions of both kinds may follow,
+// which the source reads, but positions are file and offset until the set is complete) and that
+// binlog_row_value_options is empty (PARTIAL_JSON logs JSON updates as diffs, without the full after
+// image); that the user holds REPLICATION
 // SLAVE and REPLICATION CLIENT (BINLOG MONITOR on MariaDB) on *.*, and SELECT on every captured table; and
 // that every entry of Config.Tables names at least one table. It returns the captured tables, sorted. Tasks
 // calls it; the error wraps ErrUnreachable, ErrBinlogConfig, ErrMissingGrant or ErrUnknownTable.
@@ -43,7 +48,7 @@ func (s *Source) Check(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("mysql source: %w: cannot connect to %s at %s as %q: %v (check DSN, that the server runs and that it accepts connections from here)",
 			ErrUnreachable, dc.Net, dc.Addr, dc.User, err)
 	}
-	if err := checkBinlog(ctx, db); err != nil {
+	if err := checkBinlog(ctx, db, s.cfg.Logger); err != nil {
 		return nil, err
 	}
 	if err := checkReplicationGrants(ctx, db); err != nil {
@@ -71,10 +76,11 @@ func (s *Source) Check(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// checkBinlog reports every binlog setting that is wrong, each with the statement that fixes it.
-func checkBinlog(ctx context.Context, db *sql.DB) error {
+// checkBinlog reports every binlog setting that is wrong, each with the statement that fixes it, and logs
+// a warning for a MySQL gtid_mode that is neither ON nor OFF.
+func checkBinlog(ctx context.Context, db *sql.DB, log *slog.Logger) error {
 	rows, err := db.QueryContext(ctx, `SHOW GLOBAL VARIABLES WHERE Variable_name IN
-		('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata')`)
+		('log_bin', 'binlog_format', 'binlog_row_image', 'binlog_row_metadata', 'gtid_mode', 'binlog_row_value_options')`)
 	if err != nil {
 		return fmt.Errorf("mysql source: read binlog settings: %w", err)
 	}
@@ -105,6 +111,7 @@ func checkBinlog(ctx context.Context, db *sql.DB) error {
 				want[0], got, want[1], want[0], want[1], want[0], want[1]))
 		}
 	}
+	problems = append(problems, checkMySQLBinlog(vars, log)...)
 	if len(problems) > 0 {
 		return fmt.Errorf("mysql source: %w: %s", ErrBinlogConfig, strings.Join(problems, "; "))
 	}

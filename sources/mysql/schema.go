@@ -88,7 +88,7 @@ func (s *rowSchemas) build(ctx context.Context, name tableName, tm *replication.
 		if err != nil {
 			return nil, fmt.Errorf("mysql source: table %s (binlog TableMap): %w", name, err)
 		}
-		if h := hint.column(c.Name); h != nil && sameMapping(h, &ct) {
+		if h := hint.column(c.Name); h != nil && (sameMapping(h, &ct) || fillsMissingMetadata(tm, h, &ct)) {
 			ct = *h
 		}
 		t.columns = append(t.columns, ct)
@@ -99,8 +99,11 @@ func (s *rowSchemas) build(ctx context.Context, name tableName, tm *replication.
 		}
 		t.pk = append(t.pk, int(i))
 	}
+	if len(t.pk) == 0 {
+		t.pk = keyFromCurrent(hint, t) // flavor.go: Dolt's TableMaps carry no primary-key metadata
+	}
 	// No primary key in the TableMap (MariaDB names a UNIQUE index of NOT NULL columns as one when there is
-	// no PRIMARY KEY): a keyless table, whose records have a null key (keyless.go).
+	// no PRIMARY KEY) nor in the current definition: a keyless table, whose records have a null key (keyless.go).
 	if err := t.buildSchemas(s.prefix); err != nil {
 		return nil, err
 	}
@@ -180,7 +183,7 @@ func tableMapColumns(tm *replication.TableMapEvent) ([]Column, error) {
 		return nil, fmt.Errorf("%d column names for %d columns", len(names), tm.ColumnCount)
 	}
 	unsigned := tm.UnsignedMap()
-	collations := tm.CollationMap()
+	collations := tableMapCollations(tm) // flavor.go
 	enums, sets := tm.EnumStrValueMap(), tm.SetStrValueMap()
 	geometries := tm.GeometryTypeMap()
 	cols := make([]Column, tm.ColumnCount)

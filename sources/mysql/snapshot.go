@@ -72,14 +72,18 @@ func openSnapshot(ctx context.Context, cfg Config, pool *sql.DB, names []tableNa
 	if err := conn.QueryRowContext(ctx, "SELECT @@server_id").Scan(&r.serverID); err != nil {
 		return nil, fmt.Errorf("mysql source: read server_id: %w", err)
 	}
+	fl, before, err := positionBeforeSnapshot(ctx, conn) // flavor.go: MySQL has no binlog_snapshot_file
+	if err != nil {
+		return nil, fmt.Errorf("mysql source: snapshot: %w", err)
+	}
 	for _, q := range []string{"SET SESSION time_zone = '+00:00'", "SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-		"START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY"} {
+		fl.startSnapshot()} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("mysql source: snapshot: %s: %w", q, err)
 		}
 	}
 	r.snapshotMillis = time.Now().UnixMilli()
-	if err := r.readSnapshotPosition(ctx); err != nil {
+	if err := r.readFlavorSnapshotPosition(ctx, fl, before); err != nil {
 		return nil, fmt.Errorf("mysql source: snapshot: %w", err)
 	}
 	r.start = r.snap

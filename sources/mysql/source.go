@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	driver "github.com/go-sql-driver/mysql"
 
 	"github.com/sluicehq/sluice/metrics"
@@ -157,9 +156,9 @@ type taskReader struct {
 
 	snap   *snapshotReader
 	stream *binlogReader
-	end    *gomysql.MariadbGTIDSet // a batch run's end (bounded.go); nil: none
-	lag    binlogLag               // the stream's, kept across streams opened by this reader
-	guard  *retentionGuard         // the binlog-retention guard (retention.go)
+	end    *binlogEnd      // a batch run's end (bounded.go); nil: none
+	lag    binlogLag       // the stream's, kept across streams opened by this reader
+	guard  *retentionGuard // the binlog-retention guard (retention.go)
 }
 
 // Lag is how many seconds the task's binlog stream is behind the server (sources.Lagger, see binlogLag):

@@ -32,12 +32,18 @@ type table struct {
 // loadTable reads the table's columns and message key (keyColumns) from information_schema and builds its
 // schemas.
 func loadTable(ctx context.Context, db queryer, name tableName, prefix string) (*table, error) {
+	// MariaDB's JSON is a LONGTEXT with a json_valid CHECK; MySQL's is a type of its own, and its
+	// CHECK_CONSTRAINTS has no TABLE_NAME (flavor.go).
+	mariadbJSON := `EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
+				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
+				AND k.CHECK_CLAUSE = CONCAT('json_valid(', CHAR(96), REPLACE(c.COLUMN_NAME, CHAR(96), REPEAT(CHAR(96), 2)), CHAR(96), ')'))`
+	if serverIsMySQL(ctx, db) {
+		mariadbJSON = "FALSE"
+	}
 	rows, err := db.QueryContext(ctx, `
 		SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), c.COLUMN_TYPE, c.IS_NULLABLE = 'YES',
 			COALESCE(c.NUMERIC_PRECISION, 0), COALESCE(c.NUMERIC_SCALE, 0), COALESCE(c.DATETIME_PRECISION, 0),
-			EXISTS (SELECT 1 FROM information_schema.CHECK_CONSTRAINTS k
-				WHERE k.CONSTRAINT_SCHEMA = c.TABLE_SCHEMA AND k.TABLE_NAME = c.TABLE_NAME
-				AND k.CHECK_CLAUSE = CONCAT('json_valid(', CHAR(96), REPLACE(c.COLUMN_NAME, CHAR(96), REPEAT(CHAR(96), 2)), CHAR(96), ')'))
+			`+mariadbJSON+`
 		FROM information_schema.COLUMNS c
 		WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ?
 		ORDER BY c.ORDINAL_POSITION`, name.DB, name.Table)
