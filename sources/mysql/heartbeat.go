@@ -47,10 +47,10 @@ type heartbeatState struct {
 	// gtidSeen: a GTID event was read, and the statement after it decides whether a BEGIN follows (a DDL
 	// statement is a transaction of its own, without BEGIN).
 	gtidSeen bool
-	// file and pos: the binlog file and the offset just past the last complete transaction (or the last
-	// event read between transactions).
-	file string
-	pos  uint64
+	// pos: the offset, in the reader's current binlog file (binlogReader.file, which the reader's handling of
+	// Rotate events keeps), just past the last complete transaction (or the last event read between
+	// transactions).
+	pos uint64
 	// ts is the binlog time (unix seconds) of the last event read that carries one.
 	ts int64
 	// due is when the next heartbeat is due, unless records are emitted before.
@@ -67,7 +67,7 @@ func (r *binlogReader) beatInit() {
 		return
 	}
 	b.started = true
-	b.file, b.pos = r.from.File, r.from.Pos
+	b.pos = r.from.Pos
 	b.inTrx = r.skip != nil // resuming inside a transaction: no heartbeat until it ends
 	b.due = time.Now().Add(r.cfg.HeartbeatInterval)
 }
@@ -82,7 +82,7 @@ func (r *binlogReader) beatObserve(ev *replication.BinlogEvent) {
 	switch e := ev.Event.(type) {
 	case *replication.RotateEvent:
 		if !b.inTrx && !b.gtidSeen {
-			b.file, b.pos = string(e.NextLogName), e.Position
+			b.pos = e.Position
 		}
 		return
 	case *replication.MariadbGTIDEvent:
@@ -112,9 +112,6 @@ func (r *binlogReader) beatObserve(ev *replication.BinlogEvent) {
 	case *replication.HeartbeatEvent:
 		if b.inTrx || b.gtidSeen {
 			return
-		}
-		if e.Filename != "" {
-			b.file = e.Filename
 		}
 		if e.Offset > 0 { // HEARTBEAT_LOG_EVENT_V2 carries it in its body
 			end = e.Offset
@@ -193,7 +190,7 @@ func (r *binlogReader) heartbeat(ctx context.Context) (stream.Record, error) {
 	if err := value.Put("ts_ms", now.UnixMilli()); err != nil {
 		return stream.Record{}, fmt.Errorf("mysql source: heartbeat value: %w", err)
 	}
-	pos, err := json.Marshal(Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.beat.file, Pos: r.beat.pos,
+	pos, err := json.Marshal(Position{Phase: PhaseStream, GTID: r.gtid.String(), File: r.file, Pos: r.beat.pos,
 		Incremental: r.incr.position(), TS: r.beat.ts})
 	if err != nil {
 		return stream.Record{}, fmt.Errorf("mysql source: position: %w", err)

@@ -317,15 +317,18 @@ func TestHeartbeatTopicMustBeDeclared(t *testing.T) {
 // (MariaDB's, without BEGIN; MySQL's, with BEGIN), past a standalone DDL statement, past the server's
 // binlog heartbeats and rotations.
 func TestHeartbeatPositionTracking(t *testing.T) {
-	r := &binlogReader{cfg: Config{HeartbeatInterval: time.Second}, from: Position{File: "bin.000001", Pos: 100}}
+	r := &binlogReader{cfg: Config{HeartbeatInterval: time.Second}, from: Position{File: "bin.000001", Pos: 100}, file: "bin.000001"}
 	r.beatInit()
 	ev := func(e replication.Event, logPos uint32) *replication.BinlogEvent {
+		if rot, ok := e.(*replication.RotateEvent); ok {
+			r.file = string(rot.NextLogName) // what the reader's handle does
+		}
 		return &replication.BinlogEvent{Header: &replication.EventHeader{LogPos: logPos, Timestamp: 1700000000}, Event: e}
 	}
 	idle := func(want string, wantPos uint64) {
 		t.Helper()
 		b := r.beat
-		if b.inTrx || b.gtidSeen || b.file != want || b.pos != wantPos {
+		if b.inTrx || b.gtidSeen || r.file != want || b.pos != wantPos {
 			t.Fatalf("state %+v; want idle at %s:%d", b, want, wantPos)
 		}
 	}
@@ -363,4 +366,51 @@ func TestHeartbeatPositionTracking(t *testing.T) {
 		r.beatObserve(ev(step.e, step.logPos))
 		step.check()
 	}
+}
+
+// TestMySQL8Heartbeats (SLUICE_TEST_MYSQL8=1, on Dolt): on MySQL's binlog (UUID GTID sets, BEGIN after each
+// GTID event) heartbeats come every interval on a quiet server, their positions carry the server's GTID
+// set and move past the HeartbeatQuery's writes to an uncaptured table, and a task reopened at a
+// heartbeat's position streams on from there.
+func TestMySQL8Heartbeats(t *testing.T) {
+	srv := startMySQL8(t)
+	srv.CreateDatabase(t, "e_m8hb")
+	srv.Exec(t, "CREATE TABLE e_m8hb.t (id INT PRIMARY KEY)", "CREATE TABLE e_m8hb.beat (id INT PRIMARY KEY, ts DATETIME(6))")
+	off := false
+	src, err := New(Config{DSN: srv.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"e_m8hb.t"}, SnapshotMode: SnapshotNever,
+		SchemaChanges: &off, HeartbeatInterval: 500 * time.Millisecond,
+		HeartbeatQuery: "INSERT INTO e_m8hb.beat (id, ts) VALUES (1, NOW(6)) ON DUPLICATE KEY UPDATE ts = NOW(6)",
+		Logger:         quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	r := openTask(t, src, nil)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var positions []Position
+	for len(positions) < 4 {
+		recs, err := r.Read(ctx)
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if len(recs) != 1 || recs[0].Topic != src.HeartbeatTopic() {
+			t.Fatalf("%d records, first on %q; want one heartbeat", len(recs), recs[0].Topic)
+		}
+		var p Position
+		if err := json.Unmarshal(recs[0].Position, &p); err != nil {
+			t.Fatal(err)
+		}
+		positions = append(positions, p)
+	}
+	first, last := positions[0], positions[len(positions)-1]
+	if !uuidGTIDSet.MatchString(last.GTID) || last.GTID == first.GTID || last.EventsSkip != 0 || !strings.HasSuffix(last.File, ".000001") {
+		t.Fatalf("heartbeat positions %+v: want UUID GTID sets that move past the HeartbeatQuery's writes", positions)
+	}
+	t.Logf("heartbeat positions from %+v to %+v", first, last)
+	r2 := openTask(t, src, mustJSON(last))
+	defer r2.Close()
+	srv.Exec(t, "INSERT INTO e_m8hb.t VALUES (7)")
+	readUntilMySQL8(t, r2, isRow("e_m8hb.t", "7"))
 }

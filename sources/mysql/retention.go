@@ -203,7 +203,7 @@ func (g *retentionGuard) inspect(ctx context.Context, file string) (retentionSta
 	st := retentionState{file: file, age: math.NaN(), margin: math.NaN()}
 	qctx, cancel := context.WithTimeout(ctx, retentionQueryTimeout)
 	defer cancel()
-	files, err := binaryLogs(qctx, g.pool)
+	files, err := binlogFiles(qctx, g.pool) // flavor.go
 	if err != nil {
 		return st, err
 	}
@@ -267,36 +267,6 @@ func lastDot(s string) int {
 		}
 	}
 	return -1
-}
-
-// binaryLogs returns the server's binlog files, oldest first (SHOW BINARY LOGS: MariaDB's two columns,
-// MySQL's three).
-func binaryLogs(ctx context.Context, pool *sql.DB) ([]string, error) {
-	rows, err := pool.QueryContext(ctx, "SHOW BINARY LOGS")
-	if err != nil {
-		return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-	}
-	vals := make([]sql.RawBytes, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
-	var files []string
-	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-		}
-		files = append(files, string(vals[0]))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-	}
-	return files, nil
 }
 
 // binlogExpireSeconds returns the server's binlog expiry in seconds (0: none): binlog_expire_logs_seconds

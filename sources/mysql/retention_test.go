@@ -176,7 +176,7 @@ func TestRetentionGuardAndWhenNeeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Exec(t, "PURGE BINARY LOGS TO '"+now.File+"'")
-	files, err := binaryLogs(t.Context(), srv.DB())
+	files, err := binlogFiles(t.Context(), srv.DB())
 	if err != nil || !binlogFileBefore(p.File, files[0]) {
 		t.Fatalf("after PURGE BINARY LOGS TO %s the server has %v (%v); the position's file is %s", now.File, files, err, p.File)
 	}
