@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/metrics"
+	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -186,7 +187,9 @@ func (r *binlogReader) requestIncrementalSnapshot(ctx context.Context, tables []
 	for i, t := range tables {
 		names[i] = t.String()
 	}
-	r.incr.start(ctx, names, nil, reason)
+	if refused := r.incr.start(ctx, names, nil, reason); len(refused) > 0 {
+		return fmt.Errorf("mysql source: incremental snapshot refused for %s (see the log: no primary key, or not readable)", strings.Join(refused, ", "))
+	}
 	return nil
 }
 
@@ -199,9 +202,10 @@ func (inc *incremental) position() *IncrementalPosition {
 	return &st
 }
 
-// start adds tables (with their conditions) to the snapshot under way, or starts one. Keyless tables are
-// refused with a log line naming them.
-func (inc *incremental) start(ctx context.Context, tables []string, conditions map[string]string, reason string) {
+// start adds tables (with their conditions) to the snapshot under way, or starts one, and returns the
+// tables it refused: those without primary key or whose definition cannot be read, each with a log line
+// naming it.
+func (inc *incremental) start(ctx context.Context, tables []string, conditions map[string]string, reason string) (refused []string) {
 	var accepted []string
 	for _, name := range tables {
 		db, tbl, _ := strings.Cut(name, ".")
@@ -211,9 +215,11 @@ func (inc *incremental) start(ctx context.Context, tables []string, conditions m
 		switch {
 		case err != nil:
 			inc.log.Warn("incremental snapshot: table refused", "table", name, "error", err)
+			refused = append(refused, name)
 			continue
 		case len(t.pk) == 0:
 			inc.log.Warn("incremental snapshot: table refused: it has no primary key, and an incremental snapshot reads by primary-key chunks (Debezium refuses it too)", "table", name)
+			refused = append(refused, name)
 			continue
 		}
 		if inc.state != nil && slices.Contains(inc.state.Tables, name) {
@@ -222,7 +228,7 @@ func (inc *incremental) start(ctx context.Context, tables []string, conditions m
 		accepted = append(accepted, name)
 	}
 	if len(accepted) == 0 {
-		return
+		return refused
 	}
 	if inc.state == nil {
 		inc.state = &IncrementalPosition{ID: newUUID(), Reason: reason}
@@ -239,6 +245,7 @@ func (inc *incremental) start(ctx context.Context, tables []string, conditions m
 	inc.remaining.Store(int64(len(inc.state.Tables)))
 	inc.log.Info("incremental snapshot requested", "snapshot_id", inc.state.ID, "tables", accepted,
 		"conditions", conditions, "reason", reason, "queue", inc.state.Tables)
+	return refused
 }
 
 // stop removes tables (all when empty) from the snapshot under way.
@@ -246,14 +253,15 @@ func (inc *incremental) stop(tables []string) {
 	if inc.state == nil {
 		return
 	}
-	if len(tables) == 0 {
-		inc.log.Info("incremental snapshot stopped", "snapshot_id", inc.state.ID, "tables_left", inc.state.Tables)
+	left := slices.DeleteFunc(slices.Clone(inc.state.Tables), func(s string) bool { return slices.Contains(tables, s) })
+	if len(tables) == 0 || len(left) == 0 {
+		inc.log.Info("incremental snapshot stopped", "snapshot_id", inc.state.ID, "tables_not_copied", inc.state.Tables)
 		inc.state, inc.tbl, inc.win = nil, nil, nil
 		inc.remaining.Store(0)
 		return
 	}
 	cur := inc.state.Tables[0]
-	inc.state.Tables = slices.DeleteFunc(inc.state.Tables, func(s string) bool { return slices.Contains(tables, s) })
+	inc.state.Tables = left
 	inc.log.Info("incremental snapshot: tables removed", "snapshot_id", inc.state.ID, "tables", tables, "tables_left", inc.state.Tables)
 	if len(inc.state.Tables) == 0 || inc.state.Tables[0] != cur {
 		inc.nextTable()
@@ -288,7 +296,17 @@ func (r *binlogReader) incrementalStep(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return err
+			if connectionFailure(err) || errors.Is(err, context.DeadlineExceeded) {
+				// Transient: the task reopens at its saved position and reads the chunk again.
+				return sources.Transient(err)
+			}
+			// The server refused (a table dropped meanwhile, a bad additional condition, no INSERT on the
+			// signal table): this table cannot be copied; failing the task would fail it again at every
+			// reopen, since the state travels in the positions.
+			inc.log.Warn("incremental snapshot: table abandoned: the server refused its chunk", "snapshot_id", inc.state.ID,
+				"table", inc.state.Tables[0], "condition", inc.state.Conditions[inc.state.Tables[0]], "error", err)
+			inc.state.Tables = inc.state.Tables[1:]
+			inc.nextTable()
 		}
 		if !done {
 			return nil

@@ -477,3 +477,63 @@ func TestIncrementalSnapshotWindowDropsChangedKeys(t *testing.T) {
 	}
 	assertSameState(t, run.state, f.items(t, ""))
 }
+
+// TestIncrementalSnapshotStopPauseResume: signals in one rows event act in order: an execute-snapshot
+// followed by stop-snapshot reads nothing; followed by pause-snapshot it waits (nothing read, the state
+// carried in positions says paused) until resume-snapshot, and then copies the whole table.
+func TestIncrementalSnapshotStopPauseResume(t *testing.T) {
+	f := newIncrementalFixture(t, "d_inc7", 300, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	defer r.Close()
+	exec := `('%s', 'execute-snapshot', '{"data-collections": ["d_inc7.items"]}')`
+	server.Exec(t, "INSERT INTO d_inc7.debezium_signal VALUES "+fmt.Sprintf(exec, "s1")+`, ('s2', 'stop-snapshot', '{"data-collections": ["d_inc7.items"], "type": "incremental"}')`,
+		"INSERT INTO d_inc7.sentinel VALUES (1)")
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+	if run.reads != 0 || !strings.Contains(f.log.String(), "incremental snapshot stopped") {
+		t.Fatalf("execute then stop: %d reads, log:\n%s", run.reads, f.log)
+	}
+
+	server.Exec(t, "INSERT INTO d_inc7.debezium_signal VALUES "+fmt.Sprintf(exec, "s3")+`, ('s4', 'pause-snapshot', '{}')`,
+		"INSERT INTO d_inc7.sentinel VALUES (2)")
+	run.sentinel = false
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+	if run.reads != 0 {
+		t.Fatalf("paused snapshot read %d rows", run.reads)
+	}
+	server.Exec(t, "INSERT INTO d_inc7.debezium_signal VALUES ('s5', 'resume-snapshot', '{}')")
+	run.read(t, ctx, r, func() bool { return run.reads >= 300 })
+	if run.reads != 300 || len(run.incrementalTable) != 300 {
+		t.Fatalf("resumed snapshot: %d reads of %d keys, want 300", run.reads, len(run.incrementalTable))
+	}
+	for _, line := range []string{"incremental snapshot paused", "incremental snapshot resumed"} {
+		if !strings.Contains(f.log.String(), line) {
+			t.Errorf("log lacks %q", line)
+		}
+	}
+}
+
+// TestIncrementalSnapshotBadConditionAbandonsTable: a condition the server refuses abandons that table
+// with a warning naming it and the condition; the stream goes on, and the next table of the request is
+// copied.
+func TestIncrementalSnapshotBadConditionAbandonsTable(t *testing.T) {
+	f := newIncrementalFixture(t, "d_inc8", 50, 100)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	defer r.Close()
+	if err := f.src.Snapshot(ctx, sources.SnapshotRequest{Tables: []string{"d_inc8.items", "d_inc8.sentinel"},
+		Conditions: map[string]string{"d_inc8.items": "no_such_column > 1"}}); err != nil {
+		t.Fatal(err)
+	}
+	server.Exec(t, "INSERT INTO d_inc8.sentinel VALUES (1)")
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.sentinel })
+	run.read(t, ctx, r, func() bool { return strings.Contains(f.log.String(), "incremental snapshot done") })
+	logs := f.log.String()
+	if run.reads != 0 || !strings.Contains(logs, "table abandoned") || !strings.Contains(logs, "no_such_column") {
+		t.Fatalf("%d reads; log:\n%s", run.reads, logs)
+	}
+}
