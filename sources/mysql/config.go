@@ -111,7 +111,8 @@ type Config struct {
 	// with the task's position (retention.go; default 1 minute).
 	RetentionCheckInterval time.Duration
 	// RetentionWarnMargin: the guard logs a warning when the binlog file holding the task's position will
-	// be purged in less than this (default 1 hour), or already was.
+	// be purged in less than this, or already was. 0 (the default): 1 hour, but at most a quarter of the
+	// server's expiry (so that a 1-hour expiry warns only past 45 minutes of lag).
 	RetentionWarnMargin time.Duration
 
 	tlsConfig   *tls.Config // built from TLS by Validate; nil: the DSN's tls= parameter decides
@@ -200,9 +201,6 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.RetentionWarnMargin < 0 {
 		return fmt.Errorf("mysql source: RetentionWarnMargin %s is negative", cfg.RetentionWarnMargin)
-	}
-	if cfg.RetentionWarnMargin == 0 {
-		cfg.RetentionWarnMargin = DefaultRetentionWarnMargin
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -293,11 +293,11 @@
 // the gauge sluice_mysql_binlog_retention_margin_seconds{pipeline,source,task} (through the registerer of
 // metrics.From), and a warning naming the file, the margin, the expiry and the fix (speed up the pipeline,
 // raise binlog_expire_logs_seconds) is logged at each check while the margin is below
-// Config.RetentionWarnMargin (default 1 hour: time to react when the expiry is days; with a short expiry,
-// set a fraction of it; with expiry off only an actual purge warns). A file that is the oldest kept is
-// reported "at_risk": a manual PURGE or the next expiry removes it first. The guard reports the position
-// the task reads, not the one last saved, which may be older while Kafka has not acknowledged the latest
-// records.
+// Config.RetentionWarnMargin (default 1 hour, time to react when the expiry is days, but at most a quarter
+// of the expiry, so that a short expiry does not warn at the first lag; with expiry off only an actual
+// purge warns). A file that is the oldest kept is reported "at_risk": a manual PURGE or the next expiry
+// removes it first. The guard reports the position the task reads, not the one last saved, which may be
+// older while Kafka has not acknowledged the latest records.
 //
 // # Not yet done
 //

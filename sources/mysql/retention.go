@@ -19,7 +19,7 @@ import (
 // Defaults of the binlog-retention guard's Config fields.
 const (
 	DefaultRetentionCheckInterval = time.Minute
-	DefaultRetentionWarnMargin    = time.Hour
+	DefaultRetentionWarnMargin    = time.Hour // capped at a quarter of the server's expiry: see warnMargin
 )
 
 // retentionQueryTimeout bounds each query of a retention check.
@@ -182,20 +182,32 @@ func (g *retentionGuard) check(ctx context.Context) {
 	g.mu.Lock()
 	g.margin = st.margin
 	g.mu.Unlock()
-	warn := g.cfg.RetentionWarnMargin.Seconds()
+	warn := g.warnMargin(st.expire)
 	switch {
 	case st.purged:
 		g.log.Warn("mysql source: binlog retention: the binlog file holding the task's position was purged: the task cannot resume there (when_needed re-snapshots the tables that changed; other modes fail). Speed up the pipeline, or raise binlog_expire_logs_seconds",
 			"task", g.task, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin", "0s")
 	case st.margin < warn:
 		g.log.Warn(fmt.Sprintf("mysql source: binlog retention: the binlog file holding the task's position is purged in about %s (less than RetentionWarnMargin %s): speed up the pipeline, or raise binlog_expire_logs_seconds on the server",
-			time.Duration(st.margin*float64(time.Second)).Round(time.Second), g.cfg.RetentionWarnMargin),
+			time.Duration(st.margin*float64(time.Second)).Round(time.Second), time.Duration(warn*float64(time.Second))),
 			"task", g.task, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin_seconds", math.Round(st.margin),
 			"binlog_expire_logs_seconds", st.expire, "at_risk", st.atRisk)
 	case math.IsNaN(st.margin) && st.atRisk:
 		g.log.Warn("mysql source: binlog retention: the binlog file holding the task's position is the oldest the server keeps, and its age is not known yet: the next purge removes it",
 			"task", g.task, "binlog_file", file, "gtid", gtid, "binlog_expire_logs_seconds", st.expire, "why_unknown", st.unknown)
 	}
+}
+
+// warnMargin is Config.RetentionWarnMargin in seconds, or when it is 0 DefaultRetentionWarnMargin capped
+// at a quarter of expire (seconds; 0: no expiry).
+func (g *retentionGuard) warnMargin(expire float64) float64 {
+	if g.cfg.RetentionWarnMargin > 0 {
+		return g.cfg.RetentionWarnMargin.Seconds()
+	}
+	if expire > 0 {
+		return min(DefaultRetentionWarnMargin.Seconds(), expire/4)
+	}
+	return DefaultRetentionWarnMargin.Seconds()
 }
 
 // inspect compares file with the server's binlogs and expiry.

@@ -42,6 +42,15 @@ func TestRetentionMargin(t *testing.T) {
 				c.file, c.expire, c.age, margin, purged, risky, c.margin, c.purged, c.risky)
 		}
 	}
+	for _, c := range []struct {
+		configured   time.Duration
+		expire, want float64
+	}{{0, 3600, 900}, {0, 2 * 86400, 3600}, {0, 0, 3600}, {2 * time.Hour, 3600, 7200}} {
+		g := &retentionGuard{cfg: Config{RetentionWarnMargin: c.configured}}
+		if got := g.warnMargin(c.expire); got != c.want {
+			t.Errorf("warnMargin with RetentionWarnMargin %s and expiry %v s = %v s, want %v", c.configured, c.expire, got, c.want)
+		}
+	}
 	if !binlogFileBefore("bin.000999", "bin.1000") || binlogFileBefore("bin.000010", "bin.000009") {
 		t.Error("binlogFileBefore does not compare the numeric extensions")
 	}
