@@ -38,8 +38,10 @@
 // would emit: for a missing or different document, a read event (op "r", source.snapshot "incremental",
 // as Debezium's incremental snapshot) of the row's current state; for an extra document, a delete event
 // (op "d") and a tombstone for its key. The running flow carries them into the index like any change,
-// with a newer Kafka offset as the document's external version. RepairConfig.Wait then polls the repaired
-// keys until they verify clean.
+// with the source's sluice.version header as the document's external version: that of the binlog position
+// the row was read at (mysql.VersionHeader), so a repair replaces a document older than the row and loses
+// to a change streamed after the read. RepairConfig.Wait then polls the repaired keys until they verify
+// clean.
 //
 // # Limits
 //
@@ -50,8 +52,9 @@
 //     key (the default {key} id rule); with another id rule or a Transform they are reported only.
 //   - Stateful steps (joins, aggregates) are not reproduced: verify a flow whose document is made from
 //     the row by stateless stages.
-//   - A repaired write carries its Kafka offset as external version, like every write of the sink: a
-//     document written behind the pipeline's back with a higher external version keeps winning (the sink
-//     counts the 409 as "already newer"), and RepairConfig.Wait reports it as not repaired.
+//   - A repaired write carries the version of the position it was read at, like every write of the
+//     source: a document written behind the pipeline's back with a higher external version keeps winning
+//     (the sink counts the 409 as "already newer"), and RepairConfig.Wait reports it as not repaired. With
+//     the source's Config.NoVersionHeader, the repair's Kafka offset is its version.
 //   - Ids of the table are held in memory for the index pass (about 50 bytes a row).
 package verify

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/kafka"
 	"github.com/sluicehq/sluice/sources/mysql"
 	"github.com/sluicehq/sluice/stream"
@@ -172,6 +173,9 @@ func (v *Verifier) produce(ctx context.Context, rc RepairConfig, recs []stream.R
 			break
 		}
 		m := kafka.Message{Topic: rc.Topic, Key: key, Value: value, Timestamp: rec.Timestamp}
+		for _, h := range rec.Headers { // the source's sluice.version among them: the repair's document version
+			m.Headers = append(m.Headers, sarama.RecordHeader{Key: []byte(h.Key), Value: h.Value})
+		}
 		if err := p.Send(ctx, m, func(_ int32, _ int64, err error) { acks <- err }); err != nil {
 			sendErr = fmt.Errorf("verify: repair: topic %s: %w", rc.Topic, err)
 			break

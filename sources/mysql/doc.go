@@ -82,6 +82,21 @@
 // Operation OpDelete) unless Config.Tombstones is false or the table has no key. An update that changes the primary key becomes a
 // delete of the old key (and its tombstone) and a create of the new one, as Debezium does.
 //
+// # Versions: the sluice.version header
+//
+// Every record (snapshot rows, change events, tombstones; not schema-change records) carries header
+// sluice.version (VersionHeader), a decimal int64 taken from the binlog position of the change: with
+// GTIDs, the transaction's sequence number times 2^24 plus the record's index in the transaction; without
+// (MySQL, gtid_mode OFF), from the binlog file's number, the rows event's offset and the row's index.
+// Snapshot rows carry their snapshot position's, newer than every change the snapshot contains and older
+// than every change streamed after it. So a key's versions only grow along the binlog, and a record read
+// again after a restart has the same version. sinks/elasticsearch uses it as the document's external
+// version (instead of the Kafka offset), and a topology's join passes on the greater of its two sides
+// (topology's joinversion.go), so a replay, a duplicate or a stale producer never makes a document older.
+// VersionHeader's documentation has the encoding and its limits (transactions of more than 5.5 million
+// rows; versions of several GTID domains or of a new primary after a MySQL failover are not comparable:
+// Config.NoVersionHeader turns the header off).
+//
 // # Snapshot
 //
 // The task takes one consistent snapshot on a connection of its own: session time_zone '+00:00',

@@ -259,6 +259,7 @@ func (r *Rereader) query(ctx context.Context, query string, args []any) ([]strea
 		return nil, nil, err
 	}
 	millis := time.Now().UnixMilli()
+	version := r.versionAt(ctx, conn, snap.snap) // version.go: the sluice.version of the rows read
 	rows, err := conn.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, nil, err
@@ -290,6 +291,7 @@ func (r *Rereader) query(ctx context.Context, query string, args []any) ([]strea
 		if err != nil {
 			return nil, nil, err
 		}
+		setVersionAt(&rec, version)
 		recs = append(recs, rec)
 		raws = append(raws, vals)
 	}
@@ -381,6 +383,10 @@ func (r *Rereader) Deleted(ctx context.Context, key RowKey) ([]stream.Record, er
 	out := []stream.Record{rec}
 	if r.cfg.tombstones() {
 		out = append(out, stream.Record{Topic: rec.Topic, KeySchema: r.t.keySchema, Key: rec.Key, Timestamp: rec.Timestamp, Operation: stream.OpDelete})
+	}
+	v := r.versionAt(ctx, r.pool, at) // version.go: the delete and its tombstone, at the current position
+	for i := range out {
+		setVersionAt(&out[i], v)
 	}
 	return out, nil
 }

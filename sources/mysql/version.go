@@ -32,14 +32,16 @@ import (
 //   - Without GTIDs (MySQL with gtid_mode OFF): fileIndex<<47 | eventPos<<15 | index, where fileIndex is
 //     the binlog file's numeric suffix (bin.000042: 42), eventPos the rows event's offset in that file and
 //     index 3 × (the row's index in the event) + (0, 1, 2 as above).
-//   - Snapshot rows carry the version of the snapshot's binlog position: (seq+1)<<24 - 1 for the GTID
-//     position's seq (greater than every record of the transactions the snapshot contains, smaller than
-//     every record of a later one), fileIndex<<47 | pos<<15 without GTIDs. Snapshot rows are therefore
-//     newer than every change the snapshot contains and older than every change streamed after it. A
+//   - Snapshot rows carry the version of the snapshot's binlog position: (seq+1)<<24 - 2^16 for the GTID
+//     position's highest seq (the top 2^16 versions of each transaction's range are kept for rows read
+//     after it), fileIndex<<47 | pos<<15 without GTIDs. Snapshot rows are therefore newer than every
+//     change the snapshot contains and older than every change streamed after it. A
 //     snapshot resumed after a restart takes the version of its own (new) position, while streaming
 //     resumes at the first snapshot's: the changes streamed in between are older than the rows copied
 //     after the restart, which already contain them, and are refused as such. Incremental-snapshot rows
-//     take the version of their chunk's closing watermark (recordVersion).
+//     take the version of their chunk's closing watermark (recordVersion). Rows read again by a Rereader
+//     (sluice verify's repairs) take their read position's, a little above a snapshot's of the same
+//     position (+2^15; +2^14 without GTIDs), so that a repair replaces what a snapshot there wrote.
 //   - Schema-change records (DDL) carry none: they describe tables, not documents.
 //
 // Both forms are positive and fit in 63 bits. A version grows by 2^24 per transaction, so versions are
@@ -49,8 +51,8 @@ import (
 //
 // # Limits
 //
-//   - A transaction with more than 5,592,405 rows (2^24 / 3) in the GTID form, or a rows event with more
-//     than 10,922 rows (2^15 / 3) without GTIDs: the records beyond share the form's last index, so a
+//   - A transaction with more than 5,570,560 rows ((2^24 - 2^16) / 3) in the GTID form, or a rows event
+//     with more than 10,922 rows (2^15 / 3) without GTIDs: the records beyond share the form's last index, so a
 //     later change of the same key in that same transaction or event can lose to an earlier one.
 //   - GTID seq up to 2^39-1 (about 5.5e11 transactions); file index up to 65,535, event offset below 2^32.
 //     Beyond, a record gets no header (and a warning is logged once) and the sink falls back to offsets.
@@ -70,6 +72,9 @@ const (
 	versionPosBits   = 32
 	versionFileBits  = 63 - versionPosBits - versionEventBits
 	recordsPerRow    = 3 // a row makes at most a delete, its tombstone and a create
+	// versionReadSlots are the top versions of each transaction's range (GTID form), kept for rows read at
+	// the position after it: a snapshot's at the bottom of them, a Rereader's half-way up.
+	versionReadSlots = 1 << 16
 )
 
 // recordVersion returns the version of one change record (see VersionHeader). gtid is the GTID of the
@@ -96,11 +101,13 @@ func recordVersion(gtid string, index int, file string, eventPos uint64) (int64,
 	return fileVersion(file, eventPos, index)
 }
 
-// positionVersion returns the version of a binlog position (a snapshot's): with a GTID position (MariaDB
-// "d-s-n,d-s-n", MySQL "uuid:1-42:50-60,uuid2:1-5"; gtids: the server logs GTIDs, so an empty position is
-// seq 0), (seq+1)<<24 - 1 for its highest seq; without GTIDs, the file/pos form at b.File and b.Pos (greater
-// than every record before the position: rows events after it are at larger offsets).
-func positionVersion(b BinlogPosition, gtids bool) (int64, error) {
+// positionVersion returns the version of rows read at a binlog position by a snapshot (reread false) or
+// by a Rereader (reread true): with a GTID position (MariaDB "d-s-n,d-s-n", MySQL
+// "uuid:1-42:50-60,uuid2:1-5"; gtids: the server logs GTIDs, so an empty position is seq 0), in the top
+// slots of its highest seq's range, (seq+1)<<24 - 2^16 (+ 2^15 for a reread); without GTIDs, the
+// file/pos form at b.File and b.Pos (+ 2^14 for a reread; rows events after the position are at larger
+// offsets). Either is above every record of the changes before the position and below every one after.
+func positionVersion(b BinlogPosition, gtids, reread bool) (int64, error) {
 	if gtids || strings.TrimSpace(b.GTID) != "" {
 		seq, err := gtidSetMaxSeq(b.GTID)
 		if err != nil {
@@ -109,16 +116,24 @@ func positionVersion(b BinlogPosition, gtids bool) (int64, error) {
 		if seq+1 >= 1<<versionSeqBits {
 			return 0, fmt.Errorf("gtid position %q: seq %d beyond the version's %d bits", b.GTID, seq, versionSeqBits)
 		}
-		return int64((seq+1)<<versionIndexBits - 1), nil
+		v := int64((seq+1)<<versionIndexBits - versionReadSlots)
+		if reread {
+			v += versionReadSlots / 2
+		}
+		return v, nil
 	}
-	return fileVersion(b.File, b.Pos, 0)
+	v, err := fileVersion(b.File, b.Pos, 0)
+	if err == nil && reread {
+		v += 1 << (versionEventBits - 1)
+	}
+	return v, err
 }
 
 func gtidVersion(seq uint64, index int) (int64, error) {
 	if seq >= 1<<versionSeqBits {
 		return 0, fmt.Errorf("gtid seq %d beyond the version's %d bits", seq, versionSeqBits)
 	}
-	return int64(seq<<versionIndexBits | uint64(min(index, 1<<versionIndexBits-1))), nil
+	return int64(seq<<versionIndexBits | uint64(min(index, 1<<versionIndexBits-versionReadSlots-1))), nil
 }
 
 func fileVersion(file string, pos uint64, index int) (int64, error) {
@@ -309,7 +324,12 @@ func (r *binlogReader) setVersion(rec *stream.Record, base rowsVersionBase, j, k
 // (with a warning) when it cannot be formed. Without a GTID in b it asks the server whether it logs GTIDs
 // (MariaDB always does; MySQL when @@gtid_mode is ON or ON_PERMISSIVE), since streamed changes then carry
 // the GTID form.
-func snapshotVersion(ctx context.Context, log *slog.Logger, conn *sql.Conn, b BinlogPosition) int64 {
+func snapshotVersion(ctx context.Context, log *slog.Logger, conn rowQueryer, b BinlogPosition) int64 {
+	return readVersion(ctx, log, conn, b, false)
+}
+
+// readVersion is snapshotVersion, or with reread the version of a Rereader's rows (see positionVersion).
+func readVersion(ctx context.Context, log *slog.Logger, conn rowQueryer, b BinlogPosition, reread bool) int64 {
 	gtids := true
 	if strings.TrimSpace(b.GTID) == "" {
 		var mode sql.NullString
@@ -318,7 +338,7 @@ func snapshotVersion(ctx context.Context, log *slog.Logger, conn *sql.Conn, b Bi
 			gtids = strings.HasPrefix(strings.ToUpper(mode.String), "ON")
 		}
 	}
-	v, err := positionVersion(b, gtids)
+	v, err := positionVersion(b, gtids, reread)
 	if err != nil {
 		log.Warn("snapshot records get no "+VersionHeader+" header: sinks version them by Kafka offset",
 			"gtid", b.GTID, "binlog_file", b.File, "binlog_pos", b.Pos, "error", err)
@@ -334,4 +354,32 @@ func (r *snapshotReader) setVersion(rec *stream.Record) {
 		return
 	}
 	setVersionHeader(rec, r.version)
+}
+
+// rowQueryer is a *sql.Conn or *sql.DB.
+type rowQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// versionAt returns the version of rows read again at binlog position at, or -1 for none
+// (Config.NoVersionHeader, or a version that cannot be formed). Rows read again and sent through the
+// pipeline (sluice verify's repairs) thereby replace documents of changes up to at, snapshot rows of the
+// same position included (and documents written over them behind the pipeline's back with internal
+// versioning, up to 2^15 times in the GTID form, 2^14 without), and lose to changes streamed after at.
+func (r *Rereader) versionAt(ctx context.Context, q rowQueryer, at BinlogPosition) int64 {
+	if r.cfg.NoVersionHeader {
+		return -1
+	}
+	log := r.cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return readVersion(ctx, log, q, at, true)
+}
+
+// setVersionAt gives rec version v (see versionAt); -1: none.
+func setVersionAt(rec *stream.Record, v int64) {
+	if v >= 0 {
+		setVersionHeader(rec, v)
+	}
 }

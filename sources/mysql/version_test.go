@@ -102,7 +102,7 @@ func TestVersionSnapshotBelowStream(t *testing.T) {
 		{BinlogPosition{GTID: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5:11-42,\n4e11fa47-71ca-11e1-9e33-c80aa9429562:1-3",
 			File: "binlog.000001", Pos: 9000}, true, []string{"3e11fa47-71ca-11e1-9e33-c80aa9429562:42"}, "3e11fa47-71ca-11e1-9e33-c80aa9429562:43"},
 	} {
-		snap, err := positionVersion(c.pos, c.gtids)
+		snap, err := positionVersion(c.pos, c.gtids, false)
 		if err != nil {
 			t.Fatalf("%+v: %v", c.pos, err)
 		}
@@ -115,10 +115,18 @@ func TestVersionSnapshotBelowStream(t *testing.T) {
 			t.Errorf("%q: the first record of %s, streamed after the snapshot, has version %d, not above the snapshot's %d",
 				c.pos.GTID, c.afterwards, v, snap)
 		}
+		// A Rereader's rows at the same position: above the snapshot's, still below the next change.
+		reread, err := positionVersion(c.pos, c.gtids, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next := mustVersion(t, c.afterwards, 0, "", 0); reread <= snap || reread >= next {
+			t.Errorf("%q: reread version %d not between the snapshot's %d and the next change's %d", c.pos.GTID, reread, snap, next)
+		}
 	}
 	// Without GTIDs: the file/pos form; rows events after the snapshot's position are above it, those
 	// before below.
-	snap, err := positionVersion(BinlogPosition{File: "bin.000007", Pos: 5000}, false)
+	snap, err := positionVersion(BinlogPosition{File: "bin.000007", Pos: 5000}, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +139,15 @@ func TestVersionSnapshotBelowStream(t *testing.T) {
 	if v := mustVersion(t, "", 0, "bin.000008", 4); v <= snap {
 		t.Errorf("record in the next file: %d <= %d", v, snap)
 	}
-	if _, err := positionVersion(BinlogPosition{GTID: "3e11fa47:1-x"}, true); err == nil || !strings.Contains(err.Error(), "1-x") {
+	reread, err := positionVersion(BinlogPosition{File: "bin.000007", Pos: 5000}, false, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next rows event after the position is at least a GTID (or anonymous GTID) event further on.
+	if next := mustVersion(t, "", 0, "bin.000007", 5019); reread <= snap || reread >= next {
+		t.Errorf("file/pos reread version %d not between the snapshot's %d and the next change's %d", reread, snap, next)
+	}
+	if _, err := positionVersion(BinlogPosition{GTID: "3e11fa47:1-x"}, true, false); err == nil || !strings.Contains(err.Error(), "1-x") {
 		t.Errorf("bad gtid set: %v, want an error naming the interval", err)
 	}
 }
