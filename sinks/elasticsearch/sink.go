@@ -9,9 +9,12 @@
 //     tombstones (nil values) delete it (with an id naming {offset} there is none to delete: they are
 //     skipped). A record without the key or field its id needs is rejected (dead-letter topic), naming it.
 //   - Every operation carries version_type=external with the record's version: the sluice.version header
-//     when a source set it (monotonic across snapshot and streaming), else the Kafka offset. Elasticsearch
-//     keeps the highest version, deletes included (as tombstones), so an older write answers 409
-//     version_conflict_engine_exception, which the sink counts as "already newer" and acknowledges.
+//     when a source set it (monotonic across snapshot and streaming; sources/mysql sets it on every
+//     record from the binlog position, and a topology's join passes on the greater version of its two
+//     sides), else the Kafka offset (see VersionHeader). Elasticsearch keeps the highest version, deletes
+//     included (as tombstones), so an older write answers 409 version_conflict_engine_exception, which the
+//     sink counts as "already newer" (Stats.Conflicts, sluice_elasticsearch_documents_total{result=
+//     "conflict"}) and acknowledges: never a dead letter.
 //   - Within a batch only the last operation per document is sent (every one, in order, with Update), and a
 //     document id is never in two requests at once, though several requests of a batch are in flight.
 //
