@@ -276,6 +276,7 @@ func (r *binlogReader) query(ev *replication.BinlogEvent, e *replication.QueryEv
 	st, isDDL := parseDDL(text, string(e.Schema))
 	if isDDL {
 		r.discovery.apply(r, st, text, string(e.Schema))
+		r.incr.schemaChanged(text) // an incremental snapshot reloads the table and reads its chunk again
 	}
 	if r.standalone || (!r.ddlTrx.mariadb && !r.ddlTrx.sawBegin) {
 		// A statement that is a transaction of its own: published after it is part of the position.

@@ -280,6 +280,19 @@ func (inc *incremental) nextTable() {
 	}
 }
 
+// schemaChanged is called for each DDL statement the stream reads: while a table is being copied, its
+// definition is read again before the next chunk, and a chunk between its watermarks (selected with the
+// old definition, or on either side of the statement) is dropped and read again after the last key
+// emitted. Its watermarks, when they come, match nothing.
+func (inc *incremental) schemaChanged(statement string) {
+	if inc == nil || inc.state == nil || inc.tbl == nil {
+		return
+	}
+	inc.log.Info("incremental snapshot: a DDL statement was read: the table's definition is read again and its chunk under way read again",
+		"snapshot_id", inc.state.ID, "table", inc.state.Tables[0], "statement", statement)
+	inc.tbl, inc.win = nil, nil
+}
+
 // step starts the next chunk when a snapshot is under way and no chunk is between its watermarks: it
 // writes the open watermark, reads the chunk, and writes the close watermark, all on the query pool.
 func (r *binlogReader) incrementalStep(ctx context.Context) error {

@@ -537,3 +537,46 @@ func TestIncrementalSnapshotBadConditionAbandonsTable(t *testing.T) {
 		t.Fatalf("%d reads; log:\n%s", run.reads, logs)
 	}
 }
+
+// TestIncrementalSnapshotDDLRereadsChunk: an ALTER TABLE that adds a column while a chunk is between its
+// watermarks makes the snapshot read the table's definition again and that chunk again: every row is read
+// once, and the rows read after the statement carry the new column.
+func TestIncrementalSnapshotDDLRereadsChunk(t *testing.T) {
+	const rows, chunk = 1000, 100
+	f := newIncrementalFixture(t, "d_inc9", rows, chunk)
+	chunks := 0
+	testHookChunkSelected = func(table string, keys []string) {
+		if table != "d_inc9.items" {
+			return
+		}
+		if chunks++; chunks == 3 {
+			server.Exec(t, "ALTER TABLE d_inc9.items ADD COLUMN extra INT NOT NULL DEFAULT 7")
+		}
+	}
+	defer func() { testHookChunkSelected = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r := openAt(t, ctx, f.src, nil)
+	defer r.Close()
+	if err := f.src.Snapshot(ctx, sources.SnapshotRequest{Tables: []string{"d_inc9.items"}}); err != nil {
+		t.Fatal(err)
+	}
+	run := &incrementalRun{state: tableState{}, incrementalTable: map[string]bool{}, log: f.log}
+	run.read(t, ctx, r, func() bool { return run.done || run.reads >= rows })
+	if run.reads != rows || len(run.incrementalTable) != rows {
+		t.Fatalf("%d reads of %d keys, want %d once each", run.reads, len(run.incrementalTable), rows)
+	}
+	for _, rec := range run.all {
+		if rec.Operation != stream.OpRead {
+			continue
+		}
+		row := after(t, rec)
+		id, _ := row.GetInt32("id")
+		if extra := row.Get("extra"); id > 2*chunk && fmt.Sprint(extra) != "7" {
+			t.Fatalf("row %d, read after the ALTER TABLE, has extra = %v, want 7", id, extra)
+		}
+	}
+	if !strings.Contains(f.log.String(), "a DDL statement was read") {
+		t.Errorf("no log line says the chunk is read again")
+	}
+}
