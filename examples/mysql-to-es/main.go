@@ -11,6 +11,12 @@
 // writes every topic in Avro (Confluent's wire format) with its schemas in the schema registry (the
 // embedded one, served on the operator API, unless SLUICE_SCHEMA_REGISTRY_URL names another) instead of
 // json-schema.
+//
+// Each document's Elasticsearch version (external) is the source's: the binlog position of the newest
+// change it contains (the sluice.version header the MySQL source sets, the greater of order's and
+// customer's through the join), so a replay or a stale producer never makes a document older. An index
+// written by an earlier Sluice, versioned by Kafka offsets, upgrades in place: source versions are far
+// larger than offsets, so each document takes its next change.
 package main
 
 import (

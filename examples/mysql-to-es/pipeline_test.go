@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -95,6 +96,20 @@ func TestOrdersFollowMySQL(t *testing.T) {
 		if c := searchdemotest.Indexed(t, client)[id]["customer"].(map[string]any); c["name"] != "Annabel" {
 			t.Errorf("order %s carries customer %v after the rename", id, c)
 		}
+	}
+	// Documents are versioned by the source's binlog positions (sluice.version), not by Kafka offsets:
+	// order 1 at least at the rename's version, far above the few offsets of this run.
+	res, err := client.Get("orders", "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Version int64 `json:"_version"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&got)
+	res.Body.Close()
+	if err != nil || got.Version < 1<<24 {
+		t.Errorf("order 1: _version %d (%v), want a source version (at least 2^24)", got.Version, err)
 	}
 	cancel()
 	if err := <-done; err != nil {
