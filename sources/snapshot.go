@@ -27,6 +27,10 @@ type SnapshotRequest struct {
 	Conditions map[string]string `json:"conditions,omitempty"`
 }
 
+// ErrSnapshotRequest is returned (wrapped, saying what is wrong) for a request the source refuses as it
+// is: a table it does not capture, a condition for a table the request does not name.
+var ErrSnapshotRequest = errors.New("bad snapshot request")
+
 // ErrSnapshotUnsupported is returned (wrapped, naming the source) when a snapshot is requested from a
 // source that does not implement Snapshotter, or cannot take one in its configuration.
 var ErrSnapshotUnsupported = errors.New("the source cannot take snapshots on demand")

@@ -63,8 +63,11 @@ func (p *pipelineRun) serveSnapshot(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := snap.Snapshot(ctx, sources.SnapshotRequest{Tables: req.Tables, Conditions: req.Conditions}); err != nil {
 		status := http.StatusServiceUnavailable
-		if errors.Is(err, sources.ErrSnapshotUnsupported) {
+		switch {
+		case errors.Is(err, sources.ErrSnapshotUnsupported):
 			status = http.StatusConflict
+		case errors.Is(err, sources.ErrSnapshotRequest):
+			status = http.StatusBadRequest
 		}
 		writeOpsError(w, status, "snapshot of source %s: %v", name, err)
 		return

@@ -151,4 +151,8 @@ func TestIncrementalSnapshotThroughOperatorAPI(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.ErrorCode != http.StatusBadRequest {
 		t.Errorf("snapshot without tables: %v, want 400", err)
 	}
+	_, err = api.Snapshot(ctx, "d-inc6", "cdc", opsapi.SnapshotRequest{Tables: []string{"d_inc6.debezium_signal"}})
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != http.StatusBadRequest || !strings.Contains(apiErr.Message, "d_inc6.debezium_signal is not captured") {
+		t.Errorf("snapshot of a table not captured: %v, want 400 naming it", err)
+	}
 }

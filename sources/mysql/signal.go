@@ -45,11 +45,29 @@ func (s *Source) Snapshot(ctx context.Context, req sources.SnapshotRequest) erro
 			s.cfg.TopicPrefix, sources.ErrSnapshotUnsupported)
 	}
 	if len(req.Tables) == 0 {
-		return fmt.Errorf("mysql source %s: snapshot request names no table", s.cfg.TopicPrefix)
+		return fmt.Errorf("mysql source %s: %w: it names no table", s.cfg.TopicPrefix, sources.ErrSnapshotRequest)
 	}
 	for name := range req.Conditions {
 		if !slices.Contains(req.Tables, name) {
-			return fmt.Errorf("mysql source %s: snapshot request has a condition for %s, which it does not name in its tables", s.cfg.TopicPrefix, name)
+			return fmt.Errorf("mysql source %s: %w: a condition for %s, which the request does not name in its tables", s.cfg.TopicPrefix, sources.ErrSnapshotRequest, name)
+		}
+	}
+	pool, err := s.pool()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, incrementalQueryTimeout)
+	defer cancel()
+	captured, err := s.resolveTables(ctx, pool)
+	if err != nil {
+		return err
+	}
+	for _, name := range req.Tables {
+		if regexp.QuoteMeta(name) != strings.ReplaceAll(name, ".", `\.`) {
+			continue // a regular expression (Debezium's data-collections): the task matches it
+		}
+		if !slices.ContainsFunc(captured, func(t tableName) bool { return t.String() == name }) {
+			return fmt.Errorf("mysql source %s: %w: table %s is not captured (Tables and Exclude decide which are)", s.cfg.TopicPrefix, sources.ErrSnapshotRequest, name)
 		}
 	}
 	sig := map[string]any{"data-collections": req.Tables, "type": "incremental"}
@@ -69,12 +87,6 @@ func (s *Source) Snapshot(ctx context.Context, req sources.SnapshotRequest) erro
 	if len(data) > 2048 {
 		return fmt.Errorf("mysql source %s: snapshot request is %d bytes of JSON; Debezium's signal table holds 2048 (name fewer tables per request)", s.cfg.TopicPrefix, len(data))
 	}
-	pool, err := s.pool()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, incrementalQueryTimeout)
-	defer cancel()
 	db, table, _ := strings.Cut(s.cfg.SignalTable, ".")
 	signal := tableName{DB: db, Table: table}
 	if _, err := pool.ExecContext(ctx, "INSERT INTO "+signal.quoted()+" (id, type, data) VALUES (?, ?, ?)",
