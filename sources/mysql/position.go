@@ -30,7 +30,9 @@ import (
 // emitted (a delete is two records: the delete and its tombstone). Reopening starts the binlog at the
 // transaction's start (from GTID, or from File/Pos when the GTID position is empty) and skips exactly what
 // was emitted, so a restart in the middle of a large transaction neither loses nor repeats rows (Debezium's
-// DBZ-144 lesson).
+// DBZ-144 lesson). While an incremental snapshot runs, stream positions also carry its state,
+// "incremental":{...} (see IncrementalPosition); the rows of a chunk have the position of its close
+// watermark's rows event (EventsSkip past it) with the chunk's progress up to that row.
 type Position struct {
 	Phase string `json:"phase"`
 
