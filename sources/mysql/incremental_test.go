@@ -576,3 +576,26 @@ func TestIncrementalSnapshotDDLRereadsChunk(t *testing.T) {
 		t.Errorf("no log line says the chunk is read again")
 	}
 }
+
+// TestIncrementalConfigValidate: SignalTable must be "db.table" without globs, IncrementalChunkSize not
+// negative (0: 1024); each error names its field.
+func TestIncrementalConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		signal string
+		chunk  int
+		want   string
+	}{
+		{"signals", 0, "SignalTable"},
+		{"shop.sig*", 0, "SignalTable"},
+		{"shop.debezium_signal", -1, "IncrementalChunkSize"},
+	} {
+		cfg := Config{DSN: "root@tcp(127.0.0.1:3306)/", ServerID: 1, Tables: []string{"shop.orders"}, SignalTable: tc.signal, IncrementalChunkSize: tc.chunk}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("SignalTable %q, IncrementalChunkSize %d: %v, want an error naming %s", tc.signal, tc.chunk, err, tc.want)
+		}
+	}
+	cfg := Config{DSN: "root@tcp(127.0.0.1:3306)/", ServerID: 1, Tables: []string{"shop.orders"}, SignalTable: "shop.debezium_signal"}
+	if err := cfg.Validate(); err != nil || cfg.IncrementalChunkSize != DefaultIncrementalChunkSize {
+		t.Errorf("Validate: %v, IncrementalChunkSize %d, want nil and %d", err, cfg.IncrementalChunkSize, DefaultIncrementalChunkSize)
+	}
+}
