@@ -198,6 +198,11 @@ func (r *binlogReader) explain(ctx context.Context, err error) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "1236"):
+		if r.flavor.mysql() {
+			if gone, cerr := r.flavor.purged(ctx, r.pool, r.from); cerr == nil && !gone {
+				return r.notPurged(err) // flavor.go: Dolt's 1236 during a commit
+			}
+		}
 		return r.purgedError(ctx, err)
 	case strings.Contains(msg, "1047") && r.from.GTID == "":
 		return fmt.Errorf("mysql source: %s does not serve its binlog by file and offset (COM_BINLOG_DUMP: ERROR 1047), which positions need with gtid_mode=OFF: turn gtid_mode ON (Dolt serves its binlog by GTID set only): %w", r.flavor, err)

@@ -16,6 +16,7 @@ import (
 	gomysql "github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 
+	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -518,4 +519,14 @@ func tableMapCollations(tm *replication.TableMapEvent) map[int]uint64 {
 		}
 	}
 	return out
+}
+
+// notPurged is the error for an ERROR 1236 from a MySQL-flavour server whose gtid_purged the stream's GTID
+// set contains, so that nothing it needs was purged. Dolt answers 1236 to a dump request that arrives while
+// a transaction commits (its executed set already has the GTID, its available set not yet); the error is
+// marked transient, so that the engine reopens the task at its position after a backoff instead of failing
+// it, or when_needed re-snapshotting.
+func (r *binlogReader) notPurged(err error) error {
+	return sources.Transient(fmt.Errorf("mysql source: %s refused the binlog from gtid %q file %s pos %d although its gtid_purged is contained in it (a dump request during a commit): will retry: %w",
+		r.flavor, r.from.GTID, r.from.File, r.from.Pos, err))
 }
