@@ -313,8 +313,9 @@
 // Config.RetentionWarnMargin (default 1 hour, time to react when the expiry is days, but at most a quarter
 // of the expiry, so that a short expiry does not warn at the first lag; with expiry off only an actual
 // purge warns). A file that is the oldest kept is reported "at_risk": a manual PURGE or the next expiry
-// removes it first. The guard reports the position the task reads, not the one last saved, which may be
-// older while Kafka has not acknowledged the latest records.
+// removes it first. The guard watches the older of two positions: the one the task reads, and the one
+// last saved (the task's reader is a sources.Committer: the engine tells it each saved position), which a
+// restart resumes from; the saved position's age is its binlog time (Position.TS).
 //
 // # Not yet done
 //

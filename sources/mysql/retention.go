@@ -14,7 +14,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sluicehq/sluice/metrics"
+	"github.com/sluicehq/sluice/sources"
+	"github.com/sluicehq/sluice/stream"
 )
+
+var _ sources.Committer = (*taskReader)(nil)
 
 // Defaults of the binlog-retention guard's Config fields.
 const (
@@ -42,10 +46,14 @@ type retentionGuard struct {
 	lag  *binlogLag // the task's: the binlog time of the last transaction event read
 	task string
 
-	mu     sync.Mutex
-	file   string  // binlog file holding the task's position ("" unknown)
-	gtid   string  // the position's GTID position, for the warning
-	margin float64 // seconds; +Inf never purged (expiry off, or the file being written); NaN unknown
+	mu   sync.Mutex
+	file string // binlog file holding the position the task reads ("" unknown)
+	gtid string // that position's GTID position, for the warning
+	// The position last saved (Commit): a restart resumes there, so while it is in an older file than the
+	// one read, that file is the one that must not be purged. ts is its binlog time (0: unknown).
+	savedFile, savedGTID string
+	savedTS              int64
+	margin               float64 // seconds; +Inf never purged (expiry off, or the file being written); NaN unknown
 
 	reg    prometheus.Registerer
 	gauge  prometheus.Collector
@@ -131,6 +139,28 @@ func (r *taskReader) positionFile() string {
 	return ""
 }
 
+// Commit tells the guard the task's saved position (sources.Committer: the engine calls it once Kafka
+// acknowledged the record at pos and the position was stored). While the saved position is in an older
+// binlog file than the one read, the guard watches that file: a restart would resume there.
+func (r *taskReader) Commit(_ context.Context, pos stream.Position) error {
+	g := r.guard
+	if g == nil {
+		return nil
+	}
+	p, err := parsePosition(pos)
+	if err != nil || p == nil {
+		return nil // not the guard's business: the engine reopens at it all the same
+	}
+	file, gtid, ts := p.File, p.GTID, p.TS
+	if p.Phase == PhaseSnapshot {
+		file, gtid, ts = p.Start.File, p.Start.GTID, 0
+	}
+	g.mu.Lock()
+	g.savedFile, g.savedGTID, g.savedTS = file, gtid, ts
+	g.mu.Unlock()
+	return nil
+}
+
 func (g *retentionGuard) value() float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -167,12 +197,19 @@ type retentionState struct {
 // check runs one comparison, sets the gauge and logs a warning when the margin is short.
 func (g *retentionGuard) check(ctx context.Context) {
 	g.mu.Lock()
-	file, gtid := g.file, g.gtid
+	file, gtid, which := g.file, g.gtid, "read"
+	var savedAt time.Time // the saved position's binlog time, when it is the one compared
+	if g.savedFile != "" && (file == "" || binlogFileBefore(g.savedFile, file)) {
+		file, gtid, which = g.savedFile, g.savedGTID, "saved"
+		if g.savedTS > 0 {
+			savedAt = time.Unix(g.savedTS, 0)
+		}
+	}
 	g.mu.Unlock()
 	if file == "" {
 		return // no position yet (a first snapshot that has not started)
 	}
-	st, err := g.inspect(ctx, file)
+	st, err := g.inspect(ctx, file, which == "saved", savedAt)
 	if err != nil {
 		if ctx.Err() == nil {
 			g.log.Warn("mysql source: binlog retention guard: check failed", "binlog_file", file, "error", err)
@@ -186,15 +223,15 @@ func (g *retentionGuard) check(ctx context.Context) {
 	switch {
 	case st.purged:
 		g.log.Warn("mysql source: binlog retention: the binlog file holding the task's position was purged: the task cannot resume there (when_needed re-snapshots the tables that changed; other modes fail). Speed up the pipeline, or raise binlog_expire_logs_seconds",
-			"task", g.task, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin", "0s")
+			"task", g.task, "position", which, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin", "0s")
 	case st.margin < warn:
 		g.log.Warn(fmt.Sprintf("mysql source: binlog retention: the binlog file holding the task's position is purged in about %s (less than RetentionWarnMargin %s): speed up the pipeline, or raise binlog_expire_logs_seconds on the server",
 			time.Duration(st.margin*float64(time.Second)).Round(time.Second), time.Duration(warn*float64(time.Second))),
-			"task", g.task, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin_seconds", math.Round(st.margin),
+			"task", g.task, "position", which, "binlog_file", file, "gtid", gtid, "oldest_binlog_file", st.oldest, "margin_seconds", math.Round(st.margin),
 			"binlog_expire_logs_seconds", st.expire, "at_risk", st.atRisk)
 	case math.IsNaN(st.margin) && st.atRisk:
 		g.log.Warn("mysql source: binlog retention: the binlog file holding the task's position is the oldest the server keeps, and its age is not known yet: the next purge removes it",
-			"task", g.task, "binlog_file", file, "gtid", gtid, "binlog_expire_logs_seconds", st.expire, "why_unknown", st.unknown)
+			"task", g.task, "position", which, "binlog_file", file, "gtid", gtid, "binlog_expire_logs_seconds", st.expire, "why_unknown", st.unknown)
 	}
 }
 
@@ -210,8 +247,9 @@ func (g *retentionGuard) warnMargin(expire float64) float64 {
 	return DefaultRetentionWarnMargin.Seconds()
 }
 
-// inspect compares file with the server's binlogs and expiry.
-func (g *retentionGuard) inspect(ctx context.Context, file string) (retentionState, error) {
+// inspect compares file with the server's binlogs and expiry. The file's age is taken from savedAt for the
+// saved position (saved; zero: unknown), else from the last transaction event read.
+func (g *retentionGuard) inspect(ctx context.Context, file string, saved bool, savedAt time.Time) (retentionState, error) {
 	st := retentionState{file: file, age: math.NaN(), margin: math.NaN()}
 	qctx, cancel := context.WithTimeout(ctx, retentionQueryTimeout)
 	defer cancel()
@@ -226,7 +264,10 @@ func (g *retentionGuard) inspect(ctx context.Context, file string) (retentionSta
 	if st.expire, err = binlogExpireSeconds(qctx, g.pool); err != nil {
 		return st, err
 	}
-	if g.lag.streaming.Load() {
+	switch {
+	case saved && !savedAt.IsZero():
+		st.age = max(time.Since(savedAt).Seconds(), 0)
+	case !saved && g.lag.streaming.Load():
 		st.age = max(time.Since(time.Unix(g.lag.lastEvent.Load(), 0)).Seconds(), 0)
 	}
 	st.margin, st.purged, st.atRisk, st.unknown = retentionMargin(file, files, st.expire, st.age)

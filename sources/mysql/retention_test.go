@@ -58,7 +58,9 @@ func TestRetentionMargin(t *testing.T) {
 
 // TestRetentionGuardAndWhenNeeded is the acceptance 4, on a server of its own (it purges binlogs):
 // two captured tables, a task that lags (its reader open and not read) while the server rotates its
-// binlog: the guard's gauge falls below RetentionWarnMargin and it warns, naming the file; the task stops;
+// binlog: the guard's gauge falls below RetentionWarnMargin and it warns, naming the file; the task
+// catches up (margin +Inf) but its saved position (Commit) is still in the old file: the guard warns
+// about that one; the task stops;
 // one table changes; the binlogs holding the position are purged; reopened with when_needed, the task
 // streams from the server's current position and re-snapshots incrementally only the table that changed
 // (the log says which and why), the other is not read again, and the records applied by key equal both
@@ -75,7 +77,7 @@ func TestRetentionGuardAndWhenNeeded(t *testing.T) {
 		"SET GLOBAL binlog_expire_logs_seconds = 3600")
 	logs := &testkit.LogBuffer{}
 	src, err := New(Config{DSN: srv.DSN(""), ServerID: serverIDs.Add(1), Tables: []string{"e_ret.a", "e_ret.b"},
-		SnapshotMode: SnapshotWhenNeeded, SignalTable: "e_ret.signal", ChunkSize: 2,
+		SnapshotMode: SnapshotWhenNeeded, SignalTable: "e_ret.signal", ChunkSize: 2, HeartbeatInterval: 200 * time.Millisecond,
 		RetentionCheckInterval: 100 * time.Millisecond, RetentionWarnMargin: 2 * time.Hour,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	if err != nil {
@@ -157,19 +159,50 @@ func TestRetentionGuardAndWhenNeeded(t *testing.T) {
 		}
 		return 0, false
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		v, ok := gauge()
-		warned := logs.Lines("binlog retention: the binlog file holding the task's position is purged in about", "binlog_file="+p.File)
-		if ok && v > 3500 && v <= 3600 && len(warned) > 0 {
-			t.Logf("gauge %s = %.0f s; %s", retentionMarginMetric, v, warned[0])
-			break
+	awaitGuard := func(what string, want func(float64) bool, logged ...string) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			v, ok := gauge()
+			var warned []string
+			if len(logged) > 0 {
+				warned = logs.Lines(logged...)
+			}
+			if ok && want(v) && (len(logged) == 0 || len(warned) > 0) {
+				if len(warned) > 0 {
+					t.Logf("%s: gauge %s = %v s; %s", what, retentionMarginMetric, v, warned[len(warned)-1])
+				} else {
+					t.Logf("%s: gauge %s = %v s", what, retentionMarginMetric, v)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: after 20 s the guard reports %v (registered %v) and warned %q; logs:\n%s", what, v, ok, warned, logs.String())
+			}
+			time.Sleep(50 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 20 s the guard reports %v (registered %v) and warned %q; logs:\n%s", v, ok, warned, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	hourLeft := func(v float64) bool { return v > 3500 && v <= 3600 }
+	awaitGuard("the task lags", hourLeft, "binlog retention: the binlog file holding the task's position is purged in about", "position=read", "binlog_file="+p.File)
+
+	// The task catches up (a heartbeat in the newest file): the file it reads is never purged. But the
+	// position last saved, which a restart resumes from, is still in the old file: once the engine
+	// reports it (Commit), the guard watches that file.
+	files, err := binlogFiles(t.Context(), srv.DB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest := files[len(files)-1]
+	readUntil(t, r, func(rec stream.Record) bool {
+		var hp Position
+		json.Unmarshal(rec.Position, &hp)
+		return rec.Topic == src.HeartbeatTopic() && hp.File == newest
+	})
+	awaitGuard("caught up", func(v float64) bool { return math.IsInf(v, 1) })
+	if err := r.(sources.Committer).Commit(ctx, stopped); err != nil {
+		t.Fatal(err)
+	}
+	awaitGuard("saved position behind", hourLeft, "binlog retention: the binlog file holding the task's position is purged in about", "position=saved", "binlog_file="+p.File)
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +218,7 @@ func TestRetentionGuardAndWhenNeeded(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Exec(t, "PURGE BINARY LOGS TO '"+now.File+"'")
-	files, err := binlogFiles(t.Context(), srv.DB())
+	files, err = binlogFiles(t.Context(), srv.DB())
 	if err != nil || !binlogFileBefore(p.File, files[0]) {
 		t.Fatalf("after PURGE BINARY LOGS TO %s the server has %v (%v); the position's file is %s", now.File, files, err, p.File)
 	}

@@ -169,11 +169,11 @@ func (r *taskReader) Lag() (value float64, unit string, ok bool) { return r.lag.
 // sources.Transient.
 func (r *taskReader) Read(ctx context.Context) ([]stream.Record, error) {
 	recs, err := r.read(ctx)
+	r.trackRetention() // retention.go
 	return recs, transientIfConnection(err)
 }
 
 func (r *taskReader) read(ctx context.Context) ([]stream.Record, error) {
-	r.trackRetention() // retention.go
 	if r.snap != nil {
 		recs, err := r.snap.Read(ctx)
 		if !errors.Is(err, sources.ErrEndOfInput) {
