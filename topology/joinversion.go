@@ -87,3 +87,31 @@ func staleRecord(st *joinState, rec *wireRecord) bool {
 	st.RecordVersion = v
 	return false
 }
+
+// keyedVersions gives the outputs of one input of a keyed step (stages.Keyed: Dedupe, Aggregate, Count,
+// ...) versions that only grow per state key, and returns the last one (emitted: the key's previous). An
+// aggregate's inputs reach its key from several source keys and partitions, so their own versions need
+// not arrive in order; each output carries max(its input's version, the key's previous output version + 1),
+// the rule of join outputs, so that a sink keeping the highest version per document takes every new
+// value of the aggregate. Outputs keyed otherwise than by the state key get versions ordered per state key
+// only. When neither the input nor any earlier output of the key had a version, outputs carry none.
+func keyedVersions(emitted int64, outs []stream.Record) int64 {
+	for i := range outs {
+		v := recordVersion(outs[i].Headers)
+		if v == 0 && emitted == 0 {
+			continue
+		}
+		if v <= emitted {
+			v = emitted + 1
+		}
+		headers := make([]stream.Header, 0, len(outs[i].Headers)+1)
+		for _, h := range outs[i].Headers {
+			if h.Key != stream.VersionHeader {
+				headers = append(headers, h)
+			}
+		}
+		outs[i].Headers = append(headers, stream.Header{Key: stream.VersionHeader, Value: strconv.AppendInt(nil, v, 10)})
+		emitted = v
+	}
+	return emitted
+}

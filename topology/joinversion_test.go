@@ -191,3 +191,54 @@ func TestJoinVersions(t *testing.T) {
 		t.Errorf("%d join outputs without a version header", vsink.missing)
 	}
 }
+
+// A keyed step's outputs get versions that only grow per key, whatever order its inputs' versions come in
+// (an aggregate's inputs come from many source keys and partitions): a count fed versions 500, 400 and
+// none emits 500, 501 and 502, so a sink that keeps the highest version per document ends with the last
+// count. A key whose inputs never had a version gets outputs without one.
+func TestKeyedVersions(t *testing.T) {
+	brokers := testkit.Brokers(t, 1)
+	testkit.CreateTopic(t, brokers, "events", 1)
+	f := &joinFixture{t: t, brokers: brokers}
+	f.sendVersioned("events", 1, `{"v":1}`, 500)
+	f.sendVersioned("events", 1, `{"v":2}`, 400)
+	f.sendVersioned("events", 1, `{"v":3}`, 0)
+	f.sendVersioned("events", 2, `{"v":1}`, 0)
+
+	vsink := &versionedSink{docs: map[string]string{}, versions: map[string]int64{}, history: map[string][]versionedDoc{}}
+	tp := topology.New("kv")
+	events := tp.Topic("events", topology.KeyCodec("json"), topology.Partitions(1))
+	count, err := stages.Count("count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp.Flow("counts").From(events).Keyed(count).To(vsink, topology.Linger(5*time.Millisecond))
+	cfg := topology.DefaultConfig()
+	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tp.RunWith(ctx, cfg) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("RunWith: %v", err)
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		got, v := vsink.get("1")
+		vsink.mu.Lock()
+		missing := vsink.missing
+		vsink.mu.Unlock()
+		if got == `{"count":3,"key":{"id":1}}` && v == 502 && missing == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			vsink.mu.Lock()
+			defer vsink.mu.Unlock()
+			t.Fatalf("key 1: %s at version %d (history %v), %d outputs without a version (want 1: key 2's)", got, v, vsink.history["1"], missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

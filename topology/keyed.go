@@ -93,6 +93,8 @@ type keyedState struct {
 	// Outputs are the latest outputs of the key, encoded for the output topic, emitted again when Last is
 	// replayed.
 	Outputs []keyedOutputRecord `json:"outputs,omitempty"`
+	// Emitted is the version of the key's last output (joinversion.go's keyedVersions).
+	Emitted int64 `json:"emitted,omitempty"`
 }
 
 // keyedOutputRecord is an output as it was emitted: key and value encoded with the output topic's codecs.
@@ -205,6 +207,7 @@ func (r *keyedRunner) onKeyed(ctx goka.Context, msg any) {
 		r.failAt(ctx, m.Origin, err)
 		return
 	}
+	st.Emitted = keyedVersions(st.Emitted, out) // joinversion.go: outputs' versions only grow per key
 	outputs := make([]keyedOutputRecord, 0, len(out))
 	for _, o := range out {
 		var enc keyedOutputRecord
