@@ -192,4 +192,101 @@ func TestIncrementalSnapshotLong1M(t *testing.T) {
 	}
 	t.Logf("incremental snapshot of %d rows: %d reads in %v (%.0f rows/s); during it %d statements (%.0f/s), %d changed a row; %d changes in all",
 		rows, reads, took.Round(time.Millisecond), float64(reads)/took.Seconds(), issuedDuring, float64(issuedDuring)/took.Seconds(), changesDuring, changes.Load())
+
+	// Baseline, same run, without load: the same keyset chunks SELECTed in a loop (no watermarks, no
+	// records, no Kafka).
+	rawStart, rawRows, last := time.Now(), 0, -1<<31
+	for {
+		qctx, qcancel := context.WithTimeout(context.Background(), time.Minute)
+		rs, err := server.DB().QueryContext(qctx, "SELECT id, v, note FROM d_inclong.items WHERE id > ? ORDER BY id LIMIT 1024", last)
+		if err != nil {
+			qcancel()
+			t.Fatal(err)
+		}
+		n := 0
+		for rs.Next() {
+			var v int
+			var note string
+			if err := rs.Scan(&last, &v, &note); err != nil {
+				t.Fatal(err)
+			}
+			n++
+		}
+		rs.Close()
+		qcancel()
+		if rawRows += n; n < 1024 {
+			break
+		}
+	}
+	raw := time.Since(rawStart)
+	t.Logf("baseline: %d rows by keyset SELECTs of 1024 in %v (%.0f rows/s); the incremental snapshot ran at %.2f of it",
+		rawRows, raw.Round(time.Millisecond), float64(rawRows)/raw.Seconds(), (float64(reads)/took.Seconds())/(float64(rawRows)/raw.Seconds()))
+
+	// Baseline, same run, without load: the initial snapshot of the same table through the same kind of
+	// pipeline (chunks of 1024, json codec, embedded broker), timed from its first record to its last.
+	initial, err := New(Config{DSN: server.DSN(""), Tables: []string{"d_inclong.items"}, SnapshotMode: SnapshotInitialOnly,
+		TopicPrefix: "initial", ChunkSize: DefaultIncrementalChunkSize, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer initial.Close()
+	tp2 := topology.New("d-inclong-initial")
+	items2 := tp2.Topic(initial.Topic("d_inclong.items"), topology.KeyCodec("json"), topology.ValueCodec("json"), topology.Partitions(1))
+	tp2.Source("snap", initial).To(items2)
+	timing := &firstLastSink{}
+	tp2.Flow("items").From(items2).To(timing)
+	cfg2 := cfg
+	cfg2.Brokers, cfg2.HTTPAddr = testkit.Brokers(t, 1), "off"
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	done2 := make(chan error, 1)
+	go func() { done2 <- tp2.RunWith(ctx2, cfg2) }()
+	defer func() { cancel2(); <-done2 }()
+	for deadline := time.Now().Add(10 * time.Minute); timing.count() < rawRows; {
+		if time.Now().After(deadline) {
+			t.Fatalf("initial snapshot baseline: %d of %d rows in 10 minutes", timing.count(), rawRows)
+		}
+		select {
+		case err := <-done2:
+			done2 <- err
+			if timing.count() < rawRows {
+				t.Fatalf("initial snapshot pipeline ended with %d of %d rows: %v", timing.count(), rawRows, err)
+			}
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	n, span := timing.span()
+	t.Logf("baseline: initial snapshot of the same table through a pipeline: %d rows in %v (%.0f rows/s); the incremental snapshot under load ran at %.2f of it",
+		n, span.Round(time.Millisecond), float64(n)/span.Seconds(), (float64(reads)/took.Seconds())/(float64(n)/span.Seconds()))
+}
+
+// firstLastSink counts records and the time from the first write to the last.
+type firstLastSink struct {
+	mu          sync.Mutex
+	n           int
+	first, last time.Time
+}
+
+func (s *firstLastSink) Open(context.Context) error { return nil }
+func (s *firstLastSink) Close() error               { return nil }
+func (s *firstLastSink) Write(_ context.Context, batch []stream.Record) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == 0 {
+		s.first = time.Now()
+	}
+	s.n += len(batch)
+	s.last = time.Now()
+	return nil
+}
+
+func (s *firstLastSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func (s *firstLastSink) span() (int, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n, s.last.Sub(s.first)
 }
