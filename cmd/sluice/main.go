@@ -35,7 +35,9 @@
 // `sluice rebuild NAME --flow F` refills a flow's index behind its alias without downtime; `sluice rewind
 // NAME --flow F (--to-time T | --to-offset N | --to earliest|latest) [--dry-run]` sets a stopped flow back
 // to an offset or a time (Kafka's ListOffsets by timestamp), so that it processes its topic again from there
-// once resumed.
+// once resumed. `sluice snapshot NAME --source S --table DB.TABLE [--where COND]` asks a running CDC source
+// (the MySQL source with a signal table) to copy tables again while it keeps streaming: an incremental
+// snapshot.
 package main
 
 import (
