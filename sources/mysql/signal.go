@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/go-mysql-org/go-mysql/replication"
+
 	"github.com/sluicehq/sluice/sources"
+	"github.com/sluicehq/sluice/stream"
 )
 
 // Signal types of the signal table's "type" column, as Debezium names them.
@@ -191,4 +194,53 @@ func signalTableCheck(name string) error {
 		return fmt.Errorf("%q is not \"db.table\" (no globs)", name)
 	}
 	return nil
+}
+
+// signalRows handles a rows event of the signal table (idx: its index in the transaction): a watermark of
+// the chunk under way opens or closes its window (at the close, the chunk's remaining rows are appended to
+// recs); a Debezium signal (execute-snapshot, stop-snapshot, pause-snapshot, resume-snapshot, log) acts;
+// anything else is logged and ignored. Nothing of the signal table is published.
+func (r *binlogReader) signalRows(ctx context.Context, ev *replication.BinlogEvent, e *replication.RowsEvent, idx int, recs []stream.Record) ([]stream.Record, error) {
+	inc := r.incr
+	if e.Type() != replication.EnumRowsEventTypeInsert {
+		return recs, nil
+	}
+	col := map[string]int{"id": 0, "type": 1, "data": 2}
+	for i, n := range e.Table.ColumnNameString() {
+		if _, ok := col[strings.ToLower(n)]; ok {
+			col[strings.ToLower(n)] = i
+		}
+	}
+	text := func(row []any, name string) string {
+		i := col[name]
+		if i >= len(row) {
+			return ""
+		}
+		switch v := row[i].(type) {
+		case string:
+			return v
+		case []byte:
+			return string(v)
+		}
+		return ""
+	}
+	for _, row := range e.Rows {
+		id, typ, data := text(row, "id"), text(row, "type"), text(row, "data")
+		switch typ {
+		case "snapshot-window-open":
+			if inc.win != nil && id == inc.win.id+"-open" {
+				inc.win.open = true
+			}
+		case "snapshot-window-close":
+			if inc.win != nil && id == inc.win.id+"-close" {
+				var err error
+				if recs, err = r.emitChunk(ev, idx, recs); err != nil {
+					return nil, err
+				}
+			}
+		default:
+			r.handleSignal(ctx, id, typ, data)
+		}
+	}
+	return recs, nil
 }
