@@ -35,13 +35,13 @@ import (
 //   - Snapshot rows carry the version of the snapshot's binlog position: (seq+1)<<24 - 2^16 for the GTID
 //     position's highest seq (the top 2^16 versions of each transaction's range are kept for rows read
 //     after it), fileIndex<<47 | pos<<15 without GTIDs. Snapshot rows are therefore newer than every
-//     change the snapshot contains and older than every change streamed after it. A
-//     snapshot resumed after a restart takes the version of its own (new) position, while streaming
-//     resumes at the first snapshot's: the changes streamed in between are older than the rows copied
-//     after the restart, which already contain them, and are refused as such. Incremental-snapshot rows
-//     take the version of their chunk's closing watermark (recordVersion). Rows read again by a Rereader
-//     (sluice verify's repairs) take their read position's, a little above a snapshot's of the same
-//     position (+2^15; +2^14 without GTIDs), so that a repair replaces what a snapshot there wrote.
+//     change the snapshot contains and older than every change streamed after it. A snapshot resumed
+//     after a restart takes the version of its own (new) position, while streaming resumes at the first
+//     snapshot's: the changes streamed in between are older than the rows copied after the restart, which
+//     already contain them, and are refused as such. Incremental-snapshot rows take the version of their
+//     chunk's closing watermark (recordVersion). Rows read again by a Rereader (sluice verify's repairs)
+//     take their read position's, a little above a snapshot's of the same position (+2^15; +2^14 without
+//     GTIDs), so that a repair replaces what a snapshot there wrote.
 //   - Schema-change records (DDL) carry none: they describe tables, not documents.
 //
 // Both forms are positive and fit in 63 bits. A version grows by 2^24 per transaction, so versions are
@@ -52,8 +52,9 @@ import (
 // # Limits
 //
 //   - A transaction with more than 5,570,560 rows ((2^24 - 2^16) / 3) in the GTID form, or a rows event
-//     with more than 10,922 rows (2^15 / 3) without GTIDs: the records beyond share the form's last index, so a
-//     later change of the same key in that same transaction or event can lose to an earlier one.
+//     with more than 10,922 rows (2^15 / 3) without GTIDs: the records beyond share the form's last
+//     index, so a later change of the same key in that same transaction or event can lose to an earlier
+//     one. (MySQL's compressed transactions count the rows of all their events at the payload's offset.)
 //   - GTID seq up to 2^39-1 (about 5.5e11 transactions); file index up to 65,535, event offset below 2^32.
 //     Beyond, a record gets no header (and a warning is logged once) and the sink falls back to offsets.
 //   - Versions of different GTID domains (MariaDB multi-source or multi-domain replication) or different
