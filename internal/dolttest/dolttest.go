@@ -111,7 +111,7 @@ func Persist(name, value string) Option {
 	return func(o *options) { o.persist = append(o.persist, [2]string{name, value}) }
 }
 
-// Start builds dolt when needed, starts a server for one test and stops it (removing its data) when tb
+// Start builds dolt when needed, starts a server for one test and kills it (removing its data) when tb
 // ends; any failure fails tb.
 func Start(tb testing.TB, opts ...Option) *Server {
 	tb.Helper()
@@ -134,7 +134,9 @@ func Start(tb testing.TB, opts ...Option) *Server {
 	if err := s.start(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.Stop)
+	// At the end nothing of the server is kept: killing it spares Dolt's graceful shutdown, which waits
+	// about 30 s once replicas (binlog readers) have connected.
+	tb.Cleanup(s.kill)
 	return s
 }
 
@@ -341,10 +343,17 @@ func (s *Server) Stop() {
 	})
 }
 
+// kill kills the server process (SIGKILL) and waits until it exited.
 func (s *Server) kill() {
 	s.mu.Lock()
-	cmd, exited := s.cmd, s.exited
+	cmd, exited, db := s.cmd, s.exited, s.db
 	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	if db != nil {
+		db.Close()
+	}
 	_ = cmd.Process.Kill()
 	<-exited
 }

@@ -399,3 +399,23 @@ func TestMySQL8GTIDModeOff(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestMySQL8StartupChecks: the start-up checks on a MySQL-flavour server: binlog_row_metadata=MINIMAL fails
+// naming the variable and the fix; once it is FULL, Check passes and returns the captured table (root has
+// the replication grants).
+func TestMySQL8StartupChecks(t *testing.T) {
+	srv := startMySQL8(t, dolttest.Persist("binlog_row_metadata", "'MINIMAL'"))
+	srv.CreateDatabase(t, "a_m8chk")
+	srv.Exec(t, "CREATE TABLE a_m8chk.t (id INT PRIMARY KEY)")
+	src := mysql8Source(t, srv, SnapshotInitial, 10, nil, "a_m8chk.t")
+	_, err := src.Check(t.Context())
+	if !errors.Is(err, ErrBinlogConfig) || !strings.Contains(err.Error(), "binlog_row_metadata is MINIMAL, must be FULL: run SET GLOBAL binlog_row_metadata = 'FULL'") {
+		t.Fatalf("MINIMAL: %v", err)
+	}
+	t.Log(err)
+	srv.Exec(t, "SET GLOBAL binlog_row_metadata = 'FULL'")
+	tables, err := src.Check(t.Context())
+	if err != nil || strings.Join(tables, ",") != "a_m8chk.t" {
+		t.Fatalf("FULL: %v, %v", tables, err)
+	}
+}
