@@ -36,14 +36,18 @@
 //     uncompressed, each with the payload event's offset (source.pos of their rows).
 //   - Purged positions: before streaming, a GTID set that lacks part of @@gtid_purged (or a file that SHOW
 //     BINARY LOGS no longer lists) is ErrPositionPurged; the message names the oldest file and
-//     gtid_purged. when_needed re-snapshots as on MariaDB.
+//     gtid_purged. when_needed re-snapshots as on MariaDB. An ERROR 1236 while gtid_purged is contained
+//     in the position is transient instead (the engine reopens the task after a backoff): Dolt answers so
+//     to a dump request that arrives while a transaction commits.
 //   - Start-up checks as on MariaDB, plus binlog_row_value_options must be empty (PARTIAL_JSON drops the
 //     full JSON after image). MySQL's JSON type maps to io.debezium.data.Json.
 //
 // Tested (make test-mysql8) against Dolt (github.com/dolthub/dolt/go, the pseudo-version pinned in
 // internal/dolttest), a MySQL 8.0.31-compatible binlog primary built from the Go module proxy, with UUID GTID
-// sets: snapshot then streaming of several column types with snapshot and binlog images equal, restart at
-// any record of a multi-table transaction, purged position (initial, never, when_needed). What Dolt does not
+// sets: snapshot then streaming of several column types (UNSIGNED, DECIMAL, DATETIME(3), JSON, VARBINARY
+// included) with snapshot and binlog images equal, a snapshot started under concurrent writes, restart at
+// any record of a multi-table transaction, purged position (initial, never, when_needed), a batch run
+// ending at the server's GTID set, the start-up checks. What Dolt does not
 // cover, so what is not tested against a server: positions by file and offset (Dolt answers COM_BINLOG_DUMP
 // with ERROR 1047, which the source reports as such), transaction compression (Dolt never writes payload
 // events; go-mysql's decoding of MySQL 8.0.27's is tested in go-mysql), MySQL's own purge (PURGE BINARY
