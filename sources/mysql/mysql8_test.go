@@ -220,6 +220,14 @@ func TestMySQL8RestartInsideTransaction(t *testing.T) {
 		"CREATE TABLE a_m8res.other (id INT PRIMARY KEY)", "INSERT INTO a_m8res.a VALUES (1000, 'before')")
 	src := mysql8Source(t, srv, SnapshotNever, 8, nil, "a_m8res.a", "a_m8res.b")
 	r := openTask(t, src, nil)
+	// Nothing written before Open arrives (the wait also lets Dolt register the dump request before the
+	// writes below: it refuses one that arrives during a commit).
+	quiet, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	early, err := r.Read(quiet)
+	cancel()
+	if len(early) != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("before any write after Open: %d records, %v", len(early), err)
+	}
 	var a, b []string
 	for i := 1; i <= 30; i++ {
 		a = append(a, fmt.Sprintf("(%d, 'a%d')", i, i))
@@ -508,4 +516,35 @@ func TestMySQL8SnapshotUnderConcurrentWrites(t *testing.T) {
 	}
 	t.Logf("%d snapshot records, writer inserted up to id %d; snapshot position exact: %v", snapshotRows, last,
 		!strings.Contains(logs.String(), "transactions committed while the snapshot started"))
+}
+
+// TestMySQL8NeverStartsNow: snapshot mode never streams from the server's current position (SHOW MASTER
+// STATUS's Executed_Gtid_Set): rows written before Open are not read, the first change after it is.
+func TestMySQL8NeverStartsNow(t *testing.T) {
+	srv := startMySQL8(t)
+	srv.CreateDatabase(t, "a_m8nv")
+	srv.Exec(t, "CREATE TABLE a_m8nv.t (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO a_m8nv.t VALUES (1, 'before')")
+	src := mysql8Source(t, srv, SnapshotNever, 10, nil, "a_m8nv.t")
+	r := openTask(t, src, nil)
+	defer r.Close()
+	// Nothing written before Open arrives (the wait also lets Dolt register the dump request before the
+	// writes below: it refuses one that arrives during a commit).
+	quiet, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	recs, err := r.Read(quiet)
+	cancel()
+	if len(recs) != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("before any write after Open: %d records, %v", len(recs), err)
+	}
+	srv.Exec(t, "UPDATE a_m8nv.t SET v = 'after' WHERE id = 1", "INSERT INTO a_m8nv.t VALUES (2, 'after')")
+	recs = readUntilMySQL8(t, r, isRow("a_m8nv.t", "2"))
+	var got []string
+	for _, rec := range recs {
+		got = append(got, describe(t, rec))
+	}
+	if strings.Join(got, " ") != "sluice.a_m8nv.t/1/u sluice.a_m8nv.t/2/c" {
+		t.Errorf("streamed %v, want the update and the insert made after Open", got)
+	}
+	if p := positionOf(t, recs[0]); !uuidGTIDSet.MatchString(p.GTID) {
+		t.Errorf("position %s: want a UUID GTID set", recs[0].Position)
+	}
 }
