@@ -464,24 +464,32 @@ var textOrBinary = map[string]string{"char": "binary", "varchar": "varbinary", "
 
 // fillsMissingMetadata reports whether cur, the current information_schema definition of a column of the
 // same name, may stand for the TableMap's column fromTM although their mappings differ, because the
-// TableMap lacks the metadata that tells them apart: no signedness bitmap (then INT and INT UNSIGNED look
-// alike) or no character sets (then VARCHAR and VARBINARY, TEXT and BLOB look alike). MySQL and MariaDB
-// write both with binlog_row_metadata=FULL; Dolt writes neither. Everything else (nullability, fsp, ENUM
-// and SET values, the type family) must agree.
+// TableMap lacks the metadata that tells them apart, and only by that: with no signedness bitmap although
+// it has numeric columns, INT and INT UNSIGNED look alike; with no character sets although it has character
+// columns, VARCHAR and VARBINARY (CHAR and BINARY of the same length, TEXT and BLOB) look alike. MySQL and
+// MariaDB write both with binlog_row_metadata=FULL; Dolt writes neither. Everything else (nullability,
+// fsp, ENUM and SET values) must agree; any other difference is left to sameMapping.
 func fillsMissingMetadata(tm *replication.TableMapEvent, cur, fromTM *columnType) bool {
-	noSign := len(tm.SignednessBitmap) == 0
-	noCharset := len(tm.DefaultCharset) == 0 && len(tm.ColumnCharset) == 0
-	if !noSign && !noCharset {
+	numeric, character := false, false
+	for i := 0; i < int(tm.ColumnCount); i++ {
+		numeric = numeric || tm.IsNumericColumn(i)
+		character = character || tm.IsCharacterColumn(i)
+	}
+	noSign := numeric && len(tm.SignednessBitmap) == 0
+	noCharset := character && len(tm.DefaultCharset) == 0 && len(tm.ColumnCharset) == 0
+	if cur.Nullable != fromTM.Nullable || cur.FSP != fromTM.FSP || !slices.Equal(cur.values, fromTM.values) {
 		return false
 	}
-	sameType := cur.DataType == fromTM.DataType
-	if noCharset && !sameType {
-		sameType = textOrBinary[fromTM.DataType] == cur.DataType || textOrBinary[cur.DataType] == fromTM.DataType
+	switch {
+	case noSign && cur.DataType == fromTM.DataType && cur.Unsigned() != fromTM.Unsigned():
+		return true
+	case noCharset && (textOrBinary[fromTM.DataType] == cur.DataType || textOrBinary[cur.DataType] == fromTM.DataType):
+		if cur.DataType == "binary" || fromTM.DataType == "binary" {
+			return bitLength(cur.ColumnType) == bitLength(fromTM.ColumnType)
+		}
+		return true
 	}
-	if !sameType || cur.Nullable != fromTM.Nullable || cur.FSP != fromTM.FSP || !slices.Equal(cur.values, fromTM.values) {
-		return false
-	}
-	return cur.Unsigned() == fromTM.Unsigned() || noSign
+	return false
 }
 
 // rotateName returns the binlog file a Rotate event names. go-mysql decodes the artificial Rotate event that

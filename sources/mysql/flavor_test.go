@@ -225,3 +225,37 @@ func TestCompressedTransaction(t *testing.T) {
 		t.Errorf("whole payload: inTrx %v, gtid set %s, offset %d", whole.inTrx, whole.gtid, whole.logPos)
 	}
 }
+
+// TestFillsMissingMetadata: a current definition stands in for a binlog column only where the TableMap
+// lacks the metadata that tells them apart (Dolt: no signedness, no character sets), and only for the
+// difference that metadata would have told.
+func TestFillsMissingMetadata(t *testing.T) {
+	col := func(dataType, columnType string) *columnType {
+		ct, err := mapColumn(Column{Name: "c", DataType: dataType, ColumnType: columnType, Nullable: true, Precision: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &ct
+	}
+	dolt := &replication.TableMapEvent{ColumnCount: 2, ColumnType: []byte{gomysql.MYSQL_TYPE_LONG, gomysql.MYSQL_TYPE_VARCHAR}, ColumnMeta: []uint16{0, 40}}
+	mysql := &replication.TableMapEvent{ColumnCount: 2, ColumnType: []byte{gomysql.MYSQL_TYPE_LONG, gomysql.MYSQL_TYPE_VARCHAR}, ColumnMeta: []uint16{0, 40},
+		SignednessBitmap: []byte{0}, ColumnCharset: []uint64{255}}
+	for _, c := range []struct {
+		tm           *replication.TableMapEvent
+		server       string
+		current, tm2 *columnType
+		want         bool
+	}{
+		{dolt, "dolt", col("int", "int unsigned"), col("int", "int"), true},
+		{dolt, "dolt", col("varbinary", "varbinary(40)"), col("varchar", "varchar(40)"), true},
+		{dolt, "dolt", col("binary", "binary(8)"), col("char", "char(4)"), false},
+		{dolt, "dolt", col("bigint", "bigint"), col("int", "int"), false},
+		{dolt, "dolt", col("varchar", "varchar(40)"), col("varchar", "varchar(40)"), false},
+		{mysql, "mysql", col("int", "int unsigned"), col("int", "int"), false},
+		{mysql, "mysql", col("varbinary", "varbinary(40)"), col("varchar", "varchar(40)"), false},
+	} {
+		if got := fillsMissingMetadata(c.tm, c.current, c.tm2); got != c.want {
+			t.Errorf("%s: current %s for binlog %s: %v, want %v", c.server, c.current.ColumnType, c.tm2.ColumnType, got, c.want)
+		}
+	}
+}
