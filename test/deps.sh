@@ -3,7 +3,8 @@
 # MariaDB server and client (private servers for the MySQL source and the main job), PostgreSQL's initdb and
 # postgres (private servers for the PostgreSQL sources, found in PATH or /usr/lib/postgresql/<version>/bin as
 # internal/postgres finds them), Chromium (headless, for the status page test in topology) and, with
-# "kafka", Java, Maven and Python's venv for real Apache Kafka brokers and the interop tests. Missing ones are installed with apt-get when this runs as root on Debian;
+# "kafka", Java, Maven and Python's venv for real Apache Kafka brokers and the interop tests, and g++ with ICU for
+# building Dolt (make test-mysql8). Missing ones are installed with apt-get when this runs as root on Debian;
 # otherwise it stops at once with the one command that installs them.
 set -euo pipefail
 
@@ -21,6 +22,9 @@ if [ "${1:-}" = kafka ]; then
   command -v mvn >/dev/null 2>&1 || need+=(maven)
   # python3 -m venv (make python-venv: Confluent's Python client for the interop tests) needs ensurepip
   python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+  # make dolt (the MySQL 8 primary of make test-mysql8) builds Dolt with cgo: a C++ compiler and ICU
+  command -v g++ >/dev/null 2>&1 || need+=(g++)
+  dpkg -s libicu-dev >/dev/null 2>&1 || need+=(libicu-dev)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
