@@ -134,7 +134,7 @@ func openBinlog(ctx context.Context, cfg Config, pool *sql.DB, names []tableName
 		flavor: fl, trackGTID: !fl.mysql() || start.GTID != "",
 	}
 	r.schemas = newRowSchemas(cfg.TopicPrefix, pool, r.log)
-	r.incr = newIncremental(cfg, pool, r.log, start.Incremental)
+	r.incr = newIncremental(ctx, cfg, pool, r.log, start.Incremental)
 	for _, n := range names {
 		r.include[n] = true
 		r.databases[n.DB] = true
