@@ -175,16 +175,17 @@ func gtidSeq(gtid string) (uint64, error) {
 		}
 		return n, nil
 	}
-	parts := strings.Split(g, "-")
-	if len(parts) != 3 {
+	domain, rest, ok1 := strings.Cut(g, "-")
+	server, seq, ok2 := strings.Cut(rest, "-")
+	if !ok1 || !ok2 {
 		return 0, fmt.Errorf("gtid %q is neither domain-server-seq nor uuid:seq", gtid)
 	}
-	for _, p := range parts[:2] {
+	for _, p := range []string{domain, server} {
 		if _, err := strconv.ParseUint(p, 10, 32); err != nil {
 			return 0, fmt.Errorf("gtid %q is not domain-server-seq", gtid)
 		}
 	}
-	n, err := strconv.ParseUint(parts[2], 10, 64)
+	n, err := strconv.ParseUint(seq, 10, 64)
 	if err != nil {
 		return 0, fmt.Errorf("gtid %q is not domain-server-seq", gtid)
 	}
