@@ -30,44 +30,22 @@ func (inc *incremental) watermark(ctx context.Context, id, typ string) error {
 	return nil
 }
 
-// keyGreater returns the condition "key > (placeholders)" of t's primary key, as chunkQueries writes it,
+// keyGreater returns the condition "key > (placeholders)" of t's primary key (keysetAfter, in parentheses)
 // and its arguments for key.
 func keyGreater(t *table, key map[string]json.RawMessage) (string, []any, error) {
-	vals := make([]any, len(t.pk))
-	cols := make([]string, len(t.pk))
-	for i, c := range t.pk {
-		ct := &t.columns[c]
-		cols[i] = quoteIdent(ct.Name)
-		v, err := pkArg(ct, key[ct.Name])
-		if err != nil {
-			return "", nil, fmt.Errorf("key column %s: %w", ct.Name, err)
-		}
-		vals[i] = v
+	args, err := keysetArgs(t, key)
+	if err != nil {
+		return "", nil, fmt.Errorf("key %w", err)
 	}
-	var ors []string
-	var args []any
-	for i := range t.pk {
-		var ands []string
-		for j := 0; j <= i; j++ {
-			op := " = "
-			if j == i {
-				op = " > "
-			}
-			ands = append(ands, cols[j]+op+keysetPlaceholder(&t.columns[t.pk[j]]))
-		}
-		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
-		args = append(args, vals[:i+1]...)
-	}
-	return "(" + strings.Join(ors, " OR ") + ")", args, nil
+	return "(" + keysetAfter(t) + ")", args, nil
 }
 
 // maxKey reads the table's largest primary key (among the rows matching condition); nil: no rows.
 func (inc *incremental) maxKey(ctx context.Context, condition string) (map[string]json.RawMessage, error) {
 	t := inc.tbl
-	order := make([]string, len(t.pk))
-	desc := make([]string, len(t.pk))
-	for i, c := range t.pk {
-		order[i] = quoteIdent(t.columns[c].Name)
+	order := quotedKeyColumns(t)
+	desc := make([]string, len(order))
+	for i := range order {
 		desc[i] = order[i] + " DESC"
 	}
 	q := "SELECT " + strings.Join(order, ", ") + " FROM " + t.name.quoted()
@@ -99,14 +77,6 @@ func (inc *incremental) maxKey(ctx context.Context, condition string) (map[strin
 // fetch selects the next chunk: keys after LastKey, up to MaxKey, matching condition, in key order.
 func (inc *incremental) fetch(ctx context.Context, condition string) ([][]any, error) {
 	t, st := inc.tbl, inc.state
-	cols := make([]string, len(t.columns))
-	for i := range t.columns {
-		cols[i] = quoteIdent(t.columns[i].Name)
-	}
-	order := make([]string, len(t.pk))
-	for i, c := range t.pk {
-		order[i] = quoteIdent(t.columns[c].Name)
-	}
 	upTo, args, err := keyGreater(t, st.MaxKey)
 	if err != nil {
 		return nil, err
@@ -123,27 +93,14 @@ func (inc *incremental) fetch(ctx context.Context, condition string) ([][]any, e
 	if condition != "" {
 		where = append(where, "("+condition+")")
 	}
-	q := "SELECT " + strings.Join(cols, ", ") + " FROM " + t.name.quoted() + " WHERE " + strings.Join(where, " AND ") +
-		" ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
+	q := selectColumns(t) + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + strings.Join(quotedKeyColumns(t), ", ") + " LIMIT ?"
 	args = append(args, inc.chunk)
 	rows, err := inc.pool.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, len(t.columns))
-		ptrs := make([]any, len(vals))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, vals)
-	}
-	return out, rows.Err()
+	return scanRows(rows, len(t.columns))
 }
 
 // chunkRow converts a selected row as the initial snapshot does.

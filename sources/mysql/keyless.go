@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/sluicehq/sluice/stream"
 )
@@ -121,13 +120,9 @@ type keylessCursor struct {
 func (r *snapshotReader) fetchKeyless(ctx context.Context) ([][]any, error) {
 	c := r.keyless
 	if c == nil {
-		cols := make([]string, len(r.tbl.columns))
-		for i := range r.tbl.columns {
-			cols[i] = quoteIdent(r.tbl.columns[i].Name)
-		}
 		cursorCtx, cancel := context.WithCancel(context.Background())
 		stop := context.AfterFunc(ctx, cancel)
-		rows, err := r.conn.QueryContext(cursorCtx, "SELECT "+strings.Join(cols, ", ")+" FROM "+r.tbl.name.quoted())
+		rows, err := r.conn.QueryContext(cursorCtx, selectColumns(r.tbl))
 		stop()
 		if err != nil {
 			cancel()
@@ -143,18 +138,13 @@ func (r *snapshotReader) fetchKeyless(ctx context.Context) ([][]any, error) {
 		out = append(out, c.held)
 		c.held = nil
 	}
-	n := len(r.tbl.columns)
 	for len(out) <= r.cfg.ChunkSize && !c.exhausted {
 		if !c.rows.Next() {
 			c.exhausted = true
 			break
 		}
-		vals := make([]any, n)
-		ptrs := make([]any, n)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := c.rows.Scan(ptrs...); err != nil {
+		vals, err := scanRow(c.rows, len(r.tbl.columns))
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, vals)

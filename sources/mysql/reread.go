@@ -160,17 +160,9 @@ func (r *Rereader) Chunk(ctx context.Context, cur RereadCursor, n int) ([]stream
 	query, args := first, []any(nil)
 	if cur.lastPK != nil {
 		query = next
-		vals := make([]any, len(r.t.pk))
-		for i, c := range r.t.pk {
-			ct := &r.t.columns[c]
-			v, err := pkArg(ct, cur.lastPK[ct.Name])
-			if err != nil {
-				return nil, cur, fmt.Errorf("mysql reread: %s: cursor column %s: %w", r.t.name, ct.Name, err)
-			}
-			vals[i] = v
-		}
-		for i := range vals {
-			args = append(args, vals[:i+1]...)
+		var err error
+		if args, err = keysetArgs(r.t, cur.lastPK); err != nil {
+			return nil, cur, fmt.Errorf("mysql reread: %s: cursor %w", r.t.name, err)
 		}
 	}
 	args = append(args, n)
@@ -267,14 +259,9 @@ func (r *Rereader) query(ctx context.Context, query string, args []any) ([]strea
 	defer rows.Close()
 	var recs []stream.Record
 	var raws [][]any
-	n := len(r.t.columns)
 	for rows.Next() {
-		vals := make([]any, n)
-		ptrs := make([]any, n)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := scanRow(rows, len(r.t.columns))
+		if err != nil {
 			return nil, nil, err
 		}
 		after := mustStruct(r.t.valueSchema)

@@ -187,50 +187,11 @@ func (r *snapshotReader) readSnapshotPosition(ctx context.Context) error {
 }
 
 // chunkQueries returns the query of the first chunk and of the chunks after a primary key (keyset
-// pagination). A composite key (a, b) continues with a > ? OR (a = ? AND b > ?), which MariaDB turns into
-// index ranges (it does not for the row comparison (a, b) > (?, ?)). Both take LIMIT ? as last argument.
+// pagination, keyset.go: the next chunk's arguments are keysetArgs). Both take LIMIT ? as last argument.
 func chunkQueries(t *table) (first, next string) {
-	cols := make([]string, len(t.columns))
-	for i := range t.columns {
-		cols[i] = quoteIdent(t.columns[i].Name)
-	}
-	order := make([]string, len(t.pk))
-	for i, c := range t.pk {
-		order[i] = quoteIdent(t.columns[c].Name)
-	}
-	base := "SELECT " + strings.Join(cols, ", ") + " FROM " + t.name.quoted()
-	tail := " ORDER BY " + strings.Join(order, ", ") + " LIMIT ?"
-	var ors []string
-	for i := range t.pk {
-		var ands []string
-		for j := 0; j <= i; j++ {
-			op := " = "
-			if j == i {
-				op = " > "
-			}
-			ands = append(ands, order[j]+op+keysetPlaceholder(&t.columns[t.pk[j]]))
-		}
-		ors = append(ors, "("+strings.Join(ands, " AND ")+")")
-	}
-	return base + tail, base + " WHERE " + strings.Join(ors, " OR ") + tail
-}
-
-// keysetArgs are the arguments of the next-chunk query after r.lastPK.
-func (r *snapshotReader) keysetArgs() ([]any, error) {
-	vals := make([]any, len(r.tbl.pk))
-	for i, c := range r.tbl.pk {
-		ct := &r.tbl.columns[c]
-		v, err := pkArg(ct, r.lastPK[ct.Name])
-		if err != nil {
-			return nil, fmt.Errorf("last_pk column %s: %w", ct.Name, err)
-		}
-		vals[i] = v
-	}
-	var args []any
-	for i := range vals {
-		args = append(args, vals[:i+1]...)
-	}
-	return args, nil
+	base := selectColumns(t)
+	tail := " ORDER BY " + strings.Join(quotedKeyColumns(t), ", ") + " LIMIT ?"
+	return base + tail, base + " WHERE " + keysetAfter(t) + tail
 }
 
 // Read returns the next chunk of rows, at most ChunkSize, and sources.ErrEndOfInput after the last row of
@@ -294,8 +255,8 @@ func (r *snapshotReader) fetch(ctx context.Context) ([][]any, error) {
 	stmt, args := r.first, []any(nil)
 	if r.lastPK != nil {
 		var err error
-		if args, err = r.keysetArgs(); err != nil {
-			return nil, err
+		if args, err = keysetArgs(r.tbl, r.lastPK); err != nil {
+			return nil, fmt.Errorf("last_pk %w", err)
 		}
 		stmt = r.next
 	}
@@ -305,20 +266,7 @@ func (r *snapshotReader) fetch(ctx context.Context) ([][]any, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	n := len(r.tbl.columns)
-	var out [][]any
-	for rows.Next() {
-		vals := make([]any, n)
-		ptrs := make([]any, n)
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		out = append(out, vals)
-	}
-	return out, rows.Err()
+	return scanRows(rows, len(r.tbl.columns))
 }
 
 // record fills rec with the change event of one row; lastOfTable marks the table's last row, done the
