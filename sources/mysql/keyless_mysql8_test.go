@@ -21,14 +21,14 @@ func TestMySQL8KeylessAndSpatial(t *testing.T) {
 	src := mysql8Source(t, srv, SnapshotInitial, 100, nil, "b_m8.nokey")
 	r := openTask(t, src, nil)
 	defer r.Close()
-	snap := readUntilMySQL8(t, r, func(rec stream.Record) bool { return positionOf(t, rec).Done })
+	snap := readUntil(t, r, func(rec stream.Record) bool { return positionOf(t, rec).Done })
 	if len(snap) != 2 {
 		t.Fatalf("snapshot: %d records", len(snap))
 	}
 	srv.Exec(t, "INSERT INTO b_m8.nokey VALUES (3, "+values+")")
 	srv.Exec(t, "DELETE FROM b_m8.nokey WHERE n = 2")
 	srv.Exec(t, "INSERT INTO b_m8.nokey VALUES (4, 'end', NULL, NULL, NULL)")
-	live := readUntilMySQL8(t, r, func(rec stream.Record) bool {
+	live := readUntil(t, r, func(rec stream.Record) bool {
 		n, _ := rowOf(rec).GetInt32("n")
 		return n == 4
 	})

@@ -52,30 +52,6 @@ var uuidGTIDSet = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 // uuidGTID is the GTID of one MySQL transaction: uuid:gno.
 var uuidGTID = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:\d+$`)
 
-// readUntilMySQL8 is readUntil with a failure that lists the records read.
-func readUntilMySQL8(t testing.TB, r sources.Reader, stop func(stream.Record) bool) []stream.Record {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	var out []stream.Record
-	for {
-		recs, err := r.Read(ctx)
-		if err != nil {
-			var got []string
-			for _, rec := range out {
-				got = append(got, describe(t, rec)+" at "+string(rec.Position))
-			}
-			t.Fatalf("Read after %d records: %v; records:\n%s", len(out), err, strings.Join(got, "\n"))
-		}
-		for _, rec := range recs {
-			out = append(out, rec)
-			if stop(rec) {
-				return out
-			}
-		}
-	}
-}
-
 func positionOf(t testing.TB, rec stream.Record) Position {
 	t.Helper()
 	var p Position
@@ -131,7 +107,7 @@ func TestMySQL8SnapshotThenStreaming(t *testing.T) {
 	src := mysql8Source(t, srv, SnapshotInitial, 100, nil, "a_m8.items", "a_m8.twin")
 	r := openTask(t, src, nil)
 	defer r.Close()
-	snap := readUntilMySQL8(t, r, isRow("a_m8.items", "2"))
+	snap := readUntil(t, r, isRow("a_m8.items", "2"))
 	if len(snap) != 2 || snap[0].Operation != stream.OpRead {
 		t.Fatalf("snapshot: %d records (%v)", len(snap), snap)
 	}
@@ -144,11 +120,8 @@ func TestMySQL8SnapshotThenStreaming(t *testing.T) {
 	srv.Exec(t, "INSERT INTO a_m8.twin VALUES (1, "+row+")",
 		"UPDATE a_m8.items SET name = 'bobby', big = 42 WHERE id = 2",
 		"DELETE FROM a_m8.items WHERE id = 1")
-	recs := readUntilMySQL8(t, r, func(rec stream.Record) bool { return rec.Tombstone() })
-	var got []string
-	for _, rec := range recs {
-		got = append(got, describe(t, rec))
-	}
+	recs := readUntil(t, r, func(rec stream.Record) bool { return rec.Tombstone() })
+	got := describeAll(t, recs)
 	want := []string{"sluice.a_m8.twin/1/c", "sluice.a_m8.items/2/u", "sluice.a_m8.items/1/d", "sluice.a_m8.items/1/tomb"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Fatalf("streamed %v, want %v", got, want)
@@ -220,14 +193,7 @@ func TestMySQL8RestartInsideTransaction(t *testing.T) {
 		"CREATE TABLE a_m8res.other (id INT PRIMARY KEY)", "INSERT INTO a_m8res.a VALUES (1000, 'before')")
 	src := mysql8Source(t, srv, SnapshotNever, 8, nil, "a_m8res.a", "a_m8res.b")
 	r := openTask(t, src, nil)
-	// Nothing written before Open arrives (the wait also lets Dolt register the dump request before the
-	// writes below: it refuses one that arrives during a commit).
-	quiet, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	early, err := r.Read(quiet)
-	cancel()
-	if len(early) != 0 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("before any write after Open: %d records, %v", len(early), err)
-	}
+	assertNoRecordsBeforeWrites(t, r)
 	var a, b []string
 	for i := 1; i <= 30; i++ {
 		a = append(a, fmt.Sprintf("(%d, 'a%d')", i, i))
@@ -246,37 +212,17 @@ func TestMySQL8RestartInsideTransaction(t *testing.T) {
 	}
 	conn.Close()
 	end := isRow("a_m8res.b", "1000")
-	all := readUntilMySQL8(t, r, end)
+	all := readUntil(t, r, end)
 	r.Close()
 	const inTrx = 30 + 30 + 2 // Dolt writes the transaction's net change per table: a's rows, then b's
 	if len(all) != inTrx+1 {
-		var got []string
-		for _, rec := range all {
-			got = append(got, describe(t, rec))
-		}
-		t.Fatalf("%d records, want %d: %v", len(all), inTrx+1, got)
+		t.Fatalf("%d records, want %d: %v", len(all), inTrx+1, describeAll(t, all))
 	}
 	first, last := positionOf(t, all[0]), positionOf(t, all[inTrx-1])
 	if first.GTID != last.GTID || first.Pos != last.Pos || !uuidGTIDSet.MatchString(first.GTID) {
 		t.Errorf("positions of the transaction: first %s, last %s", all[0].Position, all[inTrx-1].Position)
 	}
-	for _, cut := range []int{1, 7, 8, 17, 29, 30, 31, 45, 59, 60, 61, inTrx - 1, inTrx} {
-		rr := openTask(t, src, all[cut-1].Position)
-		rest := readUntilMySQL8(t, rr, end)
-		rr.Close()
-		var got, want []string
-		for _, rec := range rest {
-			got = append(got, describe(t, rec))
-		}
-		for _, rec := range all[cut:] {
-			want = append(want, describe(t, rec))
-		}
-		if strings.Join(got, " ") != strings.Join(want, " ") {
-			t.Errorf("reopened after record %d (%s) at %s:\n got  %v\n want %v", cut, describe(t, all[cut-1]), all[cut-1].Position, got, want)
-		} else {
-			t.Logf("reopened after record %d at %s: %d records, exactly the missing ones", cut, all[cut-1].Position, len(rest))
-		}
-	}
+	assertResumesAfterEachCut(t, src, all, []int{1, 7, 8, 17, 29, 30, 31, 45, 59, 60, 61, inTrx - 1, inTrx}, end)
 }
 
 // TestMySQL8PurgedPosition: with the task stopped at a stream position, the binlog file holding it is
@@ -289,24 +235,13 @@ func TestMySQL8PurgedPosition(t *testing.T) {
 	srv.CreateDatabase(t, "a_m8pg")
 	srv.Exec(t, "CREATE TABLE a_m8pg.t (id INT PRIMARY KEY, v VARCHAR(20))", "INSERT INTO a_m8pg.t VALUES (1, 'one'), (2, 'two'), (3, 'three')")
 	logs := &testkit.LogBuffer{}
-	state := map[string]string{}
-	apply := func(recs []stream.Record) {
-		for _, rec := range recs {
-			k := keyOf(t, rec)
-			if rec.Tombstone() || rec.Operation == stream.OpDelete {
-				delete(state, k)
-				continue
-			}
-			v, _ := after(t, rec).GetString("v")
-			state[k] = v
-		}
-	}
+	state := keyValues{}
 	src := mysql8Source(t, srv, SnapshotWhenNeeded, 2, logs, "a_m8pg.t")
 	r := openTask(t, src, nil)
-	apply(readUntilMySQL8(t, r, isRow("a_m8pg.t", "3")))
+	state.apply(t, readUntil(t, r, isRow("a_m8pg.t", "3")))
 	srv.Exec(t, "INSERT INTO a_m8pg.t VALUES (4, 'four')")
-	recs := readUntilMySQL8(t, r, isRow("a_m8pg.t", "4"))
-	apply(recs)
+	recs := readUntil(t, r, isRow("a_m8pg.t", "4"))
+	state.apply(t, recs)
 	stopped := recs[len(recs)-1].Position
 	r.Close()
 	p := positionOf(t, stopped2record(stopped))
@@ -334,45 +269,19 @@ func TestMySQL8PurgedPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	for _, mode := range []SnapshotMode{SnapshotInitial, SnapshotNever} {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		r, err := mysql8Source(t, srv, mode, 2, nil, "a_m8pg.t").Open(ctx, sources.Task{Key: "mysql:sluice"}, stopped)
-		if err == nil {
-			_, err = r.Read(ctx)
-			r.Close()
-		}
-		cancel()
-		if !errors.Is(err, ErrPositionPurged) || !strings.Contains(err.Error(), fmt.Sprintf("gtid %q file %s pos %d", p.GTID, p.File, p.Pos)) ||
-			!strings.Contains(err.Error(), "oldest binlog file is "+oldest+" (gtid_purged ") {
-			t.Errorf("%s: %v", mode, err)
-		} else {
-			t.Logf("%s: %v", mode, err)
-		}
-	}
+	source := func(mode SnapshotMode) *Source { return mysql8Source(t, srv, mode, 2, nil, "a_m8pg.t") }
+	assertPurgedRefused(t, source, stopped, p, "oldest binlog file is "+oldest+" (gtid_purged ")
 
 	// when_needed: a new snapshot, then the stream from it.
 	r = openTask(t, src, stopped)
 	defer r.Close()
-	apply(readUntilMySQL8(t, r, isRow("a_m8pg.t", "5")))
+	state.apply(t, readUntil(t, r, isRow("a_m8pg.t", "5")))
 	srv.Exec(t, "UPDATE a_m8pg.t SET v = 'trois' WHERE id = 3", "INSERT INTO a_m8pg.t VALUES (7, 'seven')")
-	apply(readUntilMySQL8(t, r, isRow("a_m8pg.t", "7")))
+	state.apply(t, readUntil(t, r, isRow("a_m8pg.t", "7")))
 	if !strings.Contains(logs.String(), "snapshot mode when_needed: the saved binlog position is no longer on the server") {
 		t.Errorf("no log line says why the task re-snapshots; logs:\n%s", logs.String())
 	}
-	want := map[string]string{}
-	rows, err := srv.DB().Query("SELECT id, v FROM a_m8pg.t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int
-		var v string
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		want[fmt.Sprint(id)] = v
-	}
-	rows.Close()
+	want := tableKeyValues(t, srv.DB(), "a_m8pg.t")
 	delete(state, "2") // deleted while the position was lost: no delete event, as with Debezium (see doc.go)
 	if fmt.Sprint(state) != fmt.Sprint(want) {
 		t.Errorf("applied records %v, table %v", state, want)
@@ -466,13 +375,7 @@ func TestMySQL8SnapshotUnderConcurrentWrites(t *testing.T) {
 			}
 		}
 	}()
-	state := map[string]string{}
-	apply := func(recs []stream.Record) {
-		for _, rec := range recs {
-			v, _ := after(t, rec).GetString("v")
-			state[keyOf(t, rec)] = v
-		}
-	}
+	state := keyValues{}
 	r := openTask(t, src, nil)
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -485,7 +388,7 @@ func TestMySQL8SnapshotUnderConcurrentWrites(t *testing.T) {
 			<-done
 			t.Fatal(err)
 		}
-		apply(recs)
+		state.apply(t, recs)
 		snapshotRows += len(recs)
 		if positionOf(t, recs[len(recs)-1]).Done {
 			break
@@ -496,21 +399,8 @@ func TestMySQL8SnapshotUnderConcurrentWrites(t *testing.T) {
 	close(stop)
 	last := <-done
 	srv.Exec(t, "INSERT INTO a_m8cw.t VALUES (99999, 'end')")
-	apply(readUntilMySQL8(t, r, isRow("a_m8cw.t", "99999")))
-	want := map[string]string{}
-	rows, err := srv.DB().Query("SELECT id, v FROM a_m8cw.t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int
-		var v string
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		want[fmt.Sprint(id)] = v
-	}
-	rows.Close()
+	state.apply(t, readUntil(t, r, isRow("a_m8cw.t", "99999")))
+	want := tableKeyValues(t, srv.DB(), "a_m8cw.t")
 	if fmt.Sprint(state) != fmt.Sprint(want) {
 		t.Errorf("applied records differ from the table (%d keys applied, %d in the table)", len(state), len(want))
 	}
@@ -527,20 +417,10 @@ func TestMySQL8NeverStartsNow(t *testing.T) {
 	src := mysql8Source(t, srv, SnapshotNever, 10, nil, "a_m8nv.t")
 	r := openTask(t, src, nil)
 	defer r.Close()
-	// Nothing written before Open arrives (the wait also lets Dolt register the dump request before the
-	// writes below: it refuses one that arrives during a commit).
-	quiet, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	recs, err := r.Read(quiet)
-	cancel()
-	if len(recs) != 0 || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("before any write after Open: %d records, %v", len(recs), err)
-	}
+	assertNoRecordsBeforeWrites(t, r)
 	srv.Exec(t, "UPDATE a_m8nv.t SET v = 'after' WHERE id = 1", "INSERT INTO a_m8nv.t VALUES (2, 'after')")
-	recs = readUntilMySQL8(t, r, isRow("a_m8nv.t", "2"))
-	var got []string
-	for _, rec := range recs {
-		got = append(got, describe(t, rec))
-	}
+	recs := readUntil(t, r, isRow("a_m8nv.t", "2"))
+	got := describeAll(t, recs)
 	if strings.Join(got, " ") != "sluice.a_m8nv.t/1/u sluice.a_m8nv.t/2/c" {
 		t.Errorf("streamed %v, want the update and the insert made after Open", got)
 	}

@@ -22,7 +22,7 @@ func TestMySQL8NewTableAndDDL(t *testing.T) {
 	}
 	defer src.Close()
 	r := openTask(t, src, nil)
-	snap := readUntilMySQL8(t, r, func(stream.Record) bool { return true })
+	snap := readUntil(t, r, func(stream.Record) bool { return true })
 	if got := summaries(t, snap); !slices.Equal(got, []string{"c8.c_m8.seed/1/r"}) {
 		t.Fatalf("snapshot: %q", got)
 	}
@@ -31,7 +31,7 @@ func TestMySQL8NewTableAndDDL(t *testing.T) {
 		"INSERT INTO c_m8.fresh VALUES (1, 'a'), (2, 'b')",
 		"UPDATE c_m8.fresh SET note = 'c' WHERE id = 1",
 		"INSERT INTO c_m8.seed VALUES (2, 'end')")
-	recs := readUntilMySQL8(t, r, isRowOf("c8.c_m8.seed", "2"))
+	recs := readUntil(t, r, isRowOf("c8.c_m8.seed", "2"))
 	r.Close()
 	got := summaries(t, recs)
 	// Dolt regenerates the statement's text; the table is the same.
@@ -44,7 +44,7 @@ func TestMySQL8NewTableAndDDL(t *testing.T) {
 	}
 	r = openTask(t, src, recs[0].Position)
 	defer r.Close()
-	if again := summaries(t, readUntilMySQL8(t, r, isRowOf("c8.c_m8.seed", "2"))); !slices.Equal(again, want) {
+	if again := summaries(t, readUntil(t, r, isRowOf("c8.c_m8.seed", "2"))); !slices.Equal(again, want) {
 		t.Errorf("reopened at the DDL's position %s: %q, want %q", recs[0].Position, again, want)
 	}
 }

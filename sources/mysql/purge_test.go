@@ -1,18 +1,14 @@
 package mysql
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/internal/testkit"
-	"github.com/sluicehq/sluice/sources"
 	"github.com/sluicehq/sluice/stream"
 )
 
@@ -34,26 +30,15 @@ func TestPurgedPosition(t *testing.T) {
 		t.Cleanup(func() { src.Close() })
 		return src
 	}
-	state := map[string]string{}
-	apply := func(recs []stream.Record) {
-		for _, rec := range recs {
-			k := keyOf(t, rec)
-			if rec.Tombstone() || rec.Operation == stream.OpDelete {
-				delete(state, k)
-				continue
-			}
-			v, _ := after(t, rec).GetString("v")
-			state[k] = v
-		}
-	}
+	state := keyValues{}
 
 	// First run: snapshot, one streamed change, stop.
 	src := source(SnapshotWhenNeeded)
 	r := openTask(t, src, nil)
-	apply(readUntil(t, r, isRow("pg.t", "3")))
+	state.apply(t, readUntil(t, r, isRow("pg.t", "3")))
 	srv.Exec(t, "INSERT INTO pg.t VALUES (4, 'four')")
 	recs := readUntil(t, r, isRow("pg.t", "4"))
-	apply(recs)
+	state.apply(t, recs)
 	stopped := recs[len(recs)-1].Position
 	r.Close()
 	var p Position
@@ -78,52 +63,25 @@ func TestPurgedPosition(t *testing.T) {
 		t.Fatalf("after PURGE BINARY LOGS TO %s the oldest binlog is %s, the position's is %s", now.File, oldest, p.File)
 	}
 
-	for _, mode := range []SnapshotMode{SnapshotInitial, SnapshotNever} {
-		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-		r, err := source(mode).Open(ctx, sources.Task{Key: "mysql:sluice"}, stopped)
-		if err == nil {
-			_, err = r.Read(ctx)
-			r.Close()
-		}
-		cancel()
-		if !errors.Is(err, ErrPositionPurged) || !strings.Contains(err.Error(), fmt.Sprintf("gtid %q file %s pos %d", p.GTID, p.File, p.Pos)) ||
-			!strings.Contains(err.Error(), "oldest binlog file is "+oldest+" (gtid ") {
-			t.Errorf("%s: %v", mode, err)
-		} else {
-			t.Logf("%s: %v", mode, err)
-		}
-	}
+	assertPurgedRefused(t, source, stopped, p, "oldest binlog file is "+oldest+" (gtid ")
 
 	// when_needed: a new snapshot, then the stream from it.
 	r = openTask(t, src, stopped)
 	defer r.Close()
-	apply(readUntil(t, r, func(rec stream.Record) bool {
+	state.apply(t, readUntil(t, r, func(rec stream.Record) bool {
 		var p Position
 		json.Unmarshal(rec.Position, &p)
 		return p.Done
 	}))
 	srv.Exec(t, "UPDATE pg.t SET v = 'deux' WHERE id = 2", "INSERT INTO pg.t VALUES (7, 'seven')")
-	apply(readUntil(t, r, isRow("pg.t", "7")))
+	state.apply(t, readUntil(t, r, isRow("pg.t", "7")))
 	if !strings.Contains(logs.String(), "snapshot mode when_needed: the saved binlog position is no longer on the server") {
 		t.Errorf("no log line says why the task re-snapshots; logs:\n%s", logs.String())
 	}
 	if !strings.Contains(logs.String(), "Set SignalTable to re-snapshot only the tables that changed") {
 		t.Errorf("no log line names SignalTable, the setting that re-snapshots only the tables that changed (retention_resnapshot.go); logs:\n%s", logs.String())
 	}
-	want := map[string]string{}
-	rows, err := srv.DB().Query("SELECT id, v FROM pg.t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id int
-		var v string
-		if err := rows.Scan(&id, &v); err != nil {
-			t.Fatal(err)
-		}
-		want[fmt.Sprint(id)] = v
-	}
-	rows.Close()
+	want := tableKeyValues(t, srv.DB(), "pg.t")
 	if fmt.Sprint(state) != fmt.Sprint(want) {
 		t.Errorf("applied records %v, table %v", state, want)
 	}

@@ -18,7 +18,7 @@ func TestMySQL8Versions(t *testing.T) {
 	src := mysql8Source(t, srv, SnapshotInitial, 100, nil, "f_m8.t")
 	r := openTask(t, src, nil)
 	defer r.Close()
-	snap := readUntilMySQL8(t, r, isRow("f_m8.t", "2"))
+	snap := readUntil(t, r, isRow("f_m8.t", "2"))
 	version := func(rec stream.Record) int64 {
 		t.Helper()
 		h, ok := rec.Header(VersionHeader)
@@ -40,7 +40,7 @@ func TestMySQL8Versions(t *testing.T) {
 
 	srv.Exec(t, "INSERT INTO f_m8.t VALUES (3, 'three')", "UPDATE f_m8.t SET v = 'uno' WHERE id = 1",
 		"UPDATE f_m8.t SET v = CONCAT(v, '!')", "DELETE FROM f_m8.t WHERE id = 2")
-	recs := readUntilMySQL8(t, r, func(rec stream.Record) bool { return rec.Tombstone() })
+	recs := readUntil(t, r, func(rec stream.Record) bool { return rec.Tombstone() })
 	prev := snapVersion
 	versions := map[string]int64{}
 	for _, rec := range recs {
@@ -58,7 +58,7 @@ func TestMySQL8Versions(t *testing.T) {
 	// with the versions they had.
 	for i := 2; i < len(recs)-1; i++ {
 		r := openTask(t, src, recs[i].Position)
-		again := readUntilMySQL8(t, r, func(rec stream.Record) bool { return rec.Tombstone() })
+		again := readUntil(t, r, func(rec stream.Record) bool { return rec.Tombstone() })
 		r.Close()
 		for j, rec := range again {
 			if want := version(recs[i+1+j]); version(rec) != want {
