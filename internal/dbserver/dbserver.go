@@ -1,5 +1,6 @@
-// Package dbserver holds what the private database launchers (internal/mariadb, internal/postgres) share: a
-// free port, the wait until a started server accepts connections, and the tail of its output for errors.
+// Package dbserver holds what the private database launchers (internal/mariadb, internal/postgres) and their
+// test wrappers share: a free port, the wait until a started server accepts connections, the tail of its
+// output for errors, and running a list of statements.
 package dbserver
 
 import (
@@ -22,6 +23,21 @@ func FreePort(who string) (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ExecEach runs each statement on db, in order, each within timeout (and ctx), and stops at the first
+// error, which names the statement ("<statement>: <error>"). The Exec helpers of mariadbtest, dolttest and
+// pgtest fail their test with it.
+func ExecEach(ctx context.Context, db *sql.DB, timeout time.Duration, statements ...string) error {
+	for _, q := range statements {
+		stmtCtx, cancel := context.WithTimeout(ctx, timeout)
+		_, err := db.ExecContext(stmtCtx, q)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	return nil
 }
 
 // LastLines returns the last n lines of s.

@@ -269,13 +269,8 @@ func (s *Server) DB() *sql.DB {
 // Exec runs each statement as root, in order, each within a minute, failing tb at the first error.
 func (s *Server) Exec(tb testing.TB, statements ...string) {
 	tb.Helper()
-	for _, q := range statements {
-		ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
-		_, err := s.DB().ExecContext(ctx, q)
-		cancel()
-		if err != nil {
-			tb.Fatalf("dolttest: %s: %v", q, err)
-		}
+	if err := dbserver.ExecEach(context.Background(), s.DB(), statementTimeout, statements...); err != nil {
+		tb.Fatalf("dolttest: %v", err)
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/dbserver"
 	"github.com/sluicehq/sluice/internal/mariadb"
 )
 
@@ -91,13 +92,8 @@ func Launch(opts ...Option) (*Server, error) {
 // Exec runs each statement as root, in order, each within statementTimeout, failing tb at the first error.
 func (s *Server) Exec(tb testing.TB, statements ...string) {
 	tb.Helper()
-	for _, q := range statements {
-		ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
-		_, err := s.DB().ExecContext(ctx, q)
-		cancel()
-		if err != nil {
-			tb.Fatalf("mariadbtest: %s: %v", q, err)
-		}
+	if err := dbserver.ExecEach(context.Background(), s.DB(), statementTimeout, statements...); err != nil {
+		tb.Fatalf("mariadbtest: %v", err)
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/internal/dbserver"
 	"github.com/sluicehq/sluice/internal/postgres"
 )
 
@@ -104,13 +105,8 @@ func (s *Server) ExecIn(tb testing.TB, db string, statements ...string) {
 
 func (s *Server) exec(tb testing.TB, db *sql.DB, statements []string) {
 	tb.Helper()
-	for _, q := range statements {
-		ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
-		_, err := db.ExecContext(ctx, q)
-		cancel()
-		if err != nil {
-			tb.Fatalf("pgtest: %s: %v", q, err)
-		}
+	if err := dbserver.ExecEach(context.Background(), db, statementTimeout, statements...); err != nil {
+		tb.Fatalf("pgtest: %v", err)
 	}
 }
 
