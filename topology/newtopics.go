@@ -179,7 +179,7 @@ func (p *pipelineRun) ensureRecordTopic(ctx context.Context, n *SourceNode, name
 	if tp.valueCodec, err = stream.LookupCodec(tp.valueCodecName); err != nil {
 		return fmt.Errorf("topic %q: ValueCodec: %w", name, err)
 	}
-	if err := bindCodecs(&tp, rt.registry); err != nil {
+	if err := tp.bindCodecs(rt.registry); err != nil {
 		return err
 	}
 	if rt.producers[nt] == nil {
@@ -205,25 +205,5 @@ func (p *pipelineRun) ensureRecordTopic(ctx context.Context, n *SourceNode, name
 	rt.topics[name] = &tp
 	p.log.Info("topic created for the source's records", "source", n.name, "topic", name, "prefix", nt.prefix,
 		"partitions", tp.partitions, "value_codec", tp.valueCodecName)
-	return nil
-}
-
-// bindCodecs binds a topic's registry codecs to reg, as bindTopicCodecs does for declared topics.
-func bindCodecs(tp *Topic, reg stream.SchemaRegistry) error {
-	for _, side := range []struct {
-		field string
-		key   bool
-		codec *stream.Codec
-	}{{"KeyCodec", true, &tp.keyCodec}, {"ValueCodec", false, &tp.valueCodec}} {
-		tc, ok := (*side.codec).(stream.TopicCodec)
-		if !ok {
-			continue
-		}
-		bound, err := tc.ForTopic(stream.TopicBinding{Topic: tp.name, Key: side.key, Registry: reg, SubjectNames: tp.subjectNames})
-		if err != nil {
-			return fmt.Errorf("topic %q: %s %s: %w", tp.name, side.field, tc.Name(), err)
-		}
-		*side.codec = bound
-	}
 	return nil
 }

@@ -56,22 +56,31 @@ func (tp *Topic) registryCodec() bool {
 func (p *pipelineRun) bindTopicCodecs(reg stream.SchemaRegistry) error {
 	p.runtime.registry = reg // for the topics NewTopics creates later (newtopics.go)
 	for _, name := range sortedTopicNames(p.topics) {
-		tp := p.topics[name]
-		for _, side := range []struct {
-			field string
-			key   bool
-			codec *stream.Codec
-		}{{"KeyCodec", true, &tp.keyCodec}, {"ValueCodec", false, &tp.valueCodec}} {
-			tc, ok := (*side.codec).(stream.TopicCodec)
-			if !ok {
-				continue
-			}
-			bound, err := tc.ForTopic(stream.TopicBinding{Topic: tp.name, Key: side.key, Registry: reg, SubjectNames: tp.subjectNames})
-			if err != nil {
-				return fmt.Errorf("topic %q: %s %s: %w", tp.name, side.field, tc.Name(), err)
-			}
-			*side.codec = bound
+		if err := p.topics[name].bindCodecs(reg); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// bindCodecs replaces the topic's key or value codec that is a stream.TopicCodec by the codec it returns
+// for the topic (ForTopic), bound to reg; the error names the topic and the field. bindTopicCodecs calls it
+// for the declared topics, NewTopics for each topic it creates (newtopics.go).
+func (tp *Topic) bindCodecs(reg stream.SchemaRegistry) error {
+	for _, side := range []struct {
+		field string
+		key   bool
+		codec *stream.Codec
+	}{{"KeyCodec", true, &tp.keyCodec}, {"ValueCodec", false, &tp.valueCodec}} {
+		tc, ok := (*side.codec).(stream.TopicCodec)
+		if !ok {
+			continue
+		}
+		bound, err := tc.ForTopic(stream.TopicBinding{Topic: tp.name, Key: side.key, Registry: reg, SubjectNames: tp.subjectNames})
+		if err != nil {
+			return fmt.Errorf("topic %q: %s %s: %w", tp.name, side.field, tc.Name(), err)
+		}
+		*side.codec = bound
 	}
 	return nil
 }
