@@ -87,13 +87,19 @@ func (f *joinFixture) run(foreignKey bool) (stop func()) {
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 	cfg.SessionTimeout = 7 * time.Second
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	return startRun(f.t, tp, cfg)
+}
+
+// startRun runs tp with cfg until stop is called; stop cancels the run, waits for RunWith to return and
+// fails t with its error.
+func startRun(t testing.TB, tp *topology.Topology, cfg topology.Config) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- tp.RunWith(ctx, cfg) }()
 	return func() {
 		cancel()
 		if err := <-done; err != nil {
-			f.t.Errorf("RunWith: %v", err)
+			t.Errorf("RunWith: %v", err)
 		}
 	}
 }

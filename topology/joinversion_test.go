@@ -101,15 +101,7 @@ func (f *joinFixture) runTo(sink sinks.Sink) (stop func()) {
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tp.RunWith(ctx, cfg) }()
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			f.t.Errorf("RunWith: %v", err)
-		}
-	}
+	return startRun(f.t, tp, cfg)
 }
 
 // A foreign-key join's outputs carry the greater version of their two sides, a key's outputs have strictly
@@ -216,15 +208,7 @@ func TestKeyedVersions(t *testing.T) {
 	cfg := topology.DefaultConfig()
 	cfg.Brokers, cfg.HTTPAddr = brokers, "off"
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- tp.RunWith(ctx, cfg) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("RunWith: %v", err)
-		}
-	}()
+	defer startRun(t, tp, cfg)()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		got, v := vsink.get("1")

@@ -70,15 +70,7 @@ func TestDedupeAndCount(t *testing.T) {
 		cfg := topology.DefaultConfig()
 		cfg.Brokers, cfg.HTTPAddr = f.brokers, "off"
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- tp.RunWith(ctx, cfg) }()
-		return func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("RunWith: %v", err)
-			}
-		}
+		return startRun(t, tp, cfg)
 	}
 	waitFor := func(s *seqSink, key string, want ...string) {
 		t.Helper()
