@@ -11,9 +11,13 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/kafkatest"
+	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/opensearchtest"
 )
 
 // The Sluice adapter: bench/peers/sluicepeer (a Sluice pipeline written as a user writes one) built once
@@ -342,4 +346,183 @@ func sluiceLogTail(path string, lines int) string {
 		all = all[len(all)-lines:]
 	}
 	return strings.Join(all, "\n")
+}
+
+// sluiceTableDDL creates the benchmark's 11-column table layout (the harness's own is the reference).
+func sluiceTableDDL(db, table string) string {
+	return "CREATE TABLE `" + db + "`.`" + table + "` (id BIGINT PRIMARY KEY, c_int INT NOT NULL, c_bigint BIGINT, " +
+		"c_small SMALLINT, c_varchar VARCHAR(255), c_varchar2 VARCHAR(64), c_decimal DECIMAL(12,2), " +
+		"c_decimal2 DECIMAL(18,6), c_datetime DATETIME(6), c_datetime2 DATETIME(6), c_text TEXT)"
+}
+
+// sluiceInsertRows is one INSERT of the rows with ids from..to (inclusive).
+func sluiceInsertRows(db, table string, from, to int) string {
+	var b strings.Builder
+	b.WriteString("INSERT INTO `" + db + "`.`" + table + "` VALUES ")
+	for id := from; id <= to; id++ {
+		if id > from {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "(%d,%d,%d,%d,'name %d','v%d',%d.%02d,%d.%06d,'2026-01-02 03:04:05.%06d','2026-06-07 08:09:10.%06d','text of row %d')",
+			id, id%1000, int64(id)*1000003, id%30000, id, id%97, id, id%100, id, id%1000000, id%1000000, (id*7)%1000000, id)
+	}
+	return b.String()
+}
+
+// sluiceAwaitCount polls topic until it holds want records with a value, failing t past the deadline or
+// when more arrive; it returns how long it took.
+func sluiceAwaitCount(ctx context.Context, brokers []string, topic string, want int) (time.Duration, int, error) {
+	began := time.Now()
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	last := -1
+	for {
+		n, err := sluiceCountValues(ctx, brokers, topic)
+		if err == nil {
+			last = n
+			if n >= want {
+				return time.Since(began), n, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(began), last, fmt.Errorf("topic %s: %d of %d records with a value after %s (last error %v)", topic, last, want, time.Since(began).Round(time.Millisecond), err)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestSluiceAdapterSmoke is the Sluice adapter's own test: a snapshot of 1000 rows, a stop, 500 changes and
+// a resumed start that delivers exactly those; the streaming phase's start/stop/changes/resume on an empty
+// table; and, with SLUICE_TEST_INTEROP=1 (a real OpenSearch node), the end-to-end flow into the index.
+func TestSluiceAdapterSmoke(t *testing.T) {
+	if os.Getenv("SLUICE_BENCH_PEERS") != "1" {
+		t.Skip("the peer benchmark's adapters run with SLUICE_BENCH_PEERS=1: `make bench-peers`")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mariadbtest.Start(t)
+	const db = "peers_sluice"
+	srv.CreateDatabase(t, db)
+	cluster := kafkatest.Start(t, kafkatest.Options{Nodes: 1})
+	env := &Env{
+		MySQL:    MySQL{Host: "127.0.0.1", Port: srv.Port, User: "root", Database: db, DSN: srv.DSN("")},
+		Brokers:  cluster.Addrs(),
+		RepoRoot: repo,
+		WorkDir:  t.TempDir(),
+		Logf:     t.Logf,
+	}
+	tool := &sluiceTool{}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := tool.Prepare(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prepared in %s: %+v", time.Since(began).Round(time.Millisecond), tool.Describe())
+
+	start := func(t *testing.T, spec RunSpec) Running {
+		t.Helper()
+		r, err := tool.Start(ctx, env, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { // a failed test leaves nothing running
+			sctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_ = r.Stop(sctx)
+		})
+		return r
+	}
+	stop := func(t *testing.T, r Running) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		began := time.Now()
+		if err := r.Stop(sctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stopped in %s", time.Since(began).Round(time.Millisecond))
+	}
+	await := func(t *testing.T, r Running, table string, want int, what string) {
+		t.Helper()
+		actx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+		defer cancel()
+		took, n, err := sluiceAwaitCount(actx, env.Brokers, r.Topic(table), want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %d records on %s after %s since the start returned", what, n, r.Topic(table), took.Round(time.Millisecond))
+	}
+	exact := func(t *testing.T, topic string, want int) {
+		t.Helper()
+		n, err := sluiceCountValues(ctx, env.Brokers, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("topic %s has %d records with a value, want exactly %d", topic, n, want)
+		}
+	}
+	// changes writes 500 row changes to table, whose rows 1..200 exist: 300 inserts, 150 updates, 50 deletes.
+	changes := func(t *testing.T, table string) {
+		srv.Exec(t, sluiceInsertRows(db, table, 1001, 1300),
+			"UPDATE `"+db+"`.`"+table+"` SET c_int = c_int + 1, c_text = 'updated' WHERE id BETWEEN 1 AND 150",
+			"DELETE FROM `"+db+"`.`"+table+"` WHERE id BETWEEN 151 AND 200")
+	}
+
+	t.Run("snapshot-then-resume", func(t *testing.T) {
+		srv.Exec(t, sluiceTableDDL(db, "snap_smoke"), sluiceInsertRows(db, "snap_smoke", 1, 1000))
+		spec := RunSpec{Name: "smoke-snapshot-sluice", Tables: []string{"snap_smoke"}, Snapshot: true, ServerID: 7101}
+		r := start(t, spec)
+		await(t, r, "snap_smoke", 1000, "snapshot")
+		stop(t, r)
+		changes(t, "snap_smoke")
+		spec.Resume = true
+		r = start(t, spec)
+		await(t, r, "snap_smoke", 1500, "resumed")
+		stop(t, r)
+		exact(t, r.Topic("snap_smoke"), 1500)
+	})
+
+	t.Run("streaming", func(t *testing.T) {
+		srv.Exec(t, sluiceTableDDL(db, "stream_smoke"))
+		spec := RunSpec{Name: "smoke-streaming-sluice", Tables: []string{"stream_smoke"}, ServerID: 7102}
+		r := start(t, spec)
+		stop(t, r) // at once: the start must have saved its position
+		// 200 inserts, then 500 changes
+		srv.Exec(t, sluiceInsertRows(db, "stream_smoke", 1, 200))
+		changes(t, "stream_smoke")
+		spec.Resume = true
+		r = start(t, spec)
+		await(t, r, "stream_smoke", 700, "streamed")
+		stop(t, r)
+		exact(t, r.Topic("stream_smoke"), 700)
+	})
+
+	t.Run("end-to-end", func(t *testing.T) {
+		env.SearchURL = opensearchtest.Start(t) // skips unless SLUICE_TEST_INTEROP=1
+		defer func() { env.SearchURL = "" }()
+		srv.Exec(t, sluiceTableDDL(db, "e2e_smoke"))
+		spec := RunSpec{Name: "smoke-e2e-sluice", Tables: []string{"e2e_smoke"}, ServerID: 7103, Index: "e2e-smoke-sluice"}
+		r := start(t, spec)
+		srv.Exec(t, sluiceInsertRows(db, "e2e_smoke", 1, 100))
+		deadline := time.Now().Add(2 * time.Minute)
+		for id := int64(1); id <= 100; id++ {
+			for {
+				code, body := opensearchtest.Do(t, env.SearchURL, "GET", "/"+spec.Index+"/_doc/"+r.DocID(id), "")
+				if code == 200 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("document %s of row %d not readable: %d %s", r.DocID(id), id, code, body)
+				}
+				time.Sleep(100 * time.Millisecond) // polling the search engine: no event to wait on
+			}
+		}
+		t.Logf("100 rows readable by id")
+		stop(t, r)
+	})
 }
