@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
+.PHONY: test bench bench-all bench-peers lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -41,6 +41,14 @@ BENCH_COUNT ?= 3
 
 bench:
 	GO=$(GO) $(GO) run ./internal/benchtable -count $(BENCH_COUNT) -readme README.md
+
+# bench-peers is the peer benchmark of bench/peers (issue 20): Sluice, Debezium on Kafka Connect, Redpanda
+# Connect (Benthos) and Conduit on one private MariaDB, one real Kafka 4.4 broker and one OpenSearch node, two
+# interleaved rounds of snapshot (1,000,000 rows), streaming catch-up (200,000 changes) and end-to-end latency.
+# It builds or downloads each tool first, takes up to 45 minutes on two cores, and writes results.md, results.json
+# and PNG charts into bench/peers/results/<date> (PEERS_* variables size a smaller run: see bench/peers/doc.go).
+bench-peers: kafka-deps kafka-jars opensearch-jars
+	SLUICE_BENCH_PEERS=1 $(GO) test -count=1 -timeout 45m -run TestPeerBenchmarks -v ./bench/peers
 
 # bench-all runs every benchmark of the module once (the micro-benchmarks too); it writes nothing.
 bench-all:
