@@ -1,6 +1,7 @@
 package peers
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -133,18 +134,47 @@ func (s *sluiceTool) Start(ctx context.Context, env *Env, spec RunSpec) (Running
 		"SLUICE_MYSQL_DSN="+env.MySQL.DSN,
 	)
 	cmd.Dir = env.WorkDir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.Stderr = logFile
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		logFile.Close()
+		return nil, err
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
 		return nil, fmt.Errorf("sluice: start %s: %w", bin, err)
 	}
-	r := &sluiceRunning{spec: spec, db: env.MySQL.Database, cmd: cmd, log: logFile, logPath: logPath, done: make(chan struct{})}
+	r := &sluiceRunning{spec: spec, db: env.MySQL.Database, cmd: cmd, logPath: logPath, done: make(chan struct{})}
+	ready := make(chan struct{})
+	copied := make(chan struct{})
+	go func() { // stdout into the log; its first line says the process handles SIGTERM
+		defer close(copied)
+		sc := bufio.NewScanner(stdout)
+		first := true
+		for sc.Scan() {
+			if first {
+				close(ready)
+				first = false
+			}
+			fmt.Fprintln(logFile, sc.Text())
+		}
+	}()
 	go func() {
+		<-copied // Wait closes the pipe: read it to the end first
 		r.waitErr = cmd.Wait()
 		logFile.Close()
 		close(r.done)
 	}()
+	select {
+	case <-ready:
+	case <-r.done:
+		return nil, r.exitError("exited at start-up")
+	case <-ctx.Done():
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-r.done
+		return nil, fmt.Errorf("sluice: %s did not start: %w", spec.Name, ctx.Err())
+	}
 	if env.Logf != nil {
 		env.Logf("sluice: started %s pid %d (log %s)", spec.Name, cmd.Process.Pid, logPath)
 	}
@@ -165,7 +195,6 @@ type sluiceRunning struct {
 	spec    RunSpec
 	db      string
 	cmd     *exec.Cmd
-	log     *os.File
 	logPath string
 	done    chan struct{}
 	waitErr error // set before done closes

@@ -7,7 +7,8 @@
 // (topology.ConfigFromEnv: SLUICE_BROKERS, SLUICE_DATA_DIR, SLUICE_HTTP_ADDR, ...); the MySQL DSN from
 // SLUICE_MYSQL_DSN (so the password is not on the command line). The pipeline's name is -name: a second start
 // with the same name and brokers continues from the position the first one saved. SIGTERM or SIGINT stops it
-// gracefully (records acknowledged by Kafka, position saved); the exit status is 0 after a clean stop.
+// gracefully (records acknowledged by Kafka, position saved); the exit status is 0 after a clean stop. The
+// first line on standard output, "sluicepeer: running, pid N", says that the signal handler is installed.
 //
 //	SLUICE_BROKERS=127.0.0.1:9092 SLUICE_HTTP_ADDR=off SLUICE_MYSQL_DSN='root:pw@tcp(127.0.0.1:3306)/' \
 //	  sluicepeer -name r1-snapshot-sluice -db bench -tables snap -server-id 7001 -snapshot
@@ -34,12 +35,12 @@ import (
 // the shape Debezium's JsonConverter writes with schemas.enable=true.
 const codec = "json-schema"
 
-// heartbeat is the mysql source's HeartbeatInterval (Debezium's heartbeat.interval.ms). The source saves a
+// defaultHeartbeat is the mysql source's HeartbeatInterval (Debezium's heartbeat.interval.ms). The source saves a
 // position only once Kafka acknowledged a record: with SnapshotMode never, a start stopped before the first
 // change to its tables would save none, and the next start would stream from the then current end of the
 // binlog, missing what was written in between. A heartbeat record (on its own topic) carries the stream's
 // position, so the first one saves it.
-const heartbeat = time.Second
+const defaultHeartbeat = time.Second
 
 type options struct {
 	name     string   // pipeline name, also the topic prefix
@@ -50,6 +51,7 @@ type options struct {
 	snapshot bool   // copy the tables first (initial), else stream from the binlog's current end (never)
 	index    string // search index for the first table's rows; "" for none
 	esURL    string
+	beat     time.Duration // the source's HeartbeatInterval (-heartbeat)
 }
 
 func parse(args []string) (options, error) {
@@ -64,6 +66,7 @@ func parse(args []string) (options, error) {
 	fs.BoolVar(&o.snapshot, "snapshot", false, "copy the tables' rows first (SnapshotMode initial); else stream from the binlog's current end (never)")
 	fs.StringVar(&o.index, "index", "", "also index the first table's rows (unwrapped) into this search index")
 	fs.StringVar(&o.esURL, "es-url", "", "the search engine's base URL (OpenSearch), with -index")
+	fs.DurationVar(&o.beat, "heartbeat", defaultHeartbeat, "the mysql source's HeartbeatInterval (0: none; see defaultHeartbeat)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -103,7 +106,7 @@ func build(o options) (*topology.Topology, error) {
 		qualified[i] = o.db + "." + t
 	}
 	cdc, err := mysql.New(mysql.Config{DSN: o.dsn, ServerID: o.serverID, Tables: qualified, TopicPrefix: o.name,
-		SnapshotMode: mode, Tombstones: &noTombstones, HeartbeatInterval: heartbeat})
+		SnapshotMode: mode, Tombstones: &noTombstones, HeartbeatInterval: o.beat})
 	if err != nil {
 		return nil, err
 	}
@@ -113,7 +116,9 @@ func build(o options) (*topology.Topology, error) {
 		topics[i] = t.Topic(cdc.Topic(q), topology.KeyCodec(codec), topology.ValueCodec(codec))
 	}
 	t.Topic(cdc.SchemaChangeTopic(), topology.KeyCodec(codec), topology.ValueCodec(codec))
-	t.Topic(cdc.HeartbeatTopic(), topology.KeyCodec(codec), topology.ValueCodec(codec))
+	if o.beat > 0 {
+		t.Topic(cdc.HeartbeatTopic(), topology.KeyCodec(codec), topology.ValueCodec(codec))
+	}
 	t.Source("cdc", cdc).ToRecordTopics()
 
 	if o.index != "" {
@@ -131,24 +136,29 @@ func build(o options) (*topology.Topology, error) {
 	return t, t.Validate()
 }
 
-func main() {
-	o, err := parse(os.Args[1:])
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
-		}
-		fmt.Fprintln(os.Stderr, "sluicepeer:", err)
-		os.Exit(2)
-	}
-	t, err := build(o)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sluicepeer:", err)
-		os.Exit(1)
-	}
+func main() { os.Exit(run()) }
+
+// run runs the pipeline until SIGTERM or SIGINT and returns the exit status.
+func run() int {
+	// Signals first: a SIGTERM from here on is a graceful stop, and the line below tells the parent so.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := t.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "sluicepeer:", err)
-		os.Exit(1)
+	fmt.Printf("sluicepeer: running, pid %d\n", os.Getpid())
+	o, err := parse(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
 	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluicepeer:", err)
+		return 2
+	}
+	t, err := build(o)
+	if err == nil {
+		err = t.Run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "sluicepeer:", err)
+		return 1
+	}
+	return 0
 }
