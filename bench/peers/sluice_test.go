@@ -533,6 +533,7 @@ func TestSluiceAdapterSmoke(t *testing.T) {
 
 	t.Run("end-to-end", func(t *testing.T) {
 		env.SearchURL = opensearchtest.Start(t) // skips unless SLUICE_TEST_INTEROP=1
+		t.Cleanup(opensearchtest.Stop)
 		defer func() { env.SearchURL = "" }()
 		srv.Exec(t, sluiceTableDDL(db, "e2e_smoke"))
 		spec := RunSpec{Name: "smoke-e2e-sluice", Tables: []string{"e2e_smoke"}, ServerID: 7103, Index: "e2e-smoke-sluice"}
