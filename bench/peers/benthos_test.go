@@ -56,7 +56,7 @@ func (*benthosTool) Describe() Description {
 		Format: "JSON object of the row without schema (sql_select: column name -> value; every value a string, as " +
 			"go-sql-driver/mysql 1.7.1's text protocol returns it), key = the id",
 		Notes: "A one-shot copy (one SELECT over one connection), not a snapshot followed by streaming; " +
-			"batches of 1000 rows or 100ms, 16 in flight; target topic created by the adapter (1 partition, 1 replica).",
+			"batches of 100 rows or 100ms, 16 in flight, snappy (the default); target topic created by the adapter (1 partition, 1 replica).",
 	}
 }
 
