@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: test bench bench-all bench-peers lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
+.PHONY: debezium-jars test bench bench-all bench-peers lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -127,6 +127,18 @@ $(CONNECT_LIB)/.complete: test/connect/pom.xml
 	cd test/connect && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
 	touch $(CONNECT_LIB).new/.complete
 	rm -rf $(CONNECT_LIB) && mv $(CONNECT_LIB).new $(CONNECT_LIB)
+
+# Debezium on Kafka Connect for the peer benchmark (bench/peers, test/debezium/pom.xml): its jars in
+# test/debezium/lib (git-ignored), fetched again when the pom is newer. bench/peers does the same by itself.
+DEBEZIUM_LIB := test/debezium/lib
+
+debezium-jars: $(DEBEZIUM_LIB)/.complete
+
+$(DEBEZIUM_LIB)/.complete: test/debezium/pom.xml
+	rm -rf $(DEBEZIUM_LIB).new
+	cd test/debezium && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
+	touch $(DEBEZIUM_LIB).new/.complete
+	rm -rf $(DEBEZIUM_LIB) && mv $(DEBEZIUM_LIB).new $(DEBEZIUM_LIB)
 
 # Confluent's Python client for test/interop (test/python/requirements.txt) in a venv at test/python/.venv
 # (git-ignored), made again when the requirements are newer than it.

@@ -1,0 +1,617 @@
+package peers
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"text/template"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/sluicehq/sluice/internal/dbserver"
+	"github.com/sluicehq/sluice/internal/kafkatest"
+	"github.com/sluicehq/sluice/internal/mariadbtest"
+	"github.com/sluicehq/sluice/internal/mavenjars"
+)
+
+// Debezium 3.5.0.Final's MariaDB connector on a Kafka Connect 4.1.1 worker in distributed mode, one worker per
+// RunSpec.Name, every jar of test/debezium/pom.xml on the worker's classpath.
+const (
+	debeziumVersion = "Debezium 3.5.0.Final (MariaDB connector) on Kafka Connect 4.1.1"
+	debeziumJarsDir = "test/debezium"
+	debeziumConfDir = "bench/peers/config/debezium"
+)
+
+// debeziumJVMFlags are the worker JVM's flags: the heap of Kafka's connect-distributed.sh (KAFKA_HEAP_OPTS
+// "-Xms256M -Xmx2G") and the garbage collector flags of kafka-run-class.sh, as a user who follows the Kafka
+// Connect documentation runs it.
+var debeziumJVMFlags = []string{"-Xms256m", "-Xmx2g", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+	"-XX:InitiatingHeapOccupancyPercent=35", "-XX:+ExplicitGCInvokesConcurrent", "-Djava.awt.headless=true"}
+
+// Deadlines of the adapter's calls outside the process.
+const (
+	debeziumPrepareTimeout = 12 * time.Minute // Maven fetching the jars on a fresh machine
+	debeziumReadyTimeout   = 3 * time.Minute  // worker start-up, connector and task RUNNING
+	debeziumStopTimeout    = 30 * time.Second // SIGTERM to exit; then SIGKILL and an error
+	debeziumRESTTimeout    = 15 * time.Second // one REST request
+	debeziumPoll           = 200 * time.Millisecond
+)
+
+type debeziumTool struct {
+	java string // the java launcher
+	lib  string // test/debezium/lib
+}
+
+func init() { register(&debeziumTool{}) }
+
+func (*debeziumTool) Name() string { return "debezium" }
+
+func (*debeziumTool) Describe() Description {
+	return Description{
+		Version: debeziumVersion,
+		Config: []string{debeziumConfDir + "/worker.properties", debeziumConfDir + "/connector.properties",
+			debeziumJarsDir + "/pom.xml"},
+		Guarantee: "at-least-once (exactly.once.source.support disabled), producer acks=all; offsets flushed every second",
+		Format:    "JSON with schema (Connect's JsonConverter, schemas.enable=true): Debezium's envelope (before, after, op, source, ts_ms)",
+		Notes: "Debezium 3.5.0.Final on Connect 4.1.1, not 3.6.1 on 4.4.0: the MariaDB connector is not served at 3.6.x, " +
+			"the MySQL connector 3.6.1 refuses MariaDB, and Debezium 3.5 needs a class Kafka 4.4 removed; one worker per " +
+			"start with connect-distributed.sh's default heap (-Xms256m -Xmx2g); decimals in the default precise mode.",
+	}
+}
+
+func (*debeziumTool) Supports(phase Phase) (bool, string) {
+	if phase == PhaseEndToEnd {
+		return false, "no OpenSearch sink connector for Kafka Connect is served by Maven Central that was checked to work " +
+			"(Aiven's is not published there; Camel's Kafka connectors were not tried in the time box)"
+	}
+	return true, ""
+}
+
+// Prepare fetches the jars of test/debezium/pom.xml (once per machine) and finds java.
+func (d *debeziumTool) Prepare(ctx context.Context, env *Env) error {
+	ctx, cancel := context.WithTimeout(ctx, debeziumPrepareTimeout)
+	defer cancel()
+	java, err := mavenjars.Java()
+	if err != nil {
+		return err
+	}
+	lib, err := mavenjars.Ensure(ctx, filepath.Join(env.RepoRoot, debeziumJarsDir))
+	if err != nil {
+		return err
+	}
+	d.java, d.lib = java, lib
+	return nil
+}
+
+// debeziumTemplateData is what the configuration templates of config/debezium may name.
+type debeziumTemplateData struct {
+	Name         string
+	Brokers      string
+	RESTPort     int
+	MySQL        MySQL
+	ServerID     uint32
+	TableList    string // database.table,database.table
+	SnapshotMode string // initial or no_data
+}
+
+// Start writes the worker's configuration into WorkDir/<Name>, starts the worker JVM in its own process group
+// (killed with the test binary), creates the connector (or, on Resume, finds the one the worker stored) and
+// returns once the connector and its task are RUNNING.
+func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Running, error) {
+	if d.lib == "" {
+		return nil, errors.New("debezium: Start before Prepare")
+	}
+	if spec.Index != "" {
+		return nil, errors.New("debezium: no OpenSearch sink (see Supports)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, debeziumReadyTimeout)
+	defer cancel()
+	dir := filepath.Join(env.WorkDir, spec.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("debezium: %w", err)
+	}
+	port, err := debeziumFreePort()
+	if err != nil {
+		return nil, err
+	}
+	tables := make([]string, len(spec.Tables))
+	for i, t := range spec.Tables {
+		tables[i] = env.MySQL.Database + "." + t
+	}
+	data := debeziumTemplateData{Name: spec.Name, Brokers: strings.Join(env.Brokers, ","), RESTPort: port,
+		MySQL: env.MySQL, ServerID: spec.ServerID, TableList: strings.Join(tables, ","), SnapshotMode: "no_data"}
+	if spec.Snapshot {
+		data.SnapshotMode = "initial"
+	}
+	worker, err := debeziumRender(filepath.Join(env.RepoRoot, debeziumConfDir, "worker.properties"), data)
+	if err != nil {
+		return nil, err
+	}
+	connector, err := debeziumRender(filepath.Join(env.RepoRoot, debeziumConfDir, "connector.properties"), data)
+	if err != nil {
+		return nil, err
+	}
+	config, err := debeziumProperties(connector)
+	if err != nil {
+		return nil, fmt.Errorf("debezium: %s: %w", debeziumConfDir+"/connector.properties", err)
+	}
+	workerFile, log4jFile := filepath.Join(dir, "worker.properties"), filepath.Join(dir, "log4j2.yaml")
+	logFile := filepath.Join(dir, "worker.log")
+	if err := os.WriteFile(workerFile, []byte(worker), 0o644); err != nil {
+		return nil, fmt.Errorf("debezium: %w", err)
+	}
+	if err := os.WriteFile(log4jFile, []byte(debeziumLog4j(logFile)), 0o644); err != nil {
+		return nil, fmt.Errorf("debezium: %w", err)
+	}
+	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("debezium: %w", err)
+	}
+	defer out.Close() // the child holds its own descriptor
+	fmt.Fprintf(out, "--- bench/peers: starting the worker of %s at %s (resume %v)\n", spec.Name, time.Now().Format(time.RFC3339Nano), spec.Resume)
+	args := append([]string{}, debeziumJVMFlags...)
+	args = append(args, "-Dlog4j2.configurationFile="+log4jFile, "-cp", filepath.Join(d.lib, "*"),
+		"org.apache.kafka.connect.cli.ConnectDistributed", workerFile)
+	cmd := exec.Command(d.java, args...)
+	cmd.Dir = dir
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("debezium: start the Connect worker: %w", err)
+	}
+	r := &debeziumRun{spec: spec, cmd: cmd, exited: make(chan struct{}), dir: dir, logf: env.Logf,
+		rest: fmt.Sprintf("http://127.0.0.1:%d", port), db: env.MySQL.Database}
+	go func() {
+		r.waitErr = cmd.Wait()
+		close(r.exited)
+	}()
+	if err := r.ready(ctx, config); err != nil {
+		r.kill()
+		return nil, fmt.Errorf("debezium: %s: %w\nworker log %s:\n%s", spec.Name, err, logFile, r.logTail(40))
+	}
+	env.Logf("debezium: %s: worker pid %d, REST %s, connector and task RUNNING", spec.Name, cmd.Process.Pid, r.rest)
+	return r, nil
+}
+
+// debeziumRun is one started worker.
+type debeziumRun struct {
+	spec    RunSpec
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when cmd has exited; waitErr is set then
+	waitErr error
+	dir     string
+	rest    string // the worker's REST base URL
+	db      string
+	logf    func(format string, args ...any)
+}
+
+func (r *debeziumRun) Topic(table string) string { return r.spec.Name + "." + r.db + "." + table }
+
+func (r *debeziumRun) Processes() []int { return []int{r.cmd.Process.Pid} }
+
+func (r *debeziumRun) DocID(id int64) string { return strconv.FormatInt(id, 10) }
+
+// Stop sends SIGTERM to the worker's process group: the worker stops the task, which commits its offsets, and
+// leaves the group. After debeziumStopTimeout (or ctx's end) it kills the group and returns an error.
+func (r *debeziumRun) Stop(ctx context.Context) error {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
+	timer := time.NewTimer(debeziumStopTimeout)
+	defer timer.Stop()
+	select {
+	case <-r.exited:
+		return nil
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+	r.kill()
+	return fmt.Errorf("debezium: %s: the worker did not exit within %s of SIGTERM: killed (offsets may be older than the last record)\n%s",
+		r.spec.Name, debeziumStopTimeout, r.logTail(20))
+}
+
+// kill sends SIGKILL to the worker's process group and waits for the exit.
+func (r *debeziumRun) kill() {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
+	<-r.exited
+}
+
+// logTail returns the worker log's last n ERROR lines (without their stack traces), its last lines, and the
+// last lines of the JVM's own output.
+func (r *debeziumRun) logTail(n int) string {
+	b, _ := os.ReadFile(filepath.Join(r.dir, "worker.log"))
+	s, _ := os.ReadFile(filepath.Join(r.dir, "stdout.log"))
+	var errs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "] ERROR ") {
+			errs = append(errs, line)
+		}
+	}
+	if len(errs) > n {
+		errs = errs[len(errs)-n:]
+	}
+	return strings.Join(errs, "\n") + "\n...\n" + dbserver.LastLines(string(b), n) + dbserver.LastLines(string(s), 10)
+}
+
+// ready waits for the REST API, creates the connector unless the worker already stores one of this name (a
+// resumed start: its configuration is in the config topic and is not replaced), and waits until the connector
+// and its task are RUNNING. A FAILED state is an error with Connect's trace.
+func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error {
+	connectorURL := r.rest + "/connectors/" + r.spec.Name
+	created := false
+	last := "" // the last refusal of POST /connectors, for the error when the deadline strikes
+	for {
+		select {
+		case <-r.exited:
+			return fmt.Errorf("the Connect worker exited: %v", r.waitErr)
+		default:
+		}
+		code, body, err := debeziumREST(ctx, http.MethodGet, connectorURL+"/status", nil)
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return fmt.Errorf("not ready: %w (last: %v)", ctx.Err(), err)
+		case err != nil: // the REST server is not up yet
+		case code == http.StatusOK:
+			var st struct {
+				Connector struct{ State, Trace string }
+				Tasks     []struct {
+					ID           int
+					State, Trace string
+				}
+			}
+			if err := json.Unmarshal(body, &st); err != nil {
+				return fmt.Errorf("GET %s/status: %w: %s", connectorURL, err, body)
+			}
+			if st.Connector.State == "FAILED" {
+				return fmt.Errorf("the connector FAILED: %s", st.Connector.Trace)
+			}
+			for _, task := range st.Tasks {
+				if task.State == "FAILED" {
+					return fmt.Errorf("task %d FAILED: %s", task.ID, task.Trace)
+				}
+			}
+			if st.Connector.State == "RUNNING" && len(st.Tasks) > 0 && st.Tasks[0].State == "RUNNING" {
+				return nil
+			}
+		case code == http.StatusNotFound && !r.spec.Resume && !created:
+			// Not created yet. A worker that has not joined its group yet answers 409 or 5xx: try again.
+			req, _ := json.Marshal(map[string]any{"name": r.spec.Name, "config": config})
+			code, body, err := debeziumREST(ctx, http.MethodPost, r.rest+"/connectors", req)
+			switch {
+			case err != nil:
+				last = err.Error()
+			case code == http.StatusCreated:
+				created = true
+			case code == http.StatusBadRequest:
+				return fmt.Errorf("POST /connectors refused the configuration: %s", body)
+			case code == http.StatusInternalServerError && bytes.Contains(body, []byte("configValue()")):
+				// Connect 4.x may fail with a NullPointerException while it words the errors of an invalid
+				// configuration: the validation endpoint lists them.
+				return fmt.Errorf("POST /connectors refused the configuration: %s", debeziumValidate(ctx, r.rest, config))
+			default:
+				last = fmt.Sprintf("%d %s", code, body)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if last != "" {
+				return fmt.Errorf("not ready: %w (POST /connectors answered %s)", ctx.Err(), last)
+			}
+			return fmt.Errorf("not ready: %w", ctx.Err())
+		case <-r.exited:
+		case <-time.After(debeziumPoll): // the worker's state changes on its own; Connect offers no wait
+		}
+	}
+}
+
+// debeziumValidate returns the errors that the worker's validation endpoint finds in the connector's config.
+func debeziumValidate(ctx context.Context, rest string, config map[string]string) string {
+	withName := map[string]string{}
+	for k, v := range config {
+		withName[k] = v
+	}
+	withName["name"] = "validation"
+	req, _ := json.Marshal(withName)
+	code, body, err := debeziumREST(ctx, http.MethodPut, rest+"/connector-plugins/"+config["connector.class"]+"/config/validate", req)
+	if err != nil || code != http.StatusOK {
+		return fmt.Sprintf("validation: %d %s %v", code, body, err)
+	}
+	var infos struct {
+		Configs []struct {
+			Value struct {
+				Name   string
+				Errors []string
+			}
+		}
+	}
+	if err := json.Unmarshal(body, &infos); err != nil {
+		return fmt.Sprintf("validation: %v: %s", err, body)
+	}
+	var errs []string
+	for _, c := range infos.Configs {
+		for _, e := range c.Value.Errors {
+			errs = append(errs, c.Value.Name+": "+e)
+		}
+	}
+	return strings.Join(errs, "; ")
+}
+
+// debeziumREST sends one request to a worker's REST API within debeziumRESTTimeout.
+func debeziumREST(ctx context.Context, method, url string, body []byte) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, debeziumRESTTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+// debeziumRender executes the configuration template path with data; a name the template does not know is
+// an error.
+func debeziumRender(path string, data debeziumTemplateData) (string, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("debezium: %w", err)
+	}
+	tmpl, err := template.New(filepath.Base(path)).Option("missingkey=error").Parse(string(text))
+	if err != nil {
+		return "", fmt.Errorf("debezium: %s: %w", path, err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("debezium: %s: %w", path, err)
+	}
+	return b.String(), nil
+}
+
+// debeziumProperties parses key=value lines; blank lines and lines starting with # are skipped.
+func debeziumProperties(text string) (map[string]string, error) {
+	props := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("line %d: no '=' in %q", n, line)
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return props, sc.Err()
+}
+
+// debeziumLog4j is the worker's log4j2 configuration: INFO and above into file, as Kafka's own
+// connect-log4j2.yaml logs (less its console appender).
+func debeziumLog4j(file string) string {
+	return `Configuration:
+  Appenders:
+    File:
+      name: file
+      fileName: "` + file + `"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c:%L)%n"
+  Loggers:
+    Root:
+      level: INFO
+      AppenderRef:
+        - ref: file
+`
+}
+
+// debeziumFreePort returns a TCP port that was free a moment ago on 127.0.0.1.
+func debeziumFreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("debezium: a free port for the worker's REST API: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// TestDebeziumAdapterSmoke is the adapter's own test: a private MariaDB and a 1-node real Kafka, a 1000-row
+// table, a snapshot (exactly 1000 records), a stop, 500 row changes, a resumed start (exactly 1500 records),
+// and one record's value in Debezium's envelope with its schema.
+func TestDebeziumAdapterSmoke(t *testing.T) {
+	if os.Getenv("SLUICE_BENCH_PEERS") != "1" {
+		t.Skip("the peer benchmark's adapters run only with SLUICE_BENCH_PEERS=1 (make bench-peers)")
+	}
+	root, err := mavenjars.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := mariadbtest.Start(t)
+	srv.CreateDatabase(t, "bench")
+	cluster := kafkatest.Start(t, kafkatest.Options{Nodes: 1})
+	srv.Exec(t, "CREATE TABLE bench.smoke (id BIGINT PRIMARY KEY, c_int INT NOT NULL, c_bigint BIGINT, "+
+		"c_small SMALLINT, c_varchar VARCHAR(255), c_varchar2 VARCHAR(64), c_decimal DECIMAL(12,2), "+
+		"c_decimal2 DECIMAL(18,6), c_datetime DATETIME(6), c_datetime2 DATETIME(6), c_text TEXT)")
+	row := func(id int) string {
+		return fmt.Sprintf("(%d, %d, %d, %d, 'v%d', 'w%d', %d.25, %d.123456, '2026-01-02 03:04:05.%06d', NULL, 'text %d')",
+			id, id, id*1000, id%100, id, id, id, id, id, id)
+	}
+	var values []string
+	for id := 1; id <= 1000; id++ {
+		values = append(values, row(id))
+	}
+	srv.Exec(t, "INSERT INTO bench.smoke VALUES "+strings.Join(values, ","))
+
+	env := &Env{
+		MySQL: MySQL{Host: "127.0.0.1", Port: srv.Port, User: "root", Database: "bench",
+			DSN: fmt.Sprintf("root:@tcp(127.0.0.1:%d)/", srv.Port)},
+		Brokers:  cluster.Addrs(),
+		RepoRoot: root,
+		WorkDir:  t.TempDir(),
+		Logf:     t.Logf,
+	}
+	ctx := t.Context()
+	tool := &debeziumTool{}
+	began := time.Now()
+	if err := tool.Prepare(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("prepare: %s", time.Since(began).Round(time.Millisecond))
+	spec := RunSpec{Name: "smoke-debezium", Tables: []string{"smoke"}, Snapshot: true, ServerID: 4242}
+
+	began = time.Now()
+	run, err := tool.Start(ctx, env, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("start (snapshot): %s to RUNNING", time.Since(began).Round(time.Millisecond))
+	topic := run.Topic("smoke")
+	first := debeziumWaitRecords(t, env.Brokers, topic, 1000)
+	t.Logf("snapshot: 1000 records %s after Start", time.Since(began).Round(time.Millisecond))
+	began = time.Now()
+	if err := run.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("stop: %s", time.Since(began).Round(time.Millisecond))
+
+	var envelope struct {
+		Schema  map[string]any
+		Payload struct {
+			Before, After map[string]any
+			Op            string
+		}
+	}
+	if err := json.Unmarshal(first, &envelope); err != nil {
+		t.Fatalf("the first record's value is not JSON: %v: %s", err, first)
+	}
+	if envelope.Schema == nil || envelope.Payload.After == nil || envelope.Payload.Op != "r" {
+		t.Fatalf("the first record's value is not Debezium's envelope with a schema and a read event: %s", first)
+	}
+
+	// 500 changes in transactions of 1 to 50 rows: 250 inserts, 150 updates, 100 deletes.
+	var stmts []string
+	for id := 1001; id <= 1250; id += 50 {
+		var vs []string
+		for k := id; k < id+50; k++ {
+			vs = append(vs, row(k))
+		}
+		stmts = append(stmts, "INSERT INTO bench.smoke VALUES "+strings.Join(vs, ","))
+	}
+	for id := 1; id <= 150; id++ {
+		stmts = append(stmts, fmt.Sprintf("UPDATE bench.smoke SET c_int = c_int + 1, c_text = 'updated' WHERE id = %d", id))
+	}
+	stmts = append(stmts, "DELETE FROM bench.smoke WHERE id > 900 AND id <= 1000")
+	srv.Exec(t, stmts...)
+
+	began = time.Now()
+	spec.Resume = true
+	run, err = tool.Start(ctx, env, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("start (resume): %s to RUNNING", time.Since(began).Round(time.Millisecond))
+	debeziumWaitRecords(t, env.Brokers, topic, 1500)
+	t.Logf("streaming: 1500 records %s after Start", time.Since(began).Round(time.Millisecond))
+	if err := run.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := debeziumCount(ctx, env.Brokers, topic); err != nil || n != 1500 {
+		t.Fatalf("after the stop the topic %s holds %d records with a value, want 1500 (%v)", topic, n, err)
+	}
+}
+
+// debeziumWaitRecords waits (two minutes at most) until topic holds want records with a value, fails the test
+// when it holds more or the time is up, and returns the first record's value.
+func debeziumWaitRecords(t *testing.T, brokers []string, topic string, want int) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	for {
+		n, first, err := debeziumCount(ctx, brokers, topic)
+		if err == nil && n == want {
+			return first
+		}
+		if n > want {
+			t.Fatalf("topic %s holds %d records with a value, want %d", topic, n, want)
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("topic %s holds %d records with a value after 2m, want %d (last error: %v)", topic, n, want, err)
+		case <-time.After(500 * time.Millisecond): // records arrive on their own; Kafka offers no wait for a count
+		}
+	}
+}
+
+// debeziumCount reads every partition of topic from the start to its end offset at the call and returns the
+// number of records with a non-null value and the first such value.
+func debeziumCount(ctx context.Context, brokers []string, topic string) (int, []byte, error) {
+	conf := sarama.NewConfig()
+	conf.Version = sarama.V3_0_0_0
+	conf.Net.DialTimeout = 5 * time.Second
+	conf.Net.ReadTimeout = 10 * time.Second
+	conf.Metadata.Retry.Max = 1
+	client, err := sarama.NewClient(brokers, conf)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer client.Close()
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		return 0, nil, err
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer consumer.Close()
+	n := 0
+	var first []byte
+	for _, p := range parts {
+		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
+		if err != nil {
+			return 0, nil, err
+		}
+		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			return 0, nil, err
+		}
+		if end <= start {
+			continue
+		}
+		pc, err := consumer.ConsumePartition(topic, p, start)
+		if err != nil {
+			return 0, nil, err
+		}
+		for done := false; !done; {
+			select {
+			case m := <-pc.Messages():
+				if m.Value != nil {
+					n++
+					if first == nil {
+						first = m.Value
+					}
+				}
+				done = m.Offset >= end-1
+			case <-ctx.Done():
+				pc.Close()
+				return n, first, ctx.Err()
+			}
+		}
+		pc.Close()
+	}
+	return n, first, nil
+}
