@@ -17,12 +17,19 @@ import (
 // searchPollInterval is how often the end-to-end phase asks the search engine for the rows not found yet.
 const searchPollInterval = 2 * time.Millisecond
 
+// pollWindow is how many of the oldest rows in flight each 2 ms poll asks for; fullPollInterval is how often
+// a poll asks for every row in flight.
+const (
+	pollWindow       = 32
+	fullPollInterval = 100 * time.Millisecond
+)
+
 // notFoundAfter is how long after its commit a row may take to become readable before it counts as lost.
 const notFoundAfter = 30 * time.Second
 
 // searchProbe asks the search engine which documents of an index exist. It uses _mget (real-time, as GET by
-// id: it reads the translog, no refresh needed) for every pending id at once, so that the polling load stays
-// one request per poll however many rows are in flight.
+// id: it reads the translog, no refresh needed) for many ids at once, so that the polling load stays one
+// request per poll however many rows are in flight.
 type searchProbe struct {
 	url, index string
 	client     *http.Client
@@ -115,7 +122,7 @@ type latencyResult struct {
 }
 
 // runSearchLoad commits single-row INSERTs into table at rate per second for warmup+seconds, and polls the
-// index (every 2 ms, one _mget of every pending row) until each row committed after the warm-up is readable
+// index (every 2 ms one _mget of the oldest rows in flight, every 100 ms of all) until each row committed after the warm-up is readable
 // or notFoundAfter has passed since its commit. Latency = the poll response that found it - the return of
 // its INSERT (autocommit).
 func runSearchLoad(ctx context.Context, db *sql.DB, table string, probe *searchProbe, docID func(int64) string,
@@ -180,16 +187,23 @@ func runSearchLoad(ctx context.Context, db *sql.DB, table string, probe *searchP
 		res.CommitRate = float64(res.Committed) / time.Since(began).Seconds()
 	})
 	var pollErr error
-	lastLog := time.Now()
+	lastLog, lastFull := time.Now(), time.Now()
 	tick := time.NewTicker(searchPollInterval)
 	defer tick.Stop()
 	for {
 		mu.Lock()
 		batch := slices.Clone(pending)
-		done, committed, measured := loadDone, res.Committed, res.Measured
+		done, committed, measured, inFlight := loadDone, res.Committed, res.Measured, len(pending)
 		mu.Unlock()
 		if done && len(batch) == 0 {
 			break
+		}
+		// Rows are polled oldest first, pollWindow at a time every 2 ms; every row in flight every 100 ms, so that
+		// one readable out of order is found then, and the polling load stays bounded however many are in flight.
+		if now := time.Now(); now.Sub(lastFull) >= fullPollInterval {
+			lastFull = now
+		} else if len(batch) > pollWindow {
+			batch = batch[:pollWindow]
 		}
 		if len(batch) > 0 {
 			ids := make([]string, len(batch))
@@ -218,12 +232,12 @@ func runSearchLoad(ctx context.Context, db *sql.DB, table string, probe *searchP
 				}
 			}
 			mu.Lock()
-			pending = append(still, pending[len(batch):]...)
+			pending = append(still, pending[len(batch):]...) // rows committed meanwhile are at the end
 			mu.Unlock()
 		}
 		if time.Since(lastLog) >= 5*time.Second {
 			lastLog = time.Now()
-			logf("end-to-end: %d rows committed, %d readable, %d pending", committed, len(res.LatenciesMs), len(batch))
+			logf("end-to-end: %d rows committed, %d readable, %d pending", committed, len(res.LatenciesMs), inFlight)
 		}
 		select {
 		case <-ctx.Done():

@@ -184,6 +184,9 @@ func (r *selftestRun) run(ctx context.Context) error {
 	for {
 		ev, err := streamer.GetEvent(ctx)
 		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				r.env.Logf("binlog: %v", err)
+			}
 			return err
 		}
 		switch e := ev.Event.(type) {
@@ -215,7 +218,9 @@ func (r *selftestRun) run(ctx context.Context) error {
 				id := fmt.Sprint(row[0])
 				batch = append(batch, &sarama.ProducerMessage{Topic: r.Topic(table), Key: sarama.StringEncoder(id), Value: sarama.ByteEncoder(value)})
 				if r.spec.Index != "" && op == "c" {
-					if err := r.index(ctx, id, value); err != nil {
+					doc, _ := json.Marshal(map[string]string{"id": id, "c_varchar": fmt.Sprint(row[4])})
+					if err := r.index(ctx, id, doc); err != nil {
+						r.env.Logf("index: %v", err)
 						return err
 					}
 				}

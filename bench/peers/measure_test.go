@@ -29,12 +29,13 @@ type topicCounter struct {
 	next   map[int32]int64 // the next offset to consume per partition
 	count  int64           // non-null records consumed from the base on
 	found  map[string]bool // needles seen in consumed values (markers)
+	logf   func(string, ...any)
 }
 
 // newTopicCounter starts counting at the topic's current end (every partition from 0 when the topic does not
 // exist yet).
-func newTopicCounter(client sarama.Client, topic string) (*topicCounter, error) {
-	c := &topicCounter{client: client, topic: topic, next: map[int32]int64{}, found: map[string]bool{}}
+func newTopicCounter(client sarama.Client, topic string, logf func(string, ...any)) (*topicCounter, error) {
+	c := &topicCounter{client: client, topic: topic, next: map[int32]int64{}, found: map[string]bool{}, logf: logf}
 	ends, err := c.endOffsets()
 	if err != nil {
 		return nil, err
@@ -154,9 +155,18 @@ func (c *topicCounter) waitRecords(ctx context.Context, want int64, onFirst func
 	target := baseSum + want
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
+	lastLog := time.Now()
 	for {
 		ends, err := c.endOffsets()
 		now := time.Now()
+		if now.Sub(lastLog) >= 5*time.Second {
+			lastLog = now
+			if err != nil {
+				c.logf("topic %s: %v", c.topic, err)
+			} else {
+				c.logf("topic %s: end offsets %d of at least %d (base %d, %d counted)", c.topic, sumOffsets(ends), target, baseSum, c.count)
+			}
+		}
 		if err == nil {
 			a.Ends = sumOffsets(ends)
 			if a.First.IsZero() && a.Ends > baseSum {

@@ -99,7 +99,7 @@ func TestPeerBenchmarks(t *testing.T) {
 		t0 := time.Now()
 		err := createTable(ctx, run.workDB, snapshotTable)
 		if err == nil {
-			err = loadSnapshot(ctx, run.workDB, snapshotTable, s.SnapshotRows, t.Logf)
+			err = loadSnapshot(ctx, workloadDSN(env.mysql), snapshotTable, s.SnapshotRows, t.Logf)
 		}
 		cancel()
 		if err != nil {
@@ -261,7 +261,7 @@ func (r *benchRun) snapshot(tool Tool, env *Env, round int) (m measurement) {
 	defer r.dropTopic(m.Topic)
 	defer r.stop(run, &m)
 	sampler := startProcSampler(run.Processes())
-	counter, err := newTopicCounter(r.env.client, m.Topic)
+	counter, err := newTopicCounter(r.env.client, m.Topic, r.t.Logf)
 	if err != nil {
 		sampler.finish()
 		m.addError(err.Error())
@@ -315,7 +315,7 @@ func (r *benchRun) streaming(tool Tool, env *Env, round int) (m measurement) {
 	m.MariaDBRate = float64(st.total()) / st.Duration.Seconds()
 	r.t.Logf("peers: wrote %d changes to %s in %.1f s (%.0f rows/s: %d inserts, %d updates, %d deletes, %d transactions)",
 		st.total(), table, st.Duration.Seconds(), m.MariaDBRate, st.Inserts, st.Updates, st.Deletes, st.Transactions)
-	counter, err := newTopicCounter(r.env.client, m.Topic) // the tool is stopped: its records so far are the base
+	counter, err := newTopicCounter(r.env.client, m.Topic, r.t.Logf) // the tool is stopped: its records so far are the base
 	if err != nil {
 		m.addError(err.Error())
 		return m
@@ -346,7 +346,7 @@ func (r *benchRun) streaming(tool Tool, env *Env, round int) (m measurement) {
 // reached the binlog's end never arrive), then one last marker, and waits for it: every marker that will
 // ever arrive has then arrived, so nothing written before the stop arrives after it.
 func (r *benchRun) waitStreaming(ctx context.Context, table, topic string) error {
-	counter, err := newTopicCounter(r.env.client, topic)
+	counter, err := newTopicCounter(r.env.client, topic, r.t.Logf)
 	if err != nil {
 		return err
 	}
@@ -361,6 +361,9 @@ func (r *benchRun) waitStreaming(ctx context.Context, table, topic string) error
 				return fmt.Errorf("insert marker row %d: %w", k, err)
 			}
 			last = time.Now()
+			if k%5 == 0 {
+				r.t.Logf("peers: waiting for a record on %s: %d marker rows inserted into %s", topic, k, table)
+			}
 		}
 		if ends, err := counter.endOffsets(); err == nil && counter.pending(ends) > 0 {
 			break

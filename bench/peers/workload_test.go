@@ -124,8 +124,14 @@ const snapshotChunk = 500
 // loadSnapshot fills table (created empty) with rows rows, ids 1..rows, in multi-row INSERTs from three
 // connections, without writing them to the binlog (the snapshot phase reads the table, not the binlog, and
 // the streaming phases start at the binlog's end). Chunk c's rows come from a generator seeded with c, so the
-// table is the same whatever the interleaving. Progress is logged every 5 s.
-func loadSnapshot(ctx context.Context, db *sql.DB, table string, rows int, logf func(string, ...any)) error {
+// table is the same whatever the interleaving. Progress is logged every 5 s. dsn is a workloadDSN.
+func loadSnapshot(ctx context.Context, dsn string, table string, rows int, logf func(string, ...any)) error {
+	// A pool of its own: its sessions have sql_log_bin=0, which must not leak into the harness's other writes.
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
 	chunks := (rows + snapshotChunk - 1) / snapshotChunk
 	var next, loaded atomic.Int64
 	errs := make(chan error, 3)
