@@ -74,8 +74,9 @@ func (*debeziumTool) Describe() Description {
 
 func (*debeziumTool) Supports(phase Phase) (bool, string) {
 	if phase == PhaseEndToEnd {
-		return false, "no OpenSearch sink connector for Kafka Connect is served by Maven Central that was checked to work " +
-			"(Aiven's is not published there; Camel's Kafka connectors were not tried in the time box)"
+		return false, "no OpenSearch sink for Kafka Connect is obtainable from Maven Central here: Aiven's " +
+			"opensearch-connector-for-apache-kafka is published on GitHub only, and Camel Kafka Connector's " +
+			"opensearch-index-sink and elasticsearch-index-sink (4.14.0, 4.10.3, 4.8.0, 4.4.2) are not served"
 	}
 	return true, ""
 }
