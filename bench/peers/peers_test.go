@@ -261,7 +261,7 @@ func (r *benchRun) snapshot(tool Tool, env *Env, round int) (m measurement) {
 	defer r.dropTopic(m.Topic)
 	defer r.stop(run, &m)
 	sampler := startProcSampler(run.Processes())
-	counter, err := newTopicCounter(r.env.client, m.Topic, r.t.Logf)
+	counter, err := newTopicCounter(r.env.client, m.Topic, true, r.t.Logf)
 	if err != nil {
 		sampler.finish()
 		m.addError(err.Error())
@@ -315,7 +315,7 @@ func (r *benchRun) streaming(tool Tool, env *Env, round int) (m measurement) {
 	m.MariaDBRate = float64(st.total()) / st.Duration.Seconds()
 	r.t.Logf("peers: wrote %d changes to %s in %.1f s (%.0f rows/s: %d inserts, %d updates, %d deletes, %d transactions)",
 		st.total(), table, st.Duration.Seconds(), m.MariaDBRate, st.Inserts, st.Updates, st.Deletes, st.Transactions)
-	counter, err := newTopicCounter(r.env.client, m.Topic, r.t.Logf) // the tool is stopped: its records so far are the base
+	counter, err := newTopicCounter(r.env.client, m.Topic, false, r.t.Logf) // the tool is stopped: its records so far are the base
 	if err != nil {
 		m.addError(err.Error())
 		return m
@@ -346,7 +346,7 @@ func (r *benchRun) streaming(tool Tool, env *Env, round int) (m measurement) {
 // reached the binlog's end never arrive), then one last marker, and waits for it: every marker that will
 // ever arrive has then arrived, so nothing written before the stop arrives after it.
 func (r *benchRun) waitStreaming(ctx context.Context, table, topic string) error {
-	counter, err := newTopicCounter(r.env.client, topic, r.t.Logf)
+	counter, err := newTopicCounter(r.env.client, topic, false, r.t.Logf)
 	if err != nil {
 		return err
 	}
@@ -389,7 +389,7 @@ func (r *benchRun) endToEnd(tool Tool, env *Env, round int) (m measurement) {
 	table := fmt.Sprintf("e2e_r%d_%s", round, tool.Name())
 	index := fmt.Sprintf("e2e-r%d-%s", round, tool.Name())
 	m = measurement{Round: round, Phase: PhaseEndToEnd, Tool: tool.Name(), Name: fmt.Sprintf("r%d-end-to-end-%s", round, tool.Name()),
-		Table: table, Topic: index}
+		Table: table, Index: index}
 	if r.env.searchURL == "" {
 		m.addError("no search engine")
 		return m
