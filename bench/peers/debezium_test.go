@@ -173,7 +173,7 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("debezium: start the Connect worker: %w", err)
 	}
-	r := &debeziumRun{spec: spec, cmd: cmd, exited: make(chan struct{}), dir: dir, logf: env.Logf,
+	r := &debeziumRun{spec: spec, cmd: cmd, exited: make(chan struct{}), dir: dir,
 		rest: fmt.Sprintf("http://127.0.0.1:%d", port), db: env.MySQL.Database}
 	go func() {
 		r.waitErr = cmd.Wait()
@@ -195,8 +195,7 @@ type debeziumRun struct {
 	waitErr error
 	dir     string
 	rest    string // the worker's REST base URL
-	db      string
-	logf    func(format string, args ...any)
+	db      string // the captured database: topics are <Name>.<db>.<table>
 }
 
 func (r *debeziumRun) Topic(table string) string { return r.spec.Name + "." + r.db + "." + table }
