@@ -54,7 +54,7 @@ func (s *sluiceTool) Describe() Description {
 	}
 	return Description{
 		Version: s.version,
-		Config:  []string{"bench/peers/sluicepeer/main.go"},
+		Config:  []string{"bench/peers/sluicepeer/main.go", "bench/peers/sluice_test.go"},
 		Guarantee: "at-least-once: idempotent producer, acks=all (WaitForAll), 1 request in flight per broker; " +
 			"source position saved only after Kafka acknowledged the records",
 		Format: "JSON with schema (json-schema codec: Kafka Connect JsonConverter, schemas.enable=true), Debezium envelope",
@@ -364,6 +364,29 @@ func sluiceCountValues(ctx context.Context, brokers []string, topic string) (int
 	return n, nil
 }
 
+// sluiceProducers describes the producers the broker tracks on partition 0 of topic (those with a
+// producer id and sequence numbers: idempotent or transactional ones).
+func sluiceProducers(brokers []string, topic string) ([]sarama.ProducerState, error) {
+	admin, err := sarama.NewClusterAdmin(brokers, sluiceSaramaConfig())
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	ta, ok := admin.(sarama.TransactionClusterAdmin)
+	if !ok {
+		return nil, errors.New("sarama's ClusterAdmin has no DescribeProducers")
+	}
+	res, err := ta.DescribeProducers(map[string][]int32{topic: {0}})
+	if err != nil {
+		return nil, err
+	}
+	p := res[topic][0]
+	if p.ErrorCode != sarama.ErrNoError {
+		return nil, fmt.Errorf("describe producers of %s/0: %w", topic, p.ErrorCode)
+	}
+	return p.ActiveProducers, nil
+}
+
 // sluiceLogTail is the last lines of the log at path.
 func sluiceLogTail(path string, lines int) string {
 	b, err := os.ReadFile(path)
@@ -507,6 +530,16 @@ func TestSluiceAdapterSmoke(t *testing.T) {
 		spec := RunSpec{Name: "smoke-snapshot-sluice", Tables: []string{"snap_smoke"}, Snapshot: true, ServerID: 7101}
 		r := start(t, spec)
 		await(t, r, "snap_smoke", 1000, "snapshot")
+		// The records came from an idempotent producer (which sarama allows only with acks=all): the broker
+		// keeps its producer id and sequence numbers on the partition.
+		producers, err := sluiceProducers(env.Brokers, r.Topic("snap_smoke"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(producers) == 0 {
+			t.Fatalf("topic %s: no idempotent producer state on partition 0", r.Topic("snap_smoke"))
+		}
+		t.Logf("partition 0 of %s: idempotent producers %+v", r.Topic("snap_smoke"), producers)
 		stop(t, r)
 		changes(t, "snap_smoke")
 		spec.Resume = true
