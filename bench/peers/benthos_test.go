@@ -510,4 +510,43 @@ func TestBenthosAdapterSmoke(t *testing.T) {
 	if n, err := benthosCountValues(ctx, env.Brokers, topic); err != nil || n != rows {
 		t.Fatalf("after Stop topic %s has %d records with a value (err %v), want exactly %d", topic, n, err, rows)
 	}
+
+	// Stop after the process exited by itself: nil after status 0, the status and the log's tail otherwise.
+	exited := func(t *testing.T, config string) error {
+		t.Helper()
+		root := t.TempDir()
+		if config != "" {
+			path := filepath.Join(root, benthosConfig)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(config), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		penv := *env
+		penv.RepoRoot = root
+		p, err := benthosStartProcess(&penv, tool.bin, "smoke-exited", table, topic)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		}
+		return (&benthosRunning{spec: RunSpec{Name: "smoke-exited"}, procs: []*benthosProcess{p}}).Stop(ctx)
+	}
+	t.Run("exited 0", func(t *testing.T) {
+		if err := exited(t, "input: {generate: {count: 1, mapping: 'root = {}'}}\noutput: {drop: {}}\n"); err != nil {
+			t.Fatalf("Stop after exit status 0 = %v, want nil", err)
+		}
+	})
+	t.Run("exited 1", func(t *testing.T) {
+		err := exited(t, "") // no configuration file
+		if err == nil || !strings.Contains(err.Error(), "exit status") || !strings.Contains(err.Error(), "=== ") {
+			t.Fatalf("Stop after a failed start = %v, want the exit status and the log's tail", err)
+		}
+		t.Logf("Stop after a failed start: %v", err)
+	})
 }
