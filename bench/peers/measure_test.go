@@ -160,6 +160,7 @@ func (c *topicCounter) waitRecords(ctx context.Context, want int64, onFirst func
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
 	lastLog := time.Now()
+	var consumed time.Duration
 	for {
 		ends, err := c.endOffsets()
 		now := time.Now()
@@ -181,12 +182,15 @@ func (c *topicCounter) waitRecords(ctx context.Context, want int64, onFirst func
 			}
 			if a.Ends >= target {
 				a.Last = now
+				t0 := time.Now()
 				if err := c.consume(ctx, ends); err != nil {
 					a.Counted = c.count
 					return a, err
 				}
+				consumed += time.Since(t0)
 				a.Counted = c.count
 				if c.count >= want {
+					c.logf("topic %s: %d records with a value counted (consuming took %.1f s)", c.topic, c.count, consumed.Seconds())
 					if c.count > want {
 						return a, fmt.Errorf("topic %s: %d records, want %d (%d more: duplicates)", c.topic, c.count, want, c.count-want)
 					}
