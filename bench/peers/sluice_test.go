@@ -35,6 +35,9 @@ const (
 	sluiceHeartbeatWait = 90 * time.Second
 	// sluiceHeartbeatTopicPrefix is the mysql source's heartbeat topic prefix (mysql.Source.HeartbeatTopic).
 	sluiceHeartbeatTopicPrefix = "__sluice-heartbeat."
+	// sluiceProfileEnv names a directory: each start then writes a CPU profile of sluicepeer there
+	// (sluice-<name>[-resume].pprof), for finding where the time goes; unset in measured runs.
+	sluiceProfileEnv = "PEERS_SLUICE_CPUPROFILE"
 )
 
 type sluiceTool struct {
@@ -119,6 +122,13 @@ func (s *sluiceTool) Start(ctx context.Context, env *Env, spec RunSpec) (Running
 	}
 	if spec.Index != "" {
 		args = append(args, "-index", spec.Index, "-es-url", env.SearchURL)
+	}
+	if dir := os.Getenv(sluiceProfileEnv); dir != "" {
+		suffix := ""
+		if spec.Resume {
+			suffix = "-resume"
+		}
+		args = append(args, "-cpuprofile", filepath.Join(dir, "sluice-"+spec.Name+suffix+".pprof"))
 	}
 	logPath := filepath.Join(env.WorkDir, "sluice-"+spec.Name+".log")
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,7 @@ type options struct {
 	index    string // search index for the first table's rows; "" for none
 	esURL    string
 	beat     time.Duration // the source's HeartbeatInterval (-heartbeat)
+	cpuProf  string        // -cpuprofile: write a CPU profile of the whole run there
 }
 
 func parse(args []string) (options, error) {
@@ -66,6 +68,7 @@ func parse(args []string) (options, error) {
 	fs.BoolVar(&o.snapshot, "snapshot", false, "copy the tables' rows first (SnapshotMode initial); else stream from the binlog's current end (never)")
 	fs.StringVar(&o.index, "index", "", "also index the first table's rows (unwrapped) into this search index")
 	fs.StringVar(&o.esURL, "es-url", "", "the search engine's base URL (OpenSearch), with -index")
+	fs.StringVar(&o.cpuProf, "cpuprofile", "", "write a CPU profile (runtime/pprof) of the run to this file")
 	fs.DurationVar(&o.beat, "heartbeat", defaultHeartbeat, "the mysql source's HeartbeatInterval (0: none; see defaultHeartbeat)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -151,6 +154,18 @@ func run() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sluicepeer:", err)
 		return 2
+	}
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "sluicepeer: -cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	t, err := build(o)
 	if err == nil {
