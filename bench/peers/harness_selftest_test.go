@@ -41,7 +41,7 @@ func (*selftestTool) Name() string { return selftestName }
 func (*selftestTool) Describe() Description {
 	return Description{Version: "the harness's self-test tool (go-mysql binlog reader + sarama, in the test process)",
 		Guarantee: "at-least-once, acks=all", Format: "JSON: op, id, row values",
-		Notes: "Runs inside the test binary: its CPU and memory figures include the harness."}
+		Notes: "Runs inside the test binary: its CPU and memory figures include the harness and every server the test started (MariaDB, Kafka, OpenSearch are the test binary's children)."}
 }
 
 func (*selftestTool) Supports(Phase) (bool, string) { return true, "" }

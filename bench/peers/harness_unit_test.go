@@ -61,6 +61,13 @@ func TestReportRendersMeasurements(t *testing.T) {
 			t.Errorf("%s: %v (size %d)", f, err, sizeOf(info))
 		}
 	}
+	root := t.TempDir()
+	if err := writeLatestPointer(root, filepath.Join(root, "2026-12-01"), r); err != nil {
+		t.Fatal(err)
+	}
+	if pointer, _ := os.ReadFile(filepath.Join(root, "README.md")); !strings.Contains(string(pointer), "[2026-12-01](2026-12-01/results.md)") {
+		t.Errorf("results/README.md does not point at the run:\n%s", pointer)
+	}
 	png, _ := os.ReadFile(filepath.Join(dir, "cpu.png"))
 	if !strings.HasPrefix(string(png), "\x89PNG") {
 		t.Errorf("cpu.png is not a PNG")
