@@ -45,7 +45,8 @@ var debeziumJVMFlags = []string{"-Xms256m", "-Xmx2g", "-XX:+UseG1GC", "-XX:MaxGC
 const (
 	debeziumPrepareTimeout = 12 * time.Minute // Maven fetching the jars on a fresh machine
 	debeziumReadyTimeout   = 3 * time.Minute  // worker start-up, connector and task RUNNING
-	debeziumStopTimeout    = 30 * time.Second // SIGTERM to exit; then SIGKILL and an error
+	debeziumConnStopWait   = 60 * time.Second // PUT /connectors/<name>/stop to the connector STOPPED
+	debeziumStopTimeout    = 60 * time.Second // SIGTERM to exit; then SIGKILL and an error
 	debeziumRESTTimeout    = 15 * time.Second // one REST request
 	debeziumPoll           = 200 * time.Millisecond
 )
@@ -149,7 +150,7 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	if err != nil {
 		return nil, fmt.Errorf("debezium: %s: %w", debeziumConfDir+"/connector.properties", err)
 	}
-	workerFile, log4jFile := filepath.Join(dir, "worker.properties"), filepath.Join(dir, "log4j2.yaml")
+	workerFile, log4jFile := filepath.Join(dir, "worker.properties"), filepath.Join(dir, "log4j2.properties")
 	logFile := filepath.Join(dir, "worker.log")
 	if err := os.WriteFile(workerFile, []byte(worker), 0o644); err != nil {
 		return nil, fmt.Errorf("debezium: %w", err)
@@ -164,7 +165,10 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	defer out.Close() // the child holds its own descriptor
 	fmt.Fprintf(out, "--- bench/peers: starting the worker of %s at %s (resume %v)\n", spec.Name, time.Now().Format(time.RFC3339Nano), spec.Resume)
 	args := append([]string{}, debeziumJVMFlags...)
-	args = append(args, "-Dlog4j2.configurationFile="+log4jFile, "-cp", filepath.Join(d.lib, "*"),
+	args = append(args, "-Dlog4j2.configurationFile="+log4jFile,
+		// The binlog client logs through java.util.logging: into log4j2 (log4j-jul), so into worker.log.
+		"-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager",
+		"-cp", filepath.Join(d.lib, "*"),
 		"org.apache.kafka.connect.cli.ConnectDistributed", workerFile)
 	cmd := exec.Command(d.java, args...)
 	cmd.Dir = dir
@@ -173,7 +177,7 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("debezium: start the Connect worker: %w", err)
 	}
-	r := &debeziumRun{spec: spec, cmd: cmd, exited: make(chan struct{}), dir: dir,
+	r := &debeziumRun{spec: spec, env: env, cmd: cmd, exited: make(chan struct{}), dir: dir,
 		rest: fmt.Sprintf("http://127.0.0.1:%d", port), db: env.MySQL.Database}
 	go func() {
 		r.waitErr = cmd.Wait()
@@ -190,6 +194,7 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 // debeziumRun is one started worker.
 type debeziumRun struct {
 	spec    RunSpec
+	env     *Env
 	cmd     *exec.Cmd
 	exited  chan struct{} // closed when cmd has exited; waitErr is set then
 	waitErr error
@@ -204,21 +209,104 @@ func (r *debeziumRun) Processes() []int { return []int{r.cmd.Process.Pid} }
 
 func (r *debeziumRun) DocID(id int64) string { return strconv.FormatInt(id, 10) }
 
-// Stop sends SIGTERM to the worker's process group: the worker stops the task, which commits its offsets, and
-// leaves the group. After debeziumStopTimeout (or ctx's end) it kills the group and returns an error.
+// Stop stops the connector through the REST API (PUT /connectors/<name>/stop: its task stops, commits its
+// offsets and the connector's target state STOPPED is stored in the config topic) and waits until its status
+// is STOPPED, then sends SIGTERM to the worker's process group and waits for the exit. A worker that does not
+// exit within debeziumStopTimeout (or before ctx's end) is killed and Stop returns an error with its log.
 func (r *debeziumRun) Stop(ctx context.Context) error {
+	began := time.Now()
+	stopErr := r.stopConnector(ctx)
+	stopped := time.Now()
 	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
 	timer := time.NewTimer(debeziumStopTimeout)
 	defer timer.Stop()
 	select {
 	case <-r.exited:
+		r.logf("debezium: %s: connector STOPPED in %s, worker exited %s after SIGTERM", r.spec.Name,
+			stopped.Sub(began).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
+		if stopErr != nil {
+			return fmt.Errorf("debezium: %s: stopping the connector: %w\n%s", r.spec.Name, stopErr, r.logTail(20))
+		}
 		return nil
 	case <-timer.C:
 	case <-ctx.Done():
 	}
 	r.kill()
-	return fmt.Errorf("debezium: %s: the worker did not exit within %s of SIGTERM: killed (offsets may be older than the last record)\n%s",
-		r.spec.Name, debeziumStopTimeout, r.logTail(20))
+	return fmt.Errorf("debezium: %s: the worker did not exit within %s of SIGTERM: killed (offsets may be older than the last record; connector stop: %v)\n%s",
+		r.spec.Name, debeziumStopTimeout, stopErr, r.logTail(20))
+}
+
+// stopConnector asks the worker to stop the connector and waits (debeziumConnStopWait at most) until the
+// connector's status is STOPPED with no task left.
+func (r *debeziumRun) stopConnector(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, debeziumConnStopWait)
+	defer cancel()
+	url := r.rest + "/connectors/" + r.spec.Name
+	code, body, err := debeziumREST(ctx, http.MethodPut, url+"/stop", nil)
+	if err != nil {
+		return fmt.Errorf("PUT %s/stop: %w", url, err)
+	}
+	if code != http.StatusAccepted && code != http.StatusNoContent && code != http.StatusOK {
+		return fmt.Errorf("PUT %s/stop: %d %s", url, code, body)
+	}
+	last := ""
+	for {
+		st, err := debeziumStatus(ctx, url)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case st.Connector.State == "STOPPED" && len(st.Tasks) == 0:
+			return nil
+		default:
+			last = st.String()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the connector is not STOPPED after %s: %w (last status: %s)", debeziumConnStopWait, ctx.Err(), last)
+		case <-r.exited:
+			return fmt.Errorf("the worker exited while the connector stopped: %v", r.waitErr)
+		case <-time.After(debeziumPoll): // Connect offers no wait for a state
+		}
+	}
+}
+
+func (r *debeziumRun) logf(format string, args ...any) {
+	if r.env != nil && r.env.Logf != nil {
+		r.env.Logf(format, args...)
+	}
+}
+
+// debeziumConnectorStatus is GET /connectors/<name>/status.
+type debeziumConnectorStatus struct {
+	Connector struct{ State, Trace string }
+	Tasks     []struct {
+		ID           int
+		State, Trace string
+	}
+}
+
+func (st debeziumConnectorStatus) String() string {
+	s := "connector " + st.Connector.State
+	for _, t := range st.Tasks {
+		s += fmt.Sprintf(", task %d %s", t.ID, t.State)
+	}
+	return s
+}
+
+// debeziumStatus returns the connector's status (GET url/status); a status other than 200 is an error.
+func debeziumStatus(ctx context.Context, url string) (debeziumConnectorStatus, error) {
+	var st debeziumConnectorStatus
+	code, body, err := debeziumREST(ctx, http.MethodGet, url+"/status", nil)
+	if err != nil {
+		return st, err
+	}
+	if code != http.StatusOK {
+		return st, fmt.Errorf("GET %s/status: %d %s", url, code, body)
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return st, fmt.Errorf("GET %s/status: %w: %s", url, err, body)
+	}
+	return st, nil
 }
 
 // kill sends SIGKILL to the worker's process group and waits for the exit.
@@ -245,12 +333,12 @@ func (r *debeziumRun) logTail(n int) string {
 }
 
 // ready waits for the REST API, creates the connector unless the worker already stores one of this name (a
-// resumed start: its configuration is in the config topic and is not replaced), and waits until the connector
-// and its task are RUNNING. A FAILED state is an error with Connect's trace.
+// resumed start: its configuration is in the config topic and is not replaced; the Stop before left it
+// STOPPED, so it is resumed), and waits until the connector and its task are RUNNING. A FAILED state is an error with Connect's trace.
 func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error {
 	connectorURL := r.rest + "/connectors/" + r.spec.Name
-	created := false
-	last := "" // the last refusal of POST /connectors, for the error when the deadline strikes
+	created, resumed := false, false
+	last := "" // the last refusal of POST /connectors or PUT /resume, for the error when the deadline strikes
 	for {
 		select {
 		case <-r.exited:
@@ -263,13 +351,7 @@ func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error
 			return fmt.Errorf("not ready: %w (last: %v)", ctx.Err(), err)
 		case err != nil: // the REST server is not up yet
 		case code == http.StatusOK:
-			var st struct {
-				Connector struct{ State, Trace string }
-				Tasks     []struct {
-					ID           int
-					State, Trace string
-				}
-			}
+			var st debeziumConnectorStatus
 			if err := json.Unmarshal(body, &st); err != nil {
 				return fmt.Errorf("GET %s/status: %w: %s", connectorURL, err, body)
 			}
@@ -283,6 +365,18 @@ func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error
 			}
 			if st.Connector.State == "RUNNING" && len(st.Tasks) > 0 && st.Tasks[0].State == "RUNNING" {
 				return nil
+			}
+			if st.Connector.State == "STOPPED" && r.spec.Resume && !resumed {
+				// The Stop before this start stopped the connector (stored in the config topic): resume it.
+				code, body, err := debeziumREST(ctx, http.MethodPut, connectorURL+"/resume", nil)
+				switch {
+				case err != nil:
+					last = "PUT /resume: " + err.Error()
+				case code == http.StatusAccepted || code == http.StatusNoContent || code == http.StatusOK:
+					resumed = true
+				default:
+					last = fmt.Sprintf("PUT /resume: %d %s", code, body)
+				}
 			}
 		case code == http.StatusNotFound && !r.spec.Resume && !created:
 			// Not created yet. A worker that has not joined its group yet answers 409 or 5xx: try again.
@@ -306,7 +400,7 @@ func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error
 		select {
 		case <-ctx.Done():
 			if last != "" {
-				return fmt.Errorf("not ready: %w (POST /connectors answered %s)", ctx.Err(), last)
+				return fmt.Errorf("not ready: %w (last refusal: %s)", ctx.Err(), last)
 			}
 			return fmt.Errorf("not ready: %w", ctx.Err())
 		case <-r.exited:
@@ -401,21 +495,18 @@ func debeziumProperties(text string) (map[string]string, error) {
 	return props, sc.Err()
 }
 
-// debeziumLog4j is the worker's log4j2 configuration: INFO and above into file, as Kafka's own
-// connect-log4j2.yaml logs (less its console appender).
+// debeziumLog4j is the worker's log4j2 configuration, in log4j2's properties format (its YAML format needs
+// jackson-dataformat-yaml, which is not on the classpath): INFO and above into file with the pattern of
+// Kafka's own connect-log4j2.yaml (less its console appender).
 func debeziumLog4j(file string) string {
-	return `Configuration:
-  Appenders:
-    File:
-      name: file
-      fileName: "` + file + `"
-      PatternLayout:
-        pattern: "[%d] %p %m (%c:%L)%n"
-  Loggers:
-    Root:
-      level: INFO
-      AppenderRef:
-        - ref: file
+	return `status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = ` + file + `
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c:%L)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
 `
 }
 
@@ -487,6 +578,10 @@ func TestDebeziumAdapterSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("stop: %s", time.Since(began).Round(time.Millisecond))
+	workerLog, err := os.ReadFile(filepath.Join(env.WorkDir, spec.Name, "worker.log"))
+	if err != nil || !bytes.Contains(workerLog, []byte("] INFO ")) || !bytes.Contains(workerLog, []byte("BinaryLogClient")) {
+		t.Fatalf("worker.log holds no INFO lines of the worker and the binlog client (%v): %.2000s", err, workerLog)
+	}
 
 	var envelope struct {
 		Schema  map[string]any
