@@ -222,10 +222,11 @@ func (r *debeziumRun) Stop(ctx context.Context) error {
 	defer timer.Stop()
 	select {
 	case <-r.exited:
-		r.logf("debezium: %s: connector STOPPED in %s, worker exited %s after SIGTERM", r.spec.Name,
+		r.logf("debezium: %s: connector stop %s, worker exited %s after SIGTERM", r.spec.Name,
 			stopped.Sub(began).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
 		if stopErr != nil {
-			return fmt.Errorf("debezium: %s: stopping the connector: %w\n%s", r.spec.Name, stopErr, r.logTail(20))
+			// The worker's own shutdown stops the task and commits its offsets too: a clean exit is a clean stop.
+			r.logf("debezium: %s: stopping the connector through the REST API failed (%v); the worker exited cleanly on SIGTERM", r.spec.Name, stopErr)
 		}
 		return nil
 	case <-timer.C:
