@@ -26,8 +26,9 @@ import (
 // on the Go module proxy) vendored at bench/peers/tools/conduit/connector-mysql and run as a standalone
 // connector plugin. The connector is upstream's commit bb8aa54, whose conduit-commons v0.6.0, connector SDK
 // v0.14.1 and protocol v0.9.4 are exactly Conduit v0.14.0's, plus a small patch (the directory's README):
-// canal is told the server is MariaDB (else it sends MySQL 8.4's SHOW BINARY LOG STATUS, which MariaDB
-// 11.8 rejects), and the replication client id is a setting (RunSpec.ServerID).
+// canal is told the server is MariaDB (its replication dialect; and a MariaDB reporting a version >= 8.4.0
+// would be sent MySQL 8.4's SHOW BINARY LOG STATUS), the replication client id is a setting
+// (RunSpec.ServerID), and the plugin dies with Conduit.
 const (
 	conduitVersion = "Conduit v0.14.0 (pipeline architecture v2) with conduit-connector-mysql bb8aa54 " +
 		"(standalone plugin, patched for MariaDB) and the built-in kafka connector v0.12.3"
@@ -46,6 +47,7 @@ const (
 )
 
 type conduitTool struct {
+	logLevel   string // Conduit's --log.level; "" is info (the smoke test asks for debug: plugin output)
 	mu         sync.Mutex
 	bin        string // the conduit binary Prepare built
 	connectors string // the directory holding the standalone connector Prepare built
@@ -139,6 +141,10 @@ func (c *conduitTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runnin
 	c.mu.Lock()
 	bin, connectors := c.bin, c.connectors
 	c.mu.Unlock()
+	logLevel := c.logLevel
+	if logLevel == "" {
+		logLevel = "info"
+	}
 	if bin == "" {
 		return nil, errors.New("conduit: Start before Prepare")
 	}
@@ -191,7 +197,7 @@ func (c *conduitTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runnin
 		"--preview.pipeline-arch-v2",
 		// A pipeline that fails is not restarted with back-off for ever: Conduit exits, and Stop reports it.
 		"--pipelines.error-recovery.max-retries=0", "--pipelines.exit-on-degraded",
-		"--log.level=info", "--log.format=cli")
+		"--log.level="+logLevel, "--log.format=cli")
 	r.cmd.Dir = dir
 	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -356,6 +362,16 @@ func (r *conduitRunning) Stop(ctx context.Context) error {
 	}
 }
 
+// dumpStacks makes Conduit and its plugins (Go programs) write every goroutine's stack into the log
+// (SIGQUIT to the process group; they exit) and waits for Conduit to exit: a diagnosis of a stalled run.
+func (r *conduitRunning) dumpStacks() {
+	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGQUIT)
+	select {
+	case <-r.exited:
+	case <-time.After(10 * time.Second):
+	}
+}
+
 func (r *conduitRunning) exitError(what string) error {
 	return fmt.Errorf("conduit: %s %s (%v); log %s:\n%s", r.spec.Name, what, r.waitErr, r.log, conduitLogTail(r.log, 30))
 }
@@ -396,7 +412,13 @@ func conduitCountValues(ctx context.Context, brokers []string, topic string) (in
 	if err != nil {
 		return 0, err
 	}
-	defer pc.Close()
+	// Close waits for the partition consumer's goroutines, which may be blocked handing over fetched
+	// messages nobody reads any more: drain them until the channel closes.
+	defer func() {
+		pc.AsyncClose()
+		for range pc.Messages() {
+		}
+	}()
 	n := 0
 	for {
 		select {
@@ -457,16 +479,26 @@ func TestConduitAdapterSmoke(t *testing.T) {
 		MySQL:    MySQL{Host: "127.0.0.1", Port: db.Port, User: "root", Database: database},
 		Brokers:  kafka.Addrs(),
 		RepoRoot: root,
-		WorkDir:  t.TempDir(),
 		Logf:     t.Logf,
 	}
+	// The work directory (builds, pipeline configuration, Conduit's state and logs) is kept when the test fails.
+	if env.WorkDir, err = os.MkdirTemp("", "conduit-smoke-"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("conduit: work directory (logs, configuration, state) kept in %s", env.WorkDir)
+			return
+		}
+		os.RemoveAll(env.WorkDir)
+	})
 	const table = "smoke"
 	db.Exec(t, "CREATE TABLE `"+database+"`.`"+table+"` (id BIGINT PRIMARY KEY, c_int INT NOT NULL, c_bigint BIGINT, "+
 		"c_small SMALLINT, c_varchar VARCHAR(255), c_varchar2 VARCHAR(64), c_decimal DECIMAL(12,2), "+
 		"c_decimal2 DECIMAL(18,6), c_datetime DATETIME(6), c_datetime2 DATETIME(6), c_text TEXT) ENGINE=InnoDB")
 	db.Exec(t, conduitInsertRows(database, table, 1, 1000))
 
-	tool := &conduitTool{}
+	tool := &conduitTool{logLevel: "debug"}
 	began := time.Now()
 	if err := tool.Prepare(ctx, env); err != nil {
 		t.Fatal(err)
@@ -527,6 +559,86 @@ func TestConduitAdapterSmoke(t *testing.T) {
 	// Nothing more may arrive late (e.g. a second snapshot).
 	if n, err := conduitCountValues(ctx, env.Brokers, topic); err != nil || n != 1501 {
 		t.Fatalf("after Stop: %d records on %s (%v), want 1501", n, topic, err)
+	}
+
+	// The benchmark's streaming phase: an empty table, a start without snapshot, marker rows until one arrives,
+	// Stop, 500 changes, a resumed start that must deliver exactly those.
+	const streamTable = "smoke_stream"
+	db.Exec(t, "CREATE TABLE `"+database+"`.`"+streamTable+"` LIKE `"+database+"`.`"+table+"`")
+	spec = RunSpec{Name: "smoke-conduit-stream", Tables: []string{streamTable}, ServerID: 4243}
+	began = time.Now()
+	if run, err = tool.Start(ctx, env, spec); err != nil {
+		t.Fatal(err)
+	}
+	r = run.(*conduitRunning)
+	stopped = false
+	topic = run.Topic(streamTable)
+	markers := 0
+	for n := 0; n == 0; {
+		markers++
+		db.Exec(t, conduitInsertRows(database, streamTable, 1_000_000+markers, 1_000_000+markers))
+		waitCtx, waitCancel := context.WithTimeout(ctx, 2*time.Second)
+		n, err = conduitAwaitCount(waitCtx, r, env.Brokers, topic, 1)
+		waitCancel()
+		if err != nil && time.Since(began) > 2*time.Minute {
+			r.dumpStacks()
+			t.Fatalf("streaming start: %v\n%s", err, conduitLogTail(r.log, 40))
+		}
+	}
+	// Every marker that will arrive has arrived once the last one has.
+	markers++
+	db.Exec(t, conduitInsertRows(database, streamTable, 1_000_000+markers, 1_000_000+markers))
+	waitCtx, waitCancel := context.WithTimeout(ctx, 2*time.Minute)
+	_, err = conduitAwaitAtLeast(waitCtx, r, env.Brokers, topic, markers)
+	waitCancel()
+	if err != nil {
+		r.dumpStacks()
+		t.Fatalf("the last marker: %v\n%s", err, conduitLogTail(r.log, 40))
+	}
+	base, err := conduitCountValues(ctx, env.Brokers, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("conduit: streaming start: %d of %d marker rows on %s %s after Start", base, markers, topic,
+		time.Since(began).Round(time.Millisecond))
+	stopped = true
+	if err := run.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(t, conduitInsertRows(database, streamTable, 1, 300),
+		"UPDATE `"+database+"`.`"+streamTable+"` SET c_int = c_int + 1 WHERE id BETWEEN 1 AND 100",
+		"DELETE FROM `"+database+"`.`"+streamTable+"` WHERE id BETWEEN 101 AND 200")
+	spec.Resume, spec.ServerID = true, 4244
+	began = time.Now()
+	if run, err = tool.Start(ctx, env, spec); err != nil {
+		t.Fatal(err)
+	}
+	r = run.(*conduitRunning)
+	stopped = false
+	if _, err := conduitAwaitCount(ctx, r, env.Brokers, topic, base+500); err != nil {
+		t.Fatalf("streaming resume: %v\n%s", err, conduitLogTail(r.log, 40))
+	}
+	t.Logf("conduit: streaming resume: the 500 changes on %s %s after Start", topic, time.Since(began).Round(time.Millisecond))
+	stopped = true
+	if err := run.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// conduitAwaitAtLeast polls topic until it holds at least want non-null records, within ctx.
+func conduitAwaitAtLeast(ctx context.Context, r *conduitRunning, brokers []string, topic string, want int) (int, error) {
+	for {
+		n, err := conduitCountValues(ctx, brokers, topic)
+		if err == nil && n >= want {
+			return n, nil
+		}
+		select {
+		case <-r.exited:
+			return n, r.exitError("exited")
+		case <-ctx.Done():
+			return n, fmt.Errorf("%d records on %s, want at least %d: %w (last error %v)", n, topic, want, ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 }
 
