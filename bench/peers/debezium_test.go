@@ -65,8 +65,9 @@ func (*debeziumTool) Describe() Description {
 		Version: debeziumVersion,
 		Config: []string{debeziumConfDir + "/worker.properties", debeziumConfDir + "/connector.properties",
 			debeziumJarsDir + "/pom.xml"},
-		Guarantee: "at-least-once (exactly.once.source.support disabled), producer acks=all; offsets flushed every second",
-		Format:    "JSON with schema (Connect's JsonConverter, schemas.enable=true): Debezium's envelope (before, after, op, source, ts_ms)",
+		Guarantee: "at-least-once (exactly.once.source.support disabled), producer acks=all; offsets flushed every second " +
+			"and on a stop (the connector is stopped through the REST API before the worker gets SIGTERM)",
+		Format: "JSON with schema (Connect's JsonConverter, schemas.enable=true): Debezium's envelope (before, after, op, source, ts_ms)",
 		Notes: "Debezium 3.5.0.Final on Connect 4.1.1, not 3.6.1 on 4.4.0: the MariaDB connector is not served at 3.6.x, " +
 			"the MySQL connector 3.6.1 refuses MariaDB, and Debezium 3.5 needs a class Kafka 4.4 removed; one worker per " +
 			"start with connect-distributed.sh's default heap (-Xms256m -Xmx2g); decimals in the default precise mode.",
@@ -451,6 +452,8 @@ func debeziumREST(ctx context.Context, method, url string, body []byte) (int, []
 		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	// No idle keep-alive connection left to the worker: Jetty's graceful stop waits about a second for one.
+	req.Close = true
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
