@@ -215,6 +215,11 @@ func (r *debeziumRun) DocID(id int64) string { return strconv.FormatInt(id, 10) 
 // is STOPPED, then sends SIGTERM to the worker's process group and waits for the exit. A worker that does not
 // exit within debeziumStopTimeout (or before ctx's end) is killed and Stop returns an error with its log.
 func (r *debeziumRun) Stop(ctx context.Context) error {
+	select {
+	case <-r.exited: // a Connect worker does not exit by itself
+		return fmt.Errorf("debezium: %s: the worker had exited before Stop: %v\n%s", r.spec.Name, r.waitErr, r.logTail(20))
+	default:
+	}
 	began := time.Now()
 	stopErr := r.stopConnector(ctx)
 	stopped := time.Now()
