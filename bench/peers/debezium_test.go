@@ -8,22 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"text/template"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/sluicehq/sluice/internal/dbserver"
-	"github.com/sluicehq/sluice/internal/kafkatest"
-	"github.com/sluicehq/sluice/internal/mariadbtest"
 	"github.com/sluicehq/sluice/internal/mavenjars"
 )
 
@@ -114,8 +107,8 @@ type debeziumTemplateData struct {
 // (killed with the test binary), creates the connector (or, on Resume, finds the one the worker stored) and
 // returns once the connector and its task are RUNNING.
 func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Running, error) {
-	if d.lib == "" {
-		return nil, errors.New("debezium: Start before Prepare")
+	if err := checkStart("debezium", d.lib, spec); err != nil {
+		return nil, err
 	}
 	if spec.Index != "" {
 		return nil, errors.New("debezium: no OpenSearch sink (see Supports)")
@@ -126,7 +119,7 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("debezium: %w", err)
 	}
-	port, err := debeziumFreePort()
+	port, err := dbserver.FreePort("debezium: the worker's REST API")
 	if err != nil {
 		return nil, err
 	}
@@ -139,13 +132,13 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	if spec.Snapshot {
 		data.SnapshotMode = "initial"
 	}
-	worker, err := debeziumRender(filepath.Join(env.RepoRoot, debeziumConfDir, "worker.properties"), data)
+	worker, err := renderTemplate(filepath.Join(env.RepoRoot, debeziumConfDir, "worker.properties"), data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("debezium: %w", err)
 	}
-	connector, err := debeziumRender(filepath.Join(env.RepoRoot, debeziumConfDir, "connector.properties"), data)
+	connector, err := renderTemplate(filepath.Join(env.RepoRoot, debeziumConfDir, "connector.properties"), data)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("debezium: %w", err)
 	}
 	config, err := debeziumProperties(connector)
 	if err != nil {
@@ -159,54 +152,40 @@ func (d *debeziumTool) Start(ctx context.Context, env *Env, spec RunSpec) (Runni
 	if err := os.WriteFile(log4jFile, []byte(debeziumLog4j(logFile)), 0o644); err != nil {
 		return nil, fmt.Errorf("debezium: %w", err)
 	}
-	out, err := os.OpenFile(filepath.Join(dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("debezium: %w", err)
-	}
-	defer out.Close() // the child holds its own descriptor
-	fmt.Fprintf(out, "--- bench/peers: starting the worker of %s at %s (resume %v)\n", spec.Name, time.Now().Format(time.RFC3339Nano), spec.Resume)
 	args := append([]string{}, debeziumJVMFlags...)
 	args = append(args, "-Dlog4j2.configurationFile="+log4jFile,
 		// The binlog client logs through java.util.logging: into log4j2 (log4j-jul), so into worker.log.
 		"-Djava.util.logging.manager=org.apache.logging.log4j.jul.LogManager",
 		"-cp", filepath.Join(d.lib, "*"),
 		"org.apache.kafka.connect.cli.ConnectDistributed", workerFile)
-	cmd := exec.Command(d.java, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("debezium: start the Connect worker: %w", err)
+	p, err := startProc(ctx, procSpec{Tool: "debezium", Name: spec.Name, Bin: d.java, Args: args, Dir: dir,
+		Log: filepath.Join(dir, "stdout.log")}, env.Logf)
+	if err != nil {
+		return nil, err
 	}
-	r := &debeziumRun{spec: spec, env: env, cmd: cmd, exited: make(chan struct{}), dir: dir,
-		rest: fmt.Sprintf("http://127.0.0.1:%d", port), db: env.MySQL.Database}
-	go func() {
-		r.waitErr = cmd.Wait()
-		close(r.exited)
-	}()
+	r := &debeziumRun{spec: spec, proc: p, dir: dir, rest: fmt.Sprintf("http://127.0.0.1:%d", port),
+		db: env.MySQL.Database}
+	p.tail = func() string { return r.logTail(20) }
 	if err := r.ready(ctx, config); err != nil {
-		r.kill()
+		p.kill()
 		return nil, fmt.Errorf("debezium: %s: %w\nworker log %s:\n%s", spec.Name, err, logFile, r.logTail(40))
 	}
-	env.Logf("debezium: %s: worker pid %d, REST %s, connector and task RUNNING", spec.Name, cmd.Process.Pid, r.rest)
+	env.Logf("debezium: %s: worker pid %d, REST %s, connector and task RUNNING", spec.Name, p.pid(), r.rest)
 	return r, nil
 }
 
 // debeziumRun is one started worker.
 type debeziumRun struct {
-	spec    RunSpec
-	env     *Env
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when cmd has exited; waitErr is set then
-	waitErr error
-	dir     string
-	rest    string // the worker's REST base URL
-	db      string // the captured database: topics are <Name>.<db>.<table>
+	spec RunSpec
+	proc *childProc
+	dir  string
+	rest string // the worker's REST base URL
+	db   string // the captured database: topics are <Name>.<db>.<table>
 }
 
 func (r *debeziumRun) Topic(table string) string { return r.spec.Name + "." + r.db + "." + table }
 
-func (r *debeziumRun) Processes() []int { return []int{r.cmd.Process.Pid} }
+func (r *debeziumRun) Processes() []int { return []int{r.proc.pid()} }
 
 func (r *debeziumRun) DocID(id int64) string { return strconv.FormatInt(id, 10) }
 
@@ -215,32 +194,9 @@ func (r *debeziumRun) DocID(id int64) string { return strconv.FormatInt(id, 10) 
 // is STOPPED, then sends SIGTERM to the worker's process group and waits for the exit. A worker that does not
 // exit within debeziumStopTimeout (or before ctx's end) is killed and Stop returns an error with its log.
 func (r *debeziumRun) Stop(ctx context.Context) error {
-	select {
-	case <-r.exited: // a Connect worker does not exit by itself
-		return fmt.Errorf("debezium: %s: the worker had exited before Stop: %v\n%s", r.spec.Name, r.waitErr, r.logTail(20))
-	default:
-	}
-	began := time.Now()
-	stopErr := r.stopConnector(ctx)
-	stopped := time.Now()
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGTERM)
-	timer := time.NewTimer(debeziumStopTimeout)
-	defer timer.Stop()
-	select {
-	case <-r.exited:
-		r.logf("debezium: %s: connector stop %s, worker exited %s after SIGTERM", r.spec.Name,
-			stopped.Sub(began).Round(time.Millisecond), time.Since(stopped).Round(time.Millisecond))
-		if stopErr != nil {
-			// The worker's own shutdown stops the task and commits its offsets too: a clean exit is a clean stop.
-			r.logf("debezium: %s: stopping the connector through the REST API failed (%v); the worker exited cleanly on SIGTERM", r.spec.Name, stopErr)
-		}
-		return nil
-	case <-timer.C:
-	case <-ctx.Done():
-	}
-	r.kill()
-	return fmt.Errorf("debezium: %s: the worker did not exit within %s of SIGTERM: killed (offsets may be older than the last record; connector stop: %v)\n%s",
-		r.spec.Name, debeziumStopTimeout, stopErr, r.logTail(20))
+	// A Connect worker does not exit by itself: an exit before Stop is an error. The worker's own shutdown
+	// stops the task and commits its offsets too: a clean exit after a failed connector stop is a clean stop.
+	return r.proc.stop(ctx, stopHow{Group: true, Timeout: debeziumStopTimeout, AnyStatus: true, Before: r.stopConnector})
 }
 
 // stopConnector asks the worker to stop the connector and waits (debeziumConnStopWait at most) until the
@@ -270,16 +226,10 @@ func (r *debeziumRun) stopConnector(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the connector is not STOPPED after %s: %w (last status: %s)", debeziumConnStopWait, ctx.Err(), last)
-		case <-r.exited:
-			return fmt.Errorf("the worker exited while the connector stopped: %v", r.waitErr)
+		case <-r.proc.done:
+			return fmt.Errorf("the worker exited while the connector stopped: %v", r.proc.waitErr)
 		case <-time.After(debeziumPoll): // Connect offers no wait for a state
 		}
-	}
-}
-
-func (r *debeziumRun) logf(format string, args ...any) {
-	if r.env != nil && r.env.Logf != nil {
-		r.env.Logf(format, args...)
 	}
 }
 
@@ -316,12 +266,6 @@ func debeziumStatus(ctx context.Context, url string) (debeziumConnectorStatus, e
 	return st, nil
 }
 
-// kill sends SIGKILL to the worker's process group and waits for the exit.
-func (r *debeziumRun) kill() {
-	_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-	<-r.exited
-}
-
 // logTail returns the worker log's last n ERROR lines (without their stack traces), its last lines, and the
 // last lines of the JVM's own output.
 func (r *debeziumRun) logTail(n int) string {
@@ -348,8 +292,8 @@ func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error
 	last := "" // the last refusal of POST /connectors or PUT /resume, for the error when the deadline strikes
 	for {
 		select {
-		case <-r.exited:
-			return fmt.Errorf("the Connect worker exited: %v", r.waitErr)
+		case <-r.proc.done:
+			return fmt.Errorf("the Connect worker exited: %v", r.proc.waitErr)
 		default:
 		}
 		code, body, err := debeziumREST(ctx, http.MethodGet, connectorURL+"/status", nil)
@@ -410,7 +354,7 @@ func (r *debeziumRun) ready(ctx context.Context, config map[string]string) error
 				return fmt.Errorf("not ready: %w (last refusal: %s)", ctx.Err(), last)
 			}
 			return fmt.Errorf("not ready: %w", ctx.Err())
-		case <-r.exited:
+		case <-r.proc.done:
 		case <-time.After(debeziumPoll): // the worker's state changes on its own; Connect offers no wait
 		}
 	}
@@ -468,24 +412,6 @@ func debeziumREST(ctx context.Context, method, url string, body []byte) (int, []
 	return resp.StatusCode, b, err
 }
 
-// debeziumRender executes the configuration template path with data; a name the template does not know is
-// an error.
-func debeziumRender(path string, data debeziumTemplateData) (string, error) {
-	text, err := os.ReadFile(path)
-	if err != nil {
-		return "", fmt.Errorf("debezium: %w", err)
-	}
-	tmpl, err := template.New(filepath.Base(path)).Option("missingkey=error").Parse(string(text))
-	if err != nil {
-		return "", fmt.Errorf("debezium: %s: %w", path, err)
-	}
-	var b strings.Builder
-	if err := tmpl.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("debezium: %s: %w", path, err)
-	}
-	return b.String(), nil
-}
-
 // debeziumProperties parses key=value lines; blank lines and lines starting with # are skipped.
 func debeziumProperties(text string) (map[string]string, error) {
 	props := map[string]string{}
@@ -519,79 +445,27 @@ rootLogger.appenderRef.file.ref = file
 `
 }
 
-// debeziumFreePort returns a TCP port that was free a moment ago on 127.0.0.1.
-func debeziumFreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("debezium: a free port for the worker's REST API: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // TestDebeziumAdapterSmoke is the adapter's own test: a private MariaDB and a 1-node real Kafka, a 1000-row
 // table, a snapshot (exactly 1000 records), a stop, 500 row changes, a resumed start (exactly 1500 records),
 // and one record's value in Debezium's envelope with its schema.
 func TestDebeziumAdapterSmoke(t *testing.T) {
-	if os.Getenv("SLUICE_BENCH_PEERS") != "1" {
-		t.Skip("the peer benchmark's adapters run only with SLUICE_BENCH_PEERS=1 (make bench-peers)")
-	}
-	root, err := mavenjars.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := mariadbtest.Start(t)
-	srv.CreateDatabase(t, "bench")
-	cluster := kafkatest.Start(t, kafkatest.Options{Nodes: 1})
-	srv.Exec(t, "CREATE TABLE bench.smoke (id BIGINT PRIMARY KEY, c_int INT NOT NULL, c_bigint BIGINT, "+
-		"c_small SMALLINT, c_varchar VARCHAR(255), c_varchar2 VARCHAR(64), c_decimal DECIMAL(12,2), "+
-		"c_decimal2 DECIMAL(18,6), c_datetime DATETIME(6), c_datetime2 DATETIME(6), c_text TEXT)")
-	row := func(id int) string {
-		return fmt.Sprintf("(%d, %d, %d, %d, 'v%d', 'w%d', %d.25, %d.123456, '2026-01-02 03:04:05.%06d', NULL, 'text %d')",
-			id, id, id*1000, id%100, id, id, id, id, id, id)
-	}
-	var values []string
-	for id := 1; id <= 1000; id++ {
-		values = append(values, row(id))
-	}
-	srv.Exec(t, "INSERT INTO bench.smoke VALUES "+strings.Join(values, ","))
-
-	env := &Env{
-		MySQL: MySQL{Host: "127.0.0.1", Port: srv.Port, User: "root", Database: "bench",
-			DSN: fmt.Sprintf("root:@tcp(127.0.0.1:%d)/", srv.Port)},
-		Brokers:  cluster.Addrs(),
-		RepoRoot: root,
-		WorkDir:  t.TempDir(),
-		Logf:     t.Logf,
-	}
-	ctx := t.Context()
+	s := startSmoke(t, "peers_debezium", 20*time.Minute)
+	s.createTable("smoke")
+	s.insertRows("smoke", 1, 1000)
 	tool := &debeziumTool{}
-	began := time.Now()
-	if err := tool.Prepare(ctx, env); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("prepare: %s", time.Since(began).Round(time.Millisecond))
+	s.prepare(tool)
 	spec := RunSpec{Name: "smoke-debezium", Tables: []string{"smoke"}, Snapshot: true, ServerID: 4242}
 
-	began = time.Now()
-	run, err := tool.Start(ctx, env, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("start (snapshot): %s to RUNNING", time.Since(began).Round(time.Millisecond))
+	run := s.start(tool, spec)
 	topic := run.Topic("smoke")
-	first := debeziumWaitRecords(t, env.Brokers, topic, 1000)
-	t.Logf("snapshot: 1000 records %s after Start", time.Since(began).Round(time.Millisecond))
-	began = time.Now()
-	if err := run.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("stop: %s", time.Since(began).Round(time.Millisecond))
-	workerLog, err := os.ReadFile(filepath.Join(env.WorkDir, spec.Name, "worker.log"))
+	s.awaitRecords(topic, 1000, "snapshot")
+	s.stop(run)
+	workerLog, err := os.ReadFile(filepath.Join(s.env.WorkDir, spec.Name, "worker.log"))
 	if err != nil || !bytes.Contains(workerLog, []byte("] INFO ")) || !bytes.Contains(workerLog, []byte("BinaryLogClient")) {
 		t.Fatalf("worker.log holds no INFO lines of the worker and the binlog client (%v): %.2000s", err, workerLog)
 	}
 
+	first := s.firstRecord(topic).Value
 	var envelope struct {
 		Schema  map[string]any
 		Payload struct {
@@ -606,116 +480,5 @@ func TestDebeziumAdapterSmoke(t *testing.T) {
 		t.Fatalf("the first record's value is not Debezium's envelope with a schema and a read event: %s", first)
 	}
 
-	// 500 changes in transactions of 1 to 50 rows: 250 inserts, 150 updates, 100 deletes.
-	var stmts []string
-	for id := 1001; id <= 1250; id += 50 {
-		var vs []string
-		for k := id; k < id+50; k++ {
-			vs = append(vs, row(k))
-		}
-		stmts = append(stmts, "INSERT INTO bench.smoke VALUES "+strings.Join(vs, ","))
-	}
-	for id := 1; id <= 150; id++ {
-		stmts = append(stmts, fmt.Sprintf("UPDATE bench.smoke SET c_int = c_int + 1, c_text = 'updated' WHERE id = %d", id))
-	}
-	stmts = append(stmts, "DELETE FROM bench.smoke WHERE id > 900 AND id <= 1000")
-	srv.Exec(t, stmts...)
-
-	began = time.Now()
-	spec.Resume = true
-	run, err = tool.Start(ctx, env, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("start (resume): %s to RUNNING", time.Since(began).Round(time.Millisecond))
-	debeziumWaitRecords(t, env.Brokers, topic, 1500)
-	t.Logf("streaming: 1500 records %s after Start", time.Since(began).Round(time.Millisecond))
-	if err := run.Stop(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if n, _, err := debeziumCount(ctx, env.Brokers, topic); err != nil || n != 1500 {
-		t.Fatalf("after the stop the topic %s holds %d records with a value, want 1500 (%v)", topic, n, err)
-	}
-}
-
-// debeziumWaitRecords waits (two minutes at most) until topic holds want records with a value, fails the test
-// when it holds more or the time is up, and returns the first record's value.
-func debeziumWaitRecords(t *testing.T, brokers []string, topic string, want int) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	for {
-		n, first, err := debeziumCount(ctx, brokers, topic)
-		if err == nil && n == want {
-			return first
-		}
-		if n > want {
-			t.Fatalf("topic %s holds %d records with a value, want %d", topic, n, want)
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("topic %s holds %d records with a value after 2m, want %d (last error: %v)", topic, n, want, err)
-		case <-time.After(500 * time.Millisecond): // records arrive on their own; Kafka offers no wait for a count
-		}
-	}
-}
-
-// debeziumCount reads every partition of topic from the start to its end offset at the call and returns the
-// number of records with a non-null value and the first such value.
-func debeziumCount(ctx context.Context, brokers []string, topic string) (int, []byte, error) {
-	conf := sarama.NewConfig()
-	conf.Version = sarama.V3_0_0_0
-	conf.Net.DialTimeout = 5 * time.Second
-	conf.Net.ReadTimeout = 10 * time.Second
-	conf.Metadata.Retry.Max = 1
-	client, err := sarama.NewClient(brokers, conf)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer client.Close()
-	parts, err := client.Partitions(topic)
-	if err != nil {
-		return 0, nil, err
-	}
-	consumer, err := sarama.NewConsumerFromClient(client)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer consumer.Close()
-	n := 0
-	var first []byte
-	for _, p := range parts {
-		end, err := client.GetOffset(topic, p, sarama.OffsetNewest)
-		if err != nil {
-			return 0, nil, err
-		}
-		start, err := client.GetOffset(topic, p, sarama.OffsetOldest)
-		if err != nil {
-			return 0, nil, err
-		}
-		if end <= start {
-			continue
-		}
-		pc, err := consumer.ConsumePartition(topic, p, start)
-		if err != nil {
-			return 0, nil, err
-		}
-		for done := false; !done; {
-			select {
-			case m := <-pc.Messages():
-				if m.Value != nil {
-					n++
-					if first == nil {
-						first = m.Value
-					}
-				}
-				done = m.Offset >= end-1
-			case <-ctx.Done():
-				pc.Close()
-				return n, first, ctx.Err()
-			}
-		}
-		pc.Close()
-	}
-	return n, first, nil
+	s.resumeAfterChanges(tool, spec, "smoke", 1001, 1000)
 }

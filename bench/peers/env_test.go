@@ -162,18 +162,8 @@ func startBenchEnvironment(t *testing.T, repoRoot string, search bool) *benchEnv
 	e.mysql = MySQL{Host: "127.0.0.1", Port: e.db.Port, User: "root", Database: benchDatabase,
 		DSN: fmt.Sprintf("root:@tcp(127.0.0.1:%d)/", e.db.Port)}
 	e.kafka = kafkatest.Start(t, kafkatest.Options{Nodes: 1})
-	conf := sarama.NewConfig()
-	conf.Version = sarama.V4_0_0_0
-	conf.ClientID = "peers-harness"
-	conf.Net.DialTimeout = 5 * time.Second
-	conf.Net.ReadTimeout = 30 * time.Second
-	conf.Net.WriteTimeout = 10 * time.Second
-	conf.Metadata.Retry.Max = 1
-	conf.Metadata.Timeout = 10 * time.Second
-	conf.Admin.Timeout = 30 * time.Second
+	conf := saramaConfig("peers-harness")
 	conf.Consumer.Fetch.Default = 16 << 20
-	conf.Consumer.MaxWaitTime = 100 * time.Millisecond
-	conf.Consumer.Return.Errors = true
 	var err error
 	if e.client, err = sarama.NewClient(e.kafka.Addrs(), conf); err != nil {
 		t.Fatalf("peers: a Kafka client of %v: %v", e.kafka.Addrs(), err)

@@ -34,8 +34,7 @@ const insertColumns = "(id, c_int, c_bigint, c_small, c_varchar, c_varchar2, c_d
 // workloadDSN is a DSN for the bench database whose statements are interpolated on the client (one round
 // trip per statement, no prepared statement per call).
 func workloadDSN(m MySQL) string {
-	return fmt.Sprintf("%s:%s@tcp(%s:%d)/%s?charset=utf8mb4&interpolateParams=true&maxAllowedPacket=0",
-		m.User, m.Password, m.Host, m.Port, m.Database)
+	return mysqlDSN(m) + "?charset=utf8mb4&interpolateParams=true&maxAllowedPacket=0"
 }
 
 // createTable (re)creates table in the bench database, empty.
