@@ -222,6 +222,17 @@ func (m *measurement) fillRate(a arrival, startAt time.Time) {
 	}
 }
 
+// await waits until counter has counted want records, the sampler's measured interval starting at the
+// first one, and fills m with the rate (from startAt), the CPU time and memory, and any error.
+func (m *measurement) await(ctx context.Context, counter *topicCounter, want int64, sampler *procSampler, startAt time.Time) {
+	a, err := counter.waitRecords(ctx, want, sampler.mark)
+	m.fillCPU(sampler.finish())
+	m.fillRate(a, startAt)
+	if err != nil {
+		m.addError(err.Error())
+	}
+}
+
 func (m *measurement) fillCPU(in, total, rss float64) {
 	m.CPUS, m.CPUTotalS, m.PeakRSSMB = in, total, rss
 	if m.Rows > 0 {
@@ -267,12 +278,7 @@ func (r *benchRun) snapshot(tool Tool, env *Env, round int) (m measurement) {
 		m.addError(err.Error())
 		return m
 	}
-	a, err := counter.waitRecords(ctx, rows, sampler.mark)
-	m.fillCPU(sampler.finish())
-	m.fillRate(a, startAt)
-	if err != nil {
-		m.addError(err.Error())
-	}
+	m.await(ctx, counter, rows, sampler, startAt)
 	return m
 }
 
@@ -333,12 +339,7 @@ func (r *benchRun) streaming(tool Tool, env *Env, round int) (m measurement) {
 		return m
 	}
 	sampler := startProcSampler(resumed.Processes())
-	a, err := counter.waitRecords(ctx, changes, sampler.mark)
-	m.fillCPU(sampler.finish())
-	m.fillRate(a, startAt)
-	if err != nil {
-		m.addError(err.Error())
-	}
+	m.await(ctx, counter, changes, sampler, startAt)
 	return m
 }
 
