@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"text/template"
 	"time"
 
@@ -341,4 +342,85 @@ func mysqlDSN(m MySQL) string {
 		host = "127.0.0.1"
 	}
 	return fmt.Sprintf("%s:%s@tcp(%s)/%s", m.User, m.Password, net.JoinHostPort(host, strconv.Itoa(m.Port)), m.Database)
+}
+
+// TestChildProc runs childProc on sh: a stop by signal, a process that ignores it (killed after the
+// timeout), exits before the stop, an exit at start-up, the Before hook and AnyStatus.
+func TestChildProc(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n := 0
+	start := func(t *testing.T, script string, await bool) (*childProc, error) {
+		t.Helper()
+		n++
+		return startProc(ctx, procSpec{Tool: "sh", Name: fmt.Sprintf("case-%d", n), Bin: "sh", Args: []string{"-c", script},
+			Dir: dir, Log: filepath.Join(dir, fmt.Sprintf("case-%d.log", n)), AwaitFirstLine: await}, t.Logf)
+	}
+	const loop = "echo up; while :; do sleep 0.05; done"
+	t.Run("stop", func(t *testing.T) {
+		p, err := start(t, `trap "exit 0" TERM; `+loop, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		called := false
+		if err := p.stop(ctx, stopHow{Timeout: 10 * time.Second, Before: func(context.Context) error { called = true; return nil }}); err != nil {
+			t.Fatal(err)
+		}
+		if !called {
+			t.Fatal("Before was not called")
+		}
+		if log := logTail(p.log, 5); !strings.Contains(log, "=== ") || !strings.Contains(log, "up") {
+			t.Fatalf("log %q: want the start line and the process's output", log)
+		}
+		if err := p.stop(ctx, stopHow{Timeout: time.Second}); err == nil || !strings.Contains(err.Error(), "before Stop") {
+			t.Fatalf("a second stop = %v, want an exit before Stop", err)
+		}
+	})
+	t.Run("status", func(t *testing.T) {
+		for _, anyStatus := range []bool{false, true} {
+			p, err := start(t, `trap "exit 143" TERM; `+loop, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.stop(ctx, stopHow{Group: true, Timeout: 10 * time.Second, AnyStatus: anyStatus})
+			if (err == nil) != anyStatus {
+				t.Fatalf("AnyStatus %v: stop = %v", anyStatus, err)
+			}
+		}
+	})
+	t.Run("killed", func(t *testing.T) {
+		p, err := start(t, `trap "" INT; `+loop, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = p.stop(ctx, stopHow{Signal: syscall.SIGINT, Timeout: 300 * time.Millisecond,
+			Before: func(context.Context) error { return errors.New("refused") }})
+		if err == nil || !strings.Contains(err.Error(), "killed") || !strings.Contains(err.Error(), "refused") || !p.exited() {
+			t.Fatalf("stop = %v (exited %v), want killed with the Before error", err, p.exited())
+		}
+	})
+	t.Run("exited", func(t *testing.T) {
+		for _, c := range []struct {
+			script   string
+			exitedOK bool
+			want     string
+		}{{"exit 0", true, ""}, {"exit 3", true, "exit status 3"}, {"exit 0", false, "before Stop"}} {
+			p, err := start(t, c.script, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			<-p.done
+			err = p.stop(ctx, stopHow{Timeout: time.Second, ExitedOK: c.exitedOK})
+			if (c.want == "" && err != nil) || (c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want))) {
+				t.Fatalf("%q, ExitedOK %v: stop = %v, want %q", c.script, c.exitedOK, err, c.want)
+			}
+		}
+	})
+	t.Run("start-up", func(t *testing.T) {
+		_, err := start(t, "echo oops >&2; exit 1", true)
+		if err == nil || !strings.Contains(err.Error(), "exited at start-up") || !strings.Contains(err.Error(), "oops") {
+			t.Fatalf("start = %v, want an exit at start-up with the log's tail", err)
+		}
+	})
 }
