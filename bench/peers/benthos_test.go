@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -32,8 +31,7 @@ const (
 )
 
 type benthosTool struct {
-	mu  sync.Mutex
-	bin string // the binary Prepare built
+	bin builtBin
 }
 
 func init() { register(&benthosTool{}) }
@@ -69,19 +67,15 @@ func (b *benthosTool) Prepare(ctx context.Context, env *Env) error {
 	if err := goBuild(ctx, env.Logf, filepath.Join(env.RepoRoot, benthosModuleDir), ".", bin, "GOWORK=off"); err != nil {
 		return fmt.Errorf("benthos: %w", err)
 	}
-	b.mu.Lock()
-	b.bin = bin
-	b.mu.Unlock()
+	b.bin.set(bin)
 	return nil
 }
 
 // Start runs one Benthos process per table (the configuration copies one table), each after creating its
 // target topic. The processes stay alive after the copy (shutdown_delay) until Stop.
 func (b *benthosTool) Start(ctx context.Context, env *Env, spec RunSpec) (Running, error) {
-	b.mu.Lock()
-	bin := b.bin
-	b.mu.Unlock()
-	if err := checkStart("benthos", bin, spec); err != nil {
+	bin, err := b.bin.forStart("benthos", spec)
+	if err != nil {
 		return nil, err
 	}
 	if !spec.Snapshot || spec.Resume || spec.Index != "" {
@@ -212,7 +206,7 @@ func TestBenthosAdapterSmoke(t *testing.T) {
 		}
 		penv := *s.env
 		penv.RepoRoot = root
-		p, err := benthosStartProcess(s.ctx, &penv, tool.bin, "smoke-exited", table, topic)
+		p, err := benthosStartProcess(s.ctx, &penv, tool.bin.get(), "smoke-exited", table, topic)
 		if err != nil {
 			t.Fatal(err)
 		}

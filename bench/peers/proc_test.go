@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"text/template"
@@ -224,6 +225,30 @@ func (p *childProc) stop(ctx context.Context, how stopHow) error {
 	}
 	return fmt.Errorf("%s: %s (pid %d) did not exit within %s of %v: killed%s (log %s)\n%s", p.tool, p.name, p.pid(),
 		time.Since(signalled).Round(time.Millisecond), sig, before, p.log, p.logTail())
+}
+
+// builtBin is the program an adapter's Prepare built; Start reads it.
+type builtBin struct {
+	mu   sync.Mutex
+	path string
+}
+
+func (b *builtBin) set(path string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.path = path
+}
+
+func (b *builtBin) get() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.path
+}
+
+// forStart returns the built program, or checkStart's error.
+func (b *builtBin) forStart(tool string, spec RunSpec) (string, error) {
+	path := b.get()
+	return path, checkStart(tool, path, spec)
 }
 
 // checkStart is what every adapter's Start checks first: Prepare ran (bin is what it built) and spec names

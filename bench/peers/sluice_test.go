@@ -38,8 +38,8 @@ const (
 )
 
 type sluiceTool struct {
+	bin     builtBin // the built sluicepeer
 	mu      sync.Mutex
-	bin     string // the built sluicepeer
 	version string // "Sluice <git describe>", filled by Prepare or Describe
 	repo    string
 }
@@ -78,7 +78,8 @@ func (s *sluiceTool) Prepare(ctx context.Context, env *Env) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bin, s.repo = bin, env.RepoRoot
+	s.bin.set(bin)
+	s.repo = env.RepoRoot
 	s.version = sluiceVersion(env.RepoRoot)
 	return nil
 }
@@ -97,10 +98,8 @@ func sluiceVersion(repo string) string {
 }
 
 func (s *sluiceTool) Start(ctx context.Context, env *Env, spec RunSpec) (Running, error) {
-	s.mu.Lock()
-	bin := s.bin
-	s.mu.Unlock()
-	if err := checkStart("sluice", bin, spec); err != nil {
+	bin, err := s.bin.forStart("sluice", spec)
+	if err != nil {
 		return nil, err
 	}
 	if spec.Index != "" && env.SearchURL == "" {
