@@ -45,7 +45,7 @@ bench:
 # bench-peers is the peer benchmark of bench/peers (issue 20): Sluice, Debezium on Kafka Connect, Benthos 4.27 (MIT,
 # the last release before it became Redpanda Connect) and Conduit on one private MariaDB, one real Kafka 4.4 broker and one OpenSearch
 # node, two interleaved rounds of snapshot (1,000,000 rows), streaming catch-up (200,000 changes) and end-to-end
-# latency. It builds or downloads each tool first (about 14 minutes in all with warm caches; the test's timeout
+# latency. It builds or downloads each tool first (about 12 minutes in all with warm caches; the test's timeout
 # is 45 minutes on two cores), and writes results.md, results.json
 # and PNG charts into bench/peers/results/<date> (PEERS_* variables size a smaller run: see bench/peers/doc.go).
 bench-peers: kafka-deps kafka-jars opensearch-jars
