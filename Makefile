@@ -1,7 +1,7 @@
 # Sluice: `make test` is what CI runs (see .ci/run); `make bench` the benchmarks; `make lint` the checks.
 GO ?= go
 
-.PHONY: debezium-jars test bench bench-all bench-peers lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
+.PHONY: debezium-jars test bench bench-all bench-peers bench-peers-smoke lint deps kafka-deps kafka-jars test-kafka test-interop test-long test-mysql8 dolt fuzz connect-jars python-venv opensearch-jars
 
 # deps installs what the tests drive (kcat, MariaDB) when missing, or names the command that does.
 deps:
@@ -50,6 +50,13 @@ bench:
 # and PNG charts into bench/peers/results/<date> (PEERS_* variables size a smaller run: see bench/peers/doc.go).
 bench-peers: kafka-deps kafka-jars opensearch-jars
 	SLUICE_BENCH_PEERS=1 $(GO) test -count=1 -timeout 45m -run TestPeerBenchmarks -v ./bench/peers
+
+# bench-peers-smoke is what .ci/run runs of it on a fresh machine: every tool built or fetched, each adapter's smoke
+# test (start, count, stop, changes, resume, exact count; Sluice's end-to-end part on OpenSearch too), then the
+# whole harness at a small size (20,000 rows, 5,000 changes, 10 s end to end, 1 round) into a temporary directory.
+bench-peers-smoke: kafka-deps kafka-jars opensearch-jars
+	SLUICE_BENCH_PEERS=1 SLUICE_TEST_INTEROP=1 PEERS_SNAPSHOT_ROWS=20000 PEERS_STREAM_CHANGES=5000 PEERS_E2E_SECONDS=10 \
+		PEERS_ROUNDS=1 PEERS_RESULTS=$$(mktemp -d) $(GO) test -count=1 -timeout 30m -run 'AdapterSmoke|TestPeerBenchmarks' -v ./bench/peers
 
 # bench-all runs every benchmark of the module once (the micro-benchmarks too); it writes nothing.
 bench-all:
