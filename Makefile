@@ -72,11 +72,14 @@ KAFKA_LIB := test/kafka/lib
 
 kafka-jars: $(KAFKA_LIB)/.complete
 
-$(KAFKA_LIB)/.complete: test/kafka/pom.xml
-	rm -rf $(KAFKA_LIB).new
-	cd test/kafka && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
-	touch $(KAFKA_LIB).new/.complete
-	rm -rf $(KAFKA_LIB) && mv $(KAFKA_LIB).new $(KAFKA_LIB)
+# Every jar directory test/<name> (kafka, opensearch, connect, debezium) is fetched by one rule: Maven copies the
+# runtime dependencies of test/<name>/pom.xml into lib.new, which replaces lib once complete (lib/.complete, the
+# stamp internal/mavenjars checks too).
+test/%/lib/.complete: test/%/pom.xml
+	rm -rf test/$*/lib.new
+	cd test/$* && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
+	touch test/$*/lib.new/.complete
+	rm -rf test/$*/lib && mv test/$*/lib.new test/$*/lib
 
 # Every integration test that asks internal/kafkatest.Brokers runs against a real Kafka 4.4 cluster.
 test-kafka: kafka-deps kafka-jars
@@ -117,12 +120,6 @@ OPENSEARCH_LIB := test/opensearch/lib
 
 opensearch-jars: $(OPENSEARCH_LIB)/.complete
 
-$(OPENSEARCH_LIB)/.complete: test/opensearch/pom.xml
-	rm -rf $(OPENSEARCH_LIB).new
-	cd test/opensearch && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
-	touch $(OPENSEARCH_LIB).new/.complete
-	rm -rf $(OPENSEARCH_LIB) && mv $(OPENSEARCH_LIB).new $(OPENSEARCH_LIB)
-
 # Kafka Connect's own JsonConverter for test/interop (connect-json and kafka-clients 4.4.0 of
 # test/connect/pom.xml): its jars in test/connect/lib (git-ignored), fetched again when the pom is newer.
 # test/interop does the same by itself (internal/mavenjars) when they are missing, and compiles the program.
@@ -130,23 +127,11 @@ CONNECT_LIB := test/connect/lib
 
 connect-jars: $(CONNECT_LIB)/.complete
 
-$(CONNECT_LIB)/.complete: test/connect/pom.xml
-	rm -rf $(CONNECT_LIB).new
-	cd test/connect && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
-	touch $(CONNECT_LIB).new/.complete
-	rm -rf $(CONNECT_LIB) && mv $(CONNECT_LIB).new $(CONNECT_LIB)
-
 # Debezium on Kafka Connect for the peer benchmark (bench/peers, test/debezium/pom.xml): its jars in
 # test/debezium/lib (git-ignored), fetched again when the pom is newer. bench/peers does the same by itself.
 DEBEZIUM_LIB := test/debezium/lib
 
 debezium-jars: $(DEBEZIUM_LIB)/.complete
-
-$(DEBEZIUM_LIB)/.complete: test/debezium/pom.xml
-	rm -rf $(DEBEZIUM_LIB).new
-	cd test/debezium && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib.new -DincludeScope=runtime
-	touch $(DEBEZIUM_LIB).new/.complete
-	rm -rf $(DEBEZIUM_LIB) && mv $(DEBEZIUM_LIB).new $(DEBEZIUM_LIB)
 
 # Confluent's Python client for test/interop (test/python/requirements.txt) in a venv at test/python/.venv
 # (git-ignored), made again when the requirements are newer than it.
